@@ -1,0 +1,449 @@
+//! The one TOML file a lab's IT writes. Unknown keys are refused; units are
+//! in key names; tuning knobs have defaults, endpoints and credentials are
+//! required. Relative paths are resolved against the config file's folder.
+//!
+//! Invariant: this module knows nothing of clap, files' contents or the network.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::model::Field;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("não foi possível ler o arquivo de configuração {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The toml error text already names the line, the column and the key.
+    #[error("configuração inválida em {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("configuração inválida em {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who the lab is and where it is.
+    pub lab: Lab,
+    /// How to reach RNDS and with which credential.
+    pub rnds: Rnds,
+    /// Values a file lacks, globally and per exam code.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// Watched folders; each has its own outbox and mapping tweaks.
+    #[serde(default)]
+    pub inbox: Vec<Inbox>,
+    /// Where the durable record of what was sent lives.
+    #[serde(default)]
+    pub ledger: Ledger,
+    /// Knobs of the long-running service (`rnds-drop run`).
+    #[serde(default)]
+    pub service: Service,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lab {
+    /// The lab's CNES (7 digits; shorter values are left-padded with zeros).
+    /// Used as `Composition.author` and as the default performer.
+    pub cnes: String,
+    /// The requester identifier DATASUS issued at accreditation (NOT the
+    /// CNES): it goes into `BRRNDS-<requester_id>`.
+    pub requester_id: String,
+    /// CNS (or CPF) of the health professional on whose behalf the lab
+    /// sends (`Authorization` header).
+    pub requester_cns: String,
+    /// IANA zone of the lab, e.g. `America/Sao_Paulo`, `America/Manaus`.
+    pub timezone: String,
+    /// The lab's state (two letters), e.g. `SP`; picks the production host.
+    pub uf: String,
+    /// CNPJ/CPF to use as author instead of the CNES, for labs registered as
+    /// `BRPessoaJuridicaProfissionalLiberal`.
+    #[serde(default)]
+    pub author_cnpj: Option<String>,
+}
+
+/// Which RNDS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Homologation (`ehr-auth-hmg`, `ehr-services.hmg`).
+    Homologacao,
+    /// Production (`ehr-auth`, `<uf>-ehr-services`).
+    Producao,
+    /// The local simulator (`rnds-drop simulate`); needs `auth_url`/`ehr_url`.
+    Simulador,
+}
+
+/// Which set of profile versions the bundles declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum ProfileSet {
+    /// Composition and Observation `-2.0`, Observation with `effectiveDateTime`.
+    #[default]
+    #[serde(rename = "2.0")]
+    V2,
+    /// Composition `-1.1`, Observation `-1.0`, no `effective[x]` (2020 homologation).
+    #[serde(rename = "1.x")]
+    V1,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rnds {
+    /// `homologacao`, `producao` or `simulador`.
+    pub environment: Environment,
+    /// `"2.0"` (default) or `"1.x"`.
+    #[serde(default)]
+    pub profile: ProfileSet,
+    /// The lab's ICP-Brasil certificate: a PKCS#12 file (`.pfx`/`.p12`) or
+    /// a PEM file with the certificate chain (then `certificate_key` too).
+    pub certificate: PathBuf,
+    /// PEM private key, only when `certificate` is a PEM file.
+    #[serde(default)]
+    pub certificate_key: Option<PathBuf>,
+    /// Name of the environment variable that holds the PFX password.
+    #[serde(default)]
+    pub certificate_password_env: Option<String>,
+    /// File whose first line is the PFX password (keep it readable only by
+    /// the service account). The password never goes in this TOML.
+    #[serde(default)]
+    pub certificate_password_file: Option<PathBuf>,
+    /// An extra CA certificate (PEM) to trust besides the standard roots:
+    /// the simulator's CA or a corporate proxy's. Verification is never off.
+    #[serde(default)]
+    pub extra_ca: Option<PathBuf>,
+    /// Override of the token (auth) base URL, e.g. `https://127.0.0.1:8443`.
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    /// Override of the EHR services base URL (the homologation host differs
+    /// between sources).
+    #[serde(default)]
+    pub ehr_url: Option<String>,
+    /// Bundles in flight at once.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Time-out of one HTTP request, in seconds.
+    #[serde(default = "default_timeout_s")]
+    pub timeout_s: u64,
+    /// Retries of a transient failure (429, 5xx, connect error) before the
+    /// row is left pending.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// First back-off delay, in milliseconds (doubles each retry, full jitter).
+    #[serde(default = "default_backoff_base_ms")]
+    pub backoff_base_ms: u64,
+    /// Upper bound of one back-off delay, in milliseconds.
+    #[serde(default = "default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+}
+
+fn default_max_in_flight() -> usize {
+    8
+}
+fn default_timeout_s() -> u64 {
+    30
+}
+fn default_max_retries() -> u32 {
+    6
+}
+fn default_backoff_base_ms() -> u64 {
+    200
+}
+fn default_backoff_max_ms() -> u64 {
+    30_000
+}
+
+/// Values used when a file has no column for them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// `Observation.method.text`, e.g. `RT-PCR`.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// `Observation.referenceRange.text`, e.g. `Não detectável`.
+    #[serde(default)]
+    pub reference_range: Option<String>,
+    /// `BRSubgrupoTabelaSUS` code: `0202` clinical lab, `0214` rapid test.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Specimen wording or code when the file has no specimen column.
+    #[serde(default)]
+    pub specimen: Option<String>,
+    /// Exam code (LOINC) when the file has no exam column.
+    #[serde(default)]
+    pub exam_code: Option<String>,
+    /// Per-exam defaults, keyed by LOINC (or GAL) code; they win over the
+    /// global ones above.
+    #[serde(default)]
+    pub exams: BTreeMap<String, ExamDefaults>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExamDefaults {
+    /// `Observation.method.text` for this exam.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// `Observation.referenceRange.text` for this exam.
+    #[serde(default)]
+    pub reference_range: Option<String>,
+    /// `BRSubgrupoTabelaSUS` code for this exam.
+    #[serde(default)]
+    pub category: Option<String>,
+}
+
+impl Defaults {
+    /// Per-exam value first, then the global one.
+    pub fn method_for(&self, exam: &str) -> Option<&str> {
+        self.exams
+            .get(exam)
+            .and_then(|e| e.method.as_deref())
+            .or(self.method.as_deref())
+    }
+    pub fn reference_range_for(&self, exam: &str) -> Option<&str> {
+        self.exams
+            .get(exam)
+            .and_then(|e| e.reference_range.as_deref())
+            .or(self.reference_range.as_deref())
+    }
+    pub fn category_for(&self, exam: &str) -> Option<&str> {
+        self.exams
+            .get(exam)
+            .and_then(|e| e.category.as_deref())
+            .or(self.category.as_deref())
+    }
+
+    /// `self` overlaid on `base`: an inbox's defaults win over the global ones.
+    pub fn over(&self, base: &Defaults) -> Defaults {
+        let mut exams = base.exams.clone();
+        for (code, e) in &self.exams {
+            let merged = exams.entry(code.clone()).or_default();
+            merged.method = e.method.clone().or(merged.method.take());
+            merged.reference_range = e.reference_range.clone().or(merged.reference_range.take());
+            merged.category = e.category.clone().or(merged.category.take());
+        }
+        Defaults {
+            method: self.method.clone().or(base.method.clone()),
+            reference_range: self
+                .reference_range
+                .clone()
+                .or(base.reference_range.clone()),
+            category: self.category.clone().or(base.category.clone()),
+            specimen: self.specimen.clone().or(base.specimen.clone()),
+            exam_code: self.exam_code.clone().or(base.exam_code.clone()),
+            exams,
+        }
+    }
+}
+
+/// How an inbox notices files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InboxMode {
+    /// File-system events (inotify) plus periodic scans.
+    #[default]
+    Watch,
+    /// Periodic scans only: for network shares (SMB/CIFS, NFS), where
+    /// events written by other machines never arrive.
+    Poll,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inbox {
+    /// Folder where files are dropped.
+    pub path: PathBuf,
+    /// Folder where reports are written.
+    pub outbox: PathBuf,
+    /// `watch` (default) or `poll`.
+    #[serde(default)]
+    pub mode: InboxMode,
+    /// A file is taken only after its size and mtime stayed unchanged this
+    /// long, in milliseconds.
+    #[serde(default = "default_settle_ms")]
+    pub settle_ms: u64,
+    /// XLSX sheet to read (default: the first sheet with data).
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// Field → header name, for headers the built-in synonyms miss.
+    #[serde(default)]
+    pub columns: BTreeMap<Field, String>,
+    /// Local exam code → LOINC (or GAL) code, e.g. `"2019NCOV" = "94309-2"`.
+    #[serde(default)]
+    pub exam_codes: BTreeMap<String, String>,
+    /// Defaults for this inbox only; they win over the global `[defaults]`.
+    #[serde(default)]
+    pub defaults: Option<Defaults>,
+}
+
+fn default_settle_ms() -> u64 {
+    2000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ledger {
+    /// SQLite file that records every file and result sent.
+    #[serde(default = "default_ledger_path")]
+    pub path: PathBuf,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger {
+            path: default_ledger_path(),
+        }
+    }
+}
+
+fn default_ledger_path() -> PathBuf {
+    PathBuf::from("rnds-drop.sqlite")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Full rescan of every inbox, in seconds (events are only hints).
+    #[serde(default = "default_scan_interval_s")]
+    pub scan_interval_s: u64,
+    /// Rows still pending (RNDS unreachable) are reported as pending after
+    /// this long, in seconds; a follow-up report comes when they are sent.
+    #[serde(default = "default_pending_report_after_s")]
+    pub pending_report_after_s: u64,
+    /// On SIGINT/SIGTERM, how long in-flight requests may take, in seconds.
+    #[serde(default = "default_shutdown_grace_s")]
+    pub shutdown_grace_s: u64,
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Service {
+            scan_interval_s: default_scan_interval_s(),
+            pending_report_after_s: default_pending_report_after_s(),
+            shutdown_grace_s: default_shutdown_grace_s(),
+        }
+    }
+}
+
+fn default_scan_interval_s() -> u64 {
+    30
+}
+fn default_pending_report_after_s() -> u64 {
+    300
+}
+fn default_shutdown_grace_s() -> u64 {
+    10
+}
+
+impl Config {
+    /// Reads, parses, validates and resolves relative paths against the
+    /// file's folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Config::parse(&text, path, base)
+    }
+
+    /// Parses `text`; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    fn validate(&mut self) -> Result<(), String> {
+        let cnes = self.lab.cnes.trim();
+        if cnes.is_empty() || cnes.len() > 7 || !cnes.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "[lab] cnes = \"{}\": o CNES tem até 7 dígitos",
+                self.lab.cnes
+            ));
+        }
+        self.lab.cnes = format!("{cnes:0>7}");
+        if self.lab.requester_id.trim().is_empty() {
+            return Err("[lab] requester_id está vazio: use o identificador do solicitante recebido do DATASUS".into());
+        }
+        if self.lab.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(format!(
+                "[lab] timezone = \"{}\" não é um fuso do banco tz (ex.: \"America/Sao_Paulo\")",
+                self.lab.timezone
+            ));
+        }
+        if self.lab.uf.len() != 2 || !self.lab.uf.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(format!(
+                "[lab] uf = \"{}\": use a sigla do estado com duas letras",
+                self.lab.uf
+            ));
+        }
+        self.lab.uf = self.lab.uf.to_ascii_lowercase();
+        if self.rnds.max_in_flight == 0 {
+            return Err("[rnds] max_in_flight deve ser pelo menos 1".into());
+        }
+        if self.rnds.environment == Environment::Simulador
+            && (self.rnds.auth_url.is_none() || self.rnds.ehr_url.is_none())
+        {
+            return Err("[rnds] environment = \"simulador\" exige auth_url e ehr_url".into());
+        }
+        for inbox in &self.inbox {
+            if inbox.path == inbox.outbox {
+                return Err(format!(
+                    "[[inbox]] path e outbox são a mesma pasta ({})",
+                    inbox.path.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        abs(&mut self.rnds.certificate);
+        for p in [
+            &mut self.rnds.certificate_key,
+            &mut self.rnds.certificate_password_file,
+            &mut self.rnds.extra_ca,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            abs(p);
+        }
+        abs(&mut self.ledger.path);
+        for inbox in &mut self.inbox {
+            abs(&mut inbox.path);
+            abs(&mut inbox.outbox);
+        }
+    }
+
+    /// The lab's zone, already validated by [`Config::parse`].
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.lab
+            .timezone
+            .parse()
+            .unwrap_or(chrono_tz::America::Sao_Paulo)
+    }
+}

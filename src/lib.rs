@@ -1,0 +1,17 @@
+//! rnds-drop: lab exports dropped in a folder → RNDS lab-result bundles,
+//! each sent exactly once. See ARCHITECTURE.md for the map.
+
+pub mod config;
+pub mod conformance;
+pub mod fhir;
+pub mod input;
+pub mod ledger;
+pub mod mapping;
+pub mod model;
+pub mod pipeline;
+pub mod report;
+pub mod rnds;
+pub mod schemas;
+pub mod simulator;
+pub mod validate;
+pub mod watch;
