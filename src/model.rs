@@ -183,6 +183,8 @@ pub enum Field {
     Result,
     /// Unit of a numeric result.
     ResultUnit,
+    /// Qualitative interpretation of a numeric result (wording or 1/2/3).
+    Interpretation,
     Specimen,
     Method,
     ReferenceRange,
@@ -192,7 +194,7 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 18] = [
+    pub const ALL: [Field; 19] = [
         Field::LabId,
         Field::PatientCns,
         Field::PatientCpf,
@@ -205,6 +207,7 @@ impl Field {
         Field::ExamName,
         Field::Result,
         Field::ResultUnit,
+        Field::Interpretation,
         Field::Specimen,
         Field::Method,
         Field::ReferenceRange,
@@ -228,6 +231,7 @@ impl Field {
             Field::ExamName => "exam_name",
             Field::Result => "result",
             Field::ResultUnit => "result_unit",
+            Field::Interpretation => "interpretation",
             Field::Specimen => "specimen",
             Field::Method => "method",
             Field::ReferenceRange => "reference_range",
