@@ -1,1 +1,209 @@
-//! TODO
+//! The order of one file's journey through the pure core: read → map →
+//! validate → build, in parallel chunks that keep input order. The caller
+//! decides what happens to each chunk (write files for `check`, ledger and
+//! submission for `send`/`run`).
+//!
+//! Invariant: knows the order of the steps, not their details: no protocol,
+//! no SQL, no report layout.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::fhir::{self, BundleSettings};
+use crate::input::{self, InputError, ReadOptions, Row, SourceInfo};
+use crate::mapping::{self, ColumnMap};
+use crate::model::{Field, LabResult, RowIssue};
+use crate::validate::{self, Settings};
+
+/// Rows handed to the caller at a time: big enough to keep both cores busy,
+/// small enough to keep memory flat on a million-row file.
+pub const CHUNK_ROWS: usize = 4096;
+
+/// Everything needed to process one file, resolved from the configuration.
+#[derive(Debug, Clone)]
+pub struct FileJob {
+    pub read: ReadOptions,
+    /// `[inbox.columns]` overrides.
+    pub columns: BTreeMap<Field, String>,
+    pub validate: Settings,
+    pub bundle: BundleSettings,
+    /// Build instant text for `Bundle.timestamp` (the caller's clock).
+    pub timestamp: String,
+}
+
+/// One row after the core: a result with its bundle, or its issues.
+#[derive(Debug)]
+pub enum RowOutcome {
+    Valid {
+        row: Row,
+        result: LabResult,
+        /// The compact JSON bundle (no replacement link).
+        bundle: Vec<u8>,
+    },
+    Invalid {
+        row: Row,
+        issues: Vec<RowIssue>,
+    },
+}
+
+/// What the file turned out to be, known once its header is read.
+#[derive(Debug, Clone)]
+pub struct FileHeader {
+    pub info: SourceInfo,
+    pub columns: ColumnMap,
+    /// Problems of the file as a whole; when not empty every row is invalid.
+    pub file_issues: Vec<RowIssue>,
+}
+
+/// Totals after the last chunk.
+#[derive(Debug, Clone, Default)]
+pub struct FileTotals {
+    pub sha256: String,
+    pub rows_total: u64,
+    pub rows_valid: u64,
+    pub rows_invalid: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError<E> {
+    /// The file could not be read at all (or stopped being readable midway).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The caller's sink failed (e.g. the output folder is not writable).
+    #[error("{0}")]
+    Sink(E),
+}
+
+/// Runs one file through the core. `on_header` is called once, then
+/// `on_chunk` with each chunk of outcomes in input order.
+pub fn process_file<E>(
+    path: &Path,
+    job: &FileJob,
+    mut on_header: impl FnMut(&FileHeader) -> Result<(), E>,
+    mut on_chunk: impl FnMut(Vec<RowOutcome>) -> Result<(), E>,
+) -> Result<FileTotals, PipelineError<E>>
+where
+    E: Send,
+{
+    // The digest reads the file a second time on another thread; the page
+    // cache makes that nearly free and it keeps the reader format-agnostic.
+    std::thread::scope(|scope| {
+        let digest = scope.spawn(|| sha256_file(path));
+        let table = input::open(path, &job.read)?;
+        let columns = mapping::map_columns(&table.info.headers, &job.columns);
+        let file_issues = validate::file_issues(&columns, &job.validate, table.info.header_line);
+        let header = FileHeader {
+            info: table.info,
+            columns,
+            file_issues,
+        };
+        on_header(&header).map_err(PipelineError::Sink)?;
+
+        // Reading overlaps with validation: one thread splits the text while
+        // rayon validates and builds the previous chunk.
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<Row>, InputError>>(2);
+        let mut rows = table.rows;
+        scope.spawn(move || loop {
+            let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+            for row in rows.by_ref().take(CHUNK_ROWS) {
+                match row {
+                    Ok(row) => chunk.push(row),
+                    Err(e) => {
+                        let _ = sender.send(Err(e));
+                        return;
+                    }
+                }
+            }
+            if chunk.is_empty() || sender.send(Ok(chunk)).is_err() {
+                return;
+            }
+        });
+
+        let mut totals = FileTotals::default();
+        for chunk in receiver {
+            let outcomes: Vec<RowOutcome> = chunk?
+                .into_par_iter()
+                .map(|row| process_row(row, &header, job))
+                .collect();
+            for o in &outcomes {
+                totals.rows_total += 1;
+                match o {
+                    RowOutcome::Valid { .. } => totals.rows_valid += 1,
+                    RowOutcome::Invalid { .. } => totals.rows_invalid += 1,
+                }
+            }
+            on_chunk(outcomes).map_err(PipelineError::Sink)?;
+        }
+        totals.sha256 = match digest.join() {
+            Ok(Ok(hex)) => hex,
+            Ok(Err(e)) => return Err(PipelineError::Input(InputError::Io(e))),
+            Err(_) => String::new(),
+        };
+        Ok(totals)
+    })
+}
+
+fn process_row(row: Row, header: &FileHeader, job: &FileJob) -> RowOutcome {
+    let validated = validate::validate_row(&row, &header.columns, &job.validate);
+    let result = match validated {
+        Ok(result) if header.file_issues.is_empty() => result,
+        Ok(_) => {
+            let issues = header
+                .file_issues
+                .iter()
+                .map(|i| RowIssue {
+                    line: row.line,
+                    ..i.clone()
+                })
+                .collect();
+            return RowOutcome::Invalid { row, issues };
+        }
+        Err(row_issues) => {
+            let issues = header
+                .file_issues
+                .iter()
+                .map(|i| RowIssue {
+                    line: row.line,
+                    ..i.clone()
+                })
+                .chain(row_issues)
+                .collect();
+            return RowOutcome::Invalid { row, issues };
+        }
+    };
+    let bundle = fhir::to_json_bytes(&result, &job.bundle, &job.timestamp, None);
+    RowOutcome::Valid {
+        row,
+        result,
+        bundle,
+    }
+}
+
+/// Hex SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}

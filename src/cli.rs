@@ -1,0 +1,106 @@
+//! Command-line arguments (clap). Each subcommand's arguments resolve into
+//! library calls in `main.rs`.
+//!
+//! Invariant: knows nothing of file contents, FHIR or the network.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit codes, documented in the README and in `--help`.
+pub mod exit {
+    /// Every row valid (and sent, for `send`); every check passed (`doctor`).
+    pub const OK: i32 = 0;
+    /// Some rows invalid, or rejected by RNDS.
+    pub const ROWS_INVALID: i32 = 1;
+    /// A file could not be read at all (its `resumo.json` says why).
+    pub const UNREADABLE: i32 = 2;
+    /// Configuration error (including those RNDS reports: EHR-ERR881/884/906, certificate).
+    pub const CONFIG: i32 = 3;
+    /// Rows still pending because RNDS could not be reached.
+    pub const PENDING: i32 = 4;
+    /// Unexpected internal failure (e.g. the output folder cannot be written).
+    pub const INTERNAL: i32 = 5;
+}
+
+const AFTER_HELP: &str = "\
+Exemplos / examples:
+  rnds-drop demo                                   # tudo local: simulador, pasta, relatórios
+  rnds-drop check --config rnds-drop.toml exames.csv
+  rnds-drop check --out relatorios planilha.xlsx outro.csv
+  rnds-drop doctor --config /etc/rnds-drop/rnds-drop.toml
+  rnds-drop send --config rnds-drop.toml exames.csv
+  rnds-drop run --config /etc/rnds-drop/rnds-drop.toml --log-format json
+  rnds-drop simulate --listen 127.0.0.1:8443 --dir ./rnds-simulador
+
+Códigos de saída / exit codes:
+  0 tudo certo · 1 linhas inválidas ou recusadas · 2 arquivo ilegível
+  3 erro de configuração · 4 linhas pendentes (RNDS inacessível) · 5 falha interna";
+
+/// rnds-drop: planilhas de laboratório → RNDS, cada resultado enviado uma única vez.
+#[derive(Debug, Parser)]
+#[command(name = "rnds-drop", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate files and write bundles and reports, offline (no network).
+    Check(CheckArgs),
+    /// Check, then submit the valid rows to RNDS once (no service needed).
+    Send(CheckArgs),
+    /// Pre-flight: configuration, certificate, token, CNES, requester link.
+    Doctor(ConfigArg),
+    /// Run the service: watch the inboxes, send, write reports.
+    Run(RunArgs),
+    /// Run the local RNDS simulator (HTTPS with mutual TLS).
+    Simulate(rnds_drop::simulator::cli::SimulateArgs),
+    /// Local demonstration: simulator, inbox, example files, reports.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// Configuration file.
+    #[arg(long, short, default_value = "rnds-drop.toml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Configuration file.
+    #[arg(long, short, default_value = "rnds-drop.toml")]
+    pub config: PathBuf,
+    /// Folder for the outputs (created if missing).
+    #[arg(long, short, default_value = "saida")]
+    pub out: PathBuf,
+    /// CSV or XLSX files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Configuration file.
+    #[arg(long, short, default_value = "rnds-drop.toml")]
+    pub config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Workspace folder (default: a new temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
