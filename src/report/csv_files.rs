@@ -50,7 +50,7 @@ pub fn issue_cells(issues: &[RowIssue]) -> [String; 3] {
 
 /// The cells of a row aligned with the header: short rows padded with
 /// empty cells, cells beyond the last header left out.
-pub(super) fn aligned<'a>(cells: &'a [String], width: usize) -> impl Iterator<Item = &'a str> {
+pub(super) fn aligned(cells: &[String], width: usize) -> impl Iterator<Item = &str> {
     cells
         .iter()
         .map(String::as_str)
