@@ -272,6 +272,12 @@ pub fn build<'a>(
     })
 }
 
+/// FHIR `instant` text (`2021-06-08T14:00:00-03:00`) for the `timestamp`
+/// argument of [`build`], e.g. from `Utc::now()` in the lab's offset.
+pub fn instant_text(t: chrono::DateTime<chrono::FixedOffset>) -> String {
+    FhirInstant(t).to_string()
+}
+
 /// Appends the bundle as compact one-line JSON to `out`.
 pub fn write_json(bundle: &Bundle<'_>, out: &mut Vec<u8>) -> Result<(), FhirError> {
     serde_json::to_writer(out, bundle).map_err(|e| FhirError::Json(e.to_string()))

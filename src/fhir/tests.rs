@@ -214,6 +214,9 @@ fn date_times_render_exactly_like_when_to_fhir() {
         When::Date(NaiveDate::from_ymd_opt(12021, 6, 8).expect("date")),
     ] {
         assert_eq!(types::FhirWhen(w).to_string(), w.to_fhir());
+        if let When::Instant(t) = w {
+            assert_eq!(instant_text(t), w.to_fhir());
+        }
     }
 }
 
