@@ -1,0 +1,115 @@
+//! `<stem>.resumo.json`: what was detected in a file, how many rows were
+//! valid, every issue, and (after sending) what happened to the valid rows.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::input::{Format, SourceInfo};
+use crate::model::{Field, RowIssue};
+
+use super::atomic::write_atomic;
+
+/// The summary file. Field names are a promise to whoever reads the file:
+/// do not rename them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// File name as dropped.
+    pub file: String,
+    /// Hex SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// `"csv"` or `"xlsx"`; null when the format could not be recognized.
+    pub format: Option<Format>,
+    pub encoding: Option<String>,
+    /// One-character string (`";"`, `","`, `"\t"`), null for XLSX.
+    pub delimiter: Option<char>,
+    pub sheet: Option<String>,
+    pub header_line: Option<u64>,
+    /// Canonical field → the file's header text that was mapped onto it.
+    pub columns: BTreeMap<Field, String>,
+    pub rows_total: u64,
+    pub rows_valid: u64,
+    pub rows_invalid: u64,
+    pub issues: Vec<RowIssue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_sent: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_replaced: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_already_sent: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_rejected: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_pending: Option<u64>,
+    /// pt-BR text when the file could not be read at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Summary {
+    /// A summary of a file that was opened: counts and issues start empty.
+    pub fn for_source(info: &SourceInfo, sha256: impl Into<String>) -> Summary {
+        Summary {
+            file: info.file.clone(),
+            sha256: sha256.into(),
+            format: Some(info.format),
+            encoding: info.encoding.clone(),
+            delimiter: info.delimiter,
+            sheet: info.sheet.clone(),
+            header_line: Some(info.header_line),
+            ..Summary::empty(String::new(), String::new())
+        }
+    }
+
+    /// A summary of a file that could not be read at all; `error` is the
+    /// pt-BR explanation shown to the lab.
+    pub fn unreadable(
+        file: impl Into<String>,
+        sha256: impl Into<String>,
+        format: Option<Format>,
+        error: impl Into<String>,
+    ) -> Summary {
+        Summary {
+            format,
+            error: Some(error.into()),
+            ..Summary::empty(file.into(), sha256.into())
+        }
+    }
+
+    fn empty(file: String, sha256: String) -> Summary {
+        Summary {
+            file,
+            sha256,
+            format: None,
+            encoding: None,
+            delimiter: None,
+            sheet: None,
+            header_line: None,
+            columns: BTreeMap::new(),
+            rows_total: 0,
+            rows_valid: 0,
+            rows_invalid: 0,
+            issues: Vec::new(),
+            rows_sent: None,
+            rows_replaced: None,
+            rows_already_sent: None,
+            rows_rejected: None,
+            rows_pending: None,
+            error: None,
+        }
+    }
+
+    /// Pretty-printed JSON (people open this file), ending in a newline.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let mut out = serde_json::to_vec_pretty(self)?;
+        out.push(b'\n');
+        Ok(out)
+    }
+
+    /// Writes the summary atomically to `path`.
+    pub fn write(&self, path: &Path) -> io::Result<()> {
+        write_atomic(path, &self.to_json()?)
+    }
+}
