@@ -1,6 +1,7 @@
 //! rnds-drop: lab exports dropped in a folder → RNDS lab-result bundles,
 //! each sent exactly once. See ARCHITECTURE.md for the map.
 
+pub mod check;
 pub mod config;
 pub mod conformance;
 pub mod fhir;

@@ -78,17 +78,21 @@ pub enum PipelineError<E> {
     Sink(E),
 }
 
-/// Runs one file through the core. `on_header` is called once, then
-/// `on_chunk` with each chunk of outcomes in input order.
-pub fn process_file<E>(
+/// What the caller does with a file's rows.
+pub trait Sink {
+    type Error;
+    /// Called once, when the header is known, before any chunk.
+    fn header(&mut self, header: &FileHeader) -> Result<(), Self::Error>;
+    /// Called with each chunk of outcomes, in input order.
+    fn chunk(&mut self, outcomes: Vec<RowOutcome>) -> Result<(), Self::Error>;
+}
+
+/// Runs one file through the core, feeding `sink`.
+pub fn process_file<S: Sink>(
     path: &Path,
     job: &FileJob,
-    mut on_header: impl FnMut(&FileHeader) -> Result<(), E>,
-    mut on_chunk: impl FnMut(Vec<RowOutcome>) -> Result<(), E>,
-) -> Result<FileTotals, PipelineError<E>>
-where
-    E: Send,
-{
+    sink: &mut S,
+) -> Result<FileTotals, PipelineError<S::Error>> {
     // The digest reads the file a second time on another thread; the page
     // cache makes that nearly free and it keeps the reader format-agnostic.
     std::thread::scope(|scope| {
@@ -101,7 +105,7 @@ where
             columns,
             file_issues,
         };
-        on_header(&header).map_err(PipelineError::Sink)?;
+        sink.header(&header).map_err(PipelineError::Sink)?;
 
         // Reading overlaps with validation: one thread splits the text while
         // rayon validates and builds the previous chunk.
@@ -136,7 +140,7 @@ where
                     RowOutcome::Invalid { .. } => totals.rows_invalid += 1,
                 }
             }
-            on_chunk(outcomes).map_err(PipelineError::Sink)?;
+            sink.chunk(outcomes).map_err(PipelineError::Sink)?;
         }
         totals.sha256 = match digest.join() {
             Ok(Ok(hex)) => hex,
@@ -175,11 +179,27 @@ fn process_row(row: Row, header: &FileHeader, job: &FileJob) -> RowOutcome {
             return RowOutcome::Invalid { row, issues };
         }
     };
-    let bundle = fhir::to_json_bytes(&result, &job.bundle, &job.timestamp, None);
-    RowOutcome::Valid {
-        row,
-        result,
-        bundle,
+    match fhir::to_json_bytes(&result, &job.bundle, &job.timestamp, None) {
+        Ok(bundle) => RowOutcome::Valid {
+            row,
+            result,
+            bundle,
+        },
+        // Validation normalizes every value the builder needs, so this is a
+        // defect; the row still goes back to the lab instead of vanishing.
+        Err(e) => RowOutcome::Invalid {
+            issues: vec![RowIssue {
+                line: row.line,
+                column: String::new(),
+                value: String::new(),
+                code: "erro_interno".into(),
+                message: format!(
+                    "Linha {}: não foi possível montar o documento RNDS ({e}). Avise o suporte do rnds-drop.",
+                    row.line
+                ),
+            }],
+            row,
+        },
     }
 }
 
@@ -206,4 +226,43 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+impl FileJob {
+    /// Resolves the settings of one inbox (or of `check`/`send` when
+    /// `inbox` is None) at the instant `now`.
+    pub fn from_config(
+        config: &crate::config::Config,
+        inbox: Option<&crate::config::Inbox>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> FileJob {
+        let tz = config.timezone();
+        let defaults = match inbox.and_then(|i| i.defaults.as_ref()) {
+            Some(own) => own.over(&config.defaults),
+            None => config.defaults.clone(),
+        };
+        let author = match &config.lab.author_cnpj {
+            Some(cnpj) => crate::model::Party::CnpjOrCpf(cnpj.clone()),
+            None => crate::model::Party::Cnes(config.lab.cnes.clone()),
+        };
+        FileJob {
+            read: ReadOptions {
+                sheet: inbox.and_then(|i| i.sheet.clone()),
+            },
+            columns: inbox.map(|i| i.columns.clone()).unwrap_or_default(),
+            validate: Settings {
+                lab_cnes: config.lab.cnes.clone(),
+                author,
+                timezone: tz,
+                defaults,
+                exam_codes: inbox.map(|i| i.exam_codes.clone()).unwrap_or_default(),
+                now,
+            },
+            bundle: BundleSettings {
+                requester_id: config.lab.requester_id.clone(),
+                profile: config.rnds.profile,
+            },
+            timestamp: fhir::instant_text(now.with_timezone(&tz).fixed_offset()),
+        }
+    }
 }

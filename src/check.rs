@@ -1,0 +1,275 @@
+//! `rnds-drop check`: one input file → `<stem>.bundles.ndjson`,
+//! `<stem>.erros.csv` (plus `.erros.xlsx` for XLSX input) and
+//! `<stem>.resumo.json` in an output folder. Offline: no network, no ledger.
+//!
+//! Invariant: glue only. The core decides what is valid; `report` decides
+//! how files look.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::input::Format;
+use crate::pipeline::{self, FileHeader, FileJob, PipelineError, RowOutcome};
+use crate::report::{AtomicFile, ErrorsCsv, ErrorsXlsx, ReportPaths, Summary};
+
+/// How a file came out, in the order of exit-code severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    AllValid,
+    SomeInvalid,
+    Unreadable,
+}
+
+#[derive(Debug)]
+pub struct CheckedFile {
+    pub summary: Summary,
+    pub verdict: Verdict,
+    pub paths: ReportPaths,
+    pub bundles: PathBuf,
+}
+
+/// The outputs could not be written (the input is never the cause).
+#[derive(Debug, thiserror::Error)]
+#[error("não foi possível gravar {path}: {source}")]
+pub struct OutputError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// The name outputs are derived from: the file name without its extension.
+pub fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "arquivo".into())
+}
+
+/// Checks one file and writes its outputs into `out_dir` (created if
+/// missing). `progress` is called after each chunk with the rows so far.
+pub fn check_file(
+    path: &Path,
+    job: &FileJob,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<CheckedFile, OutputError> {
+    let out_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| OutputError { path, source }
+    };
+    std::fs::create_dir_all(out_dir).map_err(out_err(out_dir))?;
+    let stem = stem(path);
+    let paths = ReportPaths::new(out_dir, &stem);
+    let bundles_path = out_dir.join(format!("{stem}.bundles.ndjson"));
+
+    let mut sink = CheckSink {
+        paths: &paths,
+        bundles_path: &bundles_path,
+        outputs: None,
+        summary: None,
+        rows_seen: 0,
+        file_issue_count: 0,
+        progress,
+    };
+    let result = pipeline::process_file(path, job, &mut sink);
+    let CheckSink {
+        outputs, summary, ..
+    } = sink;
+
+    match result {
+        Ok(totals) => {
+            let mut summary = summary.unwrap_or_else(|| {
+                Summary::unreadable(file_name(path), String::new(), None, String::new())
+            });
+            summary.sha256 = totals.sha256;
+            summary.rows_total = totals.rows_total;
+            summary.rows_valid = totals.rows_valid;
+            summary.rows_invalid = totals.rows_invalid;
+            if let Some(out) = outputs {
+                out.commit()?;
+            }
+            summary
+                .write(&paths.summary)
+                .map_err(out_err(&paths.summary))?;
+            let verdict = if summary.rows_invalid == 0 {
+                Verdict::AllValid
+            } else {
+                Verdict::SomeInvalid
+            };
+            Ok(CheckedFile {
+                summary,
+                verdict,
+                paths,
+                bundles: bundles_path,
+            })
+        }
+        Err(PipelineError::Sink(e)) => Err(e),
+        Err(PipelineError::Input(e)) => {
+            // Half-written outputs are dropped (their temp files vanish);
+            // stale outputs of an earlier run must not look current.
+            drop(outputs);
+            for stale in [&bundles_path, &paths.errors_csv, &paths.errors_xlsx] {
+                let _ = std::fs::remove_file(stale);
+            }
+            let sha = pipeline::sha256_file(path).unwrap_or_default();
+            let format = summary.as_ref().and_then(|s| s.format);
+            let summary = Summary::unreadable(file_name(path), sha, format, e.to_string());
+            summary
+                .write(&paths.summary)
+                .map_err(out_err(&paths.summary))?;
+            Ok(CheckedFile {
+                summary,
+                verdict: Verdict::Unreadable,
+                paths,
+                bundles: bundles_path,
+            })
+        }
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Receives the core's output and streams it into the files.
+struct CheckSink<'a> {
+    paths: &'a ReportPaths,
+    bundles_path: &'a Path,
+    outputs: Option<Outputs>,
+    summary: Option<Summary>,
+    rows_seen: u64,
+    file_issue_count: usize,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl pipeline::Sink for CheckSink<'_> {
+    type Error = OutputError;
+
+    fn header(&mut self, header: &FileHeader) -> Result<(), OutputError> {
+        let mut s = Summary::for_source(&header.info, String::new());
+        for (field, &index) in &header.columns.by_field {
+            if let Some(h) = header.columns.headers.get(index) {
+                s.columns.insert(*field, h.clone());
+            }
+        }
+        s.issues.extend(header.file_issues.iter().cloned());
+        self.file_issue_count = header.file_issues.len();
+        self.summary = Some(s);
+        self.outputs = Some(Outputs::create(self.paths, self.bundles_path, header)?);
+        Ok(())
+    }
+
+    fn chunk(&mut self, outcomes: Vec<RowOutcome>) -> Result<(), OutputError> {
+        let (Some(out), Some(summary)) = (self.outputs.as_mut(), self.summary.as_mut()) else {
+            return Ok(());
+        };
+        for outcome in outcomes {
+            self.rows_seen += 1;
+            match outcome {
+                RowOutcome::Valid { bundle, .. } => out.bundle(&bundle)?,
+                RowOutcome::Invalid { row, issues } => {
+                    out.invalid(&row.cells, &issues)?;
+                    // The pipeline repeats file-level issues on every row (so the
+                    // errors file explains each one); the summary lists them once.
+                    summary
+                        .issues
+                        .extend(issues.into_iter().skip(self.file_issue_count));
+                }
+            }
+        }
+        (self.progress)(self.rows_seen);
+        Ok(())
+    }
+}
+
+/// The streaming writers of one file's outputs.
+struct Outputs {
+    bundles: AtomicFile,
+    bundles_path: PathBuf,
+    errors: ErrorsCsv,
+    errors_path: PathBuf,
+    xlsx: Option<(ErrorsXlsx, PathBuf)>,
+}
+
+impl Outputs {
+    fn create(
+        paths: &ReportPaths,
+        bundles_path: &Path,
+        header: &FileHeader,
+    ) -> Result<Outputs, OutputError> {
+        let err = |p: &Path| {
+            let path = p.to_path_buf();
+            move |source| OutputError { path, source }
+        };
+        let headers = &header.info.headers;
+        let xlsx = if header.info.format == Format::Xlsx {
+            let x = ErrorsXlsx::new(headers, header.info.sheet.as_deref())
+                .map_err(err(&paths.errors_xlsx))?;
+            Some((x, paths.errors_xlsx.clone()))
+        } else {
+            None
+        };
+        Ok(Outputs {
+            bundles: AtomicFile::create(bundles_path).map_err(err(bundles_path))?,
+            bundles_path: bundles_path.to_path_buf(),
+            errors: ErrorsCsv::create(&paths.errors_csv, headers)
+                .map_err(err(&paths.errors_csv))?,
+            errors_path: paths.errors_csv.clone(),
+            xlsx,
+        })
+    }
+
+    fn bundle(&mut self, json: &[u8]) -> Result<(), OutputError> {
+        self.bundles
+            .write_all(json)
+            .and_then(|_| self.bundles.write_all(b"\n"))
+            .map_err(|source| OutputError {
+                path: self.bundles_path.clone(),
+                source,
+            })
+    }
+
+    fn invalid(
+        &mut self,
+        cells: &[String],
+        issues: &[crate::model::RowIssue],
+    ) -> Result<(), OutputError> {
+        self.errors
+            .write_row(cells, issues)
+            .map_err(|source| OutputError {
+                path: self.errors_path.clone(),
+                source,
+            })?;
+        if let Some((x, p)) = self.xlsx.as_mut() {
+            x.write_row(cells, issues).map_err(|source| OutputError {
+                path: p.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn commit(self) -> Result<(), OutputError> {
+        let Outputs {
+            bundles,
+            bundles_path,
+            errors,
+            errors_path,
+            xlsx,
+        } = self;
+        bundles.commit().map_err(|source| OutputError {
+            path: bundles_path,
+            source,
+        })?;
+        errors.commit().map_err(|source| OutputError {
+            path: errors_path,
+            source,
+        })?;
+        if let Some((x, p)) = xlsx {
+            x.save(&p)
+                .map_err(|source| OutputError { path: p, source })?;
+        }
+        Ok(())
+    }
+}
