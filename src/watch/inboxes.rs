@@ -1,7 +1,7 @@
 //! All inboxes behind one async `next_ready`: resumed files first, then
 //! claimed files as they settle; events only wake a scan early.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -51,6 +51,7 @@ pub struct Inboxes {
     /// Keeps `hints` open when no inbox has a watcher.
     _hint_sender: mpsc::UnboundedSender<usize>,
     _watchers: Vec<RecommendedWatcher>,
+    claim_failures: HashSet<PathBuf>,
     scan_requested: bool,
     next_full_scan: Instant,
     next_poll: Option<Instant>,
@@ -97,6 +98,7 @@ impl Inboxes {
             hints,
             _hint_sender: sender,
             _watchers: watchers,
+            claim_failures: HashSet::new(),
             scan_requested: true,
             next_full_scan: Instant::now(),
             next_poll: None,
@@ -118,7 +120,12 @@ impl Inboxes {
                 match self.inboxes[index].scanner.claim(&path) {
                     Ok(Some(claimed)) => return claimed,
                     Ok(None) => {}
-                    Err(e) => tracing::warn!("{e}"),
+                    Err(e) => {
+                        // Retried after each settle; said once per path.
+                        if self.claim_failures.insert(path) {
+                            tracing::warn!("{e}");
+                        }
+                    }
                 }
             }
             let now = Instant::now();
