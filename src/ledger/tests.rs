@@ -38,6 +38,12 @@ fn accepted(id: &str) -> LedgerOutcome {
 }
 
 #[test]
+fn a_ledger_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Ledger>();
+}
+
+#[test]
 fn migrations_from_empty_reach_the_latest_version_in_wal() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = open(dir.path());

@@ -13,6 +13,9 @@ use super::workdir::ClaimedFile;
 use super::WatchError;
 use crate::config::{Inbox, InboxMode, Service};
 
+/// Floor of both periods, so a zero in the settings cannot spin.
+const MIN_PERIOD: Duration = Duration::from_millis(10);
+
 /// How often inboxes are listed when no event says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatchSettings {
@@ -186,10 +189,10 @@ impl Inboxes {
             }
         }
         if now >= self.next_full_scan {
-            self.next_full_scan = now + self.settings.scan_interval;
+            self.next_full_scan = now + self.settings.scan_interval.max(MIN_PERIOD);
         }
         let any_polled = self.inboxes.iter().any(|i| i.mode == InboxMode::Poll);
-        self.next_poll = any_polled.then(|| now + self.settings.poll_period);
+        self.next_poll = any_polled.then(|| now + self.settings.poll_period.max(MIN_PERIOD));
     }
 }
 
