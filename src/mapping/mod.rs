@@ -115,7 +115,10 @@ pub fn header_wordings(field: Field) -> &'static [String] {
 /// `-` is not null here (it is a result wording); see [`is_blank_optional`].
 pub fn is_null(value: &str) -> bool {
     let trimmed = value.trim();
-    trimmed.is_empty() || tables::tables().null_keys.contains(&normalize::value_key(trimmed))
+    trimmed.is_empty()
+        || tables::tables()
+            .null_keys
+            .contains(&normalize::value_key(trimmed))
 }
 
 /// [`is_null`] for optional columns, where a lone `-` also means "nothing".

@@ -118,7 +118,10 @@ mod tests {
 
     #[test]
     fn double_encoded_text_is_repaired_and_clean_text_left_alone() {
-        assert_eq!(repair_mojibake("NÃ£o detectado").as_deref(), Some("Não detectado"));
+        assert_eq!(
+            repair_mojibake("NÃ£o detectado").as_deref(),
+            Some("Não detectado")
+        );
         assert_eq!(repair_mojibake("SĂłdio").as_deref(), Some("Sódio"));
         assert_eq!(repair_mojibake("Não detectado"), None);
         assert_eq!(repair_mojibake("Detectável"), None);

@@ -99,16 +99,27 @@ fn load() -> Tables {
             VocabularyFile::default()
         }
     };
-    t.null_keys = vocabulary.null_tokens.iter().map(|v| value_key(v)).collect();
+    t.null_keys = vocabulary
+        .null_tokens
+        .iter()
+        .map(|v| value_key(v))
+        .collect();
     for (wordings, meaning) in [
         (&vocabulary.results.detectable, Qualitative::Detectable),
-        (&vocabulary.results.not_detectable, Qualitative::NotDetectable),
+        (
+            &vocabulary.results.not_detectable,
+            Qualitative::NotDetectable,
+        ),
         (&vocabulary.results.inconclusive, Qualitative::Inconclusive),
     ] {
         for wording in wordings {
             let key = value_key(wording);
-            if t.results.insert(key.clone(), meaning).is_some_and(|m| m != meaning) {
-                t.defects.push(format!("result wording {wording:?} has two meanings"));
+            if t.results
+                .insert(key.clone(), meaning)
+                .is_some_and(|m| m != meaning)
+            {
+                t.defects
+                    .push(format!("result wording {wording:?} has two meanings"));
             }
             t.result_wordings.push((key, wording.clone()));
         }
@@ -171,7 +182,9 @@ fn load_specimens(t: &mut Tables, wordings: &BTreeMap<String, String>) {
             Some(c) => {
                 t.specimens.insert(value_key(wording), c);
             }
-            None => t.defects.push(format!("specimen {wording:?}: unknown code {code}")),
+            None => t
+                .defects
+                .push(format!("specimen {wording:?}: unknown code {code}")),
         }
     }
 }
@@ -193,7 +206,9 @@ fn load_exams(t: &mut Tables, wordings: &BTreeMap<String, String>) {
             Some(c) => {
                 t.exams.insert(value_key(wording), c);
             }
-            None => t.defects.push(format!("exam {wording:?}: unknown code {code}")),
+            None => t
+                .defects
+                .push(format!("exam {wording:?}: unknown code {code}")),
         }
     }
 }

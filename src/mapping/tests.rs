@@ -107,7 +107,10 @@ fn gal_export_header_in_latin1_maps_its_abbreviations() {
 
 #[test]
 fn fleury_pipe_export_maps_result_unit_and_reference() {
-    let m = map_columns(&sample_headers("GrupoFleury_Exames_4.csv", '|'), &BTreeMap::new());
+    let m = map_columns(
+        &sample_headers("GrupoFleury_Exames_4.csv", '|'),
+        &BTreeMap::new(),
+    );
     let got = mapped(&m);
     assert_eq!(got[&Field::CollectionDate], "DT_COLETA");
     assert_eq!(got[&Field::ExamName], "DE_EXAME");
@@ -165,9 +168,20 @@ fn gal_batch_layouts_map_sample_code_and_dates() {
 fn sivep_dictionary_names_map() {
     // From samples/sivep_gripe.xlsx (first row), the relevant subset in order.
     let headers = strings(&[
-        "NU_NOTIFIC", "DT_NOTIFIC", "CO_UNI_NOT", "NU_CPF", "NM_PACIENT", "DT_NASC",
-        "AMOSTRA", "DT_COLETA", "TP_AMOSTRA", "PCR_RESUL", "DT_PCR", "CO_LAB_PCR",
-        "OBSERVA", "NU_CNS",
+        "NU_NOTIFIC",
+        "DT_NOTIFIC",
+        "CO_UNI_NOT",
+        "NU_CPF",
+        "NM_PACIENT",
+        "DT_NASC",
+        "AMOSTRA",
+        "DT_COLETA",
+        "TP_AMOSTRA",
+        "PCR_RESUL",
+        "DT_PCR",
+        "CO_LAB_PCR",
+        "OBSERVA",
+        "NU_CNS",
     ]);
     let m = map_columns(&headers, &BTreeMap::new());
     let got = mapped(&m);
@@ -274,7 +288,11 @@ fn every_listed_result_wording_has_its_meaning() {
 fn typos_are_never_mapped_but_get_a_suggestion() {
     for typo in ["NAO DETECTATDO", "NAO DETACTADO", "NAO DETETCTADO"] {
         assert_eq!(qualitative(typo), None, "{typo:?}");
-        assert_eq!(closest_result_wording(typo), Some("Não detectado"), "{typo:?}");
+        assert_eq!(
+            closest_result_wording(typo),
+            Some("Não detectado"),
+            "{typo:?}"
+        );
     }
     assert_eq!(qualitative("Positvo"), None);
     assert_eq!(closest_result_wording("Positvo"), Some("Positivo"));
@@ -283,7 +301,16 @@ fn typos_are_never_mapped_but_get_a_suggestion() {
 
 #[test]
 fn null_tokens_are_empty_but_a_dash_only_for_optional_columns() {
-    for v in ["", " ", "null", "undefined", "N/A", "Desconhecido", "Não Realizado", "NAO REALIZADO"] {
+    for v in [
+        "",
+        " ",
+        "null",
+        "undefined",
+        "N/A",
+        "Desconhecido",
+        "Não Realizado",
+        "NAO REALIZADO",
+    ] {
         assert!(is_null(v), "{v:?}");
     }
     assert!(!is_null("-"));
@@ -293,8 +320,18 @@ fn null_tokens_are_empty_but_a_dash_only_for_optional_columns() {
 
 #[test]
 fn specimen_wordings_and_codes_resolve_to_their_system() {
-    let gal = |c: &str| Some(SpecimenCode { system: SpecimenSystem::Gal, code: c.into() });
-    let hl7 = |c: &str| Some(SpecimenCode { system: SpecimenSystem::Hl7V2_0487, code: c.into() });
+    let gal = |c: &str| {
+        Some(SpecimenCode {
+            system: SpecimenSystem::Gal,
+            code: c.into(),
+        })
+    };
+    let hl7 = |c: &str| {
+        Some(SpecimenCode {
+            system: SpecimenSystem::Hl7V2_0487,
+            code: c.into(),
+        })
+    };
     assert_eq!(specimen("Swab nasofaríngeo"), gal("SWNAFA"));
     assert_eq!(specimen("SWAB NASOFARINGEO"), gal("SWNAFA"));
     assert_eq!(specimen("SWNAFA"), gal("SWNAFA"));
@@ -310,15 +347,29 @@ fn specimen_wordings_and_codes_resolve_to_their_system() {
 
 #[test]
 fn exam_names_and_codes_resolve() {
-    let loinc = |c: &str| Some(ExamCode { system: ExamSystem::Loinc, code: c.into() });
+    let loinc = |c: &str| {
+        Some(ExamCode {
+            system: ExamSystem::Loinc,
+            code: c.into(),
+        })
+    };
     assert_eq!(exam_by_name("RT-PCR SARS-CoV-2"), loinc("94309-2"));
-    assert_eq!(exam_by_name("Antígeno SARS-CoV-2 teste rápido"), loinc("94558-4"));
+    assert_eq!(
+        exam_by_name("Antígeno SARS-CoV-2 teste rápido"),
+        loinc("94558-4")
+    );
     assert_eq!(exam_by_name("TESTE RÁPIDO - ANTÍGENO"), loinc("94558-4"));
-    assert_eq!(exam_by_name("NOVO CORONAVÍRUS 2019 (SARS-CoV-2), DETECÇÃO POR PCR"), loinc("94309-2"));
+    assert_eq!(
+        exam_by_name("NOVO CORONAVÍRUS 2019 (SARS-CoV-2), DETECÇÃO POR PCR"),
+        loinc("94309-2")
+    );
     assert_eq!(exam_code("94507-1"), loinc("94507-1"));
     assert_eq!(
         exam_code("CVIDGG"),
-        Some(ExamCode { system: ExamSystem::Gal, code: "CVIDGG".into() })
+        Some(ExamCode {
+            system: ExamSystem::Gal,
+            code: "CVIDGG".into()
+        })
     );
     assert_eq!(exam_code("2019NCOV"), None);
     assert_eq!(exam_by_name("HEMOGRAMA, sangue total"), None);
