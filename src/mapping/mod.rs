@@ -115,10 +115,17 @@ pub fn header_wordings(field: Field) -> &'static [String] {
 /// `-` is not null here (it is a result wording); see [`is_blank_optional`].
 pub fn is_null(value: &str) -> bool {
     let trimmed = value.trim();
-    trimmed.is_empty()
-        || tables::tables()
-            .null_keys
-            .contains(&normalize::value_key(trimmed))
+    if trimmed.is_empty() {
+        return true;
+    }
+    // No null token starts with a digit or is long: skip building a key for
+    // identifiers, dates and codes (the common case).
+    if trimmed.len() > 24 || trimmed.as_bytes()[0].is_ascii_digit() {
+        return false;
+    }
+    tables::tables()
+        .null_keys
+        .contains(&normalize::value_key(trimmed))
 }
 
 /// [`is_null`] for optional columns, where a lone `-` also means "nothing".

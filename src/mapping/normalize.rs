@@ -69,7 +69,16 @@ fn strip_accent(c: char) -> Option<char> {
 /// UTF-8. Legitimate accented text does not survive that round trip (`Não`
 /// in cp1252 is not valid UTF-8), which is what makes the test safe.
 pub fn repair_mojibake(text: &str) -> Option<String> {
-    if text.is_ascii() {
+    // Every double-encoded character is two non-ASCII characters in a row;
+    // ordinary Portuguese text rarely has that, so most values skip the
+    // re-encoding (and its allocation) entirely.
+    let mut previous_non_ascii = false;
+    let has_pair = text.chars().any(|c| {
+        let pair = previous_non_ascii && !c.is_ascii();
+        previous_non_ascii = !c.is_ascii();
+        pair
+    });
+    if !has_pair {
         return None;
     }
     for encoding in [WINDOWS_1252, WINDOWS_1250] {

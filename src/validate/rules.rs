@@ -73,7 +73,7 @@ impl<'a> Check<'a> {
 
     fn required_empty(&mut self, field: Field) {
         let message = format!(
-            "{}: {} está vazio. Preencha esse campo no sistema do laboratório e exporte de novo.",
+            "{}: falta {}. Preencha esse campo no sistema do laboratório e exporte de novo.",
             self.place(field),
             label(field)
         );
@@ -561,7 +561,7 @@ fn text_or_default(c: &mut Check, field: Field, default: Option<&str>) -> Option
         _ => "reference_range",
     };
     let message = format!(
-        "{}: {} está vazio e não há valor padrão. Preencha a coluna ou defina {key} em \
+        "{}: falta {} e não há valor padrão. Preencha a coluna ou defina {key} em \
          [defaults] (ou em [defaults.exams.\"<código>\"]) na configuração.",
         c.place(field),
         label(field)
