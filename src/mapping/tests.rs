@@ -1,15 +1,18 @@
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::*;
 use crate::model::{ExamSystem, SpecimenSystem};
 
-const SAMPLES: &str = "/work/shared/samples";
-
-/// The header line of a sample file, decoded (UTF-8, else cp1252) and split
-/// on `delimiter`; quotes around a header are dropped.
+/// The header line of a real export (copied byte for byte from
+/// /work/shared/samples into tests/fixtures/mapping), decoded (UTF-8, else
+/// cp1252) and split on `delimiter`; quotes around a header are dropped.
 fn sample_headers(file: &str, delimiter: char) -> Vec<String> {
-    let bytes = std::fs::read(Path::new(SAMPLES).join(file)).unwrap();
+    let path = format!(
+        "{}/tests/fixtures/mapping/{}.header.csv",
+        env!("CARGO_MANIFEST_DIR"),
+        file.trim_end_matches(".csv")
+    );
+    let bytes = std::fs::read(path).unwrap();
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t.to_string(),
         Err(_) => encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned(),

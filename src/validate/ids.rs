@@ -215,6 +215,15 @@ mod tests {
         let provisional = complete_cns("89800000000000").unwrap();
         assert!(is_valid_cns(&provisional));
         assert!(is_valid_cns("700000000000005")); // 7*15 = 105, +5 = 110 = 11*10
+                                                  // The first rows of gen_exames.py's output (random.seed(1)).
+        assert!(is_valid_cns("786570704999622"));
+        assert!(is_valid_cns("841224824475771"));
+        assert!(!is_valid_cns("841224824475772"));
+        // Definitive numbers (base + 000 + check digit), computed by hand.
+        assert!(is_valid_cns("123456789010000"));
+        assert!(is_valid_cns("270519991130003"));
+        assert!(is_valid_cns("165320048230004"));
+        assert!(!is_valid_cns("165320048230005"));
         assert_eq!(
             check_cns("123456789012345"),
             Err(IdProblem::DefinitiveCnsMiddle)
