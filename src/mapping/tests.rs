@@ -377,3 +377,18 @@ fn exam_names_and_codes_resolve() {
     assert_eq!(exam_code("2019NCOV"), None);
     assert_eq!(exam_by_name("HEMOGRAMA, sangue total"), None);
 }
+
+proptest::proptest! {
+    #[test]
+    fn map_columns_never_panics_and_keeps_columns_distinct(
+        headers in proptest::collection::vec(".{0,20}", 0..30)
+    ) {
+        let m = map_columns(&headers, &BTreeMap::new());
+        let mut columns: Vec<usize> = m.by_field.values().copied().collect();
+        let n = columns.len();
+        columns.sort_unstable();
+        columns.dedup();
+        proptest::prop_assert_eq!(columns.len(), n);
+        proptest::prop_assert!(columns.iter().all(|&i| i < headers.len()));
+    }
+}

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Defaults;
+use crate::config::{Config, Defaults, Inbox};
 use crate::input::Row;
 use crate::mapping::ColumnMap;
 use crate::model::{LabResult, Party, RowIssue};
@@ -43,6 +43,32 @@ pub struct Settings {
     pub exam_codes: BTreeMap<String, String>,
     /// "Now", for the not-in-the-future rule.
     pub now: DateTime<Utc>,
+}
+
+impl Settings {
+    /// The settings of one inbox: its defaults over the global ones, its
+    /// exam-code table, the lab's zone and author (`[lab] author_cnpj` when
+    /// set, stripped of punctuation, else the CNES).
+    pub fn from_config(config: &Config, inbox: Option<&Inbox>, now: DateTime<Utc>) -> Settings {
+        let author = match config.lab.author_cnpj.as_deref() {
+            Some(id) if !id.trim().is_empty() => {
+                Party::CnpjOrCpf(ids::strip_formatting(id).to_ascii_uppercase())
+            }
+            _ => Party::Cnes(config.lab.cnes.clone()),
+        };
+        let defaults = match inbox.and_then(|i| i.defaults.as_ref()) {
+            Some(own) => own.over(&config.defaults),
+            None => config.defaults.clone(),
+        };
+        Settings {
+            lab_cnes: config.lab.cnes.clone(),
+            author,
+            timezone: config.timezone(),
+            defaults,
+            exam_codes: inbox.map(|i| i.exam_codes.clone()).unwrap_or_default(),
+            now,
+        }
+    }
 }
 
 /// Problems of the file as a whole (a required column that is missing and
