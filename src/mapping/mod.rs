@@ -142,15 +142,18 @@ pub fn qualitative(value: &str) -> Option<Qualitative> {
 }
 
 /// The known result wording closest to `value` (edit distance over keys),
-/// for a suggestion in a message. Never used to map a value.
+/// when it is close enough to be a likely typo, for a suggestion in a
+/// message. Never used to map a value.
 pub fn closest_result_wording(value: &str) -> Option<&'static str> {
     let wanted = normalize::value_key(value);
-    tables::tables()
+    let (distance, wording) = tables::tables()
         .result_wordings
         .iter()
         .filter(|(k, _)| k.chars().count() > 1)
-        .min_by_key(|(k, _)| edit_distance(&wanted, k))
-        .map(|(_, wording)| wording.as_str())
+        .map(|(k, wording)| (edit_distance(&wanted, k), wording.as_str()))
+        .min_by_key(|&(d, _)| d)?;
+    // A far-off "closest" wording would be noise, not help.
+    (distance <= 3.max(wanted.chars().count() / 3)).then_some(wording)
 }
 
 /// A specimen wording, display or code → its code.

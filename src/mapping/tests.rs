@@ -392,3 +392,9 @@ proptest::proptest! {
         proptest::prop_assert!(columns.iter().all(|&i| i < headers.len()));
     }
 }
+
+#[test]
+fn unrelated_text_gets_no_suggestion() {
+    assert_eq!(closest_result_wording("raspado de naso faringe"), None);
+    assert_eq!(closest_result_wording("Aguardando"), None);
+}

@@ -72,12 +72,28 @@ impl<'a> Check<'a> {
     }
 
     fn required_empty(&mut self, field: Field) {
+        if !self.map.has(field) {
+            self.column_missing(field);
+            return;
+        }
         let message = format!(
             "{}: falta {}. Preencha esse campo no sistema do laboratório e exporte de novo.",
             self.place(field),
             label(field)
         );
         self.push(Some(field), "campo_obrigatorio", message);
+    }
+
+    /// The row lacks a value because the file lacks the column (the file
+    /// issue on the header line says which names are recognised).
+    fn column_missing(&mut self, field: Field) {
+        let message = format!(
+            "{}: o arquivo não tem coluna com {} (veja o problema apontado na linha do \
+             cabeçalho).",
+            place(self.row.line, ""),
+            label(field)
+        );
+        self.push(None, "coluna_ausente", message);
     }
 }
 
@@ -121,54 +137,43 @@ pub fn validate_row(
         .into_iter()
         .collect();
 
-    match (
-        patient_cns,
-        cnes,
-        exam,
-        collected,
-        issued,
-        value,
-        specimen,
-        method,
-        reference_range,
-        category,
-        performer,
-    ) {
-        (
-            Some(patient_cns),
-            Some(cnes),
-            Some(exam),
-            Some(collected),
-            Some((issued, _)),
-            Some(value),
-            Some(specimen),
-            Some(method),
-            Some(reference_range),
-            Some(category),
-            Some(performer),
-        ) if c.issues.is_empty() => {
-            let lab_id = match c.optional(Field::LabId) {
-                Some(id) => id.to_string(),
-                None => derived_lab_id(&cnes, &patient_cns, &exam, &collected, &specimen),
-            };
-            Ok(LabResult {
-                line: row.line,
-                lab_id,
-                patient_cns,
-                exam,
-                category,
-                collected,
-                issued,
-                value,
-                specimen,
-                method,
-                reference_range,
-                notes,
-                author: settings.author.clone(),
-                performer,
-            })
+    let result = (|| {
+        let patient_cns = patient_cns?;
+        let exam = exam?;
+        let collected = collected?;
+        let specimen = specimen?;
+        let lab_id = match c.optional(Field::LabId) {
+            Some(id) => id.to_string(),
+            None => derived_lab_id(cnes.as_deref()?, &patient_cns, &exam, &collected, &specimen),
+        };
+        Some(LabResult {
+            line: row.line,
+            lab_id,
+            patient_cns,
+            exam,
+            category: category?,
+            collected,
+            issued: issued?.0,
+            value: value?,
+            specimen,
+            method: method?,
+            reference_range: reference_range?,
+            notes,
+            author: settings.author.clone(),
+            performer: performer?,
+        })
+    })();
+    match result {
+        Some(result) if c.issues.is_empty() => Ok(result),
+        _ => {
+            // Every rule that yields nothing has pushed its issue.
+            debug_assert!(
+                !c.issues.is_empty(),
+                "row {} refused without an issue",
+                row.line
+            );
+            Err(c.issues)
         }
-        _ => Err(c.issues),
     }
 }
 
@@ -231,6 +236,7 @@ fn patient_cns(c: &mut Check) -> Option<String> {
                 c.push(Some(Field::PatientCpf), "cpf_invalido", message);
             }
         }
+        None if cns_field.is_none() => c.column_missing(Field::PatientCns),
         None => {
             let message = format!(
                 "{place}: o CNS do paciente está vazio. A RNDS exige o CNS (Cartão Nacional de \
@@ -312,8 +318,10 @@ fn exam(c: &mut Check) -> Option<ExamCode> {
 fn unknown_exam(c: &mut Check, field: Field, value: &str) {
     let message = format!(
         "{}: o exame \"{value}\" não é um código LOINC da RNDS (BRNomeExameLOINC), nem um \
-         código GAL, nem um nome de exame conhecido. Se for um código interno do laboratório, \
-         acrescente-o em [inbox.exam_codes] na configuração (ex.: \"{value}\" = \"94309-2\").",
+         código GAL, nem um nome de exame conhecido; só exames de SARS-CoV-2 dessas tabelas \
+         vão para a RNDS. Se for um código interno do laboratório para um desses exames, \
+         acrescente-o em [inbox.exam_codes] na configuração com o código LOINC \
+         correspondente (ex.: \"{value}\" = \"94309-2\" para RT-PCR).",
         c.place(field)
     );
     c.push(Some(field), "exame_desconhecido", message);

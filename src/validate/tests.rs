@@ -701,3 +701,21 @@ fn settings_from_config_layer_inbox_over_global() {
     );
     assert_eq!(s.lab_cnes, "2337991");
 }
+
+#[test]
+fn a_row_of_a_file_without_the_column_points_to_the_header_issue() {
+    let map = map_columns(
+        &headers("data_coleta;data_resultado;codigo_exame;resultado;amostra;metodo"),
+        &BTreeMap::new(),
+    );
+    let found = issues(
+        &row(2, "08/06/2021;09/06/2021;94309-2;1;SWNAFA;RT-PCR"),
+        &map,
+        &settings(),
+    );
+    assert_eq!(codes(&found), ["coluna_ausente"]);
+    assert_eq!(found[0].column, "");
+    assert!(found[0]
+        .message
+        .starts_with("Linha 2: o arquivo não tem coluna com o CNS do paciente"));
+}
