@@ -16,10 +16,15 @@
 //! Invariant: pure. No I/O, no clock (the current time comes in through
 //! `Settings::now`), no FHIR, no HTTP.
 
+mod check;
 pub mod dates;
+mod header;
 pub mod ids;
 mod messages;
+mod parties;
+mod result;
 mod rules;
+mod when;
 
 use std::collections::BTreeMap;
 
@@ -29,6 +34,8 @@ use crate::config::{Config, Defaults, Inbox};
 use crate::input::Row;
 use crate::mapping::ColumnMap;
 use crate::model::{LabResult, Party, RowIssue};
+
+pub use rules::{derived_lab_id, LAB_ID_NAMESPACE};
 
 /// Everything validation needs besides the row.
 #[derive(Debug, Clone)]
@@ -74,7 +81,7 @@ impl Settings {
 /// Problems of the file as a whole (a required column that is missing and
 /// has no default), reported once on the header line.
 pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Vec<RowIssue> {
-    rules::file_issues(map, settings, header_line)
+    header::file_issues(map, settings, header_line)
 }
 
 /// Validates one row; on failure returns every issue of the row.
