@@ -123,9 +123,7 @@ pub fn is_null(value: &str) -> bool {
     if trimmed.len() > 24 || trimmed.as_bytes()[0].is_ascii_digit() {
         return false;
     }
-    tables::tables()
-        .null_keys
-        .contains(&normalize::value_key(trimmed))
+    normalize::with_value_key(trimmed, |k| tables::tables().null_keys.contains(k))
 }
 
 /// [`is_null`] for optional columns, where a lone `-` also means "nothing".
@@ -135,10 +133,7 @@ pub fn is_blank_optional(value: &str) -> bool {
 
 /// The meaning of a result wording or code 1/2/3, if it is in the vocabulary.
 pub fn qualitative(value: &str) -> Option<Qualitative> {
-    tables::tables()
-        .results
-        .get(&normalize::value_key(value))
-        .copied()
+    normalize::with_value_key(value, |k| tables::tables().results.get(k).copied())
 }
 
 /// The known result wording closest to `value` (edit distance over keys),
@@ -158,10 +153,7 @@ pub fn closest_result_wording(value: &str) -> Option<&'static str> {
 
 /// A specimen wording, display or code → its code.
 pub fn specimen(value: &str) -> Option<SpecimenCode> {
-    tables::tables()
-        .specimens
-        .get(&normalize::value_key(value))
-        .cloned()
+    normalize::with_value_key(value, |k| tables::tables().specimens.get(k).cloned())
 }
 
 /// An exam code that is in BRNomeExameLOINC or BRNomeExameGAL.
@@ -171,10 +163,7 @@ pub fn exam_code(code: &str) -> Option<ExamCode> {
 
 /// A Portuguese exam name (or a code system display) → its code.
 pub fn exam_by_name(name: &str) -> Option<ExamCode> {
-    tables::tables()
-        .exams
-        .get(&normalize::value_key(name))
-        .cloned()
+    normalize::with_value_key(name, |k| tables::tables().exams.get(k).cloned())
 }
 
 #[cfg(test)]
