@@ -1,0 +1,260 @@
+//! The rules applied to one row, in the order a person would check them,
+//! collecting every issue instead of stopping at the first.
+//!
+//! Invariant: pure; reads the row, the column map and the settings only.
+
+use uuid::Uuid;
+
+use super::check::Check;
+use super::messages::{label, place};
+use super::parties::{lab_cnes, patient_cns, performer};
+use super::result::result_value;
+use super::when::{collected, collection_before_release, issued};
+use super::Settings;
+use crate::input::Row;
+use crate::mapping::{self, ColumnMap};
+use crate::model::{ExamCode, Field, LabResult, RowIssue, SpecimenCode, When};
+use crate::schemas::{self, code_systems};
+
+/// Namespace of the lab ids derived for rows without an id column (fixed
+/// for ever: changing it would resend every such row under a new id).
+pub const LAB_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a57_93d4_4e0b_9a3e_52c1_7d0b_e8a4);
+
+pub fn validate_row(
+    row: &Row,
+    map: &ColumnMap,
+    settings: &Settings,
+) -> Result<LabResult, Vec<RowIssue>> {
+    let mut c = Check {
+        row,
+        map,
+        settings,
+        issues: Vec::new(),
+    };
+    let patient_cns = patient_cns(&mut c);
+    let cnes = lab_cnes(&mut c);
+    let exam = exam(&mut c);
+    let collected = collected(&mut c);
+    let issued = issued(&mut c);
+    if let (Some(collected), Some((issued, issued_has_time))) = (collected, issued) {
+        collection_before_release(&mut c, collected, issued, issued_has_time);
+    }
+    let value = result_value(&mut c);
+    let specimen = specimen(&mut c);
+    let exam_key = exam.as_ref().map_or("", |e| e.code.as_str());
+    let method = text_or_default(
+        &mut c,
+        Field::Method,
+        settings.defaults.method_for(exam_key),
+    );
+    let reference_range = text_or_default(
+        &mut c,
+        Field::ReferenceRange,
+        settings.defaults.reference_range_for(exam_key),
+    );
+    let category = category(&mut c, exam_key);
+    let performer = performer(&mut c, cnes.as_deref());
+    let notes: Vec<String> = c
+        .optional(Field::Notes)
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+
+    let result = (|| {
+        let patient_cns = patient_cns?;
+        let exam = exam?;
+        let collected = collected?;
+        let specimen = specimen?;
+        let lab_id = match c.optional(Field::LabId) {
+            Some(id) => id.to_string(),
+            None => derived_lab_id(cnes.as_deref()?, &patient_cns, &exam, &collected, &specimen),
+        };
+        Some(LabResult {
+            line: row.line,
+            lab_id,
+            patient_cns,
+            exam,
+            category: category?,
+            collected,
+            issued: issued?.0,
+            value: value?,
+            specimen,
+            method: method?,
+            reference_range: reference_range?,
+            notes,
+            author: settings.author.clone(),
+            performer: performer?,
+        })
+    })();
+    match result {
+        Some(result) if c.issues.is_empty() => Ok(result),
+        _ => {
+            // Every rule that yields nothing has pushed its issue.
+            debug_assert!(
+                !c.issues.is_empty(),
+                "row {} refused without an issue",
+                row.line
+            );
+            Err(c.issues)
+        }
+    }
+}
+
+/// Same row, same id: a UUIDv5 of the result's identifying content.
+pub fn derived_lab_id(
+    cnes: &str,
+    cns: &str,
+    exam: &ExamCode,
+    collected: &When,
+    specimen: &SpecimenCode,
+) -> String {
+    let name = format!(
+        "{cnes}|{cns}|{}|{}|{}",
+        exam.code,
+        collected.to_fhir(),
+        specimen.code
+    );
+    Uuid::new_v5(&LAB_ID_NAMESPACE, name.as_bytes()).to_string()
+}
+
+/// Code column, then the per-lab table, then the exam name; else the default.
+fn exam(c: &mut Check) -> Option<ExamCode> {
+    let by_table = |text: &str| {
+        c.settings
+            .exam_codes
+            .get(text)
+            .and_then(|target| mapping::exam_code(target))
+    };
+    let code_cell = c.value(Field::ExamCode);
+    let name_cell = c.value(Field::ExamName);
+    if let Some(code) = code_cell {
+        let found = mapping::exam_code(code)
+            .or_else(|| by_table(code))
+            .or_else(|| mapping::exam_by_name(code))
+            .or_else(|| name_cell.and_then(mapping::exam_by_name));
+        if found.is_none() {
+            unknown_exam(c, Field::ExamCode, code);
+        }
+        return found;
+    }
+    if let Some(name) = name_cell {
+        let found = mapping::exam_by_name(name).or_else(|| by_table(name));
+        if found.is_none() {
+            unknown_exam(c, Field::ExamName, name);
+        }
+        return found;
+    }
+    if let Some(default) = c.settings.defaults.exam_code.as_deref() {
+        let found = mapping::exam_code(default).or_else(|| by_table(default));
+        if found.is_none() {
+            let message = format!(
+                "{}: o exame padrão \"{default}\" configurado em [defaults] exam_code não está \
+                 na tabela BRNomeExameLOINC nem na BRNomeExameGAL. Corrija a configuração.",
+                place(c.row.line, "")
+            );
+            c.push(None, "exame_desconhecido", message);
+        }
+        return found;
+    }
+    let field = if c.map.has(Field::ExamCode) || !c.map.has(Field::ExamName) {
+        Field::ExamCode
+    } else {
+        Field::ExamName
+    };
+    c.required_empty(field);
+    None
+}
+
+fn unknown_exam(c: &mut Check, field: Field, value: &str) {
+    let message = format!(
+        "{}: o exame \"{value}\" não é um código LOINC da RNDS (BRNomeExameLOINC), nem um \
+         código GAL, nem um nome de exame conhecido; só exames de SARS-CoV-2 dessas tabelas \
+         vão para a RNDS. Se for um código interno do laboratório para um desses exames, \
+         acrescente-o em [inbox.exam_codes] na configuração com o código LOINC \
+         correspondente (ex.: \"{value}\" = \"94309-2\" para RT-PCR).",
+        c.place(field)
+    );
+    c.push(Some(field), "exame_desconhecido", message);
+}
+
+fn specimen(c: &mut Check) -> Option<SpecimenCode> {
+    if let Some(text) = c.value(Field::Specimen) {
+        let found = mapping::specimen(text);
+        if found.is_none() {
+            let message = format!(
+                "{}: a amostra \"{text}\" não é reconhecida. Use o código (ex.: SWNAFA, SER, \
+                 SGHEM) ou o nome das tabelas BRTipoAmostraGAL ou HL7 v2-0487 (ex.: \"Swab \
+                 nasofaríngeo\", \"Soro\").",
+                c.place(Field::Specimen)
+            );
+            c.push(Some(Field::Specimen), "amostra_desconhecida", message);
+        }
+        return found;
+    }
+    match c.settings.defaults.specimen.as_deref() {
+        Some(default) => {
+            let found = mapping::specimen(default);
+            if found.is_none() {
+                let message = format!(
+                    "{}: a amostra padrão \"{default}\" de [defaults] specimen não é \
+                     reconhecida. Corrija a configuração (ex.: specimen = \"SWNAFA\").",
+                    place(c.row.line, "")
+                );
+                c.push(None, "amostra_desconhecida", message);
+            }
+            found
+        }
+        None => {
+            c.required_empty(Field::Specimen);
+            None
+        }
+    }
+}
+
+fn text_or_default(c: &mut Check, field: Field, default: Option<&str>) -> Option<String> {
+    if let Some(text) = c.optional(field) {
+        return Some(text.to_string());
+    }
+    if let Some(default) = default.filter(|d| !d.trim().is_empty()) {
+        return Some(default.to_string());
+    }
+    let key = match field {
+        Field::Method => "method",
+        _ => "reference_range",
+    };
+    let message = format!(
+        "{}: falta {} e não há valor padrão. Preencha a coluna ou defina {key} em \
+         [defaults] (ou em [defaults.exams.\"<código>\"]) na configuração.",
+        c.place(field),
+        label(field)
+    );
+    c.push(
+        c.map.has(field).then_some(field),
+        "campo_obrigatorio",
+        message,
+    );
+    None
+}
+
+fn category(c: &mut Check, exam_key: &str) -> Option<String> {
+    let Some(category) = c.settings.defaults.category_for(exam_key) else {
+        let message = format!(
+            "{}: nenhuma categoria (BRSubgrupoTabelaSUS) configurada para o exame \"{exam_key}\". \
+             Defina category em [defaults] (ex.: \"0202\" laboratório clínico, \"0214\" teste \
+             rápido).",
+            place(c.row.line, "")
+        );
+        c.push(None, "categoria_ausente", message);
+        return None;
+    };
+    if !code_systems().contains(schemas::SUBGROUP_SUS, category) {
+        let message = format!(
+            "{}: a categoria \"{category}\" configurada não está na tabela BRSubgrupoTabelaSUS \
+             (ex.: \"0202\" laboratório clínico, \"0214\" teste rápido). Corrija a configuração.",
+            place(c.row.line, "")
+        );
+        c.push(None, "categoria_invalida", message);
+        return None;
+    }
+    Some(category.to_string())
+}
