@@ -237,27 +237,12 @@ impl FileJob {
         now: chrono::DateTime<chrono::Utc>,
     ) -> FileJob {
         let tz = config.timezone();
-        let defaults = match inbox.and_then(|i| i.defaults.as_ref()) {
-            Some(own) => own.over(&config.defaults),
-            None => config.defaults.clone(),
-        };
-        let author = match &config.lab.author_cnpj {
-            Some(cnpj) => crate::model::Party::CnpjOrCpf(cnpj.clone()),
-            None => crate::model::Party::Cnes(config.lab.cnes.clone()),
-        };
         FileJob {
             read: ReadOptions {
                 sheet: inbox.and_then(|i| i.sheet.clone()),
             },
             columns: inbox.map(|i| i.columns.clone()).unwrap_or_default(),
-            validate: Settings {
-                lab_cnes: config.lab.cnes.clone(),
-                author,
-                timezone: tz,
-                defaults,
-                exam_codes: inbox.map(|i| i.exam_codes.clone()).unwrap_or_default(),
-                now,
-            },
+            validate: Settings::from_config(config, inbox, now),
             bundle: BundleSettings {
                 requester_id: config.lab.requester_id.clone(),
                 profile: config.rnds.profile,
