@@ -37,12 +37,15 @@ pub(crate) fn read_csv(source: CsvSource) -> Result<Table, InputError> {
         rest,
     } = source;
     head.drain(..encoding.skipped_prefix(&head));
-    let delimiter = sniff::sniff_delimiter(complete_lines(&head, head_is_whole));
+    let sample = complete_lines(&head, head_is_whole);
+    let delimiter = sniff::sniff_delimiter(sample);
+    let terminator = line_terminator(sample);
     let stream: Box<dyn Read + Send> = Box::new(Cursor::new(head).chain(rest));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
+        .terminator(terminator)
         .buffer_capacity(64 * 1024)
         .from_reader(stream);
 
@@ -106,6 +109,18 @@ fn complete_lines(head: &[u8], head_is_whole: bool) -> &[u8] {
     match head.iter().rposition(|&byte| byte == b'\n') {
         Some(end) => &head[..=end],
         None => head,
+    }
+}
+
+/// Records end at LF, so `csv` counts lines as an editor does (with its CRLF
+/// mode a record after CRLF reports the previous line); the CR left at the
+/// end of the last cell is trimmed with the cell. Only a file of bare CRs
+/// (classic Mac) needs CR as the terminator.
+fn line_terminator(sample: &[u8]) -> csv::Terminator {
+    if sample.contains(&b'\r') && !sample.contains(&b'\n') {
+        csv::Terminator::CRLF
+    } else {
+        csv::Terminator::Any(b'\n')
     }
 }
 
