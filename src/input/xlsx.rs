@@ -38,7 +38,11 @@ pub(crate) fn read_xlsx(
         .collect();
     drop(range);
 
-    let search: Vec<&Vec<String>> = rows.iter().take(HEADER_SEARCH_ROWS).map(|row| &row.cells).collect();
+    let search: Vec<&Vec<String>> = rows
+        .iter()
+        .take(HEADER_SEARCH_ROWS)
+        .map(|row| &row.cells)
+        .collect();
     let header_index = sniff::find_header(&search).ok_or(InputError::NoHeader)?;
     let header_line = rows[header_index].line;
     let merged = combine_merged_header(&rows, header_index, &merges, first_column);
@@ -103,11 +107,16 @@ fn choose_sheet(
     }
     for name in names {
         let range = workbook.worksheet_range(&name).map_err(open_error)?;
-        if range.used_cells().any(|(_, _, cell)| !cell_text(cell).is_empty()) {
+        if range
+            .used_cells()
+            .any(|(_, _, cell)| !cell_text(cell).is_empty())
+        {
             return Ok((name, range));
         }
     }
-    Err(InputError::Xlsx("nenhuma aba da planilha contém dados".into()))
+    Err(InputError::Xlsx(
+        "nenhuma aba da planilha contém dados".into(),
+    ))
 }
 
 /// Headers of a two-row header: a parent cell merged across several columns
