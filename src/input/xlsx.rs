@@ -122,7 +122,8 @@ fn choose_sheet(
 /// Headers of a two-row header: a parent cell merged across several columns
 /// of the header row, child texts in the row below. Each column becomes
 /// `Parent Child`; a column merged down both rows keeps its single text.
-/// `None` when the header row has no such horizontal merge.
+/// `None` when the header row has no such horizontal merge. The reported
+/// `header_line` stays the first of the two rows; data starts after both.
 fn combine_merged_header(
     rows: &[Row],
     header_index: usize,

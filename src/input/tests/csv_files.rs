@@ -196,3 +196,12 @@ fn unreadable_files_are_clear_errors() {
         InputError::NoHeader
     ));
 }
+
+#[test]
+fn classic_mac_line_endings() {
+    let table = csv_bytes(b"amostra;resultado\r1;Positivo\r2;Negativo\r");
+    assert_eq!(table.info.headers, ["amostra", "resultado"]);
+    let rows = all_rows(table);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].cells, ["2", "Negativo"]);
+}

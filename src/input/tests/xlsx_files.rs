@@ -15,7 +15,7 @@ fn texts(row: &Row) -> Vec<&str> {
 
 /// A sheet typed by lab staff: title, blank row, header, numbers stored as
 /// numbers, dates, a formula, a blank row inside the data and a total row.
-fn staff_workbook() -> Vec<u8> {
+pub(super) fn staff_workbook() -> Vec<u8> {
     let mut workbook = Workbook::new();
     let date = CellFormat::new().set_num_format("dd/mm/yyyy");
     let moment = CellFormat::new().set_num_format("dd/mm/yyyy hh:mm");
