@@ -13,11 +13,27 @@ use super::sniff::{self, HEADER_SEARCH_ROWS};
 use super::{fit_to_width, header_texts, Format, InputError, ReadOptions, Row, SourceInfo, Table};
 
 /// Reads the sheet chosen by `options` (default: the first one with data).
+///
+/// calamine 0.32 can panic on corrupt workbooks (e.g. arithmetic overflow
+/// parsing an over-long cell reference, found by the corrupted-workbook
+/// property test), so the read is isolated: a panic becomes an
+/// `InputError::Xlsx` instead of taking the whole run down.
 pub(crate) fn read_xlsx(
     file: String,
     bytes: Vec<u8>,
     options: &ReadOptions,
 ) -> Result<Table, InputError> {
+    let read = std::panic::AssertUnwindSafe(|| read_workbook(file, bytes, options));
+    std::panic::catch_unwind(read).unwrap_or_else(|_| {
+        Err(InputError::Xlsx(
+            "a planilha está corrompida e não pôde ser lida; \
+             abra-a no Excel e salve novamente como .xlsx ou CSV"
+                .into(),
+        ))
+    })
+}
+
+fn read_workbook(file: String, bytes: Vec<u8>, options: &ReadOptions) -> Result<Table, InputError> {
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(open_error)?;
     let (sheet, range) = choose_sheet(&mut workbook, options)?;
     let merges = match workbook.worksheet_merge_cells(&sheet) {
