@@ -67,7 +67,6 @@ pub fn check_file(
         outputs: None,
         summary: None,
         rows_seen: 0,
-        file_issue_count: 0,
         progress,
     };
     let result = pipeline::process_file(path, job, &mut sink);
@@ -90,7 +89,9 @@ pub fn check_file(
             summary
                 .write(&paths.summary)
                 .map_err(out_err(&paths.summary))?;
-            let verdict = if summary.rows_invalid == 0 {
+            // A file-level issue (a missing column) fails the file even
+            // when it has no data rows to blame.
+            let verdict = if summary.rows_invalid == 0 && summary.issues.is_empty() {
                 Verdict::AllValid
             } else {
                 Verdict::SomeInvalid
@@ -139,7 +140,6 @@ struct CheckSink<'a> {
     outputs: Option<Outputs>,
     summary: Option<Summary>,
     rows_seen: u64,
-    file_issue_count: usize,
     progress: &'a mut dyn FnMut(u64),
 }
 
@@ -154,7 +154,6 @@ impl pipeline::Sink for CheckSink<'_> {
             }
         }
         s.issues.extend(header.file_issues.iter().cloned());
-        self.file_issue_count = header.file_issues.len();
         self.summary = Some(s);
         self.outputs = Some(Outputs::create(self.paths, self.bundles_path, header)?);
         Ok(())
@@ -170,11 +169,7 @@ impl pipeline::Sink for CheckSink<'_> {
                 RowOutcome::Valid { bundle, .. } => out.bundle(&bundle)?,
                 RowOutcome::Invalid { row, issues } => {
                     out.invalid(&row.cells, &issues)?;
-                    // The pipeline repeats file-level issues on every row (so the
-                    // errors file explains each one); the summary lists them once.
-                    summary
-                        .issues
-                        .extend(issues.into_iter().skip(self.file_issue_count));
+                    summary.issues.extend(issues);
                 }
             }
         }

@@ -152,8 +152,9 @@ pub fn process_file<S: Sink>(
 }
 
 fn process_row(row: Row, header: &FileHeader, job: &FileJob) -> RowOutcome {
-    let validated = validate::validate_row(&row, &header.columns, &job.validate);
-    let result = match validated {
+    // validate_row already flags every row of a file with a file-level
+    // issue; the guard keeps that promise from being load-bearing.
+    let result = match validate::validate_row(&row, &header.columns, &job.validate) {
         Ok(result) if header.file_issues.is_empty() => result,
         Ok(_) => {
             let issues = header
@@ -166,18 +167,7 @@ fn process_row(row: Row, header: &FileHeader, job: &FileJob) -> RowOutcome {
                 .collect();
             return RowOutcome::Invalid { row, issues };
         }
-        Err(row_issues) => {
-            let issues = header
-                .file_issues
-                .iter()
-                .map(|i| RowIssue {
-                    line: row.line,
-                    ..i.clone()
-                })
-                .chain(row_issues)
-                .collect();
-            return RowOutcome::Invalid { row, issues };
-        }
+        Err(issues) => return RowOutcome::Invalid { row, issues },
     };
     match fhir::to_json_bytes(&result, &job.bundle, &job.timestamp, None) {
         Ok(bundle) => RowOutcome::Valid {

@@ -138,7 +138,10 @@ fn exam(c: &mut Check) -> Option<ExamCode> {
         return found;
     }
     if let Some(name) = name_cell {
-        let found = mapping::exam_by_name(name).or_else(|| by_table(name));
+        // Many exports put the code itself in a column headed "Exame".
+        let found = mapping::exam_by_name(name)
+            .or_else(|| mapping::exam_code(name))
+            .or_else(|| by_table(name));
         if found.is_none() {
             unknown_exam(c, Field::ExamName, name);
         }

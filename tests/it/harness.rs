@@ -1,0 +1,73 @@
+//! Small helpers shared by the integration tests: fixture paths, the test
+//! lab's configuration, a fixed clock, and snapshot comparison.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeZone, Utc};
+use rnds_drop::config::Config;
+use rnds_drop::pipeline::FileJob;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The real export files kept byte for byte in `../shared/samples`.
+pub fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples")
+}
+
+/// "Now" for every test: fixed, so future-date rules and timestamps are stable.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 15, 0, 0)
+        .single()
+        .expect("valid constant instant")
+}
+
+pub fn lab_config() -> Config {
+    Config::load(&fixtures().join("lab.toml")).expect("tests/fixtures/lab.toml parses")
+}
+
+pub fn job() -> FileJob {
+    let config = lab_config();
+    FileJob::from_config(&config, None, now())
+}
+
+/// With `UPDATE_EXPECT=1`, snapshots are (re)written instead of compared;
+/// a reviewer then reads the diff. Without it a missing snapshot fails.
+pub fn updating() -> bool {
+    std::env::var_os("UPDATE_EXPECT").is_some()
+}
+
+/// Compares `actual` with the JSON snapshot at `path` (or writes it).
+pub fn assert_json_snapshot(path: &Path, actual: &serde_json::Value) {
+    if updating() {
+        let mut text = serde_json::to_string_pretty(actual).expect("serializable");
+        text.push('\n');
+        std::fs::write(path, text).expect("snapshot written");
+        return;
+    }
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "snapshot {} missing ({e}); run with UPDATE_EXPECT=1 and review it",
+            path.display()
+        )
+    });
+    let expected: serde_json::Value = serde_json::from_str(&text).expect("snapshot is JSON");
+    if &expected != actual {
+        let expected = serde_json::to_string_pretty(&expected).expect("serializable");
+        let actual = serde_json::to_string_pretty(actual).expect("serializable");
+        let diff: Vec<String> = expected
+            .lines()
+            .zip(actual.lines())
+            .enumerate()
+            .filter(|(_, (e, a))| e != a)
+            .take(10)
+            .map(|(i, (e, a))| format!("line {}:\n  - {e}\n  + {a}", i + 1))
+            .collect();
+        panic!(
+            "output differs from snapshot {} (UPDATE_EXPECT=1 rewrites it):\n{}",
+            path.display(),
+            diff.join("\n")
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! The one integration-test binary: every test drives rnds-drop through a
+//! public entry point (library function or the real binary) with real files.
+
+mod check;
+mod cli;
+mod harness;
