@@ -90,6 +90,14 @@ fn built(result: &LabResult, profile: ProfileSet, replaces: Option<&str>) -> Val
 }
 
 fn assert_matches_fixture(actual: &Value, name: &str) {
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests/fixtures/fhir", name]
+            .iter()
+            .collect();
+        let text = serde_json::to_string_pretty(actual).expect("serializable") + "\n";
+        std::fs::write(&path, text).expect("fixture written");
+        return;
+    }
     let expected = fixture(name);
     assert!(
         *actual == expected,

@@ -53,22 +53,29 @@ impl fmt::Display for FhirInstant {
             // Years FHIR cannot express: keep the reference rendering.
             return f.write_str(&When::Instant(t).to_fhir());
         }
+        // Hand-rolled digits: `write!` with padding cost ~5 % of a
+        // million-row `check`, three instants per bundle.
         let offset = t.offset().local_minus_utc();
-        let sign = if offset < 0 { '-' } else { '+' };
+        let sign = if offset < 0 { b'-' } else { b'+' };
         let offset = offset.unsigned_abs();
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}{:02}:{:02}",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            sign,
-            offset / 3600,
-            offset % 3600 / 60
-        )
+        let mut out = *b"0000-00-00T00:00:00+00:00";
+        let put = |out: &mut [u8; 25], at: usize, width: usize, mut n: u32| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(&mut out, 0, 4, t.year().unsigned_abs());
+        put(&mut out, 5, 2, t.month());
+        put(&mut out, 8, 2, t.day());
+        put(&mut out, 11, 2, t.hour());
+        put(&mut out, 14, 2, t.minute());
+        put(&mut out, 17, 2, t.second());
+        out[19] = sign;
+        put(&mut out, 20, 2, offset / 3600);
+        put(&mut out, 23, 2, offset % 3600 / 60);
+        // Only ASCII digits and separators were written.
+        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
     }
 }
 
