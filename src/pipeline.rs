@@ -40,7 +40,7 @@ pub struct FileJob {
 pub enum RowOutcome {
     Valid {
         row: Row,
-        result: LabResult,
+        result: Box<LabResult>,
         /// The compact JSON bundle (no replacement link).
         bundle: Vec<u8>,
     },
@@ -172,7 +172,7 @@ fn process_row(row: Row, header: &FileHeader, job: &FileJob) -> RowOutcome {
     match fhir::to_json_bytes(&result, &job.bundle, &job.timestamp, None) {
         Ok(bundle) => RowOutcome::Valid {
             row,
-            result,
+            result: Box::new(result),
             bundle,
         },
         // Validation normalizes every value the builder needs, so this is a
