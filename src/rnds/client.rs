@@ -147,12 +147,18 @@ impl Client {
     }
 
     /// The current RNDS id of the document with this lab identifier, via
-    /// `identifier?system=…BRRNDS-<requester id>&value=<lab id>`.
+    /// `identifier?system=…BRRNDS-<requester id>&value=<lab id>`; `Ok(None)`
+    /// when the search found nothing, an error when the lookup is unavailable.
     pub async fn find_document(&self, lab_id: &str) -> Result<Option<String>, ClientError> {
         let url = request::identifier_url(&self.inner.endpoints, &self.inner.requester_id, lab_id)
             .map_err(ClientError::Config)?;
+        // A search answers 200 with an empty searchset when nothing matches;
+        // a 404 means this RNDS does not offer the lookup at all.
         let Some(body) = self.lookup(url).await? else {
-            return Ok(None);
+            return Err(ClientError::Answer {
+                status: 404,
+                message: "esta RNDS não oferece a consulta por identificador".into(),
+            });
         };
         Ok(current_document_id(&body))
     }

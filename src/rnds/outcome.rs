@@ -200,22 +200,19 @@ fn is_certificate_problem(error: &rustls::Error) -> bool {
 fn find_rustls_error<'a>(
     error: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a rustls::Error> {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = current {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    // io::Error::source skips the error it wraps, and connectors nest them.
+    if let Some(inner) = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        if let Some(tls) = find_rustls_error(inner) {
             return Some(tls);
         }
-        // io::Error::source skips the wrapped error itself.
-        if let Some(inner) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(inner);
-        }
-        current = e.source();
     }
-    None
+    error.source().and_then(find_rustls_error)
 }
 
 fn error_chain_text(error: &(dyn std::error::Error + 'static)) -> String {
