@@ -11,7 +11,7 @@
 //! | 401 naming EHR-ERR882 (token invalid or expired) | refresh the token, retry once; a second 882 → `ConfigurationError` |
 //! | 401 otherwise, 403 | `ConfigurationError` |
 //! | 408, 429, 500, 502, 503, 504 (and any other 5xx) | retry with back-off honouring `Retry-After`; when spent → `Transient` |
-//! | 3xx | `ConfigurationError` (wrong `ehr_url`/`auth_url`) |
+//! | 3xx; 404/405 without an OperationOutcome | `ConfigurationError` (wrong `ehr_url`/`auth_url`) |
 //! | any other 4xx (400, 404, 409, 412, 413, 422 with EHR-ERR924, …) | `Rejected` with the OperationOutcome diagnostics |
 //! | connect refused, DNS failure, TLS handshake I/O failure: nothing sent | retry; when spent → `Transient` |
 //! | TLS certificate refused (ours or the server's) | `ConfigurationError` |
@@ -126,6 +126,11 @@ pub(crate) fn classify_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> Verdic
              esta UF",
         ),
         300..=399 => configuration("redirecionamento inesperado; confira auth_url e ehr_url"),
+        // Without an OperationOutcome, a 404/405 comes from a wrong address,
+        // not from FHIR judging the bundle.
+        404 | 405 if !is_operation_outcome(answer.body) => {
+            configuration("endereço não encontrado na RNDS; confira ehr_url e environment")
+        }
         408 | 429 | 500..=599 => Verdict::Retry {
             message: said,
             retry_after: answer.retry_after.and_then(|v| parse_retry_after(v, now)),
@@ -252,6 +257,17 @@ pub(crate) fn diagnostics(body: &[u8]) -> String {
         .chars()
         .take(300)
         .collect()
+}
+
+fn is_operation_outcome(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("resourceType")?
+                .as_str()
+                .map(|t| t == "OperationOutcome")
+        })
+        .unwrap_or(false)
 }
 
 /// `https://host/api/fhir/r4/Bundle/<id>` → `<id>`.

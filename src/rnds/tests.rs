@@ -392,3 +392,9 @@ mod doctor_checks {
         assert!(out.starts_with("✗ configuração"), "{out}");
     }
 }
+
+#[test]
+fn client_is_shareable_across_tasks() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    shareable::<Client>();
+}
