@@ -45,6 +45,8 @@ pub(crate) struct State {
     /// Whether `identifier?system=&value=` is served (else 404, like an
     /// RNDS without that lookup).
     pub identifier_lookup: bool,
+    /// Added before answering each bundle `POST`.
+    pub latency: Duration,
 }
 
 impl State {
@@ -67,6 +69,7 @@ impl State {
             bundle_posts: 0,
             expired_token_refusals: 0,
             identifier_lookup: true,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -174,6 +177,10 @@ async fn handle(state: Arc<Mutex<State>>, base: String, request: Request<Incomin
     let body = request.into_body().collect().await.unwrap().to_bytes();
     let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
     let path = url.path().to_string();
+    let latency = state.lock().unwrap().latency;
+    if method == hyper::Method::POST && !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let mut s = state.lock().unwrap();
     if path == "/api/token" {
         if method != hyper::Method::GET {
