@@ -9,6 +9,8 @@
 mod ids;
 mod rules;
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value};
 
 use crate::schemas::code_systems;
@@ -366,6 +368,31 @@ fn check_companions(profile: &Profile, index: usize, ctx: &Context, out: &mut Ve
     }
 }
 
+/// The keys of `node` that `seg` names: a direct lookup unless it is a
+/// choice (no boxing: this runs for every rule of every bundle).
+fn matching<'a>(node: &'a Map<String, Value>, seg: &'a Segment) -> Matching<'a> {
+    if seg.choice {
+        Matching::Scan(node.iter(), seg)
+    } else {
+        Matching::One(node.get_key_value(seg.name.as_str()))
+    }
+}
+
+enum Matching<'a> {
+    One(Option<(&'a String, &'a Value)>),
+    Scan(serde_json::map::Iter<'a>, &'a Segment),
+}
+
+impl<'a> Iterator for Matching<'a> {
+    type Item = (&'a String, &'a Value);
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Matching::One(one) => one.take(),
+            Matching::Scan(iter, seg) => iter.find(|(k, _)| seg.matches(k)),
+        }
+    }
+}
+
 /// Applies `rule` to every parent the path reaches under `node`.
 fn apply_rule(
     node: &Map<String, Value>,
@@ -383,7 +410,7 @@ fn apply_rule(
         check_element(node, first, rule, profile, ctx, loc, out);
         return;
     }
-    for (key, value) in node.iter().filter(|(k, _)| first.matches(k)) {
+    for (key, value) in matching(node, first) {
         let len = loc.len();
         loc.push('.');
         loc.push_str(key);
@@ -392,7 +419,7 @@ fn apply_rule(
                 for (i, item) in items.iter().enumerate() {
                     if let Some(obj) = item.as_object() {
                         let l2 = loc.len();
-                        loc.push_str(&format!("[{i}]"));
+                        let _ = write!(loc, "[{i}]");
                         apply_rule(obj, rest, rule, profile, ctx, loc, out);
                         loc.truncate(l2);
                     }
@@ -405,22 +432,38 @@ fn apply_rule(
     }
 }
 
-/// The instances of `seg` in `parent`, each with its location suffix.
+/// One occurrence of an element: its key, its index when in an array, its value.
+struct Instance<'a> {
+    key: &'a str,
+    index: Option<usize>,
+    value: &'a Value,
+}
+
+impl Instance<'_> {
+    /// `key[i]` or `key`, built only when a violation needs it.
+    fn suffix(&self) -> String {
+        match self.index {
+            Some(i) => format!("{}[{i}]", self.key),
+            None => self.key.to_string(),
+        }
+    }
+}
+
 fn instances<'a>(
     parent: &'a Map<String, Value>,
     seg: &'a Segment,
-) -> impl Iterator<Item = (String, &'a Value)> + 'a {
-    parent
-        .iter()
-        .filter(move |(k, _)| seg.matches(k))
-        .flat_map(|(k, v)| match v {
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (format!("{k}[{i}]"), item))
-                .collect::<Vec<_>>(),
-            other => vec![(k.clone(), other)],
+) -> impl Iterator<Item = Instance<'a>> + 'a {
+    matching(parent, seg).flat_map(|(k, v)| {
+        let (items, indexed): (&[Value], bool) = match v {
+            Value::Array(items) => (items.as_slice(), true),
+            other => (std::slice::from_ref(other), false),
+        };
+        items.iter().enumerate().map(move |(i, value)| Instance {
+            key: k.as_str(),
+            index: indexed.then_some(i),
+            value,
         })
+    })
 }
 
 fn check_element(
@@ -432,9 +475,7 @@ fn check_element(
     loc: &str,
     out: &mut Vec<Violation>,
 ) {
-    let count: usize = parent
-        .iter()
-        .filter(|(k, _)| seg.matches(k))
+    let count: usize = matching(parent, seg)
         .map(|(_, v)| match v {
             Value::Array(a) => a.len(),
             Value::Null => 0,
@@ -455,12 +496,12 @@ fn check_element(
         message,
     };
     if rule.max == Some(0) {
-        for (suffix, _) in instances(parent, seg) {
+        for inst in instances(parent, seg) {
             out.push(violation(
-                &suffix,
+                &inst.suffix(),
                 format!(
-                    "{suffix} não é permitido no perfil {}: remova o elemento",
-                    profile.name
+                    "{} não é permitido no perfil {}: remova o elemento",
+                    inst.key, profile.name
                 ),
             ));
         }
@@ -477,7 +518,7 @@ fn check_element(
         ));
     }
     if let Some(only) = &rule.only {
-        for (key, _) in parent.iter().filter(|(k, _)| seg.matches(k) && *k != only) {
+        for (key, _) in matching(parent, seg).filter(|(k, _)| *k != only) {
             out.push(violation(
                 key,
                 format!(
@@ -487,11 +528,19 @@ fn check_element(
             ));
         }
     }
-    for (suffix, value) in instances(parent, seg) {
+    if rule.fixed.is_none()
+        && rule.allowed.is_none()
+        && rule.systems.is_none()
+        && rule.check.is_none()
+    {
+        return;
+    }
+    for inst in instances(parent, seg) {
+        let value = inst.value;
         if let Some(fixed) = &rule.fixed {
             if value.as_str() != Some(fixed.as_str()) {
                 out.push(violation(
-                    &suffix,
+                    &inst.suffix(),
                     format!(
                         "valor {value} inválido: o perfil {} exige \"{fixed}\"",
                         profile.name
@@ -505,7 +554,7 @@ fn check_element(
                 .is_some_and(|v| allowed.iter().any(|a| a == v))
             {
                 out.push(violation(
-                    &suffix,
+                    &inst.suffix(),
                     format!(
                         "valor {value} não permitido; use um destes: {}",
                         allowed.join(", ")
@@ -514,10 +563,10 @@ fn check_element(
             }
         }
         if let Some(systems) = &rule.systems {
-            check_coding(value, systems, &format!("{loc}.{suffix}"), out);
+            check_coding(value, systems, loc, &inst, out);
         }
         if let Some(check) = rule.check {
-            run_check(check, parent, value, &format!("{loc}.{suffix}"), ctx, out);
+            run_check(check, parent, loc, &inst, ctx, out);
         }
     }
 }
@@ -526,7 +575,14 @@ fn short(system: &str) -> &str {
     system.rsplit('/').next().unwrap_or(system)
 }
 
-fn check_coding(coding: &Value, systems: &[String], loc: &str, out: &mut Vec<Violation>) {
+fn check_coding(
+    coding: &Value,
+    systems: &[String],
+    parent_loc: &str,
+    inst: &Instance,
+    out: &mut Vec<Violation>,
+) {
+    let loc = || format!("{parent_loc}.{}", inst.suffix());
     let Some(coding) = coding.as_object() else {
         return;
     };
@@ -536,7 +592,7 @@ fn check_coding(coding: &Value, systems: &[String], loc: &str, out: &mut Vec<Vio
     if !systems.iter().any(|s| s == system) {
         let names: Vec<&str> = systems.iter().map(|s| short(s)).collect();
         out.push(Violation {
-            location: format!("{loc}.system"),
+            location: format!("{}.system", loc()),
             message: format!(
                 "sistema de códigos \"{system}\" não permitido aqui; use {}",
                 names.join(" ou ")
@@ -549,7 +605,7 @@ fn check_coding(coding: &Value, systems: &[String], loc: &str, out: &mut Vec<Vio
     };
     if !code_systems().contains(system, code) {
         out.push(Violation {
-            location: format!("{loc}.code"),
+            location: format!("{}.code", loc()),
             message: format!("o código \"{code}\" não pertence a {}", short(system)),
         });
     }
@@ -558,14 +614,16 @@ fn check_coding(coding: &Value, systems: &[String], loc: &str, out: &mut Vec<Vio
 fn run_check(
     check: Check,
     parent: &Map<String, Value>,
-    value: &Value,
-    loc: &str,
+    parent_loc: &str,
+    inst: &Instance,
     ctx: &Context,
     out: &mut Vec<Violation>,
 ) {
+    let value = inst.value;
+    let loc = || format!("{parent_loc}.{}", inst.suffix());
     let mut fail = |message: String| {
         out.push(Violation {
-            location: loc.to_string(),
+            location: loc(),
             message,
         })
     };
@@ -628,11 +686,11 @@ fn run_check(
             match ctx.resolve(reference) {
                 Some(i) if ctx.entries[i].resource_type == Some(target) => {}
                 Some(i) => out.push(Violation {
-                    location: format!("{loc}.reference"),
+                    location: format!("{}.reference", loc()),
                     message: format!("a referência \"{reference}\" aponta para a entrada {i}, que não é {target}"),
                 }),
                 None => out.push(Violation {
-                    location: format!("{loc}.reference"),
+                    location: format!("{}.reference", loc()),
                     message: format!("a referência \"{reference}\" não corresponde ao fullUrl de nenhuma entrada do Bundle"),
                 }),
             }
