@@ -1,4 +1,7 @@
-//! The client against a scripted RNDS over real mutual TLS on 127.0.0.1.
+//! The client against a scripted RNDS over real mutual TLS on 127.0.0.1;
+//! `simulator` runs the same paths against the project's simulator.
+
+mod simulator;
 
 use std::path::PathBuf;
 use std::time::Duration;
