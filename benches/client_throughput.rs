@@ -31,7 +31,10 @@ async fn run(total: usize) {
     let mut config = Config::load(&sim.files().config_toml).expect("simulator config");
     config.rnds.max_in_flight = IN_FLIGHT;
     let client = Client::new(&config).expect("client");
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/conformance/bundle-2.0.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/conformance/bundle-2.0.json"
+    );
     let template: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
 

@@ -305,3 +305,70 @@ async fn a_short_outage_is_ridden_out_by_the_retries() {
     assert_eq!(rnds_id_of(&sim, "OUT-1").len(), 1);
     sim.shutdown().await;
 }
+
+/// What the caller (pipeline + ledger) does with the client's tools: an
+/// Unknown is resolved, never resent blindly; NotStored is sent again.
+/// Returns the RNDS id (if learnt) and how many Unknowns were resolved.
+async fn send_exactly_once(client: &Client, lab_id: &str) -> (Option<String>, u32) {
+    let mut outcome = client.submit(bundle(lab_id)).await;
+    let mut unknowns = 0;
+    loop {
+        match outcome {
+            Outcome::Accepted { rnds_id } => return (Some(rnds_id), unknowns),
+            Outcome::Unknown { .. } => {
+                unknowns += 1;
+                match client.resolve_unknown(lab_id, None, bundle(lab_id)).await {
+                    Ok(Resolution::Stored { rnds_id }) => return (rnds_id, unknowns),
+                    Ok(Resolution::NotStored) => outcome = client.submit(bundle(lab_id)).await,
+                    Err(e) => panic!("{lab_id}: {e}"),
+                }
+            }
+            Outcome::Transient { .. } => outcome = client.submit(bundle(lab_id)).await,
+            other => panic!("{lab_id}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_of_the_issue_still_store_each_result_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(dir.path(), Duration::from_secs(2)).await;
+    sim.set_faults(Faults {
+        error_5xx_rate: 0.10,
+        rate_429: 0.05,
+        retry_after_s: 1,
+        lost_answer_rate: 0.02,
+        ..Faults::default()
+    });
+    let client = Client::new(&config(&sim)).unwrap();
+    let total = 500;
+    let tasks: Vec<_> = (0..total)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let lab_id = format!("EO-{i:04}");
+                let (id, unknowns) = send_exactly_once(&client, &lab_id).await;
+                (lab_id, id, unknowns)
+            })
+        })
+        .collect();
+    let mut answered = Vec::new();
+    for task in tasks {
+        answered.push(task.await.unwrap());
+    }
+    let docs = sim.documents();
+    assert_eq!(docs.len(), total, "every result stored, none twice");
+    // 2 % of 500: the chance of no lost answer at all is 4e-5.
+    assert!(
+        answered.iter().map(|a| a.2).sum::<u32>() > 0,
+        "no answer was lost"
+    );
+    for (lab_id, id, _) in answered {
+        let stored = rnds_id_of(&sim, &lab_id);
+        assert_eq!(stored.len(), 1, "{lab_id}");
+        if let Some(id) = id {
+            assert_eq!(id, stored[0], "{lab_id}");
+        }
+    }
+    sim.shutdown().await;
+}
