@@ -221,21 +221,14 @@ impl Client {
                 rnds_id: Some(rnds_id),
             }),
             Outcome::DuplicateIdentifier => Ok(Resolution::Stored { rnds_id: None }),
-            Outcome::ConfigurationError { message } => Err(ClientError::Config(message)),
-            Outcome::Rejected { message } => Err(ClientError::Answer {
-                status: 422,
-                message,
-            }),
-            Outcome::Transient { message } | Outcome::Unknown { message } => {
-                Err(ClientError::Unreachable(message))
-            }
+            other => Err(outcome_error(other)),
         }
     }
 
     /// Posts a document bundle with this requester's identifier system and
-    /// no entries: it can never be stored, and RNDS refuses a wrong
-    /// requester id (EHR-ERR881) before looking at the content. `Rejected`
-    /// therefore means the requester id was not refused.
+    /// no entries: it can never be stored. The simulator (and, as far as the
+    /// contract tells, RNDS) checks the requester (EHR-ERR881) before the
+    /// content, so `Rejected` means the requester id was not refused.
     pub async fn probe_requester(&self) -> Outcome {
         let probe = serde_json::json!({
             "resourceType": "Bundle",
@@ -273,13 +266,7 @@ impl Client {
                     message: diagnostics(&body),
                 },
             }),
-            Driven::Stop(Outcome::ConfigurationError { message }) => {
-                Err(ClientError::Config(message))
-            }
-            Driven::Stop(other) => Err(ClientError::Unreachable(match other {
-                Outcome::Transient { message } | Outcome::Unknown { message } => message,
-                other => format!("{other:?}"),
-            })),
+            Driven::Stop(outcome) => Err(outcome_error(outcome)),
         }
     }
 
@@ -399,6 +386,23 @@ impl Client {
             Err(e) => Attempt::Failed(TransportFailure::AfterSending(format!(
                 "HTTP {status}, corpo da resposta perdido: {e}"
             ))),
+        }
+    }
+}
+
+/// An outcome that ends a lookup or a resolution without an answer to use.
+fn outcome_error(outcome: Outcome) -> ClientError {
+    match outcome {
+        Outcome::ConfigurationError { message } => ClientError::Config(message),
+        Outcome::Rejected { message } => ClientError::Refused(message),
+        Outcome::Transient { message } | Outcome::Unknown { message } => {
+            ClientError::Unreachable(message)
+        }
+        Outcome::Accepted { rnds_id } => {
+            ClientError::Refused(format!("resposta inesperada: documento {rnds_id} aceito"))
+        }
+        Outcome::DuplicateIdentifier => {
+            ClientError::Refused("resposta inesperada: identificador duplicado (EHR-ERR866)".into())
         }
     }
 }

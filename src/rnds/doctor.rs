@@ -112,7 +112,9 @@ impl<W: Write> Printer<'_, W> {
                      (saída HTTPS, porta 443) e tente de novo"
                 ),
             ),
-            ClientError::Answer { .. } => (CheckStatus::ConfigurationProblem, error.to_string()),
+            ClientError::Answer { .. } | ClientError::Refused(_) => {
+                (CheckStatus::ConfigurationProblem, error.to_string())
+            }
         };
         self.record(name, status, detail);
     }
