@@ -15,6 +15,7 @@
 //! | any other 4xx (400, 404, 409, 412, 413, 422 with EHR-ERR924, …) | `Rejected` with the OperationOutcome diagnostics |
 //! | connect refused, DNS failure, TLS handshake I/O failure: nothing sent | retry; when spent → `Transient` |
 //! | TLS certificate refused (ours or the server's) | `ConfigurationError` |
+//! | request cannot be built (`http://` URL, invalid header value) | `ConfigurationError` |
 //! | time-out, connection reset or body lost after the request may have been sent | `Unknown` (never resent as new) |
 //!
 //! Invariant: pure (no I/O, no clock of its own); knows nothing of rows,
@@ -148,6 +149,9 @@ pub(crate) enum TransportFailure {
     Certificate(String),
     /// The request may have been sent (time-out, reset, body lost).
     AfterSending(String),
+    /// The request could not even be built (an `http://` URL, a header
+    /// value with characters HTTP does not allow): configuration.
+    Invalid(String),
 }
 
 pub(crate) fn classify_transport(failure: TransportFailure) -> Verdict {
@@ -160,6 +164,12 @@ pub(crate) fn classify_transport(failure: TransportFailure) -> Verdict {
             message: format!(
                 "certificado recusado na conexão TLS: {message}; confira o certificado do \
                      laboratório e, para o simulador ou um proxy, extra_ca"
+            ),
+        }),
+        TransportFailure::Invalid(message) => Verdict::Final(Outcome::ConfigurationError {
+            message: format!(
+                "requisição inválida ({message}); confira auth_url e ehr_url (https://) e \
+                 [lab] requester_cns"
             ),
         }),
         TransportFailure::AfterSending(message) => Verdict::Final(Outcome::Unknown {
@@ -175,6 +185,9 @@ pub(crate) fn transport_failure(error: &reqwest::Error) -> TransportFailure {
         if is_certificate_problem(tls) {
             return TransportFailure::Certificate(tls.to_string());
         }
+    }
+    if error.is_builder() {
+        return TransportFailure::Invalid(text);
     }
     if error.is_connect() {
         TransportFailure::BeforeSending(text)

@@ -277,6 +277,21 @@ async fn untrusted_server_certificate_is_a_configuration_error() {
 }
 
 #[tokio::test]
+async fn plain_http_is_refused_as_configuration() {
+    let s = setup(Duration::from_secs(1800)).await;
+    let http_url = s.mock.base_url.replace("https://", "http://");
+    let config = testutil::config_for(&s.pki.dir, &http_url, &s.pfx, PASSWORD, &s.extra(""));
+    let outcome = Client::new(&config).unwrap().submit(bundle("EX-1")).await;
+    match outcome {
+        Outcome::ConfigurationError { message } => {
+            assert!(message.contains("auth_url"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.mock.with(|st| st.bundle_posts), 0);
+}
+
+#[tokio::test]
 async fn nothing_listening_is_transient() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path(), "lab", None);
