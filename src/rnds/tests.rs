@@ -292,6 +292,30 @@ async fn plain_http_is_refused_as_configuration() {
 }
 
 #[tokio::test]
+async fn waiters_share_one_failed_token_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path(), "lab", None);
+    let config = testutil::config_for(
+        dir.path(),
+        "https://127.0.0.1:9",
+        &pfx(&pki, Encoding::Modern),
+        PASSWORD,
+        "max_retries = 0",
+    );
+    let client = Client::new(&config).unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move { client.submit(bundle(&format!("EX-{i}"))).await })
+        })
+        .collect();
+    for task in tasks {
+        assert!(matches!(task.await.unwrap(), Outcome::Transient { .. }));
+    }
+    assert_eq!(client.tokens_fetched(), 1, "one attempt for the whole wave");
+}
+
+#[tokio::test]
 async fn nothing_listening_is_transient() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path(), "lab", None);
