@@ -101,6 +101,10 @@ async fn submit_is_accepted_with_the_stored_id() {
         client.submit(bundle("EX-0001")).await,
         Outcome::DuplicateIdentifier
     );
+    assert_eq!(
+        s.mock.with(|st| st.last_version),
+        Some(hyper::Version::HTTP_2)
+    );
 }
 
 #[tokio::test]
