@@ -662,10 +662,15 @@ fn run_check(
                 "valueCodeableConcept" => {}
                 "valueQuantity" => {
                     let q = value.as_object();
-                    if !q.is_some_and(|q| q.get("value").is_some_and(Value::is_number)) {
+                    let has_value = q.and_then(|q| q.get("value")).is_some_and(Value::is_number);
+                    let has_unit = q
+                        .and_then(|q| q.get("unit"))
+                        .and_then(Value::as_str)
+                        .is_some_and(|u| !u.is_empty());
+                    if !has_value {
                         fail("valueQuantity sem value numérico".into());
                     }
-                    if !q.is_some_and(|q| q.get("unit").and_then(Value::as_str).is_some_and(|u| !u.is_empty())) {
+                    if !has_unit {
                         fail("valueQuantity sem unit: informe a unidade do resultado".into());
                     }
                     if !parent.contains_key("interpretation") {
