@@ -121,6 +121,17 @@ fn check_bundle_header(root: &Map<String, Value>, out: &mut Vec<Violation>) {
             "Bundle.type ausente; deve ser \"document\"",
         ),
     }
+    let last_updated = root
+        .get("meta")
+        .and_then(Value::as_object)
+        .and_then(|m| non_empty_str(m, "lastUpdated"));
+    if last_updated.is_none() {
+        push(
+            out,
+            "Bundle.meta.lastUpdated",
+            "Bundle.meta.lastUpdated ausente: informe o instante da última atualização do documento",
+        );
+    }
     if non_empty_str(root, "timestamp").is_none() {
         push(
             out,
