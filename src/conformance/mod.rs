@@ -1,5 +1,97 @@
 //! Checks a bundle (as JSON) against the REL profile rules kept as data in
-//! `schemas/profiles/`. Used by the builder's self-check and by the
-//! simulator; it never sees the builder's types.
+//! `schemas/profiles/` and the code systems of `schemas/codesystems/`. Used
+//! by the builder's self-check and by the simulator. Each problem comes back
+//! as a [`Violation`] with a FHIRPath-like location and a message in
+//! Portuguese. It walks the JSON value directly with precompiled rule tables.
 //!
 //! Invariant: knows JSON and the rules data only; no `fhir::` types, no I/O.
+
+mod bundle;
+mod ids;
+mod rules;
+mod walk;
+
+use serde_json::Value;
+
+use bundle::{check_bundle_header, check_companions, declared_profile, index_entries, push};
+
+pub use ids::{cnes_is_valid, cnpj_is_valid, cns_is_valid, cpf_is_valid};
+
+/// One way a bundle breaks the profiles or the contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// FHIRPath-like, e.g. `Bundle.entry[1].resource.method`.
+    pub location: String,
+    /// What is wrong and how to fix it, in Portuguese.
+    pub message: String,
+}
+
+const RNDS_SYSTEM_PREFIX: &str = "http://www.saude.gov.br/fhir/r4/NamingSystem/BRRNDS-";
+const SD: &str = "http://www.saude.gov.br/fhir/r4/StructureDefinition/";
+
+/// The canonical URLs of the profiles the checker knows.
+pub fn known_profiles() -> Vec<&'static str> {
+    let mut urls: Vec<&str> = rules::profiles().keys().map(String::as_str).collect();
+    urls.sort_unstable();
+    urls
+}
+
+/// Every violation of `bundle`, in document order; empty when it conforms.
+pub fn check_bundle(bundle: &Value) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let Some(root) = bundle.as_object() else {
+        push(&mut out, "Bundle", "o documento não é um objeto JSON");
+        return out;
+    };
+    if root.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+        push(
+            &mut out,
+            "Bundle.resourceType",
+            "resourceType deve ser \"Bundle\"",
+        );
+        return out;
+    }
+    check_bundle_header(root, &mut out);
+    let Some(entries) = root.get("entry").and_then(Value::as_array) else {
+        push(
+            &mut out,
+            "Bundle.entry",
+            "o Bundle precisa de 3 entradas: Composition, Observation e Specimen",
+        );
+        return out;
+    };
+    if entries.len() != 3 {
+        push(
+            &mut out,
+            "Bundle.entry",
+            &format!(
+                "o Bundle tem {} entradas; são exigidas exatamente 3 (Composition, Observation e Specimen)",
+                entries.len()
+            ),
+        );
+    }
+    let context = index_entries(entries, &mut out);
+    for (i, entry) in context.entries.iter().enumerate() {
+        let Some(resource) = entry.resource else {
+            continue;
+        };
+        let base = format!("Bundle.entry[{i}].resource");
+        let Some(profile) = declared_profile(resource, &base, &mut out) else {
+            continue;
+        };
+        check_companions(profile, i, &context, &mut out);
+        let mut loc = base;
+        walk::walk(
+            resource,
+            &profile.tree,
+            profile,
+            &context,
+            &mut loc,
+            &mut out,
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
