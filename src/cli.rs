@@ -56,7 +56,7 @@ pub enum Command {
     /// Run the service: watch the inboxes, send, write reports.
     Run(RunArgs),
     /// Run the local RNDS simulator (HTTPS with mutual TLS).
-    Simulate(SimulatePlaceholder),
+    Simulate(rnds_drop::simulator::cli::SimulateArgs),
     /// Local demonstration: simulator, inbox, example files, reports.
     Demo(DemoArgs),
 }
@@ -104,7 +104,3 @@ pub struct DemoArgs {
     #[arg(long)]
     pub dir: Option<PathBuf>,
 }
-
-/// Replaced by the simulator's own arguments when it lands.
-#[derive(Debug, clap::Args)]
-pub struct SimulatePlaceholder {}

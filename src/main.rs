@@ -17,16 +17,39 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(args) => run_check(&args),
-        Command::Send(_)
-        | Command::Doctor(_)
-        | Command::Run(_)
-        | Command::Simulate(_)
-        | Command::Demo(_) => {
+        Command::Doctor(args) => run_doctor(&args),
+        Command::Simulate(args) => match rnds_drop::simulator::cli::run(args) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("✗ {e}");
+                exit::INTERNAL
+            }
+        },
+        Command::Send(_) | Command::Run(_) | Command::Demo(_) => {
             eprintln!("ainda não disponível nesta versão");
             exit::INTERNAL
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("✗ não foi possível iniciar o runtime: {e}");
+        exit::INTERNAL
+    })
+}
+
+fn run_doctor(args: &cli::ConfigArg) -> i32 {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let report = rt.block_on(rnds_drop::rnds::run_doctor(
+        &args.config,
+        &mut std::io::stdout(),
+    ));
+    report.exit_code()
 }
 
 fn load_config(path: &std::path::Path) -> Result<Config, i32> {
