@@ -33,7 +33,15 @@ pub struct FileJob {
     pub bundle: BundleSettings,
     /// Build instant text for `Bundle.timestamp` (the caller's clock).
     pub timestamp: String,
+    /// Every n-th row's bundle is checked against the profile rules before
+    /// it leaves the core (1 = every bundle). The property tests prove the
+    /// builder conforms for every valid row; this catches what they miss
+    /// without doubling the cost of a million-row `check`.
+    pub self_check_every: usize,
 }
+
+/// `check` samples one bundle in this many; `send` and `run` check all.
+pub const CHECK_SAMPLE_EVERY: usize = 256;
 
 /// One row after the core: a result with its bundle, or its issues.
 #[derive(Debug)]
@@ -129,9 +137,11 @@ pub fn process_file<S: Sink>(
 
         let mut totals = FileTotals::default();
         for chunk in receiver {
+            let every = job.self_check_every.max(1);
             let outcomes: Vec<RowOutcome> = chunk?
                 .into_par_iter()
-                .map(|row| process_row(row, &header, job))
+                .enumerate()
+                .map(|(i, row)| process_row(row, &header, job, i % every == 0))
                 .collect();
             for o in &outcomes {
                 totals.rows_total += 1;
@@ -151,7 +161,7 @@ pub fn process_file<S: Sink>(
     })
 }
 
-fn process_row(row: Row, header: &FileHeader, job: &FileJob) -> RowOutcome {
+fn process_row(row: Row, header: &FileHeader, job: &FileJob, self_check: bool) -> RowOutcome {
     // validate_row already flags every row of a file with a file-level
     // issue; the guard keeps that promise from being load-bearing.
     let result = match validate::validate_row(&row, &header.columns, &job.validate) {
@@ -169,7 +179,16 @@ fn process_row(row: Row, header: &FileHeader, job: &FileJob) -> RowOutcome {
         }
         Err(issues) => return RowOutcome::Invalid { row, issues },
     };
-    match fhir::to_json_bytes(&result, &job.bundle, &job.timestamp, None) {
+    let built = fhir::to_json_bytes(&result, &job.bundle, &job.timestamp, None);
+    if let (true, Ok(bundle)) = (self_check, &built) {
+        if let Some(issue) = nonconformity(bundle, row.line) {
+            return RowOutcome::Invalid {
+                row,
+                issues: vec![issue],
+            };
+        }
+    }
+    match built {
         Ok(bundle) => RowOutcome::Valid {
             row,
             result: Box::new(result),
@@ -191,6 +210,36 @@ fn process_row(row: Row, header: &FileHeader, job: &FileJob) -> RowOutcome {
             row,
         },
     }
+}
+
+/// The builder's self-check: a bundle that breaks the profile rules is a
+/// defect of ours, so the row goes back to the lab instead of to RNDS.
+fn nonconformity(bundle: &[u8], line: u64) -> Option<RowIssue> {
+    let violations = match serde_json::from_slice(bundle) {
+        Ok(value) => crate::conformance::check_bundle(&value),
+        Err(e) => vec![crate::conformance::Violation {
+            location: "Bundle".into(),
+            message: e.to_string(),
+        }],
+    };
+    if violations.is_empty() {
+        return None;
+    }
+    let detail: Vec<String> = violations
+        .iter()
+        .map(|v| format!("{}: {}", v.location, v.message))
+        .collect();
+    tracing::error!(line, violations = ?detail, "bundle built from a valid row breaks the profile rules");
+    Some(RowIssue {
+        line,
+        column: String::new(),
+        value: String::new(),
+        code: "perfil_violado".into(),
+        message: format!(
+            "Linha {line}: o documento montado não segue os perfis da RNDS ({}). A linha não foi enviada; avise o suporte do rnds-drop.",
+            detail.join("; ")
+        ),
+    })
 }
 
 /// Hex SHA-256 of a file, streamed.
@@ -238,6 +287,7 @@ impl FileJob {
                 profile: config.rnds.profile,
             },
             timestamp: fhir::instant_text(now.with_timezone(&tz).fixed_offset()),
+            self_check_every: CHECK_SAMPLE_EVERY,
         }
     }
 }

@@ -27,9 +27,13 @@ pub fn lab_config() -> Config {
     Config::load(&fixtures().join("lab.toml")).expect("tests/fixtures/lab.toml parses")
 }
 
+/// The job `check` runs, except that every bundle (not a sample) goes
+/// through the profile self-check, so fixtures prove conformance.
 pub fn job() -> FileJob {
     let config = lab_config();
-    FileJob::from_config(&config, None, now())
+    let mut job = FileJob::from_config(&config, None, now());
+    job.self_check_every = 1;
+    job
 }
 
 /// With `UPDATE_EXPECT=1`, snapshots are (re)written instead of compared;
