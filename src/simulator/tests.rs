@@ -763,5 +763,21 @@ async fn curl_gets_a_token_with_the_generated_pfx() {
     );
     let body: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(body["expires_in"], json!(1_800_000));
+
+    // OpenSSL names the PFX's algorithms (when openssl is installed).
+    let files = sim.files();
+    let password = std::fs::read_to_string(&files.lab_pfx_password_file).unwrap();
+    if let Ok(info) = std::process::Command::new("openssl")
+        .args(["pkcs12", "-info", "-noout", "-in"])
+        .arg(&files.lab_pfx)
+        .arg("-passin")
+        .arg(format!("pass:{}", password.trim()))
+        .output()
+    {
+        let text = String::from_utf8_lossy(&info.stderr).to_string()
+            + &String::from_utf8_lossy(&info.stdout);
+        println!("{text}");
+        assert!(text.contains("AES-256-CBC"), "{text}");
+    }
     sim.shutdown().await;
 }
