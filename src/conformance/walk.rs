@@ -292,7 +292,7 @@ fn run_check(
                 .get("system")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let (ok, what) = match system.trim_start_matches(SD) {
+            let (ok, what) = match system.strip_prefix(SD).unwrap_or(system) {
                 "BREstabelecimentoSaude-1.0" => (cnes_is_valid(v), "CNES com 7 dígitos"),
                 "BRPessoaJuridicaProfissionalLiberal-1.0" => {
                     (cnpj_is_valid(v) || cpf_is_valid(v), "CNPJ ou CPF válido")
