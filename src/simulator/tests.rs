@@ -235,6 +235,14 @@ async fn token_answers_the_contract_json_over_http2_too() {
         .await
         .unwrap();
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    let token = body["access_token"].as_str().unwrap();
+    let sent = send(&sim, &client, token, &bundle("H2-1")).await;
+    assert_eq!(sent.status, StatusCode::CREATED);
+    assert!(sent
+        .location
+        .unwrap()
+        .starts_with(&format!("https://{}/api/fhir/r4/Bundle/", sim.addr())));
     sim.shutdown().await;
 }
 
