@@ -76,6 +76,18 @@ pub struct FileTotals {
     pub rows_invalid: u64,
 }
 
+impl FileTotals {
+    fn count(&mut self, outcomes: &[RowOutcome]) {
+        for o in outcomes {
+            self.rows_total += 1;
+            match o {
+                RowOutcome::Valid { .. } => self.rows_valid += 1,
+                RowOutcome::Invalid { .. } => self.rows_invalid += 1,
+            }
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError<E> {
     /// The file could not be read at all (or stopped being readable midway).
@@ -135,22 +147,34 @@ pub fn process_file<S: Sink>(
             }
         });
 
+        // Three stages overlap: the reader thread splits chunk n+1, rayon
+        // validates and builds chunk n, and this thread hands chunk n-1 to
+        // the sink (writing gigabytes of JSON is not free either).
+        let every = job.self_check_every.max(1);
         let mut totals = FileTotals::default();
+        let mut ready: Option<Vec<RowOutcome>> = None;
         for chunk in receiver {
-            let every = job.self_check_every.max(1);
-            let outcomes: Vec<RowOutcome> = chunk?
-                .into_par_iter()
-                .enumerate()
-                .map(|(i, row)| process_row(row, &header, job, i % every == 0))
-                .collect();
-            for o in &outcomes {
-                totals.rows_total += 1;
-                match o {
-                    RowOutcome::Valid { .. } => totals.rows_valid += 1,
-                    RowOutcome::Invalid { .. } => totals.rows_invalid += 1,
+            let chunk = chunk?;
+            let mut built = Vec::new();
+            let mut delivered = Ok(());
+            rayon::in_place_scope(|scope| {
+                scope.spawn(|_| {
+                    built = chunk
+                        .into_par_iter()
+                        .enumerate()
+                        .map(|(i, row)| process_row(row, &header, job, i % every == 0))
+                        .collect();
+                });
+                if let Some(previous) = ready.take() {
+                    delivered = sink.chunk(previous);
                 }
-            }
-            sink.chunk(outcomes).map_err(PipelineError::Sink)?;
+            });
+            delivered.map_err(PipelineError::Sink)?;
+            totals.count(&built);
+            ready = Some(built);
+        }
+        if let Some(last) = ready {
+            sink.chunk(last).map_err(PipelineError::Sink)?;
         }
         totals.sha256 = match digest.join() {
             Ok(Ok(hex)) => hex,
