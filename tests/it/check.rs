@@ -214,3 +214,46 @@ fn staff_typed_xlsx_gives_bundles_and_sheet_row_numbers() {
         "XLSX input gets erros.xlsx too"
     );
 }
+
+/// Several chunks (the pipeline works 4,096 rows at a time, in parallel):
+/// bundles come out in input order, and an invalid row keeps its line.
+#[test]
+fn a_file_of_several_chunks_keeps_input_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("grande.csv");
+    let mut text =
+        String::from("id_exame;cns;data_coleta;data_resultado;codigo_exame;resultado;amostra\n");
+    for i in 0..10_000u32 {
+        // Row 5,000 (line 5,002: the header is line 1) has a wrong check digit.
+        let cns = if i == 5_000 {
+            "759010928159014"
+        } else {
+            "759010928159013"
+        };
+        text.push_str(&format!(
+            "L-{i:05};{cns};01/10/2021 10:00;02/10/2021 11:00;94309-2;Não detectável;SWNAFA\n"
+        ));
+    }
+    std::fs::write(&path, text).expect("written");
+    let out = tempfile::tempdir().expect("tempdir");
+    let checked =
+        check_file(&path, &harness::job(), out.path(), &mut |_| {}).expect("outputs written");
+    assert_eq!(
+        (checked.summary.rows_valid, checked.summary.rows_invalid),
+        (9_999, 1)
+    );
+    assert_eq!(checked.summary.issues[0].line, 5_002);
+    let ids: Vec<String> = std::fs::read_to_string(&checked.bundles)
+        .expect("bundles")
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("JSON");
+            v["identifier"]["value"].as_str().expect("id").to_owned()
+        })
+        .collect();
+    let expected: Vec<String> = (0..10_000u32)
+        .filter(|&i| i != 5_000)
+        .map(|i| format!("L-{i:05}"))
+        .collect();
+    assert_eq!(ids, expected);
+}
