@@ -6,17 +6,10 @@
 //! to send or the ledger, and never prints the password or the token.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Client, ClientError, Outcome};
 use crate::config::Config;
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct DoctorArgs {
-    /// The configuration file to check.
-    #[arg(long, default_value = "rnds-drop.toml")]
-    pub config: PathBuf,
-}
 
 /// How one check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,7 +25,7 @@ mod tests;
 mod testutil;
 
 pub use client::{Client, Resolution};
-pub use doctor::{run_doctor, DoctorArgs, DoctorReport};
+pub use doctor::{run_doctor, DoctorReport};
 pub use endpoints::Endpoints;
 pub use error::ClientError;
 pub use outcome::Outcome;
