@@ -1,1 +1,59 @@
-//! TODO
+//! Finds files that finished arriving in the inboxes and claims them: a
+//! [`Scanner`] per inbox lists candidate files and calls one ready when its
+//! size, mtime and inode stayed unchanged for `settle_ms` on our own
+//! monotonic clock; claiming renames it into `<inbox>/.rnds-drop/processando/`
+//! (same volume, so the rename is atomic); [`ClaimedFile::finish`] moves it
+//! to `processados/AAAA/MM/DD/` or `falhas/` without ever overwriting.
+//! [`Inboxes`] drives all scanners: file events (`notify`) only wake a scan
+//! early; full scans run on start, every `scan_interval_s`, every
+//! `poll_period` for `poll` inboxes and after any watcher error or overflow.
+//! Files left in `processando/` by a previous run are returned first.
+//!
+//! Invariant: this module knows nothing of file contents, the ledger or
+//! RNDS; it only lists, stats, opens (to test readability) and renames.
+//! One service instance per inbox: the work folders are ours alone.
+
+mod inboxes;
+mod rules;
+mod scanner;
+mod workdir;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+pub use inboxes::{Inboxes, WatchSettings};
+pub use rules::is_ignored_name;
+pub use scanner::{Scan, Scanner};
+pub use workdir::{ClaimedFile, Disposition, WorkDirs};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("a pasta de entrada {path} não existe ou não é uma pasta")]
+    InboxMissing { path: PathBuf },
+    #[error("não foi possível ler a pasta de entrada {path}: {source}")]
+    ReadInbox {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "a pasta de trabalho {work} está em outro volume que a pasta de entrada {inbox}; \
+         ela precisa ficar no mesmo disco para que a troca de pasta seja atômica"
+    )]
+    OtherVolume { inbox: PathBuf, work: PathBuf },
+    #[error("não foi possível preparar a pasta de trabalho {path}: {source}")]
+    WorkDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("não foi possível mover {from} para {to}: {source}")]
+    Move {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}

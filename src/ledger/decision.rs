@@ -1,0 +1,64 @@
+//! The exactly-once decision for one lab id, pure given its stored row.
+
+use super::results::{ResultRecord, ResultState};
+use super::{Ledger, LedgerError};
+
+/// What to do with a result whose lab id and content hash are given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Never sent, or only rejected before (the lab fixed the row): send.
+    New,
+    /// RNDS holds this exact content: do not send; report it as already
+    /// sent. `rnds_id` is `None` when it was proved only by EHR-ERR866.
+    AlreadySent {
+        rnds_id: Option<String>,
+        sent_at: String,
+    },
+    /// RNDS holds another version: send a replacement of `current_rnds_id`.
+    Replace { current_rnds_id: String },
+    /// RNDS holds a version whose id is unknown (proved by EHR-ERR866) and
+    /// the content changed: a replacement cannot target it; a person must
+    /// reconcile it.
+    NeedsManualReconciliation,
+    /// The last attempt is `sending` or `unknown`: resolve it first
+    /// (identifier lookup or the EHR-ERR866 proof); never send blindly.
+    Unresolved,
+    /// The last attempt failed transiently: send again (as a replacement of
+    /// `replaces` when RNDS holds an earlier version).
+    RetryPending { replaces: Option<String> },
+}
+
+impl Ledger {
+    /// The decision for `lab_id` carrying `content_hash`.
+    pub fn decide(&self, lab_id: &str, content_hash: &str) -> Result<Decision, LedgerError> {
+        Ok(decide_from(self.get(lab_id)?.as_ref(), content_hash))
+    }
+}
+
+/// [`Ledger::decide`] without the look-up.
+pub fn decide_from(row: Option<&ResultRecord>, content_hash: &str) -> Decision {
+    let Some(row) = row else {
+        return Decision::New;
+    };
+    match row.state {
+        ResultState::Sending | ResultState::Unknown => Decision::Unresolved,
+        ResultState::Pending => Decision::RetryPending {
+            replaces: row.rnds_id.clone(),
+        },
+        // After a rejected attempt RNDS still holds what it accepted before
+        // (if anything): compare with that version, not the rejected one.
+        ResultState::Accepted | ResultState::AcceptedIdUnknown | ResultState::Rejected => {
+            match (&row.accepted_hash, &row.rnds_id) {
+                (None, _) => Decision::New,
+                (Some(accepted), rnds_id) if accepted == content_hash => Decision::AlreadySent {
+                    rnds_id: rnds_id.clone(),
+                    sent_at: row.sent_at.clone().unwrap_or_default(),
+                },
+                (Some(_), Some(current)) => Decision::Replace {
+                    current_rnds_id: current.clone(),
+                },
+                (Some(_), None) => Decision::NeedsManualReconciliation,
+            }
+        }
+    }
+}

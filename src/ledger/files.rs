@@ -1,0 +1,189 @@
+//! The life cycle of a file taken from an inbox.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{now_text, Ledger, LedgerError};
+
+/// Row id of a file in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileState {
+    /// Claimed; its rows are being sent.
+    Processing,
+    /// Every row reached a final state (or was reported pending).
+    Processed,
+    /// The file could not be read.
+    Failed,
+}
+
+impl FileState {
+    fn as_str(self) -> &'static str {
+        match self {
+            FileState::Processing => "processing",
+            FileState::Processed => "processed",
+            FileState::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<FileState, LedgerError> {
+        Ok(match text {
+            "processing" => FileState::Processing,
+            "processed" => FileState::Processed,
+            "failed" => FileState::Failed,
+            other => return Err(LedgerError::Corrupt(format!("files.state = {other:?}"))),
+        })
+    }
+}
+
+/// A file just claimed.
+#[derive(Debug, Clone)]
+pub struct NewFile<'a> {
+    /// Hex SHA-256 of the file's bytes.
+    pub sha256: &'a str,
+    /// Name as the lab dropped it.
+    pub name: &'a str,
+    /// The inbox folder it came from.
+    pub inbox: &'a Path,
+    /// Where it lies while being processed.
+    pub work_path: &'a Path,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    pub id: FileId,
+    pub sha256: String,
+    pub name: String,
+    pub inbox: PathBuf,
+    pub work_path: PathBuf,
+    /// Where it was moved when finished.
+    pub stored_path: Option<PathBuf>,
+    pub claimed_at: String,
+    pub finished_at: Option<String>,
+    pub state: FileState,
+    /// `(kind, path)` of the reports written for it, oldest first.
+    pub reports: Vec<(String, PathBuf)>,
+}
+
+const FILE_COLUMNS: &str =
+    "id, sha256, name, inbox, work_path, stored_path, claimed_at, finished_at, state";
+
+fn path_text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+fn file_from_row(row: &Row<'_>) -> rusqlite::Result<(FileRecord, String)> {
+    Ok((
+        FileRecord {
+            id: FileId(row.get(0)?),
+            sha256: row.get(1)?,
+            name: row.get(2)?,
+            inbox: PathBuf::from(row.get::<_, String>(3)?),
+            work_path: PathBuf::from(row.get::<_, String>(4)?),
+            stored_path: row.get::<_, Option<String>>(5)?.map(PathBuf::from),
+            claimed_at: row.get(6)?,
+            finished_at: row.get(7)?,
+            state: FileState::Processing, // set by the caller after parsing
+            reports: Vec::new(),
+        },
+        row.get(8)?,
+    ))
+}
+
+impl Ledger {
+    /// Records a claimed file (state `processing`).
+    pub fn record_file(&mut self, file: &NewFile<'_>) -> Result<FileId, LedgerError> {
+        self.conn.execute(
+            "INSERT INTO files (sha256, name, inbox, work_path, claimed_at, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'processing')",
+            params![
+                file.sha256,
+                file.name,
+                path_text(file.inbox),
+                path_text(file.work_path),
+                now_text()
+            ],
+        )?;
+        Ok(FileId(self.conn.last_insert_rowid()))
+    }
+
+    /// Marks a file finished and records where it was moved.
+    pub fn finish_file(
+        &mut self,
+        id: FileId,
+        state: FileState,
+        stored_path: &Path,
+    ) -> Result<(), LedgerError> {
+        self.conn.execute(
+            "UPDATE files SET state = ?2, stored_path = ?3, finished_at = ?4 WHERE id = ?1",
+            params![id.0, state.as_str(), path_text(stored_path), now_text()],
+        )?;
+        Ok(())
+    }
+
+    /// Records a report written for a file (`kind` e.g. `resumo`, `erros`,
+    /// `enviados`, `acompanhamento`).
+    pub fn add_report(&mut self, id: FileId, kind: &str, path: &Path) -> Result<(), LedgerError> {
+        self.conn.execute(
+            "INSERT INTO file_reports (file_id, kind, path, written_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id.0, kind, path_text(path), now_text()],
+        )?;
+        Ok(())
+    }
+
+    /// The most recent file with these bytes.
+    pub fn file_by_sha256(&self, sha256: &str) -> Result<Option<FileRecord>, LedgerError> {
+        self.file_where("sha256 = ?1", sha256)
+    }
+
+    pub fn file(&self, id: FileId) -> Result<Option<FileRecord>, LedgerError> {
+        self.file_where("id = ?1", id.0)
+    }
+
+    /// Files still `processing` (claimed before a stop), oldest first.
+    pub fn files_in_progress(&self) -> Result<Vec<FileRecord>, LedgerError> {
+        let ids: Vec<i64> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id FROM files WHERE state = 'processing' ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut files = Vec::with_capacity(ids.len());
+        for id in ids {
+            files.extend(self.file(FileId(id))?);
+        }
+        Ok(files)
+    }
+
+    fn file_where<P: rusqlite::ToSql>(
+        &self,
+        condition: &str,
+        param: P,
+    ) -> Result<Option<FileRecord>, LedgerError> {
+        let found = {
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE {condition} ORDER BY id DESC LIMIT 1"
+            ))?;
+            stmt.query_row([param], file_from_row).optional()?
+        };
+        let Some((mut record, state)) = found else {
+            return Ok(None);
+        };
+        record.state = FileState::parse(&state)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT kind, path FROM file_reports WHERE file_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([record.id.0], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                PathBuf::from(r.get::<_, String>(1)?),
+            ))
+        })?;
+        record.reports = rows.collect::<rusqlite::Result<_>>()?;
+        Ok(Some(record))
+    }
+}

@@ -1,0 +1,363 @@
+//! Results per lab id: intents before the POSTs, outcomes after, queries.
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::files::FileId;
+use super::{now_text, Ledger, LedgerError};
+
+/// Where a lab id stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResultState {
+    /// Intent recorded; the POST may or may not have happened.
+    Sending,
+    /// RNDS created the document; its id is known.
+    Accepted,
+    /// RNDS holds the document (EHR-ERR866 after a lost answer); id unknown.
+    AcceptedIdUnknown,
+    /// RNDS refused the content; the lab must fix the row.
+    Rejected,
+    /// Transient failure (429, 5xx, connection): send again later.
+    Pending,
+    /// The answer was lost: it must be resolved before anything else.
+    Unknown,
+}
+
+impl ResultState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultState::Sending => "sending",
+            ResultState::Accepted => "accepted",
+            ResultState::AcceptedIdUnknown => "accepted_id_unknown",
+            ResultState::Rejected => "rejected",
+            ResultState::Pending => "pending",
+            ResultState::Unknown => "unknown",
+        }
+    }
+
+    fn parse(text: &str) -> Result<ResultState, LedgerError> {
+        Ok(match text {
+            "sending" => ResultState::Sending,
+            "accepted" => ResultState::Accepted,
+            "accepted_id_unknown" => ResultState::AcceptedIdUnknown,
+            "rejected" => ResultState::Rejected,
+            "pending" => ResultState::Pending,
+            "unknown" => ResultState::Unknown,
+            other => return Err(LedgerError::Corrupt(format!("results.state = {other:?}"))),
+        })
+    }
+}
+
+/// One row about to be POSTed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    pub lab_id: String,
+    pub content_hash: String,
+    pub file_id: FileId,
+    /// Line (1-based, as the lab sees it) of the row in its file.
+    pub line: u64,
+    /// RNDS id of the version this one replaces (from [`super::Decision`]).
+    pub replaces: Option<String>,
+}
+
+/// What became of a send (or of the resolution of an unresolved row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerOutcome {
+    Accepted {
+        rnds_id: String,
+    },
+    /// EHR-ERR866 proved RNDS holds the document; its id is unknown.
+    AcceptedIdUnknown,
+    Rejected {
+        message: String,
+    },
+    /// Transient failure; counts one more attempt. Also the outcome of a
+    /// resolution that proved the document was never created.
+    Pending {
+        message: String,
+    },
+    /// The answer was lost.
+    Unknown {
+        message: String,
+    },
+}
+
+/// A stored row of `results`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultRecord {
+    pub lab_id: String,
+    /// Hash of the latest attempt's content.
+    pub content_hash: String,
+    pub state: ResultState,
+    /// RNDS id of the version RNDS currently holds (the one to replace).
+    pub rnds_id: Option<String>,
+    /// What the latest attempt replaces.
+    pub replaces: Option<String>,
+    /// Hash of the version RNDS currently holds, if any.
+    pub accepted_hash: Option<String>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub file_id: FileId,
+    pub line: u64,
+    pub updated_at: String,
+    /// When RNDS accepted the version it holds.
+    pub sent_at: Option<String>,
+}
+
+/// Rows per state (of one file, or of the whole ledger).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub sending: u64,
+    pub accepted: u64,
+    pub accepted_id_unknown: u64,
+    pub rejected: u64,
+    pub pending: u64,
+    pub unknown: u64,
+}
+
+const RESULT_COLUMNS: &str = "lab_id, content_hash, state, rnds_id, replaces, accepted_hash, \
+     attempts, last_error, file_id, line, updated_at, sent_at";
+
+fn result_from_row(row: &Row<'_>) -> rusqlite::Result<(ResultRecord, String)> {
+    let state: String = row.get(2)?;
+    Ok((
+        ResultRecord {
+            lab_id: row.get(0)?,
+            content_hash: row.get(1)?,
+            state: ResultState::Sending, // replaced by the caller after parsing `state`
+            rnds_id: row.get(3)?,
+            replaces: row.get(4)?,
+            accepted_hash: row.get(5)?,
+            attempts: row.get(6)?,
+            last_error: row.get(7)?,
+            file_id: FileId(row.get(8)?),
+            line: row.get(9)?,
+            updated_at: row.get(10)?,
+            sent_at: row.get(11)?,
+        },
+        state,
+    ))
+}
+
+fn with_state((mut record, state): (ResultRecord, String)) -> Result<ResultRecord, LedgerError> {
+    record.state = ResultState::parse(&state)?;
+    Ok(record)
+}
+
+impl Ledger {
+    /// The stored row of `lab_id`.
+    pub fn get(&self, lab_id: &str) -> Result<Option<ResultRecord>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RESULT_COLUMNS} FROM results WHERE lab_id = ?1"
+        ))?;
+        stmt.query_row([lab_id], result_from_row)
+            .optional()?
+            .map(with_state)
+            .transpose()
+    }
+
+    /// Records `sending` for every intent in one transaction, before the
+    /// POSTs. Refuses the whole batch (nothing written) when a row is in
+    /// flight or unresolved, or when an intent would create a second
+    /// document: a lab id RNDS holds may only be sent as a replacement of
+    /// its current RNDS id.
+    pub fn begin_sending(&mut self, batch: &[Intent]) -> Result<(), LedgerError> {
+        let now = now_text();
+        let tx = self.conn.transaction()?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO results (lab_id, content_hash, state, replaces, file_id, line, updated_at)
+                 VALUES (?1, ?2, 'sending', ?3, ?4, ?5, ?6)
+                 ON CONFLICT (lab_id) DO UPDATE SET
+                    content_hash = excluded.content_hash, state = 'sending',
+                    replaces = excluded.replaces, file_id = excluded.file_id,
+                    line = excluded.line, updated_at = excluded.updated_at
+                 WHERE results.state NOT IN ('sending', 'unknown')
+                   AND ((results.accepted_hash IS NULL AND excluded.replaces IS NULL)
+                     OR (results.rnds_id IS NOT NULL AND excluded.replaces = results.rnds_id))",
+            )?;
+            for intent in batch {
+                let changed = upsert.execute(params![
+                    intent.lab_id,
+                    intent.content_hash,
+                    intent.replaces,
+                    intent.file_id.0,
+                    intent.line,
+                    now
+                ])?;
+                if changed == 0 {
+                    let state: String = tx.query_row(
+                        "SELECT state FROM results WHERE lab_id = ?1",
+                        [&intent.lab_id],
+                        |r| r.get(0),
+                    )?;
+                    // Dropping `tx` rolls the whole batch back.
+                    return Err(LedgerError::NotSendable {
+                        lab_id: intent.lab_id.clone(),
+                        state,
+                        replaces: intent.replaces.clone(),
+                    });
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the outcomes of a batch in one transaction. Outcomes are
+    /// facts about RNDS, so every known lab id is recorded whatever its
+    /// state; ids without a row are returned as an error after the others
+    /// are committed.
+    pub fn record_outcomes(
+        &mut self,
+        batch: &[(String, LedgerOutcome)],
+    ) -> Result<(), LedgerError> {
+        let now = now_text();
+        let mut missing = Vec::new();
+        let tx = self.conn.transaction()?;
+        {
+            let mut accepted = tx.prepare_cached(
+                "UPDATE results SET state = ?2, rnds_id = ?3, accepted_hash = content_hash,
+                    last_error = NULL, updated_at = ?4, sent_at = ?4
+                 WHERE lab_id = ?1
+                 RETURNING content_hash, replaces, file_id, line",
+            )?;
+            let mut history = tx.prepare_cached(
+                "INSERT INTO result_history (lab_id, content_hash, rnds_id, replaces, file_id, line, accepted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut failed = tx.prepare_cached(
+                "UPDATE results SET state = ?2, last_error = ?3, updated_at = ?4,
+                    attempts = attempts + ?5
+                 WHERE lab_id = ?1",
+            )?;
+            for (lab_id, outcome) in batch {
+                let (state, rnds_id, message, extra_attempt) = match outcome {
+                    LedgerOutcome::Accepted { rnds_id } => {
+                        (ResultState::Accepted, Some(rnds_id.as_str()), None, 0)
+                    }
+                    LedgerOutcome::AcceptedIdUnknown => {
+                        (ResultState::AcceptedIdUnknown, None, None, 0)
+                    }
+                    LedgerOutcome::Rejected { message } => {
+                        (ResultState::Rejected, None, Some(message.as_str()), 0)
+                    }
+                    LedgerOutcome::Pending { message } => {
+                        (ResultState::Pending, None, Some(message.as_str()), 1)
+                    }
+                    LedgerOutcome::Unknown { message } => {
+                        (ResultState::Unknown, None, Some(message.as_str()), 0)
+                    }
+                };
+                let found = match state {
+                    ResultState::Accepted | ResultState::AcceptedIdUnknown => {
+                        let row = accepted
+                            .query_row(params![lab_id, state.as_str(), rnds_id, now], |r| {
+                                Ok((
+                                    r.get::<_, String>(0)?,
+                                    r.get::<_, Option<String>>(1)?,
+                                    r.get::<_, i64>(2)?,
+                                    r.get::<_, i64>(3)?,
+                                ))
+                            })
+                            .optional()?;
+                        if let Some((hash, replaces, file_id, line)) = &row {
+                            history.execute(params![
+                                lab_id, hash, rnds_id, replaces, file_id, line, now
+                            ])?;
+                        }
+                        row.is_some()
+                    }
+                    _ => {
+                        failed.execute(params![
+                            lab_id,
+                            state.as_str(),
+                            message,
+                            now,
+                            extra_attempt
+                        ])? > 0
+                    }
+                };
+                if !found {
+                    missing.push(lab_id.clone());
+                }
+            }
+        }
+        tx.commit()?;
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(LedgerError::OutcomeWithoutIntent(missing))
+        }
+    }
+
+    /// Rows in `sending` or `unknown`: resolve them before any new work
+    /// (at start-up and after lost answers).
+    pub fn unresolved(&self) -> Result<Vec<ResultRecord>, LedgerError> {
+        self.rows_where("state IN ('sending', 'unknown')", [])
+    }
+
+    /// Rows left `pending` by transient failures: send them again.
+    pub fn pending(&self) -> Result<Vec<ResultRecord>, LedgerError> {
+        self.rows_where("state = 'pending'", [])
+    }
+
+    /// Rows whose latest attempt came from `file_id`.
+    pub fn results_of_file(&self, file_id: FileId) -> Result<Vec<ResultRecord>, LedgerError> {
+        self.rows_where("file_id = ?1", [file_id.0])
+    }
+
+    /// Accepted versions of `lab_id`, oldest first, as
+    /// `(content_hash, rnds_id, replaces, accepted_at)`.
+    #[allow(clippy::type_complexity)]
+    pub fn history(
+        &self,
+        lab_id: &str,
+    ) -> Result<Vec<(String, Option<String>, Option<String>, String)>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT content_hash, rnds_id, replaces, accepted_at FROM result_history
+             WHERE lab_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([lab_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Rows per state whose latest attempt came from `file_id`, or of the
+    /// whole ledger with `None`. Rows found already sent are not touched,
+    /// so the caller counts those.
+    pub fn counts(&self, file_id: Option<FileId>) -> Result<StateCounts, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT state, COUNT(*) FROM results WHERE ?1 IS NULL OR file_id = ?1 GROUP BY state",
+        )?;
+        let mut counts = StateCounts::default();
+        let rows = stmt.query_map([file_id.map(|f| f.0)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?))
+        })?;
+        for row in rows {
+            let (state, n) = row?;
+            let slot = match ResultState::parse(&state)? {
+                ResultState::Sending => &mut counts.sending,
+                ResultState::Accepted => &mut counts.accepted,
+                ResultState::AcceptedIdUnknown => &mut counts.accepted_id_unknown,
+                ResultState::Rejected => &mut counts.rejected,
+                ResultState::Pending => &mut counts.pending,
+                ResultState::Unknown => &mut counts.unknown,
+            };
+            *slot = n;
+        }
+        Ok(counts)
+    }
+
+    fn rows_where<P: rusqlite::Params>(
+        &self,
+        condition: &str,
+        params: P,
+    ) -> Result<Vec<ResultRecord>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RESULT_COLUMNS} FROM results WHERE {condition} ORDER BY file_id, line"
+        ))?;
+        let rows = stmt.query_map(params, result_from_row)?;
+        rows.map(|r| with_state(r?)).collect()
+    }
+}

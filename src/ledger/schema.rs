@@ -1,0 +1,91 @@
+//! Versioned schema: `PRAGMA user_version` is the number of migrations
+//! applied; each migration runs in its own transaction with the version bump.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::LedgerError;
+
+/// Ordered migrations; index + 1 is the version they bring the file to.
+/// Never edit a released entry: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: files, their reports, results per lab id, accepted versions.
+    "CREATE TABLE files (
+        id          INTEGER PRIMARY KEY,
+        sha256      TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        inbox       TEXT NOT NULL,
+        work_path   TEXT NOT NULL,
+        stored_path TEXT,
+        claimed_at  TEXT NOT NULL,
+        finished_at TEXT,
+        state       TEXT NOT NULL CHECK (state IN ('processing', 'processed', 'failed'))
+    );
+    CREATE INDEX files_by_sha256 ON files (sha256);
+    CREATE TABLE file_reports (
+        id         INTEGER PRIMARY KEY,
+        file_id    INTEGER NOT NULL REFERENCES files (id),
+        kind       TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        written_at TEXT NOT NULL
+    );
+    CREATE INDEX file_reports_by_file ON file_reports (file_id);
+    CREATE TABLE results (
+        lab_id        TEXT PRIMARY KEY,
+        content_hash  TEXT NOT NULL,
+        state         TEXT NOT NULL CHECK (state IN
+                      ('sending', 'accepted', 'accepted_id_unknown', 'rejected', 'pending', 'unknown')),
+        rnds_id       TEXT,
+        replaces      TEXT,
+        accepted_hash TEXT,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        file_id       INTEGER NOT NULL REFERENCES files (id),
+        line          INTEGER NOT NULL,
+        updated_at    TEXT NOT NULL,
+        sent_at       TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX results_open ON results (state) WHERE state IN ('sending', 'unknown', 'pending');
+    CREATE INDEX results_by_file ON results (file_id);
+    CREATE TABLE result_history (
+        id           INTEGER PRIMARY KEY,
+        lab_id       TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        rnds_id      TEXT,
+        replaces     TEXT,
+        file_id      INTEGER NOT NULL REFERENCES files (id),
+        line         INTEGER NOT NULL,
+        accepted_at  TEXT NOT NULL
+    );
+    CREATE INDEX result_history_by_lab_id ON result_history (lab_id);",
+];
+
+pub(super) fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), LedgerError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = latest_version();
+    if found > known {
+        return Err(LedgerError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let version = index as i64 + 1;
+        let step = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            // user_version lives in the file header, written by this same
+            // transaction: a crash leaves either both or neither.
+            tx.pragma_update(None, "user_version", version)?;
+            tx.commit()
+        };
+        step(conn).map_err(|source| LedgerError::Migration { version, source })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,495 @@
+use std::path::Path;
+
+use super::*;
+
+fn open(dir: &Path) -> Ledger {
+    Ledger::open(&dir.join("ledger.sqlite")).unwrap()
+}
+
+fn a_file(ledger: &mut Ledger, sha: &str) -> FileId {
+    ledger
+        .record_file(&NewFile {
+            sha256: sha,
+            name: "exames 2026-11-25.csv",
+            inbox: Path::new("/srv/entrada"),
+            work_path: Path::new("/srv/entrada/.rnds-drop/processando/exames 2026-11-25.csv"),
+        })
+        .unwrap()
+}
+
+fn intent(lab_id: &str, hash: &str, file_id: FileId, line: u64, replaces: Option<&str>) -> Intent {
+    Intent {
+        lab_id: lab_id.into(),
+        content_hash: hash.into(),
+        file_id,
+        line,
+        replaces: replaces.map(str::to_owned),
+    }
+}
+
+fn send(ledger: &mut Ledger, intent: Intent, outcome: LedgerOutcome) {
+    let lab_id = intent.lab_id.clone();
+    ledger.begin_sending(&[intent]).unwrap();
+    ledger.record_outcomes(&[(lab_id, outcome)]).unwrap();
+}
+
+fn accepted(id: &str) -> LedgerOutcome {
+    LedgerOutcome::Accepted { rnds_id: id.into() }
+}
+
+#[test]
+fn migrations_from_empty_reach_the_latest_version_in_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(dir.path());
+    let version: i64 = ledger
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, Ledger::schema_version());
+    assert!(version >= 1);
+    let mode: String = ledger
+        .conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_newer_schema_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    drop(Ledger::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", Ledger::schema_version() + 1)
+        .unwrap();
+    drop(conn);
+    let err = Ledger::open(&path).err().unwrap();
+    assert!(
+        matches!(err, LedgerError::NewerSchema { found, .. } if found == Ledger::schema_version() + 1)
+    );
+    assert!(err.to_string().contains("atualize o rnds-drop"), "{err}");
+}
+
+#[test]
+fn reopening_keeps_files_results_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let file_id = {
+        let mut ledger = open(dir.path());
+        let file_id = a_file(&mut ledger, "aa11");
+        send(
+            &mut ledger,
+            intent("LAB-1", "h1", file_id, 2, None),
+            accepted("rnds-1"),
+        );
+        ledger
+            .finish_file(
+                file_id,
+                FileState::Processed,
+                Path::new("/srv/processados/x.csv"),
+            )
+            .unwrap();
+        ledger
+            .add_report(file_id, "resumo", Path::new("/srv/saida/x.resumo.json"))
+            .unwrap();
+        file_id
+    };
+    let ledger = open(dir.path());
+    let row = ledger.get("LAB-1").unwrap().unwrap();
+    assert_eq!(row.state, ResultState::Accepted);
+    assert_eq!(row.rnds_id.as_deref(), Some("rnds-1"));
+    assert_eq!((row.file_id, row.line), (file_id, 2));
+    let file = ledger.file_by_sha256("aa11").unwrap().unwrap();
+    assert_eq!(file.id, file_id);
+    assert_eq!(file.state, FileState::Processed);
+    assert_eq!(
+        file.stored_path.as_deref(),
+        Some(Path::new("/srv/processados/x.csv"))
+    );
+    assert_eq!(file.reports.len(), 1);
+    assert!(file.finished_at.is_some());
+    assert_eq!(ledger.history("LAB-1").unwrap().len(), 1);
+    assert!(ledger.file_by_sha256("bb22").unwrap().is_none());
+}
+
+#[test]
+fn an_unseen_lab_id_is_new() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        open(dir.path()).decide("LAB-1", "h1").unwrap(),
+        Decision::New
+    );
+}
+
+#[test]
+fn accepted_with_the_same_content_is_already_sent_and_changed_content_is_a_replacement() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let f = a_file(&mut ledger, "aa");
+    send(
+        &mut ledger,
+        intent("LAB-1", "h1", f, 2, None),
+        accepted("rnds-1"),
+    );
+    let sent_at = ledger.get("LAB-1").unwrap().unwrap().sent_at.unwrap();
+    assert_eq!(
+        ledger.decide("LAB-1", "h1").unwrap(),
+        Decision::AlreadySent {
+            rnds_id: Some("rnds-1".into()),
+            sent_at
+        }
+    );
+    assert_eq!(
+        ledger.decide("LAB-1", "h2").unwrap(),
+        Decision::Replace {
+            current_rnds_id: "rnds-1".into()
+        }
+    );
+    // The replacement's new id is the one to target next time.
+    send(
+        &mut ledger,
+        intent("LAB-1", "h2", f, 2, Some("rnds-1")),
+        accepted("rnds-2"),
+    );
+    assert_eq!(
+        ledger.decide("LAB-1", "h3").unwrap(),
+        Decision::Replace {
+            current_rnds_id: "rnds-2".into()
+        }
+    );
+    let history = ledger.history("LAB-1").unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].1.as_deref(), Some("rnds-2"));
+    assert_eq!(history[1].2.as_deref(), Some("rnds-1"));
+}
+
+#[test]
+fn accepted_with_unknown_id_needs_manual_reconciliation_when_content_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let f = a_file(&mut ledger, "aa");
+    send(
+        &mut ledger,
+        intent("LAB-1", "h1", f, 2, None),
+        LedgerOutcome::AcceptedIdUnknown,
+    );
+    assert!(matches!(
+        ledger.decide("LAB-1", "h1").unwrap(),
+        Decision::AlreadySent { rnds_id: None, .. }
+    ));
+    assert_eq!(
+        ledger.decide("LAB-1", "h2").unwrap(),
+        Decision::NeedsManualReconciliation
+    );
+}
+
+#[test]
+fn sending_and_unknown_are_unresolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let f = a_file(&mut ledger, "aa");
+    ledger
+        .begin_sending(&[
+            intent("LAB-1", "h1", f, 2, None),
+            intent("LAB-2", "h2", f, 3, None),
+        ])
+        .unwrap();
+    ledger
+        .record_outcomes(&[(
+            "LAB-2".into(),
+            LedgerOutcome::Unknown {
+                message: "tempo esgotado".into(),
+            },
+        )])
+        .unwrap();
+    assert_eq!(ledger.decide("LAB-1", "h1").unwrap(), Decision::Unresolved);
+    assert_eq!(
+        ledger.decide("LAB-2", "other").unwrap(),
+        Decision::Unresolved
+    );
+}
+
+#[test]
+fn pending_is_retried_and_keeps_the_id_to_replace() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let f = a_file(&mut ledger, "aa");
+    let pending = || LedgerOutcome::Pending {
+        message: "503".into(),
+    };
+    send(&mut ledger, intent("LAB-1", "h1", f, 2, None), pending());
+    assert_eq!(
+        ledger.decide("LAB-1", "h1").unwrap(),
+        Decision::RetryPending { replaces: None }
+    );
+    send(&mut ledger, intent("LAB-1", "h1", f, 2, None), pending());
+    let row = ledger.get("LAB-1").unwrap().unwrap();
+    assert_eq!((row.state, row.attempts), (ResultState::Pending, 2));
+    assert_eq!(row.last_error.as_deref(), Some("503"));
+
+    send(
+        &mut ledger,
+        intent("LAB-2", "h1", f, 3, None),
+        accepted("rnds-9"),
+    );
+    send(
+        &mut ledger,
+        intent("LAB-2", "h2", f, 3, Some("rnds-9")),
+        pending(),
+    );
+    assert_eq!(
+        ledger.decide("LAB-2", "h2").unwrap(),
+        Decision::RetryPending {
+            replaces: Some("rnds-9".into())
+        }
+    );
+}
+
+#[test]
+fn rejected_is_a_new_attempt_unless_rnds_holds_an_earlier_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let f = a_file(&mut ledger, "aa");
+    let rejected = || LedgerOutcome::Rejected {
+        message: "EHR-ERR924".into(),
+    };
+    send(&mut ledger, intent("LAB-1", "h1", f, 2, None), rejected());
+    assert_eq!(ledger.decide("LAB-1", "h1").unwrap(), Decision::New);
+    assert_eq!(ledger.decide("LAB-1", "h2").unwrap(), Decision::New);
+
+    // A rejected correction: RNDS still holds the first version.
+    send(
+        &mut ledger,
+        intent("LAB-2", "h1", f, 3, None),
+        accepted("rnds-5"),
+    );
+    send(
+        &mut ledger,
+        intent("LAB-2", "h2", f, 3, Some("rnds-5")),
+        rejected(),
+    );
+    assert_eq!(
+        ledger.decide("LAB-2", "h3").unwrap(),
+        Decision::Replace {
+            current_rnds_id: "rnds-5".into()
+        }
+    );
+    assert!(matches!(
+        ledger.decide("LAB-2", "h1").unwrap(),
+        Decision::AlreadySent { rnds_id: Some(id), .. } if id == "rnds-5"
+    ));
+}
+
+#[test]
+fn begin_sending_refuses_a_second_document_and_rows_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let f = a_file(&mut ledger, "aa");
+    send(
+        &mut ledger,
+        intent("LAB-1", "h1", f, 2, None),
+        accepted("rnds-1"),
+    );
+    ledger
+        .begin_sending(&[intent("LAB-2", "h1", f, 3, None)])
+        .unwrap();
+
+    for bad in [
+        intent("LAB-1", "h2", f, 2, None), // would create a second document
+        intent("LAB-1", "h2", f, 2, Some("rnds-old")), // replaces the wrong version
+        intent("LAB-2", "h1", f, 3, None), // still in flight
+    ] {
+        let batch = [intent("LAB-3", "h3", f, 4, None), bad];
+        let err = ledger.begin_sending(&batch).err().unwrap();
+        assert!(matches!(err, LedgerError::NotSendable { .. }), "{err}");
+        // The whole batch was rolled back.
+        assert!(ledger.get("LAB-3").unwrap().is_none());
+    }
+    assert_eq!(
+        ledger.get("LAB-1").unwrap().unwrap().state,
+        ResultState::Accepted
+    );
+}
+
+#[test]
+fn an_outcome_without_intent_is_reported_and_the_others_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let f = a_file(&mut ledger, "aa");
+    ledger
+        .begin_sending(&[intent("LAB-1", "h1", f, 2, None)])
+        .unwrap();
+    let err = ledger
+        .record_outcomes(&[
+            ("LAB-1".into(), accepted("rnds-1")),
+            ("LAB-X".into(), accepted("rnds-2")),
+        ])
+        .err()
+        .unwrap();
+    assert!(matches!(err, LedgerError::OutcomeWithoutIntent(ids) if ids == ["LAB-X"]));
+    assert_eq!(
+        ledger.get("LAB-1").unwrap().unwrap().state,
+        ResultState::Accepted
+    );
+}
+
+#[test]
+fn a_crash_after_begin_sending_leaves_unresolved_rows_on_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut ledger = open(dir.path());
+        let f = a_file(&mut ledger, "aa");
+        send(
+            &mut ledger,
+            intent("LAB-0", "h0", f, 1, None),
+            accepted("rnds-0"),
+        );
+        let batch: Vec<Intent> = (1..=3)
+            .map(|i| intent(&format!("LAB-{i}"), "h", f, i + 1, None))
+            .collect();
+        ledger.begin_sending(&batch).unwrap();
+        // The process dies here: no outcomes.
+    }
+    let ledger = open(dir.path());
+    let ids: Vec<String> = ledger
+        .unresolved()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.lab_id)
+        .collect();
+    assert_eq!(ids, ["LAB-1", "LAB-2", "LAB-3"]);
+    assert!(ledger.pending().unwrap().is_empty());
+    let counts = ledger.counts(None).unwrap();
+    assert_eq!((counts.sending, counts.accepted), (3, 1));
+}
+
+#[test]
+fn lost_answers_are_unresolved_and_transient_failures_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let f = a_file(&mut ledger, "aa");
+    let g = a_file(&mut ledger, "bb");
+    ledger
+        .begin_sending(&[
+            intent("LAB-1", "h", f, 2, None),
+            intent("LAB-2", "h", g, 3, None),
+        ])
+        .unwrap();
+    ledger
+        .record_outcomes(&[
+            (
+                "LAB-1".into(),
+                LedgerOutcome::Unknown {
+                    message: "conexão perdida".into(),
+                },
+            ),
+            (
+                "LAB-2".into(),
+                LedgerOutcome::Pending {
+                    message: "429".into(),
+                },
+            ),
+        ])
+        .unwrap();
+    assert_eq!(ledger.unresolved().unwrap()[0].lab_id, "LAB-1");
+    assert_eq!(ledger.pending().unwrap()[0].lab_id, "LAB-2");
+    assert_eq!(ledger.counts(Some(f)).unwrap().unknown, 1);
+    assert_eq!(ledger.counts(Some(f)).unwrap().pending, 0);
+    assert_eq!(ledger.results_of_file(g).unwrap().len(), 1);
+    // Resolution: the identifier lookup found the document.
+    ledger
+        .record_outcomes(&[("LAB-1".into(), accepted("rnds-1"))])
+        .unwrap();
+    assert!(ledger.unresolved().unwrap().is_empty());
+}
+
+#[test]
+fn a_reader_is_not_blocked_by_an_open_write_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = open(dir.path());
+    let f = a_file(&mut writer, "aa");
+    send(
+        &mut writer,
+        intent("LAB-1", "h1", f, 2, None),
+        accepted("rnds-1"),
+    );
+
+    writer.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    writer
+        .conn
+        .execute(
+            "UPDATE results SET state = 'sending' WHERE lab_id = 'LAB-1'",
+            [],
+        )
+        .unwrap();
+    let reader = open(dir.path());
+    // Sees the last committed state, without waiting for the writer.
+    assert_eq!(
+        reader.get("LAB-1").unwrap().unwrap().state,
+        ResultState::Accepted
+    );
+    writer.conn.execute_batch("COMMIT").unwrap();
+    assert_eq!(
+        reader.get("LAB-1").unwrap().unwrap().state,
+        ResultState::Sending
+    );
+}
+
+#[test]
+fn a_reader_thread_runs_while_batches_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    let mut writer = Ledger::open(&path).unwrap();
+    let f = a_file(&mut writer, "aa");
+    let reader_path = path.clone();
+    let reader = std::thread::spawn(move || {
+        let reader = Ledger::open(&reader_path).unwrap();
+        let mut seen = 0;
+        while seen < 2_000 {
+            let counts = reader.counts(None).unwrap();
+            // Batches are atomic: never a half-recorded batch.
+            assert_eq!((counts.sending + counts.accepted) % 100, 0);
+            seen = counts.accepted;
+        }
+    });
+    for batch in 0..20 {
+        let intents: Vec<Intent> = (0..100)
+            .map(|i| intent(&format!("LAB-{batch}-{i}"), "h", f, i + 2, None))
+            .collect();
+        writer.begin_sending(&intents).unwrap();
+        let outcomes: Vec<(String, LedgerOutcome)> = intents
+            .iter()
+            .map(|i| (i.lab_id.clone(), accepted(&format!("rnds-{}", i.lab_id))))
+            .collect();
+        writer.record_outcomes(&outcomes).unwrap();
+    }
+    reader.join().unwrap();
+}
+
+/// Throughput of the batch path. Run with
+/// `cargo test --release --lib ledger::tests::throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput_of_100k_rows_in_batches_of_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let f = a_file(&mut ledger, "aa");
+    let rows = 100_000u64;
+    let started = std::time::Instant::now();
+    for start in (0..rows).step_by(500) {
+        let intents: Vec<Intent> = (start..start + 500)
+            .map(|i| intent(&format!("LAB-{i:08}"), &format!("{i:064x}"), f, i + 2, None))
+            .collect();
+        ledger.begin_sending(&intents).unwrap();
+        let outcomes: Vec<(String, LedgerOutcome)> = intents
+            .into_iter()
+            .map(|i| (i.lab_id, accepted(&format!("{:036}", i.line))))
+            .collect();
+        ledger.record_outcomes(&outcomes).unwrap();
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(ledger.counts(None).unwrap().accepted, rows);
+    println!(
+        "{rows} rows (begin_sending + record_outcomes, batches of 500) in {elapsed:?}: {:.0} rows/s",
+        rows as f64 / elapsed.as_secs_f64()
+    );
+}

@@ -1,0 +1,197 @@
+//! One inbox's listing and stability tracking, on an injected clock.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, FileType, Metadata};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::rules::is_ignored_name;
+use super::workdir::{display_name, move_without_overwrite, ClaimedFile, WorkDirs};
+use super::WatchError;
+
+/// What a scan found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// Files settled, non-empty and readable, by name.
+    pub ready: Vec<PathBuf>,
+    /// When the earliest still-settling file could become ready: scan
+    /// again then.
+    pub next_check: Option<Instant>,
+}
+
+/// What identifies one version of a file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Signature {
+    len: u64,
+    mtime: Option<SystemTime>,
+    inode: u64,
+}
+
+impl Signature {
+    fn of(meta: &Metadata) -> Signature {
+        Signature {
+            len: meta.len(),
+            mtime: meta.modified().ok(),
+            inode: meta.ino(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Tracked {
+    signature: Signature,
+    /// Our clock when `signature` was first seen: never the file's mtime,
+    /// which comes from another machine's clock on a network share.
+    unchanged_since: Instant,
+}
+
+/// Lists one inbox and tells which files finished arriving.
+#[derive(Debug)]
+pub struct Scanner {
+    index: usize,
+    inbox: PathBuf,
+    settle: Duration,
+    work: WorkDirs,
+    tracked: HashMap<PathBuf, Tracked>,
+    warned: HashSet<PathBuf>,
+}
+
+impl Scanner {
+    /// Prepares the inbox's work folders (see [`WorkDirs::prepare`]).
+    /// `index` is copied into the [`ClaimedFile`]s it returns.
+    pub fn new(index: usize, inbox: &Path, settle: Duration) -> Result<Scanner, WatchError> {
+        Ok(Scanner {
+            index,
+            inbox: inbox.to_path_buf(),
+            settle,
+            work: WorkDirs::prepare(inbox)?,
+            tracked: HashMap::new(),
+            warned: HashSet::new(),
+        })
+    }
+
+    pub fn inbox(&self) -> &Path {
+        &self.inbox
+    }
+
+    pub fn work_dirs(&self) -> &WorkDirs {
+        &self.work
+    }
+
+    /// Files a previous run left in `processando/`, as claimed files.
+    pub fn leftovers(&self) -> Result<Vec<ClaimedFile>, WatchError> {
+        Ok(self
+            .work
+            .leftovers()?
+            .into_iter()
+            .map(|path| ClaimedFile::resumed(self.index, &self.work, path))
+            .collect())
+    }
+
+    /// Lists the inbox at `now` (our monotonic clock). A file is ready when
+    /// its size, mtime and inode have not changed since a scan at least
+    /// `settle` earlier, it is not empty and it opens for reading.
+    pub fn poll(&mut self, now: Instant) -> Result<Scan, WatchError> {
+        let inbox = self.inbox.clone();
+        let read_err = |source| WatchError::ReadInbox {
+            path: inbox.clone(),
+            source,
+        };
+        let entries = fs::read_dir(&self.inbox).map_err(read_err)?;
+        let mut scan = Scan::default();
+        let mut present = HashSet::new();
+        for entry in entries {
+            let entry = entry.map_err(read_err)?;
+            let path = entry.path();
+            if is_ignored_name(&entry.file_name().to_string_lossy()) {
+                continue;
+            }
+            // `symlink_metadata`: a symlink is reported as such, not followed.
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue; // vanished between listing and stat
+            };
+            present.insert(path.clone());
+            if !meta.file_type().is_file() {
+                self.warn_once(&path, || {
+                    format!(
+                        "não é um arquivo comum ({}); ignorado",
+                        kind_of(meta.file_type())
+                    )
+                });
+                continue;
+            }
+            let signature = Signature::of(&meta);
+            let tracked = self.tracked.entry(path.clone()).or_insert(Tracked {
+                signature,
+                unchanged_since: now,
+            });
+            if tracked.signature != signature {
+                tracked.signature = signature;
+                tracked.unchanged_since = now;
+            }
+            let settles_at = tracked.unchanged_since + self.settle;
+            if now < settles_at {
+                scan.next_check = Some(scan.next_check.map_or(settles_at, |t| t.min(settles_at)));
+            } else if signature.len == 0 {
+                // An empty file may still be filled; it is looked at again
+                // on the next event or periodic scan.
+            } else if let Err(e) = File::open(&path) {
+                self.warn_once(&path, || {
+                    format!("não pode ser aberto para leitura ({e}); aguardando")
+                });
+            } else {
+                scan.ready.push(path);
+            }
+        }
+        self.tracked.retain(|path, _| present.contains(path));
+        self.warned.retain(|path| present.contains(path));
+        scan.ready.sort();
+        Ok(scan)
+    }
+
+    /// Renames a ready file into `processando/`. `None` when it vanished
+    /// or changed since the scan that found it ready (it settles again).
+    pub fn claim(&mut self, path: &Path) -> Result<Option<ClaimedFile>, WatchError> {
+        let Some(tracked) = self.tracked.remove(path) else {
+            return Ok(None);
+        };
+        let Ok(meta) = fs::symlink_metadata(path) else {
+            return Ok(None);
+        };
+        if !meta.file_type().is_file() || Signature::of(&meta) != tracked.signature {
+            return Ok(None);
+        }
+        let original_name = display_name(path);
+        let work_path = move_without_overwrite(path, &self.work.processing(), &original_name)?;
+        Ok(Some(ClaimedFile {
+            inbox_index: self.index,
+            original_name,
+            work_path,
+            resumed: false,
+            work: self.work.clone(),
+        }))
+    }
+
+    fn warn_once(&mut self, path: &Path, message: impl FnOnce() -> String) {
+        if self.warned.insert(path.to_path_buf()) {
+            tracing::warn!(path = %path.display(), "{}", message());
+        }
+    }
+}
+
+fn kind_of(file_type: FileType) -> &'static str {
+    if file_type.is_symlink() {
+        "link simbólico"
+    } else if file_type.is_dir() {
+        "pasta"
+    } else if file_type.is_fifo() {
+        "FIFO"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "dispositivo"
+    } else if file_type.is_socket() {
+        "socket"
+    } else {
+        "tipo desconhecido"
+    }
+}
