@@ -1,1 +1,30 @@
-//! TODO
+//! The RNDS client: loads the lab's ICP-Brasil identity, keeps the access
+//! token fresh, posts one bundle per request and classifies every answer in
+//! one place (`outcome`), retrying transient failures with bounded, jittered
+//! back-off. `doctor` is the pre-flight check built on the same client.
+//!
+//! Invariant: this module knows nothing of rows, CSV, FHIR content or SQL; a
+//! bundle is opaque bytes and exactly-once is the caller's job (with the
+//! ledger), helped by [`Client::resolve_unknown`].
+
+mod client;
+pub mod doctor;
+mod endpoints;
+mod error;
+mod outcome;
+mod request;
+mod retry;
+pub mod tls;
+mod token;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;
+
+pub use client::{Client, Resolution};
+pub use doctor::{run_doctor, DoctorArgs, DoctorReport};
+pub use endpoints::Endpoints;
+pub use error::ClientError;
+pub use outcome::Outcome;
+pub use tls::{describe_certificate, CertificateInfo};

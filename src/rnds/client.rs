@@ -1,0 +1,432 @@
+//! The public [`Client`]: one bundle per `submit`, with the token handled,
+//! transient failures retried within `max_retries`, and at most
+//! `max_in_flight` requests on the wire at once (a semaphore held per HTTP
+//! attempt, not during back-off sleeps, so callers may spawn freely).
+//!
+//! Invariant: the client never decides exactly-once on its own: an
+//! [`Outcome::Unknown`] is returned, never resent as new; the caller records
+//! it and calls [`Client::resolve_unknown`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use super::outcome::{classify_answer, classify_transport, transport_failure, Answer, Verdict};
+use super::outcome::{diagnostics, TransportFailure};
+use super::request::{self, Credentials};
+use super::retry::Backoff;
+use super::tls::Identity;
+use super::token::TokenCache;
+use super::{CertificateInfo, ClientError, Endpoints, Outcome};
+use crate::config::Config;
+
+/// Talks to RNDS. Cheap to clone (an `Arc` inside); `Send + Sync`.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    tokens: TokenCache,
+    credentials: Credentials,
+    requester_id: String,
+    backoff: Backoff,
+    in_flight: Semaphore,
+    max_in_flight: usize,
+    certificate: CertificateInfo,
+}
+
+/// What became of a submission whose outcome was [`Outcome::Unknown`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// RNDS holds the document; `rnds_id` is `None` when only a resend's
+    /// EHR-ERR866 proved it (the id itself was not learnt).
+    Stored { rnds_id: Option<String> },
+    /// RNDS does not hold it: send it again as new.
+    NotStored,
+}
+
+/// One HTTP exchange that ended in an answer worth reading.
+struct Answered {
+    status: u16,
+    body: Vec<u8>,
+    outcome: Outcome,
+}
+
+/// Where a driven request ended: an answer, or an outcome without one.
+enum Driven {
+    Answer(Answered),
+    Stop(Outcome),
+}
+
+enum Attempt {
+    Answered {
+        status: u16,
+        location: Option<String>,
+        retry_after: Option<String>,
+        body: Vec<u8>,
+    },
+    Failed(TransportFailure),
+}
+
+impl Client {
+    /// Loads the certificate and builds the TLS client; no network yet.
+    pub fn new(config: &Config) -> Result<Client, ClientError> {
+        let identity = Identity::load(&config.rnds)?;
+        let tls = identity.client_config(config.rnds.extra_ca.as_deref())?;
+        let timeout = Duration::from_secs(config.rnds.timeout_s.max(1));
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .https_only(true)
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(config.rnds.max_in_flight)
+            .user_agent(concat!("rnds-drop/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                ClientError::Config(format!("não foi possível criar o cliente HTTPS: {e}"))
+            })?;
+        let endpoints = Endpoints::resolve(&config.rnds, &config.lab.uf);
+        let tokens = TokenCache::new(http.clone(), endpoints.token_url());
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                endpoints,
+                tokens,
+                credentials: Credentials {
+                    requester_cns: config.lab.requester_cns.clone(),
+                },
+                requester_id: config.lab.requester_id.clone(),
+                backoff: Backoff::from_config(&config.rnds),
+                in_flight: Semaphore::new(config.rnds.max_in_flight),
+                max_in_flight: config.rnds.max_in_flight,
+                certificate: identity.info().clone(),
+            }),
+        })
+    }
+
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.max_in_flight
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.inner.endpoints
+    }
+
+    pub fn certificate(&self) -> &CertificateInfo {
+        &self.inner.certificate
+    }
+
+    /// Tokens fetched so far (for tests and the service's status line).
+    pub fn tokens_fetched(&self) -> u64 {
+        self.inner.tokens.fetches()
+    }
+
+    /// One bundle `POST`, with the token handled and transient failures
+    /// retried within `max_retries`. See `outcome.rs` for the classes.
+    pub async fn submit(&self, bundle_json: Vec<u8>) -> Outcome {
+        let inner = &self.inner;
+        let driven = self
+            .drive(false, |token| {
+                request::bundle_post(
+                    &inner.http,
+                    &inner.endpoints,
+                    token,
+                    &inner.credentials,
+                    bundle_json.clone(),
+                )
+            })
+            .await;
+        match driven {
+            Driven::Answer(answered) => answered.outcome,
+            Driven::Stop(outcome) => outcome,
+        }
+    }
+
+    /// The current RNDS id of the document with this lab identifier, via
+    /// `identifier?system=…BRRNDS-<requester id>&value=<lab id>`.
+    pub async fn find_document(&self, lab_id: &str) -> Result<Option<String>, ClientError> {
+        let url = request::identifier_url(&self.inner.endpoints, &self.inner.requester_id, lab_id)
+            .map_err(ClientError::Config)?;
+        let Some(body) = self.lookup(url).await? else {
+            return Ok(None);
+        };
+        Ok(current_document_id(&body))
+    }
+
+    /// Whether `Organization/<cnes>` exists; its `name` when it does.
+    pub async fn organization(&self, cnes: &str) -> Result<Option<String>, ClientError> {
+        let url =
+            request::organization_url(&self.inner.endpoints, cnes).map_err(ClientError::Config)?;
+        Ok(self.lookup(url).await?.map(|body| {
+            serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("name")?.as_str().map(str::to_string))
+                .unwrap_or_default()
+        }))
+    }
+
+    /// Whether the professional `cns` holds a role at `cnes`.
+    pub async fn practitioner_role(&self, cns: &str, cnes: &str) -> Result<bool, ClientError> {
+        let url = request::practitioner_role_url(&self.inner.endpoints, cns, cnes)
+            .map_err(ClientError::Config)?;
+        Ok(self
+            .lookup(url)
+            .await?
+            .is_some_and(|body| search_has_entries(&body)))
+    }
+
+    /// Fetches a fresh token now and returns its lifetime (the value stays
+    /// inside the client).
+    pub async fn token(&self) -> Result<Duration, ClientError> {
+        self.inner.tokens.refresh_now().await
+    }
+
+    /// Settles an [`Outcome::Unknown`]. First the identifier lookup: a
+    /// current id different from `previous_rnds_id` (the id this bundle
+    /// replaces, if any) means stored. When the lookup is unavailable,
+    /// resends `bundle_json`: `Accepted` means it is stored now, EHR-ERR866
+    /// means the lost attempt was stored (id unknown). The resend fallback is
+    /// only sound for a first send, so it is not used for a replacement.
+    pub async fn resolve_unknown(
+        &self,
+        lab_id: &str,
+        previous_rnds_id: Option<&str>,
+        bundle_json: Vec<u8>,
+    ) -> Result<Resolution, ClientError> {
+        match self.find_document(lab_id).await {
+            Ok(Some(current)) if Some(current.as_str()) != previous_rnds_id => {
+                return Ok(Resolution::Stored {
+                    rnds_id: Some(current),
+                })
+            }
+            Ok(_) => return Ok(Resolution::NotStored),
+            Err(ClientError::Config(m)) => return Err(ClientError::Config(m)),
+            Err(lookup_error) if previous_rnds_id.is_some() => return Err(lookup_error),
+            Err(lookup_error) => {
+                tracing::info!("consulta por identificador indisponível ({lookup_error}); reenviando para confirmar");
+            }
+        }
+        match self.submit(bundle_json).await {
+            Outcome::Accepted { rnds_id } => Ok(Resolution::Stored {
+                rnds_id: Some(rnds_id),
+            }),
+            Outcome::DuplicateIdentifier => Ok(Resolution::Stored { rnds_id: None }),
+            Outcome::ConfigurationError { message } => Err(ClientError::Config(message)),
+            Outcome::Rejected { message } => Err(ClientError::Answer {
+                status: 422,
+                message,
+            }),
+            Outcome::Transient { message } | Outcome::Unknown { message } => {
+                Err(ClientError::Unreachable(message))
+            }
+        }
+    }
+
+    /// Posts a document bundle with this requester's identifier system and
+    /// no entries: it can never be stored, and RNDS refuses a wrong
+    /// requester id (EHR-ERR881) before looking at the content. `Rejected`
+    /// therefore means the requester id was not refused.
+    pub async fn probe_requester(&self) -> Outcome {
+        let probe = serde_json::json!({
+            "resourceType": "Bundle",
+            "type": "document",
+            "identifier": {
+                "system": request::requester_system(&self.inner.requester_id),
+                "value": format!("rnds-drop-doctor-{}", uuid::Uuid::new_v4()),
+            },
+            "entry": [],
+        });
+        self.submit(probe.to_string().into_bytes()).await
+    }
+
+    /// A GET lookup: `Some(body)` for 2xx, `None` for 404.
+    async fn lookup(&self, url: reqwest::Url) -> Result<Option<Vec<u8>>, ClientError> {
+        let inner = &self.inner;
+        let driven = self
+            .drive(true, |token| {
+                request::lookup_get(&inner.http, url.clone(), token, &inner.credentials)
+            })
+            .await;
+        match driven {
+            Driven::Answer(Answered { status, body, .. }) if (200..300).contains(&status) => {
+                Ok(Some(body))
+            }
+            Driven::Answer(Answered { status: 404, .. }) => Ok(None),
+            Driven::Answer(Answered {
+                status,
+                body,
+                outcome,
+            }) => Err(match outcome {
+                Outcome::ConfigurationError { message } => ClientError::Config(message),
+                _ => ClientError::Answer {
+                    status,
+                    message: diagnostics(&body),
+                },
+            }),
+            Driven::Stop(Outcome::ConfigurationError { message }) => {
+                Err(ClientError::Config(message))
+            }
+            Driven::Stop(other) => Err(ClientError::Unreachable(match other {
+                Outcome::Transient { message } | Outcome::Unknown { message } => message,
+                other => format!("{other:?}"),
+            })),
+        }
+    }
+
+    /// Runs one logical request through the token, at most one refresh on
+    /// EHR-ERR882, and bounded back-off on transient failures. `idempotent`
+    /// requests (GETs) also retry when the answer was lost after sending.
+    async fn drive(
+        &self,
+        idempotent: bool,
+        make: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Driven {
+        let inner = &self.inner;
+        let mut refreshed = false;
+        let mut retries = 0u32;
+        loop {
+            let (message, retry_after) = match inner.tokens.get().await {
+                Err(ClientError::Config(message)) => {
+                    return Driven::Stop(Outcome::ConfigurationError { message })
+                }
+                Err(other) => (other.to_string(), None),
+                Ok(token) => {
+                    let verdict = match self.attempt(make(&token)).await {
+                        Attempt::Failed(TransportFailure::AfterSending(m)) if idempotent => {
+                            classify_transport(TransportFailure::BeforeSending(m))
+                        }
+                        Attempt::Failed(failure) => classify_transport(failure),
+                        Attempt::Answered {
+                            status,
+                            location,
+                            retry_after,
+                            body,
+                        } => {
+                            let answer = Answer {
+                                status,
+                                location: location.as_deref(),
+                                retry_after: retry_after.as_deref(),
+                                body: &body,
+                            };
+                            match classify_answer(&answer, chrono::Utc::now()) {
+                                Verdict::Final(outcome) => {
+                                    return Driven::Answer(Answered {
+                                        status,
+                                        body,
+                                        outcome,
+                                    })
+                                }
+                                other => other,
+                            }
+                        }
+                    };
+                    match verdict {
+                        Verdict::Final(outcome) => return Driven::Stop(outcome),
+                        Verdict::RefreshToken { message } if refreshed => {
+                            return Driven::Stop(Outcome::ConfigurationError {
+                                message: format!(
+                                    "token recusado mesmo após renovação ({message}); confira o \
+                                     relógio deste computador e o certificado"
+                                ),
+                            })
+                        }
+                        Verdict::RefreshToken { .. } => {
+                            refreshed = true;
+                            inner.tokens.invalidate(&token).await;
+                            continue;
+                        }
+                        Verdict::Retry {
+                            message,
+                            retry_after,
+                        } => (message, retry_after),
+                    }
+                }
+            };
+            let Some(delay) = inner.backoff.next_delay(retries, retry_after) else {
+                return Driven::Stop(Outcome::Transient {
+                    message: format!(
+                        "{message} (após {} tentativas)",
+                        inner.backoff.max_retries + 1
+                    ),
+                });
+            };
+            retries += 1;
+            tracing::debug!(
+                retry = retries,
+                delay_ms = delay.as_millis() as u64,
+                "{message}"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One HTTP exchange under the in-flight bound.
+    async fn attempt(&self, request: reqwest::RequestBuilder) -> Attempt {
+        // The semaphore is never closed; without a permit we still proceed.
+        let _permit = self.inner.in_flight.acquire().await.ok();
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Attempt::Failed(transport_failure(&e)),
+        };
+        let header = |name: reqwest::header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let status = response.status().as_u16();
+        let location =
+            header(reqwest::header::LOCATION).or_else(|| header(reqwest::header::CONTENT_LOCATION));
+        let retry_after = header(reqwest::header::RETRY_AFTER);
+        match response.bytes().await {
+            Ok(body) => Attempt::Answered {
+                status,
+                location,
+                retry_after,
+                body: body.to_vec(),
+            },
+            Err(e) => Attempt::Failed(TransportFailure::AfterSending(format!(
+                "HTTP {status}, corpo da resposta perdido: {e}"
+            ))),
+        }
+    }
+}
+
+/// The id in an identifier lookup's answer: a searchset's last entry (the
+/// most recent version), or the resource itself.
+fn current_document_id(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if value.get("type").and_then(|t| t.as_str()) == Some("searchset") {
+        let entries = value.get("entry")?.as_array()?;
+        return entries.iter().rev().find_map(|entry| {
+            entry
+                .pointer("/resource/id")
+                .and_then(|id| id.as_str())
+                .map(str::to_string)
+                .or_else(|| {
+                    entry
+                        .get("fullUrl")
+                        .and_then(|u| u.as_str())
+                        .and_then(super::outcome::id_from_location)
+                })
+        });
+    }
+    value.get("id")?.as_str().map(str::to_string)
+}
+
+fn search_has_entries(body: &[u8]) -> bool {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let total = value.get("total").and_then(|t| t.as_u64()).unwrap_or(0);
+    let entries = value
+        .get("entry")
+        .and_then(|e| e.as_array())
+        .map_or(0, |e| e.len());
+    total > 0 || entries > 0
+}

@@ -1,0 +1,254 @@
+//! `rnds-drop doctor`: the pre-flight a lab's IT runs before anything else.
+//! Each check prints one line with ✓ or ✗ and, on failure, what to do (pt-BR);
+//! a check whose prerequisite failed is shown as not verified.
+//!
+//! Invariant: uses only the public [`Client`]; knows nothing of rows, files
+//! to send or the ledger, and never prints the password or the token.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{Client, ClientError, Outcome};
+use crate::config::Config;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DoctorArgs {
+    /// The configuration file to check.
+    #[arg(long, default_value = "rnds-drop.toml")]
+    pub config: PathBuf,
+}
+
+/// How one check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStatus {
+    Passed,
+    /// Something in the configuration, the certificate or the accreditation.
+    ConfigurationProblem,
+    /// RNDS (or the network to it) could not be reached.
+    Unreachable,
+    /// Not run because an earlier check failed.
+    NotVerified,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: CheckStatus,
+    /// What was found (✓) or what went wrong and what to do (✗).
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DoctorReport {
+    pub checks: Vec<Check>,
+}
+
+impl DoctorReport {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.status == CheckStatus::Passed)
+    }
+
+    /// 0 every check passed, 3 a configuration problem, 4 RNDS unreachable.
+    pub fn exit_code(&self) -> i32 {
+        let any = |s| self.checks.iter().any(|c| c.status == s);
+        if any(CheckStatus::ConfigurationProblem) {
+            3
+        } else if any(CheckStatus::Unreachable) {
+            4
+        } else if self.passed() {
+            0
+        } else {
+            3
+        }
+    }
+
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+/// Check names, also the keys of [`DoctorReport::check`].
+pub mod names {
+    pub const CONFIG: &str = "configuração";
+    pub const CERTIFICATE: &str = "certificado";
+    pub const TOKEN: &str = "token";
+    pub const ORGANIZATION: &str = "estabelecimento (CNES)";
+    pub const LINK: &str = "vínculo do profissional";
+    pub const REQUESTER: &str = "identificador do solicitante";
+}
+
+struct Printer<'a, W: Write> {
+    out: &'a mut W,
+    report: DoctorReport,
+}
+
+impl<W: Write> Printer<'_, W> {
+    fn record(&mut self, name: &'static str, status: CheckStatus, detail: String) {
+        let mark = match status {
+            CheckStatus::Passed => "✓",
+            CheckStatus::NotVerified => "–",
+            _ => "✗",
+        };
+        // A closed stdout must not hide the exit code.
+        let _ = writeln!(self.out, "{mark} {name}: {detail}");
+        self.report.checks.push(Check {
+            name,
+            status,
+            detail,
+        });
+    }
+
+    fn passed(&mut self, name: &'static str, detail: String) {
+        self.record(name, CheckStatus::Passed, detail);
+    }
+
+    fn failed(&mut self, name: &'static str, error: &ClientError) {
+        let (status, detail) = match error {
+            ClientError::Config(m) => (CheckStatus::ConfigurationProblem, m.clone()),
+            ClientError::Unreachable(m) => (
+                CheckStatus::Unreachable,
+                format!(
+                    "{m}. O que fazer: confira a conexão com a internet, o proxy e o firewall \
+                     (saída HTTPS, porta 443) e tente de novo"
+                ),
+            ),
+            ClientError::Answer { .. } => (CheckStatus::ConfigurationProblem, error.to_string()),
+        };
+        self.record(name, status, detail);
+    }
+
+    fn not_verified(&mut self, names: &[&'static str]) {
+        for name in names {
+            self.record(
+                name,
+                CheckStatus::NotVerified,
+                "não verificado (depende da verificação anterior)".into(),
+            );
+        }
+    }
+}
+
+/// Runs every check against the RNDS of `config_path`, printing as it goes.
+pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorReport {
+    use names::*;
+    let mut p = Printer {
+        out,
+        report: DoctorReport::default(),
+    };
+    let config = match Config::load(config_path) {
+        Ok(config) => {
+            p.passed(CONFIG, format!("{} lida e válida", config_path.display()));
+            config
+        }
+        Err(e) => {
+            p.record(
+                CONFIG,
+                CheckStatus::ConfigurationProblem,
+                format!("{e}. O que fazer: corrija o arquivo e rode o doctor de novo"),
+            );
+            p.not_verified(&[CERTIFICATE, TOKEN, ORGANIZATION, LINK, REQUESTER]);
+            return p.report;
+        }
+    };
+    let client = match Client::new(&config) {
+        Ok(client) => {
+            let info = client.certificate();
+            let number = info
+                .cnpj_or_cpf
+                .as_deref()
+                .map(|n| match n.len() {
+                    14 => format!(" · CNPJ {n}"),
+                    _ => format!(" · CPF {n}"),
+                })
+                .unwrap_or_default();
+            p.passed(
+                CERTIFICATE,
+                format!(
+                    "{}{number} · emitido por {} · {}",
+                    info.subject,
+                    info.issuer,
+                    info.validity_text()
+                ),
+            );
+            client
+        }
+        Err(e) => {
+            p.failed(CERTIFICATE, &e);
+            p.not_verified(&[TOKEN, ORGANIZATION, LINK, REQUESTER]);
+            return p.report;
+        }
+    };
+    match client.token().await {
+        Ok(lifetime) => p.passed(
+            TOKEN,
+            format!(
+                "obtido em {} (válido por {} s)",
+                client.endpoints().auth,
+                lifetime.as_secs()
+            ),
+        ),
+        Err(e) => {
+            p.failed(TOKEN, &e);
+            p.not_verified(&[ORGANIZATION, LINK, REQUESTER]);
+            return p.report;
+        }
+    }
+    let cnes = &config.lab.cnes;
+    match client.organization(cnes).await {
+        Ok(Some(name)) if name.is_empty() => {
+            p.passed(ORGANIZATION, format!("Organization/{cnes} existe"))
+        }
+        Ok(Some(name)) => p.passed(ORGANIZATION, format!("Organization/{cnes} existe ({name})")),
+        Ok(None) => p.record(
+            ORGANIZATION,
+            CheckStatus::ConfigurationProblem,
+            format!(
+                "o CNES {cnes} não existe na RNDS. O que fazer: confira [lab] cnes (7 dígitos, \
+                 o do estabelecimento credenciado)"
+            ),
+        ),
+        Err(e) => p.failed(ORGANIZATION, &e),
+    }
+    let cns = &config.lab.requester_cns;
+    match client.practitioner_role(cns, cnes).await {
+        Ok(true) => p.passed(
+            LINK,
+            format!("o profissional {cns} tem vínculo com o CNES {cnes}"),
+        ),
+        Ok(false) => p.record(
+            LINK,
+            CheckStatus::ConfigurationProblem,
+            format!(
+                "o profissional {cns} ([lab] requester_cns) não tem vínculo com o CNES {cnes}; \
+                 a RNDS recusaria os envios (EHR-ERR906). O que fazer: peça ao gestor que \
+                 cadastre o vínculo no SCNES ou informe o CNS de um profissional vinculado"
+            ),
+        ),
+        Err(e) => p.failed(LINK, &e),
+    }
+    match client.probe_requester().await {
+        Outcome::Rejected { .. } | Outcome::DuplicateIdentifier => p.passed(
+            REQUESTER,
+            format!(
+                "BRRNDS-{} não foi recusado numa sonda sem conteúdo (nada foi gravado); a \
+                 confirmação definitiva vem com o primeiro envio",
+                config.lab.requester_id
+            ),
+        ),
+        Outcome::Accepted { rnds_id } => p.record(
+            REQUESTER,
+            CheckStatus::ConfigurationProblem,
+            format!(
+                "a RNDS aceitou a sonda vazia (id {rnds_id}), o que não deveria acontecer; \
+                 informe o suporte da RNDS"
+            ),
+        ),
+        Outcome::ConfigurationError { message } => {
+            p.record(REQUESTER, CheckStatus::ConfigurationProblem, message)
+        }
+        Outcome::Transient { message } | Outcome::Unknown { message } => {
+            p.failed(REQUESTER, &ClientError::Unreachable(message))
+        }
+    }
+    p.report
+}

@@ -1,0 +1,290 @@
+//! THE one place that decides what an RNDS answer (or the lack of one)
+//! means. Every exchange becomes a [`Verdict`]: a final [`Outcome`], "refresh
+//! the token and retry once", or "retry after a back-off".
+//!
+//! | what happened | verdict |
+//! |---|---|
+//! | 201 (or 200) with `Location`/`Content-Location` `…/Bundle/<id>` | `Accepted { rnds_id: <id> }` |
+//! | 2xx without an id in `Location` or the body's `id` | `Unknown` (stored, id not known: resolve it) |
+//! | any status whose OperationOutcome names EHR-ERR866 | `DuplicateIdentifier` |
+//! | any status naming EHR-ERR881, EHR-ERR884 or EHR-ERR906 | `ConfigurationError` |
+//! | 401 naming EHR-ERR882 (token invalid or expired) | refresh the token, retry once; a second 882 → `ConfigurationError` |
+//! | 401 otherwise, 403 | `ConfigurationError` |
+//! | 408, 429, 500, 502, 503, 504 (and any other 5xx) | retry with back-off honouring `Retry-After`; when spent → `Transient` |
+//! | 3xx | `ConfigurationError` (wrong `ehr_url`/`auth_url`) |
+//! | any other 4xx (400, 404, 409, 412, 413, 422 with EHR-ERR924, …) | `Rejected` with the OperationOutcome diagnostics |
+//! | connect refused, DNS failure, TLS handshake I/O failure: nothing sent | retry; when spent → `Transient` |
+//! | TLS certificate refused (ours or the server's) | `ConfigurationError` |
+//! | time-out, connection reset or body lost after the request may have been sent | `Unknown` (never resent as new) |
+//!
+//! Invariant: pure (no I/O, no clock of its own); knows nothing of rows,
+//! the ledger or the token cache.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// The final fate of one bundle submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored; `rnds_id` is the id from `Location` (needed to replace it).
+    Accepted { rnds_id: String },
+    /// EHR-ERR866: the identifier is already used. If a previous attempt's
+    /// answer was lost, that attempt was stored (id unknown).
+    DuplicateIdentifier,
+    /// The bundle's data is wrong; `message` is the OperationOutcome text.
+    Rejected { message: String },
+    /// EHR-ERR881/884/906, 401/403, certificate: stop sending, report once.
+    ConfigurationError { message: String },
+    /// Retries spent on 429/5xx/connect errors: leave the row pending.
+    Transient { message: String },
+    /// Time-out or connection lost after sending: the document may be stored.
+    Unknown { message: String },
+}
+
+/// What the client does next after one exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Final(Outcome),
+    /// EHR-ERR882: get a new token and retry once.
+    RefreshToken {
+        message: String,
+    },
+    /// Transient: back off (at least `retry_after`) and retry.
+    Retry {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// The parts of an HTTP answer that matter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Answer<'a> {
+    pub status: u16,
+    pub location: Option<&'a str>,
+    pub retry_after: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+pub(crate) fn classify_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> Verdict {
+    let status = answer.status;
+    let text = diagnostics(answer.body);
+    let has = |code: &str| text.contains(code);
+    let said = if text.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {text}")
+    };
+    if (200..300).contains(&status) {
+        return match answer
+            .location
+            .and_then(id_from_location)
+            .or_else(|| id_from_body(answer.body))
+        {
+            Some(rnds_id) => Verdict::Final(Outcome::Accepted { rnds_id }),
+            None => Verdict::Final(Outcome::Unknown {
+                message: format!("RNDS aceitou (HTTP {status}) mas não informou o id do documento"),
+            }),
+        };
+    }
+    if has("EHR-ERR866") {
+        return Verdict::Final(Outcome::DuplicateIdentifier);
+    }
+    let configuration = |advice: &str| {
+        Verdict::Final(Outcome::ConfigurationError {
+            message: format!("{said} — {advice}"),
+        })
+    };
+    if has("EHR-ERR881") {
+        return configuration(
+            "o identificador do solicitante ([lab] requester_id) não é o que o DATASUS emitiu \
+             para este certificado; corrija-o",
+        );
+    }
+    if has("EHR-ERR884") {
+        return configuration(
+            "dados de autenticação inválidos; confira [lab] requester_cns (CNS ou CPF do \
+             profissional, enviado no cabeçalho Authorization)",
+        );
+    }
+    if has("EHR-ERR906") {
+        return configuration(
+            "o profissional de [lab] requester_cns não tem vínculo autorizado (CBO) com o CNES \
+             do certificado; peça ao gestor o vínculo no CNES ou informe outro profissional",
+        );
+    }
+    if status == 401 && has("EHR-ERR882") {
+        return Verdict::RefreshToken { message: said };
+    }
+    match status {
+        401 => configuration(
+            "token recusado; confira se o certificado é o credenciado no DATASUS para este \
+             ambiente",
+        ),
+        403 => configuration(
+            "acesso negado; confira se o certificado está autorizado para este ambiente e \
+             esta UF",
+        ),
+        300..=399 => configuration("redirecionamento inesperado; confira auth_url e ehr_url"),
+        408 | 429 | 500..=599 => Verdict::Retry {
+            message: said,
+            retry_after: answer.retry_after.and_then(|v| parse_retry_after(v, now)),
+        },
+        _ => Verdict::Final(Outcome::Rejected { message: said }),
+    }
+}
+
+/// Whether a failed exchange could have reached the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TransportFailure {
+    /// Nothing was sent (connect refused, DNS, TLS handshake I/O).
+    BeforeSending(String),
+    /// A certificate was refused during the handshake.
+    Certificate(String),
+    /// The request may have been sent (time-out, reset, body lost).
+    AfterSending(String),
+}
+
+pub(crate) fn classify_transport(failure: TransportFailure) -> Verdict {
+    match failure {
+        TransportFailure::BeforeSending(message) => Verdict::Retry {
+            message: format!("não foi possível conectar à RNDS: {message}"),
+            retry_after: None,
+        },
+        TransportFailure::Certificate(message) => Verdict::Final(Outcome::ConfigurationError {
+            message: format!(
+                "certificado recusado na conexão TLS: {message}; confira o certificado do \
+                     laboratório e, para o simulador ou um proxy, extra_ca"
+            ),
+        }),
+        TransportFailure::AfterSending(message) => Verdict::Final(Outcome::Unknown {
+            message: format!("a resposta da RNDS se perdeu após o envio: {message}"),
+        }),
+    }
+}
+
+/// Sorts a reqwest error by whether the request could have left.
+pub(crate) fn transport_failure(error: &reqwest::Error) -> TransportFailure {
+    let text = error_chain_text(error);
+    if let Some(tls) = find_rustls_error(error) {
+        if is_certificate_problem(tls) {
+            return TransportFailure::Certificate(tls.to_string());
+        }
+    }
+    if error.is_connect() {
+        TransportFailure::BeforeSending(text)
+    } else {
+        TransportFailure::AfterSending(text)
+    }
+}
+
+fn is_certificate_problem(error: &rustls::Error) -> bool {
+    use rustls::AlertDescription as A;
+    match error {
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => true,
+        rustls::Error::AlertReceived(alert) => matches!(
+            alert,
+            A::BadCertificate
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::CertificateUnknown
+                | A::UnknownCA
+                | A::CertificateRequired
+                | A::AccessDenied
+        ),
+        _ => false,
+    }
+}
+
+fn find_rustls_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        // io::Error::source skips the wrapped error itself.
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(inner);
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn error_chain_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut current = error.source();
+    while let Some(e) = current {
+        let part = e.to_string();
+        if !parts.iter().any(|p| p.contains(&part)) {
+            parts.push(part);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The OperationOutcome's `issue[].diagnostics` (or `details.text`) joined
+/// with `; `; for a body that is not one, its first 300 characters.
+pub(crate) fn diagnostics(body: &[u8]) -> String {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        if let Some(issues) = value.get("issue").and_then(|i| i.as_array()) {
+            let texts: Vec<&str> = issues
+                .iter()
+                .filter_map(|issue| {
+                    issue
+                        .get("diagnostics")
+                        .and_then(|d| d.as_str())
+                        .or_else(|| issue.pointer("/details/text").and_then(|d| d.as_str()))
+                })
+                .collect();
+            if !texts.is_empty() {
+                return texts.join("; ");
+            }
+        }
+    }
+    String::from_utf8_lossy(body)
+        .trim()
+        .chars()
+        .take(300)
+        .collect()
+}
+
+/// `https://host/api/fhir/r4/Bundle/<id>` → `<id>`.
+pub(crate) fn id_from_location(location: &str) -> Option<String> {
+    let path = location.split(['?', '#']).next().unwrap_or(location);
+    let id = path.trim_end_matches('/').rsplit('/').next()?;
+    // A `_history/<n>` suffix would name a version, not the document.
+    (!id.is_empty() && path.contains('/')).then(|| id.to_string())
+}
+
+fn id_from_body(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    (value.get("resourceType")?.as_str()? == "Bundle")
+        .then(|| value.get("id")?.as_str().map(str::to_string))
+        .flatten()
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (when.with_timezone(&Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests;

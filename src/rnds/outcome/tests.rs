@@ -1,0 +1,204 @@
+use super::*;
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn outcome_body(code: &str, text: &str) -> Vec<u8> {
+    serde_json::json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "processing",
+                   "diagnostics": format!("({code}) {text}")}]
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn classify(status: u16, body: &[u8]) -> Verdict {
+    classify_answer(
+        &Answer {
+            status,
+            location: None,
+            retry_after: None,
+            body,
+        },
+        now(),
+    )
+}
+
+fn final_outcome(v: Verdict) -> Outcome {
+    match v {
+        Verdict::Final(o) => o,
+        other => panic!("expected a final outcome, got {other:?}"),
+    }
+}
+
+#[test]
+fn created_with_location_is_accepted_with_the_last_segment() {
+    let location = "https://go-ehr-services.saude.gov.br/api/fhir/r4/Bundle/eb4fc099-e5e2-4895-9d3b-23a6de2d7324-r3x7";
+    let v = classify_answer(
+        &Answer {
+            status: 201,
+            location: Some(location),
+            retry_after: None,
+            body: b"",
+        },
+        now(),
+    );
+    assert_eq!(
+        v,
+        Verdict::Final(Outcome::Accepted {
+            rnds_id: "eb4fc099-e5e2-4895-9d3b-23a6de2d7324-r3x7".into()
+        })
+    );
+}
+
+#[test]
+fn created_without_any_id_is_unknown_not_accepted() {
+    assert!(matches!(
+        final_outcome(classify(201, b"")),
+        Outcome::Unknown { .. }
+    ));
+}
+
+#[test]
+fn duplicate_identifier_is_its_own_class() {
+    let body = outcome_body(
+        "EHR-ERR866",
+        "Identificador já utilizado por outro documento",
+    );
+    assert_eq!(
+        final_outcome(classify(422, &body)),
+        Outcome::DuplicateIdentifier
+    );
+}
+
+#[test]
+fn requester_and_link_errors_are_configuration_errors() {
+    for (code, hint) in [
+        ("EHR-ERR881", "requester_id"),
+        ("EHR-ERR884", "requester_cns"),
+        ("EHR-ERR906", "vínculo"),
+    ] {
+        let body = outcome_body(code, "Não autorizado");
+        match final_outcome(classify(422, &body)) {
+            Outcome::ConfigurationError { message } => {
+                assert!(message.contains(code), "{message}");
+                assert!(message.contains(hint), "{message}");
+            }
+            other => panic!("{code}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn expired_token_asks_for_a_refresh() {
+    let body = outcome_body(
+        "EHR-ERR882",
+        "Token inválido. Allowed clock skew: 0 milliseconds",
+    );
+    assert!(matches!(classify(401, &body), Verdict::RefreshToken { .. }));
+}
+
+#[test]
+fn other_401_and_403_are_configuration_errors() {
+    assert!(matches!(
+        final_outcome(classify(401, b"")),
+        Outcome::ConfigurationError { .. }
+    ));
+    assert!(matches!(
+        final_outcome(classify(403, b"Forbidden")),
+        Outcome::ConfigurationError { .. }
+    ));
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried_honouring_retry_after() {
+    for status in [408, 429, 500, 502, 503, 504] {
+        assert!(
+            matches!(classify(status, b""), Verdict::Retry { .. }),
+            "{status}"
+        );
+    }
+    let v = classify_answer(
+        &Answer {
+            status: 429,
+            location: None,
+            retry_after: Some("7"),
+            body: b"",
+        },
+        now(),
+    );
+    assert_eq!(
+        v,
+        Verdict::Retry {
+            message: "HTTP 429".into(),
+            retry_after: Some(Duration::from_secs(7))
+        }
+    );
+}
+
+#[test]
+fn retry_after_as_http_date() {
+    assert_eq!(
+        parse_retry_after("Tue, 10 Mar 2026 12:00:30 GMT", now()),
+        Some(Duration::from_secs(30))
+    );
+    assert_eq!(
+        parse_retry_after("Tue, 10 Mar 2026 11:00:00 GMT", now()),
+        Some(Duration::ZERO)
+    );
+    assert_eq!(parse_retry_after("soon", now()), None);
+}
+
+#[test]
+fn data_errors_are_rejections_keeping_the_diagnostics() {
+    let body = outcome_body("EHR-ERR924", "O status do documento deve ser final");
+    assert_eq!(
+        final_outcome(classify(422, &body)),
+        Outcome::Rejected {
+            message: "HTTP 422: (EHR-ERR924) O status do documento deve ser final".into()
+        }
+    );
+    let body = serde_json::json!({"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "details": {"text": "Resource Practitioner/123 is not known"}}]});
+    match final_outcome(classify(400, body.to_string().as_bytes())) {
+        Outcome::Rejected { message } => assert!(message.contains("Practitioner/123")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn redirects_point_at_the_configuration() {
+    assert!(matches!(
+        final_outcome(classify(302, b"")),
+        Outcome::ConfigurationError { .. }
+    ));
+}
+
+#[test]
+fn transport_failures_split_on_whether_anything_was_sent() {
+    assert!(matches!(
+        classify_transport(TransportFailure::BeforeSending("connection refused".into())),
+        Verdict::Retry { .. }
+    ));
+    assert!(matches!(
+        classify_transport(TransportFailure::AfterSending("operation timed out".into())),
+        Verdict::Final(Outcome::Unknown { .. })
+    ));
+    assert!(matches!(
+        classify_transport(TransportFailure::Certificate("UnknownIssuer".into())),
+        Verdict::Final(Outcome::ConfigurationError { .. })
+    ));
+}
+
+#[test]
+fn location_parsing() {
+    assert_eq!(
+        id_from_location("https://h/api/fhir/r4/Bundle/abc-1/").as_deref(),
+        Some("abc-1")
+    );
+    assert_eq!(id_from_location("").as_deref(), None);
+}

@@ -1,0 +1,147 @@
+//! Test-time PKI: a CA, a lab certificate in the ICP-Brasil `NAME:CNPJ`
+//! style, and PKCS#12 files in the legacy and modern encodings written by
+//! the `openssl` CLI. Nothing is committed; everything lives in a temp dir.
+//!
+//! Invariant: used by tests only.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+use crate::config::Config;
+
+pub(crate) const PASSWORD: &str = "s3nh@ do lab";
+pub(crate) const LAB_CN: &str = "LAB EXEMPLO ANALISES CLINICAS LTDA:12345678000195";
+
+/// A CA and a leaf it signed, as PEM files in `dir`.
+pub(crate) struct Pki {
+    pub dir: PathBuf,
+    pub ca_pem: PathBuf,
+    pub cert_pem: PathBuf,
+    pub key_pem: PathBuf,
+}
+
+/// `validity`: `None` for the rcgen default (1975–4096), else (not_before, not_after) years.
+pub(crate) fn pki(dir: &Path, name: &str, validity: Option<(i32, i32)>) -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "AC TESTE RNDS-DROP v5");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, LAB_CN);
+    if let Some((from, to)) = validity {
+        params.not_before = rcgen::date_time_ymd(from, 1, 1);
+        params.not_after = rcgen::date_time_ymd(to, 1, 1);
+    }
+    let leaf = params.signed_by(&leaf_key, &issuer).unwrap();
+
+    let write = |file: &str, text: &str| {
+        let path = dir.join(format!("{name}-{file}"));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    Pki {
+        dir: dir.to_path_buf(),
+        ca_pem: write("ca.pem", &ca_cert.pem()),
+        cert_pem: write("cert.pem", &format!("{}{}", leaf.pem(), ca_cert.pem())),
+        key_pem: write("key.pem", &leaf_key.serialize_pem()),
+    }
+}
+
+/// Runs the openssl CLI; a missing CLI fails the test loudly (CI installs it).
+pub(crate) fn openssl(args: &[&str]) {
+    let status = Command::new("openssl")
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("the openssl CLI is needed by this test (install openssl): {e}")
+        });
+    assert!(status.success(), "openssl {args:?} failed");
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Encoding {
+    /// RC2-40 keys, 3DES certificates, SHA-1 MAC (DATASUS' sample keystore).
+    Legacy,
+    /// AES-256-CBC and SHA-256 MAC (OpenSSL 3 default).
+    Modern,
+    /// RC4-128: not supported, must be named in the error.
+    Rc4,
+    /// Certificates only, no private key.
+    NoKey,
+}
+
+pub(crate) fn pfx(pki: &Pki, encoding: Encoding) -> PathBuf {
+    let out = pki.dir.join(format!(
+        "{}-{encoding:?}.pfx",
+        pki.cert_pem.file_stem().unwrap().to_string_lossy()
+    ));
+    let (out_s, cert, key) = (
+        out.to_str().unwrap(),
+        pki.cert_pem.to_str().unwrap(),
+        pki.key_pem.to_str().unwrap(),
+    );
+    let pass = format!("pass:{PASSWORD}");
+    let mut args = vec![
+        "pkcs12", "-export", "-in", cert, "-out", out_s, "-passout", &pass,
+    ];
+    match encoding {
+        Encoding::Legacy => args.extend([
+            "-inkey",
+            key,
+            "-legacy",
+            "-keypbe",
+            "PBE-SHA1-RC2-40",
+            "-certpbe",
+            "PBE-SHA1-3DES",
+            "-macalg",
+            "sha1",
+        ]),
+        Encoding::Modern => args.extend([
+            "-inkey",
+            key,
+            "-keypbe",
+            "AES-256-CBC",
+            "-certpbe",
+            "AES-256-CBC",
+            "-macalg",
+            "sha256",
+        ]),
+        Encoding::Rc4 => args.extend([
+            "-inkey",
+            key,
+            "-legacy",
+            "-keypbe",
+            "PBE-SHA1-RC4-128",
+            "-certpbe",
+            "PBE-SHA1-RC4-128",
+            "-macalg",
+            "sha1",
+        ]),
+        Encoding::NoKey => args.push("-nokeys"),
+    }
+    openssl(&args);
+    out
+}
+
+/// A configuration for `certificate`, with the password in a file.
+pub(crate) fn config(dir: &Path, certificate: &Path, password: &str, rnds_extra: &str) -> Config {
+    let password_file = dir.join("senha.txt");
+    std::fs::write(&password_file, format!("{password}\n")).unwrap();
+    let text = format!(
+        "[lab]\ncnes = \"1234567\"\nrequester_id = \"98765\"\nrequester_cns = \
+         \"980016287385192\"\ntimezone = \"America/Sao_Paulo\"\nuf = \"GO\"\n\n[rnds]\n\
+         environment = \"simulador\"\nauth_url = \"https://127.0.0.1:9\"\nehr_url = \
+         \"https://127.0.0.1:9\"\ncertificate = \"{}\"\ncertificate_password_file = \"{}\"\n{rnds_extra}",
+        certificate.display(),
+        password_file.display()
+    );
+    Config::parse(&text, Path::new("teste.toml"), dir).unwrap()
+}

@@ -1,0 +1,381 @@
+//! The lab's identity and the TLS configuration built from it: a PKCS#12
+//! file (legacy RC2-40/3DES/SHA-1 or modern AES-256/SHA-256, via
+//! `p12-keystore` with PBES1) or a PEM chain plus key; the standard roots
+//! from `webpki-roots` plus the optional `extra_ca`; client authentication
+//! with the leaf and its intermediates. Verification of the server can never
+//! be turned off: there is no code path that installs another verifier.
+//!
+//! Invariant: this module knows nothing of HTTP, tokens or bundles, and no
+//! password ever reaches a message or a log.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ClientConfig, RootCertStore};
+
+use super::ClientError;
+use crate::config::Rnds;
+
+#[cfg(test)]
+mod tests;
+
+/// Certificates expiring within this many days are announced with a warning.
+const EXPIRY_WARNING_DAYS: i64 = 30;
+
+/// What doctor prints about the lab's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateInfo {
+    /// Subject distinguished name, e.g. `CN=LAB EXEMPLO LTDA:12345678000195, ...`.
+    pub subject: String,
+    /// CNPJ (14 digits) or CPF (11 digits) from the ICP-Brasil `NAME:NUMBER`
+    /// common name, when present.
+    pub cnpj_or_cpf: Option<String>,
+    /// Issuer distinguished name (the certification authority).
+    pub issuer: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+}
+
+impl CertificateInfo {
+    /// `válido de 01/02/2025 00:00 UTC até 01/02/2026 00:00 UTC`.
+    pub fn validity_text(&self) -> String {
+        format!(
+            "válido de {} até {}",
+            format_date(self.not_before),
+            format_date(self.not_after)
+        )
+    }
+}
+
+/// The loaded client identity: leaf first, then intermediates, and its key.
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    info: CertificateInfo,
+}
+
+impl std::fmt::Debug for Identity {
+    // The key never appears in debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("chain_len", &self.chain.len())
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// Loads the certificate named by `[rnds]` and checks it is valid now.
+    pub fn load(rnds: &Rnds) -> Result<Identity, ClientError> {
+        Identity::load_at(rnds, Utc::now())
+    }
+
+    /// As [`Identity::load`], with the validity judged at `now`.
+    pub fn load_at(rnds: &Rnds, now: DateTime<Utc>) -> Result<Identity, ClientError> {
+        let path = &rnds.certificate;
+        let bytes = std::fs::read(path).map_err(|e| {
+            ClientError::Config(format!(
+                "não foi possível ler o certificado {}: {e}",
+                path.display()
+            ))
+        })?;
+        let (chain, key) = if rnds.certificate_key.is_some() || looks_like_pem(&bytes) {
+            load_pem(path, &bytes, rnds.certificate_key.as_deref())?
+        } else {
+            let password = read_password(rnds)?;
+            load_pkcs12(path, &bytes, &password)?
+        };
+        let Some(leaf) = chain.first() else {
+            return Err(ClientError::Config(format!(
+                "{} não contém nenhum certificado",
+                path.display()
+            )));
+        };
+        let info = describe_der(leaf)
+            .map_err(|m| ClientError::Config(format!("certificado {}: {m}", path.display())))?;
+        check_validity(&info, now)?;
+        Ok(Identity { chain, key, info })
+    }
+
+    pub fn info(&self) -> &CertificateInfo {
+        &self.info
+    }
+
+    /// The rustls configuration: ring provider, standard roots plus
+    /// `extra_ca`, this identity for client authentication, HTTP/2 offered.
+    pub fn client_config(&self, extra_ca: Option<&Path>) -> Result<ClientConfig, ClientError> {
+        let mut roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        if let Some(ca_path) = extra_ca {
+            add_extra_ca(&mut roots, ca_path)?;
+        }
+        let mut config =
+            ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| ClientError::Config(format!("configuração TLS inválida: {e}")))?
+                .with_root_certificates(roots)
+                .with_client_auth_cert(self.chain.clone(), self.key.clone_key())
+                .map_err(|e| {
+                    ClientError::Config(format!(
+                        "a chave privada não serve para o certificado ({e}); confira se a chave \
+                         é a do certificado e se é RSA ou ECDSA"
+                    ))
+                })?;
+        // reqwest leaves ALPN to a preconfigured rustls config.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    }
+}
+
+/// Loads the configured certificate and describes it (for `doctor`).
+pub fn describe_certificate(rnds: &Rnds) -> Result<CertificateInfo, ClientError> {
+    Identity::load(rnds).map(|identity| identity.info)
+}
+
+fn looks_like_pem(bytes: &[u8]) -> bool {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    bytes[start..].starts_with(b"-----BEGIN")
+}
+
+/// The password from the environment variable, else from the file's first
+/// line; never from the TOML.
+fn read_password(rnds: &Rnds) -> Result<String, ClientError> {
+    if let Some(var) = &rnds.certificate_password_env {
+        if let Ok(value) = std::env::var(var) {
+            return Ok(value);
+        }
+        if rnds.certificate_password_file.is_none() {
+            return Err(ClientError::Config(format!(
+                "a variável de ambiente {var} (certificate_password_env) não está definida: \
+                 defina-a com a senha do certificado"
+            )));
+        }
+    }
+    if let Some(file) = &rnds.certificate_password_file {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            ClientError::Config(format!(
+                "não foi possível ler o arquivo de senha {}: {e}",
+                file.display()
+            ))
+        })?;
+        return Ok(text.lines().next().unwrap_or("").trim().to_string());
+    }
+    Err(ClientError::Config(
+        "o certificado PKCS#12 precisa de senha: informe certificate_password_env ou \
+         certificate_password_file em [rnds] (a senha nunca vai no arquivo de configuração)"
+            .into(),
+    ))
+}
+
+type Chain = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+fn load_pkcs12(path: &Path, bytes: &[u8], password: &str) -> Result<Chain, ClientError> {
+    use p12_keystore::{KeyStore, Pkcs12ImportPolicy};
+    let shown = path.display();
+    let store = KeyStore::from_pkcs12(bytes, password, Pkcs12ImportPolicy::Relaxed)
+        .map_err(|e| pkcs12_error(path, bytes, &e))?;
+    let Some((_, key_chain)) = store.private_key_chain() else {
+        return Err(ClientError::Config(format!(
+            "{shown} não contém a chave privada, só certificados: exporte o certificado \
+             novamente incluindo a chave privada (no Windows: \"Sim, exportar a chave privada\")"
+        )));
+    };
+    if key_chain.certs().is_empty() {
+        return Err(ClientError::Config(format!(
+            "{shown} contém uma chave privada sem o certificado correspondente: exporte \
+             novamente o certificado com a chave"
+        )));
+    }
+    let chain = key_chain
+        .certs()
+        .iter()
+        .map(|c| CertificateDer::from(c.as_der().to_vec()))
+        .collect();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_chain.key().as_der().to_vec()));
+    Ok((chain, key))
+}
+
+const CONVERT_HINT: &str = "converta-o para AES-256/SHA-256 com: openssl pkcs12 -in antigo.pfx \
+    -nodes -legacy | openssl pkcs12 -export -out novo.pfx -keypbe AES-256-CBC -certpbe \
+    AES-256-CBC -macalg sha256 (as duas senhas são pedidas no terminal)";
+
+fn pkcs12_error(path: &Path, bytes: &[u8], error: &p12_keystore::error::Error) -> ClientError {
+    use p12_keystore::error::Error as P12;
+    let shown = path.display();
+    let message = match error {
+        P12::MacError(_) => format!(
+            "senha incorreta para o certificado {shown}: confira a senha na variável de \
+             ambiente ou no arquivo de senha (primeira linha)"
+        ),
+        P12::UnsupportedEncryptionScheme | P12::UnsupportedMacAlgorithm | P12::Pkcs5Error(_) => {
+            match unsupported_algorithm_name(bytes) {
+                Some(name) => format!(
+                    "o certificado {shown} usa uma criptografia não suportada ({name}); \
+                     {CONVERT_HINT}"
+                ),
+                None if matches!(error, P12::Pkcs5Error(_)) => format!(
+                    "não foi possível abrir o certificado {shown}: senha incorreta ou \
+                     criptografia não suportada; confira a senha ou {CONVERT_HINT}"
+                ),
+                None => format!(
+                    "o certificado {shown} usa uma criptografia não suportada; {CONVERT_HINT}"
+                ),
+            }
+        }
+        P12::UnpadError | P12::InvalidPrivateKey => {
+            format!("não foi possível abrir o certificado {shown}: a senha parece incorreta")
+        }
+        other => format!(
+            "{shown} não é um arquivo PKCS#12 (.pfx/.p12) válido ({other}); se for PEM, \
+             informe também certificate_key"
+        ),
+    };
+    ClientError::Config(message)
+}
+
+/// Names a PBE or MAC algorithm `p12-keystore` cannot read, by looking for
+/// its OID in the (unencrypted) algorithm identifiers of the file.
+fn unsupported_algorithm_name(bytes: &[u8]) -> Option<&'static str> {
+    // DER of 1.2.840.113549 (RSA Data Security) after the tag and length.
+    const RSADSI: [u8; 6] = [0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D];
+    let known: [(&[u8], &str); 9] = [
+        (&[0x01, 0x0C, 0x01, 0x01], "PBE-SHA1-RC4-128"),
+        (&[0x01, 0x0C, 0x01, 0x02], "PBE-SHA1-RC4-40"),
+        (&[0x01, 0x0C, 0x01, 0x04], "PBE-SHA1-2DES"),
+        (&[0x01, 0x0C, 0x01, 0x05], "PBE-SHA1-RC2-128"),
+        (&[0x01, 0x05, 0x03], "PBE-MD5-DES"),
+        (&[0x01, 0x05, 0x06], "PBE-MD5-RC2-64"),
+        (&[0x01, 0x05, 0x0A], "PBE-SHA1-DES"),
+        (&[0x01, 0x05, 0x0B], "PBE-SHA1-RC2-64"),
+        (&[0x02, 0x05], "MAC MD5"),
+    ];
+    known.iter().find_map(|(tail, name)| {
+        let mut needle = vec![0x06, (RSADSI.len() + tail.len()) as u8];
+        needle.extend_from_slice(&RSADSI);
+        needle.extend_from_slice(tail);
+        bytes
+            .windows(needle.len())
+            .any(|w| w == needle.as_slice())
+            .then_some(*name)
+    })
+}
+
+fn load_pem(path: &Path, bytes: &[u8], key_path: Option<&Path>) -> Result<Chain, ClientError> {
+    let shown = path.display();
+    let chain = CertificateDer::pem_slice_iter(bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ClientError::Config(format!("certificado PEM {shown} inválido: {e}")))?;
+    let key_bytes;
+    let (key_source, key_shown) = match key_path {
+        Some(k) => {
+            key_bytes = std::fs::read(k).map_err(|e| {
+                ClientError::Config(format!("não foi possível ler a chave {}: {e}", k.display()))
+            })?;
+            (key_bytes.as_slice(), k.display().to_string())
+        }
+        None => (bytes, path.display().to_string()),
+    };
+    if String::from_utf8_lossy(key_source).contains("ENCRYPTED PRIVATE KEY") {
+        return Err(ClientError::Config(format!(
+            "a chave {key_shown} está cifrada: use o arquivo .pfx com senha, ou decifre a chave \
+             com `openssl pkcs8 -in chave.pem -out chave-aberta.pem` (e proteja o arquivo)"
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_source).map_err(|_| {
+        ClientError::Config(format!(
+            "{key_shown} não contém a chave privada em PEM: informe em certificate_key o \
+             arquivo da chave do certificado"
+        ))
+    })?;
+    Ok((chain, key))
+}
+
+fn add_extra_ca(roots: &mut RootCertStore, path: &Path) -> Result<(), ClientError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        ClientError::Config(format!(
+            "não foi possível ler extra_ca {}: {e}",
+            path.display()
+        ))
+    })?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ClientError::Config(format!("extra_ca {} inválido: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(ClientError::Config(format!(
+            "extra_ca {} não contém nenhum certificado PEM",
+            path.display()
+        )));
+    }
+    for cert in certs {
+        roots.add(cert).map_err(|e| {
+            ClientError::Config(format!(
+                "extra_ca {} tem um certificado inválido: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+fn describe_der(der: &[u8]) -> Result<CertificateInfo, String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| format!("não foi possível ler o certificado: {e}"))?;
+    let cnpj_or_cpf = cert
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .find_map(icp_brasil_number);
+    let timestamp = |t: &x509_parser::time::ASN1Time| {
+        DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+    };
+    Ok(CertificateInfo {
+        subject: cert.subject().to_string(),
+        cnpj_or_cpf,
+        issuer: cert.issuer().to_string(),
+        not_before: timestamp(&cert.validity().not_before),
+        not_after: timestamp(&cert.validity().not_after),
+    })
+}
+
+/// ICP-Brasil common names end in `:<CNPJ>` (e-CNPJ) or `:<CPF>` (e-CPF).
+fn icp_brasil_number(common_name: &str) -> Option<String> {
+    let (_, number) = common_name.rsplit_once(':')?;
+    let number = number.trim();
+    ((number.len() == 14 || number.len() == 11) && number.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| number.to_string())
+}
+
+fn check_validity(info: &CertificateInfo, now: DateTime<Utc>) -> Result<(), ClientError> {
+    if now < info.not_before {
+        return Err(ClientError::Config(format!(
+            "o certificado ainda não é válido: {} (confira o relógio deste computador)",
+            info.validity_text()
+        )));
+    }
+    if now > info.not_after {
+        return Err(ClientError::Config(format!(
+            "o certificado expirou em {}: {}; renove-o com a autoridade certificadora e \
+             atualize [rnds] certificate",
+            format_date(info.not_after),
+            info.validity_text()
+        )));
+    }
+    let days_left = (info.not_after - now).num_days();
+    if days_left < EXPIRY_WARNING_DAYS {
+        tracing::warn!(
+            "o certificado expira em {days_left} dias ({}): providencie a renovação",
+            format_date(info.not_after)
+        );
+    }
+    Ok(())
+}
+
+fn format_date(when: DateTime<Utc>) -> String {
+    when.format("%d/%m/%Y %H:%M UTC").to_string()
+}

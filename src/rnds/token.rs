@@ -1,0 +1,157 @@
+//! The access token's life cycle: obtained with `GET <auth>/api/token` over
+//! mutual TLS, reused for its whole life, refreshed a minute before it
+//! expires (the server allows zero clock skew), and refreshed by one task at
+//! a time however many requests wait: the write lock is held while fetching,
+//! so waiters find the new token when they get in.
+//!
+//! Invariant: the token's value never reaches a log or a message; this
+//! module knows nothing of bundles or lookups.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::RwLock;
+use tokio::time::Instant;
+
+use super::outcome::{diagnostics, transport_failure, TransportFailure};
+use super::ClientError;
+
+/// Refresh this long before expiry (capped at half the lifetime, so very
+/// short-lived tokens, as in tests, are still reused).
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
+struct Token {
+    value: Arc<str>,
+    refresh_at: Instant,
+}
+
+pub(crate) struct TokenCache {
+    http: reqwest::Client,
+    url: String,
+    current: RwLock<Option<Token>>,
+    fetches: AtomicU64,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    /// Milliseconds, per the contract (1 800 000 = 30 minutes).
+    expires_in: u64,
+}
+
+impl TokenCache {
+    pub fn new(http: reqwest::Client, url: String) -> TokenCache {
+        TokenCache {
+            http,
+            url,
+            current: RwLock::new(None),
+            fetches: AtomicU64::new(0),
+        }
+    }
+
+    /// A token valid for at least the refresh margin.
+    pub async fn get(&self) -> Result<Arc<str>, ClientError> {
+        if let Some(token) = self.current.read().await.as_ref() {
+            if Instant::now() < token.refresh_at {
+                return Ok(token.value.clone());
+            }
+        }
+        let mut slot = self.current.write().await;
+        // Another task may have refreshed while this one waited for the lock.
+        if let Some(token) = slot.as_ref() {
+            if Instant::now() < token.refresh_at {
+                return Ok(token.value.clone());
+            }
+        }
+        let (token, _) = self.fetch().await?;
+        let value = token.value.clone();
+        *slot = Some(token);
+        Ok(value)
+    }
+
+    /// Drops `stale` (refused by RNDS) unless another task already replaced it.
+    pub async fn invalidate(&self, stale: &Arc<str>) {
+        let mut slot = self.current.write().await;
+        if slot.as_ref().is_some_and(|t| t.value == *stale) {
+            *slot = None;
+        }
+    }
+
+    /// Fetches a fresh token now (doctor) and returns its lifetime.
+    pub async fn refresh_now(&self) -> Result<Duration, ClientError> {
+        let mut slot = self.current.write().await;
+        let (token, lifetime) = self.fetch().await?;
+        *slot = Some(token);
+        Ok(lifetime)
+    }
+
+    /// How many tokens were fetched so far (tests, diagnostics).
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    async fn fetch(&self) -> Result<(Token, Duration), ClientError> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let asked_at = Instant::now();
+        let answer =
+            self.http
+                .get(&self.url)
+                .send()
+                .await
+                .map_err(|e| match transport_failure(&e) {
+                    TransportFailure::Certificate(m) => ClientError::Config(format!(
+                        "o servidor de autenticação ({}) recusou a conexão TLS: {m}; confira o \
+                     certificado e, para o simulador ou um proxy, extra_ca",
+                        self.url
+                    )),
+                    TransportFailure::BeforeSending(m) | TransportFailure::AfterSending(m) => {
+                        ClientError::Unreachable(format!(
+                            "não foi possível obter o token em {}: {m}",
+                            self.url
+                        ))
+                    }
+                })?;
+        let status = answer.status().as_u16();
+        let body = answer
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable(format!("a resposta do token se perdeu: {e}")))?;
+        match status {
+            200 => {}
+            401 | 403 => {
+                return Err(ClientError::Config(format!(
+                    "o servidor de autenticação recusou o certificado (HTTP {status}: {}); \
+                     confira se é o certificado credenciado no DATASUS para este ambiente",
+                    diagnostics(&body)
+                )))
+            }
+            404 | 405 => {
+                return Err(ClientError::Config(format!(
+                    "{} não é o serviço de token (HTTP {status}); confira auth_url",
+                    self.url
+                )))
+            }
+            _ => {
+                return Err(ClientError::Unreachable(format!(
+                    "o servidor de autenticação respondeu HTTP {status}: {}",
+                    diagnostics(&body)
+                )))
+            }
+        }
+        let parsed: TokenAnswer = serde_json::from_slice(&body)
+            .map_err(|e| ClientError::Unreachable(format!("resposta de token inesperada ({e})")))?;
+        let lifetime = Duration::from_millis(parsed.expires_in);
+        let margin = REFRESH_MARGIN.min(lifetime / 2);
+        Ok((
+            Token {
+                value: Arc::from(parsed.access_token),
+                // Counted from the request, not the answer: errs on the early side.
+                refresh_at: asked_at + (lifetime - margin),
+            },
+            lifetime,
+        ))
+    }
+}
