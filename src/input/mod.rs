@@ -4,7 +4,20 @@
 //! Invariant: this module knows no validation rule, no field meaning and no
 //! FHIR. It never decides whether a row is valid, only what its cells say.
 
+mod csv;
+mod decode;
+mod sniff;
+mod xlsx;
+
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
+
+use self::csv::{read_csv, CsvSource, SNIFF_LEN};
+use self::decode::{choose_encoding, is_utf8_stream};
 
 /// What kind of file was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -40,6 +53,10 @@ pub struct SourceInfo {
 }
 
 /// One data row: cells as text, aligned with `SourceInfo::headers`.
+///
+/// Blank rows and "Total" summary rows are skipped. A row shorter than the
+/// header is padded with empty cells; cells beyond the header width (no
+/// column name to land under) are dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     /// Line (or sheet row) as a person sees it.
@@ -64,12 +81,135 @@ pub enum InputError {
     NoHeader,
     #[error("planilha inválida: {0}")]
     Xlsx(String),
+    #[error("o arquivo está vazio (nenhuma linha com conteúdo)")]
+    Empty,
     #[error("CSV inválido na linha {line}: {message}")]
     Csv { line: u64, message: String },
 }
 
 /// Opens a CSV or XLSX file (detected by content, then by extension).
+///
+/// A CSV is streamed: only its first 64 KiB are held for detection, plus one
+/// cheap pass over the file to check whether it is valid UTF-8.
 pub fn open(path: &Path, options: &ReadOptions) -> Result<Table, InputError> {
-    let _ = (path, options);
-    Err(InputError::UnknownFormat("não implementado".into()))
+    let name = path
+        .file_name()
+        .map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned());
+    let mut file = File::open(path)?;
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    (&mut file).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
+    match classify(&head, &name)? {
+        Kind::Xlsx => {
+            file.seek(SeekFrom::Start(0))?;
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes)?;
+            xlsx::read_xlsx(name, bytes, options)
+        }
+        Kind::Csv => {
+            let head_is_whole = head.len() < SNIFF_LEN;
+            let whole_is_utf8 = if head_is_whole {
+                std::str::from_utf8(&head).is_ok()
+            } else {
+                file.seek(SeekFrom::Start(0))?;
+                let valid = is_utf8_stream(&mut file)?;
+                file.seek(SeekFrom::Start(head.len() as u64))?;
+                valid
+            };
+            read_csv(CsvSource {
+                file: name,
+                encoding: choose_encoding(&head, whole_is_utf8),
+                head,
+                head_is_whole,
+                rest: Box::new(std::io::BufReader::with_capacity(256 * 1024, file)),
+            })
+        }
+    }
+}
+
+/// Same as [`open`], from bytes already in memory; `name` is the file name
+/// reported in `SourceInfo::file` and used to recognise the format.
+pub fn open_bytes(name: &str, bytes: Vec<u8>, options: &ReadOptions) -> Result<Table, InputError> {
+    let head_len = bytes.len().min(SNIFF_LEN);
+    match classify(&bytes[..head_len], name)? {
+        Kind::Xlsx => xlsx::read_xlsx(name.to_owned(), bytes, options),
+        Kind::Csv => {
+            let head = bytes[..head_len].to_vec();
+            let encoding = choose_encoding(&head, std::str::from_utf8(&bytes).is_ok());
+            let mut rest = Cursor::new(bytes);
+            rest.set_position(head_len as u64);
+            read_csv(CsvSource {
+                file: name.to_owned(),
+                encoding,
+                head_is_whole: head_len == rest.get_ref().len(),
+                head,
+                rest: Box::new(rest),
+            })
+        }
+    }
+}
+
+enum Kind {
+    Csv,
+    Xlsx,
+}
+
+/// Recognises the format from the first bytes; refuses binary content that
+/// is not a spreadsheet (a picture or PDF renamed `.csv`).
+fn classify(head: &[u8], name: &str) -> Result<Kind, InputError> {
+    const ZIP: &[u8] = b"PK\x03\x04";
+    // Compound File Binary: legacy .xls, or an encrypted (password) .xlsx.
+    const CFB: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+    if head.is_empty() {
+        return Err(InputError::Empty);
+    }
+    if head.starts_with(ZIP) {
+        return Ok(Kind::Xlsx);
+    }
+    if head.starts_with(CFB) {
+        return Err(InputError::Xlsx(
+            "a planilha está protegida por senha ou no formato antigo .xls; \
+             salve uma cópia sem senha como .xlsx ou CSV e envie novamente"
+                .into(),
+        ));
+    }
+    let lower = name.to_lowercase();
+    if lower.ends_with(".xlsx") || lower.ends_with(".xlsm") {
+        return Err(InputError::Xlsx(
+            "o arquivo tem extensão .xlsx mas não é uma planilha XLSX (conteúdo corrompido ou de outro tipo)"
+                .into(),
+        ));
+    }
+    if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+        return Err(InputError::UnknownFormat(
+            "texto em UTF-16; salve o arquivo como CSV em UTF-8".into(),
+        ));
+    }
+    if looks_binary(head) {
+        return Err(InputError::UnknownFormat(
+            "o conteúdo não é texto (imagem, PDF ou outro arquivo binário?); envie um CSV ou XLSX"
+                .into(),
+        ));
+    }
+    Ok(Kind::Csv)
+}
+
+/// NUL bytes, or many control bytes, never occur in a text export.
+fn looks_binary(head: &[u8]) -> bool {
+    let controls = head
+        .iter()
+        .filter(|&&byte| byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r' | 0x0C | 0x13))
+        .count();
+    head.contains(&0) || controls * 20 > head.len()
+}
+
+/// Header texts, without the empty cells after the last named column.
+fn header_texts(cells: &[String]) -> Vec<String> {
+    let named = cells.iter().rposition(|cell| !cell.is_empty()).map_or(0, |last| last + 1);
+    cells[..named].to_vec()
+}
+
+/// Pads a row with empty cells, or drops the cells past the header width.
+fn fit_to_width(mut cells: Vec<String>, width: usize) -> Vec<String> {
+    cells.resize(width, String::new());
+    cells
 }
