@@ -1,13 +1,22 @@
 //! Headers → canonical fields; wordings → codes. The tables (header
 //! synonyms, result wordings, specimen wordings, exam names) are data in
-//! `schemas/`, embedded at build time.
+//! `schemas/synonyms.toml` and `schemas/vocabulary.toml`, embedded at build
+//! time and parsed once. Lookups ignore case, accents, spacing and
+//! punctuation and repair double-encoded UTF-8.
 //!
-//! Invariant: no I/O beyond loading its embedded tables once; no FHIR.
+//! Invariant: no I/O beyond loading its embedded tables once; no FHIR; no
+//! validation rule (it says what a wording means, never whether a row is
+//! acceptable). It never maps a result wording by similarity.
+
+mod normalize;
+mod tables;
 
 use std::collections::BTreeMap;
 
 use crate::input::Row;
-use crate::model::Field;
+use crate::model::{ExamCode, Field, Qualitative, SpecimenCode};
+
+pub use normalize::{edit_distance, key, repair_mojibake};
 
 /// Which column holds which field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,14 +43,129 @@ impl ColumnMap {
             .and_then(|&i| row.cells.get(i))
             .map(String::as_str)
     }
+
+    pub fn has(&self, field: Field) -> bool {
+        self.by_field.contains_key(&field)
+    }
 }
 
 /// Maps headers onto fields: `overrides` (field → header text) first, then
-/// the synonym table.
+/// the synonym table: whole-header matches, then prefix matches. Each
+/// column serves at most one field and each field takes the column of its
+/// earliest-listed synonym (leftmost column on ties).
 pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> ColumnMap {
-    let _ = overrides;
+    let keys: Vec<String> = headers.iter().map(|h| normalize::header_key(h)).collect();
+    let mut by_field = BTreeMap::new();
+    let mut taken = vec![false; headers.len()];
+
+    for (&field, wanted) in overrides {
+        let wanted_key = normalize::header_key(wanted);
+        let column = headers
+            .iter()
+            .position(|h| h.trim() == wanted.trim())
+            .or_else(|| keys.iter().position(|k| *k == wanted_key));
+        if let Some(i) = column.filter(|&i| !taken[i]) {
+            taken[i] = true;
+            by_field.insert(field, i);
+        }
+    }
+
+    let synonyms = &tables::tables().synonyms;
+    let matchers: [fn(&str, &str) -> bool; 2] = [|h, s| h == s, |h, s| h.starts_with(s)];
+    for (pass, matches) in matchers.into_iter().enumerate() {
+        for field in Field::ALL {
+            if by_field.contains_key(&field) {
+                continue;
+            }
+            let Some(entry) = synonyms.get(&field) else {
+                continue;
+            };
+            let wanted = if pass == 0 {
+                &entry.exact_keys
+            } else {
+                &entry.prefix_keys
+            };
+            let found = wanted.iter().find_map(|synonym| {
+                (0..keys.len())
+                    .find(|&i| !taken[i] && !synonym.is_empty() && matches(&keys[i], synonym))
+            });
+            if let Some(i) = found {
+                taken[i] = true;
+                by_field.insert(field, i);
+            }
+        }
+    }
+
     ColumnMap {
-        by_field: BTreeMap::new(),
+        by_field,
         headers: headers.to_vec(),
     }
 }
+
+/// The header wordings recognised for `field`, as written in the table.
+pub fn header_wordings(field: Field) -> &'static [String] {
+    tables::tables()
+        .synonyms
+        .get(&field)
+        .map(|s| s.wordings.as_slice())
+        .unwrap_or(&[])
+}
+
+/// Is `value` empty or a null token (`null`, `N/A`, `Desconhecido`, ...)?
+/// `-` is not null here (it is a result wording); see [`is_blank_optional`].
+pub fn is_null(value: &str) -> bool {
+    let trimmed = value.trim();
+    trimmed.is_empty()
+        || tables::tables()
+            .null_keys
+            .contains(&normalize::value_key(trimmed))
+}
+
+/// [`is_null`] for optional columns, where a lone `-` also means "nothing".
+pub fn is_blank_optional(value: &str) -> bool {
+    value.trim() == "-" || is_null(value)
+}
+
+/// The meaning of a result wording or code 1/2/3, if it is in the vocabulary.
+pub fn qualitative(value: &str) -> Option<Qualitative> {
+    tables::tables()
+        .results
+        .get(&normalize::value_key(value))
+        .copied()
+}
+
+/// The known result wording closest to `value` (edit distance over keys),
+/// for a suggestion in a message. Never used to map a value.
+pub fn closest_result_wording(value: &str) -> Option<&'static str> {
+    let wanted = normalize::value_key(value);
+    tables::tables()
+        .result_wordings
+        .iter()
+        .filter(|(k, _)| k.chars().count() > 1)
+        .min_by_key(|(k, _)| edit_distance(&wanted, k))
+        .map(|(_, wording)| wording.as_str())
+}
+
+/// A specimen wording, display or code → its code.
+pub fn specimen(value: &str) -> Option<SpecimenCode> {
+    tables::tables()
+        .specimens
+        .get(&normalize::value_key(value))
+        .cloned()
+}
+
+/// An exam code that is in BRNomeExameLOINC or BRNomeExameGAL.
+pub fn exam_code(code: &str) -> Option<ExamCode> {
+    tables::exam_code(code.trim())
+}
+
+/// A Portuguese exam name (or a code system display) → its code.
+pub fn exam_by_name(name: &str) -> Option<ExamCode> {
+    tables::tables()
+        .exams
+        .get(&normalize::value_key(name))
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,25 @@
-//! A mapped row → a valid `LabResult` or the list of its issues.
+//! A mapped row → a valid `LabResult` or the list of all its issues, each a
+//! pt-BR sentence naming the line, the column, the value and the fix.
+//!
+//! Choices worth knowing:
+//! - The patient is identified by CNS only; a CPF is checked and explained,
+//!   never sent.
+//! - A release (`issued`) given as a date alone becomes 00:00 local time of
+//!   that date (FHIR `issued` is an instant). Midnight never lies about the
+//!   day and can never be in the future for a past date; the
+//!   "collection ≤ release" rule then compares days, not times.
+//! - A result wording not in `schemas/vocabulary.toml` is an issue with a
+//!   suggestion, never mapped by similarity.
+//! - Without an id column, the lab id is a UUIDv5 of (CNES, CNS, exam code,
+//!   collection text, specimen code): the same row always gets the same id.
 //!
 //! Invariant: pure. No I/O, no clock (the current time comes in through
 //! `Settings::now`), no FHIR, no HTTP.
+
+pub mod dates;
+pub mod ids;
+mod messages;
+mod rules;
 
 use std::collections::BTreeMap;
 
@@ -30,16 +48,17 @@ pub struct Settings {
 /// Problems of the file as a whole (a required column that is missing and
 /// has no default), reported once on the header line.
 pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Vec<RowIssue> {
-    let _ = (map, settings, header_line);
-    Vec::new()
+    rules::file_issues(map, settings, header_line)
 }
 
-/// Validates one row.
+/// Validates one row; on failure returns every issue of the row.
 pub fn validate_row(
     row: &Row,
     map: &ColumnMap,
     settings: &Settings,
 ) -> Result<LabResult, Vec<RowIssue>> {
-    let _ = (row, map, settings);
-    Err(Vec::new())
+    rules::validate_row(row, map, settings)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,143 @@
+//! Text keys for lookups: case, accents, spacing and punctuation folded
+//! away, double-encoded UTF-8 repaired, and the edit distance used for
+//! suggestions.
+//!
+//! Invariant: pure string functions; knows no field, table or code system.
+
+use encoding_rs::{WINDOWS_1250, WINDOWS_1252};
+
+/// The lookup key of `text`: lowercase ASCII letters and digits only, with
+/// accents stripped, after repairing mojibake. `"NÃO DET ECTADO"`,
+/// `"Não detectado"` and `"NÃ£o detectado"` share the key `naodetectado`.
+pub fn key(text: &str) -> String {
+    if let Some(repaired) = repair_mojibake(text) {
+        return fold(&repaired);
+    }
+    fold(text)
+}
+
+/// [`key`], but a text made only of punctuation (`+`, `-`) is its own key,
+/// so such wordings stay distinguishable.
+pub fn value_key(text: &str) -> String {
+    let folded = key(text);
+    if folded.is_empty() {
+        text.trim().to_string()
+    } else {
+        folded
+    }
+}
+
+/// Header key: like [`key`], after dropping the stray byte-order-mark debris
+/// some exports leave in front of the first header (`ÿid` is `id` preceded
+/// by a lone 0xFF read as Latin-1).
+pub fn header_key(text: &str) -> String {
+    key(text.trim_start_matches(['\u{feff}', '\u{ff}', '\u{fe}']))
+}
+
+fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !c.is_ascii() {
+            if let Some(base) = strip_accent(c) {
+                out.push(base);
+            }
+        }
+    }
+    out
+}
+
+/// Base letter of an accented Latin letter (lowercase), None for symbols.
+fn strip_accent(c: char) -> Option<char> {
+    let base = match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
+        'ç' | 'Ç' => 'c',
+        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => 'i',
+        'ñ' | 'Ñ' => 'n',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => 'u',
+        'ý' | 'ÿ' | 'Ý' => 'y',
+        _ => return None,
+    };
+    Some(base)
+}
+
+/// Text that was UTF-8, decoded as cp1252 (`NÃ£o`) or cp1250 (`SĂłdio`) and
+/// saved again as UTF-8: re-encoding it in that code page gives back valid
+/// UTF-8. Legitimate accented text does not survive that round trip (`Não`
+/// in cp1252 is not valid UTF-8), which is what makes the test safe.
+pub fn repair_mojibake(text: &str) -> Option<String> {
+    if text.is_ascii() {
+        return None;
+    }
+    for encoding in [WINDOWS_1252, WINDOWS_1250] {
+        let (bytes, _, had_errors) = encoding.encode(text);
+        if had_errors {
+            continue;
+        }
+        if let Ok(decoded) = std::str::from_utf8(&bytes) {
+            if decoded != text {
+                return Some(decoded.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Levenshtein distance over chars (keys are short).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = substitution.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_fold_case_accents_spacing_and_punctuation() {
+        assert_eq!(key("NÃO DET ECTADO"), "naodetectado");
+        assert_eq!(key("P O S I T I V O"), "positivo");
+        assert_eq!(key("Dt. Liberação"), key("DT_LIBERACAO"));
+        assert_eq!(key("Cód. Exame"), "codexame");
+        assert_eq!(value_key("+"), "+");
+        assert_eq!(value_key(" - "), "-");
+    }
+
+    #[test]
+    fn double_encoded_text_is_repaired_and_clean_text_left_alone() {
+        assert_eq!(
+            repair_mojibake("NÃ£o detectado").as_deref(),
+            Some("Não detectado")
+        );
+        assert_eq!(repair_mojibake("SĂłdio").as_deref(), Some("Sódio"));
+        assert_eq!(repair_mojibake("Não detectado"), None);
+        assert_eq!(repair_mojibake("Detectável"), None);
+        assert_eq!(key("NÃ£o detectÃ¡vel"), "naodetectavel");
+    }
+
+    #[test]
+    fn header_key_drops_leading_bom_debris() {
+        assert_eq!(header_key("ÿid"), "id");
+        assert_eq!(header_key("\u{feff}Cartão SUS"), "cartaosus");
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("naodetectatdo", "naodetectado"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", "abc"), 0);
+    }
+}

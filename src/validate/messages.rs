@@ -1,0 +1,69 @@
+//! The pt-BR wording of row issues: field names as lab staff say them and
+//! the explanation of each identifier or date problem.
+//!
+//! Invariant: text only; decides nothing.
+
+use super::dates::DateProblem;
+use super::ids::IdProblem;
+use crate::model::Field;
+
+/// The field as lab staff call it, with its article ("o CNS", "a data da coleta").
+pub fn label(field: Field) -> &'static str {
+    match field {
+        Field::LabId => "o identificador do exame",
+        Field::PatientCns => "o CNS do paciente",
+        Field::PatientCpf => "o CPF do paciente",
+        Field::PatientName => "o nome do paciente",
+        Field::CollectionDate => "a data da coleta",
+        Field::CollectionTime => "a hora da coleta",
+        Field::IssuedDate => "a data de liberação do resultado",
+        Field::IssuedTime => "a hora de liberação do resultado",
+        Field::ExamCode => "o código do exame",
+        Field::ExamName => "o nome do exame",
+        Field::Result => "o resultado",
+        Field::ResultUnit => "a unidade do resultado",
+        Field::Interpretation => "a interpretação do resultado",
+        Field::Specimen => "a amostra (material)",
+        Field::Method => "o método",
+        Field::ReferenceRange => "o valor de referência",
+        Field::Notes => "a observação",
+        Field::LabCnes => "o CNES do laboratório",
+        Field::Performer => "o executor do exame",
+    }
+}
+
+/// `Linha 7, coluna "Cartão SUS"` or `Linha 7` when there is no column.
+pub fn place(line: u64, column: &str) -> String {
+    if column.is_empty() {
+        format!("Linha {line}")
+    } else {
+        format!("Linha {line}, coluna \"{column}\"")
+    }
+}
+
+/// Why an identifier is invalid, completing "é inválido (...)".
+pub fn id_reason(problem: IdProblem, what: &str) -> String {
+    match problem {
+        IdProblem::Length { expected, found } => {
+            format!("tem {found} dígitos; {what} tem {expected}")
+        }
+        IdProblem::Character => "contém caracteres que não são dígitos".into(),
+        IdProblem::FirstDigit => {
+            "começa com um dígito que nenhum CNS usa; o CNS começa com 1, 2, 7, 8 ou 9".into()
+        }
+        IdProblem::DefinitiveCnsMiddle => {
+            "um CNS iniciado por 1 ou 2 tem \"000\" ou \"001\" nas posições 12 a 14".into()
+        }
+        IdProblem::Repeated => "todos os dígitos são iguais".into(),
+        IdProblem::CheckDigit => "dígito verificador não confere".into(),
+    }
+}
+
+/// Why a date is invalid, completing "... não é uma data válida: ...".
+pub fn date_reason(problem: DateProblem) -> &'static str {
+    match problem {
+        DateProblem::Format => "use dd/mm/aaaa (ex.: 08/06/2021), dd/mm/aaaa hh:mm ou aaaa-mm-dd",
+        DateProblem::NonexistentDate => "esse dia não existe no calendário",
+        DateProblem::NonexistentTime => "esse horário não existe (use 00:00 a 23:59)",
+    }
+}
