@@ -1,0 +1,167 @@
+//! The profile rule tables: `schemas/profiles/*.json`, embedded and compiled
+//! once into paths split into segments, so checking a bundle allocates
+//! nothing unless it finds a problem.
+//!
+//! Invariant: data only; knows the rule file format, not bundles.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+const FILES: &[&str] = &[
+    include_str!("../../schemas/profiles/Composition-1.0.json"),
+    include_str!("../../schemas/profiles/Composition-1.1.json"),
+    include_str!("../../schemas/profiles/Composition-2.0.json"),
+    include_str!("../../schemas/profiles/Observation-1.0.json"),
+    include_str!("../../schemas/profiles/Observation-2.0.json"),
+    include_str!("../../schemas/profiles/Specimen-1.0.json"),
+];
+
+#[derive(Debug, Deserialize)]
+struct ProfileFile {
+    url: String,
+    #[serde(rename = "resourceType")]
+    resource_type: String,
+    #[serde(default)]
+    observation_profiles: Vec<String>,
+    #[serde(default)]
+    specimen_profiles: Vec<String>,
+    rules: Vec<RuleFile>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RuleFile {
+    path: String,
+    min: Option<usize>,
+    max: Option<usize>,
+    fixed: Option<String>,
+    allowed: Option<Vec<String>>,
+    systems: Option<Vec<String>>,
+    only: Option<String>,
+    check: Option<String>,
+}
+
+/// One path step; `choice` for `value[x]`-style names (`name` is the prefix).
+#[derive(Debug)]
+pub struct Segment {
+    pub name: String,
+    pub choice: bool,
+}
+
+impl Segment {
+    /// Does the JSON key `key` match this step?
+    pub fn matches(&self, key: &str) -> bool {
+        if self.choice {
+            key.len() > self.name.len()
+                && key.starts_with(self.name.as_str())
+                && key.as_bytes()[self.name.len()].is_ascii_uppercase()
+        } else {
+            key == self.name
+        }
+    }
+
+    /// The name as the profile writes it (`effective[x]`).
+    pub fn display(&self) -> String {
+        if self.choice {
+            format!("{}[x]", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// Checks that need more than cardinality and values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// A patient CNS (15 digits with its check rule).
+    Cns,
+    /// CNES / CNPJ / CPF according to the sibling `system`.
+    Organization,
+    /// `valueCodeableConcept` XOR `valueQuantity` with `interpretation`.
+    Result,
+    /// A reference that must resolve to this resource type in the bundle.
+    Reference(&'static str),
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    /// The parent steps, then the checked element last.
+    pub segments: Vec<Segment>,
+    pub min: usize,
+    pub max: Option<usize>,
+    pub fixed: Option<String>,
+    pub allowed: Option<Vec<String>>,
+    pub systems: Option<Vec<String>>,
+    pub only: Option<String>,
+    pub check: Option<Check>,
+}
+
+#[derive(Debug)]
+pub struct Profile {
+    /// The profile's short name (`BRDiagnosticoLaboratorioClinico-2.0`) for messages.
+    pub name: String,
+    pub resource_type: String,
+    pub observation_profiles: Vec<String>,
+    pub specimen_profiles: Vec<String>,
+    pub rules: Vec<Rule>,
+}
+
+fn compile_rule(r: RuleFile) -> Rule {
+    let segments = r
+        .path
+        .split('.')
+        .map(|s| match s.strip_suffix("[x]") {
+            Some(prefix) => Segment {
+                name: prefix.to_string(),
+                choice: true,
+            },
+            None => Segment {
+                name: s.to_string(),
+                choice: false,
+            },
+        })
+        .collect();
+    let check = match r.check.as_deref() {
+        Some("cns") => Some(Check::Cns),
+        Some("organization") => Some(Check::Organization),
+        Some("result") => Some(Check::Result),
+        Some("reference:Observation") => Some(Check::Reference("Observation")),
+        Some("reference:Specimen") => Some(Check::Reference("Specimen")),
+        _ => None,
+    };
+    Rule {
+        segments,
+        min: r.min.unwrap_or(0),
+        max: r.max,
+        fixed: r.fixed,
+        allowed: r.allowed,
+        systems: r.systems,
+        only: r.only,
+        check,
+    }
+}
+
+/// Every known profile, keyed by canonical URL. The files are embedded, so
+/// a file that fails to parse is a build defect the tests catch (it is
+/// then simply absent, and its URL reported as unknown).
+pub fn profiles() -> &'static HashMap<String, Profile> {
+    static CELL: OnceLock<HashMap<String, Profile>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        FILES
+            .iter()
+            .filter_map(|text| serde_json::from_str::<ProfileFile>(text).ok())
+            .map(|f| {
+                let name = f.url.rsplit('/').next().unwrap_or(&f.url).to_string();
+                let profile = Profile {
+                    name,
+                    resource_type: f.resource_type,
+                    observation_profiles: f.observation_profiles,
+                    specimen_profiles: f.specimen_profiles,
+                    rules: f.rules.into_iter().map(compile_rule).collect(),
+                };
+                (f.url, profile)
+            })
+            .collect()
+    })
+}

@@ -1,0 +1,248 @@
+use serde_json::{json, Value};
+
+use super::*;
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/conformance/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn v2() -> Value {
+    fixture("bundle-2.0.json")
+}
+
+fn observation(b: &mut Value) -> &mut Value {
+    &mut b["entry"][1]["resource"]
+}
+
+/// The only violation of `b`, which must be exactly one.
+fn single(b: &Value) -> Violation {
+    let v = check_bundle(b);
+    assert_eq!(v.len(), 1, "expected one violation, got {v:#?}");
+    v.into_iter().next().unwrap()
+}
+
+#[test]
+fn all_rule_files_load() {
+    assert_eq!(known_profiles().len(), 6, "{:?}", known_profiles());
+}
+
+#[test]
+fn contract_shaped_bundles_conform() {
+    assert_eq!(check_bundle(&v2()), vec![]);
+    assert_eq!(check_bundle(&fixture("bundle-1.x.json")), vec![]);
+}
+
+#[test]
+fn a_display_text_is_refused_where_it_appears() {
+    let mut b = v2();
+    observation(&mut b)["code"]["coding"][0]["display"] = json!("SARS-CoV-2 RNA");
+    let v = single(&b);
+    assert_eq!(
+        v.location,
+        "Bundle.entry[1].resource.code.coding[0].display"
+    );
+    assert_eq!(
+        v.message,
+        "display não é permitido no perfil BRDiagnosticoLaboratorioClinico-2.0: remova o elemento"
+    );
+}
+
+#[test]
+fn a_missing_method_is_named() {
+    let mut b = v2();
+    observation(&mut b)
+        .as_object_mut()
+        .unwrap()
+        .remove("method");
+    let v = single(&b);
+    assert_eq!(v.location, "Bundle.entry[1].resource.method");
+    assert_eq!(
+        v.message,
+        "method é obrigatório no perfil BRDiagnosticoLaboratorioClinico-2.0"
+    );
+}
+
+#[test]
+fn a_code_outside_loinc_is_refused() {
+    let mut b = v2();
+    observation(&mut b)["code"]["coding"][0]["code"] = json!("00000-0");
+    let v = single(&b);
+    assert_eq!(v.location, "Bundle.entry[1].resource.code.coding[0].code");
+    assert_eq!(
+        v.message,
+        "o código \"00000-0\" não pertence a BRNomeExameLOINC"
+    );
+}
+
+#[test]
+fn effective_date_time_is_forbidden_in_1x_and_required_in_2_0() {
+    let mut b = fixture("bundle-1.x.json");
+    observation(&mut b)["effectiveDateTime"] = json!("2020-06-07T09:23:00-03:00");
+    let v = single(&b);
+    assert_eq!(v.location, "Bundle.entry[1].resource.effectiveDateTime");
+    assert!(v
+        .message
+        .contains("não é permitido no perfil BRDiagnosticoLaboratorioClinico-1.0"));
+
+    let mut b = v2();
+    observation(&mut b)
+        .as_object_mut()
+        .unwrap()
+        .remove("effectiveDateTime");
+    let v = single(&b);
+    assert_eq!(v.location, "Bundle.entry[1].resource.effective[x]");
+    assert_eq!(
+        v.message,
+        "effective[x] é obrigatório no perfil BRDiagnosticoLaboratorioClinico-2.0"
+    );
+
+    let mut b = v2();
+    let obs = observation(&mut b).as_object_mut().unwrap();
+    let when = obs.remove("effectiveDateTime").unwrap();
+    obs.insert("effectivePeriod".into(), json!({ "start": when }));
+    let v = single(&b);
+    assert_eq!(v.location, "Bundle.entry[1].resource.effectivePeriod");
+    assert!(v.message.contains("use effectiveDateTime"), "{}", v.message);
+}
+
+#[test]
+fn a_quantity_needs_an_interpretation_and_excludes_a_concept() {
+    let mut b = fixture("bundle-1.x.json");
+    observation(&mut b)
+        .as_object_mut()
+        .unwrap()
+        .remove("interpretation");
+    let v = single(&b);
+    assert_eq!(v.location, "Bundle.entry[1].resource.valueQuantity");
+    assert!(v.message.contains("exige interpretation"), "{}", v.message);
+
+    let mut b = fixture("bundle-1.x.json");
+    observation(&mut b)["valueCodeableConcept"] =
+        v2()["entry"][1]["resource"]["valueCodeableConcept"].clone();
+    let v = single(&b);
+    assert_eq!(v.location, "Bundle.entry[1].resource.value[x]");
+    assert!(v.message.contains("aparece 2 vezes"), "{}", v.message);
+}
+
+#[test]
+fn a_reference_instead_of_an_identifier_is_refused() {
+    let mut b = v2();
+    b["entry"][0]["resource"]["subject"]["reference"] = json!("Patient/123");
+    let v = single(&b);
+    assert_eq!(v.location, "Bundle.entry[0].resource.subject.reference");
+    assert!(v.message.contains("BRResultadoExameLaboratorial-2.0"));
+}
+
+#[test]
+fn fixed_values_and_code_systems() {
+    let mut b = v2();
+    b["entry"][0]["resource"]["title"] = json!("Resultado");
+    observation(&mut b)["status"] = json!("preliminary");
+    b["entry"][2]["resource"]["type"]["coding"][0]["system"] = json!("http://snomed.info/sct");
+    let v = check_bundle(&b);
+    let locations: Vec<&str> = v.iter().map(|v| v.location.as_str()).collect();
+    assert_eq!(
+        locations,
+        [
+            "Bundle.entry[0].resource.title",
+            "Bundle.entry[1].resource.status",
+            "Bundle.entry[2].resource.type.coding[0].system"
+        ]
+    );
+    assert_eq!(
+        v[0].message,
+        "valor \"Resultado\" inválido: o perfil BRResultadoExameLaboratorial-2.0 exige \"Resultado de Exame Laboratorial\""
+    );
+    assert!(v[2].message.contains("BRTipoAmostraGAL ou v2-0487"));
+}
+
+#[test]
+fn identifiers_are_checked() {
+    let mut b = v2();
+    b["entry"][0]["resource"]["subject"]["identifier"]["value"] = json!("123456789010001");
+    b["entry"][0]["resource"]["author"][0]["identifier"]["value"] = json!("233799");
+    b["identifier"]["system"] = json!("http://www.saude.gov.br/fhir/r4/NamingSystem/BRRNDS-");
+    let v = check_bundle(&b);
+    let locations: Vec<&str> = v.iter().map(|v| v.location.as_str()).collect();
+    assert_eq!(
+        locations,
+        [
+            "Bundle.identifier.system",
+            "Bundle.entry[0].resource.subject.identifier.value",
+            "Bundle.entry[0].resource.author[0].identifier.value"
+        ]
+    );
+    assert!(v[1].message.starts_with("CNS \"123456789010001\" inválido"));
+    assert!(v[2].message.contains("CNES com 7 dígitos"));
+}
+
+#[test]
+fn references_must_resolve_inside_the_bundle() {
+    let mut b = v2();
+    observation(&mut b)["specimen"]["reference"] =
+        json!("urn:uuid:00000000-0000-4000-8000-000000000000");
+    let v = single(&b);
+    assert_eq!(v.location, "Bundle.entry[1].resource.specimen.reference");
+    assert!(v.message.contains("não corresponde ao fullUrl"));
+}
+
+#[test]
+fn unknown_and_mismatched_profiles() {
+    let mut b = v2();
+    observation(&mut b)["meta"]["profile"][0] = json!(
+        "http://www.saude.gov.br/fhir/r4/StructureDefinition/BRDiagnosticoLaboratorioClinico-9.9"
+    );
+    let v = single(&b);
+    assert_eq!(v.location, "Bundle.entry[1].resource.meta.profile[0]");
+    assert!(v.message.starts_with("perfil desconhecido"));
+
+    let mut b = v2();
+    observation(&mut b)["meta"]["profile"][0] = json!(
+        "http://www.saude.gov.br/fhir/r4/StructureDefinition/BRDiagnosticoLaboratorioClinico-1.0"
+    );
+    observation(&mut b)
+        .as_object_mut()
+        .unwrap()
+        .remove("effectiveDateTime");
+    let v = single(&b);
+    assert_eq!(v.location, "Bundle.entry[1].resource.meta.profile[0]");
+    assert!(v.message.contains("não combina"), "{}", v.message);
+}
+
+#[test]
+fn bundle_shape() {
+    let mut b = v2();
+    b["type"] = json!("collection");
+    b["entry"][2]["fullUrl"] = json!("Specimen/1");
+    b.as_object_mut().unwrap().remove("timestamp");
+    let v = check_bundle(&b);
+    let locations: Vec<&str> = v.iter().map(|v| v.location.as_str()).collect();
+    // The Observation's reference to the Specimen no longer resolves either.
+    assert_eq!(
+        locations,
+        [
+            "Bundle.type",
+            "Bundle.timestamp",
+            "Bundle.entry[2].fullUrl",
+            "Bundle.entry[1].resource.specimen.reference"
+        ]
+    );
+}
+
+#[test]
+#[ignore = "timing figure, run with --release -- --ignored --nocapture"]
+fn measure_microseconds_per_bundle() {
+    let b = v2();
+    let n = 50_000;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        assert!(check_bundle(std::hint::black_box(&b)).is_empty());
+    }
+    let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    println!("check_bundle: {us:.2} µs/bundle");
+}
