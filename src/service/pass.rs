@@ -1,0 +1,745 @@
+//! One pass over a file: the pipeline (on a blocking thread) feeds chunks;
+//! per chunk the ledger decides each valid row (new, already sent,
+//! replacement, unresolved), intents are recorded in one transaction, the
+//! bundles are submitted with bounded concurrency, and the outcomes are
+//! recorded in one transaction before the rows are written to the reports.
+//! A pass is idempotent: running it again on the same file sends only what
+//! is not final yet.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::fhir;
+use crate::ledger::{decide_from, Decision, FileId, Intent, Ledger, LedgerOutcome, ResultState};
+use crate::model::{LabResult, RowIssue};
+use crate::pipeline::{self, FileHeader, FileJob, PipelineError, RowOutcome};
+use crate::report::{SentStatus, Summary};
+use crate::rnds::{Client, Outcome};
+
+use super::outputs::{OutputPaths, Outputs};
+use super::resolve::{resolve_one, Resolved};
+use super::ServiceError;
+
+/// Rounds of sending within one chunk: a lab id repeated in the chunk, or
+/// a lost answer proved not stored, goes again in the next round.
+const MAX_ROUNDS: usize = 4;
+
+/// What a pass needs from its caller.
+pub struct PassContext<'a> {
+    pub client: &'a Client,
+    pub ledger: &'a mut Ledger,
+    /// Becomes `true` when the service is asked to stop: no new chunk, no
+    /// new request; requests already on the wire finish.
+    pub stop: watch::Receiver<bool>,
+    /// Called after each chunk with the rows seen so far.
+    pub progress: &'a mut (dyn FnMut(u64) + Send),
+}
+
+/// A valid row still waiting (pending) after the pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRow {
+    pub line: u64,
+    pub lab_id: String,
+    pub reason: String,
+}
+
+/// What one pass produced. `outputs` are uncommitted: the caller commits
+/// them when the report is due, or drops them.
+pub struct PassReport {
+    pub summary: Summary,
+    pub outputs: Option<Outputs>,
+    pub pending: Vec<PendingRow>,
+    /// A configuration error RNDS reported (or the certificate): sending
+    /// stopped; the remaining rows are pending.
+    pub config_error: Option<String>,
+    /// The file could not be read; `summary.error` says why.
+    pub unreadable: bool,
+    /// Stopped by the shutdown signal before the end of the file.
+    pub interrupted: bool,
+}
+
+enum Message {
+    Header(FileHeader),
+    Chunk(Vec<RowOutcome>),
+}
+
+struct ChannelSink(mpsc::Sender<Message>);
+
+impl pipeline::Sink for ChannelSink {
+    type Error = ();
+    fn header(&mut self, header: &FileHeader) -> Result<(), ()> {
+        self.0
+            .blocking_send(Message::Header(header.clone()))
+            .map_err(|_| ())
+    }
+    fn chunk(&mut self, outcomes: Vec<RowOutcome>) -> Result<(), ()> {
+        self.0.blocking_send(Message::Chunk(outcomes)).map_err(|_| ())
+    }
+}
+
+/// Runs one pass over `path` (already recorded in the ledger as `file_id`).
+pub async fn run_pass(
+    path: &Path,
+    job: FileJob,
+    file_id: FileId,
+    paths: &OutputPaths,
+    ctx: PassContext<'_>,
+) -> Result<PassReport, ServiceError> {
+    let (sender, mut receiver) = mpsc::channel::<Message>(2);
+    let owned_path = path.to_path_buf();
+    let pipeline_job = job.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        pipeline::process_file(&owned_path, &pipeline_job, &mut ChannelSink(sender))
+    });
+
+    let mut state = PassState {
+        job,
+        file_id,
+        client: ctx.client,
+        ledger: ctx.ledger,
+        stop: ctx.stop,
+        summary: None,
+        outputs: None,
+        file_issue_count: 0,
+        rows_seen: 0,
+        pending: Vec::new(),
+        config_error: None,
+        halt: None,
+        counts: Counts::default(),
+    };
+    let mut interrupted = false;
+    while let Some(message) = receiver.recv().await {
+        match message {
+            Message::Header(header) => state.header(&header, paths)?,
+            Message::Chunk(outcomes) => {
+                if *state.stop.borrow() {
+                    interrupted = true;
+                    break;
+                }
+                state.chunk(outcomes).await?;
+                (ctx.progress)(state.rows_seen);
+            }
+        }
+    }
+    // Dropping the receiver stops the reader at its next chunk.
+    drop(receiver);
+    let totals = reader
+        .await
+        .map_err(|e| ServiceError::Internal(format!("leitura do arquivo interrompida: {e}")))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match totals {
+        Ok(totals) if !interrupted => {
+            let mut summary = state
+                .summary
+                .take()
+                .unwrap_or_else(|| Summary::unreadable(name, String::new(), None, String::new()));
+            summary.error = None;
+            summary.sha256 = totals.sha256;
+            summary.rows_total = totals.rows_total;
+            summary.rows_valid = totals.rows_valid;
+            summary.rows_invalid = totals.rows_invalid;
+            state.counts.fill(&mut summary);
+            Ok(PassReport {
+                summary,
+                outputs: state.outputs.take(),
+                pending: std::mem::take(&mut state.pending),
+                config_error: state.config_error.take(),
+                unreadable: false,
+                interrupted: false,
+            })
+        }
+        Ok(_) | Err(PipelineError::Sink(())) => Ok(PassReport {
+            summary: state
+                .summary
+                .take()
+                .unwrap_or_else(|| Summary::unreadable(name, String::new(), None, String::new())),
+            outputs: None,
+            pending: std::mem::take(&mut state.pending),
+            config_error: state.config_error.take(),
+            unreadable: false,
+            interrupted: true,
+        }),
+        Err(PipelineError::Input(e)) => {
+            let sha = pipeline::sha256_file(path).unwrap_or_default();
+            let format = state.summary.as_ref().and_then(|s| s.format);
+            Ok(PassReport {
+                summary: Summary::unreadable(name, sha, format, e.to_string()),
+                outputs: None,
+                pending: Vec::new(),
+                config_error: state.config_error.take(),
+                unreadable: true,
+                interrupted: false,
+            })
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    sent: u64,
+    replaced: u64,
+    already_sent: u64,
+    rejected: u64,
+    pending: u64,
+}
+
+impl Counts {
+    fn fill(&self, s: &mut Summary) {
+        s.rows_sent = Some(self.sent);
+        s.rows_replaced = Some(self.replaced);
+        s.rows_already_sent = Some(self.already_sent);
+        s.rows_rejected = Some(self.rejected);
+        s.rows_pending = Some(self.pending);
+    }
+}
+
+/// What became of a valid row in this pass.
+#[derive(Debug, Clone)]
+enum Fate {
+    Sent {
+        rnds_id: Option<String>,
+        replaced: bool,
+    },
+    AlreadySent {
+        rnds_id: Option<String>,
+        sent_at: String,
+    },
+    Rejected {
+        message: String,
+    },
+    Manual {
+        message: String,
+    },
+    Pending {
+        reason: String,
+    },
+}
+
+struct ValidRow {
+    line: u64,
+    cells: Vec<String>,
+    result: LabResult,
+    hash: String,
+    bundle: Vec<u8>,
+    fate: Option<Fate>,
+}
+
+enum Entry {
+    Valid(ValidRow),
+    Invalid {
+        cells: Vec<String>,
+        issues: Vec<RowIssue>,
+    },
+}
+
+/// One bundle about to go out.
+struct Send {
+    index: usize,
+    replaces: Option<String>,
+    /// The decision was a retry of a row RNDS may already hold (an earlier
+    /// attempt failed in a way that does not prove it was not stored).
+    retry: bool,
+    bundle: Vec<u8>,
+}
+
+struct PassState<'a> {
+    job: FileJob,
+    file_id: FileId,
+    client: &'a Client,
+    ledger: &'a mut Ledger,
+    stop: watch::Receiver<bool>,
+    summary: Option<Summary>,
+    outputs: Option<Outputs>,
+    file_issue_count: usize,
+    rows_seen: u64,
+    pending: Vec<PendingRow>,
+    config_error: Option<String>,
+    /// Why nothing more is sent in this pass (configuration error, or RNDS
+    /// unreachable after the client's retries): the rest of the file is
+    /// still read and reported, its rows pending.
+    halt: Option<String>,
+    counts: Counts,
+}
+
+impl PassState<'_> {
+    fn header(&mut self, header: &FileHeader, paths: &OutputPaths) -> Result<(), ServiceError> {
+        let mut s = Summary::for_source(&header.info, String::new());
+        for (field, &index) in &header.columns.by_field {
+            if let Some(h) = header.columns.headers.get(index) {
+                s.columns.insert(*field, h.clone());
+            }
+        }
+        s.issues.extend(header.file_issues.iter().cloned());
+        self.file_issue_count = header.file_issues.len();
+        self.summary = Some(s);
+        self.outputs = Some(Outputs::create(paths, header)?);
+        Ok(())
+    }
+
+    async fn chunk(&mut self, outcomes: Vec<RowOutcome>) -> Result<(), ServiceError> {
+        let mut entries: Vec<Entry> = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            self.rows_seen += 1;
+            entries.push(match outcome {
+                RowOutcome::Valid {
+                    row,
+                    result,
+                    bundle,
+                } => Entry::Valid(ValidRow {
+                    line: row.line,
+                    cells: row.cells,
+                    hash: fhir::content_hash(&result),
+                    result,
+                    bundle,
+                    fate: None,
+                }),
+                RowOutcome::Invalid { row, issues } => Entry::Invalid {
+                    cells: row.cells,
+                    issues,
+                },
+            });
+        }
+        self.resolve_unresolved(&mut entries).await?;
+        let mut todo: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e, Entry::Valid(v) if v.fate.is_none()))
+            .map(|(i, _)| i)
+            .collect();
+        let mut round = 0;
+        while !todo.is_empty() {
+            round += 1;
+            if round > MAX_ROUNDS {
+                for i in todo.drain(..) {
+                    if let Entry::Valid(v) = &mut entries[i] {
+                        v.fate = Some(Fate::Pending {
+                            reason: "reenvio adiado para a próxima tentativa".into(),
+                        });
+                    }
+                }
+                break;
+            }
+            todo = self.send_round(&mut entries, todo).await?;
+        }
+        self.write_entries(entries)
+    }
+
+    /// Rows whose last attempt is `sending`/`unknown` are settled before
+    /// any decision (identifier lookup, or the EHR-ERR866 proof when this
+    /// row carries the very content of that attempt).
+    async fn resolve_unresolved(&mut self, entries: &mut [Entry]) -> Result<(), ServiceError> {
+        let mut jobs = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, e) in entries.iter().enumerate() {
+            let Entry::Valid(v) = e else { continue };
+            if !seen.insert(v.result.lab_id.clone()) {
+                continue;
+            }
+            let Some(record) = self.ledger.get(&v.result.lab_id)? else {
+                continue;
+            };
+            if !matches!(record.state, ResultState::Sending | ResultState::Unknown) {
+                continue;
+            }
+            let bundle = if record.content_hash == v.hash {
+                match &record.replaces {
+                    None => Some(v.bundle.clone()),
+                    Some(r) => self.rebuild(&v.result, r).ok(),
+                }
+            } else {
+                None
+            };
+            jobs.push((i, record, bundle));
+        }
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let mut set = JoinSet::new();
+        let limit = Arc::new(Semaphore::new(self.client.max_in_flight().max(1)));
+        for (i, record, bundle) in jobs {
+            let client = self.client.clone();
+            let limit = limit.clone();
+            set.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (i, record.lab_id.clone(), resolve_one(&client, &record, bundle).await)
+            });
+        }
+        let mut batch = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            let (i, lab_id, resolved) =
+                joined.map_err(|e| ServiceError::Internal(format!("resolução interrompida: {e}")))?;
+            match resolved {
+                Resolved::Outcome(outcome) => batch.push((lab_id, outcome)),
+                Resolved::StillUnknown(reason) => {
+                    if let Entry::Valid(v) = &mut entries[i] {
+                        v.fate = Some(Fate::Pending { reason });
+                    }
+                }
+                Resolved::ConfigError(message) => {
+                    self.config_error.get_or_insert(message.clone());
+                    self.halt.get_or_insert(message.clone());
+                    if let Entry::Valid(v) = &mut entries[i] {
+                        v.fate = Some(Fate::Pending { reason: message });
+                    }
+                }
+            }
+        }
+        self.ledger.record_outcomes(&batch)?;
+        Ok(())
+    }
+
+    fn rebuild(&self, result: &LabResult, replaces: &str) -> Result<Vec<u8>, fhir::FhirError> {
+        fhir::to_json_bytes(result, &self.job.bundle, &self.job.timestamp, Some(replaces))
+    }
+
+    /// Decides the first occurrence of each lab id in `todo`, sends what
+    /// must go, records the outcomes; returns the rows for another round.
+    async fn send_round(
+        &mut self,
+        entries: &mut [Entry],
+        todo: Vec<usize>,
+    ) -> Result<Vec<usize>, ServiceError> {
+        let mut next = Vec::new();
+        let mut seen = HashSet::new();
+        let mut sends = Vec::new();
+        let mut intents = Vec::new();
+        for i in todo {
+            let Entry::Valid(v) = &mut entries[i] else {
+                continue;
+            };
+            if !seen.insert(v.result.lab_id.clone()) {
+                next.push(i);
+                continue;
+            }
+            let record = self.ledger.get(&v.result.lab_id)?;
+            let (replaces, retry) = match decide_from(record.as_ref(), &v.hash) {
+                Decision::New => (None, false),
+                Decision::RetryPending { replaces } => (replaces, true),
+                Decision::Replace { current_rnds_id } => (Some(current_rnds_id), false),
+                Decision::AlreadySent { rnds_id, sent_at } => {
+                    // Sent on behalf of this very file (an earlier pass):
+                    // it counts as sent here, not as already sent.
+                    let ours = record.as_ref().filter(|r| r.file_id == self.file_id);
+                    v.fate = Some(match ours {
+                        Some(r) => Fate::Sent {
+                            rnds_id,
+                            replaced: r.replaces.is_some(),
+                        },
+                        None => Fate::AlreadySent { rnds_id, sent_at },
+                    });
+                    continue;
+                }
+                Decision::NeedsManualReconciliation => {
+                    v.fate = Some(Fate::Manual {
+                        message: format!(
+                            "Linha {}: o exame {} já está na RNDS, mas o número que a RNDS deu a ele \
+                             não é conhecido (a resposta do envio se perdeu), e o conteúdo mudou. \
+                             A correção não pode ser enviada automaticamente: localize o documento \
+                             na RNDS e faça a substituição manualmente.",
+                            v.line, v.result.lab_id
+                        ),
+                    });
+                    continue;
+                }
+                Decision::Unresolved => {
+                    v.fate = Some(Fate::Pending {
+                        reason: "envio anterior ainda sem confirmação da RNDS".into(),
+                    });
+                    continue;
+                }
+            };
+            if let Some(reason) = &self.halt {
+                v.fate = Some(Fate::Pending {
+                    reason: reason.clone(),
+                });
+                continue;
+            }
+            let bundle = match &replaces {
+                None => v.bundle.clone(),
+                Some(r) => match self.rebuild(&v.result, r) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        v.fate = Some(Fate::Rejected {
+                            message: format!(
+                                "não foi possível montar a substituição ({e}); avise o suporte do rnds-drop"
+                            ),
+                        });
+                        continue;
+                    }
+                },
+            };
+            intents.push(Intent {
+                lab_id: v.result.lab_id.clone(),
+                content_hash: v.hash.clone(),
+                file_id: self.file_id,
+                line: v.line,
+                replaces: replaces.clone(),
+            });
+            sends.push(Send {
+                index: i,
+                replaces,
+                retry,
+                bundle,
+            });
+        }
+        if sends.is_empty() {
+            return Ok(next);
+        }
+        // The intent is durable before the first byte goes out.
+        self.ledger.begin_sending(&intents)?;
+        let answers = self.submit_all(&sends).await;
+        let mut batch = Vec::with_capacity(sends.len());
+        let mut unknown = Vec::new();
+        for (send, outcome) in sends.iter().zip(answers) {
+            let Entry::Valid(v) = &mut entries[send.index] else {
+                continue;
+            };
+            let lab_id = v.result.lab_id.clone();
+            let replaced = send.replaces.is_some();
+            let (ledger_outcome, fate) = match outcome {
+                Outcome::Accepted { rnds_id } => (
+                    LedgerOutcome::Accepted {
+                        rnds_id: rnds_id.clone(),
+                    },
+                    Fate::Sent {
+                        rnds_id: Some(rnds_id),
+                        replaced,
+                    },
+                ),
+                Outcome::DuplicateIdentifier if send.retry && !replaced => (
+                    // An earlier attempt of ours did reach RNDS.
+                    LedgerOutcome::AcceptedIdUnknown,
+                    Fate::Sent {
+                        rnds_id: None,
+                        replaced: false,
+                    },
+                ),
+                Outcome::DuplicateIdentifier => {
+                    let message = format!(
+                        "(EHR-ERR866) o identificador {lab_id} já foi usado na RNDS por outro \
+                         documento; cada exame precisa de um número próprio"
+                    );
+                    (
+                        LedgerOutcome::Rejected {
+                            message: message.clone(),
+                        },
+                        Fate::Rejected { message },
+                    )
+                }
+                Outcome::Rejected { message } => (
+                    LedgerOutcome::Rejected {
+                        message: message.clone(),
+                    },
+                    Fate::Rejected { message },
+                ),
+                Outcome::ConfigurationError { message } => {
+                    self.config_error.get_or_insert(message.clone());
+                    self.halt.get_or_insert(message.clone());
+                    (
+                        LedgerOutcome::Pending {
+                            message: message.clone(),
+                        },
+                        Fate::Pending { reason: message },
+                    )
+                }
+                Outcome::Transient { message } => {
+                    self.halt
+                        .get_or_insert_with(|| format!("RNDS inacessível: {message}"));
+                    (
+                        LedgerOutcome::Pending {
+                            message: message.clone(),
+                        },
+                        Fate::Pending { reason: message },
+                    )
+                }
+                Outcome::Unknown { message } => {
+                    unknown.push((send.index, lab_id, send.replaces.clone(), send.bundle.clone(), message));
+                    continue;
+                }
+            };
+            v.fate = Some(fate);
+            batch.push((lab_id, ledger_outcome));
+        }
+        // Lost answers are settled now, before anything else is decided.
+        for (index, lab_id, replaces, bundle, message) in unknown {
+            let resolution = self
+                .client
+                .resolve_unknown(&lab_id, replaces.as_deref(), bundle)
+                .await;
+            let Entry::Valid(v) = &mut entries[index] else {
+                continue;
+            };
+            let replaced = replaces.is_some();
+            let outcome = match resolution {
+                Ok(crate::rnds::Resolution::Stored { rnds_id }) => {
+                    v.fate = Some(Fate::Sent {
+                        rnds_id: rnds_id.clone(),
+                        replaced,
+                    });
+                    match rnds_id {
+                        Some(rnds_id) => LedgerOutcome::Accepted { rnds_id },
+                        None => LedgerOutcome::AcceptedIdUnknown,
+                    }
+                }
+                Ok(crate::rnds::Resolution::NotStored) => {
+                    next.push(index);
+                    LedgerOutcome::Pending { message }
+                }
+                Err(crate::rnds::ClientError::Config(m)) => {
+                    self.config_error.get_or_insert(m.clone());
+                    self.halt.get_or_insert(m.clone());
+                    v.fate = Some(Fate::Pending { reason: m.clone() });
+                    LedgerOutcome::Unknown { message: m }
+                }
+                Err(e) => {
+                    let message = format!("resposta perdida e ainda não confirmada: {e}");
+                    v.fate = Some(Fate::Pending {
+                        reason: message.clone(),
+                    });
+                    LedgerOutcome::Unknown { message }
+                }
+            };
+            batch.push((lab_id, outcome));
+        }
+        self.ledger.record_outcomes(&batch)?;
+        next.sort_unstable();
+        Ok(next)
+    }
+
+    /// Submits every bundle, at most `max_in_flight` at once. After a
+    /// configuration error, a transient failure that outlived the client's
+    /// retries (RNDS is down: do not spend hours retrying row by row) or a
+    /// stop request, the rest are not sent (they come back `Transient`,
+    /// which leaves them pending).
+    async fn submit_all(&self, sends: &[Send]) -> Vec<Outcome> {
+        let limit = Arc::new(Semaphore::new(self.client.max_in_flight().max(1)));
+        let halted = Arc::new(AtomicBool::new(false));
+        let mut set = JoinSet::new();
+        let mut answers: Vec<Option<Outcome>> = vec![None; sends.len()];
+        for (k, send) in sends.iter().enumerate() {
+            let permit = limit.clone().acquire_owned().await;
+            if halted.load(Ordering::SeqCst) || *self.stop.borrow() {
+                answers[k] = Some(Outcome::Transient {
+                    message: "não enviado nesta tentativa".into(),
+                });
+                continue;
+            }
+            let client = self.client.clone();
+            let bundle = send.bundle.clone();
+            let halted = halted.clone();
+            set.spawn(async move {
+                let _permit = permit;
+                let outcome = client.submit(bundle).await;
+                if matches!(
+                    outcome,
+                    Outcome::ConfigurationError { .. } | Outcome::Transient { .. }
+                ) {
+                    halted.store(true, Ordering::SeqCst);
+                }
+                (k, outcome)
+            });
+        }
+        while let Some(joined) = set.join_next().await {
+            if let Ok((k, outcome)) = joined {
+                answers[k] = Some(outcome);
+            }
+        }
+        answers
+            .into_iter()
+            .map(|a| {
+                // A task that panicked never answered: the POST may have
+                // happened, so the row must be resolved, not resent.
+                a.unwrap_or(Outcome::Unknown {
+                    message: "envio interrompido".into(),
+                })
+            })
+            .collect()
+    }
+
+    fn write_entries(&mut self, entries: Vec<Entry>) -> Result<(), ServiceError> {
+        let (Some(out), Some(summary)) = (self.outputs.as_mut(), self.summary.as_mut()) else {
+            return Ok(());
+        };
+        for entry in entries {
+            match entry {
+                Entry::Invalid { cells, issues } => {
+                    out.failed(&cells, &issues)?;
+                    summary
+                        .issues
+                        .extend(issues.into_iter().skip(self.file_issue_count));
+                }
+                Entry::Valid(v) => {
+                    out.bundle(&v.bundle)?;
+                    let lab_id = v.result.lab_id.as_str();
+                    let fate = v.fate.unwrap_or(Fate::Pending {
+                        reason: "não processado".into(),
+                    });
+                    let (status, rnds_id) = match &fate {
+                        Fate::Sent { rnds_id, replaced } => {
+                            if *replaced {
+                                self.counts.replaced += 1;
+                                (SentStatus::Replaced, rnds_id.as_deref())
+                            } else {
+                                self.counts.sent += 1;
+                                (SentStatus::Sent, rnds_id.as_deref())
+                            }
+                        }
+                        Fate::AlreadySent { rnds_id, sent_at } => {
+                            tracing::debug!(lab_id, sent_at = %sent_at, "já enviado");
+                            self.counts.already_sent += 1;
+                            (SentStatus::AlreadySent, rnds_id.as_deref())
+                        }
+                        Fate::Rejected { message } | Fate::Manual { message } => {
+                            self.counts.rejected += 1;
+                            (SentStatus::Rejected(message.clone()), None)
+                        }
+                        Fate::Pending { reason } => {
+                            self.counts.pending += 1;
+                            self.pending.push(PendingRow {
+                                line: v.line,
+                                lab_id: lab_id.to_owned(),
+                                reason: reason.clone(),
+                            });
+                            (SentStatus::Pending, None)
+                        }
+                    };
+                    out.sent(v.line, lab_id, rnds_id, &status)?;
+                    let issue = match &fate {
+                        Fate::Rejected { message } => Some(RowIssue {
+                            line: v.line,
+                            column: String::new(),
+                            value: lab_id.to_owned(),
+                            code: "rnds_recusou".into(),
+                            message: format!(
+                                "Linha {}: a RNDS recusou o exame {lab_id}: {message}. Corrija a \
+                                 linha e deixe o arquivo de novo na pasta de entrada.",
+                                v.line
+                            ),
+                        }),
+                        Fate::Manual { message } => Some(RowIssue {
+                            line: v.line,
+                            column: String::new(),
+                            value: lab_id.to_owned(),
+                            code: "conciliacao_manual".into(),
+                            message: message.clone(),
+                        }),
+                        _ => None,
+                    };
+                    if let Some(issue) = issue {
+                        out.failed(&v.cells, std::slice::from_ref(&issue))?;
+                        summary.issues.push(issue);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
