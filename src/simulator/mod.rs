@@ -1,1 +1,254 @@
-//! TODO
+//! A local RNDS for tests, the demo and the benchmarks: one HTTPS listener
+//! with mutual TLS (client certificates from its own test CA), the token
+//! service, bundle submission with the contract's checks and error codes,
+//! the lookups, fault injection (latency, 429, 5xx, lost answers, outages)
+//! and inspection endpoints (`/_sim/documents`, `/_sim/stats`). Documents
+//! are kept in its folder, so a restart keeps them. Bundles are checked
+//! with [`crate::conformance`] against the profile rules kept as data.
+//!
+//! Invariant: knows the contract and JSON only; no `fhir::` or `rnds::`
+//! types, so a builder or client bug cannot hide behind the same bug here.
+
+pub mod cli;
+mod handlers;
+mod pki;
+mod server;
+mod store;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use pki::LAB_SUBJECT;
+
+/// How to start a simulator.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Folder for credentials, the config snippet and stored documents.
+    pub dir: PathBuf,
+    /// Where to listen; `127.0.0.1:0` picks a free port.
+    pub listen: SocketAddr,
+    /// Faults injected from the start (change them with [`Simulator::set_faults`]).
+    pub faults: Faults,
+    /// Lifetime of the tokens `GET /api/token` issues (RNDS: 30 minutes).
+    pub token_lifetime: Duration,
+}
+
+impl SimOptions {
+    /// A simulator on a free loopback port, no faults, 30-minute tokens.
+    pub fn new(dir: impl Into<PathBuf>) -> SimOptions {
+        SimOptions {
+            dir: dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            faults: Faults::default(),
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+        }
+    }
+}
+
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// Injected faults. Rates are probabilities in `0.0..=1.0`; the default
+/// injects nothing. 429 and 5xx answers and lost answers apply to bundle
+/// POSTs; latency applies to every `/api/` request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Fixed delay before answering, in milliseconds.
+    pub latency_ms: u64,
+    /// Extra uniform random delay `0..=jitter_ms`.
+    pub jitter_ms: u64,
+    /// Share of bundle POSTs answered 500 or 503 (nothing stored).
+    pub error_5xx_rate: f64,
+    /// Share of bundle POSTs answered 429 with `Retry-After` (nothing stored).
+    pub rate_429: f64,
+    /// `Retry-After` of the 429 answers, in seconds.
+    pub retry_after_s: u64,
+    /// Share of accepted bundles whose answer is lost: the document is
+    /// stored, then the connection is dropped before the reply.
+    pub lost_answer_rate: f64,
+}
+
+/// The files a simulator works with, all inside its folder.
+#[derive(Debug, Clone)]
+pub struct SimFiles {
+    /// The test CA (PEM): trust it as `extra_ca`.
+    pub ca_pem: PathBuf,
+    /// The lab's identity: key, certificate and CA chain in PKCS#12.
+    pub lab_pfx: PathBuf,
+    /// The PFX password on one line (mode 0600).
+    pub lab_pfx_password_file: PathBuf,
+    /// A config snippet pointing a lab at this simulator.
+    pub config_toml: PathBuf,
+    /// Server certificate chain (PEM).
+    pub server_cert: PathBuf,
+    /// Server private key (PEM, mode 0600).
+    pub server_key: PathBuf,
+    /// Stored documents, one JSON object per line.
+    pub documents: PathBuf,
+}
+
+/// Who the simulator's data knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabIdentity {
+    /// The lab's CNES.
+    pub cnes: String,
+    /// The requester id accepted in `BRRNDS-<id>`.
+    pub requester_id: String,
+    /// A professional's CNS linked to the CNES (`Authorization`).
+    pub requester_cns: String,
+    /// A valid CNS with no link to the CNES (answers EHR-ERR906).
+    pub unlinked_cns: String,
+    /// The CNPJ in the lab certificate's subject.
+    pub cnpj: String,
+}
+
+/// One accepted document, as `/_sim/documents` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredDocument {
+    /// `Bundle.identifier.value`.
+    pub lab_id: String,
+    /// The id the simulator assigned (`<uuid>-<4 chars>`).
+    pub rnds_id: String,
+    /// The RNDS id this document replaced, if it is a replacement.
+    pub replaces: Option<String>,
+    /// The Composition's declared profile.
+    pub profile: String,
+    /// When it was accepted (RFC 3339, UTC).
+    pub received_at: String,
+    /// The bundle as received.
+    pub bundle: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("não foi possível usar {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("não foi possível escutar em {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("falha ao gerar os certificados de teste: {0}")]
+    Certificate(#[from] rcgen::Error),
+    #[error("falha ao gravar o arquivo PKCS#12: {0}")]
+    Pkcs12(#[from] p12_keystore::error::Error),
+    #[error("credenciais do simulador inválidas: {0}")]
+    Credentials(String),
+    #[error("configuração TLS inválida: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("não foi possível iniciar o runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// A running simulator. Dropping it without [`Simulator::shutdown`] leaves
+/// the listener running until the runtime ends.
+pub struct Simulator {
+    addr: SocketAddr,
+    files: SimFiles,
+    shared: Arc<server::Shared>,
+    commands: mpsc::UnboundedSender<server::Command>,
+    task: JoinHandle<()>,
+}
+
+/// Starts a simulator: creates or reuses the credentials in `options.dir`,
+/// reloads stored documents, binds, and writes the config snippet with the
+/// actual URL.
+pub async fn start(options: SimOptions) -> Result<Simulator, SimError> {
+    std::fs::create_dir_all(&options.dir).map_err(|source| SimError::Io {
+        path: options.dir.clone(),
+        source,
+    })?;
+    let files = SimFiles::in_dir(&options.dir);
+    pki::ensure_credentials(&files)?;
+    let credentials = pki::load_server(&files)?;
+    let acceptor = server::acceptor(credentials)?;
+    let store = store::Store::open(&files.documents)?;
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| SimError::Bind {
+            addr: options.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        addr: options.listen,
+        source,
+    })?;
+    let identity = pki::lab_identity();
+    pki::write_config(&files, &identity, &format!("https://{addr}"))?;
+    let shared = Arc::new(server::Shared::new(
+        identity,
+        options.faults,
+        options.token_lifetime,
+        store,
+    ));
+    let (commands, receiver) = mpsc::unbounded_channel();
+    let task = tokio::spawn(server::serve(
+        listener,
+        addr,
+        acceptor,
+        shared.clone(),
+        receiver,
+    ));
+    Ok(Simulator {
+        addr,
+        files,
+        shared,
+        commands,
+        task,
+    })
+}
+
+impl Simulator {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `https://127.0.0.1:PORT`, the auth and EHR base URL.
+    pub fn base_url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    pub fn files(&self) -> &SimFiles {
+        &self.files
+    }
+
+    pub fn identity(&self) -> &LabIdentity {
+        &self.shared.identity
+    }
+
+    /// Replaces the injected faults; applies to requests that start afterwards.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.set_faults(faults);
+    }
+
+    /// Refuses connections for `duration`: closes live connections and the
+    /// listener at once, then listens again on the same port.
+    pub fn outage(&self, duration: Duration) {
+        self.shared.begin_outage(Instant::now() + duration);
+        let _ = self.commands.send(server::Command::Outage(duration));
+    }
+
+    /// Every stored document, oldest first.
+    pub fn documents(&self) -> Vec<StoredDocument> {
+        self.shared.documents()
+    }
+
+    /// Stops listening, closes live connections and waits for the server task.
+    pub async fn shutdown(self) {
+        let _ = self.commands.send(server::Command::Shutdown);
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,733 @@
+//! The simulator through real HTTPS on loopback, with clients built from
+//! the files it generates.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Client, StatusCode};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde_json::{json, Value};
+
+use super::*;
+
+/// reqwest is built without its `json` feature.
+trait JsonValue {
+    async fn json_value(self) -> Result<Value, reqwest::Error>;
+}
+
+impl JsonValue for reqwest::Response {
+    async fn json_value(self) -> Result<Value, reqwest::Error> {
+        Ok(serde_json::from_str(&self.text().await?).unwrap())
+    }
+}
+
+type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+fn pfx_identity(files: &SimFiles) -> Identity {
+    let password = std::fs::read_to_string(&files.lab_pfx_password_file).unwrap();
+    let bytes = std::fs::read(&files.lab_pfx).unwrap();
+    let store = p12_keystore::KeyStore::from_pkcs12(
+        &bytes,
+        password.trim(),
+        p12_keystore::Pkcs12ImportPolicy::Strict,
+    )
+    .unwrap();
+    let (_, chain) = store.private_key_chain().unwrap();
+    let certs = chain
+        .certs()
+        .iter()
+        .map(|c| CertificateDer::from(c.as_der().to_vec()))
+        .collect();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(chain.key().as_der().to_vec()));
+    (certs, key)
+}
+
+fn client_with(files: &SimFiles, identity: Option<Identity>, alpn: &[&[u8]]) -> Client {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_file_iter(&files.ca_pem).unwrap() {
+        roots.add(ca.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let mut config = match identity {
+        Some((certs, key)) => builder.with_client_auth_cert(certs, key).unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Client::builder()
+        .use_preconfigured_tls(config)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+fn lab_client(sim: &Simulator) -> Client {
+    client_with(sim.files(), Some(pfx_identity(sim.files())), &[b"http/1.1"])
+}
+
+async fn sim_in(dir: &std::path::Path) -> Simulator {
+    start(SimOptions::new(dir)).await.unwrap()
+}
+
+async fn get_token(sim: &Simulator, client: &Client) -> String {
+    let answer: Value = client
+        .get(format!("{}/api/token", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json_value()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_string()
+}
+
+/// The contract-shaped 2.0 bundle for this simulator's lab, with `lab_id`.
+fn bundle(lab_id: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/conformance/bundle-2.0.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut b: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    b["identifier"]["value"] = json!(lab_id);
+    b
+}
+
+fn replacing(mut b: Value, rnds_id: &str) -> Value {
+    b["entry"][0]["resource"]["relatesTo"] = json!([{
+        "code": "replaces",
+        "targetReference": {"reference": format!("Composition/{rnds_id}")}
+    }]);
+    b
+}
+
+struct Sent {
+    status: StatusCode,
+    location: Option<String>,
+    body: Value,
+}
+
+impl Sent {
+    fn rnds_id(&self) -> String {
+        let location = self.location.as_deref().unwrap();
+        location.rsplit('/').next().unwrap().to_string()
+    }
+
+    fn diagnostics(&self) -> Vec<String> {
+        self.body["issue"]
+            .as_array()
+            .map(|issues| {
+                issues
+                    .iter()
+                    .map(|i| i["diagnostics"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+async fn post(
+    sim: &Simulator,
+    client: &Client,
+    token: &str,
+    authorization: &str,
+    body: &Value,
+) -> Sent {
+    let reply = client
+        .post(format!("{}/api/fhir/r4/Bundle", sim.base_url()))
+        .header("Content-Type", "application/fhir+json")
+        .header("X-Authorization-Server", format!("Bearer {token}"))
+        .header("Authorization", authorization)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status();
+    let location = reply
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string());
+    if let Some(l) = &location {
+        assert_eq!(
+            reply
+                .headers()
+                .get("content-location")
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            l
+        );
+    }
+    let text = reply.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Sent {
+        status,
+        location,
+        body,
+    }
+}
+
+async fn send(sim: &Simulator, client: &Client, token: &str, body: &Value) -> Sent {
+    post(sim, client, token, &sim.identity().requester_cns, body).await
+}
+
+#[tokio::test]
+async fn no_client_certificate_fails_the_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = client_with(sim.files(), None, &[]);
+    let result = client
+        .get(format!("{}/api/token", sim.base_url()))
+        .send()
+        .await;
+    assert!(result.is_err(), "{result:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_ca_fails_the_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let other = pki::new_ca("outra CA").unwrap();
+    let (leaf, key) = pki::client_identity(&other, LAB_SUBJECT).unwrap();
+    let identity = (
+        vec![CertificateDer::from(leaf), other.cert.clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+    );
+    let client = client_with(sim.files(), Some(identity), &[]);
+    let result = client
+        .get(format!("{}/api/token", sim.base_url()))
+        .send()
+        .await;
+    assert!(result.is_err(), "{result:?}");
+    // The lab's own certificate still works on the same listener.
+    assert!(!get_token(&sim, &lab_client(&sim)).await.is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn token_answers_the_contract_json_over_http2_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = client_with(
+        sim.files(),
+        Some(pfx_identity(sim.files())),
+        &[b"h2", b"http/1.1"],
+    );
+    let reply = client
+        .get(format!("{}/api/token", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    assert_eq!(reply.version(), reqwest::Version::HTTP_2);
+    let body: Value = reply.json_value().await.unwrap();
+    assert_eq!(body["expires_in"], json!(1_800_000));
+    assert_eq!(body["token_type"], "jwt");
+    assert_eq!(body["scope"], "read write");
+    assert!(body["access_token"].as_str().unwrap().len() >= 32);
+    let post = client
+        .post(format!("{}/api/token", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn each_row_of_the_error_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+    let cns = sim.identity().requester_cns.clone();
+
+    let sent = post(&sim, &client, "not-a-token", &cns, &bundle("E-1")).await;
+    assert_eq!(sent.status, StatusCode::UNAUTHORIZED);
+    let d = &sent.diagnostics()[0];
+    assert!(d.starts_with("(EHR-ERR882) "), "{d}");
+    assert!(d.contains("Allowed clock skew: 0 milliseconds"), "{d}");
+
+    let sent = post(&sim, &client, &token, "", &bundle("E-1")).await;
+    assert_eq!(sent.status, StatusCode::UNAUTHORIZED);
+    assert!(sent.diagnostics()[0].starts_with("(EHR-ERR884) "));
+
+    let unlinked = sim.identity().unlinked_cns.clone();
+    let sent = post(&sim, &client, &token, &unlinked, &bundle("E-1")).await;
+    assert_eq!(sent.status, StatusCode::FORBIDDEN);
+    assert!(sent.diagnostics()[0].starts_with("(EHR-ERR906) "));
+
+    let mut wrong_requester = bundle("E-1");
+    wrong_requester["identifier"]["system"] =
+        json!("http://www.saude.gov.br/fhir/r4/NamingSystem/BRRNDS-99999");
+    let sent = send(&sim, &client, &token, &wrong_requester).await;
+    assert_eq!(sent.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        sent.diagnostics()[0],
+        "(EHR-ERR881) Não autorizado para o sistema de origem BRRNDS-99999."
+    );
+
+    let mut preliminary = bundle("E-1");
+    preliminary["entry"][0]["resource"]["status"] = json!("preliminary");
+    let sent = send(&sim, &client, &token, &preliminary).await;
+    assert_eq!(sent.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(sent.diagnostics()[0].starts_with("(EHR-ERR924) "));
+
+    assert_eq!(
+        send(&sim, &client, &token, &bundle("E-1")).await.status,
+        StatusCode::CREATED
+    );
+    let sent = send(&sim, &client, &token, &bundle("E-1")).await;
+    assert_eq!(sent.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(sent.diagnostics()[0].starts_with("(EHR-ERR866) "));
+
+    let wrong_type = client
+        .post(format!("{}/api/fhir/r4/Bundle", sim.base_url()))
+        .header("Content-Type", "application/json+xml")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    assert_eq!(sim.documents().len(), 1, "only the valid bundle is stored");
+    let stats: Value = client
+        .get(format!("{}/_sim/stats", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json_value()
+        .await
+        .unwrap();
+    for code in [
+        "EHR-ERR866",
+        "EHR-ERR881",
+        "EHR-ERR882",
+        "EHR-ERR884",
+        "EHR-ERR906",
+        "EHR-ERR924",
+    ] {
+        assert_eq!(stats["by_error_code"][code], json!(1), "{code}: {stats}");
+    }
+    assert_eq!(stats["by_status"]["201"], json!(1));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_with_zero_skew() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SimOptions {
+        token_lifetime: Duration::ZERO,
+        ..SimOptions::new(dir.path())
+    };
+    let sim = start(options).await.unwrap();
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+    let sent = send(&sim, &client, &token, &bundle("X-1")).await;
+    assert_eq!(sent.status, StatusCode::UNAUTHORIZED);
+    assert!(sent.diagnostics()[0].starts_with("(EHR-ERR882) "));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn send_duplicate_replace_and_replace_the_replacement() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+
+    let first = send(&sim, &client, &token, &bundle("R-1")).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let location = first.location.clone().unwrap();
+    assert!(location.starts_with(&format!("https://{}/api/fhir/r4/Bundle/", sim.addr())));
+    let id1 = first.rnds_id();
+    let (uuid_part, suffix) = id1.rsplit_once('-').unwrap();
+    assert!(uuid::Uuid::try_parse(uuid_part).is_ok(), "{id1}");
+    assert_eq!(suffix.len(), 4);
+
+    assert_eq!(
+        send(&sim, &client, &token, &bundle("R-1")).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let second = send(&sim, &client, &token, &replacing(bundle("R-1"), &id1)).await;
+    assert_eq!(second.status, StatusCode::CREATED);
+    let id2 = second.rnds_id();
+    assert_ne!(id1, id2);
+
+    // The original is no longer current: replacing it again is refused.
+    let stale = send(&sim, &client, &token, &replacing(bundle("R-1"), &id1)).await;
+    assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(stale.diagnostics()[0].contains(&format!("Composition/{id1} não é o documento atual")));
+    assert!(stale.diagnostics()[0].contains(&format!("o atual é Composition/{id2}")));
+
+    let third = send(&sim, &client, &token, &replacing(bundle("R-1"), &id2)).await;
+    assert_eq!(third.status, StatusCode::CREATED);
+    let id3 = third.rnds_id();
+
+    let unknown = send(&sim, &client, &token, &replacing(bundle("R-404"), &id3)).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown.diagnostics()[0].contains("não há documento com o identificador R-404"));
+
+    let docs: Value = client
+        .get(format!("{}/_sim/documents", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json_value()
+        .await
+        .unwrap();
+    let docs = docs.as_array().unwrap();
+    assert_eq!(docs.len(), 3);
+    let keys: Vec<&String> = docs[0].as_object().unwrap().keys().collect();
+    let mut expected = [
+        "bundle",
+        "lab_id",
+        "profile",
+        "received_at",
+        "replaces",
+        "rnds_id",
+    ];
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
+    assert_eq!(docs[0]["replaces"], Value::Null);
+    assert_eq!(docs[1]["replaces"], json!(id1));
+    assert_eq!(docs[2]["replaces"], json!(id2));
+    assert_eq!(docs[2]["rnds_id"], json!(id3));
+    assert_eq!(
+        docs[0]["profile"],
+        "http://www.saude.gov.br/fhir/r4/StructureDefinition/BRResultadoExameLaboratorial-2.0"
+    );
+    assert_eq!(docs[0]["bundle"], bundle("R-1"));
+
+    let found: Value = client
+        .get(format!("{}/api/fhir/r4/identifier", sim.base_url()))
+        .query(&[
+            (
+                "system",
+                "http://www.saude.gov.br/fhir/r4/NamingSystem/BRRNDS-31415",
+            ),
+            ("value", "R-1"),
+        ])
+        .header("X-Authorization-Server", format!("Bearer {token}"))
+        .header("Authorization", &sim.identity().requester_cns)
+        .send()
+        .await
+        .unwrap()
+        .json_value()
+        .await
+        .unwrap();
+    assert_eq!(found["total"], json!(1));
+    assert_eq!(found["entry"][0]["resource"]["id"], json!(id3));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_lost_answer_still_stores_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+    sim.set_faults(Faults {
+        lost_answer_rate: 1.0,
+        ..Faults::default()
+    });
+    let result = client
+        .post(format!("{}/api/fhir/r4/Bundle", sim.base_url()))
+        .header("Content-Type", "application/fhir+json")
+        .header("X-Authorization-Server", format!("Bearer {token}"))
+        .header("Authorization", &sim.identity().requester_cns)
+        .body(bundle("L-1").to_string())
+        .send()
+        .await;
+    assert!(
+        result.is_err(),
+        "the client must see a broken connection: {result:?}"
+    );
+    let docs = sim.documents();
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].lab_id, "L-1");
+
+    sim.set_faults(Faults::default());
+    let again = send(&sim, &client, &token, &bundle("L-1")).await;
+    assert!(again.diagnostics()[0].starts_with("(EHR-ERR866) "));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+    sim.set_faults(Faults {
+        rate_429: 1.0,
+        retry_after_s: 7,
+        ..Faults::default()
+    });
+    let reply = client
+        .post(format!("{}/api/fhir/r4/Bundle", sim.base_url()))
+        .header("Content-Type", "application/fhir+json")
+        .header("X-Authorization-Server", format!("Bearer {token}"))
+        .header("Authorization", &sim.identity().requester_cns)
+        .body(bundle("T-1").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.headers()["retry-after"], "7");
+
+    sim.set_faults(Faults {
+        error_5xx_rate: 1.0,
+        ..Faults::default()
+    });
+    let sent = send(&sim, &client, &token, &bundle("T-1")).await;
+    assert!(sent.status.is_server_error(), "{}", sent.status);
+    assert!(sim.documents().is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_profiles_are_enforced_with_precise_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+
+    let mut with_display = bundle("C-1");
+    with_display["entry"][0]["resource"]["subject"]["display"] = json!("Maria da Silva");
+    let sent = send(&sim, &client, &token, &with_display).await;
+    assert_eq!(sent.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        sent.diagnostics(),
+        ["Bundle.entry[0].resource.subject.display: display não é permitido no perfil BRResultadoExameLaboratorial-2.0: remova o elemento"]
+    );
+    assert_eq!(
+        sent.body["issue"][0]["expression"],
+        json!(["Bundle.entry[0].resource.subject.display"])
+    );
+
+    let mut no_method = bundle("C-1");
+    no_method["entry"][1]["resource"]
+        .as_object_mut()
+        .unwrap()
+        .remove("method");
+    let sent = send(&sim, &client, &token, &no_method).await;
+    assert_eq!(
+        sent.diagnostics(),
+        ["Bundle.entry[1].resource.method: method é obrigatório no perfil BRDiagnosticoLaboratorioClinico-2.0"]
+    );
+
+    let mut not_loinc = bundle("C-1");
+    not_loinc["entry"][1]["resource"]["code"]["coding"][0]["code"] = json!("12345-6");
+    let sent = send(&sim, &client, &token, &not_loinc).await;
+    assert_eq!(
+        sent.diagnostics(),
+        ["Bundle.entry[1].resource.code.coding[0].code: o código \"12345-6\" não pertence a BRNomeExameLOINC"]
+    );
+
+    assert!(sim.documents().is_empty());
+    assert_eq!(
+        send(&sim, &client, &token, &bundle("C-1")).await.status,
+        StatusCode::CREATED
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restart_keeps_documents_and_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+    let id = send(&sim, &client, &token, &bundle("P-1")).await.rnds_id();
+    let ca_before = std::fs::read(&sim.files().ca_pem).unwrap();
+    let pfx_before = std::fs::read(&sim.files().lab_pfx).unwrap();
+    sim.shutdown().await;
+
+    let sim = sim_in(dir.path()).await;
+    assert_eq!(std::fs::read(&sim.files().ca_pem).unwrap(), ca_before);
+    assert_eq!(std::fs::read(&sim.files().lab_pfx).unwrap(), pfx_before);
+    let docs = sim.documents();
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].rnds_id, id);
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+    let dup = send(&sim, &client, &token, &bundle("P-1")).await;
+    assert!(dup.diagnostics()[0].starts_with("(EHR-ERR866) "));
+    let replaced = send(&sim, &client, &token, &replacing(bundle("P-1"), &id)).await;
+    assert_eq!(replaced.status, StatusCode::CREATED);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_outage_refuses_connections_then_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    assert!(!get_token(&sim, &client).await.is_empty());
+    sim.outage(Duration::from_millis(400));
+    let during = client
+        .get(format!("{}/api/token", sim.base_url()))
+        .send()
+        .await;
+    assert!(during.is_err(), "{during:?}");
+    let mut recovered = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Ok(reply) = client
+            .get(format!("{}/api/token", sim.base_url()))
+            .send()
+            .await
+        {
+            recovered = reply.status() == StatusCode::OK;
+            break;
+        }
+    }
+    assert!(recovered);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn lookups_answer_what_the_simulator_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+    let id = sim.identity().clone();
+    let get = |path: String| {
+        client
+            .get(format!("{}/api/fhir/r4/{path}", sim.base_url()))
+            .header("X-Authorization-Server", format!("Bearer {token}"))
+            .header("Authorization", &id.requester_cns)
+            .send()
+    };
+    assert_eq!(
+        get(format!("Organization/{}", id.cnes))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let missing = get("Organization/0000000".into()).await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let body: Value = missing.json_value().await.unwrap();
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        "Resource Organization/0000000 is not known"
+    );
+    assert_eq!(
+        get(format!("Practitioner/{}", id.requester_cns))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    let role = |cns: &str| {
+        format!(
+            "PractitionerRole?practitioner.identifier=http://rnds.saude.gov.br/fhir/r4/NamingSystem/cns%7C{cns}&organization.identifier=http://rnds.saude.gov.br/fhir/r4/NamingSystem/cnes%7C{}",
+            id.cnes
+        )
+    };
+    let linked: Value = get(role(&id.requester_cns))
+        .await
+        .unwrap()
+        .json_value()
+        .await
+        .unwrap();
+    assert_eq!(linked["total"], json!(1));
+    let unlinked: Value = get(role(&id.unlinked_cns))
+        .await
+        .unwrap()
+        .json_value()
+        .await
+        .unwrap();
+    assert_eq!(unlinked["total"], json!(0));
+
+    let patient: Value = get(
+        "Patient?identifier=http://rnds.saude.gov.br/fhir/r4/NamingSystem/cns%7C123456789010000"
+            .into(),
+    )
+    .await
+    .unwrap()
+    .json_value()
+    .await
+    .unwrap();
+    assert_eq!(patient["total"], json!(1));
+    let metadata: Value = get("metadata".into())
+        .await
+        .unwrap()
+        .json_value()
+        .await
+        .unwrap();
+    assert_eq!(metadata["resourceType"], "CapabilityStatement");
+
+    let no_token = client
+        .get(format!(
+            "{}/api/fhir/r4/Practitioner/{}",
+            sim.base_url(),
+            id.requester_cns
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), StatusCode::UNAUTHORIZED);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_generated_config_loads_and_points_at_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let config = crate::config::Config::load(&sim.files().config_toml).unwrap();
+    assert_eq!(config.lab.cnes, sim.identity().cnes);
+    assert_eq!(config.lab.requester_id, sim.identity().requester_id);
+    assert_eq!(config.lab.requester_cns, sim.identity().requester_cns);
+    assert_eq!(
+        config.rnds.environment,
+        crate::config::Environment::Simulador
+    );
+    assert_eq!(
+        config.rnds.auth_url.as_deref(),
+        Some(sim.base_url().as_str())
+    );
+    assert_eq!(
+        config.rnds.ehr_url.as_deref(),
+        Some(sim.base_url().as_str())
+    );
+    assert_eq!(config.rnds.certificate, sim.files().lab_pfx);
+    assert_eq!(config.rnds.extra_ca.as_ref(), Some(&sim.files().ca_pem));
+    assert_eq!(
+        config.rnds.certificate_password_file.as_ref(),
+        Some(&sim.files().lab_pfx_password_file)
+    );
+    assert!(conformance_cns(&config.lab.requester_cns));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&sim.files().lab_pfx_password_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The PFX carries the leaf and the CA, with the e-CNPJ-like subject.
+    let (certs, _) = pfx_identity(sim.files());
+    assert_eq!(certs.len(), 2);
+    let (_, leaf) = x509_parser::parse_x509_certificate(&certs[0]).unwrap();
+    assert!(
+        leaf.subject().to_string().contains(LAB_SUBJECT),
+        "{}",
+        leaf.subject()
+    );
+    sim.shutdown().await;
+}
+
+fn conformance_cns(cns: &str) -> bool {
+    crate::conformance::cns_is_valid(cns)
+}
