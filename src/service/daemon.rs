@@ -56,7 +56,6 @@ pub async fn run(
 
     // Nothing new goes out before every unresolved row is settled.
     {
-        let mut stopped = stop.clone();
         tokio::select! {
             resolved = resolve_ledger(&client, &mut ledger) => {
                 let (settled, left) = resolved?;
@@ -64,7 +63,7 @@ pub async fn run(
                     tracing::info!(resolvidas = settled, sem_resposta = left, "envios sem confirmação verificados");
                 }
             }
-            _ = stopped.wait_for(|s| *s) => return Ok(()),
+            _ = until_stopped(stop.clone()) => return Ok(()),
         }
     }
 
@@ -78,7 +77,7 @@ pub async fn run(
     let mut waiting: Vec<Active> = Vec::new();
     let grace = Duration::from_secs(service.config.service.shutdown_grace_s);
     loop {
-        if *stop.borrow() {
+        if super::pass::stopping(&stop) {
             break;
         }
         let due = waiting
@@ -87,15 +86,18 @@ pub async fn run(
             .min_by_key(|(_, a)| a.next_try)
             .map(|(i, a)| (i, a.next_try));
         let far = Instant::now() + Duration::from_secs(3600);
-        let mut stopped = stop.clone();
-        let mut active = tokio::select! {
+        let picked = tokio::select! {
             biased;
-            _ = stopped.wait_for(|s| *s) => break,
+            _ = until_stopped(stop.clone()) => break,
             _ = tokio::time::sleep_until(due.map_or(far, |d| d.1).into()), if due.is_some() => {
                 let Some((index, _)) = due else { continue };
-                waiting.swap_remove(index)
+                Picked::Retry(waiting.swap_remove(index))
             }
-            claimed = inboxes.next_ready() => match service.admit(claimed).await {
+            claimed = inboxes.next_ready() => Picked::New(claimed),
+        };
+        let mut active = match picked {
+            Picked::Retry(active) => active,
+            Picked::New(claimed) => match service.admit(claimed).await {
                 Ok(active) => active,
                 Err(e) => {
                     tracing::error!("{e}");
@@ -107,13 +109,12 @@ pub async fn run(
             },
         };
 
-        let mut stopped = stop.clone();
         let result = {
             let pass = service.process(&mut active);
             tokio::pin!(pass);
             tokio::select! {
                 r = &mut pass => Some(r),
-                _ = stopped.wait_for(|s| *s) => tokio::time::timeout(grace, &mut pass).await.ok(),
+                _ = until_stopped(stop.clone()) => tokio::time::timeout(grace, &mut pass).await.ok(),
             }
         };
         match result {
@@ -142,6 +143,16 @@ pub async fn run(
         "serviço parado; arquivos em processamento continuam em processando/ para a próxima partida"
     );
     Ok(())
+}
+
+/// Completes when a stop is requested (at once if it already was).
+async fn until_stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+enum Picked {
+    New(ClaimedFile),
+    Retry(Active),
 }
 
 /// A claimed file being worked on.

@@ -92,10 +92,6 @@ impl Outputs {
         })
     }
 
-    pub fn paths(&self) -> &OutputPaths {
-        &self.paths
-    }
-
     /// A row that failed (invalid, or refused by RNDS): original cells first.
     pub fn failed(&mut self, cells: &[String], issues: &[RowIssue]) -> Result<(), ServiceError> {
         let r = &self.paths.reports;

@@ -117,7 +117,7 @@ pub async fn run_pass(
         match message {
             Message::Header(header) => state.header(&header, paths)?,
             Message::Chunk(outcomes) => {
-                if *state.stop.borrow() {
+                if stopping(&state.stop) {
                     interrupted = true;
                     break;
                 }
@@ -241,7 +241,7 @@ enum Entry {
 }
 
 /// One bundle about to go out.
-struct Send {
+struct Submission {
     index: usize,
     replaces: Option<String>,
     /// The decision was a retry of a row RNDS may already hold (an earlier
@@ -483,7 +483,7 @@ impl PassState<'_> {
                 line: v.line,
                 replaces: replaces.clone(),
             });
-            sends.push(Send {
+            sends.push(Submission {
                 index: i,
                 replaces,
                 retry,
@@ -495,7 +495,7 @@ impl PassState<'_> {
         }
         // The intent is durable before the first byte goes out.
         self.ledger.begin_sending(&intents)?;
-        let answers = self.submit_all(&sends).await;
+        let answers = submit_all(self.client, &self.stop, &sends).await;
         let mut batch = Vec::with_capacity(sends.len());
         let mut unknown = Vec::new();
         for (send, outcome) in sends.iter().zip(answers) {
@@ -614,56 +614,6 @@ impl PassState<'_> {
         Ok(next)
     }
 
-    /// Submits every bundle, at most `max_in_flight` at once. After a
-    /// configuration error, a transient failure that outlived the client's
-    /// retries (RNDS is down: do not spend hours retrying row by row) or a
-    /// stop request, the rest are not sent (they come back `Transient`,
-    /// which leaves them pending).
-    async fn submit_all(&self, sends: &[Send]) -> Vec<Outcome> {
-        let limit = Arc::new(Semaphore::new(self.client.max_in_flight().max(1)));
-        let halted = Arc::new(AtomicBool::new(false));
-        let mut set = JoinSet::new();
-        let mut answers: Vec<Option<Outcome>> = vec![None; sends.len()];
-        for (k, send) in sends.iter().enumerate() {
-            let permit = limit.clone().acquire_owned().await;
-            if halted.load(Ordering::SeqCst) || *self.stop.borrow() {
-                answers[k] = Some(Outcome::Transient {
-                    message: "não enviado nesta tentativa".into(),
-                });
-                continue;
-            }
-            let client = self.client.clone();
-            let bundle = send.bundle.clone();
-            let halted = halted.clone();
-            set.spawn(async move {
-                let _permit = permit;
-                let outcome = client.submit(bundle).await;
-                if matches!(
-                    outcome,
-                    Outcome::ConfigurationError { .. } | Outcome::Transient { .. }
-                ) {
-                    halted.store(true, Ordering::SeqCst);
-                }
-                (k, outcome)
-            });
-        }
-        while let Some(joined) = set.join_next().await {
-            if let Ok((k, outcome)) = joined {
-                answers[k] = Some(outcome);
-            }
-        }
-        answers
-            .into_iter()
-            .map(|a| {
-                // A task that panicked never answered: the POST may have
-                // happened, so the row must be resolved, not resent.
-                a.unwrap_or(Outcome::Unknown {
-                    message: "envio interrompido".into(),
-                })
-            })
-            .collect()
-    }
-
     fn write_entries(&mut self, entries: Vec<Entry>) -> Result<(), ServiceError> {
         let (Some(out), Some(summary)) = (self.outputs.as_mut(), self.summary.as_mut()) else {
             return Ok(());
@@ -742,4 +692,63 @@ impl PassState<'_> {
         }
         Ok(())
     }
+}
+
+/// Submits every bundle, at most `max_in_flight` at once. After a
+/// configuration error, a transient failure that outlived the client's
+/// retries (RNDS is down: do not spend hours retrying row by row) or a
+/// stop request, the rest are not sent (they come back `Transient`,
+/// which leaves them pending).
+async fn submit_all(
+client: &Client,
+stop: &watch::Receiver<bool>,
+sends: &[Submission],
+) -> Vec<Outcome> {
+    let limit = Arc::new(Semaphore::new(client.max_in_flight().max(1)));
+    let halted = Arc::new(AtomicBool::new(false));
+    let mut set = JoinSet::new();
+    let mut answers: Vec<Option<Outcome>> = vec![None; sends.len()];
+    for (k, send) in sends.iter().enumerate() {
+        let permit = limit.clone().acquire_owned().await;
+        if halted.load(Ordering::SeqCst) || stopping(stop) {
+            answers[k] = Some(Outcome::Transient {
+                message: "não enviado nesta tentativa".into(),
+            });
+            continue;
+        }
+        let client = client.clone();
+        let bundle = send.bundle.clone();
+        let halted = halted.clone();
+        set.spawn(async move {
+            let _permit = permit;
+            let outcome = client.submit(bundle).await;
+            if matches!(
+                outcome,
+                Outcome::ConfigurationError { .. } | Outcome::Transient { .. }
+            ) {
+                halted.store(true, Ordering::SeqCst);
+            }
+            (k, outcome)
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        if let Ok((k, outcome)) = joined {
+            answers[k] = Some(outcome);
+        }
+    }
+    answers
+        .into_iter()
+        .map(|a| {
+            // A task that panicked never answered: the POST may have
+            // happened, so the row must be resolved, not resent.
+            a.unwrap_or(Outcome::Unknown {
+                message: "envio interrompido".into(),
+            })
+        })
+        .collect()
+}
+
+/// Whether a stop was requested (the guard is not held across an await).
+pub(crate) fn stopping(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow()
 }
