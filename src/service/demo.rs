@@ -291,7 +291,7 @@ fn new_summaries(outbox: &Path, stems: &[String], since: std::time::SystemTime) 
         .collect()
 }
 
-/// Whether report `name` (`<stem>.<AAAAMMDDTHHMMSS>[-n].resumo.json`)
+/// Whether report `name` (`<stem>.<AAAAMMDDTHHMMSS>[_n].resumo.json`)
 /// belongs to input `stem`.
 pub fn report_of(name: &str, stem: &str) -> bool {
     name.strip_prefix(stem)

@@ -22,7 +22,7 @@ pub struct OutputPaths {
 }
 
 impl OutputPaths {
-    /// The service's names: `<stem>.<AAAAMMDDTHHMMSS>.*`, with `-2`, `-3`…
+    /// The service's names: `<stem>.<AAAAMMDDTHHMMSS>.*`, with `_2`, `_3`…
     /// after the instant when a report of that second already exists (the
     /// same file dropped twice within a second must not overwrite).
     pub fn timestamped(outbox: &Path, stem: &str, instant: &str) -> OutputPaths {
@@ -31,7 +31,7 @@ impl OutputPaths {
             let name = if n == 1 {
                 format!("{stem}.{instant}")
             } else {
-                format!("{stem}.{instant}-{n}")
+                format!("{stem}.{instant}_{n}")
             };
             let reports = ReportPaths::new(outbox, &name);
             if !reports.summary.exists() && !reports.sent_csv.exists() {

@@ -255,3 +255,147 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_of_ten_thousand_rows_stores_each_valid_row_once() {
+    let h = harness("watch", Faults::default(), simulator::DEFAULT_TOKEN_LIFETIME).await;
+    let mut config = h.config.clone();
+    config.rnds.max_in_flight = 16;
+    let invalid: Vec<usize> = (1..=10_000).filter(|i| i % 1000 == 0).collect();
+    let file = h.ws.root.join("grande.csv");
+    std::fs::write(&file, export("g", 10_000, &invalid, &[])).unwrap();
+    let out = h.ws.root.join("relatorios");
+    let mut progress = |_: usize, _: u64| {};
+    let sent = send_files(&config, &[file.clone()], &out, &mut progress)
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 1);
+    let s = &sent[0].summary;
+    assert_eq!(s.rows_total, 10_000);
+    assert_eq!(s.rows_invalid, 10);
+    assert_eq!(s.rows_sent, Some(9_990));
+    assert_eq!(s.rows_pending, Some(0));
+    let stored = h.stored();
+    assert_eq!(stored.len(), 9_990);
+    assert!(stored.values().all(|ids| ids.len() == 1));
+    let rows = sent_rows(&sent[0].paths.summary);
+    assert_eq!(rows.len(), 9_990);
+    assert!(rows.iter().all(|(_, lab, rnds, st)| st == "enviado" && &stored[lab][0] == rnds));
+    assert!(out.join("grande.bundles.ndjson").exists());
+
+    // Sent again: nothing goes out a second time.
+    let again = send_files(&config, &[file], &out, &mut progress).await.unwrap();
+    assert_eq!(again[0].summary.rows_already_sent, Some(9_990));
+    assert_eq!(h.sim().documents().len(), 9_990);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_in_the_middle_of_a_file_leaves_rows_pending_then_sends_them_once() {
+    let faults = Faults {
+        latency_ms: 10,
+        ..Faults::default()
+    };
+    let mut h = harness("watch", faults, simulator::DEFAULT_TOKEN_LIFETIME).await;
+    h.config.rnds.max_in_flight = 4;
+    h.config.rnds.max_retries = 2;
+    h.config.service.pending_report_after_s = 1;
+    h.start();
+    drop_file(&h.ws.inbox, "surto.csv", export("o", 400, &[], &[]).as_bytes()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while h.sim().documents().len() < 40 {
+        assert!(Instant::now() < deadline, "sending never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    h.sim().outage(Duration::from_secs(4));
+
+    let reports = h.reports("surto", 2, Duration::from_secs(60)).await;
+    let pending = summary(&reports[0]);
+    assert!(count(&pending, "rows_pending") > 0, "{pending}");
+    assert!(sent_rows(&reports[0]).iter().any(|r| r.3 == "pendente"));
+    let last = summary(reports.last().unwrap());
+    assert_eq!(count(&last, "rows_pending"), 0, "{last}");
+    assert_eq!(count(&last, "rows_sent"), 400);
+    let stored = h.stored();
+    assert_eq!(stored.len(), 400);
+    assert!(stored.values().all(|ids| ids.len() == 1), "a row was stored twice");
+    let rows = sent_rows(reports.last().unwrap());
+    assert!(rows.iter().all(|(_, lab, rnds, st)| st == "enviado" && &stored[lab][0] == rnds));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_and_short_tokens_still_store_every_row_exactly_once() {
+    let faults = Faults {
+        error_5xx_rate: 0.10,
+        rate_429: 0.05,
+        retry_after_s: 1,
+        lost_answer_rate: 0.02,
+        ..Faults::default()
+    };
+    let mut h = harness("watch", faults, Duration::from_secs(3)).await;
+    h.config.rnds.max_retries = 8;
+    h.start();
+    drop_file(&h.ws.inbox, "instavel.csv", export("f", 600, &[5], &[]).as_bytes()).unwrap();
+    let reports = h.reports("instavel", 1, Duration::from_secs(90)).await;
+    // Rows may be reported pending first; wait for the final report.
+    let mut reports = reports;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while count(&summary(reports.last().unwrap()), "rows_pending") > 0 {
+        assert!(Instant::now() < deadline, "rows still pending");
+        reports = h.reports("instavel", reports.len() + 1, Duration::from_secs(90)).await;
+    }
+    let stored = h.stored();
+    assert_eq!(stored.len(), 599);
+    assert!(stored.values().all(|ids| ids.len() == 1), "a row was stored twice");
+    let s = summary(reports.last().unwrap());
+    assert_eq!(count(&s, "rows_sent"), 599);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xlsx_slow_writer_and_poll_mode() {
+    let mut h = harness("poll", Faults::default(), simulator::DEFAULT_TOKEN_LIFETIME).await;
+    h.config.inbox[0].settle_ms = 600;
+    h.start();
+
+    // An XLSX workbook.
+    let book = super::demo::example_xlsx().unwrap();
+    drop_file(&h.ws.inbox, "planilha.xlsx", &book).unwrap();
+    let reports = h.reports("planilha", 1, Duration::from_secs(20)).await;
+    let s = summary(&reports[0]);
+    assert_eq!(s["format"], "xlsx");
+    assert_eq!(count(&s, "rows_sent"), 2);
+    assert_eq!(count(&s, "rows_invalid"), 1);
+    assert!(reports[0]
+        .to_string_lossy()
+        .replace(".resumo.json", ".erros.xlsx")
+        .parse::<PathBuf>()
+        .unwrap()
+        .exists());
+
+    // A file written slowly (a line every 150 ms, under settle_ms) is
+    // taken only once complete: all its rows are in one report.
+    let text = export("s", 12, &[], &[]);
+    let path = h.ws.inbox.join("lento.csv");
+    let mut file = std::fs::File::create(&path).unwrap();
+    for line in text.lines() {
+        use std::io::Write;
+        writeln!(file, "{line}").unwrap();
+        file.sync_all().unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(
+            !h.ws.outbox.read_dir().unwrap().flatten().any(|e| e
+                .file_name()
+                .to_string_lossy()
+                .starts_with("lento.")),
+            "taken before complete"
+        );
+    }
+    drop(file);
+    let reports = h.reports("lento", 1, Duration::from_secs(20)).await;
+    let s = summary(&reports[0]);
+    assert_eq!(count(&s, "rows_total"), 12);
+    assert_eq!(count(&s, "rows_sent"), 12);
+    h.stop().await;
+    assert_eq!(h.stored().len(), 14);
+}
