@@ -291,7 +291,12 @@ fn run_demo(args: &DemoArgs) -> i32 {
             println!("  Entrada (solte aqui): {}", ws.inbox.display());
             println!("  Relatórios:          {}", ws.outbox.display());
             for r in &d.reports {
-                println!("    - {}", r.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
+                println!(
+                    "    - {}",
+                    r.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default()
+                );
             }
             println!("  Configuração:        {}", ws.config_path.display());
             println!("  Registro de envios:  {}", ws.ledger.display());

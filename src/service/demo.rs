@@ -138,21 +138,49 @@ pub fn write_workspace_config(
 pub fn example_xlsx() -> Result<Vec<u8>, DemoError> {
     let rows: [[&str; 9]; 3] = [
         [
-            "2026-000201", "BEATRIZ COSTA", "759010928159013", "05/11/2026 08:00",
-            "05/11/2026 14:10", "94309-2", "Detectável", "Swab nasofaríngeo", "RT-PCR",
+            "2026-000201",
+            "BEATRIZ COSTA",
+            "759010928159013",
+            "05/11/2026 08:00",
+            "05/11/2026 14:10",
+            "94309-2",
+            "Detectável",
+            "Swab nasofaríngeo",
+            "RT-PCR",
         ],
         [
-            "2026-000202", "RAFAEL GOMES", "939548620579868", "05/11/2026 08:05",
-            "05/11/2026 14:10", "94309-2", "Não detectável", "Swab nasofaríngeo", "RT-PCR",
+            "2026-000202",
+            "RAFAEL GOMES",
+            "939548620579868",
+            "05/11/2026 08:05",
+            "05/11/2026 14:10",
+            "94309-2",
+            "Não detectável",
+            "Swab nasofaríngeo",
+            "RT-PCR",
         ],
         [
-            "2026-000203", "SEM CARTAO", "", "05/11/2026 08:10", "05/11/2026 14:10",
-            "94309-2", "Não detectável", "Swab nasofaríngeo", "RT-PCR",
+            "2026-000203",
+            "SEM CARTAO",
+            "",
+            "05/11/2026 08:10",
+            "05/11/2026 14:10",
+            "94309-2",
+            "Não detectável",
+            "Swab nasofaríngeo",
+            "RT-PCR",
         ],
     ];
     let header = [
-        "Nº Pedido", "Paciente", "Cartão SUS", "Data da Coleta", "Dt. Liberação",
-        "Cód. Exame", "Resultado", "Material", "Metodologia",
+        "Nº Pedido",
+        "Paciente",
+        "Cartão SUS",
+        "Data da Coleta",
+        "Dt. Liberação",
+        "Cód. Exame",
+        "Resultado",
+        "Material",
+        "Metodologia",
     ];
     let xerr = |e: rust_xlsxwriter::XlsxError| DemoError::Xlsx(e.to_string());
     let mut book = rust_xlsxwriter::Workbook::new();
@@ -163,7 +191,9 @@ pub fn example_xlsx() -> Result<Vec<u8>, DemoError> {
     }
     for (r, row) in rows.iter().enumerate() {
         for (c, v) in row.iter().enumerate() {
-            sheet.write_string(r as u32 + 1, c as u16, *v).map_err(xerr)?;
+            sheet
+                .write_string(r as u32 + 1, c as u16, *v)
+                .map_err(xerr)?;
         }
     }
     book.save_to_buffer().map_err(xerr)
@@ -238,7 +268,9 @@ pub async fn run_demo(dir: Option<PathBuf>) -> Result<DemoSummary, DemoError> {
     for path in &summaries {
         if let Ok(v) = std::fs::read(path)
             .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| e.to_string()))
+            .and_then(|b| {
+                serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| e.to_string())
+            })
         {
             let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
             rows_total += n("rows_total");

@@ -84,7 +84,8 @@ impl Outputs {
             None => None,
         };
         Ok(Outputs {
-            errors: ErrorsCsv::create(&r.errors_csv, headers).map_err(output_error(&r.errors_csv))?,
+            errors: ErrorsCsv::create(&r.errors_csv, headers)
+                .map_err(output_error(&r.errors_csv))?,
             sent: SentCsv::create(&r.sent_csv).map_err(output_error(&r.sent_csv))?,
             xlsx,
             bundles,
@@ -143,7 +144,8 @@ impl Outputs {
         }
         errors.commit().map_err(output_error(&r.errors_csv))?;
         if let Some(x) = xlsx {
-            x.save(&r.errors_xlsx).map_err(output_error(&r.errors_xlsx))?;
+            x.save(&r.errors_xlsx)
+                .map_err(output_error(&r.errors_xlsx))?;
         }
         sent.commit().map_err(output_error(&r.sent_csv))?;
         summary

@@ -78,7 +78,9 @@ impl pipeline::Sink for ChannelSink {
             .map_err(|_| ())
     }
     fn chunk(&mut self, outcomes: Vec<RowOutcome>) -> Result<(), ()> {
-        self.0.blocking_send(Message::Chunk(outcomes)).map_err(|_| ())
+        self.0
+            .blocking_send(Message::Chunk(outcomes))
+            .map_err(|_| ())
     }
 }
 
@@ -233,7 +235,7 @@ struct ValidRow {
 }
 
 enum Entry {
-    Valid(ValidRow),
+    Valid(Box<ValidRow>),
     Invalid {
         cells: Vec<String>,
         issues: Vec<RowIssue>,
@@ -293,14 +295,14 @@ impl PassState<'_> {
                     row,
                     result,
                     bundle,
-                } => Entry::Valid(ValidRow {
+                } => Entry::Valid(Box::new(ValidRow {
                     line: row.line,
                     cells: row.cells,
                     hash: fhir::content_hash(&result),
                     result,
                     bundle,
                     fate: None,
-                }),
+                })),
                 RowOutcome::Invalid { row, issues } => Entry::Invalid {
                     cells: row.cells,
                     issues,
@@ -369,13 +371,17 @@ impl PassState<'_> {
             let limit = limit.clone();
             set.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                (i, record.lab_id.clone(), resolve_one(&client, &record, bundle).await)
+                (
+                    i,
+                    record.lab_id.clone(),
+                    resolve_one(&client, &record, bundle).await,
+                )
             });
         }
         let mut batch = Vec::new();
         while let Some(joined) = set.join_next().await {
-            let (i, lab_id, resolved) =
-                joined.map_err(|e| ServiceError::Internal(format!("resolução interrompida: {e}")))?;
+            let (i, lab_id, resolved) = joined
+                .map_err(|e| ServiceError::Internal(format!("resolução interrompida: {e}")))?;
             match resolved {
                 Resolved::Outcome(outcome) => batch.push((lab_id, outcome)),
                 Resolved::StillUnknown(reason) => {
@@ -397,7 +403,12 @@ impl PassState<'_> {
     }
 
     fn rebuild(&self, result: &LabResult, replaces: &str) -> Result<Vec<u8>, fhir::FhirError> {
-        fhir::to_json_bytes(result, &self.job.bundle, &self.job.timestamp, Some(replaces))
+        fhir::to_json_bytes(
+            result,
+            &self.job.bundle,
+            &self.job.timestamp,
+            Some(replaces),
+        )
     }
 
     /// Decides the first occurrence of each lab id in `todo`, sends what
@@ -561,7 +572,13 @@ impl PassState<'_> {
                     )
                 }
                 Outcome::Unknown { message } => {
-                    unknown.push((send.index, lab_id, send.replaces.clone(), send.bundle.clone(), message));
+                    unknown.push((
+                        send.index,
+                        lab_id,
+                        send.replaces.clone(),
+                        send.bundle.clone(),
+                        message,
+                    ));
                     continue;
                 }
             };
@@ -700,9 +717,9 @@ impl PassState<'_> {
 /// stop request, the rest are not sent (they come back `Transient`,
 /// which leaves them pending).
 async fn submit_all(
-client: &Client,
-stop: &watch::Receiver<bool>,
-sends: &[Submission],
+    client: &Client,
+    stop: &watch::Receiver<bool>,
+    sends: &[Submission],
 ) -> Vec<Outcome> {
     let limit = Arc::new(Semaphore::new(client.max_in_flight().max(1)));
     let halted = Arc::new(AtomicBool::new(false));

@@ -33,7 +33,11 @@ pub async fn resolve_one(
 ) -> Resolved {
     let previous = record.replaces.as_deref();
     let resolution = match bundle {
-        Some(bundle) => client.resolve_unknown(&record.lab_id, previous, bundle).await,
+        Some(bundle) => {
+            client
+                .resolve_unknown(&record.lab_id, previous, bundle)
+                .await
+        }
         None => match client.find_document(&record.lab_id).await {
             Ok(Some(current)) if Some(current.as_str()) != previous => Ok(Resolution::Stored {
                 rnds_id: Some(current),
@@ -69,7 +73,10 @@ pub async fn resolve_ledger(
     if rows.is_empty() {
         return Ok((0, 0));
     }
-    tracing::info!(linhas = rows.len(), "resolvendo envios sem confirmação antes de qualquer novo envio");
+    tracing::info!(
+        linhas = rows.len(),
+        "resolvendo envios sem confirmação antes de qualquer novo envio"
+    );
     let limit = Arc::new(Semaphore::new(client.max_in_flight().max(1)));
     let mut set = JoinSet::new();
     for record in rows {

@@ -49,7 +49,11 @@ pub async fn send_files(
     let (_stop_sender, stop) = watch::channel(false);
     let (settled, left) = super::resolve::resolve_ledger(&client, &mut ledger).await?;
     if settled + left > 0 {
-        tracing::info!(resolvidas = settled, sem_resposta = left, "envios anteriores sem confirmação verificados");
+        tracing::info!(
+            resolvidas = settled,
+            sem_resposta = left,
+            "envios anteriores sem confirmação verificados"
+        );
     }
     let mut results = Vec::with_capacity(files.len());
     for (index, file) in files.iter().enumerate() {
@@ -92,13 +96,9 @@ pub async fn send_files(
         .await?;
         let reports = paths.reports.clone();
         if report.unreadable {
-            for stale in [
-                &reports.errors_csv,
-                &reports.errors_xlsx,
-                &reports.sent_csv,
-            ]
-            .into_iter()
-            .chain(paths.bundles.as_ref())
+            for stale in [&reports.errors_csv, &reports.errors_xlsx, &reports.sent_csv]
+                .into_iter()
+                .chain(paths.bundles.as_ref())
             {
                 let _ = std::fs::remove_file(stale);
             }

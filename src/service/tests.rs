@@ -37,7 +37,11 @@ fn export(prefix: &str, n: usize, invalid: &[usize], changed: &[usize]) -> Strin
             CNS[i % CNS.len()]
         };
         let detected = (i % 3 == 0) ^ changed.contains(&i);
-        let result = if detected { "Detectável" } else { "Não detectável" };
+        let result = if detected {
+            "Detectável"
+        } else {
+            "Não detectável"
+        };
         out.push_str(&format!(
             "T-{prefix}-{i:06};PACIENTE {i};{cns};03/11/2026 08:15;03/11/2026 16:40;94309-2;{result};Swab nasofaríngeo;RT-PCR\n"
         ));
@@ -147,12 +151,16 @@ fn summary(path: &Path) -> serde_json::Value {
 }
 
 fn count(summary: &serde_json::Value, key: &str) -> u64 {
-    summary[key].as_u64().unwrap_or_else(|| panic!("{key} missing in {summary}"))
+    summary[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {summary}"))
 }
 
 /// `enviados.csv` next to a `resumo.json`: `(line, lab id, rnds id, status)`.
 fn sent_rows(summary_path: &Path) -> Vec<(String, String, String, String)> {
-    let name = summary_path.to_string_lossy().replace(".resumo.json", ".enviados.csv");
+    let name = summary_path
+        .to_string_lossy()
+        .replace(".resumo.json", ".enviados.csv");
     let text = std::fs::read_to_string(&name).unwrap();
     text.trim_start_matches('\u{feff}')
         .lines()
@@ -175,7 +183,12 @@ fn sent_rows(summary_path: &Path) -> Vec<(String, String, String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_file_is_sent_once_then_already_sent_then_replaced() {
-    let mut h = harness("watch", Faults::default(), simulator::DEFAULT_TOKEN_LIFETIME).await;
+    let mut h = harness(
+        "watch",
+        Faults::default(),
+        simulator::DEFAULT_TOKEN_LIFETIME,
+    )
+    .await;
     h.start();
 
     // 1. A CSV with 10 rows, one invalid: the 9 valid rows reach RNDS.
@@ -187,7 +200,10 @@ async fn dropped_file_is_sent_once_then_already_sent_then_replaced() {
     assert_eq!(count(&s, "rows_invalid"), 1);
     assert_eq!(count(&s, "rows_sent"), 9);
     let stored = h.stored();
-    let expected: BTreeSet<String> = (1..=10).filter(|&i| i != 4).map(|i| lab_id("a", i)).collect();
+    let expected: BTreeSet<String> = (1..=10)
+        .filter(|&i| i != 4)
+        .map(|i| lab_id("a", i))
+        .collect();
     assert_eq!(stored.keys().cloned().collect::<BTreeSet<_>>(), expected);
     assert!(stored.values().all(|ids| ids.len() == 1), "{stored:?}");
     let sent = sent_rows(&reports[0]);
@@ -197,7 +213,9 @@ async fn dropped_file_is_sent_once_then_already_sent_then_replaced() {
         assert_eq!(&stored[lab][0], rnds, "enviados.csv id of {lab}");
     }
     let errors = std::fs::read_to_string(
-        reports[0].to_string_lossy().replace(".resumo.json", ".erros.csv"),
+        reports[0]
+            .to_string_lossy()
+            .replace(".resumo.json", ".erros.csv"),
     )
     .unwrap();
     assert!(errors.contains(&lab_id("a", 4)), "{errors}");
@@ -212,14 +230,17 @@ async fn dropped_file_is_sent_once_then_already_sent_then_replaced() {
     assert_eq!(count(&s, "rows_sent"), 0);
     assert_eq!(h.sim().documents().len(), 9);
     let sent = sent_rows(&reports[1]);
-    assert!(sent.iter().all(|(_, lab, rnds, status)| status == "já enviado"
-        && &stored[lab][0] == rnds));
+    assert!(sent
+        .iter()
+        .all(|(_, lab, rnds, status)| status == "já enviado" && &stored[lab][0] == rnds));
 
     // 3. A corrected file: same ids (invalid row fixed is not part of it),
     // two results changed → exactly two replacements, the rest already sent.
     let corrected = export("a", 10, &[4], &[2, 7]);
     drop_file(&h.ws.inbox, "lote-corrigido.csv", corrected.as_bytes()).unwrap();
-    let reports = h.reports("lote-corrigido", 1, Duration::from_secs(20)).await;
+    let reports = h
+        .reports("lote-corrigido", 1, Duration::from_secs(20))
+        .await;
     let s = summary(&reports[0]);
     assert_eq!(count(&s, "rows_replaced"), 2);
     assert_eq!(count(&s, "rows_already_sent"), 7);
@@ -258,7 +279,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_of_ten_thousand_rows_stores_each_valid_row_once() {
-    let h = harness("watch", Faults::default(), simulator::DEFAULT_TOKEN_LIFETIME).await;
+    let h = harness(
+        "watch",
+        Faults::default(),
+        simulator::DEFAULT_TOKEN_LIFETIME,
+    )
+    .await;
     let mut config = h.config.clone();
     config.rnds.max_in_flight = 16;
     let invalid: Vec<usize> = (1..=10_000).filter(|i| i % 1000 == 0).collect();
@@ -266,7 +292,7 @@ async fn send_of_ten_thousand_rows_stores_each_valid_row_once() {
     std::fs::write(&file, export("g", 10_000, &invalid, &[])).unwrap();
     let out = h.ws.root.join("relatorios");
     let mut progress = |_: usize, _: u64| {};
-    let sent = send_files(&config, &[file.clone()], &out, &mut progress)
+    let sent = send_files(&config, std::slice::from_ref(&file), &out, &mut progress)
         .await
         .unwrap();
     assert_eq!(sent.len(), 1);
@@ -280,11 +306,15 @@ async fn send_of_ten_thousand_rows_stores_each_valid_row_once() {
     assert!(stored.values().all(|ids| ids.len() == 1));
     let rows = sent_rows(&sent[0].paths.summary);
     assert_eq!(rows.len(), 9_990);
-    assert!(rows.iter().all(|(_, lab, rnds, st)| st == "enviado" && &stored[lab][0] == rnds));
+    assert!(rows
+        .iter()
+        .all(|(_, lab, rnds, st)| st == "enviado" && &stored[lab][0] == rnds));
     assert!(out.join("grande.bundles.ndjson").exists());
 
     // Sent again: nothing goes out a second time.
-    let again = send_files(&config, &[file], &out, &mut progress).await.unwrap();
+    let again = send_files(&config, &[file], &out, &mut progress)
+        .await
+        .unwrap();
     assert_eq!(again[0].summary.rows_already_sent, Some(9_990));
     assert_eq!(h.sim().documents().len(), 9_990);
 }
@@ -300,7 +330,12 @@ async fn outage_in_the_middle_of_a_file_leaves_rows_pending_then_sends_them_once
     h.config.rnds.max_retries = 2;
     h.config.service.pending_report_after_s = 1;
     h.start();
-    drop_file(&h.ws.inbox, "surto.csv", export("o", 400, &[], &[]).as_bytes()).unwrap();
+    drop_file(
+        &h.ws.inbox,
+        "surto.csv",
+        export("o", 400, &[], &[]).as_bytes(),
+    )
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while h.sim().documents().len() < 40 {
         assert!(Instant::now() < deadline, "sending never started");
@@ -317,9 +352,14 @@ async fn outage_in_the_middle_of_a_file_leaves_rows_pending_then_sends_them_once
     assert_eq!(count(&last, "rows_sent"), 400);
     let stored = h.stored();
     assert_eq!(stored.len(), 400);
-    assert!(stored.values().all(|ids| ids.len() == 1), "a row was stored twice");
+    assert!(
+        stored.values().all(|ids| ids.len() == 1),
+        "a row was stored twice"
+    );
     let rows = sent_rows(reports.last().unwrap());
-    assert!(rows.iter().all(|(_, lab, rnds, st)| st == "enviado" && &stored[lab][0] == rnds));
+    assert!(rows
+        .iter()
+        .all(|(_, lab, rnds, st)| st == "enviado" && &stored[lab][0] == rnds));
     h.stop().await;
 }
 
@@ -335,18 +375,28 @@ async fn faults_and_short_tokens_still_store_every_row_exactly_once() {
     let mut h = harness("watch", faults, Duration::from_secs(3)).await;
     h.config.rnds.max_retries = 8;
     h.start();
-    drop_file(&h.ws.inbox, "instavel.csv", export("f", 600, &[5], &[]).as_bytes()).unwrap();
+    drop_file(
+        &h.ws.inbox,
+        "instavel.csv",
+        export("f", 600, &[5], &[]).as_bytes(),
+    )
+    .unwrap();
     let reports = h.reports("instavel", 1, Duration::from_secs(90)).await;
     // Rows may be reported pending first; wait for the final report.
     let mut reports = reports;
     let deadline = Instant::now() + Duration::from_secs(90);
     while count(&summary(reports.last().unwrap()), "rows_pending") > 0 {
         assert!(Instant::now() < deadline, "rows still pending");
-        reports = h.reports("instavel", reports.len() + 1, Duration::from_secs(90)).await;
+        reports = h
+            .reports("instavel", reports.len() + 1, Duration::from_secs(90))
+            .await;
     }
     let stored = h.stored();
     assert_eq!(stored.len(), 599);
-    assert!(stored.values().all(|ids| ids.len() == 1), "a row was stored twice");
+    assert!(
+        stored.values().all(|ids| ids.len() == 1),
+        "a row was stored twice"
+    );
     let s = summary(reports.last().unwrap());
     assert_eq!(count(&s, "rows_sent"), 599);
     h.stop().await;
@@ -384,10 +434,12 @@ async fn xlsx_slow_writer_and_poll_mode() {
         file.sync_all().unwrap();
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert!(
-            !h.ws.outbox.read_dir().unwrap().flatten().any(|e| e
-                .file_name()
-                .to_string_lossy()
-                .starts_with("lento.")),
+            !h.ws
+                .outbox
+                .read_dir()
+                .unwrap()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("lento.")),
             "taken before complete"
         );
     }
