@@ -451,3 +451,90 @@ async fn xlsx_slow_writer_and_poll_mode() {
     h.stop().await;
     assert_eq!(h.stored().len(), 14);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_file_goes_to_falhas_with_a_reason_and_the_service_goes_on() {
+    let mut h = harness(
+        "watch",
+        Faults::default(),
+        simulator::DEFAULT_TOKEN_LIFETIME,
+    )
+    .await;
+    h.start();
+    // Named like a workbook but not one.
+    drop_file(
+        &h.ws.inbox,
+        "quebrada.xlsx",
+        b"isto nao e uma planilha\n\x00\x01",
+    )
+    .unwrap();
+    let reports = h.reports("quebrada", 1, Duration::from_secs(20)).await;
+    let s = summary(&reports[0]);
+    let reason = s["error"].as_str().unwrap_or_default();
+    assert!(!reason.is_empty(), "{s}");
+    assert!(walk(&h.ws.inbox.join(".rnds-drop/falhas"))
+        .iter()
+        .any(|p| p.ends_with("quebrada.xlsx")));
+    // Still running: the next file is sent.
+    drop_file(
+        &h.ws.inbox,
+        "depois.csv",
+        export("d", 3, &[], &[]).as_bytes(),
+    )
+    .unwrap();
+    let reports = h.reports("depois", 1, Duration::from_secs(20)).await;
+    assert_eq!(count(&summary(&reports[0]), "rows_sent"), 3);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_error_stops_sending_and_keeps_the_rows_pending() {
+    let mut h = harness(
+        "watch",
+        Faults::default(),
+        simulator::DEFAULT_TOKEN_LIFETIME,
+    )
+    .await;
+    // A professional without a link to the CNES: EHR-ERR906.
+    h.config.lab.requester_cns = h.sim().identity().unlinked_cns.clone();
+    let file = h.ws.root.join("vinculo.csv");
+    std::fs::write(&file, export("c", 50, &[], &[])).unwrap();
+    let out = h.ws.root.join("relatorios");
+    let mut progress = |_: usize, _: u64| {};
+    let sent = send_files(&h.config, std::slice::from_ref(&file), &out, &mut progress)
+        .await
+        .unwrap();
+    let message = sent[0].config_error.clone().expect("a configuration error");
+    assert!(message.contains("EHR-ERR906"), "{message}");
+    assert_eq!(sent[0].pending.len(), 50);
+    assert!(h.sim().documents().is_empty());
+
+    // The service keeps the file claimed (nothing lost) and sends nothing.
+    h.config.service.pending_report_after_s = 0;
+    h.start();
+    drop_file(
+        &h.ws.inbox,
+        "vinculo.csv",
+        export("c", 50, &[], &[]).as_bytes(),
+    )
+    .unwrap();
+    let reports = h.reports("vinculo", 1, Duration::from_secs(20)).await;
+    assert_eq!(count(&summary(&reports[0]), "rows_pending"), 50);
+    assert!(h
+        .ws
+        .inbox
+        .join(".rnds-drop/processando/vinculo.csv")
+        .exists());
+    h.stop().await;
+    assert!(h.sim().documents().is_empty());
+
+    // Fixed configuration: the rows go out once, with a follow-up report.
+    h.config.lab.requester_cns = h.sim().identity().requester_cns.clone();
+    h.start();
+    let reports = h.reports("vinculo", 2, Duration::from_secs(30)).await;
+    let last = summary(reports.last().unwrap());
+    assert_eq!(count(&last, "rows_pending"), 0);
+    assert_eq!(count(&last, "rows_sent"), 50);
+    assert_eq!(h.stored().len(), 50);
+    h.stop().await;
+}
