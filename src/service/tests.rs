@@ -259,6 +259,16 @@ async fn dropped_file_is_sent_once_then_already_sent_then_replaced() {
     for (_, lab, rnds, _) in replaced {
         assert_eq!(h.stored()[lab].last(), Some(rnds));
     }
+
+    // 4. A scheduled export rewriting the same file with two new rows:
+    // only those go out.
+    let grown = export("a", 12, &[4], &[2, 7]);
+    drop_file(&h.ws.inbox, "lote.csv", grown.as_bytes()).unwrap();
+    let reports = h.reports("lote", 3, Duration::from_secs(20)).await;
+    let s = summary(&reports[2]);
+    assert_eq!(count(&s, "rows_sent"), 2);
+    assert_eq!(count(&s, "rows_already_sent"), 9);
+    assert_eq!(h.sim().documents().len(), 13);
     h.stop().await;
 }
 
@@ -536,5 +546,54 @@ async fn configuration_error_stops_sending_and_keeps_the_rows_pending() {
     assert_eq!(count(&last, "rows_pending"), 0);
     assert_eq!(count(&last, "rows_sent"), 50);
     assert_eq!(h.stored().len(), 50);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_mid_file_then_restart_sends_the_rest_once() {
+    let faults = Faults {
+        latency_ms: 5,
+        ..Faults::default()
+    };
+    let mut h = harness("watch", faults, simulator::DEFAULT_TOKEN_LIFETIME).await;
+    h.config.rnds.max_in_flight = 4;
+    h.start();
+    drop_file(
+        &h.ws.inbox,
+        "parada.csv",
+        export("p", 1_500, &[], &[]).as_bytes(),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while h.sim().documents().len() < 100 {
+        assert!(Instant::now() < deadline, "sending never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Graceful stop: returns within the grace period, file kept claimed.
+    tokio::time::timeout(Duration::from_secs(20), h.stop())
+        .await
+        .expect("the service stops within its grace period");
+    let at_stop = h.sim().documents().len();
+    assert!(at_stop < 1_500, "stopped too late to test anything");
+    assert!(h
+        .ws
+        .inbox
+        .join(".rnds-drop/processando/parada.csv")
+        .exists());
+    assert!(std::fs::read_dir(&h.ws.outbox)
+        .unwrap()
+        .flatten()
+        .all(|e| !report_of(&e.file_name().to_string_lossy(), "parada")));
+
+    h.start();
+    let reports = h.reports("parada", 1, Duration::from_secs(60)).await;
+    let s = summary(&reports[0]);
+    assert_eq!(count(&s, "rows_sent"), 1_500);
+    let stored = h.stored();
+    assert_eq!(stored.len(), 1_500);
+    assert!(
+        stored.values().all(|ids| ids.len() == 1),
+        "a row was stored twice"
+    );
     h.stop().await;
 }
