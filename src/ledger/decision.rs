@@ -21,7 +21,8 @@ pub enum Decision {
     /// reconcile it.
     NeedsManualReconciliation,
     /// The last attempt is `sending` or `unknown`: resolve it first
-    /// (identifier lookup or the EHR-ERR866 proof); never send blindly.
+    /// (identifier lookup, or the EHR-ERR866 proof: re-POST the same
+    /// content, see [`Ledger::begin_sending`]); never send other content.
     Unresolved,
     /// The last attempt failed transiently: send again (as a replacement of
     /// `replaces` when RNDS holds an earlier version).

@@ -78,8 +78,10 @@ pub enum LedgerError {
     Corrupt(String),
 }
 
-/// One open ledger file. Not `Sync`: give each thread its own [`Ledger`]
-/// (WAL lets readers run while one writer commits).
+/// One open ledger file. `Send` but not `Sync`: give each thread its own
+/// [`Ledger`] (WAL lets readers run while one writer commits). Every call
+/// blocks on disk I/O; from async code use `tokio::task::spawn_blocking` or
+/// a dedicated thread, one call per batch.
 pub struct Ledger {
     conn: Connection,
 }

@@ -156,10 +156,18 @@ impl Ledger {
     }
 
     /// Records `sending` for every intent in one transaction, before the
-    /// POSTs. Refuses the whole batch (nothing written) when a row is in
-    /// flight or unresolved, or when an intent would create a second
-    /// document: a lab id RNDS holds may only be sent as a replacement of
-    /// its current RNDS id.
+    /// POSTs. Refuses the whole batch (nothing written) when a lab id is
+    /// already in flight (also: twice in `batch`), or when an intent would
+    /// create a second document: a lab id RNDS holds may only be sent as a
+    /// replacement of its current RNDS id.
+    ///
+    /// One unresolved case may be sent again: an `unknown` first document
+    /// (no replacement, nothing accepted before) with the same content
+    /// hash. That re-POST is the EHR-ERR866 proof: RNDS either creates it
+    /// (it was never created) or refuses the lab id because it already
+    /// holds it ([`LedgerOutcome::AcceptedIdUnknown`]). A `sending` row is
+    /// never re-sent: after a restart, [`Ledger::mark_interrupted_unknown`]
+    /// turns the interrupted ones into `unknown` first.
     pub fn begin_sending(&mut self, batch: &[Intent]) -> Result<(), LedgerError> {
         let now = now_text();
         let tx = self.conn.transaction()?;
@@ -171,9 +179,12 @@ impl Ledger {
                     content_hash = excluded.content_hash, state = 'sending',
                     replaces = excluded.replaces, file_id = excluded.file_id,
                     line = excluded.line, updated_at = excluded.updated_at
-                 WHERE results.state NOT IN ('sending', 'unknown')
-                   AND ((results.accepted_hash IS NULL AND excluded.replaces IS NULL)
-                     OR (results.rnds_id IS NOT NULL AND excluded.replaces = results.rnds_id))",
+                 WHERE (results.state NOT IN ('sending', 'unknown')
+                        AND ((results.accepted_hash IS NULL AND excluded.replaces IS NULL)
+                          OR (results.rnds_id IS NOT NULL AND excluded.replaces = results.rnds_id)))
+                    OR (results.state = 'unknown' AND results.accepted_hash IS NULL
+                        AND results.replaces IS NULL AND excluded.replaces IS NULL
+                        AND excluded.content_hash = results.content_hash)",
             )?;
             for intent in batch {
                 let changed = upsert.execute(params![
@@ -215,11 +226,20 @@ impl Ledger {
         let mut missing = Vec::new();
         let tx = self.conn.transaction()?;
         {
+            // A late EHR-ERR866 for content whose id is already known keeps
+            // the id (and the `accepted` state).
             let mut accepted = tx.prepare_cached(
-                "UPDATE results SET state = ?2, rnds_id = ?3, accepted_hash = content_hash,
-                    last_error = NULL, updated_at = ?4, sent_at = ?4
+                "UPDATE results SET
+                    state = CASE WHEN ?3 IS NULL AND rnds_id IS NOT NULL
+                                  AND accepted_hash = content_hash THEN 'accepted' ELSE ?2 END,
+                    rnds_id = CASE WHEN ?3 IS NULL AND rnds_id IS NOT NULL
+                                  AND accepted_hash = content_hash THEN rnds_id ELSE ?3 END,
+                    accepted_hash = content_hash,
+                    sent_at = CASE WHEN ?3 IS NULL AND rnds_id IS NOT NULL
+                                  AND accepted_hash = content_hash THEN sent_at ELSE ?4 END,
+                    last_error = NULL, updated_at = ?4
                  WHERE lab_id = ?1
-                 RETURNING content_hash, replaces, file_id, line",
+                 RETURNING content_hash, replaces, file_id, line, rnds_id",
             )?;
             let mut history = tx.prepare_cached(
                 "INSERT INTO result_history (lab_id, content_hash, rnds_id, replaces, file_id, line, accepted_at)
@@ -257,13 +277,17 @@ impl Ledger {
                                     r.get::<_, Option<String>>(1)?,
                                     r.get::<_, i64>(2)?,
                                     r.get::<_, i64>(3)?,
+                                    r.get::<_, Option<String>>(4)?,
                                 ))
                             })
                             .optional()?;
-                        if let Some((hash, replaces, file_id, line)) = &row {
-                            history.execute(params![
-                                lab_id, hash, rnds_id, replaces, file_id, line, now
-                            ])?;
+                        if let Some((hash, replaces, file_id, line, stored_id)) = &row {
+                            // Not a new version when a late EHR-ERR866 kept a known id.
+                            if stored_id.as_deref() == rnds_id {
+                                history.execute(params![
+                                    lab_id, hash, rnds_id, replaces, file_id, line, now
+                                ])?;
+                            }
                         }
                         row.is_some()
                     }
@@ -288,6 +312,19 @@ impl Ledger {
         } else {
             Err(LedgerError::OutcomeWithoutIntent(missing))
         }
+    }
+
+    /// At start-up, before any send: every row still `sending` was
+    /// interrupted by the stop and its answer is lost; marks them `unknown`
+    /// and returns how many. Never call it while this process has POSTs in
+    /// flight.
+    pub fn mark_interrupted_unknown(&mut self) -> Result<usize, LedgerError> {
+        Ok(self.conn.execute(
+            "UPDATE results SET state = 'unknown', updated_at = ?1,
+                last_error = 'interrompido antes da resposta'
+             WHERE state = 'sending'",
+            [now_text()],
+        )?)
     }
 
     /// Rows in `sending` or `unknown`: resolve them before any new work

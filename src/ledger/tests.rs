@@ -38,6 +38,12 @@ fn accepted(id: &str) -> LedgerOutcome {
 }
 
 #[test]
+fn a_ledger_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Ledger>();
+}
+
+#[test]
 fn migrations_from_empty_reach_the_latest_version_in_wal() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = open(dir.path());
@@ -492,4 +498,95 @@ fn throughput_of_100k_rows_in_batches_of_500() {
         "{rows} rows (begin_sending + record_outcomes, batches of 500) in {elapsed:?}: {:.0} rows/s",
         rows as f64 / elapsed.as_secs_f64()
     );
+}
+
+#[test]
+fn after_a_restart_an_interrupted_first_send_may_be_resent_only_with_the_same_content() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut ledger = open(dir.path());
+        let f = a_file(&mut ledger, "aa");
+        send(
+            &mut ledger,
+            intent("LAB-9", "h1", f, 9, None),
+            accepted("rnds-9"),
+        );
+        ledger
+            .begin_sending(&[
+                intent("LAB-1", "h1", f, 2, None),
+                intent("LAB-9", "h2", f, 9, Some("rnds-9")),
+            ])
+            .unwrap();
+        // Still `sending`: never re-sent, even with the same content.
+        let again = ledger.begin_sending(&[intent("LAB-1", "h1", f, 2, None)]);
+        assert!(matches!(again, Err(LedgerError::NotSendable { .. })));
+    }
+    let mut ledger = open(dir.path());
+    let f = a_file(&mut ledger, "bb");
+    assert_eq!(ledger.mark_interrupted_unknown().unwrap(), 2);
+    assert_eq!(ledger.unresolved().unwrap().len(), 2);
+    assert_eq!(
+        ledger.get("LAB-1").unwrap().unwrap().state,
+        ResultState::Unknown
+    );
+
+    // Other content, or an interrupted replacement: resolve by lookup only.
+    for bad in [
+        intent("LAB-1", "h-other", f, 2, None),
+        intent("LAB-9", "h2", f, 9, Some("rnds-9")),
+    ] {
+        let err = ledger.begin_sending(&[bad]).err().unwrap();
+        assert!(matches!(err, LedgerError::NotSendable { .. }), "{err}");
+    }
+    // The same first document: the re-POST is the EHR-ERR866 proof.
+    ledger
+        .begin_sending(&[intent("LAB-1", "h1", f, 2, None)])
+        .unwrap();
+    ledger
+        .record_outcomes(&[("LAB-1".into(), LedgerOutcome::AcceptedIdUnknown)])
+        .unwrap();
+    let row = ledger.get("LAB-1").unwrap().unwrap();
+    assert_eq!(
+        (row.state, row.rnds_id),
+        (ResultState::AcceptedIdUnknown, None)
+    );
+    assert_eq!(ledger.unresolved().unwrap().len(), 1);
+}
+
+#[test]
+fn the_same_lab_id_twice_in_a_batch_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let f = a_file(&mut ledger, "aa");
+    let batch = [
+        intent("LAB-1", "h1", f, 2, None),
+        intent("LAB-1", "h1", f, 7, None),
+    ];
+    assert!(matches!(
+        ledger.begin_sending(&batch),
+        Err(LedgerError::NotSendable { lab_id, .. }) if lab_id == "LAB-1"
+    ));
+    assert!(ledger.get("LAB-1").unwrap().is_none());
+}
+
+#[test]
+fn a_late_err866_does_not_erase_a_known_rnds_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let f = a_file(&mut ledger, "aa");
+    send(
+        &mut ledger,
+        intent("LAB-1", "h1", f, 2, None),
+        accepted("rnds-1"),
+    );
+    let before = ledger.get("LAB-1").unwrap().unwrap();
+    ledger
+        .record_outcomes(&[("LAB-1".into(), LedgerOutcome::AcceptedIdUnknown)])
+        .unwrap();
+    let after = ledger.get("LAB-1").unwrap().unwrap();
+    assert_eq!(
+        (after.state, after.rnds_id, after.sent_at),
+        (ResultState::Accepted, before.rnds_id, before.sent_at)
+    );
+    assert_eq!(ledger.history("LAB-1").unwrap().len(), 1);
 }

@@ -1,7 +1,7 @@
 //! All inboxes behind one async `next_ready`: resumed files first, then
 //! claimed files as they settle; events only wake a scan early.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,9 @@ use super::scanner::Scanner;
 use super::workdir::ClaimedFile;
 use super::WatchError;
 use crate::config::{Inbox, InboxMode, Service};
+
+/// Floor of both periods, so a zero in the settings cannot spin.
+const MIN_PERIOD: Duration = Duration::from_millis(10);
 
 /// How often inboxes are listed when no event says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +54,7 @@ pub struct Inboxes {
     /// Keeps `hints` open when no inbox has a watcher.
     _hint_sender: mpsc::UnboundedSender<usize>,
     _watchers: Vec<RecommendedWatcher>,
+    claim_failures: HashSet<PathBuf>,
     scan_requested: bool,
     next_full_scan: Instant,
     next_poll: Option<Instant>,
@@ -97,6 +101,7 @@ impl Inboxes {
             hints,
             _hint_sender: sender,
             _watchers: watchers,
+            claim_failures: HashSet::new(),
             scan_requested: true,
             next_full_scan: Instant::now(),
             next_poll: None,
@@ -118,7 +123,12 @@ impl Inboxes {
                 match self.inboxes[index].scanner.claim(&path) {
                     Ok(Some(claimed)) => return claimed,
                     Ok(None) => {}
-                    Err(e) => tracing::warn!("{e}"),
+                    Err(e) => {
+                        // Retried after each settle; said once per path.
+                        if self.claim_failures.insert(path) {
+                            tracing::warn!("{e}");
+                        }
+                    }
                 }
             }
             let now = Instant::now();
@@ -179,10 +189,10 @@ impl Inboxes {
             }
         }
         if now >= self.next_full_scan {
-            self.next_full_scan = now + self.settings.scan_interval;
+            self.next_full_scan = now + self.settings.scan_interval.max(MIN_PERIOD);
         }
         let any_polled = self.inboxes.iter().any(|i| i.mode == InboxMode::Poll);
-        self.next_poll = any_polled.then(|| now + self.settings.poll_period);
+        self.next_poll = any_polled.then(|| now + self.settings.poll_period.max(MIN_PERIOD));
     }
 }
 

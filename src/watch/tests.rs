@@ -368,3 +368,56 @@ async fn a_file_being_written_is_not_claimed_until_it_settles() {
         "{text}"
     );
 }
+
+/// Log lines written while `f` runs.
+fn captured_logs(f: impl FnOnce()) -> String {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = sink.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn a_non_regular_file_is_warned_about_once_per_path() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("alvo.txt.tmp"), CSV).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("alvo.txt.tmp"), dir.path().join("link.csv"))
+        .unwrap();
+    let status = Command::new("mkfifo")
+        .arg(dir.path().join("fila.csv"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut scanner = scanner(dir.path());
+    let t0 = Instant::now();
+    let logs = captured_logs(|| {
+        for step in 0..4 {
+            scanner.poll(t0 + SETTLE * step).unwrap();
+        }
+    });
+    assert_eq!(logs.matches("link simbólico").count(), 1, "{logs}");
+    assert_eq!(logs.matches("FIFO").count(), 1, "{logs}");
+    assert!(
+        logs.contains("link.csv") && logs.contains("fila.csv"),
+        "{logs}"
+    );
+    // Ignored names are skipped silently.
+    assert!(!logs.contains("alvo.txt.tmp"), "{logs}");
+}
