@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 use crate::schemas::code_systems;
-use rules::{Check, Profile, Rule, Segment};
+use rules::{Check, Node, Profile, Rule, Segment};
 
 pub use ids::{cnes_is_valid, cnpj_is_valid, cns_is_valid, cpf_is_valid};
 
@@ -82,17 +82,14 @@ pub fn check_bundle(bundle: &Value) -> Vec<Violation> {
         };
         check_companions(profile, i, &context, &mut out);
         let mut loc = base;
-        for rule in &profile.rules {
-            apply_rule(
-                resource,
-                &rule.segments,
-                rule,
-                profile,
-                &context,
-                &mut loc,
-                &mut out,
-            );
-        }
+        walk(
+            resource,
+            &profile.tree,
+            profile,
+            &context,
+            &mut loc,
+            &mut out,
+        );
     }
     out
 }
@@ -393,42 +390,43 @@ impl<'a> Iterator for Matching<'a> {
     }
 }
 
-/// Applies `rule` to every parent the path reaches under `node`.
-fn apply_rule(
+/// Applies the rules of `nodes` to `node`, then descends into every
+/// instance of each step that has rules below it.
+fn walk(
     node: &Map<String, Value>,
-    segments: &[Segment],
-    rule: &Rule,
+    nodes: &[Node],
     profile: &Profile,
     ctx: &Context,
     loc: &mut String,
     out: &mut Vec<Violation>,
 ) {
-    let Some((first, rest)) = segments.split_first() else {
-        return;
-    };
-    if rest.is_empty() {
-        check_element(node, first, rule, profile, ctx, loc, out);
-        return;
-    }
-    for (key, value) in matching(node, first) {
-        let len = loc.len();
-        loc.push('.');
-        loc.push_str(key);
-        match value {
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    if let Some(obj) = item.as_object() {
-                        let l2 = loc.len();
-                        let _ = write!(loc, "[{i}]");
-                        apply_rule(obj, rest, rule, profile, ctx, loc, out);
-                        loc.truncate(l2);
+    for step in nodes {
+        for rule in &step.rules {
+            check_element(node, &step.segment, rule, profile, ctx, loc, out);
+        }
+        if step.children.is_empty() {
+            continue;
+        }
+        for (key, value) in matching(node, &step.segment) {
+            let len = loc.len();
+            loc.push('.');
+            loc.push_str(key);
+            match value {
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        if let Some(obj) = item.as_object() {
+                            let l2 = loc.len();
+                            let _ = write!(loc, "[{i}]");
+                            walk(obj, &step.children, profile, ctx, loc, out);
+                            loc.truncate(l2);
+                        }
                     }
                 }
+                Value::Object(obj) => walk(obj, &step.children, profile, ctx, loc, out),
+                _ => {}
             }
-            Value::Object(obj) => apply_rule(obj, rest, rule, profile, ctx, loc, out),
-            _ => {}
+            loc.truncate(len);
         }
-        loc.truncate(len);
     }
 }
 

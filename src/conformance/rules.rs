@@ -86,8 +86,6 @@ pub enum Check {
 
 #[derive(Debug)]
 pub struct Rule {
-    /// The parent steps, then the checked element last.
-    pub segments: Vec<Segment>,
     pub min: usize,
     pub max: Option<usize>,
     pub fixed: Option<String>,
@@ -104,10 +102,46 @@ pub struct Profile {
     pub resource_type: String,
     pub observation_profiles: Vec<String>,
     pub specimen_profiles: Vec<String>,
-    pub rules: Vec<Rule>,
+    /// The rules as a tree of path steps, so a shared prefix
+    /// (`code.coding.…`) is walked once per bundle.
+    pub tree: Vec<Node>,
 }
 
-fn compile_rule(r: RuleFile) -> Rule {
+/// One path step with the rules of the element it names and the steps below.
+#[derive(Debug)]
+pub struct Node {
+    pub segment: Segment,
+    pub rules: Vec<Rule>,
+    pub children: Vec<Node>,
+}
+
+fn insert(nodes: &mut Vec<Node>, mut segments: Vec<Segment>, rule: Rule) {
+    if segments.is_empty() {
+        return;
+    }
+    let first = segments.remove(0);
+    let index = match nodes
+        .iter()
+        .position(|n| n.segment.name == first.name && n.segment.choice == first.choice)
+    {
+        Some(i) => i,
+        None => {
+            nodes.push(Node {
+                segment: first,
+                rules: Vec::new(),
+                children: Vec::new(),
+            });
+            nodes.len() - 1
+        }
+    };
+    if segments.is_empty() {
+        nodes[index].rules.push(rule);
+    } else {
+        insert(&mut nodes[index].children, segments, rule);
+    }
+}
+
+fn compile_rule(r: RuleFile) -> (Vec<Segment>, Rule) {
     let segments = r
         .path
         .split('.')
@@ -130,8 +164,7 @@ fn compile_rule(r: RuleFile) -> Rule {
         Some("reference:Specimen") => Some(Check::Reference("Specimen")),
         _ => None,
     };
-    Rule {
-        segments,
+    let rule = Rule {
         min: r.min.unwrap_or(0),
         max: r.max,
         fixed: r.fixed,
@@ -139,7 +172,8 @@ fn compile_rule(r: RuleFile) -> Rule {
         systems: r.systems,
         only: r.only,
         check,
-    }
+    };
+    (segments, rule)
 }
 
 /// Every known profile, keyed by canonical URL. The files are embedded, so
@@ -158,7 +192,13 @@ pub fn profiles() -> &'static HashMap<String, Profile> {
                     resource_type: f.resource_type,
                     observation_profiles: f.observation_profiles,
                     specimen_profiles: f.specimen_profiles,
-                    rules: f.rules.into_iter().map(compile_rule).collect(),
+                    tree: f.rules.into_iter().map(compile_rule).fold(
+                        Vec::new(),
+                        |mut tree, (segments, rule)| {
+                            insert(&mut tree, segments, rule);
+                            tree
+                        },
+                    ),
                 };
                 (f.url, profile)
             })

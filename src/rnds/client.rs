@@ -147,12 +147,18 @@ impl Client {
     }
 
     /// The current RNDS id of the document with this lab identifier, via
-    /// `identifier?system=…BRRNDS-<requester id>&value=<lab id>`.
+    /// `identifier?system=…BRRNDS-<requester id>&value=<lab id>`; `Ok(None)`
+    /// when the search found nothing, an error when the lookup is unavailable.
     pub async fn find_document(&self, lab_id: &str) -> Result<Option<String>, ClientError> {
         let url = request::identifier_url(&self.inner.endpoints, &self.inner.requester_id, lab_id)
             .map_err(ClientError::Config)?;
+        // A search answers 200 with an empty searchset when nothing matches;
+        // a 404 means this RNDS does not offer the lookup at all.
         let Some(body) = self.lookup(url).await? else {
-            return Ok(None);
+            return Err(ClientError::Answer {
+                status: 404,
+                message: "esta RNDS não oferece a consulta por identificador".into(),
+            });
         };
         Ok(current_document_id(&body))
     }
@@ -215,21 +221,14 @@ impl Client {
                 rnds_id: Some(rnds_id),
             }),
             Outcome::DuplicateIdentifier => Ok(Resolution::Stored { rnds_id: None }),
-            Outcome::ConfigurationError { message } => Err(ClientError::Config(message)),
-            Outcome::Rejected { message } => Err(ClientError::Answer {
-                status: 422,
-                message,
-            }),
-            Outcome::Transient { message } | Outcome::Unknown { message } => {
-                Err(ClientError::Unreachable(message))
-            }
+            other => Err(outcome_error(other)),
         }
     }
 
     /// Posts a document bundle with this requester's identifier system and
-    /// no entries: it can never be stored, and RNDS refuses a wrong
-    /// requester id (EHR-ERR881) before looking at the content. `Rejected`
-    /// therefore means the requester id was not refused.
+    /// no entries: it can never be stored. The simulator (and, as far as the
+    /// contract tells, RNDS) checks the requester (EHR-ERR881) before the
+    /// content, so `Rejected` means the requester id was not refused.
     pub async fn probe_requester(&self) -> Outcome {
         let probe = serde_json::json!({
             "resourceType": "Bundle",
@@ -267,13 +266,7 @@ impl Client {
                     message: diagnostics(&body),
                 },
             }),
-            Driven::Stop(Outcome::ConfigurationError { message }) => {
-                Err(ClientError::Config(message))
-            }
-            Driven::Stop(other) => Err(ClientError::Unreachable(match other {
-                Outcome::Transient { message } | Outcome::Unknown { message } => message,
-                other => format!("{other:?}"),
-            })),
+            Driven::Stop(outcome) => Err(outcome_error(outcome)),
         }
     }
 
@@ -393,6 +386,23 @@ impl Client {
             Err(e) => Attempt::Failed(TransportFailure::AfterSending(format!(
                 "HTTP {status}, corpo da resposta perdido: {e}"
             ))),
+        }
+    }
+}
+
+/// An outcome that ends a lookup or a resolution without an answer to use.
+fn outcome_error(outcome: Outcome) -> ClientError {
+    match outcome {
+        Outcome::ConfigurationError { message } => ClientError::Config(message),
+        Outcome::Rejected { message } => ClientError::Refused(message),
+        Outcome::Transient { message } | Outcome::Unknown { message } => {
+            ClientError::Unreachable(message)
+        }
+        Outcome::Accepted { rnds_id } => {
+            ClientError::Refused(format!("resposta inesperada: documento {rnds_id} aceito"))
+        }
+        Outcome::DuplicateIdentifier => {
+            ClientError::Refused("resposta inesperada: identificador duplicado (EHR-ERR866)".into())
         }
     }
 }

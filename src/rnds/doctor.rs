@@ -112,7 +112,9 @@ impl<W: Write> Printer<'_, W> {
                      (saída HTTPS, porta 443) e tente de novo"
                 ),
             ),
-            ClientError::Answer { .. } => (CheckStatus::ConfigurationProblem, error.to_string()),
+            ClientError::Answer { .. } | ClientError::Refused(_) => {
+                (CheckStatus::ConfigurationProblem, error.to_string())
+            }
         };
         self.record(name, status, detail);
     }
@@ -182,9 +184,12 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
         Ok(lifetime) => p.passed(
             TOKEN,
             format!(
-                "obtido em {} (válido por {} s)",
+                "obtido em {} (válido por {})",
                 client.endpoints().auth,
-                lifetime.as_secs()
+                match lifetime.as_secs() {
+                    s if s >= 120 => format!("{} min", s / 60),
+                    s => format!("{s} s"),
+                }
             ),
         ),
         Err(e) => {

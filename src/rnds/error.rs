@@ -15,6 +15,9 @@ pub enum ClientError {
     /// time-outs). Try again later.
     #[error("{0}")]
     Unreachable(String),
+    /// RNDS refused a bundle sent to settle an unknown outcome (its data).
+    #[error("a RNDS recusou: {0}")]
+    Refused(String),
     /// RNDS answered a lookup with an error that is neither of the above.
     #[error("RNDS respondeu {status}: {message}")]
     Answer { status: u16, message: String },

@@ -18,6 +18,8 @@ pub mod tls;
 mod token;
 
 #[cfg(test)]
+mod mock;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod testutil;

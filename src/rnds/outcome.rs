@@ -11,10 +11,11 @@
 //! | 401 naming EHR-ERR882 (token invalid or expired) | refresh the token, retry once; a second 882 → `ConfigurationError` |
 //! | 401 otherwise, 403 | `ConfigurationError` |
 //! | 408, 429, 500, 502, 503, 504 (and any other 5xx) | retry with back-off honouring `Retry-After`; when spent → `Transient` |
-//! | 3xx | `ConfigurationError` (wrong `ehr_url`/`auth_url`) |
+//! | 3xx; 404/405 without an OperationOutcome | `ConfigurationError` (wrong `ehr_url`/`auth_url`) |
 //! | any other 4xx (400, 404, 409, 412, 413, 422 with EHR-ERR924, …) | `Rejected` with the OperationOutcome diagnostics |
 //! | connect refused, DNS failure, TLS handshake I/O failure: nothing sent | retry; when spent → `Transient` |
 //! | TLS certificate refused (ours or the server's) | `ConfigurationError` |
+//! | request cannot be built (`http://` URL, invalid header value) | `ConfigurationError` |
 //! | time-out, connection reset or body lost after the request may have been sent | `Unknown` (never resent as new) |
 //!
 //! Invariant: pure (no I/O, no clock of its own); knows nothing of rows,
@@ -126,6 +127,11 @@ pub(crate) fn classify_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> Verdic
              esta UF",
         ),
         300..=399 => configuration("redirecionamento inesperado; confira auth_url e ehr_url"),
+        // Without an OperationOutcome, a 404/405 comes from a wrong address,
+        // not from FHIR judging the bundle.
+        404 | 405 if !is_operation_outcome(answer.body) => {
+            configuration("endereço não encontrado na RNDS; confira ehr_url e environment")
+        }
         408 | 429 | 500..=599 => Verdict::Retry {
             message: said,
             retry_after: answer.retry_after.and_then(|v| parse_retry_after(v, now)),
@@ -143,6 +149,9 @@ pub(crate) enum TransportFailure {
     Certificate(String),
     /// The request may have been sent (time-out, reset, body lost).
     AfterSending(String),
+    /// The request could not even be built (an `http://` URL, a header
+    /// value with characters HTTP does not allow): configuration.
+    Invalid(String),
 }
 
 pub(crate) fn classify_transport(failure: TransportFailure) -> Verdict {
@@ -155,6 +164,12 @@ pub(crate) fn classify_transport(failure: TransportFailure) -> Verdict {
             message: format!(
                 "certificado recusado na conexão TLS: {message}; confira o certificado do \
                      laboratório e, para o simulador ou um proxy, extra_ca"
+            ),
+        }),
+        TransportFailure::Invalid(message) => Verdict::Final(Outcome::ConfigurationError {
+            message: format!(
+                "requisição inválida ({message}); confira auth_url e ehr_url (https://) e \
+                 [lab] requester_cns"
             ),
         }),
         TransportFailure::AfterSending(message) => Verdict::Final(Outcome::Unknown {
@@ -170,6 +185,9 @@ pub(crate) fn transport_failure(error: &reqwest::Error) -> TransportFailure {
         if is_certificate_problem(tls) {
             return TransportFailure::Certificate(tls.to_string());
         }
+    }
+    if error.is_builder() {
+        return TransportFailure::Invalid(text);
     }
     if error.is_connect() {
         TransportFailure::BeforeSending(text)
@@ -200,22 +218,19 @@ fn is_certificate_problem(error: &rustls::Error) -> bool {
 fn find_rustls_error<'a>(
     error: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a rustls::Error> {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = current {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    // io::Error::source skips the error it wraps, and connectors nest them.
+    if let Some(inner) = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        if let Some(tls) = find_rustls_error(inner) {
             return Some(tls);
         }
-        // io::Error::source skips the wrapped error itself.
-        if let Some(inner) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(inner);
-        }
-        current = e.source();
     }
-    None
+    error.source().and_then(find_rustls_error)
 }
 
 fn error_chain_text(error: &(dyn std::error::Error + 'static)) -> String {
@@ -255,6 +270,17 @@ pub(crate) fn diagnostics(body: &[u8]) -> String {
         .chars()
         .take(300)
         .collect()
+}
+
+fn is_operation_outcome(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("resourceType")?
+                .as_str()
+                .map(|t| t == "OperationOutcome")
+        })
+        .unwrap_or(false)
 }
 
 /// `https://host/api/fhir/r4/Bundle/<id>` → `<id>`.

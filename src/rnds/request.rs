@@ -28,12 +28,13 @@ pub(crate) fn bundle_post(
     credentials: &Credentials,
     bundle_json: Vec<u8>,
 ) -> reqwest::RequestBuilder {
-    http.post(endpoints.fhir("Bundle"))
+    let request = http
+        .post(endpoints.fhir("Bundle"))
         .header(reqwest::header::CONTENT_TYPE, FHIR_JSON)
         .header(reqwest::header::ACCEPT, FHIR_JSON)
-        .header(TOKEN_HEADER, format!("Bearer {token}"))
         .header(PROFESSIONAL_HEADER, &credentials.requester_cns)
-        .body(bundle_json)
+        .body(bundle_json);
+    with_token(request, token)
 }
 
 pub(crate) fn lookup_get(
@@ -42,10 +43,24 @@ pub(crate) fn lookup_get(
     token: &str,
     credentials: &Credentials,
 ) -> reqwest::RequestBuilder {
-    http.get(url)
+    let request = http
+        .get(url)
         .header(reqwest::header::ACCEPT, FHIR_JSON)
-        .header(TOKEN_HEADER, format!("Bearer {token}"))
-        .header(PROFESSIONAL_HEADER, &credentials.requester_cns)
+        .header(PROFESSIONAL_HEADER, &credentials.requester_cns);
+    with_token(request, token)
+}
+
+/// The token header, marked sensitive: never indexed by HPACK nor shown by
+/// `Debug`. A token with characters HTTP forbids surfaces as a build error.
+fn with_token(request: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+    let value = format!("Bearer {token}");
+    match reqwest::header::HeaderValue::from_str(&value) {
+        Ok(mut header) => {
+            header.set_sensitive(true);
+            request.header(TOKEN_HEADER, header)
+        }
+        Err(_) => request.header(TOKEN_HEADER, value),
+    }
 }
 
 fn url(base: String, params: &[(&str, String)]) -> Result<reqwest::Url, String> {
@@ -164,6 +179,7 @@ mod tests {
         let h = request.headers();
         assert_eq!(h["content-type"], "application/fhir+json");
         assert_eq!(h["x-authorization-server"], "Bearer tok");
+        assert!(h["x-authorization-server"].is_sensitive());
         assert_eq!(h["authorization"], "980016287385192");
     }
 }

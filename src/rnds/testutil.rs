@@ -17,6 +17,7 @@ pub(crate) const LAB_CN: &str = "LAB EXEMPLO ANALISES CLINICAS LTDA:123456780001
 /// A CA and a leaf it signed, as PEM files in `dir`.
 pub(crate) struct Pki {
     pub dir: PathBuf,
+    pub issuer: Issuer<'static, KeyPair>,
     pub ca_pem: PathBuf,
     pub cert_pem: PathBuf,
     pub key_pem: PathBuf,
@@ -49,10 +50,26 @@ pub(crate) fn pki(dir: &Path, name: &str, validity: Option<(i32, i32)>) -> Pki {
     };
     Pki {
         dir: dir.to_path_buf(),
+        issuer,
         ca_pem: write("ca.pem", &ca_cert.pem()),
         cert_pem: write("cert.pem", &format!("{}{}", leaf.pem(), ca_cert.pem())),
         key_pem: write("key.pem", &leaf_key.serialize_pem()),
     }
+}
+
+/// A server certificate for 127.0.0.1 signed by the test CA: (chain, key) DER.
+pub(crate) fn server_identity(
+    pki: &Pki,
+) -> (
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &pki.issuer).unwrap();
+    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    (vec![cert.der().clone()], key_der)
 }
 
 /// Runs the openssl CLI; a missing CLI fails the test loudly (CI installs it).
@@ -133,15 +150,42 @@ pub(crate) fn pfx(pki: &Pki, encoding: Encoding) -> PathBuf {
 
 /// A configuration for `certificate`, with the password in a file.
 pub(crate) fn config(dir: &Path, certificate: &Path, password: &str, rnds_extra: &str) -> Config {
+    config_for(
+        dir,
+        "https://127.0.0.1:9",
+        certificate,
+        password,
+        rnds_extra,
+    )
+}
+
+/// The TOML text of a simulator configuration for `base_url`.
+pub(crate) fn config_text(
+    dir: &Path,
+    base_url: &str,
+    certificate: &Path,
+    password: &str,
+    rnds_extra: &str,
+) -> String {
     let password_file = dir.join("senha.txt");
     std::fs::write(&password_file, format!("{password}\n")).unwrap();
-    let text = format!(
+    format!(
         "[lab]\ncnes = \"1234567\"\nrequester_id = \"98765\"\nrequester_cns = \
          \"980016287385192\"\ntimezone = \"America/Sao_Paulo\"\nuf = \"GO\"\n\n[rnds]\n\
-         environment = \"simulador\"\nauth_url = \"https://127.0.0.1:9\"\nehr_url = \
-         \"https://127.0.0.1:9\"\ncertificate = \"{}\"\ncertificate_password_file = \"{}\"\n{rnds_extra}",
+         environment = \"simulador\"\nauth_url = \"{base_url}\"\nehr_url = \
+         \"{base_url}\"\ncertificate = \"{}\"\ncertificate_password_file = \"{}\"\n{rnds_extra}",
         certificate.display(),
         password_file.display()
-    );
+    )
+}
+
+pub(crate) fn config_for(
+    dir: &Path,
+    base_url: &str,
+    certificate: &Path,
+    password: &str,
+    rnds_extra: &str,
+) -> Config {
+    let text = config_text(dir, base_url, certificate, password, rnds_extra);
     Config::parse(&text, Path::new("teste.toml"), dir).unwrap()
 }

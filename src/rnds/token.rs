@@ -107,6 +107,9 @@ impl TokenCache {
                      certificado e, para o simulador ou um proxy, extra_ca",
                         self.url
                     )),
+                    TransportFailure::Invalid(m) => ClientError::Config(format!(
+                        "endereço do serviço de token inválido ({m}); confira auth_url (https://)"
+                    )),
                     TransportFailure::BeforeSending(m) | TransportFailure::AfterSending(m) => {
                         ClientError::Unreachable(format!(
                             "não foi possível obter o token em {}: {m}",

@@ -17,8 +17,7 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 use super::server::Shared;
-use super::store::Refusal;
-use super::StoredDocument;
+use super::store::{self, Refusal};
 use crate::conformance;
 
 type Reply = Response<Full<Bytes>>;
@@ -60,11 +59,11 @@ async fn route(request: Request<Incoming>, path: &str, shared: &Shared, kill: &N
             "use GET /api/token",
         ),
         (&Method::GET, "/_sim/documents") => {
-            let docs = shared.documents();
-            json_reply(
-                StatusCode::OK,
-                &serde_json::to_value(docs).unwrap_or_default(),
-            )
+            let mut reply = Response::new(Full::new(Bytes::from(shared.documents_json())));
+            reply
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            reply
         }
         (&Method::GET, "/_sim/stats") => {
             let body = shared.stats_json();
@@ -282,30 +281,36 @@ async fn submit(request: Request<Incoming>, shared: &Shared, kill: &Notify) -> R
         }
         return json_reply(StatusCode::UNPROCESSABLE_ENTITY, &body);
     }
-    let composition = composition.cloned().unwrap_or_default();
-    let lab_id = bundle["identifier"]["value"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let replaces = match replacement_target(&composition) {
+    let lab_id = bundle["identifier"]["value"].as_str().unwrap_or_default();
+    let replaces = match replacement_target(composition.unwrap_or(&Value::Null)) {
         Ok(target) => target,
         Err(text) => return fail(shared, StatusCode::UNPROCESSABLE_ENTITY, None, &text),
     };
+    let profile = composition
+        .and_then(|c| c["meta"]["profile"][0].as_str())
+        .unwrap_or_default();
     let rnds_id = new_rnds_id(shared);
+    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    // The body as received, unless it spans lines (pretty-printed JSON).
+    let compact;
+    let bundle_json = match std::str::from_utf8(&body) {
+        Ok(text) if !text.contains('\n') => text,
+        _ => {
+            compact = bundle.to_string();
+            compact.as_str()
+        }
+    };
+    let line = store::document_line(
+        lab_id,
+        &rnds_id,
+        replaces.as_deref(),
+        profile,
+        &received_at,
+        bundle_json,
+    );
     let stored = shared.with_store(|store| {
-        store.admit(&lab_id, replaces.as_deref())?;
-        let doc = StoredDocument {
-            lab_id: lab_id.clone(),
-            rnds_id: rnds_id.clone(),
-            replaces: replaces.clone(),
-            profile: composition["meta"]["profile"][0]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            received_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            bundle,
-        };
-        Ok(store.insert(doc))
+        store.admit(lab_id, replaces.as_deref())?;
+        Ok(store.insert(lab_id, &rnds_id, line))
     });
     match stored {
         Ok(Ok(())) => {}

@@ -139,7 +139,11 @@ impl Shared {
     }
 
     pub fn documents(&self) -> Vec<StoredDocument> {
-        lock(&self.store).documents().to_vec()
+        lock(&self.store).documents()
+    }
+
+    pub fn documents_json(&self) -> String {
+        lock(&self.store).documents_json()
     }
 
     pub fn count(&self, status: &str, code: Option<&str>) {

@@ -731,3 +731,37 @@ async fn the_generated_config_loads_and_points_at_the_simulator() {
 fn conformance_cns(cns: &str) -> bool {
     crate::conformance::cns_is_valid(cns)
 }
+
+/// The README's curl command; ignored by default because it needs curl.
+#[tokio::test]
+#[ignore = "needs the curl binary: cargo test --lib simulator::tests::curl -- --ignored"]
+async fn curl_gets_a_token_with_the_generated_pfx() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let files = sim.files().clone();
+    let password = std::fs::read_to_string(&files.lab_pfx_password_file).unwrap();
+    let url = format!("{}/api/token", sim.base_url());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .arg("--silent")
+            .arg("--show-error")
+            .args(["--cert-type", "P12", "--cert"])
+            .arg(format!("{}:{}", files.lab_pfx.display(), password.trim()))
+            .arg("--cacert")
+            .arg(&files.ca_pem)
+            .arg(url)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let body: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(body["expires_in"], json!(1_800_000));
+    sim.shutdown().await;
+}

@@ -202,3 +202,16 @@ fn location_parsing() {
     );
     assert_eq!(id_from_location("").as_deref(), None);
 }
+
+#[test]
+fn not_found_without_fhir_body_is_a_wrong_address() {
+    assert!(matches!(
+        final_outcome(classify(404, b"<html>Not Found</html>")),
+        Outcome::ConfigurationError { message } if message.contains("ehr_url")
+    ));
+    let body = outcome_body("EHR-ERR000", "Resource Practitioner/123 is not known");
+    assert!(matches!(
+        final_outcome(classify(404, &body)),
+        Outcome::Rejected { .. }
+    ));
+}
