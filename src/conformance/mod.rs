@@ -121,6 +121,17 @@ fn check_bundle_header(root: &Map<String, Value>, out: &mut Vec<Violation>) {
             "Bundle.type ausente; deve ser \"document\"",
         ),
     }
+    let last_updated = root
+        .get("meta")
+        .and_then(Value::as_object)
+        .and_then(|m| non_empty_str(m, "lastUpdated"));
+    if last_updated.is_none() {
+        push(
+            out,
+            "Bundle.meta.lastUpdated",
+            "Bundle.meta.lastUpdated ausente: informe o instante da última atualização do documento",
+        );
+    }
     if non_empty_str(root, "timestamp").is_none() {
         push(
             out,
@@ -662,10 +673,15 @@ fn run_check(
                 "valueCodeableConcept" => {}
                 "valueQuantity" => {
                     let q = value.as_object();
-                    if !q.is_some_and(|q| q.get("value").is_some_and(Value::is_number)) {
+                    let has_value = q.and_then(|q| q.get("value")).is_some_and(Value::is_number);
+                    let has_unit = q
+                        .and_then(|q| q.get("unit"))
+                        .and_then(Value::as_str)
+                        .is_some_and(|u| !u.is_empty());
+                    if !has_value {
                         fail("valueQuantity sem value numérico".into());
                     }
-                    if !q.is_some_and(|q| q.get("unit").and_then(Value::as_str).is_some_and(|u| !u.is_empty())) {
+                    if !has_unit {
                         fail("valueQuantity sem unit: informe a unidade do resultado".into());
                     }
                     if !parent.contains_key("interpretation") {

@@ -220,6 +220,7 @@ fn bundle_shape() {
     b["type"] = json!("collection");
     b["entry"][2]["fullUrl"] = json!("Specimen/1");
     b.as_object_mut().unwrap().remove("timestamp");
+    b.as_object_mut().unwrap().remove("meta");
     let v = check_bundle(&b);
     let locations: Vec<&str> = v.iter().map(|v| v.location.as_str()).collect();
     // The Observation's reference to the Specimen no longer resolves either.
@@ -227,6 +228,7 @@ fn bundle_shape() {
         locations,
         [
             "Bundle.type",
+            "Bundle.meta.lastUpdated",
             "Bundle.timestamp",
             "Bundle.entry[2].fullUrl",
             "Bundle.entry[1].resource.specimen.reference"

@@ -138,27 +138,30 @@ fn token(shared: &Shared) -> Reply {
 
 /// The two security headers every EHR call carries: the token, then a
 /// non-empty `Authorization`. Returns the `Authorization` value.
-fn authenticate<'a>(request: &'a Request<Incoming>, shared: &Shared) -> Result<&'a str, Reply> {
+fn authenticate<'a>(
+    request: &'a Request<Incoming>,
+    shared: &Shared,
+) -> Result<&'a str, Box<Reply>> {
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
     let token = header("x-authorization-server")
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     if !token.is_some_and(|t| shared.token_is_valid(t)) {
-        return Err(fail(
+        return Err(Box::new(fail(
             shared,
             StatusCode::UNAUTHORIZED,
             Some("EHR-ERR882"),
             "Token de acesso inválido ou expirado (X-Authorization-Server). JWT expired or invalid. Allowed clock skew: 0 milliseconds.",
-        ));
+        )));
     }
     match header("authorization").map(str::trim) {
         Some(a) if !a.is_empty() => Ok(a),
-        _ => Err(fail(
+        _ => Err(Box::new(fail(
             shared,
             StatusCode::UNAUTHORIZED,
             Some("EHR-ERR884"),
             "Dados de autenticação inválidos: o cabeçalho Authorization deve trazer o CNS ou CPF do profissional responsável.",
-        )),
+        ))),
     }
 }
 
@@ -199,7 +202,7 @@ async fn submit(request: Request<Incoming>, shared: &Shared, kill: &Notify) -> R
     }
     let professional = match authenticate(&request, shared) {
         Ok(a) => a.to_string(),
-        Err(reply) => return reply,
+        Err(reply) => return *reply,
     };
     if professional != shared.identity.requester_cns {
         return fail(
@@ -438,7 +441,7 @@ fn lookup(request: &Request<Incoming>, rest: &str, shared: &Shared) -> Reply {
         return ok_json(shared, StatusCode::OK, &capability_statement());
     }
     if let Err(reply) = authenticate(request, shared) {
-        return reply;
+        return *reply;
     }
     let id = shared.identity.clone();
     let unknown = |what: &str| {

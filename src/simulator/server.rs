@@ -236,11 +236,12 @@ async fn connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, shared: A
     let mut epoch = shared.epoch.subscribe();
     let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
     let tls = tokio::select! {
+        biased;
+        _ = epoch.changed() => return,
         result = handshake => match result {
             Ok(Ok(tls)) => tls,
             _ => return,
         },
-        _ = epoch.changed() => return,
     };
     let kill = Arc::new(Notify::new());
     let service = {
@@ -249,9 +250,12 @@ async fn connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, shared: A
     };
     let builder = auto::Builder::new(TokioExecutor::new());
     let serving = builder.serve_connection(TokioIo::new(tls), service);
+    // Biased: a kill or an outage wins over a request that arrives in
+    // the same wake-up, so nothing is answered after either.
     tokio::select! {
-        _ = serving => {}
+        biased;
         _ = kill.notified() => {}
         _ = epoch.changed() => {}
+        _ = serving => {}
     }
 }
