@@ -55,7 +55,10 @@ pub(crate) fn read_csv(source: CsvSource) -> Result<Table, InputError> {
         if !next_record(&mut reader, &mut record)? {
             break;
         }
-        let cells: Vec<String> = record.iter().map(|field| encoding.decode_cell(field)).collect();
+        let cells: Vec<String> = record
+            .iter()
+            .map(|field| encoding.decode_cell(field))
+            .collect();
         if !sniff::is_blank(&cells) {
             first_rows.push(Row {
                 line: line_of(&record),
@@ -128,10 +131,12 @@ fn next_record(
     reader: &mut csv::Reader<Box<dyn Read + Send>>,
     record: &mut csv::ByteRecord,
 ) -> Result<bool, InputError> {
-    reader.read_byte_record(record).map_err(|error| InputError::Csv {
-        line: error.position().map_or(0, csv::Position::line),
-        message: format!("falha ao ler o arquivo ({error})"),
-    })
+    reader
+        .read_byte_record(record)
+        .map_err(|error| InputError::Csv {
+            line: error.position().map_or(0, csv::Position::line),
+            message: format!("falha ao ler o arquivo ({error})"),
+        })
 }
 
 /// The line where the record starts (a quoted cell may span several lines).

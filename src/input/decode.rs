@@ -42,6 +42,11 @@ impl TextEncoding {
 
     /// Decodes one cell's bytes into trimmed, cleaned text.
     pub(crate) fn decode_cell(self, bytes: &[u8]) -> String {
+        // Fast path for the common cell: printable ASCII needs no decoding
+        // and no repair, only trimming.
+        if bytes.iter().all(|&byte| (0x20..0x7F).contains(&byte)) {
+            return String::from_utf8_lossy(bytes.trim_ascii()).into_owned();
+        }
         let text: Cow<'_, str> = match self {
             TextEncoding::Windows1252 if !bytes.is_ascii() => {
                 encoding_rs::WINDOWS_1252
@@ -134,7 +139,10 @@ mod tests {
 
     #[test]
     fn control_bytes_are_repaired() {
-        assert_eq!(clean_cell("Eletroquimioluminesc\u{ea}ncia \u{13} ECLIA"), "Eletroquimioluminescência – ECLIA");
+        assert_eq!(
+            clean_cell("Eletroquimioluminesc\u{ea}ncia \u{13} ECLIA"),
+            "Eletroquimioluminescência – ECLIA"
+        );
         assert_eq!(clean_cell("a\u{1}b\u{a0}c\u{a0}"), "a b c");
         assert_eq!(clean_cell("linha 1\nlinha 2"), "linha 1\nlinha 2");
     }

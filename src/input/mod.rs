@@ -92,9 +92,10 @@ pub enum InputError {
 /// A CSV is streamed: only its first 64 KiB are held for detection, plus one
 /// cheap pass over the file to check whether it is valid UTF-8.
 pub fn open(path: &Path, options: &ReadOptions) -> Result<Table, InputError> {
-    let name = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    );
     let mut file = File::open(path)?;
     let mut head = Vec::with_capacity(SNIFF_LEN);
     (&mut file).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
@@ -204,7 +205,10 @@ fn looks_binary(head: &[u8]) -> bool {
 
 /// Header texts, without the empty cells after the last named column.
 fn header_texts(cells: &[String]) -> Vec<String> {
-    let named = cells.iter().rposition(|cell| !cell.is_empty()).map_or(0, |last| last + 1);
+    let named = cells
+        .iter()
+        .rposition(|cell| !cell.is_empty())
+        .map_or(0, |last| last + 1);
     cells[..named].to_vec()
 }
 

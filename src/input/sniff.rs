@@ -101,7 +101,10 @@ pub(crate) fn is_blank<S: AsRef<str>>(cells: &[S]) -> bool {
 /// "Total" (any case, e.g. `TOTAL:`, `Total geral`) and the rest is numbers
 /// or at most one other cell.
 pub(crate) fn is_total_row<S: AsRef<str>>(cells: &[S]) -> bool {
-    let mut non_empty = cells.iter().map(AsRef::as_ref).filter(|cell| !cell.is_empty());
+    let mut non_empty = cells
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|cell| !cell.is_empty());
     let Some(first) = non_empty.next() else {
         return false;
     };

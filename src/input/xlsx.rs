@@ -13,11 +13,27 @@ use super::sniff::{self, HEADER_SEARCH_ROWS};
 use super::{fit_to_width, header_texts, Format, InputError, ReadOptions, Row, SourceInfo, Table};
 
 /// Reads the sheet chosen by `options` (default: the first one with data).
+///
+/// calamine 0.32 can panic on corrupt workbooks (e.g. arithmetic overflow
+/// parsing an over-long cell reference, found by the corrupted-workbook
+/// property test), so the read is isolated: a panic becomes an
+/// `InputError::Xlsx` instead of taking the whole run down.
 pub(crate) fn read_xlsx(
     file: String,
     bytes: Vec<u8>,
     options: &ReadOptions,
 ) -> Result<Table, InputError> {
+    let read = std::panic::AssertUnwindSafe(|| read_workbook(file, bytes, options));
+    std::panic::catch_unwind(read).unwrap_or_else(|_| {
+        Err(InputError::Xlsx(
+            "a planilha está corrompida e não pôde ser lida; \
+             abra-a no Excel e salve novamente como .xlsx ou CSV"
+                .into(),
+        ))
+    })
+}
+
+fn read_workbook(file: String, bytes: Vec<u8>, options: &ReadOptions) -> Result<Table, InputError> {
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(open_error)?;
     let (sheet, range) = choose_sheet(&mut workbook, options)?;
     let merges = match workbook.worksheet_merge_cells(&sheet) {
@@ -38,7 +54,11 @@ pub(crate) fn read_xlsx(
         .collect();
     drop(range);
 
-    let search: Vec<&Vec<String>> = rows.iter().take(HEADER_SEARCH_ROWS).map(|row| &row.cells).collect();
+    let search: Vec<&Vec<String>> = rows
+        .iter()
+        .take(HEADER_SEARCH_ROWS)
+        .map(|row| &row.cells)
+        .collect();
     let header_index = sniff::find_header(&search).ok_or(InputError::NoHeader)?;
     let header_line = rows[header_index].line;
     let merged = combine_merged_header(&rows, header_index, &merges, first_column);
@@ -103,17 +123,23 @@ fn choose_sheet(
     }
     for name in names {
         let range = workbook.worksheet_range(&name).map_err(open_error)?;
-        if range.used_cells().any(|(_, _, cell)| !cell_text(cell).is_empty()) {
+        if range
+            .used_cells()
+            .any(|(_, _, cell)| !cell_text(cell).is_empty())
+        {
             return Ok((name, range));
         }
     }
-    Err(InputError::Xlsx("nenhuma aba da planilha contém dados".into()))
+    Err(InputError::Xlsx(
+        "nenhuma aba da planilha contém dados".into(),
+    ))
 }
 
 /// Headers of a two-row header: a parent cell merged across several columns
 /// of the header row, child texts in the row below. Each column becomes
 /// `Parent Child`; a column merged down both rows keeps its single text.
-/// `None` when the header row has no such horizontal merge.
+/// `None` when the header row has no such horizontal merge. The reported
+/// `header_line` stays the first of the two rows; data starts after both.
 fn combine_merged_header(
     rows: &[Row],
     header_index: usize,

@@ -25,8 +25,24 @@ fn windows_1252_with_semicolons_and_crlf() {
     assert_eq!(
         all_rows(table),
         [
-            row(2, &["José da Conceição", "700512345678901", "Não detectável", "08/06/2021"]),
-            row(4, &["Maria Antônia", "898001160660004", "Detectável", "09/06/2021"]),
+            row(
+                2,
+                &[
+                    "José da Conceição",
+                    "700512345678901",
+                    "Não detectável",
+                    "08/06/2021"
+                ]
+            ),
+            row(
+                4,
+                &[
+                    "Maria Antônia",
+                    "898001160660004",
+                    "Detectável",
+                    "09/06/2021"
+                ]
+            ),
         ]
     );
 }
@@ -39,7 +55,10 @@ fn utf8_with_bom_and_a_quoted_comma() {
     assert_eq!(table.info.headers, ["Paciente", "CNS", "Resultado"]);
     assert_eq!(
         all_rows(table),
-        [row(2, &["Conceição", "700512345678901", "Não detectável, repetir"])]
+        [row(
+            2,
+            &["Conceição", "700512345678901", "Não detectável, repetir"]
+        )]
     );
 }
 
@@ -50,7 +69,10 @@ fn pipe_delimiter_with_trailing_blank_line() {
     assert_eq!(table.info.delimiter, Some('|'));
     let rows = all_rows(table);
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[1], row(3, &["A2", "Covid 19, Material", "Swab de nasofaringe"]));
+    assert_eq!(
+        rows[1],
+        row(3, &["A2", "Covid 19, Material", "Swab de nasofaringe"])
+    );
 }
 
 #[test]
@@ -58,7 +80,10 @@ fn tab_delimiter() {
     let table = fixture("tab_delimited.csv");
     assert_eq!(table.info.delimiter, Some('\t'));
     assert_eq!(table.info.headers, ["amostra", "paciente", "resultado"]);
-    assert_eq!(all_rows(table)[1], row(3, &["1002", "Bruno Lima", "Negativo"]));
+    assert_eq!(
+        all_rows(table)[1],
+        row(3, &["1002", "Bruno Lima", "Negativo"])
+    );
 }
 
 #[test]
@@ -67,7 +92,10 @@ fn quoted_newline_keeps_following_line_numbers() {
     assert_eq!(
         all_rows(table),
         [
-            row(2, &["1001", "coleta repetida\nna segunda-feira", "Detectável"]),
+            row(
+                2,
+                &["1001", "coleta repetida\nna segunda-feira", "Detectável"]
+            ),
             row(4, &["1002", "\"sem\" observação", "Não detectável"]),
             row(5, &["1003", "", "Inconclusivo"]),
         ]
@@ -78,7 +106,10 @@ fn quoted_newline_keeps_following_line_numbers() {
 fn title_rows_total_row_and_ragged_rows() {
     let table = fixture("title_total_ragged.csv");
     assert_eq!(table.info.header_line, 3);
-    assert_eq!(table.info.headers, ["Amostra", "Paciente", "Resultado", "Ct"]);
+    assert_eq!(
+        table.info.headers,
+        ["Amostra", "Paciente", "Resultado", "Ct"]
+    );
     assert_eq!(
         all_rows(table),
         [
@@ -98,12 +129,17 @@ fn crlf_blank_rows_and_trailing_blank_lines_keep_line_numbers() {
 
 #[test]
 fn latin1_stray_ff_and_control_bytes_are_repaired() {
-    let bytes = b"\xFFid;tipo;valor\n1;Eletroquimioluminesc\xEAncia \x13 ECLIA;\xA0Negativo\x01\xA0\n".to_vec();
+    let bytes =
+        b"\xFFid;tipo;valor\n1;Eletroquimioluminesc\xEAncia \x13 ECLIA;\xA0Negativo\x01\xA0\n"
+            .to_vec();
     let table = csv_bytes(&bytes);
     assert_eq!(table.info.headers, ["id", "tipo", "valor"]);
     assert_eq!(
         all_rows(table),
-        [row(2, &["1", "Eletroquimioluminescência – ECLIA", "Negativo"])]
+        [row(
+            2,
+            &["1", "Eletroquimioluminescência – ECLIA", "Negativo"]
+        )]
     );
 }
 
@@ -147,10 +183,25 @@ fn open_error(name: &str, bytes: &[u8]) -> InputError {
 #[test]
 fn unreadable_files_are_clear_errors() {
     assert!(matches!(open_error("vazio.csv", b""), InputError::Empty));
-    assert!(matches!(open_error("brancos.csv", b"\n\r\n ; \n"), InputError::Empty));
+    assert!(matches!(
+        open_error("brancos.csv", b"\n\r\n ; \n"),
+        InputError::Empty
+    ));
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0";
     let error = open_error("foto.csv", png);
     assert!(matches!(error, InputError::UnknownFormat(_)));
     assert!(error.to_string().contains("não é texto"), "{error}");
-    assert!(matches!(open_error("numeros.csv", b"1;2\n3;4\n"), InputError::NoHeader));
+    assert!(matches!(
+        open_error("numeros.csv", b"1;2\n3;4\n"),
+        InputError::NoHeader
+    ));
+}
+
+#[test]
+fn classic_mac_line_endings() {
+    let table = csv_bytes(b"amostra;resultado\r1;Positivo\r2;Negativo\r");
+    assert_eq!(table.info.headers, ["amostra", "resultado"]);
+    let rows = all_rows(table);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].cells, ["2", "Negativo"]);
 }

@@ -64,3 +64,30 @@ proptest! {
         read_everything("planilha.xlsx", bytes);
     }
 }
+
+/// A valid workbook, built once, for the corruption property below.
+fn valid_workbook() -> &'static [u8] {
+    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BYTES.get_or_init(super::xlsx_files::staff_workbook)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn corrupted_workbooks_never_panic(
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+        truncate in any::<bool>(),
+    ) {
+        let mut bytes = valid_workbook().to_vec();
+        for (at, value) in flips {
+            let at = at.index(bytes.len());
+            bytes[at] = value;
+        }
+        if truncate {
+            bytes.truncate(cut.index(bytes.len()));
+        }
+        read_everything("lote.xlsx", bytes);
+    }
+}

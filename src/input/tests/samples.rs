@@ -5,7 +5,11 @@ use crate::input::{open, Format, ReadOptions, Table};
 
 fn sample(name: &str) -> Table {
     let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/samples");
-    open(&std::path::Path::new(folder).join(name), &ReadOptions::default()).unwrap()
+    open(
+        &std::path::Path::new(folder).join(name),
+        &ReadOptions::default(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -114,9 +118,21 @@ fn seegene_two_row_merged_header() {
     assert_eq!(
         table.info.headers,
         [
-            "Sample No", "Patient Id", "Well", "Name", "Type", "FAM E gene", "FAM C(t)",
-            "Cal Red 610 RdRP/S gene", "Cal Red 610 C(t)", "Quasar 670 N gene",
-            "Quasar 670 C(t)", "HEX IC", "HEX C(t)", "Auto Interpretation", "Comment",
+            "Sample No",
+            "Patient Id",
+            "Well",
+            "Name",
+            "Type",
+            "FAM E gene",
+            "FAM C(t)",
+            "Cal Red 610 RdRP/S gene",
+            "Cal Red 610 C(t)",
+            "Quasar 670 N gene",
+            "Quasar 670 C(t)",
+            "HEX IC",
+            "HEX C(t)",
+            "Auto Interpretation",
+            "Comment",
         ]
     );
     let rows = all_rows(table);

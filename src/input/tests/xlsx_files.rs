@@ -15,14 +15,26 @@ fn texts(row: &Row) -> Vec<&str> {
 
 /// A sheet typed by lab staff: title, blank row, header, numbers stored as
 /// numbers, dates, a formula, a blank row inside the data and a total row.
-fn staff_workbook() -> Vec<u8> {
+pub(super) fn staff_workbook() -> Vec<u8> {
     let mut workbook = Workbook::new();
     let date = CellFormat::new().set_num_format("dd/mm/yyyy");
     let moment = CellFormat::new().set_num_format("dd/mm/yyyy hh:mm");
     let sheet = workbook.add_worksheet();
     sheet.set_name("Resultados").unwrap();
-    sheet.write_string(0, 0, "Laboratório X - Resultados COVID").unwrap();
-    let headers = ["Paciente", "CNS", "Data da coleta", "Liberação", "Ct", "Resultado", "Total de alvos", "Serial", "Conferido"];
+    sheet
+        .write_string(0, 0, "Laboratório X - Resultados COVID")
+        .unwrap();
+    let headers = [
+        "Paciente",
+        "CNS",
+        "Data da coleta",
+        "Liberação",
+        "Ct",
+        "Resultado",
+        "Total de alvos",
+        "Serial",
+        "Conferido",
+    ];
     for (column, header) in headers.iter().enumerate() {
         sheet.write_string(2, column as u16, *header).unwrap();
     }
@@ -31,16 +43,25 @@ fn staff_workbook() -> Vec<u8> {
     sheet
         .write_datetime_with_format(3, 2, ExcelDateTime::from_ymd(2021, 6, 8).unwrap(), &date)
         .unwrap();
-    let released = ExcelDateTime::from_ymd(2021, 6, 8).unwrap().and_hms(9, 23, 0).unwrap();
-    sheet.write_datetime_with_format(3, 3, released, &moment).unwrap();
+    let released = ExcelDateTime::from_ymd(2021, 6, 8)
+        .unwrap()
+        .and_hms(9, 23, 0)
+        .unwrap();
+    sheet
+        .write_datetime_with_format(3, 3, released, &moment)
+        .unwrap();
     sheet.write_number(3, 4, 38.5).unwrap();
     sheet.write_string(3, 5, "Detectável").unwrap();
-    sheet.write_formula(3, 6, Formula::new("=1+2").set_result("3")).unwrap();
+    sheet
+        .write_formula(3, 6, Formula::new("=1+2").set_result("3"))
+        .unwrap();
     sheet.write_number(3, 7, 44355.0).unwrap();
     sheet.write_boolean(3, 8, true).unwrap();
     sheet.write_string(5, 0, "Bruno Lima").unwrap();
     sheet.write_number(5, 1, 898_001_160_660_004.0).unwrap();
-    sheet.write_formula(5, 4, Formula::new("=NA()").set_result("#N/A")).unwrap();
+    sheet
+        .write_formula(5, 4, Formula::new("=NA()").set_result("#N/A"))
+        .unwrap();
     sheet.write_string(5, 5, "Não detectável").unwrap();
     sheet.write_boolean(5, 8, false).unwrap();
     sheet.write_string(6, 0, "TOTAL:").unwrap();
@@ -57,19 +78,49 @@ fn staff_sheet_reads_with_exact_rows_and_texts() {
     assert_eq!(table.info.header_line, 3);
     assert_eq!(
         table.info.headers,
-        ["Paciente", "CNS", "Data da coleta", "Liberação", "Ct", "Resultado", "Total de alvos", "Serial", "Conferido"]
+        [
+            "Paciente",
+            "CNS",
+            "Data da coleta",
+            "Liberação",
+            "Ct",
+            "Resultado",
+            "Total de alvos",
+            "Serial",
+            "Conferido"
+        ]
     );
     let rows = all_rows(table);
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0].line, 4);
     assert_eq!(
         texts(&rows[0]),
-        ["Ana Souza", "700512345678901", "2021-06-08", "2021-06-08 09:23:00", "38.5", "Detectável", "3", "44355", "VERDADEIRO"]
+        [
+            "Ana Souza",
+            "700512345678901",
+            "2021-06-08",
+            "2021-06-08 09:23:00",
+            "38.5",
+            "Detectável",
+            "3",
+            "44355",
+            "VERDADEIRO"
+        ]
     );
     assert_eq!(rows[1].line, 6);
     assert_eq!(
         texts(&rows[1]),
-        ["Bruno Lima", "898001160660004", "", "", "", "Não detectável", "", "", "FALSO"]
+        [
+            "Bruno Lima",
+            "898001160660004",
+            "",
+            "",
+            "",
+            "Não detectável",
+            "",
+            "",
+            "FALSO"
+        ]
     );
 }
 
@@ -89,7 +140,10 @@ fn two_row_merged_header_is_combined() {
     sheet.write_string(2, 3, "Positivo").unwrap();
     let table = read(workbook.save_to_buffer().unwrap(), &ReadOptions::default()).unwrap();
     assert_eq!(table.info.header_line, 1);
-    assert_eq!(table.info.headers, ["Amostra", "FAM E gene", "FAM C(t)", "Interpretação"]);
+    assert_eq!(
+        table.info.headers,
+        ["Amostra", "FAM E gene", "FAM C(t)", "Interpretação"]
+    );
     let rows = all_rows(table);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].line, 3);
@@ -130,15 +184,23 @@ fn first_sheet_with_data_or_the_chosen_one() {
         sheet: Some("Plan9".into()),
     };
     let error = read(two_sheet_workbook(), &missing).err().unwrap();
-    assert!(error.to_string().contains("\"Plan9\" não existe"), "{error}");
-    assert!(error.to_string().contains("Capa, Dados, Controles"), "{error}");
+    assert!(
+        error.to_string().contains("\"Plan9\" não existe"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("Capa, Dados, Controles"),
+        "{error}"
+    );
 }
 
 #[test]
 fn unreadable_workbooks_are_clear_errors() {
     let mut empty = Workbook::new();
     empty.add_worksheet();
-    let error = read(empty.save_to_buffer().unwrap(), &ReadOptions::default()).err().unwrap();
+    let error = read(empty.save_to_buffer().unwrap(), &ReadOptions::default())
+        .err()
+        .unwrap();
     assert!(error.to_string().contains("nenhuma aba"), "{error}");
 
     let mut truncated = staff_workbook();
@@ -152,8 +214,16 @@ fn unreadable_workbooks_are_clear_errors() {
     let error = read(protected, &ReadOptions::default()).err().unwrap();
     assert!(error.to_string().contains("protegida por senha"), "{error}");
 
-    let error = read(b"amostra;resultado\n1;2\n".to_vec(), &ReadOptions::default()).err().unwrap();
-    assert!(error.to_string().contains("não é uma planilha XLSX"), "{error}");
+    let error = read(
+        b"amostra;resultado\n1;2\n".to_vec(),
+        &ReadOptions::default(),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        error.to_string().contains("não é uma planilha XLSX"),
+        "{error}"
+    );
 }
 
 #[test]
