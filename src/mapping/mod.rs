@@ -115,10 +115,15 @@ pub fn header_wordings(field: Field) -> &'static [String] {
 /// `-` is not null here (it is a result wording); see [`is_blank_optional`].
 pub fn is_null(value: &str) -> bool {
     let trimmed = value.trim();
-    trimmed.is_empty()
-        || tables::tables()
-            .null_keys
-            .contains(&normalize::value_key(trimmed))
+    if trimmed.is_empty() {
+        return true;
+    }
+    // No null token starts with a digit (a test keeps it so): identifiers,
+    // dates and codes skip the lookup.
+    if trimmed.as_bytes()[0].is_ascii_digit() {
+        return false;
+    }
+    normalize::with_value_key(trimmed, |k| tables::tables().null_keys.contains(k))
 }
 
 /// [`is_null`] for optional columns, where a lone `-` also means "nothing".
@@ -128,30 +133,27 @@ pub fn is_blank_optional(value: &str) -> bool {
 
 /// The meaning of a result wording or code 1/2/3, if it is in the vocabulary.
 pub fn qualitative(value: &str) -> Option<Qualitative> {
-    tables::tables()
-        .results
-        .get(&normalize::value_key(value))
-        .copied()
+    normalize::with_value_key(value, |k| tables::tables().results.get(k).copied())
 }
 
 /// The known result wording closest to `value` (edit distance over keys),
-/// for a suggestion in a message. Never used to map a value.
+/// when it is close enough to be a likely typo, for a suggestion in a
+/// message. Never used to map a value.
 pub fn closest_result_wording(value: &str) -> Option<&'static str> {
     let wanted = normalize::value_key(value);
-    tables::tables()
+    let (distance, wording) = tables::tables()
         .result_wordings
         .iter()
         .filter(|(k, _)| k.chars().count() > 1)
-        .min_by_key(|(k, _)| edit_distance(&wanted, k))
-        .map(|(_, wording)| wording.as_str())
+        .map(|(k, wording)| (edit_distance(&wanted, k), wording.as_str()))
+        .min_by_key(|&(d, _)| d)?;
+    // A far-off "closest" wording would be noise, not help.
+    (distance <= 3.max(wanted.chars().count() / 3)).then_some(wording)
 }
 
 /// A specimen wording, display or code → its code.
 pub fn specimen(value: &str) -> Option<SpecimenCode> {
-    tables::tables()
-        .specimens
-        .get(&normalize::value_key(value))
-        .cloned()
+    normalize::with_value_key(value, |k| tables::tables().specimens.get(k).cloned())
 }
 
 /// An exam code that is in BRNomeExameLOINC or BRNomeExameGAL.
@@ -161,10 +163,7 @@ pub fn exam_code(code: &str) -> Option<ExamCode> {
 
 /// A Portuguese exam name (or a code system display) → its code.
 pub fn exam_by_name(name: &str) -> Option<ExamCode> {
-    tables::tables()
-        .exams
-        .get(&normalize::value_key(name))
-        .cloned()
+    normalize::with_value_key(name, |k| tables::tables().exams.get(k).cloned())
 }
 
 #[cfg(test)]

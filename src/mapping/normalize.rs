@@ -27,6 +27,29 @@ pub fn value_key(text: &str) -> String {
     }
 }
 
+/// Calls `f` with [`value_key`] of `text`, built in a reused per-thread
+/// buffer so the lookups of every cell do not allocate.
+pub fn with_value_key<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    if repair_mojibake(text).is_some() {
+        return f(&value_key(text));
+    }
+    BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            buffer.clear();
+            fold_into(text, &mut buffer);
+            if buffer.is_empty() {
+                buffer.push_str(text.trim());
+            }
+            f(&buffer)
+        }
+        // Only reachable if `f` itself asks for a key: fall back to allocating.
+        Err(_) => f(&value_key(text)),
+    })
+}
+
 /// Header key: like [`key`], after dropping the stray byte-order-mark debris
 /// some exports leave in front of the first header (`ÿid` is `id` preceded
 /// by a lone 0xFF read as Latin-1).
@@ -36,6 +59,11 @@ pub fn header_key(text: &str) -> String {
 
 fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    fold_into(text, &mut out);
+    out
+}
+
+fn fold_into(text: &str, out: &mut String) {
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
             out.push(c.to_ascii_lowercase());
@@ -45,7 +73,6 @@ fn fold(text: &str) -> String {
             }
         }
     }
-    out
 }
 
 /// Base letter of an accented Latin letter (lowercase), None for symbols.
@@ -69,7 +96,16 @@ fn strip_accent(c: char) -> Option<char> {
 /// UTF-8. Legitimate accented text does not survive that round trip (`Não`
 /// in cp1252 is not valid UTF-8), which is what makes the test safe.
 pub fn repair_mojibake(text: &str) -> Option<String> {
-    if text.is_ascii() {
+    // Every double-encoded character is two non-ASCII characters in a row;
+    // ordinary Portuguese text rarely has that, so most values skip the
+    // re-encoding (and its allocation) entirely.
+    let mut previous_non_ascii = false;
+    let has_pair = text.chars().any(|c| {
+        let pair = previous_non_ascii && !c.is_ascii();
+        previous_non_ascii = !c.is_ascii();
+        pair
+    });
+    if !has_pair {
         return None;
     }
     for encoding in [WINDOWS_1252, WINDOWS_1250] {

@@ -1,15 +1,18 @@
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::*;
 use crate::model::{ExamSystem, SpecimenSystem};
 
-const SAMPLES: &str = "/work/shared/samples";
-
-/// The header line of a sample file, decoded (UTF-8, else cp1252) and split
-/// on `delimiter`; quotes around a header are dropped.
+/// The header line of a real export (copied byte for byte from
+/// /work/shared/samples into tests/fixtures/mapping), decoded (UTF-8, else
+/// cp1252) and split on `delimiter`; quotes around a header are dropped.
 fn sample_headers(file: &str, delimiter: char) -> Vec<String> {
-    let bytes = std::fs::read(Path::new(SAMPLES).join(file)).unwrap();
+    let path = format!(
+        "{}/tests/fixtures/mapping/{}.header.csv",
+        env!("CARGO_MANIFEST_DIR"),
+        file.trim_end_matches(".csv")
+    );
+    let bytes = std::fs::read(path).unwrap();
     let text = match std::str::from_utf8(&bytes) {
         Ok(t) => t.to_string(),
         Err(_) => encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned(),
@@ -35,7 +38,12 @@ fn strings(items: &[&str]) -> Vec<String> {
 fn embedded_tables_load_without_defects() {
     let t = tables::tables();
     assert_eq!(t.defects, Vec::<String>::new());
-    assert!(t.synonyms.len() >= 18);
+    assert_eq!(t.synonyms.len(), Field::ALL.len());
+    // is_null skips values that start with a digit.
+    assert!(t
+        .null_keys
+        .iter()
+        .all(|k| !k.starts_with(|c: char| c.is_ascii_digit())));
     assert!(t.results.len() >= 25);
 }
 
@@ -373,4 +381,25 @@ fn exam_names_and_codes_resolve() {
     );
     assert_eq!(exam_code("2019NCOV"), None);
     assert_eq!(exam_by_name("HEMOGRAMA, sangue total"), None);
+}
+
+proptest::proptest! {
+    #[test]
+    fn map_columns_never_panics_and_keeps_columns_distinct(
+        headers in proptest::collection::vec(".{0,20}", 0..30)
+    ) {
+        let m = map_columns(&headers, &BTreeMap::new());
+        let mut columns: Vec<usize> = m.by_field.values().copied().collect();
+        let n = columns.len();
+        columns.sort_unstable();
+        columns.dedup();
+        proptest::prop_assert_eq!(columns.len(), n);
+        proptest::prop_assert!(columns.iter().all(|&i| i < headers.len()));
+    }
+}
+
+#[test]
+fn unrelated_text_gets_no_suggestion() {
+    assert_eq!(closest_result_wording("raspado de naso faringe"), None);
+    assert_eq!(closest_result_wording("Aguardando"), None);
 }

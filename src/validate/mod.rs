@@ -16,19 +16,26 @@
 //! Invariant: pure. No I/O, no clock (the current time comes in through
 //! `Settings::now`), no FHIR, no HTTP.
 
+mod check;
 pub mod dates;
+mod header;
 pub mod ids;
 mod messages;
+mod parties;
+mod result;
 mod rules;
+mod when;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Defaults;
+use crate::config::{Config, Defaults, Inbox};
 use crate::input::Row;
 use crate::mapping::ColumnMap;
 use crate::model::{LabResult, Party, RowIssue};
+
+pub use rules::{derived_lab_id, LAB_ID_NAMESPACE};
 
 /// Everything validation needs besides the row.
 #[derive(Debug, Clone)]
@@ -45,10 +52,36 @@ pub struct Settings {
     pub now: DateTime<Utc>,
 }
 
+impl Settings {
+    /// The settings of one inbox: its defaults over the global ones, its
+    /// exam-code table, the lab's zone and author (`[lab] author_cnpj` when
+    /// set, stripped of punctuation, else the CNES).
+    pub fn from_config(config: &Config, inbox: Option<&Inbox>, now: DateTime<Utc>) -> Settings {
+        let author = match config.lab.author_cnpj.as_deref() {
+            Some(id) if !id.trim().is_empty() => {
+                Party::CnpjOrCpf(ids::strip_formatting(id).to_ascii_uppercase())
+            }
+            _ => Party::Cnes(config.lab.cnes.clone()),
+        };
+        let defaults = match inbox.and_then(|i| i.defaults.as_ref()) {
+            Some(own) => own.over(&config.defaults),
+            None => config.defaults.clone(),
+        };
+        Settings {
+            lab_cnes: config.lab.cnes.clone(),
+            author,
+            timezone: config.timezone(),
+            defaults,
+            exam_codes: inbox.map(|i| i.exam_codes.clone()).unwrap_or_default(),
+            now,
+        }
+    }
+}
+
 /// Problems of the file as a whole (a required column that is missing and
 /// has no default), reported once on the header line.
 pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Vec<RowIssue> {
-    rules::file_issues(map, settings, header_line)
+    header::file_issues(map, settings, header_line)
 }
 
 /// Validates one row; on failure returns every issue of the row.

@@ -659,3 +659,63 @@ fn throughput() {
         elapsed.as_secs_f64() * 1e6 / rows.len() as f64
     );
 }
+
+#[test]
+fn settings_from_config_layer_inbox_over_global() {
+    let text = r#"
+        [lab]
+        cnes = "2337991"
+        requester_id = "123"
+        requester_cns = "700000000000005"
+        timezone = "America/Manaus"
+        uf = "AM"
+        author_cnpj = "11.222.333/0001-81"
+        [rnds]
+        environment = "homologacao"
+        certificate = "lab.pfx"
+        [defaults]
+        method = "RT-PCR"
+        category = "0202"
+        [[inbox]]
+        path = "in"
+        outbox = "out"
+        exam_codes = { "2019NCOV" = "94309-2" }
+        [inbox.defaults]
+        category = "0214"
+    "#;
+    let config = crate::config::Config::parse(
+        text,
+        std::path::Path::new("t.toml"),
+        std::path::Path::new("/"),
+    )
+    .unwrap();
+    let now = Utc.with_ymd_and_hms(2021, 11, 1, 12, 0, 0).unwrap();
+    let s = Settings::from_config(&config, config.inbox.first(), now);
+    assert_eq!(s.author, Party::CnpjOrCpf("11222333000181".into()));
+    assert_eq!(s.timezone, chrono_tz::America::Manaus);
+    assert_eq!(s.defaults.category.as_deref(), Some("0214"));
+    assert_eq!(s.defaults.method.as_deref(), Some("RT-PCR"));
+    assert_eq!(
+        s.exam_codes.get("2019NCOV").map(String::as_str),
+        Some("94309-2")
+    );
+    assert_eq!(s.lab_cnes, "2337991");
+}
+
+#[test]
+fn a_row_of_a_file_without_the_column_points_to_the_header_issue() {
+    let map = map_columns(
+        &headers("data_coleta;data_resultado;codigo_exame;resultado;amostra;metodo"),
+        &BTreeMap::new(),
+    );
+    let found = issues(
+        &row(2, "08/06/2021;09/06/2021;94309-2;1;SWNAFA;RT-PCR"),
+        &map,
+        &settings(),
+    );
+    assert_eq!(codes(&found), ["coluna_ausente"]);
+    assert_eq!(found[0].column, "");
+    assert!(found[0]
+        .message
+        .starts_with("Linha 2: o arquivo não tem coluna com o CNS do paciente"));
+}

@@ -1,0 +1,87 @@
+//! The state of one row's validation: the row, its column map, the
+//! settings and the issues found so far, with the helpers that read cells
+//! and word issues.
+//!
+//! Invariant: pure; decides no rule.
+
+use super::messages::{label, place};
+use super::Settings;
+use crate::input::Row;
+use crate::mapping::{self, ColumnMap};
+use crate::model::{Field, RowIssue};
+
+pub(super) struct Check<'a> {
+    pub row: &'a Row,
+    pub map: &'a ColumnMap,
+    pub settings: &'a Settings,
+    pub issues: Vec<RowIssue>,
+}
+
+impl<'a> Check<'a> {
+    pub fn column(&self, field: Field) -> &'a str {
+        self.map.header(field).unwrap_or("")
+    }
+
+    /// The cell of `field` unless it is missing, empty or a null token.
+    pub fn value(&self, field: Field) -> Option<&'a str> {
+        self.map
+            .cell(self.row, field)
+            .filter(|v| !mapping::is_null(v))
+            .map(str::trim)
+    }
+
+    /// Like [`Check::value`], for optional columns where `-` means nothing.
+    pub fn optional(&self, field: Field) -> Option<&'a str> {
+        self.map
+            .cell(self.row, field)
+            .filter(|v| !mapping::is_blank_optional(v))
+            .map(str::trim)
+    }
+
+    pub fn raw(&self, field: Field) -> &'a str {
+        self.map.cell(self.row, field).unwrap_or("")
+    }
+
+    pub fn place(&self, field: Field) -> String {
+        place(self.row.line, self.column(field))
+    }
+
+    pub fn push(&mut self, field: Option<Field>, code: &str, message: String) {
+        let (column, value) = match field {
+            Some(f) => (self.column(f).to_string(), self.raw(f).to_string()),
+            None => (String::new(), String::new()),
+        };
+        self.issues.push(RowIssue {
+            line: self.row.line,
+            column,
+            value,
+            code: code.to_string(),
+            message,
+        });
+    }
+
+    pub fn required_empty(&mut self, field: Field) {
+        if !self.map.has(field) {
+            self.column_missing(field);
+            return;
+        }
+        let message = format!(
+            "{}: falta {}. Preencha esse campo no sistema do laboratório e exporte de novo.",
+            self.place(field),
+            label(field)
+        );
+        self.push(Some(field), "campo_obrigatorio", message);
+    }
+
+    /// The row lacks a value because the file lacks the column (the file
+    /// issue on the header line says which names are recognised).
+    pub fn column_missing(&mut self, field: Field) {
+        let message = format!(
+            "{}: o arquivo não tem coluna com {} (veja o problema apontado na linha do \
+             cabeçalho).",
+            place(self.row.line, ""),
+            label(field)
+        );
+        self.push(None, "coluna_ausente", message);
+    }
+}

@@ -1,0 +1,92 @@
+//! File-level issues: required fields that have neither a column nor a
+//! default, reported once on the header line.
+//!
+//! Invariant: pure; looks at the column map and the settings, never a row.
+
+use super::messages::label;
+use super::Settings;
+use crate::mapping::{self, ColumnMap};
+use crate::model::{Field, RowIssue};
+
+/// What a required field lacks at file level: a column and a default.
+pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Vec<RowIssue> {
+    let defaults = &settings.defaults;
+    let any_exam =
+        |pick: fn(&crate::config::ExamDefaults) -> bool| defaults.exams.values().any(pick);
+    let mut issues = Vec::new();
+    let missing = |field: Field, config_hint: Option<&str>, issues: &mut Vec<RowIssue>| {
+        let known = mapping::header_wordings(field)
+            .iter()
+            .map(|w| format!("\"{w}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hint = config_hint
+            .map(|h| format!(", ou defina um valor padrão em [defaults] ({h})"))
+            .unwrap_or_default();
+        let cpf_note = if field == Field::PatientCns && map.has(Field::PatientCpf) {
+            " O arquivo tem CPF, mas a RNDS identifica o paciente só pelo CNS: o CPF não pode ser usado."
+        } else {
+            ""
+        };
+        issues.push(RowIssue {
+            line: header_line,
+            column: String::new(),
+            value: String::new(),
+            code: "coluna_ausente".into(),
+            message: format!(
+                "Linha {header_line} (cabeçalho): nenhuma coluna com {} foi encontrada.{cpf_note} \
+                 Nomes reconhecidos: {known}. Renomeie a coluna para um desses nomes ou indique-a \
+                 em [inbox.columns] ({} = \"nome da coluna\"){hint}.",
+                label(field),
+                field.name()
+            ),
+        });
+    };
+    for field in [
+        Field::PatientCns,
+        Field::CollectionDate,
+        Field::IssuedDate,
+        Field::Result,
+    ] {
+        if !map.has(field) {
+            missing(field, None, &mut issues);
+        }
+    }
+    if !map.has(Field::ExamCode) && !map.has(Field::ExamName) && defaults.exam_code.is_none() {
+        missing(
+            Field::ExamCode,
+            Some("exam_code = \"94309-2\""),
+            &mut issues,
+        );
+    }
+    if !map.has(Field::Specimen) && defaults.specimen.is_none() {
+        missing(Field::Specimen, Some("specimen = \"SWNAFA\""), &mut issues);
+    }
+    if !map.has(Field::Method) && defaults.method.is_none() && !any_exam(|e| e.method.is_some()) {
+        missing(Field::Method, Some("method = \"RT-PCR\""), &mut issues);
+    }
+    if !map.has(Field::ReferenceRange)
+        && defaults.reference_range.is_none()
+        && !any_exam(|e| e.reference_range.is_some())
+    {
+        missing(
+            Field::ReferenceRange,
+            Some("reference_range = \"Não detectável\""),
+            &mut issues,
+        );
+    }
+    if defaults.category.is_none() && !any_exam(|e| e.category.is_some()) {
+        issues.push(RowIssue {
+            line: header_line,
+            column: String::new(),
+            value: String::new(),
+            code: "categoria_ausente".into(),
+            message: format!(
+                "Linha {header_line} (cabeçalho): nenhuma categoria (BRSubgrupoTabelaSUS) está \
+                 configurada. Defina category em [defaults] (ex.: \"0202\" laboratório clínico, \
+                 \"0214\" teste rápido)."
+            ),
+        });
+    }
+    issues
+}
