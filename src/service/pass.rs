@@ -610,6 +610,12 @@ impl PassState<'_> {
                     next.push(index);
                     LedgerOutcome::Pending { message }
                 }
+                Err(crate::rnds::ClientError::Refused(message)) => {
+                    v.fate = Some(Fate::Rejected {
+                        message: message.clone(),
+                    });
+                    LedgerOutcome::Rejected { message }
+                }
                 Err(crate::rnds::ClientError::Config(m)) => {
                     self.config_error.get_or_insert(m.clone());
                     self.halt.get_or_insert(m.clone());

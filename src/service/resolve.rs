@@ -57,6 +57,10 @@ pub async fn resolve_one(
             message: "a RNDS não recebeu o envio anterior; será enviado de novo".into(),
         }),
         Err(ClientError::Config(message)) => Resolved::ConfigError(message),
+        // The resend meant as proof was refused on its data: nothing stored.
+        Err(ClientError::Refused(message)) => {
+            Resolved::Outcome(LedgerOutcome::Rejected { message })
+        }
         Err(e) => Resolved::StillUnknown(format!("envio anterior ainda sem confirmação: {e}")),
     }
 }
