@@ -340,7 +340,7 @@ impl PassState<'_> {
     async fn resolve_unresolved(&mut self, entries: &mut [Entry]) -> Result<(), ServiceError> {
         let mut jobs = Vec::new();
         let mut seen = HashSet::new();
-        for (i, e) in entries.iter().enumerate() {
+        for (i, e) in entries.iter_mut().enumerate() {
             let Entry::Valid(v) = e else { continue };
             if !seen.insert(v.result.lab_id.clone()) {
                 continue;
@@ -349,6 +349,13 @@ impl PassState<'_> {
                 continue;
             };
             if !matches!(record.state, ResultState::Sending | ResultState::Unknown) {
+                continue;
+            }
+            if let Some(reason) = &self.halt {
+                // RNDS is down or refuses our configuration: no lookup now.
+                v.fate = Some(Fate::Pending {
+                    reason: reason.clone(),
+                });
                 continue;
             }
             let bundle = if record.content_hash == v.hash {
@@ -431,6 +438,18 @@ impl PassState<'_> {
                 continue;
             }
             let record = self.ledger.get(&v.result.lab_id)?;
+            // Refused on an earlier pass over this very file, same content:
+            // another pass (retrying its pending rows) must not resend it.
+            if let Some(r) = record.as_ref().filter(|r| {
+                r.state == ResultState::Rejected
+                    && r.file_id == self.file_id
+                    && r.content_hash == v.hash
+            }) {
+                v.fate = Some(Fate::Rejected {
+                    message: r.last_error.clone().unwrap_or_default(),
+                });
+                continue;
+            }
             let (replaces, retry) = match decide_from(record.as_ref(), &v.hash) {
                 Decision::New => (None, false),
                 Decision::RetryPending { replaces } => (replaces, true),

@@ -597,3 +597,88 @@ async fn stop_mid_file_then_restart_sends_the_rest_once() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_rnds_refuses_are_reported_with_its_message() {
+    let h = harness(
+        "watch",
+        Faults::default(),
+        simulator::DEFAULT_TOKEN_LIFETIME,
+    )
+    .await;
+    let file = h.ws.root.join("outro.csv");
+    std::fs::write(&file, export("r", 5, &[], &[])).unwrap();
+    let mut progress = |_: usize, _: u64| {};
+    send_files(
+        &h.config,
+        std::slice::from_ref(&file),
+        &h.ws.root.join("a"),
+        &mut progress,
+    )
+    .await
+    .unwrap();
+    // Another installation (its own ledger) sends the same lab ids: RNDS
+    // answers EHR-ERR866, a refusal of those rows, never a second document.
+    let mut other = h.config.clone();
+    other.ledger.path = h.ws.root.join("outro.sqlite");
+    let out = h.ws.root.join("b");
+    let sent = send_files(&other, std::slice::from_ref(&file), &out, &mut progress)
+        .await
+        .unwrap();
+    let s = &sent[0].summary;
+    assert_eq!(s.rows_rejected, Some(5));
+    assert_eq!(s.rows_sent, Some(0));
+    assert_eq!(h.sim().documents().len(), 5);
+    let errors = std::fs::read_to_string(&sent[0].paths.errors_csv).unwrap();
+    assert_eq!(errors.lines().count(), 6, "{errors}");
+    assert!(errors.contains("EHR-ERR866"), "{errors}");
+    assert!(errors.lines().nth(1).unwrap().starts_with("T-r-000001;"));
+    let rows = sent_rows(&sent[0].paths.summary);
+    assert!(rows
+        .iter()
+        .all(|r| r.3.starts_with("rejeitado: ") && r.2.is_empty()));
+}
+
+/// `cargo test --release --lib service::tests::throughput -- --ignored --nocapture`
+/// 10,000 rows through `send` and through the service, with 50 ms latency
+/// and 32 requests in flight (the ceiling is 640 bundles/s).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "measurement; run in release"]
+async fn throughput() {
+    let faults = Faults {
+        latency_ms: 50,
+        ..Faults::default()
+    };
+    let mut h = harness("watch", faults, simulator::DEFAULT_TOKEN_LIFETIME).await;
+    h.config.rnds.max_in_flight = 32;
+    let file = h.ws.root.join("medida.csv");
+    std::fs::write(&file, export("m", 10_000, &[], &[])).unwrap();
+    let mut progress = |_: usize, _: u64| {};
+    let started = Instant::now();
+    let sent = send_files(&h.config, &[file], &h.ws.root.join("out"), &mut progress)
+        .await
+        .unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(sent[0].summary.rows_sent, Some(10_000));
+    println!(
+        "send: 10000 rows in {secs:.1} s = {:.0} bundles/s (ceiling 640)",
+        10_000.0 / secs
+    );
+
+    h.start();
+    let started = Instant::now();
+    drop_file(
+        &h.ws.inbox,
+        "medida2.csv",
+        export("n", 10_000, &[], &[]).as_bytes(),
+    )
+    .unwrap();
+    h.reports("medida2", 1, Duration::from_secs(300)).await;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "run: 10000 rows dropped → report in {secs:.1} s = {:.0} bundles/s (incl. settle 200 ms)",
+        10_000.0 / secs
+    );
+    assert_eq!(h.stored().len(), 20_000);
+    h.stop().await;
+}
