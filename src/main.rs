@@ -130,10 +130,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, i32> {
         })
 }
 
-/// Logs on stderr; `RUST_LOG` overrides the default level (info).
-fn init_logs(format: LogFormat) {
+/// Logs on stderr at `level`; `RUST_LOG` overrides it.
+fn init_logs(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -146,7 +146,7 @@ fn init_logs(format: LogFormat) {
 }
 
 fn run_send(args: &CheckArgs) -> i32 {
-    init_logs(LogFormat::Text);
+    init_logs(LogFormat::Text, "warn");
     let config = match load_config(&args.config) {
         Ok(c) => c,
         Err(code) => return code,
@@ -229,7 +229,7 @@ fn run_send(args: &CheckArgs) -> i32 {
 }
 
 fn run_service(args: &RunArgs) -> i32 {
-    init_logs(args.log_format);
+    init_logs(args.log_format, "info");
     let config = match load_config(&args.config) {
         Ok(c) => c,
         Err(code) => return code,
@@ -270,7 +270,7 @@ async fn shutdown_signal() {
 }
 
 fn run_demo(args: &DemoArgs) -> i32 {
-    init_logs(LogFormat::Text);
+    init_logs(LogFormat::Text, "warn");
     let runtime = match runtime() {
         Ok(r) => r,
         Err(code) => return code,
