@@ -11,6 +11,7 @@
 //! deciding, intent before the POST, outcome before the report), not how
 //! files are parsed, bundles built, answers classified or rows stored.
 
+mod chunk;
 mod daemon;
 pub mod demo;
 mod outputs;

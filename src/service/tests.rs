@@ -433,27 +433,34 @@ async fn xlsx_slow_writer_and_poll_mode() {
         .unwrap()
         .exists());
 
-    // A file written slowly (a line every 150 ms, under settle_ms) is
+    // A file written slowly (a line every 100 ms, well under settle_ms,
+    // from a plain thread so the service's work cannot delay the writer) is
     // taken only once complete: all its rows are in one report.
+    h.stop().await;
+    h.config.inbox[0].settle_ms = 1_500;
+    h.start();
     let text = export("s", 12, &[], &[]);
     let path = h.ws.inbox.join("lento.csv");
-    let mut file = std::fs::File::create(&path).unwrap();
-    for line in text.lines() {
+    let outbox = h.ws.outbox.clone();
+    let writer = std::thread::spawn(move || {
         use std::io::Write;
-        writeln!(file, "{line}").unwrap();
-        file.sync_all().unwrap();
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        assert!(
-            !h.ws
-                .outbox
+        let mut file = std::fs::File::create(&path).unwrap();
+        for line in text.lines() {
+            writeln!(file, "{line}").unwrap();
+            file.sync_all().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            let taken_early = outbox
                 .read_dir()
                 .unwrap()
                 .flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with("lento.")),
-            "taken before complete"
-        );
-    }
-    drop(file);
+                .any(|e| e.file_name().to_string_lossy().starts_with("lento."));
+            assert!(!taken_early, "taken before complete");
+        }
+    });
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .unwrap()
+        .expect("the slow writer saw no early report");
     let reports = h.reports("lento", 1, Duration::from_secs(20)).await;
     let s = summary(&reports[0]);
     assert_eq!(count(&s, "rows_total"), 12);
