@@ -220,7 +220,15 @@ async fn dropped_file_is_sent_once_then_already_sent_then_replaced() {
     .unwrap();
     assert!(errors.contains(&lab_id("a", 4)), "{errors}");
     let processed = h.ws.inbox.join(".rnds-drop/processados");
-    assert!(walk(&processed).iter().any(|p| p.ends_with("lote.csv")));
+    // The report is committed first, then the source leaves processando/.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !walk(&processed).iter().any(|p| p.ends_with("lote.csv")) {
+        assert!(
+            Instant::now() < deadline,
+            "lote.csv never reached processados/"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // 2. The same file again: nothing new; every row "já enviado".
     drop_file(&h.ws.inbox, "lote.csv", first.as_bytes()).unwrap();
@@ -489,9 +497,17 @@ async fn unreadable_file_goes_to_falhas_with_a_reason_and_the_service_goes_on() 
     let s = summary(&reports[0]);
     let reason = s["error"].as_str().unwrap_or_default();
     assert!(!reason.is_empty(), "{s}");
-    assert!(walk(&h.ws.inbox.join(".rnds-drop/falhas"))
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !walk(&h.ws.inbox.join(".rnds-drop/falhas"))
         .iter()
-        .any(|p| p.ends_with("quebrada.xlsx")));
+        .any(|p| p.ends_with("quebrada.xlsx"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "quebrada.xlsx never reached falhas/"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Still running: the next file is sent.
     drop_file(
         &h.ws.inbox,
