@@ -47,6 +47,8 @@ pub(crate) struct State {
     pub identifier_lookup: bool,
     /// Added before answering each bundle `POST`.
     pub latency: Duration,
+    /// HTTP version of the last request (HTTP/2 is offered by ALPN).
+    pub last_version: Option<hyper::Version>,
 }
 
 impl State {
@@ -70,6 +72,7 @@ impl State {
             expired_token_refusals: 0,
             identifier_lookup: true,
             latency: Duration::ZERO,
+            last_version: None,
         }
     }
 }
@@ -158,6 +161,7 @@ fn operation_outcome(status: u16, text: &str) -> Answer {
 
 async fn handle(state: Arc<Mutex<State>>, base: String, request: Request<Incoming>) -> Answer {
     let method = request.method().clone();
+    let version = request.version();
     // HTTP/2 requests carry an absolute URI; keep only path and query.
     let path_and_query = request
         .uri()
@@ -182,6 +186,7 @@ async fn handle(state: Arc<Mutex<State>>, base: String, request: Request<Incomin
         tokio::time::sleep(latency).await;
     }
     let mut s = state.lock().unwrap();
+    s.last_version = Some(version);
     if path == "/api/token" {
         if method != hyper::Method::GET {
             return operation_outcome(405, "Method Not Allowed");

@@ -101,6 +101,10 @@ async fn submit_is_accepted_with_the_stored_id() {
         client.submit(bundle("EX-0001")).await,
         Outcome::DuplicateIdentifier
     );
+    assert_eq!(
+        s.mock.with(|st| st.last_version),
+        Some(hyper::Version::HTTP_2)
+    );
 }
 
 #[tokio::test]
@@ -289,6 +293,30 @@ async fn plain_http_is_refused_as_configuration() {
         other => panic!("{other:?}"),
     }
     assert_eq!(s.mock.with(|st| st.bundle_posts), 0);
+}
+
+#[tokio::test]
+async fn waiters_share_one_failed_token_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path(), "lab", None);
+    let config = testutil::config_for(
+        dir.path(),
+        "https://127.0.0.1:9",
+        &pfx(&pki, Encoding::Modern),
+        PASSWORD,
+        "max_retries = 0",
+    );
+    let client = Client::new(&config).unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move { client.submit(bundle(&format!("EX-{i}"))).await })
+        })
+        .collect();
+    for task in tasks {
+        assert!(matches!(task.await.unwrap(), Outcome::Transient { .. }));
+    }
+    assert_eq!(client.tokens_fetched(), 1, "one attempt for the whole wave");
 }
 
 #[tokio::test]

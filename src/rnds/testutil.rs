@@ -87,6 +87,8 @@ pub(crate) fn openssl(args: &[&str]) {
 pub(crate) enum Encoding {
     /// RC2-40 keys, 3DES certificates, SHA-1 MAC (DATASUS' sample keystore).
     Legacy,
+    /// OpenSSL 1.x default: RC2-40 certificates, 3DES key, SHA-1 MAC.
+    Openssl1Default,
     /// AES-256-CBC and SHA-256 MAC (OpenSSL 3 default).
     Modern,
     /// RC4-128: not supported, must be named in the error.
@@ -117,6 +119,17 @@ pub(crate) fn pfx(pki: &Pki, encoding: Encoding) -> PathBuf {
             "-keypbe",
             "PBE-SHA1-RC2-40",
             "-certpbe",
+            "PBE-SHA1-3DES",
+            "-macalg",
+            "sha1",
+        ]),
+        Encoding::Openssl1Default => args.extend([
+            "-inkey",
+            key,
+            "-legacy",
+            "-certpbe",
+            "PBE-SHA1-RC2-40",
+            "-keypbe",
             "PBE-SHA1-3DES",
             "-macalg",
             "sha1",

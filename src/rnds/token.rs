@@ -2,7 +2,7 @@
 //! mutual TLS, reused for its whole life, refreshed a minute before it
 //! expires (the server allows zero clock skew), and refreshed by one task at
 //! a time however many requests wait: the write lock is held while fetching,
-//! so waiters find the new token when they get in.
+//! so waiters find the new token (or the fetch's error) when they get in.
 //!
 //! Invariant: the token's value never reaches a log or a message; this
 //! module knows nothing of bundles or lookups.
@@ -31,8 +31,16 @@ struct Token {
 pub(crate) struct TokenCache {
     http: reqwest::Client,
     url: String,
-    current: RwLock<Option<Token>>,
+    current: RwLock<Slot>,
     fetches: AtomicU64,
+}
+
+#[derive(Default)]
+struct Slot {
+    token: Option<Token>,
+    /// The last failed fetch: tasks that were already waiting when it
+    /// failed share its error instead of each trying again in turn.
+    failure: Option<(Instant, ClientError)>,
 }
 
 #[derive(Deserialize)]
@@ -47,36 +55,52 @@ impl TokenCache {
         TokenCache {
             http,
             url,
-            current: RwLock::new(None),
+            current: RwLock::new(Slot::default()),
             fetches: AtomicU64::new(0),
         }
     }
 
     /// A token valid for at least the refresh margin.
     pub async fn get(&self) -> Result<Arc<str>, ClientError> {
-        if let Some(token) = self.current.read().await.as_ref() {
-            if Instant::now() < token.refresh_at {
+        let arrived = Instant::now();
+        if let Some(token) = self.current.read().await.token.as_ref() {
+            if arrived < token.refresh_at {
                 return Ok(token.value.clone());
             }
         }
         let mut slot = self.current.write().await;
-        // Another task may have refreshed while this one waited for the lock.
-        if let Some(token) = slot.as_ref() {
+        // Another task may have refreshed, or failed to, while this one waited.
+        if let Some(token) = slot.token.as_ref() {
             if Instant::now() < token.refresh_at {
                 return Ok(token.value.clone());
             }
         }
-        let (token, _) = self.fetch().await?;
-        let value = token.value.clone();
-        *slot = Some(token);
-        Ok(value)
+        if let Some((failed_at, error)) = &slot.failure {
+            if *failed_at >= arrived {
+                return Err(error.clone());
+            }
+        }
+        match self.fetch().await {
+            Ok((token, _)) => {
+                let value = token.value.clone();
+                *slot = Slot {
+                    token: Some(token),
+                    failure: None,
+                };
+                Ok(value)
+            }
+            Err(error) => {
+                slot.failure = Some((Instant::now(), error.clone()));
+                Err(error)
+            }
+        }
     }
 
     /// Drops `stale` (refused by RNDS) unless another task already replaced it.
     pub async fn invalidate(&self, stale: &Arc<str>) {
         let mut slot = self.current.write().await;
-        if slot.as_ref().is_some_and(|t| t.value == *stale) {
-            *slot = None;
+        if slot.token.as_ref().is_some_and(|t| t.value == *stale) {
+            slot.token = None;
         }
     }
 
@@ -84,7 +108,10 @@ impl TokenCache {
     pub async fn refresh_now(&self) -> Result<Duration, ClientError> {
         let mut slot = self.current.write().await;
         let (token, lifetime) = self.fetch().await?;
-        *slot = Some(token);
+        *slot = Slot {
+            token: Some(token),
+            failure: None,
+        };
         Ok(lifetime)
     }
 

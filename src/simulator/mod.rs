@@ -11,6 +11,7 @@
 
 pub mod cli;
 mod handlers;
+mod lookups;
 mod pki;
 mod server;
 mod store;

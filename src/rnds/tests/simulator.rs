@@ -84,6 +84,7 @@ async fn doctor_passes_with_the_generated_config() {
     let dir = tempfile::tempdir().unwrap();
     let sim = start(dir.path(), simulator::DEFAULT_TOKEN_LIFETIME).await;
     let (report, out) = doctor(&sim.files().config_toml).await;
+    println!("{out}");
     assert_eq!(report.exit_code(), 0, "{out}");
     assert!(report.passed(), "{out}");
     assert_eq!(
@@ -112,6 +113,7 @@ async fn doctor_fails_clearly_for_a_wrong_password() {
         replace_line(t, "certificate_password_file", "\"errada.senha\"")
     });
     let (report, out) = doctor(&path).await;
+    println!("{out}");
     assert_eq!(report.exit_code(), 3, "{out}");
     assert!(out.contains("✗ certificado: senha incorreta"), "{out}");
     assert!(!out.contains("nao-e-esta"), "{out}");
@@ -135,6 +137,7 @@ async fn doctor_fails_clearly_for_an_expired_certificate() {
         )
     });
     let (report, out) = doctor(&path).await;
+    println!("{out}");
     assert_eq!(report.exit_code(), 3, "{out}");
     let check = report.check(names::CERTIFICATE).unwrap();
     assert!(check.detail.contains("expirou em 01/01/2022"), "{out}");
@@ -147,6 +150,7 @@ async fn doctor_fails_clearly_for_a_wrong_requester_id() {
     let sim = start(dir.path(), simulator::DEFAULT_TOKEN_LIFETIME).await;
     let path = edited_config(&sim, |t| replace_line(t, "requester_id", "\"27182\""));
     let (report, out) = doctor(&path).await;
+    println!("{out}");
     assert_eq!(report.exit_code(), 3, "{out}");
     let check = report.check(names::REQUESTER).unwrap();
     assert_eq!(check.status, CheckStatus::ConfigurationProblem, "{out}");
@@ -168,6 +172,7 @@ async fn doctor_fails_clearly_for_an_unlinked_professional() {
         replace_line(t, "requester_cns", &format!("\"{unlinked}\""))
     });
     let (report, out) = doctor(&path).await;
+    println!("{out}");
     assert_eq!(report.exit_code(), 3, "{out}");
     let check = report.check(names::LINK).unwrap();
     assert_eq!(check.status, CheckStatus::ConfigurationProblem, "{out}");
@@ -296,10 +301,13 @@ async fn lost_answer_is_unknown_and_resolves_to_the_stored_id() {
 async fn a_short_outage_is_ridden_out_by_the_retries() {
     let dir = tempfile::tempdir().unwrap();
     let sim = start(dir.path(), simulator::DEFAULT_TOKEN_LIFETIME).await;
-    let client = Client::new(&config(&sim)).unwrap();
+    let mut config = config(&sim);
+    // Expected back-off budget ≈ 2.8 s of full jitter against a 0.5 s outage.
+    config.rnds.max_retries = 30;
+    let client = Client::new(&config).unwrap();
     // No connection is open yet, so every attempt in the outage is refused
     // before sending (a live connection cut mid-request would be Unknown).
-    sim.outage(Duration::from_millis(800));
+    sim.outage(Duration::from_millis(500));
     let outcome = client.submit(bundle("OUT-1")).await;
     assert!(matches!(outcome, Outcome::Accepted { .. }), "{outcome:?}");
     assert_eq!(rnds_id_of(&sim, "OUT-1").len(), 1);

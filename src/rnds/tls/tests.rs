@@ -31,6 +31,15 @@ fn legacy_rc2_3des_sha1_pfx_loads_with_its_chain() {
 }
 
 #[test]
+fn openssl1_default_rc2_certificates_3des_key_pfx_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path(), "lab", None);
+    let file = pfx(&pki, Encoding::Openssl1Default);
+    let identity = load(&testutil::config(dir.path(), &file, PASSWORD, "")).unwrap();
+    assert_eq!(identity.chain.len(), 2);
+}
+
+#[test]
 fn modern_aes256_sha256_pfx_loads() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path(), "lab", None);
@@ -117,6 +126,48 @@ fn validity_is_judged_at_the_given_instant() {
     // 20 days before expiry: loads (with a warning).
     assert!(Identity::load_at(&config.rnds, at("2029-12-12T00:00:00Z")).is_ok());
     assert!(Identity::load_at(&config.rnds, at("2030-01-02T00:00:00Z")).is_err());
+}
+
+/// Collects what `tracing` writes while `f` runs.
+fn logged(f: impl FnOnce()) -> String {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer(Arc::default());
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = buffer.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn expiry_within_30_days_is_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path(), "lab", Some((2020, 2030)));
+    let config = testutil::config(dir.path(), &pfx(&pki, Encoding::Modern), PASSWORD, "");
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let soon = logged(|| {
+        Identity::load_at(&config.rnds, at("2029-12-12T00:00:00Z")).unwrap();
+    });
+    assert!(soon.contains("WARN"), "{soon}");
+    assert!(soon.contains("expira em 20 dias (01/01/2030"), "{soon}");
+    let later = logged(|| {
+        Identity::load_at(&config.rnds, at("2029-06-01T00:00:00Z")).unwrap();
+    });
+    assert!(!later.contains("expira"), "{later}");
 }
 
 #[test]

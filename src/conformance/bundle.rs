@@ -1,0 +1,297 @@
+//! The bundle-level rules: the document's header, its three entries with
+//! their `urn:uuid` full URLs, the profile each resource declares and the
+//! versions that go together.
+//!
+//! Invariant: JSON and the rule tables only; no I/O.
+
+use serde_json::{Map, Value};
+
+use super::rules::{self, Profile};
+use super::{Violation, RNDS_SYSTEM_PREFIX, SD};
+
+pub(super) fn push(out: &mut Vec<Violation>, location: &str, message: &str) {
+    out.push(Violation {
+        location: location.to_string(),
+        message: message.to_string(),
+    });
+}
+
+pub(super) fn non_empty_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    obj.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+}
+
+pub(super) fn check_bundle_header(root: &Map<String, Value>, out: &mut Vec<Violation>) {
+    match root.get("type").and_then(Value::as_str) {
+        Some("document") => {}
+        Some(other) => push(
+            out,
+            "Bundle.type",
+            &format!("Bundle.type é \"{other}\"; deve ser \"document\""),
+        ),
+        None => push(
+            out,
+            "Bundle.type",
+            "Bundle.type ausente; deve ser \"document\"",
+        ),
+    }
+    let last_updated = root
+        .get("meta")
+        .and_then(Value::as_object)
+        .and_then(|m| non_empty_str(m, "lastUpdated"));
+    if last_updated.is_none() {
+        push(
+            out,
+            "Bundle.meta.lastUpdated",
+            "Bundle.meta.lastUpdated ausente: informe o instante da última atualização do documento",
+        );
+    }
+    if non_empty_str(root, "timestamp").is_none() {
+        push(
+            out,
+            "Bundle.timestamp",
+            "Bundle.timestamp ausente: informe o instante de geração do documento",
+        );
+    }
+    let Some(identifier) = root.get("identifier").and_then(Value::as_object) else {
+        push(
+            out,
+            "Bundle.identifier",
+            "Bundle.identifier ausente: informe system BRRNDS-<identificador do solicitante> e value com o identificador do resultado no laboratório",
+        );
+        return;
+    };
+    match non_empty_str(identifier, "system") {
+        Some(s) if s.len() > RNDS_SYSTEM_PREFIX.len() && s.starts_with(RNDS_SYSTEM_PREFIX) => {}
+        Some(s) => push(
+            out,
+            "Bundle.identifier.system",
+            &format!("Bundle.identifier.system \"{s}\" inválido; deve ser {RNDS_SYSTEM_PREFIX}<identificador do solicitante>"),
+        ),
+        None => push(
+            out,
+            "Bundle.identifier.system",
+            &format!("Bundle.identifier.system ausente; deve ser {RNDS_SYSTEM_PREFIX}<identificador do solicitante>"),
+        ),
+    }
+    if non_empty_str(identifier, "value").is_none() {
+        push(
+            out,
+            "Bundle.identifier.value",
+            "Bundle.identifier.value ausente: informe o identificador único do resultado no laboratório",
+        );
+    }
+}
+
+pub(super) struct Entry<'a> {
+    pub full_url: Option<&'a str>,
+    pub resource_type: Option<&'a str>,
+    pub profile: Option<&'a str>,
+    pub resource: Option<&'a Map<String, Value>>,
+}
+
+pub(super) struct Context<'a> {
+    pub entries: Vec<Entry<'a>>,
+}
+
+impl Context<'_> {
+    /// The index of the entry whose `fullUrl` is `reference`.
+    pub fn resolve(&self, reference: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.full_url == Some(reference))
+    }
+}
+
+pub(super) fn index_entries<'a>(entries: &'a [Value], out: &mut Vec<Violation>) -> Context<'a> {
+    let mut indexed = Vec::with_capacity(entries.len());
+    let mut counts = [0usize; 3];
+    for (i, entry) in entries.iter().enumerate() {
+        let obj = entry.as_object();
+        let full_url = obj.and_then(|o| o.get("fullUrl")).and_then(Value::as_str);
+        match full_url {
+            Some(u)
+                if u.strip_prefix("urn:uuid:")
+                    .is_some_and(|id| uuid::Uuid::try_parse(id).is_ok()) =>
+            {
+                if indexed.iter().any(|e: &Entry| e.full_url == Some(u)) {
+                    push(
+                        out,
+                        &format!("Bundle.entry[{i}].fullUrl"),
+                        &format!(
+                            "fullUrl \"{u}\" repetido: cada entrada precisa de um urn:uuid próprio"
+                        ),
+                    );
+                }
+            }
+            Some(u) => push(
+                out,
+                &format!("Bundle.entry[{i}].fullUrl"),
+                &format!("fullUrl \"{u}\" inválido; use urn:uuid:<uuid>"),
+            ),
+            None => push(
+                out,
+                &format!("Bundle.entry[{i}].fullUrl"),
+                "fullUrl ausente; use urn:uuid:<uuid>",
+            ),
+        }
+        let resource = obj
+            .and_then(|o| o.get("resource"))
+            .and_then(Value::as_object);
+        if resource.is_none() {
+            push(
+                out,
+                &format!("Bundle.entry[{i}].resource"),
+                "entrada sem recurso",
+            );
+        }
+        let resource_type = resource
+            .and_then(|r| r.get("resourceType"))
+            .and_then(Value::as_str);
+        match resource_type {
+            Some("Composition") => counts[0] += 1,
+            Some("Observation") => counts[1] += 1,
+            Some("Specimen") => counts[2] += 1,
+            Some(other) if resource.is_some() => push(
+                out,
+                &format!("Bundle.entry[{i}].resource.resourceType"),
+                &format!("recurso \"{other}\" não faz parte do documento de resultado de exame (use Composition, Observation e Specimen)"),
+            ),
+            _ if resource.is_some() => push(out, &format!("Bundle.entry[{i}].resource.resourceType"), "resourceType ausente"),
+            _ => {}
+        }
+        let profile = resource
+            .and_then(|r| r.get("meta"))
+            .and_then(|m| m.get("profile"))
+            .and_then(|p| p.get(0))
+            .and_then(Value::as_str);
+        indexed.push(Entry {
+            full_url,
+            resource_type,
+            profile,
+            resource,
+        });
+    }
+    if indexed.first().and_then(|e| e.resource_type) != Some("Composition") && !indexed.is_empty() {
+        push(
+            out,
+            "Bundle.entry[0].resource",
+            "a primeira entrada de um Bundle document deve ser a Composition",
+        );
+    }
+    for (n, name) in counts
+        .iter()
+        .zip(["Composition", "Observation", "Specimen"])
+    {
+        if *n != 1 {
+            push(
+                out,
+                "Bundle.entry",
+                &format!("o Bundle tem {n} recurso(s) {name}; é exigido exatamente 1"),
+            );
+        }
+    }
+    Context { entries: indexed }
+}
+
+pub(super) fn declared_profile(
+    resource: &Map<String, Value>,
+    base: &str,
+    out: &mut Vec<Violation>,
+) -> Option<&'static Profile> {
+    let declared = resource
+        .get("meta")
+        .and_then(|m| m.get("profile"))
+        .and_then(Value::as_array);
+    let Some(url) = declared.and_then(|p| p.first()).and_then(Value::as_str) else {
+        push(
+            out,
+            &format!("{base}.meta.profile"),
+            "meta.profile ausente: declare o perfil RNDS do recurso",
+        );
+        return None;
+    };
+    let rtype = resource
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    match rules::profiles().get(url) {
+        Some(p) if p.resource_type == rtype => {
+            if declared.is_some_and(|d| d.len() > 1) {
+                push(
+                    out,
+                    &format!("{base}.meta.profile"),
+                    "declare um único perfil em meta.profile",
+                );
+            }
+            Some(p)
+        }
+        Some(p) => {
+            push(
+                out,
+                &format!("{base}.meta.profile[0]"),
+                &format!(
+                    "o perfil {} é de {}, não de {rtype}",
+                    p.name, p.resource_type
+                ),
+            );
+            None
+        }
+        None => {
+            let mut known: Vec<&str> = rules::profiles()
+                .values()
+                .filter(|p| p.resource_type == rtype)
+                .map(|p| p.name.as_str())
+                .collect();
+            known.sort_unstable();
+            push(
+                out,
+                &format!("{base}.meta.profile[0]"),
+                &format!(
+                    "perfil desconhecido \"{url}\"; perfis aceitos para {rtype}: {}",
+                    known.join(", ")
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// The Composition's profile version fixes the Observation's, which fixes the Specimen's.
+pub(super) fn check_companions(
+    profile: &Profile,
+    index: usize,
+    ctx: &Context,
+    out: &mut Vec<Violation>,
+) {
+    for (expected, rtype) in [
+        (&profile.observation_profiles, "Observation"),
+        (&profile.specimen_profiles, "Specimen"),
+    ] {
+        if expected.is_empty() {
+            continue;
+        }
+        for (j, e) in ctx.entries.iter().enumerate() {
+            if e.resource_type != Some(rtype) {
+                continue;
+            }
+            if let Some(p) = e.profile {
+                if rules::profiles().contains_key(p) && !expected.iter().any(|x| x == p) {
+                    let names: Vec<&str> =
+                        expected.iter().map(|u| u.trim_start_matches(SD)).collect();
+                    push(
+                        out,
+                        &format!("Bundle.entry[{j}].resource.meta.profile[0]"),
+                        &format!(
+                            "o perfil {} não combina com o da entrada {index} ({}); use {}",
+                            p.trim_start_matches(SD),
+                            profile.name,
+                            names.join(" ou ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
