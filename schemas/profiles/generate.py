@@ -29,7 +29,7 @@ EXTRA = {
         {"path": "type.coding", "systems": [CS + "BRTipoDocumento"]},
         {"path": "type.coding.code", "fixed": "REL", "note": "contrato: BRTipoDocumento#REL"},
         {"path": "subject.identifier.value", "check": "cns"},
-        {"path": "date", "min": 1, "max": 1, "note": "R4 1..1"},
+        {"path": "date", "min": 1, "max": 1, "check": "dateTime", "note": "R4 1..1"},
         {"path": "author", "min": 1, "note": "R4 1..*"},
         {"path": "author.identifier.system",
          "allowed": [SD + "BREstabelecimentoSaude-1.0", SD + "BRPessoaJuridicaProfissionalLiberal-1.0"]},
@@ -42,6 +42,7 @@ EXTRA = {
         {"path": "status", "min": 1, "fixed": "final", "note": "R4 1..1; contrato: final"},
         {"path": "category.coding", "systems": [CS + "BRSubgrupoTabelaSUS"]},
         {"path": "code", "min": 1, "note": "R4 1..1"},
+        {"path": "issued", "check": "instant", "note": "instante com fuso"},
         {"path": "code.coding", "systems": [CS + "BRNomeExameLOINC", CS + "BRNomeExameGAL"]},
         {"path": "subject.identifier.value", "check": "cns"},
         {"path": "performer.identifier.system",
@@ -152,8 +153,8 @@ def main(defs):
           derivation=derived + " (same rules as -1.1; its section entry is an Observation -2.0)",
           observation_profiles=[obs2])
     obs2_rules = [r for r in merge(obs10[2], EXTRA["Observation"]) if r["path"] != "effective[x]"]
-    obs2_rules.append({"path": "effective[x]", "min": 1, "max": 1,
-                       "only": "effectiveDateTime", "note": "contrato: data da coleta"})
+    obs2_rules.append({"path": "effective[x]", "min": 1, "max": 1, "only": "effectiveDateTime",
+                       "check": "dateTime", "note": "contrato: data da coleta"})
     write("Observation-2.0.json", obs2, "Observation", src + "BRDiagnosticoLaboratorioClinico.xml",
           obs2_rules, derivation=derived + " (effective[x] required as effectiveDateTime, "
           "the specimen collection time; -1.0 forbids it)", specimen_profiles=[spec])

@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value};
 
+use super::ids::is_instant;
 use super::rules::{self, Profile};
 use super::{Violation, RNDS_SYSTEM_PREFIX, SD};
 
@@ -47,12 +48,18 @@ pub(super) fn check_bundle_header(root: &Map<String, Value>, out: &mut Vec<Viola
             "Bundle.meta.lastUpdated ausente: informe o instante da última atualização do documento",
         );
     }
-    if non_empty_str(root, "timestamp").is_none() {
-        push(
+    match non_empty_str(root, "timestamp") {
+        Some(t) if is_instant(t) => {}
+        Some(t) => push(
+            out,
+            "Bundle.timestamp",
+            &format!("data/hora \"{t}\" inválida: use data e hora com segundos e fuso, ex.: 2021-06-08T09:23:00-03:00"),
+        ),
+        None => push(
             out,
             "Bundle.timestamp",
             "Bundle.timestamp ausente: informe o instante de geração do documento",
-        );
+        ),
     }
     let Some(identifier) = root.get("identifier").and_then(Value::as_object) else {
         push(

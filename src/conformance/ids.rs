@@ -70,6 +70,30 @@ pub fn cnes_is_valid(value: &str) -> bool {
     digits(value, 7).is_some()
 }
 
+/// A FHIR `instant`: `YYYY-MM-DDThh:mm:ss[.fff](Z|±hh:mm)`.
+pub fn is_instant(value: &str) -> bool {
+    value.len() >= 20
+        && value.as_bytes()[10] == b'T'
+        && chrono::DateTime::parse_from_rfc3339(value).is_ok()
+}
+
+/// A FHIR `dateTime`: `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, or a date-time with
+/// seconds and its UTC offset.
+pub fn is_date_time(value: &str) -> bool {
+    let b = value.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    match b.len() {
+        4 => digits(0..4),
+        7 => {
+            digits(0..4)
+                && b[4] == b'-'
+                && chrono::NaiveDate::parse_from_str(&format!("{value}-01"), "%Y-%m-%d").is_ok()
+        }
+        10 => chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok(),
+        _ => is_instant(value),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +106,21 @@ mod tests {
         assert!(!cns_is_valid("123456789010001"));
         assert!(!cns_is_valid("300000000000003"));
         assert!(!cns_is_valid("12345678901000"));
+    }
+
+    #[test]
+    fn fhir_date_times() {
+        assert!(is_date_time("2021-06-08T09:23:00-03:00"));
+        assert!(is_date_time("2021-06-08T09:23:00.123Z"));
+        assert!(is_date_time("2021-06-08"));
+        assert!(is_date_time("2021-06"));
+        assert!(is_date_time("2021"));
+        assert!(!is_date_time("2021-06-08T09:23:00"), "no offset");
+        assert!(!is_date_time("2021-13"));
+        assert!(!is_date_time("08/06/2021"));
+        assert!(!is_date_time("2021-06-08 09:23:00-03:00"));
+        assert!(is_instant("2021-06-08T09:23:00-03:00"));
+        assert!(!is_instant("2021-06-08"));
     }
 
     #[test]

@@ -80,6 +80,10 @@ pub enum Check {
     Organization,
     /// `valueCodeableConcept` XOR `valueQuantity` with `interpretation`.
     Result,
+    /// A FHIR `dateTime`: a date, or a date-time with its UTC offset.
+    DateTime,
+    /// A FHIR `instant`: date-time to the second with its UTC offset.
+    Instant,
     /// A reference that must resolve to this resource type in the bundle.
     Reference(&'static str),
 }
@@ -160,6 +164,8 @@ fn compile_rule(r: RuleFile) -> (Vec<Segment>, Rule) {
         Some("cns") => Some(Check::Cns),
         Some("organization") => Some(Check::Organization),
         Some("result") => Some(Check::Result),
+        Some("dateTime") => Some(Check::DateTime),
+        Some("instant") => Some(Check::Instant),
         Some("reference:Observation") => Some(Check::Reference("Observation")),
         Some("reference:Specimen") => Some(Check::Reference("Specimen")),
         _ => None,

@@ -248,3 +248,22 @@ fn measure_microseconds_per_bundle() {
     let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(n);
     println!("check_bundle: {us:.2} µs/bundle");
 }
+
+#[test]
+fn date_times_need_their_utc_offset() {
+    let mut b = v2();
+    observation(&mut b)["issued"] = json!("2021-06-08T10:30:00");
+    observation(&mut b)["effectiveDateTime"] = json!("2021-06-07");
+    let v = single(&b);
+    assert_eq!(v.location, "Bundle.entry[1].resource.issued");
+    assert!(
+        v.message
+            .starts_with("data/hora \"2021-06-08T10:30:00\" inválida"),
+        "{}",
+        v.message
+    );
+
+    let mut b = v2();
+    b["timestamp"] = json!("08/06/2021 10:30");
+    assert_eq!(single(&b).location, "Bundle.timestamp");
+}

@@ -10,7 +10,9 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 use super::bundle::Context;
-use super::ids::{cnes_is_valid, cnpj_is_valid, cns_is_valid, cpf_is_valid};
+use super::ids::{
+    cnes_is_valid, cnpj_is_valid, cns_is_valid, cpf_is_valid, is_date_time, is_instant,
+};
 use super::rules::{Check, Node, Profile, Rule, Segment};
 use super::{Violation, SD};
 use crate::schemas::code_systems;
@@ -290,7 +292,7 @@ fn run_check(
                 .get("system")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let (ok, what) = match system.trim_start_matches(SD) {
+            let (ok, what) = match system.strip_prefix(SD).unwrap_or(system) {
                 "BREstabelecimentoSaude-1.0" => (cnes_is_valid(v), "CNES com 7 dígitos"),
                 "BRPessoaJuridicaProfissionalLiberal-1.0" => {
                     (cnpj_is_valid(v) || cpf_is_valid(v), "CNPJ ou CPF válido")
@@ -299,6 +301,26 @@ fn run_check(
             };
             if !ok {
                 fail(format!("identificador \"{v}\" inválido: informe um {what}"));
+            }
+        }
+        Check::DateTime | Check::Instant => {
+            // A non-string (effectivePeriod) is the `only` rule's business.
+            let Some(v) = value.as_str() else {
+                return;
+            };
+            let (ok, form) = if check == Check::Instant {
+                (
+                    is_instant(v),
+                    "data e hora com segundos e fuso, ex.: 2021-06-08T09:23:00-03:00",
+                )
+            } else {
+                (
+                    is_date_time(v),
+                    "data (2021-06-08) ou data e hora com fuso (2021-06-08T09:23:00-03:00)",
+                )
+            };
+            if !ok {
+                fail(format!("data/hora \"{v}\" inválida: use {form}"));
             }
         }
         Check::Result => {

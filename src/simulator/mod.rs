@@ -154,8 +154,8 @@ pub enum SimError {
     Runtime(#[source] std::io::Error),
 }
 
-/// A running simulator. Dropping it without [`Simulator::shutdown`] leaves
-/// the listener running until the runtime ends.
+/// A running simulator. Dropping it stops the listener too, without
+/// waiting; [`Simulator::shutdown`] waits until it is closed.
 pub struct Simulator {
     addr: SocketAddr,
     files: SimFiles,

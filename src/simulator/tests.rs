@@ -235,6 +235,14 @@ async fn token_answers_the_contract_json_over_http2_too() {
         .await
         .unwrap();
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    let token = body["access_token"].as_str().unwrap();
+    let sent = send(&sim, &client, token, &bundle("H2-1")).await;
+    assert_eq!(sent.status, StatusCode::CREATED);
+    assert!(sent
+        .location
+        .unwrap()
+        .starts_with(&format!("https://{}/api/fhir/r4/Bundle/", sim.addr())));
     sim.shutdown().await;
 }
 
@@ -763,5 +771,21 @@ async fn curl_gets_a_token_with_the_generated_pfx() {
     );
     let body: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(body["expires_in"], json!(1_800_000));
+
+    // OpenSSL names the PFX's algorithms (when openssl is installed).
+    let files = sim.files();
+    let password = std::fs::read_to_string(&files.lab_pfx_password_file).unwrap();
+    if let Ok(info) = std::process::Command::new("openssl")
+        .args(["pkcs12", "-info", "-noout", "-in"])
+        .arg(&files.lab_pfx)
+        .arg("-passin")
+        .arg(format!("pass:{}", password.trim()))
+        .output()
+    {
+        let text = String::from_utf8_lossy(&info.stderr).to_string()
+            + &String::from_utf8_lossy(&info.stdout);
+        println!("{text}");
+        assert!(text.contains("AES-256-CBC"), "{text}");
+    }
     sim.shutdown().await;
 }
