@@ -11,7 +11,9 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::fhir;
-use crate::ledger::{decide_from, Decision, FileId, Intent, Ledger, LedgerOutcome, ResultState};
+use crate::ledger::{
+    decide_from, Decision, FileId, Intent, Ledger, LedgerError, LedgerOutcome, ResultState,
+};
 use crate::model::{LabResult, RowIssue};
 use crate::pipeline::{FileHeader, FileJob, RowOutcome};
 use crate::report::{SentStatus, Summary};
@@ -370,7 +372,28 @@ impl PassState<'_> {
             return Ok(next);
         }
         // The intent is durable before the first byte goes out.
-        self.ledger.begin_sending(&intents)?;
+        match self.ledger.begin_sending(&intents) {
+            Ok(()) => {}
+            // Another process (`send` next to the service) is sending one of
+            // these lab ids right now. Nothing was written, nothing is sent:
+            // the rows wait for the next pass.
+            Err(LedgerError::NotSendable { lab_id, state, .. }) => {
+                tracing::warn!(
+                    lab_id,
+                    state,
+                    "exame em envio por outro processo; nova tentativa depois"
+                );
+                for send in &sends {
+                    if let Entry::Valid(v) = &mut entries[send.index] {
+                        v.fate = Some(Fate::Pending {
+                            reason: "envio deste exame em andamento em outro processo".into(),
+                        });
+                    }
+                }
+                return Ok(next);
+            }
+            Err(e) => return Err(e.into()),
+        }
         let answers = submit_all(self.client, &self.stop, &sends).await;
         let mut batch = Vec::with_capacity(sends.len());
         let mut unknown = Vec::new();

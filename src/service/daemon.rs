@@ -100,10 +100,9 @@ pub async fn run(
             Picked::New(claimed) => match service.admit(claimed).await {
                 Ok(active) => active,
                 Err(e) => {
+                    // The file stays in processando/ and is resumed on the
+                    // next start.
                     tracing::error!("{e}");
-                    if matches!(e, ServiceError::Ledger(_)) {
-                        return Err(e);
-                    }
                     continue;
                 }
             },
@@ -127,10 +126,9 @@ pub async fn run(
             }
             Some(Ok(Next::Done)) => {}
             Some(Ok(Next::Wait)) => waiting.push(active),
-            Some(Err(e @ ServiceError::Ledger(_))) => {
-                tracing::error!("{e}");
-                return Err(e);
-            }
+            // Every failure point is safe to retry: no intent recorded means
+            // no request sent; an outcome not recorded leaves the row
+            // `sending`, resolved before the next decision.
             Some(Err(e)) => {
                 tracing::error!(arquivo = %active.claimed.original_name, "{e}; nova tentativa em 1 minuto");
                 active.next_try = Instant::now() + MAX_RETRY_DELAY;
