@@ -357,3 +357,14 @@ fn retry_delay(passes: u32) -> Duration {
     let exp = passes.saturating_sub(1).min(6);
     (Duration::from_secs(1) * 2u32.pow(exp)).min(MAX_RETRY_DELAY)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_grow_to_a_minute() {
+        let delays: Vec<u64> = (1..=9).map(|p| retry_delay(p).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+}

@@ -181,6 +181,39 @@ fn sent_rows(summary_path: &Path) -> Vec<(String, String, String, String)> {
         .collect()
 }
 
+#[test]
+fn report_names_never_overwrite_and_sort_in_order() {
+    use super::OutputPaths;
+    let dir = tempfile::tempdir().unwrap();
+    let first = OutputPaths::timestamped(dir.path(), "lote", "20261103T164000");
+    assert!(first
+        .reports
+        .summary
+        .ends_with("lote.20261103T164000.resumo.json"));
+    std::fs::write(&first.reports.summary, b"{}").unwrap();
+    let second = OutputPaths::timestamped(dir.path(), "lote", "20261103T164000");
+    assert!(second
+        .reports
+        .summary
+        .ends_with("lote.20261103T164000_2.resumo.json"));
+    assert!(first.reports.summary < second.reports.summary);
+    std::fs::write(&second.reports.summary, b"{}").unwrap();
+    let third = OutputPaths::timestamped(dir.path(), "lote", "20261103T164000");
+    assert!(third
+        .reports
+        .sent_csv
+        .ends_with("lote.20261103T164000_3.enviados.csv"));
+
+    assert!(report_of("lote.20261103T164000.resumo.json", "lote"));
+    assert!(report_of("lote.20261103T164000_2.resumo.json", "lote"));
+    assert!(!report_of(
+        "lote-corrigido.20261103T164000.resumo.json",
+        "lote"
+    ));
+    assert!(!report_of("lote.20261103T164000.enviados.csv", "lote"));
+    assert!(!report_of("lote.resumo.json", "lote"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_file_is_sent_once_then_already_sent_then_replaced() {
     let mut h = harness(
