@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod report;
 pub mod rnds;
 pub mod schemas;
+pub mod service;
 pub mod simulator;
 pub mod validate;
 pub mod watch;

@@ -11,12 +11,15 @@ use rnds_drop::check::{self, Verdict};
 use rnds_drop::config::Config;
 use rnds_drop::pipeline::FileJob;
 
-use cli::{exit, CheckArgs, Cli, Command};
+use cli::{exit, CheckArgs, Cli, Command, DemoArgs, LogFormat, RunArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(args) => run_check(&args),
+        Command::Send(args) => run_send(&args),
+        Command::Run(args) => run_service(&args),
+        Command::Demo(args) => run_demo(&args),
         Command::Doctor(args) => run_doctor(&args),
         Command::Simulate(args) => match rnds_drop::simulator::cli::run(args) {
             Ok(()) => exit::OK,
@@ -25,31 +28,8 @@ fn main() -> ExitCode {
                 exit::INTERNAL
             }
         },
-        Command::Send(_) | Command::Run(_) | Command::Demo(_) => {
-            eprintln!("ainda não disponível nesta versão");
-            exit::INTERNAL
-        }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, i32> {
-    tokio::runtime::Runtime::new().map_err(|e| {
-        eprintln!("✗ não foi possível iniciar o runtime: {e}");
-        exit::INTERNAL
-    })
-}
-
-fn run_doctor(args: &cli::ConfigArg) -> i32 {
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    let report = rt.block_on(rnds_drop::rnds::run_doctor(
-        &args.config,
-        &mut std::io::stdout(),
-    ));
-    report.exit_code()
 }
 
 fn load_config(path: &std::path::Path) -> Result<Config, i32> {
@@ -140,6 +120,209 @@ impl Progress {
     fn finish(&self) {
         if self.enabled {
             eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("✗ não foi possível iniciar: {e}");
+            exit::INTERNAL
+        })
+}
+
+fn run_doctor(args: &cli::ConfigArg) -> i32 {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let report = rt.block_on(rnds_drop::rnds::run_doctor(
+        &args.config,
+        &mut std::io::stdout(),
+    ));
+    report.exit_code()
+}
+
+/// Logs on stderr at `level`; `RUST_LOG` overrides it.
+fn init_logs(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn run_send(args: &CheckArgs) -> i32 {
+    init_logs(LogFormat::Text, "warn");
+    let config = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let mut progress: Vec<Progress> = args.files.iter().map(|f| Progress::new(f)).collect();
+    let mut report = |index: usize, rows: u64| {
+        if let Some(p) = progress.get_mut(index) {
+            p.update(rows);
+        }
+    };
+    let sent = runtime.block_on(rnds_drop::service::send_files(
+        &config,
+        &args.files,
+        &args.out,
+        &mut report,
+    ));
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
+    }
+    let files = match sent {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("✗ {e}");
+            return if e.is_configuration() {
+                exit::CONFIG
+            } else {
+                exit::INTERNAL
+            };
+        }
+    };
+    let (mut config_error, mut pending, mut unreadable, mut failed) = (false, false, false, false);
+    for f in &files {
+        let s = &f.summary;
+        if let Some(error) = &s.error {
+            println!("✗ {}: não foi possível ler o arquivo: {error}", s.file);
+        } else {
+            println!(
+                "{} {}: {} linhas · {} enviadas · {} substituídas · {} já enviadas · {} inválidas · {} recusadas pela RNDS · {} pendentes",
+                if s.rows_invalid + s.rows_rejected.unwrap_or(0) + s.rows_pending.unwrap_or(0) == 0 { "✓" } else { "✗" },
+                s.file,
+                s.rows_total,
+                s.rows_sent.unwrap_or(0),
+                s.rows_replaced.unwrap_or(0),
+                s.rows_already_sent.unwrap_or(0),
+                s.rows_invalid,
+                s.rows_rejected.unwrap_or(0),
+                s.rows_pending.unwrap_or(0),
+            );
+            println!("  enviados: {}", f.paths.sent_csv.display());
+            if s.rows_invalid + s.rows_rejected.unwrap_or(0) > 0 {
+                println!("  corrija: {}", f.paths.errors_csv.display());
+            }
+        }
+        println!("  resumo: {}", f.paths.summary.display());
+        if let Some(message) = &f.config_error {
+            eprintln!("✗ erro de configuração informado pela RNDS: {message}");
+            eprintln!("  rode `rnds-drop doctor` e corrija a configuração; as linhas não enviadas ficaram pendentes");
+        }
+        config_error |= f.config_error.is_some();
+        pending |= !f.pending.is_empty();
+        unreadable |= f.unreadable;
+        failed |= s.rows_invalid > 0 || s.rows_rejected.unwrap_or(0) > 0;
+    }
+    if config_error {
+        exit::CONFIG
+    } else if pending {
+        eprintln!("! há linhas pendentes (RNDS inacessível): rode o mesmo comando de novo mais tarde; nada será enviado duas vezes");
+        exit::PENDING
+    } else if unreadable {
+        exit::UNREADABLE
+    } else if failed {
+        exit::ROWS_INVALID
+    } else {
+        exit::OK
+    }
+}
+
+fn run_service(args: &RunArgs) -> i32 {
+    init_logs(args.log_format, "info");
+    let config = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let result = runtime.block_on(rnds_drop::service::run(config, shutdown_signal()));
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            tracing::error!("{e}");
+            if e.is_configuration() {
+                exit::CONFIG
+            } else {
+                exit::INTERNAL
+            }
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("sinal de parada recebido: terminando os envios em andamento");
+}
+
+fn run_demo(args: &DemoArgs) -> i32 {
+    init_logs(LogFormat::Text, "warn");
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    println!("rnds-drop demo: simulador local da RNDS, pasta de entrada e relatórios (sem rede)…");
+    match runtime.block_on(rnds_drop::service::run_demo(args.dir.clone())) {
+        Ok(d) => {
+            let ws = &d.workspace;
+            println!();
+            println!("✓ Demonstração concluída.");
+            println!(
+                "  {} linhas lidas · {} chegaram à RNDS simulada · {} com problema (veja os relatórios)",
+                d.rows_total, d.rows_sent, d.rows_invalid
+            );
+            println!("  documentos no simulador: {}", d.documents);
+            println!();
+            println!("  Pasta de trabalho:   {}", ws.root.display());
+            println!("  Entrada (solte aqui): {}", ws.inbox.display());
+            println!("  Relatórios:          {}", ws.outbox.display());
+            for r in &d.reports {
+                println!(
+                    "    - {}",
+                    r.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default()
+                );
+            }
+            println!("  Configuração:        {}", ws.config_path.display());
+            println!("  Registro de envios:  {}", ws.ledger.display());
+            println!();
+            println!("Abra os arquivos *.erros.csv para ver o que corrigir, e *.enviados.csv para o número RNDS de cada exame.");
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("✗ a demonstração falhou: {e}");
+            exit::INTERNAL
         }
     }
 }

@@ -164,10 +164,10 @@ fn staff_typed_xlsx_gives_bundles_and_sheet_row_numbers() {
         sheet.write(r, 0, *id).expect("cell");
         sheet.write(r, 1, *cns).expect("cell");
         sheet
-            .write_with_format(r, 2, &at(collected), &date)
+            .write_with_format(r, 2, at(collected), &date)
             .expect("cell");
         sheet
-            .write_with_format(r, 3, &at(issued), &date)
+            .write_with_format(r, 3, at(issued), &date)
             .expect("cell");
         sheet.write(r, 4, "94309-2").expect("cell");
         sheet.write(r, 5, *result).expect("cell");

@@ -5,3 +5,4 @@ mod check;
 mod cli;
 mod conformance;
 mod harness;
+mod service_kill;

@@ -1,0 +1,90 @@
+//! The service (`rnds-drop run`) and the one-shot `send`: files claimed from
+//! the inboxes (or given on the command line) go through the pipeline; the
+//! ledger decides per lab id what to send (new, replacement, already sent,
+//! unresolved first); the client submits with bounded concurrency; the
+//! outbox receives the reports. Rows left pending because RNDS is down keep
+//! their source file in `processando/` and are retried until final, with a
+//! pending report after `pending_report_after_s` and a follow-up when done.
+//! `demo` runs all of it against the in-process simulator.
+//!
+//! Invariant: glue only. It knows the order of things (resolve before
+//! deciding, intent before the POST, outcome before the report), not how
+//! files are parsed, bundles built, answers classified or rows stored.
+
+mod chunk;
+mod daemon;
+pub mod demo;
+mod outputs;
+mod pass;
+mod resolve;
+mod send;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+pub use daemon::run;
+pub use demo::{run_demo, DemoError, DemoSummary};
+pub use outputs::OutputPaths;
+pub use pass::PendingRow;
+pub use send::{send_files, SentFile};
+
+use crate::ledger::LedgerError;
+use crate::rnds::ClientError;
+use crate::watch::WatchError;
+
+/// Why the service (or `send`) could not go on. Messages are pt-BR.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// Certificate or client set-up: a configuration error (exit code 3).
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    #[error("não foi possível gravar {path}: {source}")]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("falha interna: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// A configuration problem (certificate, client set-up, folders) rather
+    /// than a failure at run time.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            ServiceError::Client(_)
+                | ServiceError::Watch(WatchError::InboxMissing { .. })
+                | ServiceError::Watch(WatchError::OtherVolume { .. })
+                | ServiceError::Ledger(LedgerError::Open { .. })
+                | ServiceError::Ledger(LedgerError::NewerSchema { .. })
+                | ServiceError::Ledger(LedgerError::NotWal { .. })
+        )
+    }
+}
+
+/// `AAAAMMDDTHHMMSS` in the lab's time zone, for report names.
+pub(crate) fn report_instant(config: &crate::config::Config) -> String {
+    chrono::Utc::now()
+        .with_timezone(&config.timezone())
+        .format("%Y%m%dT%H%M%S")
+        .to_string()
+}
+
+/// Creates the folder that holds the ledger file.
+pub(crate) fn prepare_ledger_dir(path: &std::path::Path) -> Result<(), ServiceError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| ServiceError::Output {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(())
+}

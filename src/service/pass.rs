@@ -1,0 +1,175 @@
+//! One pass over a file: the pipeline (on a blocking thread) feeds chunks;
+//! per chunk the ledger decides each valid row (new, already sent,
+//! replacement, unresolved), intents are recorded in one transaction, the
+//! bundles are submitted with bounded concurrency, and the outcomes are
+//! recorded in one transaction before the rows are written to the reports.
+//! A pass is idempotent: running it again on the same file sends only what
+//! is not final yet.
+
+use std::path::Path;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::ledger::{FileId, Ledger};
+use crate::pipeline::{self, FileHeader, FileJob, PipelineError, RowOutcome};
+use crate::report::Summary;
+use crate::rnds::Client;
+
+use super::chunk::{stopping, Counts, PassState};
+use super::outputs::{OutputPaths, Outputs};
+use super::ServiceError;
+
+/// What a pass needs from its caller.
+pub struct PassContext<'a> {
+    pub client: &'a Client,
+    pub ledger: &'a mut Ledger,
+    /// Becomes `true` when the service is asked to stop: no new chunk, no
+    /// new request; requests already on the wire finish.
+    pub stop: watch::Receiver<bool>,
+    /// Called after each chunk with the rows seen so far.
+    pub progress: &'a mut (dyn FnMut(u64) + Send),
+}
+
+/// A valid row still waiting (pending) after the pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRow {
+    pub line: u64,
+    pub lab_id: String,
+    pub reason: String,
+}
+
+/// What one pass produced. `outputs` are uncommitted: the caller commits
+/// them when the report is due, or drops them.
+pub struct PassReport {
+    pub summary: Summary,
+    pub outputs: Option<Outputs>,
+    pub pending: Vec<PendingRow>,
+    /// A configuration error RNDS reported (or the certificate): sending
+    /// stopped; the remaining rows are pending.
+    pub config_error: Option<String>,
+    /// The file could not be read; `summary.error` says why.
+    pub unreadable: bool,
+    /// Stopped by the shutdown signal before the end of the file.
+    pub interrupted: bool,
+}
+
+enum Message {
+    Header(FileHeader),
+    Chunk(Vec<RowOutcome>),
+}
+
+struct ChannelSink(mpsc::Sender<Message>);
+
+impl pipeline::Sink for ChannelSink {
+    type Error = ();
+    fn header(&mut self, header: &FileHeader) -> Result<(), ()> {
+        self.0
+            .blocking_send(Message::Header(header.clone()))
+            .map_err(|_| ())
+    }
+    fn chunk(&mut self, outcomes: Vec<RowOutcome>) -> Result<(), ()> {
+        self.0
+            .blocking_send(Message::Chunk(outcomes))
+            .map_err(|_| ())
+    }
+}
+
+/// Runs one pass over `path` (already recorded in the ledger as `file_id`).
+pub async fn run_pass(
+    path: &Path,
+    job: FileJob,
+    file_id: FileId,
+    paths: &OutputPaths,
+    ctx: PassContext<'_>,
+) -> Result<PassReport, ServiceError> {
+    let (sender, mut receiver) = mpsc::channel::<Message>(2);
+    let owned_path = path.to_path_buf();
+    let pipeline_job = job.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        pipeline::process_file(&owned_path, &pipeline_job, &mut ChannelSink(sender))
+    });
+
+    let mut state = PassState {
+        job,
+        file_id,
+        client: ctx.client,
+        ledger: ctx.ledger,
+        stop: ctx.stop,
+        summary: None,
+        outputs: None,
+        file_issue_count: 0,
+        rows_seen: 0,
+        pending: Vec::new(),
+        config_error: None,
+        halt: None,
+        counts: Counts::default(),
+    };
+    let mut interrupted = false;
+    while let Some(message) = receiver.recv().await {
+        match message {
+            Message::Header(header) => state.header(&header, paths)?,
+            Message::Chunk(outcomes) => {
+                if stopping(&state.stop) {
+                    interrupted = true;
+                    break;
+                }
+                state.chunk(outcomes).await?;
+                (ctx.progress)(state.rows_seen);
+            }
+        }
+    }
+    // Dropping the receiver stops the reader at its next chunk.
+    drop(receiver);
+    let totals = reader
+        .await
+        .map_err(|e| ServiceError::Internal(format!("leitura do arquivo interrompida: {e}")))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match totals {
+        Ok(totals) if !interrupted => {
+            let mut summary = state
+                .summary
+                .take()
+                .unwrap_or_else(|| Summary::unreadable(name, String::new(), None, String::new()));
+            summary.error = None;
+            summary.sha256 = totals.sha256;
+            summary.rows_total = totals.rows_total;
+            summary.rows_valid = totals.rows_valid;
+            summary.rows_invalid = totals.rows_invalid;
+            state.counts.fill(&mut summary);
+            Ok(PassReport {
+                summary,
+                outputs: state.outputs.take(),
+                pending: std::mem::take(&mut state.pending),
+                config_error: state.config_error.take(),
+                unreadable: false,
+                interrupted: false,
+            })
+        }
+        Ok(_) | Err(PipelineError::Sink(())) => Ok(PassReport {
+            summary: state
+                .summary
+                .take()
+                .unwrap_or_else(|| Summary::unreadable(name, String::new(), None, String::new())),
+            outputs: None,
+            pending: std::mem::take(&mut state.pending),
+            config_error: state.config_error.take(),
+            unreadable: false,
+            interrupted: true,
+        }),
+        Err(PipelineError::Input(e)) => {
+            let sha = pipeline::sha256_file(path).unwrap_or_default();
+            let format = state.summary.as_ref().and_then(|s| s.format);
+            Ok(PassReport {
+                summary: Summary::unreadable(name, sha, format, e.to_string()),
+                outputs: None,
+                pending: Vec::new(),
+                config_error: state.config_error.take(),
+                unreadable: true,
+                interrupted: false,
+            })
+        }
+    }
+}

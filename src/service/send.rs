@@ -1,0 +1,133 @@
+//! `rnds-drop send`: the `check` outputs plus submission, once per file,
+//! through the same ledger decisions as the service (so a file sent twice,
+//! or sent by `send` and then dropped in an inbox, goes out once).
+
+use std::path::{Path, PathBuf};
+
+use tokio::sync::watch;
+
+use crate::check;
+use crate::config::Config;
+use crate::ledger::{FileState, Ledger, NewFile};
+use crate::pipeline::{self, FileJob};
+use crate::report::{ReportPaths, Summary};
+use crate::rnds::Client;
+
+use super::outputs::OutputPaths;
+use super::pass::{run_pass, PassContext, PendingRow};
+use super::{prepare_ledger_dir, ServiceError};
+
+/// How one file went.
+#[derive(Debug)]
+pub struct SentFile {
+    pub summary: Summary,
+    pub paths: ReportPaths,
+    pub unreadable: bool,
+    pub pending: Vec<PendingRow>,
+    /// A configuration error RNDS reported; sending stopped.
+    pub config_error: Option<String>,
+}
+
+/// Checks and sends each file, writing its outputs into `out_dir`.
+/// `progress(file_index, rows)` is called after each chunk. A configuration
+/// error stops before the next file (its rows are left pending).
+pub async fn send_files(
+    config: &Config,
+    files: &[PathBuf],
+    out_dir: &Path,
+    progress: &mut (dyn FnMut(usize, u64) + Send),
+) -> Result<Vec<SentFile>, ServiceError> {
+    std::fs::create_dir_all(out_dir).map_err(|source| ServiceError::Output {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    prepare_ledger_dir(&config.ledger.path)?;
+    let mut ledger = Ledger::open(&config.ledger.path)?;
+    let client = Client::new(config)?;
+    // `send` has no shutdown signal of its own: Ctrl-C ends the process and
+    // the ledger's intents are resolved on the next start.
+    let (_stop_sender, stop) = watch::channel(false);
+    let (settled, left) = super::resolve::resolve_ledger(&client, &mut ledger).await?;
+    if settled + left > 0 {
+        tracing::info!(
+            resolvidas = settled,
+            sem_resposta = left,
+            "envios anteriores sem confirmação verificados"
+        );
+    }
+    let mut results = Vec::with_capacity(files.len());
+    for (index, file) in files.iter().enumerate() {
+        let mut job = FileJob::from_config(config, config.inbox.first(), chrono::Utc::now());
+        // What goes to RNDS is checked in full; the network dominates anyway.
+        job.self_check_every = 1;
+        let stem = check::stem(file);
+        let paths = OutputPaths::plain(out_dir, &stem);
+        let sha = {
+            let f = file.clone();
+            tokio::task::spawn_blocking(move || pipeline::sha256_file(&f))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default()
+        };
+        let absolute = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+        let inbox = absolute.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let name = absolute
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let file_id = ledger.record_file(&NewFile {
+            sha256: &sha,
+            name: &name,
+            inbox: &inbox,
+            work_path: &absolute,
+        })?;
+        let mut file_progress = |rows: u64| progress(index, rows);
+        let report = run_pass(
+            file,
+            job,
+            file_id,
+            &paths,
+            PassContext {
+                client: &client,
+                ledger: &mut ledger,
+                stop: stop.clone(),
+                progress: &mut file_progress,
+            },
+        )
+        .await?;
+        let reports = paths.reports.clone();
+        if report.unreadable {
+            for stale in [&reports.errors_csv, &reports.errors_xlsx, &reports.sent_csv]
+                .into_iter()
+                .chain(paths.bundles.as_ref())
+            {
+                let _ = std::fs::remove_file(stale);
+            }
+            report
+                .summary
+                .write(&reports.summary)
+                .map_err(|source| ServiceError::Output {
+                    path: reports.summary.clone(),
+                    source,
+                })?;
+            ledger.finish_file(file_id, FileState::Failed, &absolute)?;
+        } else if let Some(outputs) = report.outputs {
+            outputs.commit(&report.summary)?;
+            ledger.add_report(file_id, "resumo", &reports.summary)?;
+            ledger.finish_file(file_id, FileState::Processed, &absolute)?;
+        }
+        let stop_now = report.config_error.is_some();
+        results.push(SentFile {
+            summary: report.summary,
+            paths: reports,
+            unreadable: report.unreadable,
+            pending: report.pending,
+            config_error: report.config_error,
+        });
+        if stop_now {
+            break;
+        }
+    }
+    Ok(results)
+}
