@@ -392,9 +392,12 @@ async fn outage_in_the_middle_of_a_file_leaves_rows_pending_then_sends_them_once
         assert!(Instant::now() < deadline, "sending never started");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    h.sim().outage(Duration::from_secs(4));
+    // The scenario: RNDS refuses connections for 30 s mid-file.
+    // The service's back-off (1, 2, 4 … 60 s) reaches past it, hence the
+    // generous deadline.
+    h.sim().outage(Duration::from_secs(30));
 
-    let reports = h.reports("surto", 2, Duration::from_secs(60)).await;
+    let reports = h.reports("surto", 2, Duration::from_secs(150)).await;
     let pending = summary(&reports[0]);
     assert!(count(&pending, "rows_pending") > 0, "{pending}");
     assert!(sent_rows(&reports[0]).iter().any(|r| r.3 == "pendente"));
