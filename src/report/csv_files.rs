@@ -110,8 +110,9 @@ pub enum SentStatus {
     Sent,
     /// Accepted as a replacement of an earlier, different version.
     Replaced,
-    /// Same content already accepted earlier: not sent again.
-    AlreadySent,
+    /// Same content already accepted earlier, at this date (as the lab
+    /// reads it, e.g. `03/11/2026 16:42`): not sent again.
+    AlreadySent { sent_at: String },
     /// Refused by RNDS, with the pt-BR reason.
     Rejected(String),
     /// Not sent yet (RNDS unreachable); will be retried.
@@ -123,7 +124,8 @@ impl SentStatus {
         match self {
             SentStatus::Sent => "enviado".into(),
             SentStatus::Replaced => "substituído".into(),
-            SentStatus::AlreadySent => "já enviado".into(),
+            SentStatus::AlreadySent { sent_at } if sent_at.is_empty() => "já enviado".into(),
+            SentStatus::AlreadySent { sent_at } => format!("já enviado em {sent_at}"),
             SentStatus::Rejected(reason) if reason.trim().is_empty() => "rejeitado".into(),
             SentStatus::Rejected(reason) => format!("rejeitado: {}", reason.trim()),
             SentStatus::Pending => "pendente".into(),

@@ -168,7 +168,14 @@ fn sent_csv_lists_each_valid_row_with_its_rnds_id() {
             SentStatus::Sent,
         ),
         (3, "P-002", Some("0a1b2c3d-r1"), SentStatus::Replaced),
-        (4, "P-003", None, SentStatus::AlreadySent),
+        (
+            4,
+            "P-003",
+            None,
+            SentStatus::AlreadySent {
+                sent_at: "03/11/2026 16:42".into(),
+            },
+        ),
         (
             5,
             "P-004",
@@ -198,7 +205,7 @@ fn sent_csv_lists_each_valid_row_with_its_rnds_id() {
                 "enviado"
             ]),
             cells(&["3", "P-002", "0a1b2c3d-r1", "substituído"]),
-            cells(&["4", "P-003", "", "já enviado"]),
+            cells(&["4", "P-003", "", "já enviado em 03/11/2026 16:42"]),
             cells(&[
                 "5",
                 "P-004",

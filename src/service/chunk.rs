@@ -104,7 +104,6 @@ pub(super) struct PassState<'a> {
     pub(super) stop: watch::Receiver<bool>,
     pub(super) summary: Option<Summary>,
     pub(super) outputs: Option<Outputs>,
-    pub(super) file_issue_count: usize,
     pub(super) rows_seen: u64,
     pub(super) pending: Vec<PendingRow>,
     pub(super) config_error: Option<String>,
@@ -128,7 +127,6 @@ impl PassState<'_> {
             }
         }
         s.issues.extend(header.file_issues.iter().cloned());
-        self.file_issue_count = header.file_issues.len();
         self.summary = Some(s);
         self.outputs = Some(Outputs::create(paths, header)?);
         Ok(())
@@ -533,9 +531,7 @@ impl PassState<'_> {
             match entry {
                 Entry::Invalid { cells, issues } => {
                     out.failed(&cells, &issues)?;
-                    summary
-                        .issues
-                        .extend(issues.into_iter().skip(self.file_issue_count));
+                    summary.issues.extend(issues);
                 }
                 Entry::Valid(v) => {
                     out.bundle(&v.bundle)?;
@@ -554,9 +550,9 @@ impl PassState<'_> {
                             }
                         }
                         Fate::AlreadySent { rnds_id, sent_at } => {
-                            tracing::debug!(lab_id, sent_at = %sent_at, "já enviado");
                             self.counts.already_sent += 1;
-                            (SentStatus::AlreadySent, rnds_id.as_deref())
+                            let sent_at = lab_time(sent_at, self.job.validate.timezone);
+                            (SentStatus::AlreadySent { sent_at }, rnds_id.as_deref())
                         }
                         Fate::Rejected { message } | Fate::Manual { message } => {
                             self.counts.rejected += 1;
@@ -662,4 +658,12 @@ async fn submit_all(
 /// Whether a stop was requested (the guard is not held across an await).
 pub(crate) fn stopping(stop: &watch::Receiver<bool>) -> bool {
     *stop.borrow()
+}
+
+/// The ledger's UTC instant as the lab reads it (`03/11/2026 16:42` in its
+/// zone); the raw text if it does not parse.
+fn lab_time(utc: &str, tz: chrono_tz::Tz) -> String {
+    chrono::DateTime::parse_from_rfc3339(utc)
+        .map(|t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M").to_string())
+        .unwrap_or_else(|_| utc.to_owned())
 }

@@ -97,7 +97,6 @@ pub async fn run_pass(
         stop: ctx.stop,
         summary: None,
         outputs: None,
-        file_issue_count: 0,
         rows_seen: 0,
         pending: Vec::new(),
         config_error: None,

@@ -271,9 +271,11 @@ async fn dropped_file_is_sent_once_then_already_sent_then_replaced() {
     assert_eq!(count(&s, "rows_sent"), 0);
     assert_eq!(h.sim().documents().len(), 9);
     let sent = sent_rows(&reports[1]);
-    assert!(sent
-        .iter()
-        .all(|(_, lab, rnds, status)| status == "já enviado" && &stored[lab][0] == rnds));
+    assert!(sent.iter().all(
+        |(_, lab, rnds, status)| status.starts_with("já enviado em ")
+            && status.len() == "já enviado em dd/mm/aaaa hh:mm".len()
+            && &stored[lab][0] == rnds
+    ));
 
     // 3. A corrected file: same ids (invalid row fixed is not part of it),
     // two results changed → exactly two replacements, the rest already sent.
@@ -740,4 +742,47 @@ async fn throughput() {
     );
     assert_eq!(h.stored().len(), 20_000);
     h.stop().await;
+}
+
+/// Regression: the summary once dropped each row's first issue when the
+/// file also had a file-level one (a leftover of an older pipeline that
+/// repeated file issues on every row).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_column_is_reported_on_the_header_and_on_every_row() {
+    let h = harness(
+        "watch",
+        Faults::default(),
+        simulator::DEFAULT_TOKEN_LIFETIME,
+    )
+    .await;
+    let file = h.ws.root.join("sem_resultado.csv");
+    let without_result: String = export("m", 3, &[2], &[])
+        .lines()
+        .map(|line| {
+            let mut cells: Vec<&str> = line.split(';').collect();
+            cells.remove(6);
+            cells.join(";") + "\n"
+        })
+        .collect();
+    std::fs::write(&file, without_result).unwrap();
+    let out = h.ws.root.join("relatorios");
+    let mut progress = |_: usize, _: u64| {};
+    let sent = send_files(&h.config, &[file], &out, &mut progress)
+        .await
+        .unwrap();
+    let s = &sent[0].summary;
+    assert_eq!((s.rows_total, s.rows_invalid), (3, 3));
+    let lines_and_codes: Vec<(u64, &str)> =
+        s.issues.iter().map(|i| (i.line, i.code.as_str())).collect();
+    assert_eq!(
+        lines_and_codes,
+        [
+            (1, "coluna_ausente"),
+            (2, "coluna_ausente"),
+            (3, "cns_invalido"),
+            (3, "coluna_ausente"),
+            (4, "coluna_ausente"),
+        ]
+    );
+    assert!(h.sim().documents().is_empty());
 }
