@@ -37,6 +37,19 @@ pub struct OutputError {
     pub source: std::io::Error,
 }
 
+/// A file's summary as far as its header tells: what was detected, which
+/// header maps to which field, and the file-level issues. Counts come later.
+pub fn summary_of(header: &FileHeader) -> Summary {
+    let mut s = Summary::for_source(&header.info, String::new());
+    for (field, &index) in &header.columns.by_field {
+        if let Some(h) = header.columns.headers.get(index) {
+            s.columns.insert(*field, h.clone());
+        }
+    }
+    s.issues.extend(header.file_issues.iter().cloned());
+    s
+}
+
 /// The name outputs are derived from: the file name without its extension.
 pub fn stem(path: &Path) -> String {
     path.file_stem()
@@ -147,14 +160,7 @@ impl pipeline::Sink for CheckSink<'_> {
     type Error = OutputError;
 
     fn header(&mut self, header: &FileHeader) -> Result<(), OutputError> {
-        let mut s = Summary::for_source(&header.info, String::new());
-        for (field, &index) in &header.columns.by_field {
-            if let Some(h) = header.columns.headers.get(index) {
-                s.columns.insert(*field, h.clone());
-            }
-        }
-        s.issues.extend(header.file_issues.iter().cloned());
-        self.summary = Some(s);
+        self.summary = Some(summary_of(header));
         self.outputs = Some(Outputs::create(self.paths, self.bundles_path, header)?);
         Ok(())
     }

@@ -120,14 +120,7 @@ impl PassState<'_> {
         header: &FileHeader,
         paths: &OutputPaths,
     ) -> Result<(), ServiceError> {
-        let mut s = Summary::for_source(&header.info, String::new());
-        for (field, &index) in &header.columns.by_field {
-            if let Some(h) = header.columns.headers.get(index) {
-                s.columns.insert(*field, h.clone());
-            }
-        }
-        s.issues.extend(header.file_issues.iter().cloned());
-        self.summary = Some(s);
+        self.summary = Some(crate::check::summary_of(header));
         self.outputs = Some(Outputs::create(paths, header)?);
         Ok(())
     }
