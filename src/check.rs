@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::input::Format;
 use crate::pipeline::{self, FileHeader, FileJob, PipelineError, RowOutcome};
-use crate::report::{AtomicFile, ErrorsCsv, ErrorsXlsx, ReportPaths, Summary};
+use crate::report::{AtomicFile, ErrorsCsv, ErrorsXlsx, IssueLog, ReportPaths, Summary};
 
 /// How a file came out, in the order of exit-code severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,8 +37,9 @@ pub struct OutputError {
     pub source: std::io::Error,
 }
 
-/// A file's summary as far as its header tells: what was detected, which
-/// header maps to which field, and the file-level issues. Counts come later.
+/// A file's summary as far as its header tells: what was detected and which
+/// header maps to which field. Issues go through an [`IssueLog`] (the
+/// file-level ones first), counts come at the end.
 pub fn summary_of(header: &FileHeader) -> Summary {
     let mut s = Summary::for_source(&header.info, String::new());
     for (field, &index) in &header.columns.by_field {
@@ -46,7 +47,6 @@ pub fn summary_of(header: &FileHeader) -> Summary {
             s.columns.insert(*field, h.clone());
         }
     }
-    s.issues.extend(header.file_issues.iter().cloned());
     s
 }
 
@@ -79,12 +79,16 @@ pub fn check_file(
         bundles_path: &bundles_path,
         outputs: None,
         summary: None,
+        issues: None,
         rows_seen: 0,
         progress,
     };
     let result = pipeline::process_file(path, job, &mut sink);
     let CheckSink {
-        outputs, summary, ..
+        outputs,
+        summary,
+        issues,
+        ..
     } = sink;
 
     match result {
@@ -99,9 +103,11 @@ pub fn check_file(
             if let Some(out) = outputs {
                 out.commit()?;
             }
-            summary
-                .write(&paths.summary)
-                .map_err(out_err(&paths.summary))?;
+            match issues {
+                Some(log) => log.write_summary(&summary, &paths.summary),
+                None => summary.write(&paths.summary),
+            }
+            .map_err(out_err(&paths.summary))?;
             // A file-level issue (a missing column) fails the file even
             // when it has no data rows to blame.
             let verdict = if summary.rows_invalid == 0 && summary.issues.is_empty() {
@@ -152,6 +158,7 @@ struct CheckSink<'a> {
     bundles_path: &'a Path,
     outputs: Option<Outputs>,
     summary: Option<Summary>,
+    issues: Option<IssueLog>,
     rows_seen: u64,
     progress: &'a mut dyn FnMut(u64),
 }
@@ -160,13 +167,30 @@ impl pipeline::Sink for CheckSink<'_> {
     type Error = OutputError;
 
     fn header(&mut self, header: &FileHeader) -> Result<(), OutputError> {
-        self.summary = Some(summary_of(header));
+        let mut summary = summary_of(header);
+        let mut log = IssueLog::create(&self.paths.summary).map_err(|source| OutputError {
+            path: self.paths.summary.clone(),
+            source,
+        })?;
+        for issue in &header.file_issues {
+            log.push(issue.clone(), &mut summary)
+                .map_err(|source| OutputError {
+                    path: self.paths.summary.clone(),
+                    source,
+                })?;
+        }
+        self.summary = Some(summary);
+        self.issues = Some(log);
         self.outputs = Some(Outputs::create(self.paths, self.bundles_path, header)?);
         Ok(())
     }
 
     fn chunk(&mut self, outcomes: Vec<RowOutcome>) -> Result<(), OutputError> {
-        let (Some(out), Some(summary)) = (self.outputs.as_mut(), self.summary.as_mut()) else {
+        let (Some(out), Some(summary), Some(log)) = (
+            self.outputs.as_mut(),
+            self.summary.as_mut(),
+            self.issues.as_mut(),
+        ) else {
             return Ok(());
         };
         for outcome in outcomes {
@@ -175,7 +199,12 @@ impl pipeline::Sink for CheckSink<'_> {
                 RowOutcome::Valid { bundle, .. } => out.bundle(&bundle)?,
                 RowOutcome::Invalid { row, issues } => {
                     out.invalid(&row.cells, &issues)?;
-                    summary.issues.extend(issues);
+                    for issue in issues {
+                        log.push(issue, summary).map_err(|source| OutputError {
+                            path: self.paths.summary.clone(),
+                            source,
+                        })?;
+                    }
                 }
             }
         }

@@ -35,38 +35,43 @@ fn parent_of(path: &Path) -> &Path {
     }
 }
 
+/// A new, empty temporary file in `path`'s folder, named
+/// `.<name>.<pid>-<n>.tmp` so folder scanners skip it.
+pub(super) fn create_temp_beside(path: &Path) -> io::Result<(PathBuf, File)> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("caminho sem nome de arquivo: {}", path.display()),
+        )
+    })?;
+    let dir = parent_of(path);
+    loop {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".{}-{n}.tmp", std::process::id()));
+        let temp = dir.join(temp_name);
+        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            // A leftover of a crashed run with the same pid: try the next name.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl AtomicFile {
     /// Creates the temporary file next to `path` (same folder, so the final
     /// rename never crosses file systems). Its name starts with a dot and
     /// ends in `.tmp`, so folder scanners can skip it.
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
-        let name = path.file_name().ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("caminho sem nome de arquivo: {}", path.display()),
-            )
-        })?;
-        let dir = parent_of(path);
-        loop {
-            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-            let mut temp_name = std::ffi::OsString::from(".");
-            temp_name.push(name);
-            temp_name.push(format!(".{}-{n}.tmp", std::process::id()));
-            let temp = dir.join(temp_name);
-            match OpenOptions::new().write(true).create_new(true).open(&temp) {
-                Ok(file) => {
-                    return Ok(AtomicFile {
-                        target: path.to_path_buf(),
-                        temp,
-                        writer: Some(BufWriter::with_capacity(64 * 1024, file)),
-                        committed: false,
-                    })
-                }
-                // A leftover of a crashed run with the same pid: try the next name.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        let (temp, file) = create_temp_beside(path)?;
+        Ok(AtomicFile {
+            target: path.to_path_buf(),
+            temp,
+            writer: Some(BufWriter::with_capacity(64 * 1024, file)),
+            committed: false,
+        })
     }
 
     /// The final path.

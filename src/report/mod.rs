@@ -8,6 +8,7 @@
 
 mod atomic;
 mod csv_files;
+mod issues;
 mod summary;
 mod xlsx_file;
 
@@ -20,6 +21,7 @@ pub use atomic::{write_atomic, AtomicFile};
 pub use csv_files::{
     issue_cells, ErrorsCsv, SentCsv, SentStatus, ERROR_COLUMNS, ISSUE_SEPARATOR, SENT_COLUMNS,
 };
+pub use issues::{IssueLog, ISSUES_KEPT_IN_MEMORY};
 pub use summary::Summary;
 pub use xlsx_file::{ErrorsXlsx, DEFAULT_SHEET};
 

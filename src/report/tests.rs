@@ -402,3 +402,71 @@ fn atomic_file_reports_a_missing_folder() {
     assert!(AtomicFile::create(&path).is_err());
     assert!(ErrorsCsv::create(&path, &headers()).is_err());
 }
+
+fn sample_summary() -> Summary {
+    let info = SourceInfo {
+        file: "lote.csv".into(),
+        format: Format::Csv,
+        encoding: Some("UTF-8".into()),
+        delimiter: Some(';'),
+        sheet: None,
+        header_line: 1,
+        headers: headers(),
+    };
+    let mut summary = Summary::for_source(&info, "cd".repeat(32));
+    summary.rows_sent = Some(7);
+    summary
+}
+
+#[test]
+fn issue_log_writes_every_issue_and_keeps_only_the_first_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = ReportPaths::new(dir.path(), "lote").summary;
+    let mut summary = sample_summary();
+    let mut log = IssueLog::create(&path).expect("log");
+    let total = ISSUES_KEPT_IN_MEMORY + 5;
+    let all: Vec<RowIssue> = (0..total as u64)
+        .map(|i| {
+            if i % 2 == 0 {
+                bad_cns(i + 2)
+            } else {
+                bad_date(i + 2)
+            }
+        })
+        .collect();
+    for i in &all {
+        log.push(i.clone(), &mut summary).expect("push");
+    }
+    assert_eq!(log.len(), total as u64);
+    assert_eq!(summary.issues.len(), ISSUES_KEPT_IN_MEMORY);
+    assert_eq!(summary.issues[..], all[..ISSUES_KEPT_IN_MEMORY]);
+    log.write_summary(&summary, &path).expect("written");
+
+    // The file is what writing the whole summary from memory would give.
+    let mut whole = summary.clone();
+    whole.issues = all;
+    let written: Value = serde_json::from_slice(&fs::read(&path).expect("read")).expect("JSON");
+    assert_eq!(written, serde_json::to_value(&whole).expect("value"));
+    assert_eq!(
+        listing(dir.path()),
+        vec!["lote.resumo.json"],
+        "spool removed"
+    );
+}
+
+#[test]
+fn issue_log_without_issues_writes_an_empty_list() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = ReportPaths::new(dir.path(), "lote").summary;
+    let summary = sample_summary();
+    IssueLog::create(&path)
+        .expect("log")
+        .write_summary(&summary, &path)
+        .expect("written");
+    let written: Value = serde_json::from_slice(&fs::read(&path).expect("read")).expect("JSON");
+    assert_eq!(written, serde_json::to_value(&summary).expect("value"));
+    assert_eq!(written["issues"], json!([]));
+    // Dropped without writing: the spool goes too.
+    drop(IssueLog::create(&path).expect("log"));
+    assert_eq!(listing(dir.path()), vec!["lote.resumo.json"]);
+}

@@ -120,8 +120,13 @@ impl PassState<'_> {
         header: &FileHeader,
         paths: &OutputPaths,
     ) -> Result<(), ServiceError> {
-        self.summary = Some(crate::check::summary_of(header));
-        self.outputs = Some(Outputs::create(paths, header)?);
+        let mut summary = crate::check::summary_of(header);
+        let mut outputs = Outputs::create(paths, header)?;
+        for issue in &header.file_issues {
+            outputs.issue(issue.clone(), &mut summary)?;
+        }
+        self.summary = Some(summary);
+        self.outputs = Some(outputs);
         Ok(())
     }
 
@@ -524,7 +529,9 @@ impl PassState<'_> {
             match entry {
                 Entry::Invalid { cells, issues } => {
                     out.failed(&cells, &issues)?;
-                    summary.issues.extend(issues);
+                    for issue in issues {
+                        out.issue(issue, summary)?;
+                    }
                 }
                 Entry::Valid(v) => {
                     out.bundle(&v.bundle)?;
@@ -585,7 +592,7 @@ impl PassState<'_> {
                     };
                     if let Some(issue) = issue {
                         out.failed(&v.cells, std::slice::from_ref(&issue))?;
-                        summary.issues.push(issue);
+                        out.issue(issue, summary)?;
                     }
                 }
             }

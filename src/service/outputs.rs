@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use crate::input::Format;
 use crate::model::RowIssue;
 use crate::pipeline::FileHeader;
-use crate::report::{AtomicFile, ErrorsCsv, ErrorsXlsx, ReportPaths, SentCsv, SentStatus, Summary};
+use crate::report::{
+    AtomicFile, ErrorsCsv, ErrorsXlsx, IssueLog, ReportPaths, SentCsv, SentStatus, Summary,
+};
 
 use super::ServiceError;
 
@@ -65,6 +67,7 @@ pub struct Outputs {
     xlsx: Option<ErrorsXlsx>,
     sent: SentCsv,
     bundles: Option<AtomicFile>,
+    issues: IssueLog,
 }
 
 impl Outputs {
@@ -87,6 +90,7 @@ impl Outputs {
             errors: ErrorsCsv::create(&r.errors_csv, headers)
                 .map_err(output_error(&r.errors_csv))?,
             sent: SentCsv::create(&r.sent_csv).map_err(output_error(&r.sent_csv))?,
+            issues: IssueLog::create(&r.summary).map_err(output_error(&r.summary))?,
             xlsx,
             bundles,
             paths: paths.clone(),
@@ -104,6 +108,13 @@ impl Outputs {
                 .map_err(output_error(&r.errors_xlsx))?;
         }
         Ok(())
+    }
+
+    /// One issue for `resumo.json` (spooled; `summary` keeps the first ones).
+    pub fn issue(&mut self, issue: RowIssue, summary: &mut Summary) -> Result<(), ServiceError> {
+        self.issues
+            .push(issue, summary)
+            .map_err(output_error(&self.paths.reports.summary))
     }
 
     /// A valid row's line in `enviados.csv`.
@@ -137,6 +148,7 @@ impl Outputs {
             xlsx,
             sent,
             bundles,
+            issues,
         } = self;
         let r = &paths.reports;
         if let (Some(file), Some(path)) = (bundles, paths.bundles.as_ref()) {
@@ -148,8 +160,8 @@ impl Outputs {
                 .map_err(output_error(&r.errors_xlsx))?;
         }
         sent.commit().map_err(output_error(&r.sent_csv))?;
-        summary
-            .write(&r.summary)
+        issues
+            .write_summary(summary, &r.summary)
             .map_err(output_error(&r.summary))?;
         Ok(r.clone())
     }
