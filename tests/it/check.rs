@@ -257,3 +257,30 @@ fn a_file_of_several_chunks_keeps_input_order() {
         .collect();
     assert_eq!(ids, expected);
 }
+
+/// The errors file is meant to be fixed and dropped again: once its cells
+/// are corrected it reads back with the same mapping and every row passes.
+#[test]
+fn a_fixed_errors_file_can_be_dropped_again() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exames.csv");
+    let out = tempfile::tempdir().expect("tempdir");
+    let first =
+        check_file(&example, &harness::job(), out.path(), &mut |_| {}).expect("outputs written");
+    assert_eq!(first.summary.rows_invalid, 2);
+    let errors = std::fs::read_to_string(&first.paths.errors_csv).expect("erros.csv");
+    let fixed = errors
+        .replace(";123456789012345;", ";759010928159013;")
+        .replace(";NAO DETECTATDO;", ";NAO DETECTADO;");
+    let again = out.path().join("exames-corrigido.csv");
+    std::fs::write(&again, fixed).expect("written");
+    let second =
+        check_file(&again, &harness::job(), out.path(), &mut |_| {}).expect("outputs written");
+    assert_eq!(
+        second.verdict,
+        Verdict::AllValid,
+        "{:?}",
+        second.summary.issues
+    );
+    assert_eq!(second.summary.rows_valid, 2);
+    assert_eq!(second.summary.columns, first.summary.columns);
+}
