@@ -141,14 +141,28 @@ pub fn qualitative(value: &str) -> Option<Qualitative> {
 /// message. Never used to map a value.
 pub fn closest_result_wording(value: &str) -> Option<&'static str> {
     let wanted = normalize::value_key(value);
-    let (distance, wording) = tables::tables()
+    let tables = tables::tables();
+    let candidates: Vec<(usize, &str, Option<Qualitative>)> = tables
         .result_wordings
         .iter()
         .filter(|(k, _)| k.chars().count() > 1)
-        .map(|(k, wording)| (edit_distance(&wanted, k), wording.as_str()))
-        .min_by_key(|&(d, _)| d)?;
+        .map(|(k, wording)| {
+            let meaning = tables.results.get(k.as_str()).copied();
+            (edit_distance(&wanted, k), wording.as_str(), meaning)
+        })
+        .collect();
+    let &(distance, wording, meaning) = candidates.iter().min_by_key(|c| c.0)?;
     // A far-off "closest" wording would be noise, not help.
-    (distance <= 3.max(wanted.chars().count() / 3)).then_some(wording)
+    if distance > 3.max(wanted.chars().count() / 3) {
+        return None;
+    }
+    // "N detectado" is one edit from "detectado" and two from "não
+    // detectado": when a wording of another meaning is nearly as close,
+    // any suggestion could flip a negative into a positive. Say nothing.
+    let ambiguous = candidates
+        .iter()
+        .any(|&(d, _, m)| m != meaning && d <= distance + 2);
+    (!ambiguous).then_some(wording)
 }
 
 /// A specimen wording, display or code → its code.

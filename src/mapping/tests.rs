@@ -403,3 +403,17 @@ fn unrelated_text_gets_no_suggestion() {
     assert_eq!(closest_result_wording("raspado de naso faringe"), None);
     assert_eq!(closest_result_wording("Aguardando"), None);
 }
+
+/// Regression (review): dropping the negation is the shortest edit, so "N
+/// detectado" was answered with "Você quis dizer Detectado?" — the
+/// opposite result. No suggestion when another meaning is nearly as close.
+#[test]
+fn no_suggestion_that_could_flip_the_meaning() {
+    for value in ["N detectado", "Ñ detectado", "Indetectável", "N. reagente"] {
+        assert_eq!(closest_result_wording(value), None, "{value}");
+    }
+    assert_eq!(
+        closest_result_wording("NAO DETECTATDO"),
+        Some("Não detectado")
+    );
+}

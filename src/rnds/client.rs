@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use super::outcome::{classify_answer, classify_transport, transport_failure, Answer, Verdict};
+use super::outcome::{
+    classify_answer, classify_post_answer, classify_transport, transport_failure, Answer, Verdict,
+};
 use super::outcome::{diagnostics, TransportFailure};
 use super::request::{self, Credentials};
 use super::retry::Backoff;
@@ -305,7 +307,12 @@ impl Client {
                                 retry_after: retry_after.as_deref(),
                                 body: &body,
                             };
-                            match classify_answer(&answer, chrono::Utc::now()) {
+                            let classify = if idempotent {
+                                classify_answer
+                            } else {
+                                classify_post_answer
+                            };
+                            match classify(&answer, chrono::Utc::now()) {
                                 Verdict::Final(outcome) => {
                                     return Driven::Answer(Answered {
                                         status,

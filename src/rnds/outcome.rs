@@ -10,7 +10,9 @@
 //! | any status naming EHR-ERR881, EHR-ERR884 or EHR-ERR906 | `ConfigurationError` |
 //! | 401 naming EHR-ERR882 (token invalid or expired) | refresh the token, retry once; a second 882 → `ConfigurationError` |
 //! | 401 otherwise, 403 | `ConfigurationError` |
-//! | 408, 429, 500, 502, 503, 504 (and any other 5xx) | retry with back-off honouring `Retry-After`; when spent → `Transient` |
+//! | 408, 429, 500, 502, 503, 504 (and any other 5xx) to a GET | retry with back-off honouring `Retry-After`; when spent → `Transient` |
+//! | 408, 429, 503 to a bundle POST | the same retry (the server refused before storing) |
+//! | 500, 502, 504 (and other 5xx) to a bundle POST | `Unknown`: the server or a gateway may have stored it before failing; a blind resend could create a second document (or a replacement of a no-longer-current id) |
 //! | 3xx; 404/405 without an OperationOutcome | `ConfigurationError` (wrong `ehr_url`/`auth_url`) |
 //! | any other 4xx (400, 404, 409, 412, 413, 422 with EHR-ERR924, …) | `Rejected` with the OperationOutcome diagnostics |
 //! | connect refused, DNS failure, TLS handshake I/O failure: nothing sent | retry; when spent → `Transient` |
@@ -137,6 +139,24 @@ pub(crate) fn classify_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> Verdic
             retry_after: answer.retry_after.and_then(|v| parse_retry_after(v, now)),
         },
         _ => Verdict::Final(Outcome::Rejected { message: said }),
+    }
+}
+
+/// [`classify_answer`] for a bundle POST, which is not idempotent: a 5xx
+/// other than 503 may come after the document was stored (a gateway
+/// time-out, an error after the commit), so it is settled by the identifier
+/// lookup or the EHR-ERR866 proof, never retried blindly. 503 and 429 are
+/// refusals before any work and stay retryable.
+pub(crate) fn classify_post_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> Verdict {
+    match classify_answer(answer, now) {
+        Verdict::Retry { message, .. } if answer.status >= 500 && answer.status != 503 => {
+            Verdict::Final(Outcome::Unknown {
+                message: format!(
+                    "{message} depois do envio: a RNDS pode ter gravado o documento;                      será conferido antes de qualquer reenvio"
+                ),
+            })
+        }
+        other => other,
     }
 }
 

@@ -164,7 +164,7 @@ async fn throttling_and_unavailability_are_retried() {
         st.faults.extend([
             Fault::Status(503, None),
             Fault::Status(429, Some(1)),
-            Fault::Status(502, None),
+            Fault::Status(503, None),
         ])
     });
     let client = s.client();
@@ -174,6 +174,19 @@ async fn throttling_and_unavailability_are_retried() {
     assert_eq!(s.mock.with(|st| st.bundle_posts), 4);
     // Retry-After: 1 was honoured (a lower bound, not a timing assertion).
     assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+/// A 502 may come from a gateway after RNDS stored the bundle: the POST is
+/// not repeated (that could create a second document); the caller settles it.
+#[tokio::test]
+async fn a_bad_gateway_after_a_post_is_an_unknown_outcome_not_a_resend() {
+    let s = setup(Duration::from_secs(1800)).await;
+    s.mock
+        .with(|st| st.faults.extend([Fault::Status(502, None)]));
+    let client = s.client();
+    let outcome = client.submit(bundle("EX-1")).await;
+    assert!(matches!(outcome, Outcome::Unknown { .. }), "{outcome:?}");
+    assert_eq!(s.mock.with(|st| st.bundle_posts), 1);
 }
 
 #[tokio::test]

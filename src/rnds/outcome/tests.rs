@@ -215,3 +215,40 @@ fn not_found_without_fhir_body_is_a_wrong_address() {
         Outcome::Rejected { .. }
     ));
 }
+
+#[test]
+fn a_post_answered_500_502_504_may_be_stored_so_it_is_unknown_not_retried() {
+    for status in [500u16, 502, 504] {
+        let v = classify_post_answer(
+            &Answer {
+                status,
+                location: None,
+                retry_after: None,
+                body: b"",
+            },
+            now(),
+        );
+        assert!(
+            matches!(final_outcome(v), Outcome::Unknown { .. }),
+            "HTTP {status} to a POST"
+        );
+    }
+    // Refusals before any work stay retryable, for POSTs too.
+    for status in [429u16, 503, 408] {
+        let v = classify_post_answer(
+            &Answer {
+                status,
+                location: None,
+                retry_after: Some("2"),
+                body: b"",
+            },
+            now(),
+        );
+        assert!(
+            matches!(v, Verdict::Retry { .. }),
+            "HTTP {status} to a POST"
+        );
+    }
+    // GETs (lookups) keep retrying every 5xx.
+    assert!(matches!(classify(504, b""), Verdict::Retry { .. }));
+}
