@@ -3,7 +3,7 @@
 //! concurrency, record the outcomes in one transaction, then write the rows
 //! to the reports in input order.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -64,6 +64,11 @@ enum Fate {
     Manual {
         message: String,
     },
+    /// The lab id already appeared earlier in this file: never sent twice,
+    /// never replaced by a sibling row.
+    Repeated {
+        message: String,
+    },
     Pending {
         reason: String,
     },
@@ -112,6 +117,8 @@ pub(super) struct PassState<'a> {
     /// still read and reported, its rows pending.
     pub(super) halt: Option<String>,
     pub(super) counts: Counts,
+    /// Lab id → (line, content hash) of its first row in this file.
+    pub(super) first_rows: HashMap<String, (u64, String)>,
 }
 
 impl PassState<'_> {
@@ -153,6 +160,7 @@ impl PassState<'_> {
                 },
             });
         }
+        self.mark_repeated(&mut entries);
         self.resolve_unresolved(&mut entries).await?;
         let mut todo: Vec<usize> = entries
             .iter()
@@ -176,6 +184,37 @@ impl PassState<'_> {
             todo = self.send_round(&mut entries, todo).await?;
         }
         self.write_entries(entries)
+    }
+
+    /// A lab id must appear once per file. A later row with the same
+    /// content is a duplicate; with other content it contradicts the first.
+    /// Either way it is reported, not sent: sending both would make the
+    /// second a replacement of the first on every drop of the file.
+    fn mark_repeated(&mut self, entries: &mut [Entry]) {
+        for e in entries.iter_mut() {
+            let Entry::Valid(v) = e else { continue };
+            let lab_id = &v.result.lab_id;
+            match self.first_rows.get(lab_id) {
+                None => {
+                    self.first_rows
+                        .insert(lab_id.clone(), (v.line, v.hash.clone()));
+                }
+                Some((first, hash)) => {
+                    let message = if *hash == v.hash {
+                        format!(
+                            "Linha {}: o exame {lab_id} repete a linha {first} (mesmo conteúdo);                              ele é enviado uma vez só. Apague a linha repetida.",
+                            v.line
+                        )
+                    } else {
+                        format!(
+                            "Linha {}: o exame {lab_id} já aparece na linha {first} com outro                              conteúdo. Cada exame deve aparecer uma vez por arquivo: deixe só a                              linha correta (para corrigir um resultado já enviado, envie a linha                              corrigida em outro arquivo).",
+                            v.line
+                        )
+                    };
+                    v.fate = Some(Fate::Repeated { message });
+                }
+            }
+        }
     }
 
     /// Rows whose last attempt is `sending`/`unknown` are settled before
@@ -554,7 +593,9 @@ impl PassState<'_> {
                             let sent_at = lab_time(sent_at, self.job.validate.timezone);
                             (SentStatus::AlreadySent { sent_at }, rnds_id.as_deref())
                         }
-                        Fate::Rejected { message } | Fate::Manual { message } => {
+                        Fate::Rejected { message }
+                        | Fate::Manual { message }
+                        | Fate::Repeated { message } => {
                             self.counts.rejected += 1;
                             (SentStatus::Rejected(message.clone()), None)
                         }
@@ -586,6 +627,13 @@ impl PassState<'_> {
                             column: String::new(),
                             value: lab_id.to_owned(),
                             code: "conciliacao_manual".into(),
+                            message: message.clone(),
+                        }),
+                        Fate::Repeated { message } => Some(RowIssue {
+                            line: v.line,
+                            column: String::new(),
+                            value: lab_id.to_owned(),
+                            code: "exame_repetido".into(),
                             message: message.clone(),
                         }),
                         _ => None,

@@ -102,6 +102,7 @@ pub async fn run_pass(
         config_error: None,
         halt: None,
         counts: Counts::default(),
+        first_rows: Default::default(),
     };
     let mut interrupted = false;
     while let Some(message) = receiver.recv().await {

@@ -786,3 +786,57 @@ async fn a_missing_column_is_reported_on_the_header_and_on_every_row() {
     );
     assert!(h.sim().documents().is_empty());
 }
+
+/// Regression (review): one lab id on several rows of a file made the
+/// second row a replacement of the first on every drop, and five identical
+/// rows never let the file finish. Now the first row is sent, the others
+/// are reported, and dropping the file again sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lab_id_repeated_in_one_file_is_sent_once_and_the_repeats_reported() {
+    let h = harness(
+        "watch",
+        Faults::default(),
+        simulator::DEFAULT_TOKEN_LIFETIME,
+    )
+    .await;
+    let base = export("d", 3, &[], &[]);
+    let mut lines: Vec<String> = base.lines().map(str::to_owned).collect();
+    for _ in 0..4 {
+        lines.push(lines[1].clone()); // T-d-000001, same content
+    }
+    let changed = if lines[2].contains(";Não detectável;") {
+        lines[2].replace(";Não detectável;", ";Detectável;")
+    } else {
+        lines[2].replace(";Detectável;", ";Não detectável;")
+    };
+    lines.push(changed); // T-d-000002, other content
+    let file = h.ws.root.join("repetidos.csv");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = h.ws.root.join("relatorios");
+    let mut progress = |_: usize, _: u64| {};
+    let sent = send_files(&h.config, std::slice::from_ref(&file), &out, &mut progress)
+        .await
+        .unwrap();
+    let s = &sent[0].summary;
+    assert_eq!(s.rows_sent, Some(3));
+    assert_eq!(s.rows_rejected, Some(5));
+    assert_eq!(s.rows_pending, Some(0));
+    let codes: Vec<(u64, &str)> = s.issues.iter().map(|i| (i.line, i.code.as_str())).collect();
+    assert_eq!(
+        codes,
+        [
+            (5, "exame_repetido"),
+            (6, "exame_repetido"),
+            (7, "exame_repetido"),
+            (8, "exame_repetido"),
+            (9, "exame_repetido"),
+        ]
+    );
+    assert_eq!(h.sim().documents().len(), 3);
+
+    let again = send_files(&h.config, &[file], &out, &mut progress)
+        .await
+        .unwrap();
+    assert_eq!(again[0].summary.rows_already_sent, Some(3));
+    assert_eq!(h.sim().documents().len(), 3, "nothing new, no replacement");
+}
