@@ -38,7 +38,7 @@ pub async fn run(
         let _ = stop_sender.send(true);
     });
 
-    prepare_ledger_dir(&config.ledger.path)?;
+    let _ledger_lock = prepare_ledger_dir(&config.ledger.path)?;
     let mut ledger = Ledger::open(&config.ledger.path)?;
     let client = Client::new(&config)?;
     for inbox in &config.inbox {

@@ -50,6 +50,11 @@ pub enum ServiceError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "outro processo rnds-drop (o serviço ou um send) já usa o registro de envios {path}; \
+         pare-o antes, ou use outro [ledger] path"
+    )]
+    LedgerBusy { path: PathBuf },
     #[error("falha interna: {0}")]
     Internal(String),
 }
@@ -66,6 +71,7 @@ impl ServiceError {
                 | ServiceError::Ledger(LedgerError::Open { .. })
                 | ServiceError::Ledger(LedgerError::NewerSchema { .. })
                 | ServiceError::Ledger(LedgerError::NotWal { .. })
+                | ServiceError::LedgerBusy { .. }
         )
     }
 }
@@ -79,12 +85,46 @@ pub(crate) fn report_instant(config: &crate::config::Config) -> String {
 }
 
 /// Creates the folder that holds the ledger file.
-pub(crate) fn prepare_ledger_dir(path: &std::path::Path) -> Result<(), ServiceError> {
+pub(crate) fn prepare_ledger_dir(path: &std::path::Path) -> Result<LedgerLock, ServiceError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| ServiceError::Output {
             path: parent.to_path_buf(),
             source,
         })?;
     }
-    Ok(())
+    LedgerLock::take(path)
+}
+
+/// One process per ledger: the service and `send` both settle rows left
+/// `sending`, so two of them on one ledger could each "settle" the other's
+/// request in flight and send it again. An exclusive lock on
+/// `<ledger>.lock`, held for the life of the process (released by the OS
+/// even on SIGKILL), rules that out.
+#[derive(Debug)]
+pub(crate) struct LedgerLock {
+    _file: std::fs::File,
+}
+
+impl LedgerLock {
+    fn take(ledger: &std::path::Path) -> Result<LedgerLock, ServiceError> {
+        let mut name = ledger.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| ServiceError::Output {
+                path: path.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(LedgerLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(ServiceError::LedgerBusy {
+                path: ledger.to_path_buf(),
+            }),
+            Err(std::fs::TryLockError::Error(source)) => Err(ServiceError::Output { path, source }),
+        }
+    }
 }

@@ -41,7 +41,7 @@ pub async fn send_files(
         path: out_dir.to_path_buf(),
         source,
     })?;
-    prepare_ledger_dir(&config.ledger.path)?;
+    let _ledger_lock = prepare_ledger_dir(&config.ledger.path)?;
     let mut ledger = Ledger::open(&config.ledger.path)?;
     let client = Client::new(config)?;
     // `send` has no shutdown signal of its own: Ctrl-C ends the process and

@@ -840,3 +840,35 @@ async fn a_lab_id_repeated_in_one_file_is_sent_once_and_the_repeats_reported() {
     assert_eq!(again[0].summary.rows_already_sent, Some(3));
     assert_eq!(h.sim().documents().len(), 3, "nothing new, no replacement");
 }
+
+/// Regression (review): `send` next to a running service on the same
+/// ledger could settle the service's request in flight and send it again.
+/// The second process is refused, as a configuration error (exit 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_the_same_ledger_is_refused() {
+    let h = harness(
+        "watch",
+        Faults::default(),
+        simulator::DEFAULT_TOKEN_LIFETIME,
+    )
+    .await;
+    let held = super::prepare_ledger_dir(&h.config.ledger.path).unwrap();
+    let file = h.ws.root.join("lote.csv");
+    std::fs::write(&file, export("l", 2, &[], &[])).unwrap();
+    let out = h.ws.root.join("relatorios");
+    let mut progress = |_: usize, _: u64| {};
+    let refused = send_files(&h.config, std::slice::from_ref(&file), &out, &mut progress).await;
+    match refused {
+        Err(e) => assert!(
+            e.is_configuration() && e.to_string().contains("já usa"),
+            "{e}"
+        ),
+        Ok(_) => panic!("a second process was let in"),
+    }
+    assert!(h.sim().documents().is_empty());
+    drop(held);
+    let sent = send_files(&h.config, &[file], &out, &mut progress)
+        .await
+        .unwrap();
+    assert_eq!(sent[0].summary.rows_sent, Some(2));
+}
