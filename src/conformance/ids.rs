@@ -18,7 +18,7 @@ pub fn cns_is_valid(value: &str) -> bool {
         return false;
     };
     let sum: u32 = d.iter().zip((1..=15).rev()).map(|(a, w)| a * w).sum();
-    let sum_ok = sum % 11 == 0;
+    let sum_ok = sum.is_multiple_of(11);
     match d[0] {
         1 | 2 => matches!(&value[11..14], "000" | "001") && sum_ok,
         7..=9 => sum_ok,

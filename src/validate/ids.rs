@@ -65,7 +65,7 @@ pub fn check_cns(text: &str) -> Result<String, IdProblem> {
         _ => return Err(IdProblem::FirstDigit),
     }
     let sum: u32 = d.iter().zip((1..=15).rev()).map(|(x, w)| x * w).sum();
-    if sum % 11 != 0 {
+    if !sum.is_multiple_of(11) {
         return Err(IdProblem::CheckDigit);
     }
     Ok(to_text(&d))
