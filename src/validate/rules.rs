@@ -35,9 +35,18 @@ pub fn validate_row(
     let cnes = lab_cnes(&mut c);
     let exam = exam(&mut c);
     let collected = collected(&mut c);
-    let issued = issued(&mut c);
-    if let (Some(collected), Some((issued, issued_has_time))) = (collected, issued) {
-        collection_before_release(&mut c, collected, issued, issued_has_time);
+    let mut issued = issued(&mut c);
+    if let (Some(collected), Some((at, has_time))) = (collected, issued.as_mut()) {
+        collection_before_release(&mut c, collected, *at, *has_time);
+        // A release given as a date alone becomes local midnight; when the
+        // collection was later that same day, midnight would state a
+        // release before the collection: the collection instant is the
+        // earliest truthful release time.
+        if let (When::Instant(t), false) = (collected, *has_time) {
+            if t > *at {
+                *at = t;
+            }
+        }
     }
     let value = result_value(&mut c);
     let specimen = specimen(&mut c);

@@ -300,13 +300,15 @@ fn dates_follow_dst_rules_and_order() {
         When::Date(chrono::NaiveDate::from_ymd_opt(2021, 6, 8).unwrap())
     );
     assert_eq!(got.issued, instant("2021-06-08T00:00:00-03:00"));
-    // Collection with a time on the day of a date-only release is fine.
-    assert!(validate_row(
+    // Collection with a time on the day of a date-only release is fine,
+    // and the release is not stated before it (review: it was midnight).
+    let got = validate_row(
         &perf_row(13, &p, "08/06/2021 15:00", "08/06/2021", "94309-2", "1"),
         &map,
-        &s
+        &s,
     )
-    .is_ok());
+    .unwrap();
+    assert_eq!(got.issued, instant("2021-06-08T15:00:00-03:00"));
     // Collection after release.
     let found = issues(
         &perf_row(
