@@ -417,3 +417,11 @@ fn no_suggestion_that_could_flip_the_meaning() {
         Some("Não detectado")
     );
 }
+
+#[test]
+fn common_cns_headers_map_to_the_patient_cns() {
+    for header in ["CNS do Paciente", "CNS Paciente", "Cartão SUS"] {
+        let map = map_columns(&[header.to_string()], &BTreeMap::new());
+        assert_eq!(map.header(Field::PatientCns), Some(header), "{header}");
+    }
+}

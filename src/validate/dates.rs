@@ -114,10 +114,12 @@ pub fn local_instant(tz: Tz, local: NaiveDateTime) -> DateTime<FixedOffset> {
 }
 
 fn excel_serial(text: &str) -> Option<Moment> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    // Brazilian-locale exports write the fraction with a comma.
+    let is_number = |b: u8| b.is_ascii_digit() || b == b'.' || b == b',';
+    if text.is_empty() || !text.bytes().all(is_number) {
         return None;
     }
-    let serial: f64 = text.parse().ok()?;
+    let serial: f64 = text.replace(',', ".").parse().ok()?;
     if !EXCEL_EPOCH_DAYS.contains(&serial) {
         return None;
     }
@@ -294,6 +296,7 @@ mod tests {
     fn excel_serials_and_time_columns() {
         assert_eq!(fhir("44350", Sao_Paulo), "2021-06-03");
         assert_eq!(fhir("44350.5", Sao_Paulo), "2021-06-03T12:00:00-03:00");
+        assert_eq!(fhir("44350,5", Sao_Paulo), "2021-06-03T12:00:00-03:00");
         let with_time = resolve(
             parse("03/06/2021").unwrap(),
             parse_time("14:05").ok(),
