@@ -162,7 +162,10 @@ impl Client {
                 message: "esta RNDS não oferece a consulta por identificador".into(),
             });
         };
-        Ok(current_document_id(&body))
+        current_document_id(&body).ok_or_else(|| ClientError::Answer {
+            status: 200,
+            message: "resposta da consulta por identificador sem o formato esperado".into(),
+        })
     }
 
     /// Whether `Organization/<cnes>` exists; its `name` when it does.
@@ -209,6 +212,13 @@ impl Client {
             Ok(Some(current)) if Some(current.as_str()) != previous_rnds_id => {
                 return Ok(Resolution::Stored {
                     rnds_id: Some(current),
+                })
+            }
+            // A replaced document cannot vanish: "not found" is no proof.
+            Ok(None) if previous_rnds_id.is_some() => {
+                return Err(ClientError::Answer {
+                    status: 200,
+                    message: "a consulta não encontrou o documento substituído".into(),
                 })
             }
             Ok(_) => return Ok(Resolution::NotStored),
@@ -414,12 +424,19 @@ fn outcome_error(outcome: Outcome) -> ClientError {
     }
 }
 
-/// The id in an identifier lookup's answer: a searchset's last entry (the
-/// most recent version), or the resource itself.
-fn current_document_id(body: &[u8]) -> Option<String> {
+/// The id in an identifier lookup's answer: `Some(None)` for an empty
+/// searchset, `Some(Some(id))` for a searchset's last entry (the most recent
+/// version) or the resource itself, `None` when the body is neither (a
+/// proxy's HTML page is no proof that nothing was stored).
+fn current_document_id(body: &[u8]) -> Option<Option<String>> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     if value.get("type").and_then(|t| t.as_str()) == Some("searchset") {
-        let entries = value.get("entry")?.as_array()?;
+        let Some(entries) = value.get("entry").and_then(|e| e.as_array()) else {
+            return Some(None);
+        };
+        if entries.is_empty() {
+            return Some(None);
+        }
         return entries.iter().rev().find_map(|entry| {
             entry
                 .pointer("/resource/id")
@@ -431,9 +448,10 @@ fn current_document_id(body: &[u8]) -> Option<String> {
                         .and_then(|u| u.as_str())
                         .and_then(super::outcome::id_from_location)
                 })
+                .map(Some)
         });
     }
-    value.get("id")?.as_str().map(str::to_string)
+    value.get("id")?.as_str().map(|id| Some(id.to_string()))
 }
 
 fn search_has_entries(body: &[u8]) -> bool {
@@ -446,4 +464,21 @@ fn search_has_entries(body: &[u8]) -> bool {
         .and_then(|e| e.as_array())
         .map_or(0, |e| e.len());
     total > 0 || entries > 0
+}
+
+#[cfg(test)]
+mod lookup_body_tests {
+    use super::current_document_id;
+
+    #[test]
+    fn only_a_well_formed_answer_says_anything_about_the_document() {
+        let empty = br#"{"resourceType":"Bundle","type":"searchset","total":0}"#;
+        assert_eq!(current_document_id(empty), Some(None));
+        let found = br#"{"resourceType":"Bundle","type":"searchset","entry":[
+            {"resource":{"id":"old-r1"}},{"resource":{"id":"new-r2"}}]}"#;
+        assert_eq!(current_document_id(found), Some(Some("new-r2".into())));
+        // A proxy's page is not "nothing stored".
+        assert_eq!(current_document_id(b"<html>Gateway</html>"), None);
+        assert_eq!(current_document_id(br#"{"resourceType":"Bundle"}"#), None);
+    }
 }
