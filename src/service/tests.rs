@@ -62,6 +62,16 @@ struct Harness {
     service: Option<JoinHandle<Result<(), ServiceError>>>,
 }
 
+/// Watch mode, no faults, the default token lifetime.
+async fn plain_harness() -> Harness {
+    harness(
+        "watch",
+        Faults::default(),
+        simulator::DEFAULT_TOKEN_LIFETIME,
+    )
+    .await
+}
+
 async fn harness(mode: &str, faults: Faults, token_lifetime: Duration) -> Harness {
     let tmp = tempfile::tempdir().unwrap();
     let sim = simulator::start(SimOptions {
@@ -216,12 +226,7 @@ fn report_names_never_overwrite_and_sort_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_file_is_sent_once_then_already_sent_then_replaced() {
-    let mut h = harness(
-        "watch",
-        Faults::default(),
-        simulator::DEFAULT_TOKEN_LIFETIME,
-    )
-    .await;
+    let mut h = plain_harness().await;
     h.start();
 
     // 1. A CSV with 10 rows, one invalid: the 9 valid rows reach RNDS.
@@ -332,12 +337,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_of_ten_thousand_rows_stores_each_valid_row_once() {
-    let h = harness(
-        "watch",
-        Faults::default(),
-        simulator::DEFAULT_TOKEN_LIFETIME,
-    )
-    .await;
+    let h = plain_harness().await;
     let mut config = h.config.clone();
     config.rnds.max_in_flight = 16;
     let invalid: Vec<usize> = (1..=10_000).filter(|i| i % 1000 == 0).collect();
@@ -517,12 +517,7 @@ async fn xlsx_slow_writer_and_poll_mode() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreadable_file_goes_to_falhas_with_a_reason_and_the_service_goes_on() {
-    let mut h = harness(
-        "watch",
-        Faults::default(),
-        simulator::DEFAULT_TOKEN_LIFETIME,
-    )
-    .await;
+    let mut h = plain_harness().await;
     h.start();
     // Named like a workbook but not one.
     drop_file(
@@ -560,12 +555,7 @@ async fn unreadable_file_goes_to_falhas_with_a_reason_and_the_service_goes_on() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_error_stops_sending_and_keeps_the_rows_pending() {
-    let mut h = harness(
-        "watch",
-        Faults::default(),
-        simulator::DEFAULT_TOKEN_LIFETIME,
-    )
-    .await;
+    let mut h = plain_harness().await;
     // A professional without a link to the CNES: EHR-ERR906.
     h.config.lab.requester_cns = h.sim().identity().unlinked_cns.clone();
     let file = h.ws.root.join("vinculo.csv");
@@ -661,12 +651,7 @@ async fn stop_mid_file_then_restart_sends_the_rest_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_rnds_refuses_are_reported_with_its_message() {
-    let h = harness(
-        "watch",
-        Faults::default(),
-        simulator::DEFAULT_TOKEN_LIFETIME,
-    )
-    .await;
+    let h = plain_harness().await;
     let file = h.ws.root.join("outro.csv");
     std::fs::write(&file, export("r", 5, &[], &[])).unwrap();
     let mut progress = |_: usize, _: u64| {};
@@ -749,12 +734,7 @@ async fn throughput() {
 /// repeated file issues on every row).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_column_is_reported_on_the_header_and_on_every_row() {
-    let h = harness(
-        "watch",
-        Faults::default(),
-        simulator::DEFAULT_TOKEN_LIFETIME,
-    )
-    .await;
+    let h = plain_harness().await;
     let file = h.ws.root.join("sem_resultado.csv");
     let without_result: String = export("m", 3, &[2], &[])
         .lines()
@@ -793,12 +773,7 @@ async fn a_missing_column_is_reported_on_the_header_and_on_every_row() {
 /// are reported, and dropping the file again sends nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lab_id_repeated_in_one_file_is_sent_once_and_the_repeats_reported() {
-    let h = harness(
-        "watch",
-        Faults::default(),
-        simulator::DEFAULT_TOKEN_LIFETIME,
-    )
-    .await;
+    let h = plain_harness().await;
     let base = export("d", 3, &[], &[]);
     let mut lines: Vec<String> = base.lines().map(str::to_owned).collect();
     for _ in 0..4 {
@@ -846,12 +821,7 @@ async fn a_lab_id_repeated_in_one_file_is_sent_once_and_the_repeats_reported() {
 /// The second process is refused, as a configuration error (exit 3).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_on_the_same_ledger_is_refused() {
-    let h = harness(
-        "watch",
-        Faults::default(),
-        simulator::DEFAULT_TOKEN_LIFETIME,
-    )
-    .await;
+    let h = plain_harness().await;
     let held = super::prepare_ledger_dir(&h.config.ledger.path).unwrap();
     let file = h.ws.root.join("lote.csv");
     std::fs::write(&file, export("l", 2, &[], &[])).unwrap();
