@@ -124,6 +124,11 @@ impl Progress {
     }
 }
 
+/// What `send` and `run` need before anything else.
+fn config_and_runtime(path: &std::path::Path) -> Result<(Config, tokio::runtime::Runtime), i32> {
+    Ok((load_config(path)?, runtime()?))
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, i32> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -163,12 +168,8 @@ fn init_logs(format: LogFormat, level: &str) {
 
 fn run_send(args: &CheckArgs) -> i32 {
     init_logs(LogFormat::Text, "warn");
-    let config = match load_config(&args.config) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let runtime = match runtime() {
-        Ok(r) => r,
+    let (config, runtime) = match config_and_runtime(&args.config) {
+        Ok(both) => both,
         Err(code) => return code,
     };
     let mut progress: Vec<Progress> = args.files.iter().map(|f| Progress::new(f)).collect();
@@ -246,12 +247,8 @@ fn run_send(args: &CheckArgs) -> i32 {
 
 fn run_service(args: &RunArgs) -> i32 {
     init_logs(args.log_format, "info");
-    let config = match load_config(&args.config) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let runtime = match runtime() {
-        Ok(r) => r,
+    let (config, runtime) = match config_and_runtime(&args.config) {
+        Ok(both) => both,
         Err(code) => return code,
     };
     let result = runtime.block_on(rnds_drop::service::run(config, shutdown_signal()));
