@@ -2,6 +2,7 @@
 //! to the documented exit codes (see `cli::exit`).
 
 mod cli;
+mod inspect_cli;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(args) => run_check(&args),
+        Command::Inspect(args) => inspect_cli::run(&args),
         Command::Send(args) => run_send(&args),
         Command::Run(args) => run_service(&args),
         Command::Demo(args) => run_demo(&args),
@@ -87,7 +89,15 @@ fn print_checked(checked: &check::CheckedFile) {
             checked.paths.errors_csv.display()
         ),
     }
+    print_file_issues(s);
     println!("  resumo: {}", checked.paths.summary.display());
+}
+
+/// Why no row of a file can be sent, one sentence per line.
+fn print_file_issues(s: &rnds_drop::report::Summary) {
+    for issue in s.file_issues() {
+        println!("  ✗ {}", issue.message);
+    }
 }
 
 /// A one-line progress indicator on stderr, only when stderr is a terminal.
@@ -216,6 +226,7 @@ fn run_send(args: &CheckArgs) -> i32 {
                 s.rows_rejected.unwrap_or(0),
                 s.rows_pending.unwrap_or(0),
             );
+            print_file_issues(s);
             println!("  enviados: {}", f.paths.sent_csv.display());
             if s.rows_invalid + s.rows_rejected.unwrap_or(0) > 0 {
                 println!("  corrija: {}", f.paths.errors_csv.display());

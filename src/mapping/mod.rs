@@ -139,13 +139,27 @@ pub fn qualitative(value: &str) -> Option<Qualitative> {
 /// The known result wording closest to `value` (edit distance over keys),
 /// when it is close enough to be a likely typo, for a suggestion in a
 /// message. Never used to map a value.
+///
+/// A suggestion never crosses from one pathogen or analyte to another: a
+/// value with digits (`SARS-CoV-1`, `H1N1 detectado`) or one that is a known
+/// wording plus other words (`Flu detectado`) gets none, and wordings that
+/// name a pathogen (`SARS-CoV-2`) are never suggested.
 pub fn closest_result_wording(value: &str) -> Option<&'static str> {
     let wanted = normalize::value_key(value);
+    if wanted.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
     let tables = tables::tables();
+    let names_more = tables.result_wordings.iter().any(|(k, _)| {
+        k.chars().count() > 1 && wanted.contains(k.as_str()) && wanted.len() >= k.len() + 3
+    });
+    if names_more {
+        return None;
+    }
     let candidates: Vec<(usize, &str, Option<Qualitative>)> = tables
         .result_wordings
         .iter()
-        .filter(|(k, _)| k.chars().count() > 1)
+        .filter(|(k, _)| k.chars().count() > 1 && !k.chars().any(|c| c.is_ascii_digit()))
         .map(|(k, wording)| {
             let meaning = tables.results.get(k.as_str()).copied();
             (edit_distance(&wanted, k), wording.as_str(), meaning)
@@ -180,5 +194,7 @@ pub fn exam_by_name(name: &str) -> Option<ExamCode> {
     normalize::with_value_key(name, |k| tables::tables().exams.get(k).cloned())
 }
 
+#[cfg(test)]
+mod suggest_tests;
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::check::RowLines;
 use crate::input::Format;
 use crate::model::RowIssue;
 use crate::pipeline::FileHeader;
@@ -68,6 +69,7 @@ pub struct Outputs {
     sent: SentCsv,
     bundles: Option<AtomicFile>,
     issues: IssueLog,
+    lines: RowLines,
 }
 
 impl Outputs {
@@ -86,7 +88,7 @@ impl Outputs {
             Some(p) => Some(AtomicFile::create(p).map_err(output_error(p))?),
             None => None,
         };
-        Ok(Outputs {
+        let mut outputs = Outputs {
             errors: ErrorsCsv::create(&r.errors_csv, headers)
                 .map_err(output_error(&r.errors_csv))?,
             sent: SentCsv::create(&r.sent_csv).map_err(output_error(&r.sent_csv))?,
@@ -94,11 +96,31 @@ impl Outputs {
             xlsx,
             bundles,
             paths: paths.clone(),
-        })
+            lines: RowLines::for_file(&header.file_issues),
+        };
+        // Why the whole file fails opens the errors files (see `RowLines`).
+        for issue in &header.file_issues {
+            outputs
+                .errors
+                .write_file_note(issue)
+                .map_err(output_error(&r.errors_csv))?;
+            if let Some(x) = outputs.xlsx.as_mut() {
+                x.write_file_note(issue)
+                    .map_err(output_error(&r.errors_xlsx))?;
+            }
+        }
+        Ok(outputs)
     }
 
     /// A row that failed (invalid, or refused by RNDS): original cells first.
+    /// Issues that only repeat the file's own (see `RowLines`) are left out,
+    /// and a row left with none gets no line.
     pub fn failed(&mut self, cells: &[String], issues: &[RowIssue]) -> Result<(), ServiceError> {
+        let issues = self.lines.keep(issues.to_vec());
+        if issues.is_empty() {
+            return Ok(());
+        }
+        let issues = issues.as_slice();
         let r = &self.paths.reports;
         self.errors
             .write_row(cells, issues)
@@ -110,8 +132,21 @@ impl Outputs {
         Ok(())
     }
 
-    /// One issue for `resumo.json` (spooled; `summary` keeps the first ones).
+    /// One row issue for `resumo.json` (spooled; `summary` keeps the first
+    /// ones), unless it only repeats the file's own.
     pub fn issue(&mut self, issue: RowIssue, summary: &mut Summary) -> Result<(), ServiceError> {
+        match self.lines.keep(vec![issue]).pop() {
+            Some(issue) => self.file_issue(issue, summary),
+            None => Ok(()),
+        }
+    }
+
+    /// One issue of the file as a whole for `resumo.json`.
+    pub fn file_issue(
+        &mut self,
+        issue: RowIssue,
+        summary: &mut Summary,
+    ) -> Result<(), ServiceError> {
         self.issues
             .push(issue, summary)
             .map_err(output_error(&self.paths.reports.summary))

@@ -18,9 +18,11 @@
 
 mod check;
 pub mod dates;
+pub mod file_kind;
 mod header;
 pub mod ids;
 mod messages;
+pub mod panel;
 mod parties;
 mod result;
 mod rules;
@@ -35,7 +37,12 @@ use crate::input::Row;
 use crate::mapping::ColumnMap;
 use crate::model::{LabResult, Party, RowIssue};
 
+pub use messages::label as field_label;
 pub use rules::{derived_lab_id, LAB_ID_NAMESPACE};
+
+/// `code` of a row issue that only repeats a file-level one: the file has
+/// no column for a required field.
+pub const COLUMN_MISSING: &str = "coluna_ausente";
 
 /// Everything validation needs besides the row.
 #[derive(Debug, Clone)]

@@ -5,4 +5,6 @@ mod check;
 mod cli;
 mod conformance;
 mod harness;
+mod inspect;
+mod safety;
 mod service_kill;

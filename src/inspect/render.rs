@@ -1,0 +1,307 @@
+//! The pt-BR text of `inspecionar` and its ready-to-paste `[[inbox]]`
+//! snippet.
+//!
+//! Invariant: text only; decides nothing.
+
+use std::fmt::Write;
+
+use super::{Inspection, MidnightColumn};
+use crate::input::Format;
+use crate::model::Field;
+use crate::pipeline::FileJob;
+use crate::validate::field_label;
+
+/// Unused columns listed by name (the rest are counted).
+const UNUSED_SHOWN: usize = 12;
+/// Problem kinds listed (the rest are counted).
+const PROBLEMS_SHOWN: usize = 8;
+
+/// How a field gets its value in this file.
+enum Source {
+    Column(String),
+    Default(String),
+    /// Filled in by rnds-drop itself (derived lab id, the config's CNES).
+    Built(&'static str),
+    Missing,
+    Unused,
+}
+
+/// Fields RNDS needs, in the order a person checks them; `true` = required.
+const FIELDS: [(Field, bool); 17] = [
+    (Field::LabId, false),
+    (Field::PatientCns, true),
+    (Field::CollectionDate, true),
+    (Field::CollectionTime, false),
+    (Field::IssuedDate, true),
+    (Field::IssuedTime, false),
+    (Field::ExamCode, true),
+    (Field::ExamName, false),
+    (Field::Result, true),
+    (Field::ResultUnit, false),
+    (Field::Interpretation, false),
+    (Field::Specimen, true),
+    (Field::Method, true),
+    (Field::ReferenceRange, true),
+    (Field::Notes, false),
+    (Field::LabCnes, false),
+    (Field::Performer, false),
+];
+
+fn source(i: &Inspection, job: &FileJob, field: Field, assumed: bool) -> Source {
+    if let Some(h) = i.columns.header(field) {
+        return Source::Column(h.to_string());
+    }
+    let d = &job.validate.defaults;
+    let configured = |v: Option<&str>| match v {
+        Some(v) if !assumed => Source::Default(v.to_string()),
+        _ => Source::Missing,
+    };
+    if assumed && matches!(field, Field::Method | Field::ReferenceRange) {
+        return Source::Built("a definir em [defaults] na configuração");
+    }
+    match field {
+        Field::LabId => Source::Built("derivado do CNES, CNS, exame, coleta e amostra"),
+        Field::LabCnes => Source::Built("o CNES de [lab] na configuração"),
+        Field::ExamCode if i.columns.has(Field::ExamName) => Source::Unused,
+        Field::ExamCode => configured(d.exam_code.as_deref()),
+        Field::Specimen => configured(d.specimen.as_deref()),
+        Field::Method => configured(d.method_for("")),
+        Field::ReferenceRange => configured(d.reference_range_for("")),
+        _ => Source::Unused,
+    }
+}
+
+/// The whole report of one file.
+pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "═══ {} ═══", i.file);
+    let Some(src) = &i.source else {
+        let _ = writeln!(
+            out,
+            "✗ não foi possível ler o arquivo: {}",
+            i.error.as_deref().unwrap_or("motivo desconhecido")
+        );
+        return out;
+    };
+    match src.format {
+        Format::Csv => {
+            let delimiter = match src.delimiter {
+                Some('\t') => "tabulação".to_string(),
+                Some(c) => format!("\"{c}\""),
+                None => "?".into(),
+            };
+            let _ = writeln!(
+                out,
+                "Leitura: CSV · codificação {} · separador {delimiter} · cabeçalho na linha {}",
+                src.encoding.as_deref().unwrap_or("?"),
+                src.header_line
+            );
+        }
+        Format::Xlsx => {
+            let _ = writeln!(
+                out,
+                "Leitura: XLSX · planilha \"{}\" · cabeçalho na linha {}",
+                src.sheet.as_deref().unwrap_or("?"),
+                src.header_line
+            );
+        }
+    }
+    if let Some(layout) = &i.layout {
+        let _ = writeln!(out, "Leiaute: {}", layout.describe());
+    }
+    let _ = writeln!(out, "Campos (campo ← coluna do arquivo ou valor padrão):");
+    for (field, required) in FIELDS {
+        let text = match source(i, job, field, assumed) {
+            Source::Column(h) => format!("← coluna \"{h}\""),
+            Source::Default(v) => format!("← valor padrão da configuração: \"{v}\""),
+            Source::Built(how) => format!("← {how}"),
+            Source::Missing if required => "✗ não encontrado".into(),
+            Source::Missing | Source::Unused => "— (opcional, ausente)".into(),
+        };
+        let _ = writeln!(out, "  {:<36} {text}", field_label(field));
+    }
+    let used: Vec<usize> = i.columns.by_field.values().copied().collect();
+    let unused: Vec<String> = src
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(n, h)| !used.contains(n) && !h.is_empty())
+        .map(|(_, h)| format!("\"{h}\""))
+        .collect();
+    if !unused.is_empty() {
+        let more = unused.len().saturating_sub(UNUSED_SHOWN);
+        let shown: Vec<&str> = unused.iter().take(UNUSED_SHOWN).map(String::as_str).collect();
+        let tail = if more > 0 {
+            format!(" e mais {more}")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "Colunas não usadas ({}): {}{tail}",
+            unused.len(),
+            shown.join(", ")
+        );
+    }
+    if !i.file_issues.is_empty() {
+        let _ = writeln!(out, "O que falta para a RNDS (nenhuma linha pode ser enviada):");
+        for issue in &i.file_issues {
+            let _ = writeln!(out, "  ✗ {}", issue.message);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "Linhas: {} · {} seriam enviadas · {} com problema",
+        i.rows_total, i.rows_valid, i.rows_invalid
+    );
+    for p in i.problems.iter().take(PROBLEMS_SHOWN) {
+        let example = p.examples.first().map_or("", |e| e.message.as_str());
+        let _ = writeln!(out, "  {} linha(s) · {}: {example}", p.rows, p.code);
+    }
+    if i.problems.len() > PROBLEMS_SHOWN {
+        let _ = writeln!(
+            out,
+            "  … e mais {} tipos de problema (veja-os todos com rnds-drop check)",
+            i.problems.len() - PROBLEMS_SHOWN
+        );
+    }
+    for m in &i.midnight {
+        let _ = writeln!(out, "! {}", midnight_warning(m));
+    }
+    if assumed {
+        let _ = writeln!(
+            out,
+            "(sem --config: contei as linhas supondo que a configuração vai definir category, \
+             method e reference_range em [defaults]; fuso America/Sao_Paulo)"
+        );
+    }
+    let _ = writeln!(out, "Trecho para a configuração (cole no rnds-drop.toml):");
+    for line in snippet(i, job, assumed).lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+    let verdict = if i.sendable_as_is() {
+        "✓ pode ser enviado como está".to_string()
+    } else if !i.file_issues.is_empty() {
+        "✗ não pode ser enviado: resolva o que falta acima".to_string()
+    } else if i.rows_valid == 0 {
+        "✗ nenhuma linha seria enviada como está".to_string()
+    } else {
+        format!(
+            "✗ não pode ser enviado como está: {} de {} linhas seriam recusadas",
+            i.rows_invalid, i.rows_total
+        )
+    };
+    let _ = writeln!(out, "{verdict}");
+    out
+}
+
+fn midnight_warning(m: &MidnightColumn) -> String {
+    let place = match m.utc_hour {
+        3 => " (meia-noite de Brasília)",
+        4 => " (meia-noite no Amazonas)",
+        5 => " (meia-noite no Acre)",
+        _ => "",
+    };
+    let exact = if m.on_the_hour {
+        format!(", sempre às {:02}:00:00 UTC{place}", m.utc_hour)
+    } else {
+        format!(", sempre entre {:02}:00 e {:02}:59 UTC", m.utc_hour, m.utc_hour)
+    };
+    format!(
+        "a coluna \"{}\" tem data e hora com fuso em todos os {} valores, todos na mesma hora{exact}: \
+         parecem datas gravadas como meia-noite, não horários de verdade. Declare a coluna como \
+         data (a parte da hora é ignorada); senão, num fuso diferente do de quem gravou, a data \
+         muda de dia.",
+        m.header, m.values
+    )
+}
+
+/// A TOML string literal.
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// The `[[inbox]]` snippet: every column found (so the mapping no longer
+/// depends on recognition), what is missing as commented placeholders.
+pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
+    let mut out = String::new();
+    out.push_str("[[inbox]]\npath = \"entrada\"\noutbox = \"saida\"\n");
+    if let Some(sheet) = i.source.as_ref().and_then(|s| s.sheet.as_deref()) {
+        let _ = writeln!(out, "sheet = {}", quoted(sheet));
+    }
+    out.push_str("\n[inbox.columns]\n");
+    for (field, required) in FIELDS
+        .iter()
+        .copied()
+        .chain([(Field::PatientCpf, false), (Field::PatientName, false)])
+    {
+        match (i.columns.header(field), required) {
+            (Some(h), _) => {
+                let _ = writeln!(out, "{} = {}", field.name(), quoted(h));
+            }
+            (None, true)
+                if !has_default(i, job, field, assumed)
+                    && !(field == Field::ExamCode && i.columns.has(Field::ExamName)) =>
+            {
+                let _ = writeln!(
+                    out,
+                    "# {} = \"<nome da coluna>\"   # obrigatório: não encontrado",
+                    field.name()
+                );
+            }
+            _ => {}
+        }
+    }
+    if !job.validate.exam_codes.is_empty() {
+        out.push_str("\n[inbox.exam_codes]\n");
+        for (local, code) in &job.validate.exam_codes {
+            let _ = writeln!(out, "{} = {}", quoted(local), quoted(code));
+        }
+    } else if !i.columns.has(Field::ExamCode) && !i.columns.has(Field::ExamName) {
+        out.push_str(
+            "\n# Sem coluna de exame: só se TODAS as linhas forem do mesmo exame de SARS-CoV-2.\n",
+        );
+    } else {
+        out.push_str(
+            "\n# Códigos internos de exame de SARS-CoV-2 → LOINC, se houver:\n\
+             # [inbox.exam_codes]\n\
+             # \"<código do laboratório>\" = \"<código LOINC>\"\n",
+        );
+    }
+    let mut defaults = String::new();
+    for (field, key, placeholder) in [
+        (Field::ExamCode, "exam_code", "<código LOINC>"),
+        (Field::Specimen, "specimen", "<código da amostra>"),
+        (Field::Method, "method", "<método>"),
+        (Field::ReferenceRange, "reference_range", "<valor de referência>"),
+    ] {
+        let has_column = i.columns.has(field)
+            || (field == Field::ExamCode && i.columns.has(Field::ExamName));
+        if has_column {
+            continue;
+        }
+        match source(i, job, field, assumed) {
+            Source::Default(v) => {
+                let _ = writeln!(defaults, "{key} = {}", quoted(&v));
+            }
+            Source::Built(_) => {
+                let _ = writeln!(defaults, "# {key} = \"{placeholder}\"   # defina aqui ou em [defaults]");
+            }
+            _ => {
+                let _ = writeln!(defaults, "# {key} = \"{placeholder}\"   # obrigatório");
+            }
+        }
+    }
+    if assumed {
+        defaults.push_str("# category = \"0202\"   # 0202 laboratório clínico, 0214 teste rápido\n");
+    }
+    if !defaults.is_empty() {
+        out.push_str("\n[inbox.defaults]\n");
+        out.push_str(&defaults);
+    }
+    out
+}
+
+fn has_default(i: &Inspection, job: &FileJob, field: Field, assumed: bool) -> bool {
+    matches!(source(i, job, field, assumed), Source::Default(_))
+}
