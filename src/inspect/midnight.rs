@@ -1,35 +1,38 @@
 //! Dates disguised as instants: openDataSUS/e-SUS exports store a date as
-//! Brasília midnight in UTC (`2020-07-27T03:00:00.000Z`). Converted to a
-//! lab in Acre that instant falls on the previous day. A column whose
-//! timestamps all sit at one UTC hour is flagged so the lab declares it a
-//! date.
+//! local midnight in UTC (`2020-07-27T03:00:00.000Z` in Brasília,
+//! `T05:00Z` in Acre). Converted to another zone that instant can fall on
+//! the previous day. A timestamp column whose values all sit at one UTC
+//! hour, or are all exactly on the hour (the Acre sample mixes 00, 03, 04
+//! and 05 UTC), is flagged so the lab declares it a date.
 //!
 //! Invariant: pure counting over cells; decides nothing about rows.
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Timelike};
 
 /// Fewer values than this prove nothing.
 const MIN_VALUES: u64 = 2;
 
-/// A timestamp column whose every value sits at the same UTC hour.
+/// A timestamp column whose values look like dates stored as midnight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MidnightColumn {
     pub header: String,
-    /// The one UTC hour of every value (3 = Brasília midnight).
-    pub utc_hour: u32,
+    /// The UTC hours seen (3 = Brasília midnight, 5 = Acre midnight).
+    pub utc_hours: Vec<u32>,
     /// How many values were seen.
     pub values: u64,
     /// Whether every value is exactly on the hour (`HH:00:00.000`).
     pub on_the_hour: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct ColumnHours {
     values: u64,
-    /// The UTC hour of the first value; None once a second hour appears or
-    /// a non-empty value is not an instant with a zone.
-    hour: Option<u32>,
+    hours: BTreeSet<u32>,
+    /// A non-empty value was not an instant with a zone.
     mixed: bool,
+    /// Every value so far was exactly on the hour.
     on_the_hour: bool,
 }
 
@@ -63,14 +66,8 @@ impl TimestampHours {
             };
             let utc = instant.to_utc();
             let on_hour = utc.minute() == 0 && utc.second() == 0 && utc.nanosecond() == 0;
-            match stats.hour {
-                None if stats.values == 0 => {
-                    stats.hour = Some(utc.hour());
-                    stats.on_the_hour = on_hour;
-                }
-                Some(h) if h == utc.hour() => stats.on_the_hour &= on_hour,
-                _ => stats.mixed = true,
-            }
+            stats.on_the_hour = on_hour && (stats.values == 0 || stats.on_the_hour);
+            stats.hours.insert(utc.hour());
             stats.values += 1;
         }
     }
@@ -81,19 +78,19 @@ impl TimestampHours {
         self
     }
 
-    /// The columns whose every value sat at one UTC hour.
+    /// The columns whose values all sat at one UTC hour, or all exactly on
+    /// the hour.
     pub fn flagged(&self) -> Vec<MidnightColumn> {
         self.columns
             .iter()
             .enumerate()
             .filter(|(_, c)| !c.mixed && c.values >= MIN_VALUES)
-            .filter_map(|(i, c)| {
-                Some(MidnightColumn {
-                    header: self.headers.get(i).cloned().unwrap_or_default(),
-                    utc_hour: c.hour?,
-                    values: c.values,
-                    on_the_hour: c.on_the_hour,
-                })
+            .filter(|(_, c)| c.hours.len() == 1 || c.on_the_hour)
+            .map(|(i, c)| MidnightColumn {
+                header: self.headers.get(i).cloned().unwrap_or_default(),
+                utc_hours: c.hours.iter().copied().collect(),
+                values: c.values,
+                on_the_hour: c.on_the_hour,
             })
             .collect()
     }
@@ -128,10 +125,31 @@ mod tests {
             flagged,
             [MidnightColumn {
                 header: "dataTeste".into(),
-                utc_hour: 3,
+                utc_hours: vec![3],
                 values: 2,
                 on_the_hour: true,
             }]
+        );
+    }
+
+    #[test]
+    fn midnights_of_several_zones_are_flagged_real_times_at_one_hour_too() {
+        let mut hours = TimestampHours::new(2);
+        for (date, time) in [
+            ("2020-07-27T03:00:00.000Z", "2020-07-27T14:05:00Z"),
+            ("2020-07-27T05:00:00.000Z", "2020-07-27T14:31:10Z"),
+            ("2020-07-28T04:00:00.000Z", "2020-07-28T14:59:59Z"),
+        ] {
+            hours.add_row(&cells(&[date, time]));
+        }
+        let flagged = hours.with_headers(&cells(&["dataTeste", "hora"])).flagged();
+        let summary: Vec<(&str, Vec<u32>, bool)> = flagged
+            .iter()
+            .map(|m| (m.header.as_str(), m.utc_hours.clone(), m.on_the_hour))
+            .collect();
+        assert_eq!(
+            summary,
+            [("dataTeste", vec![3, 4, 5], true), ("hora", vec![14], false)]
         );
     }
 

@@ -110,7 +110,20 @@ pub fn inspect_file(path: &Path, job: &FileJob) -> Inspection {
     let mut sink = InspectSink::default();
     let result = pipeline::process_file(path, job, &mut sink);
     let problems = sink.problems();
-    let midnight = sink.hours.as_ref().map(|h| h.flagged()).unwrap_or_default();
+    // Only columns that feed a field matter to RNDS.
+    let mapped: Vec<&str> = sink
+        .header
+        .as_ref()
+        .map(|h| h.columns.by_field.keys().filter_map(|&f| h.columns.header(f)).collect())
+        .unwrap_or_default();
+    let midnight = sink
+        .hours
+        .as_ref()
+        .map(|h| h.flagged())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| mapped.contains(&m.header.as_str()))
+        .collect();
     let mut inspection = Inspection {
         file,
         layout: sink

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::{Inspection, MidnightColumn};
+use super::{Inspection, Layout, MidnightColumn};
 use crate::input::Format;
 use crate::model::Field;
 use crate::pipeline::FileJob;
@@ -67,7 +67,7 @@ fn source(i: &Inspection, job: &FileJob, field: Field, assumed: bool) -> Source 
         Field::Specimen => configured(d.specimen.as_deref()),
         Field::Method => configured(d.method_for("")),
         Field::ReferenceRange => configured(d.reference_range_for("")),
-        _ => Source::Unused,
+        _ => Source::Missing,
     }
 }
 
@@ -149,11 +149,20 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
             let _ = writeln!(out, "  ✗ {}", issue.message);
         }
     }
-    let _ = writeln!(
-        out,
-        "Linhas: {} · {} seriam enviadas · {} com problema",
-        i.rows_total, i.rows_valid, i.rows_invalid
-    );
+    let not_results = matches!(i.layout, Some(Layout::Instrument | Layout::NotResults));
+    if not_results {
+        let _ = writeln!(
+            out,
+            "Linhas: {} · nenhuma é um resultado de exame de paciente",
+            i.rows_total
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Linhas: {} · {} seriam enviadas · {} com problema",
+            i.rows_total, i.rows_valid, i.rows_invalid
+        );
+    }
     for p in i.problems.iter().take(PROBLEMS_SHOWN) {
         let example = p.examples.first().map_or("", |e| e.message.as_str());
         let _ = writeln!(out, "  {} linha(s) · {}: {example}", p.rows, p.code);
@@ -175,9 +184,11 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
              method e reference_range em [defaults]; fuso America/Sao_Paulo)"
         );
     }
-    let _ = writeln!(out, "Trecho para a configuração (cole no rnds-drop.toml):");
-    for line in snippet(i, job, assumed).lines() {
-        let _ = writeln!(out, "  {line}");
+    if !not_results {
+        let _ = writeln!(out, "Trecho para a configuração (cole no rnds-drop.toml):");
+        for line in snippet(i, job, assumed).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     let verdict = if i.sendable_as_is() {
         "✓ pode ser enviado como está".to_string()
@@ -196,23 +207,20 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
 }
 
 fn midnight_warning(m: &MidnightColumn) -> String {
-    let place = match m.utc_hour {
-        3 => " (meia-noite de Brasília)",
-        4 => " (meia-noite no Amazonas)",
-        5 => " (meia-noite no Acre)",
-        _ => "",
-    };
-    let exact = if m.on_the_hour {
-        format!(", sempre às {:02}:00:00 UTC{place}", m.utc_hour)
+    let hours: Vec<String> = m.utc_hours.iter().map(|h| format!("{h:02}h")).collect();
+    let when = if m.on_the_hour {
+        "sempre em hora cheia"
     } else {
-        format!(", sempre entre {:02}:00 e {:02}:59 UTC", m.utc_hour, m.utc_hour)
+        "sempre na mesma hora"
     };
     format!(
-        "a coluna \"{}\" tem data e hora com fuso em todos os {} valores, todos na mesma hora{exact}: \
-         parecem datas gravadas como meia-noite, não horários de verdade. Declare a coluna como \
-         data (a parte da hora é ignorada); senão, num fuso diferente do de quem gravou, a data \
-         muda de dia.",
-        m.header, m.values
+        "a coluna \"{}\" tem data e hora com fuso nos {} valores, {when} ({} UTC; 03h UTC é \
+         meia-noite em Brasília, 04h no Amazonas, 05h no Acre): parecem datas gravadas como \
+         meia-noite, não horários de verdade. Declare a coluna como data (a hora é ignorada); \
+         senão, num fuso diferente do de quem gravou, a data muda de dia.",
+        m.header,
+        m.values,
+        hours.join(", ")
     )
 }
 

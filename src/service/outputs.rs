@@ -184,6 +184,7 @@ impl Outputs {
             sent,
             bundles,
             issues,
+            ..
         } = self;
         let r = &paths.reports;
         if let (Some(file), Some(path)) = (bundles, paths.bundles.as_ref()) {

@@ -762,7 +762,7 @@ async fn a_missing_column_opens_the_reports_once_and_rows_keep_their_own_issues(
     let lines: Vec<&str> = errors.trim_start_matches('\u{feff}').lines().collect();
     assert_eq!(lines.len(), 3, "header, the file's sentence, the row with a bad CNS");
     assert!(
-        lines[1].starts_with("Linha 1 (cabeçalho): nenhuma linha deste arquivo pode ser enviada"),
+        lines[1].starts_with("\"Linha 1 (cabeçalho): nenhuma linha deste arquivo pode ser enviada"),
         "{errors}"
     );
     assert!(lines[2].contains("CNS"), "{errors}");

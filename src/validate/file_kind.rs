@@ -58,10 +58,17 @@ pub fn not_results_issue(map: &ColumnMap, header_line: u64) -> Option<RowIssue> 
         .into_iter()
         .any(|f| map.has(f));
     let (min, keys) = instrument_keys();
+    // Plate exports combine a channel with a target ("FAM E gene", "FAM
+    // C(t)"): a header counts when it starts with a listed one (short keys
+    // such as "ct" must match whole).
     let instrument_headers = map
         .headers
         .iter()
-        .filter(|h| keys.contains(&mapping::key(h)))
+        .map(|h| mapping::key(h))
+        .filter(|h| {
+            keys.iter()
+                .any(|k| h == k || (k.len() >= 3 && h.starts_with(k.as_str())))
+        })
         .count();
     let issue = |code: &str, message: String| RowIssue {
         line: header_line,

@@ -36,14 +36,14 @@ fn write_sheet(path: &Path, rows: &[Vec<Data>]) {
     for (r, row) in rows.iter().enumerate() {
         for (c, cell) in row.iter().enumerate() {
             let (r, c) = (r as u32, c as u16);
-            match cell {
-                Data::Empty => Ok(sheet),
-                Data::Float(f) => sheet.write_number(r, c, *f),
-                Data::Int(i) => sheet.write_number(r, c, *i as f64),
-                Data::DateTime(d) => sheet.write_number(r, c, d.as_f64()),
-                other => sheet.write_string(r, c, text(other)),
-            }
-            .expect("cell written");
+            let written = match cell {
+                Data::Empty => continue,
+                Data::Float(f) => sheet.write_number(r, c, *f).map(|_| ()),
+                Data::Int(i) => sheet.write_number(r, c, *i as f64).map(|_| ()),
+                Data::DateTime(d) => sheet.write_number(r, c, d.as_f64()).map(|_| ()),
+                other => sheet.write_string(r, c, text(other)).map(|_| ()),
+            };
+            written.expect("cell written");
         }
     }
     book.save(path).expect("workbook saved");
@@ -236,7 +236,12 @@ fn a_file_level_problem_opens_the_errors_files_and_is_dropped_on_redrop() {
         check_file(&input, &harness::job(), &dir.path().join("1"), &mut |_| {}).expect("outputs");
     let lines = csv_lines(&first.paths.errors_csv);
     assert_eq!(lines.len(), 2, "header and the one sentence: {lines:?}");
-    assert!(lines[1].starts_with("Linha 1 (cabeçalho): nenhuma linha deste arquivo pode ser enviada"));
+    // The sentence holds quotes, so the cell is quoted.
+    assert!(
+        lines[1].starts_with("\"Linha 1 (cabeçalho): nenhuma linha deste arquivo pode ser enviada"),
+        "{}",
+        lines[1]
+    );
     assert!(lines[1].contains(&format!(";{FILE_NOTE_COLUMN};")), "{}", lines[1]);
     assert!(!lines.iter().any(|l| l.contains("veja")), "{lines:?}");
     assert_eq!(first.summary.rows_invalid, 2);
