@@ -77,7 +77,10 @@ impl RowLines {
                 || (i.code == "campo_obrigatorio" && i.column.is_empty())
                 || self.file_issues.iter().any(|f| f.code == i.code)
         };
-        issues.into_iter().filter(|i| !repeats_the_file(i)).collect()
+        issues
+            .into_iter()
+            .filter(|i| !repeats_the_file(i))
+            .collect()
     }
 }
 

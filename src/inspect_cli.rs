@@ -28,7 +28,10 @@ pub fn run(args: &InspectArgs) -> i32 {
     let now = chrono::Utc::now();
     let (job, assumed) = match &args.config {
         Some(path) => match Config::load(path) {
-            Ok(config) => (FileJob::from_config(&config, config.inbox.first(), now), false),
+            Ok(config) => (
+                FileJob::from_config(&config, config.inbox.first(), now),
+                false,
+            ),
             Err(e) => {
                 eprintln!("✗ {e}");
                 return exit::CONFIG;

@@ -48,8 +48,14 @@ mod tests {
             "cns;erro_coluna;erro_valor;erro_mensagem;erro_coluna;erro_valor;erro_mensagem",
         );
         assert_eq!(error_columns_at(&twice), Some(1));
-        assert_eq!(error_columns_at(&headers("erro_coluna;erro_valor;erro_mensagem")), None);
-        assert_eq!(error_columns_at(&headers("cns;erro_valor;erro_mensagem")), None);
+        assert_eq!(
+            error_columns_at(&headers("erro_coluna;erro_valor;erro_mensagem")),
+            None
+        );
+        assert_eq!(
+            error_columns_at(&headers("cns;erro_valor;erro_mensagem")),
+            None
+        );
     }
 
     #[test]

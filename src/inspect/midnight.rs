@@ -149,7 +149,10 @@ mod tests {
             .collect();
         assert_eq!(
             summary,
-            [("dataTeste", vec![3, 4, 5], true), ("hora", vec![14], false)]
+            [
+                ("dataTeste", vec![3, 4, 5], true),
+                ("hora", vec![14], false)
+            ]
         );
     }
 

@@ -114,7 +114,13 @@ pub fn inspect_file(path: &Path, job: &FileJob) -> Inspection {
     let mapped: Vec<&str> = sink
         .header
         .as_ref()
-        .map(|h| h.columns.by_field.keys().filter_map(|&f| h.columns.header(f)).collect())
+        .map(|h| {
+            h.columns
+                .by_field
+                .keys()
+                .filter_map(|&f| h.columns.header(f))
+                .collect()
+        })
         .unwrap_or_default();
     let midnight = sink
         .hours
@@ -182,9 +188,8 @@ impl pipeline::Sink for InspectSink {
 
     fn header(&mut self, header: &FileHeader) -> Result<(), Self::Error> {
         self.lines = crate::check::RowLines::for_file(&header.file_issues);
-        self.hours = Some(
-            TimestampHours::new(header.info.headers.len()).with_headers(&header.info.headers),
-        );
+        self.hours =
+            Some(TimestampHours::new(header.info.headers.len()).with_headers(&header.info.headers));
         self.header = Some(header.clone());
         Ok(())
     }
@@ -205,14 +210,14 @@ impl pipeline::Sink for InspectSink {
                     continue;
                 }
                 codes_seen.push(&issue.code);
-                let entry = self
-                    .by_code
-                    .entry(issue.code.clone())
-                    .or_insert_with(|| ProblemCount {
-                        code: issue.code.clone(),
-                        rows: 0,
-                        examples: Vec::new(),
-                    });
+                let entry =
+                    self.by_code
+                        .entry(issue.code.clone())
+                        .or_insert_with(|| ProblemCount {
+                            code: issue.code.clone(),
+                            rows: 0,
+                            examples: Vec::new(),
+                        });
                 entry.rows += 1;
                 if entry.examples.len() < EXAMPLES_PER_CODE {
                     entry.examples.push(issue.clone());

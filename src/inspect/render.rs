@@ -130,7 +130,11 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
         .collect();
     if !unused.is_empty() {
         let more = unused.len().saturating_sub(UNUSED_SHOWN);
-        let shown: Vec<&str> = unused.iter().take(UNUSED_SHOWN).map(String::as_str).collect();
+        let shown: Vec<&str> = unused
+            .iter()
+            .take(UNUSED_SHOWN)
+            .map(String::as_str)
+            .collect();
         let tail = if more > 0 {
             format!(" e mais {more}")
         } else {
@@ -144,7 +148,10 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
         );
     }
     if !i.file_issues.is_empty() {
-        let _ = writeln!(out, "O que falta para a RNDS (nenhuma linha pode ser enviada):");
+        let _ = writeln!(
+            out,
+            "O que falta para a RNDS (nenhuma linha pode ser enviada):"
+        );
         for issue in &i.file_issues {
             let _ = writeln!(out, "  ✗ {}", issue.message);
         }
@@ -243,14 +250,13 @@ pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
         .copied()
         .chain([(Field::PatientCpf, false), (Field::PatientName, false)])
     {
+        let covered = has_default(i, job, field, assumed)
+            || (field == Field::ExamCode && i.columns.has(Field::ExamName));
         match (i.columns.header(field), required) {
             (Some(h), _) => {
                 let _ = writeln!(out, "{} = {}", field.name(), quoted(h));
             }
-            (None, true)
-                if !has_default(i, job, field, assumed)
-                    && !(field == Field::ExamCode && i.columns.has(Field::ExamName)) =>
-            {
+            (None, true) if !covered => {
                 let _ = writeln!(
                     out,
                     "# {} = \"<nome da coluna>\"   # obrigatório: não encontrado",
@@ -281,10 +287,14 @@ pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
         (Field::ExamCode, "exam_code", "<código LOINC>"),
         (Field::Specimen, "specimen", "<código da amostra>"),
         (Field::Method, "method", "<método>"),
-        (Field::ReferenceRange, "reference_range", "<valor de referência>"),
+        (
+            Field::ReferenceRange,
+            "reference_range",
+            "<valor de referência>",
+        ),
     ] {
-        let has_column = i.columns.has(field)
-            || (field == Field::ExamCode && i.columns.has(Field::ExamName));
+        let has_column =
+            i.columns.has(field) || (field == Field::ExamCode && i.columns.has(Field::ExamName));
         if has_column {
             continue;
         }
@@ -293,7 +303,10 @@ pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
                 let _ = writeln!(defaults, "{key} = {}", quoted(&v));
             }
             Source::Built(_) => {
-                let _ = writeln!(defaults, "# {key} = \"{placeholder}\"   # defina aqui ou em [defaults]");
+                let _ = writeln!(
+                    defaults,
+                    "# {key} = \"{placeholder}\"   # defina aqui ou em [defaults]"
+                );
             }
             _ => {
                 let _ = writeln!(defaults, "# {key} = \"{placeholder}\"   # obrigatório");
@@ -301,7 +314,8 @@ pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
         }
     }
     if assumed {
-        defaults.push_str("# category = \"0202\"   # 0202 laboratório clínico, 0214 teste rápido\n");
+        defaults
+            .push_str("# category = \"0202\"   # 0202 laboratório clínico, 0214 teste rápido\n");
     }
     if !defaults.is_empty() {
         out.push_str("\n[inbox.defaults]\n");

@@ -61,5 +61,8 @@ fn a_mapping_table_is_named_as_such() {
     assert_eq!(found.file_issues.len(), 1);
     assert!(found.problems.is_empty(), "{:?}", found.problems);
     let text = render(&found, &job, true);
-    assert!(text.contains("não é uma exportação de resultados"), "{text}");
+    assert!(
+        text.contains("não é uma exportação de resultados"),
+        "{text}"
+    );
 }

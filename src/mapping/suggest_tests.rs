@@ -23,7 +23,12 @@ fn no_suggestion_names_another_pathogen_or_analyte() {
 
 #[test]
 fn an_exam_outside_the_catalogue_is_never_matched() {
-    for name in ["HEMOGRAMA, sangue total", "Hemoglobina", "Covid 19, Material", "RT-PCR Influenza"] {
+    for name in [
+        "HEMOGRAMA, sangue total",
+        "Hemoglobina",
+        "Covid 19, Material",
+        "RT-PCR Influenza",
+    ] {
         assert_eq!(exam_by_name(name), None, "{name}");
         assert_eq!(exam_code(name), None, "{name}");
     }

@@ -760,7 +760,11 @@ async fn a_missing_column_opens_the_reports_once_and_rows_keep_their_own_issues(
     );
     let errors = std::fs::read_to_string(&sent[0].paths.errors_csv).unwrap();
     let lines: Vec<&str> = errors.trim_start_matches('\u{feff}').lines().collect();
-    assert_eq!(lines.len(), 3, "header, the file's sentence, the row with a bad CNS");
+    assert_eq!(
+        lines.len(),
+        3,
+        "header, the file's sentence, the row with a bad CNS"
+    );
     assert!(
         lines[1].starts_with("\"Linha 1 (cabeçalho): nenhuma linha deste arquivo pode ser enviada"),
         "{errors}"

@@ -72,9 +72,11 @@ pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Ve
         );
     }
     if !map.has(Field::Specimen) && defaults.specimen.is_none() {
-        missing(Field::Specimen, Some(
-            "specimen = \"<código da amostra>\", só se todas as linhas forem dessa amostra",
-        ), &mut issues);
+        missing(
+            Field::Specimen,
+            Some("specimen = \"<código da amostra>\", só se todas as linhas forem dessa amostra"),
+            &mut issues,
+        );
     }
     if !map.has(Field::Method) && defaults.method.is_none() && !any_exam(|e| e.method.is_some()) {
         missing(Field::Method, Some("method = \"RT-PCR\""), &mut issues);

@@ -152,6 +152,8 @@ mod tests {
     #[test]
     fn the_panel_table_parses_and_names_sivep() {
         let panels = load().expect("schemas/panels.toml parses");
-        assert!(panels.iter().any(|p| p.result == "PCR_RESUL" && p.marker == "PCR_SARS2"));
+        assert!(panels
+            .iter()
+            .any(|p| p.result == "PCR_RESUL" && p.marker == "PCR_SARS2"));
     }
 }

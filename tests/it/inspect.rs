@@ -50,9 +50,11 @@ fn a_clean_file_can_be_sent_as_is_and_its_snippet_parses_with_the_same_mapping()
         dir.path(),
     )
     .unwrap_or_else(|e| panic!("snippet does not parse: {e}\n{snippet}"));
-    let job = rnds_drop::pipeline::FileJob::from_config(&pasted, pasted.inbox.first(), harness::now());
-    let checked = rnds_drop::check::check_file(&input, &job, &dir.path().join("saida"), &mut |_| {})
-        .expect("outputs");
+    let job =
+        rnds_drop::pipeline::FileJob::from_config(&pasted, pasted.inbox.first(), harness::now());
+    let checked =
+        rnds_drop::check::check_file(&input, &job, &dir.path().join("saida"), &mut |_| {})
+            .expect("outputs");
     assert_eq!(checked.verdict, rnds_drop::check::Verdict::AllValid);
     assert_eq!(
         pasted.inbox[0].columns.len(),
@@ -89,7 +91,11 @@ fn the_real_samples_each_get_a_useful_verdict() {
         let name = path.file_name().and_then(|n| n.to_str()).expect("name");
         let s = section(name);
         let not_results = ["de_para.csv", "exemploseegene.xlsx"].contains(&name);
-        assert_eq!(s.contains("Trecho para a configuração"), !not_results, "{s}");
+        assert_eq!(
+            s.contains("Trecho para a configuração"),
+            !not_results,
+            "{s}"
+        );
         assert!(s.contains("✗ "), "{name} is not sendable as is:\n{s}");
     }
     assert!(section("de_para.csv").contains("não é uma exportação de resultados"));

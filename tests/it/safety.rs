@@ -18,7 +18,10 @@ const CNS: [&str; 3] = ["759010928159013", "800267511253287", "236060710430004"]
 
 fn sheet_rows(path: &Path) -> Vec<Vec<Data>> {
     let mut book: Xlsx<_> = calamine::open_workbook(path).expect("xlsx opens");
-    let range = book.worksheet_range_at(0).expect("a sheet").expect("readable");
+    let range = book
+        .worksheet_range_at(0)
+        .expect("a sheet")
+        .expect("readable");
     range.rows().map(<[Data]>::to_vec).collect()
 }
 
@@ -148,7 +151,10 @@ fn a_sivep_panel_result_becomes_sars_cov_2_only_where_the_file_says_so() {
         .collect();
     assert_eq!(
         copies,
-        [(20, "resultado_de_painel", "1"), (21, "resultado_de_painel", "2")],
+        [
+            (20, "resultado_de_painel", "1"),
+            (21, "resultado_de_painel", "2")
+        ],
         "{:?}",
         checked.summary.issues
     );
@@ -167,10 +173,19 @@ fn a_panel_result_without_its_pathogen_column_sends_nothing() {
     }
     let without = dir.path().join("sem_pcr_sars2.xlsx");
     write_sheet(&without, &rows);
-    let checked = check_file(&without, &job_with_pcr_default(), &dir.path().join("saida"), &mut |_| {})
-        .expect("outputs");
+    let checked = check_file(
+        &without,
+        &job_with_pcr_default(),
+        &dir.path().join("saida"),
+        &mut |_| {},
+    )
+    .expect("outputs");
     assert!(bundles(&checked).is_empty());
-    let codes: Vec<&str> = checked.file_issues.iter().map(|i| i.code.as_str()).collect();
+    let codes: Vec<&str> = checked
+        .file_issues
+        .iter()
+        .map(|i| i.code.as_str())
+        .collect();
     assert_eq!(codes, ["resultado_de_painel"]);
 }
 
@@ -193,7 +208,11 @@ fn no_message_proposes_a_code_for_an_unknown_exam() {
         let pasted = format!("\"{}\" =", issue.value);
         assert!(!issue.message.contains(&pasted), "{}", issue.message);
         assert!(!issue.message.contains("94309-2"), "{}", issue.message);
-        assert!(issue.message.contains("<código LOINC>"), "{}", issue.message);
+        assert!(
+            issue.message.contains("<código LOINC>"),
+            "{}",
+            issue.message
+        );
     }
 }
 
@@ -212,13 +231,21 @@ fn csv_lines(path: &Path) -> Vec<String> {
 fn a_redropped_errors_csv_keeps_one_set_of_error_columns() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exames.csv");
     let dir = tempfile::tempdir().expect("tempdir");
-    let first = check_file(&example, &harness::job(), &dir.path().join("1"), &mut |_| {})
-        .expect("outputs");
+    let first = check_file(
+        &example,
+        &harness::job(),
+        &dir.path().join("1"),
+        &mut |_| {},
+    )
+    .expect("outputs");
     let again = dir.path().join("exames.erros.csv");
     std::fs::copy(&first.paths.errors_csv, &again).expect("copied");
     let second =
         check_file(&again, &harness::job(), &dir.path().join("2"), &mut |_| {}).expect("outputs");
-    let (before, after) = (csv_lines(&first.paths.errors_csv), csv_lines(&second.paths.errors_csv));
+    let (before, after) = (
+        csv_lines(&first.paths.errors_csv),
+        csv_lines(&second.paths.errors_csv),
+    );
     assert_eq!(after[0], before[0], "same header, one set of error columns");
     assert_eq!(after[0].matches(ERROR_COLUMNS[2]).count(), 1);
     assert_eq!(second.summary.rows_total, first.summary.rows_invalid);
@@ -242,7 +269,11 @@ fn a_file_level_problem_opens_the_errors_files_and_is_dropped_on_redrop() {
         "{}",
         lines[1]
     );
-    assert!(lines[1].contains(&format!(";{FILE_NOTE_COLUMN};")), "{}", lines[1]);
+    assert!(
+        lines[1].contains(&format!(";{FILE_NOTE_COLUMN};")),
+        "{}",
+        lines[1]
+    );
     assert!(!lines.iter().any(|l| l.contains("veja")), "{lines:?}");
     assert_eq!(first.summary.rows_invalid, 2);
 
@@ -279,7 +310,10 @@ fn erros_xlsx_opens_with_the_file_sentence_and_reads_back_clean() {
     std::fs::copy(&first.paths.errors_xlsx, &again).expect("copied");
     let second =
         check_file(&again, &harness::job(), &dir.path().join("2"), &mut |_| {}).expect("outputs");
-    let reheader: Vec<String> = sheet_rows(&second.paths.errors_xlsx)[0].iter().map(text).collect();
+    let reheader: Vec<String> = sheet_rows(&second.paths.errors_xlsx)[0]
+        .iter()
+        .map(text)
+        .collect();
     assert_eq!(reheader, header, "one set of error columns");
     assert_eq!(second.summary.columns, first.summary.columns);
 }
