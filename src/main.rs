@@ -80,6 +80,12 @@ fn print_checked(checked: &check::CheckedFile) {
             s.rows_total,
             checked.bundles.display()
         ),
+        (None, _) if s.file_issues().next().is_some() => println!(
+            "✗ {}: {} linhas, nenhuma pode ser enviada (motivo abaixo e no início de {})",
+            s.file,
+            s.rows_total,
+            checked.paths.errors_csv.display()
+        ),
         (None, _) => println!(
             "✗ {}: {} linhas, {} válidas, {} com problema → corrija {}",
             s.file,

@@ -75,7 +75,7 @@ pub fn unknown_exam(place: &str, value: &str) -> String {
     format!(
         "{place}: o exame \"{value}\" não está nas tabelas de exames da RNDS \
          (BRNomeExameLOINC, BRNomeExameGAL) nem entre os nomes de exame conhecidos, e a linha \
-         não foi enviada. Só exames de SARS-CoV-2 dessas tabelas vão para a RNDS: se esta linha \
+         não vai para a RNDS. Só exames de SARS-CoV-2 dessas tabelas vão para a RNDS: se esta linha \
          é de outro exame, ela não deve ir. Se \"{value}\" for o código interno do laboratório \
          para um exame de SARS-CoV-2, confirme o código LOINC desse exame e acrescente em \
          [inbox.exam_codes] uma linha \"<código do laboratório>\" = \"<código LOINC>\"."
