@@ -22,7 +22,7 @@ pub use csv_files::{
     issue_cells, ErrorsCsv, SentCsv, SentStatus, ERROR_COLUMNS, ISSUE_SEPARATOR, SENT_COLUMNS,
 };
 pub use issues::{IssueLog, ISSUES_KEPT_IN_MEMORY};
-pub use summary::Summary;
+pub use summary::{SkippedRows, Summary};
 pub use xlsx_file::{ErrorsXlsx, DEFAULT_SHEET};
 
 /// Where the reports of input `<stem>` go in `outbox`.

@@ -84,6 +84,11 @@ pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Ve
     header::file_issues(map, settings, header_line)
 }
 
+/// The field as lab staff call it, with its article ("o CNS do paciente").
+pub fn field_label(field: crate::model::Field) -> &'static str {
+    messages::label(field)
+}
+
 /// Validates one row; on failure returns every issue of the row.
 pub fn validate_row(
     row: &Row,

@@ -5,4 +5,5 @@ mod check;
 mod cli;
 mod conformance;
 mod harness;
+mod layouts;
 mod service_kill;
