@@ -88,16 +88,16 @@ pub enum Mapped {
 enum Source {
     /// The field's own column in the file (after `date_only`/`values`).
     Column(usize),
-    /// A target column (melt), by target index.
-    Target(usize),
-    /// The target's exam code, by target index.
-    TargetExam(usize),
-    /// The lab id column plus the target's suffix.
-    SuffixedId(usize, usize),
+    /// The record's target column (melt).
+    Target,
+    /// The record's target's exam code.
+    TargetExam,
+    /// The lab id column plus the record's target's suffix.
+    SuffixedId(usize),
     /// Columns joined by a separator.
     Compose(Vec<usize>, String),
-    /// The value of the analyte with this key.
-    Analyte(String),
+    /// The value of the analyte with this key (and its name as written).
+    Analyte(String, String),
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +135,8 @@ pub struct Plan {
     views: Vec<ColumnMap>,
     slots: Vec<Slot>,
     values: HashMap<Field, HashMap<String, String>>,
+    /// The left-hand sides of each value map as written, for messages.
+    value_wordings: HashMap<Field, Vec<String>>,
     date_only: Vec<Field>,
     keep: Vec<(usize, HashSet<String>)>,
     exams: HashSet<String>,
@@ -216,18 +218,18 @@ impl Plan {
         if !targets.is_empty() {
             slots.push(Slot {
                 field: Field::Result,
-                source: Source::Target(0),
+                source: Source::Target,
                 header: String::new(),
             });
             slots.push(Slot {
                 field: Field::ExamCode,
-                source: Source::TargetExam(0),
+                source: Source::TargetExam,
                 header: String::new(),
             });
             if let Some(&id) = base.by_field.get(&Field::LabId) {
                 slots.push(Slot {
                     field: Field::LabId,
-                    source: Source::SuffixedId(id, 0),
+                    source: Source::SuffixedId(id),
                     header: own_header(Field::LabId),
                 });
             }
@@ -238,7 +240,7 @@ impl Plan {
                 slots.retain(|s| s.field != *field);
                 slots.push(Slot {
                     field: *field,
-                    source: Source::Analyte(value_key(name)),
+                    source: Source::Analyte(value_key(name), name.clone()),
                     header: format!("{value_header} ({name})"),
                 });
             }
@@ -288,8 +290,8 @@ impl Plan {
                 let column = headers.get(t.column).cloned().unwrap_or_default();
                 for (k, slot) in slots.iter().enumerate() {
                     match slot.source {
-                        Source::Target(_) => v.headers[width + k] = column.clone(),
-                        Source::TargetExam(_) => {
+                        Source::Target => v.headers[width + k] = column.clone(),
+                        Source::TargetExam => {
                             v.headers[width + k] = format!("{column} (exam_code)")
                         }
                         _ => {}
@@ -312,6 +314,11 @@ impl Plan {
                     let map = m.iter().map(|(k, v)| (value_key(k), v.clone())).collect();
                     (*f, map)
                 })
+                .collect(),
+            value_wordings: spec
+                .values
+                .iter()
+                .map(|(f, m)| (*f, m.keys().map(|k| format!("\"{k}\"")).collect()))
                 .collect(),
             date_only: spec.date_only.clone(),
             keep,
@@ -638,12 +645,12 @@ impl Plan {
             let _ = k;
             let mut text = match &slot.source {
                 Source::Column(i) => cell(&row, *i),
-                Source::Target(_) => {
+                Source::Target => {
                     let column = self.targets.get(t).map_or(0, |x| x.column);
                     header = self.header(column);
                     cell(&row, column)
                 }
-                Source::TargetExam(_) => {
+                Source::TargetExam => {
                     header = self.targets.get(t).map_or(String::new(), |x| {
                         format!("{} (exam_code)", self.header(x.column))
                     });
@@ -651,7 +658,7 @@ impl Plan {
                         .get(t)
                         .map_or(String::new(), |x| x.exam_code.clone())
                 }
-                Source::SuffixedId(i, _) => {
+                Source::SuffixedId(i) => {
                     let id = cell(&row, *i);
                     match self.targets.get(t).and_then(|x| x.suffix.as_deref()) {
                         Some(s) if !mapping::is_blank_optional(&id) => format!("{id}-{s}"),
@@ -681,7 +688,7 @@ impl Plan {
                         parts.join(separator)
                     }
                 }
-                Source::Analyte(key) => match analytes.and_then(|v| v.get(key)) {
+                Source::Analyte(key, name) => match analytes.and_then(|v| v.get(key)) {
                     Some(value) => value.clone(),
                     None => {
                         // An analyte field never falls back to a default:
@@ -692,12 +699,11 @@ impl Plan {
                             value: String::new(),
                             code: "analito_ausente".into(),
                             message: format!(
-                                "Linha {}: o grupo desta linha não tem a linha do analito de {} \
-                                 ({}). A linha não foi enviada: exporte o grupo completo, com \
-                                 as linhas do mesmo grupo juntas.",
+                                "Linha {}: o grupo desta linha não tem a linha do analito \
+                                 \"{name}\", que dá {}. A linha não foi enviada: exporte o \
+                                 grupo completo, com as linhas do mesmo grupo juntas.",
                                 row.line,
                                 crate::validate::field_label(slot.field),
-                                slot.header
                             ),
                         });
                         String::new()
@@ -718,7 +724,11 @@ impl Plan {
                     if let Some(to) = map.get(&value_key(&text)) {
                         text = to.clone();
                     } else if !text.trim().is_empty() {
-                        let known: Vec<&str> = map.keys().map(String::as_str).collect();
+                        let known = self
+                            .value_wordings
+                            .get(&slot.field)
+                            .map(|w| w.join(", "))
+                            .unwrap_or_default();
                         issues.push(RowIssue {
                             line: row.line,
                             column: header.clone(),
@@ -730,7 +740,7 @@ impl Plan {
                                  enviada: acrescente o valor à tabela ou corrija o arquivo.",
                                 row.line,
                                 slot.field.name(),
-                                known.join(", ")
+                                known
                             ),
                         });
                         text.clear();
