@@ -429,7 +429,9 @@ impl Plan {
                 .cell(row, Field::ExamCode)
                 .filter(|(_, v)| !v.is_empty())
                 .or_else(|| self.cell(row, Field::ExamName));
-            if let Some((i, v)) = exam.filter(|(_, v)| !v.is_empty()) {
+            // An empty exam (or `null`) is validation's business: a
+            // required field, never "another exam".
+            if let Some((i, v)) = exam.filter(|(_, v)| !mapping::is_null(v)) {
                 if !self.exams.is_empty() && !self.exams.contains(&value_key(v)) {
                     return Some(skip("exame_nao_selecionado", self.header(i), v));
                 }

@@ -197,3 +197,48 @@ fn every_layout_example_parses() {
     }
     assert!(n >= 5, "layout examples missing");
 }
+
+/// The table of docs/LAYOUTS.md: each real export of `../shared/samples`
+/// with the example config named there. None yields a result (each lacks
+/// data RNDS requires), none yields a wrong one, and the missing data is
+/// named once on the header line; rows that are not results are skipped.
+#[test]
+fn the_samples_table_of_the_layout_guide_holds() {
+    // (file, example, rows_total, rows_skipped, missing fields named on the header)
+    let table: [(&str, &str, u64, u64, &[&str]); 10] = [
+        ("GAL_export_header_only.csv", "layouts/gal-exportacao.toml", 0, 0, &["a data da coleta"]),
+        ("gal_20251211T004603Z_exame.csv", "layouts/gal-lote.toml", 31, 0, &["o CNS do paciente", "a data da coleta"]),
+        ("vr2.csv", "layouts/gal-lote.toml", 36, 0, &["o CNS do paciente", "a data da coleta"]),
+        ("GrupoFleury_Exames_4.csv", "layouts/fleury-analitos.toml", 9, 8, &["o CNS do paciente", "a data de liberação do resultado"]),
+        ("dados-ac.head.csv", "layouts/esus-opendatasus.toml", 300, 5, &["o CNS do paciente", "a data de liberação do resultado"]),
+        ("dados-ac.rare-values.csv", "layouts/esus-opendatasus.toml", 56, 8, &["o CNS do paciente", "a data de liberação do resultado"]),
+        ("e_sus_notifica.csv", "rnds-drop.toml", 19, 0, &["a data de liberação do resultado", "o código do exame", "a amostra (material)"]),
+        ("sivep_gripe.xlsx", "rnds-drop.toml", 18, 0, &["o código do exame"]),
+        ("exemploseegene.xlsx", "rnds-drop.toml", 96, 0, &["o CNS do paciente", "a data da coleta", "o resultado"]),
+        ("de_para.csv", "rnds-drop.toml", 239, 0, &["o CNS do paciente", "a data da coleta", "o resultado"]),
+    ];
+    for (file, config, total, skipped, missing) in table {
+        let config = if config.starts_with("layouts/") {
+            example(config.trim_start_matches("layouts/"))
+        } else {
+            Config::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples").join(config))
+                .expect("example parses")
+        };
+        let checked = run(&config, &harness::samples().join(file));
+        let s = &checked.summary;
+        assert_eq!(s.rows_valid, 0, "{file}: a sample yielded a result");
+        assert_eq!((s.rows_total, s.rows_skipped), (total, skipped), "{file}");
+        let header: Vec<&str> = s
+            .issues
+            .iter()
+            .filter(|i| Some(i.line) == s.header_line && i.code == "coluna_ausente")
+            .map(|i| i.message.as_str())
+            .collect();
+        for field in missing {
+            assert!(
+                header.iter().any(|m| m.contains(&format!("nenhuma coluna com {field} "))),
+                "{file}: {field} not named on the header: {header:?}"
+            );
+        }
+    }
+}
