@@ -467,7 +467,14 @@ impl Plan {
         for (t, target) in self.targets.iter().enumerate() {
             let Some(source) = row.as_ref() else { break };
             let cell = source.cells.get(target.column).map_or("", |c| c.trim());
-            if mapping::is_null(cell) {
+            // A value the result map sends to "" also means "not tested"
+            // (files that write `-` or `NT` for an untested target).
+            let mapped_empty = self
+                .values
+                .get(&Field::Result)
+                .and_then(|m| m.get(&value_key(cell)))
+                .is_some_and(|v| v.trim().is_empty());
+            if mapping::is_null(cell) || mapped_empty {
                 out.push(Mapped::Skipped(Skip {
                     line: source.line,
                     code: "alvo_nao_testado",

@@ -113,6 +113,27 @@ fn an_empty_target_cell_is_skipped_as_not_tested() {
 }
 
 #[test]
+fn a_target_value_mapped_to_nothing_is_not_tested() {
+    let mut own = LayoutSpec::default();
+    own.values.insert(
+        crate::model::Field::Result,
+        [("NT".to_string(), String::new())].into(),
+    );
+    let spec = resolve(Some("gal-lote"), &own).unwrap();
+    let p = plan(&spec, GAL_BATCH);
+    let cells = ["9", "VRSRT", "RTTR", "", "", "1", "NT", ""];
+    let out = apply(&p, Unit::Row(row(4, &cells)));
+    assert_eq!(skip_codes(&out), vec!["alvo_nao_testado"]);
+    // The preset's codes are still there (maps merge key by key).
+    let cells = ["9", "VRSRT", "RTTR", "", "", "1", "1", ""];
+    let out = apply(&p, Unit::Row(row(4, &cells)));
+    assert_eq!(
+        field(&p, &out[0], crate::model::Field::Result),
+        Some("Detectável")
+    );
+}
+
+#[test]
 fn an_unmapped_code_is_an_issue_never_passed_through() {
     let spec = resolve(Some("gal-lote"), &LayoutSpec::default()).unwrap();
     let p = plan(&spec, GAL_BATCH);
