@@ -150,6 +150,8 @@ pub fn check_file(
             summary.rows_total = totals.rows_total;
             summary.rows_valid = totals.rows_valid;
             summary.rows_invalid = totals.rows_invalid;
+            summary.rows_skipped = totals.rows_skipped;
+            summary.skipped = totals.skipped;
             if let Some(out) = outputs {
                 out.commit()?;
             }

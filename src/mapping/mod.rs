@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::input::Row;
 use crate::model::{ExamCode, Field, Qualitative, SpecimenCode};
 
-pub use normalize::{edit_distance, key, repair_mojibake};
+pub use normalize::{edit_distance, key, repair_mojibake, value_key};
 
 /// Which column holds which field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,9 +50,10 @@ impl ColumnMap {
 }
 
 /// Maps headers onto fields: `overrides` (field → header text) first, then
-/// the synonym table: whole-header matches, then prefix matches. Each
-/// column serves at most one field and each field takes the column of its
-/// earliest-listed synonym (leftmost column on ties).
+/// the synonym table: whole-header matches, then prefix matches. A column
+/// serves at most one field through synonyms (overrides may share one);
+/// each field takes the column of its earliest-listed synonym (leftmost
+/// column on ties).
 pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> ColumnMap {
     let keys: Vec<String> = headers.iter().map(|h| normalize::header_key(h)).collect();
     let mut by_field = BTreeMap::new();
@@ -64,7 +65,9 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
             .iter()
             .position(|h| h.trim() == wanted.trim())
             .or_else(|| keys.iter().position(|k| *k == wanted_key));
-        if let Some(i) = column.filter(|&i| !taken[i]) {
+        // Overrides may share a column (one column feeding two fields is
+        // an explicit choice of the config); synonyms never take it again.
+        if let Some(i) = column {
             taken[i] = true;
             by_field.insert(field, i);
         }

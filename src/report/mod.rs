@@ -23,7 +23,7 @@ pub use csv_files::{
     ISSUE_SEPARATOR, SENT_COLUMNS,
 };
 pub use issues::{IssueLog, ISSUES_KEPT_IN_MEMORY};
-pub use summary::Summary;
+pub use summary::{SkippedRows, Summary};
 pub use xlsx_file::{ErrorsXlsx, DEFAULT_SHEET};
 
 /// Where the reports of input `<stem>` go in `outbox`.

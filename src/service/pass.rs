@@ -138,6 +138,8 @@ pub async fn run_pass(
             summary.rows_total = totals.rows_total;
             summary.rows_valid = totals.rows_valid;
             summary.rows_invalid = totals.rows_invalid;
+            summary.rows_skipped = totals.rows_skipped;
+            summary.skipped = totals.skipped;
             state.counts.fill(&mut summary);
             Ok(PassReport {
                 summary,

@@ -29,6 +29,7 @@ pub fn label(field: Field) -> &'static str {
         Field::Notes => "a observação",
         Field::LabCnes => "o CNES do laboratório",
         Field::Performer => "o executor do exame",
+        Field::Status => "o status do exame",
     }
 }
 

@@ -37,7 +37,6 @@ use crate::input::Row;
 use crate::mapping::ColumnMap;
 use crate::model::{LabResult, Party, RowIssue};
 
-pub use messages::label as field_label;
 pub use rules::{derived_lab_id, LAB_ID_NAMESPACE};
 
 /// `code` of a row issue that only repeats a file-level one: the file has
@@ -89,6 +88,11 @@ impl Settings {
 /// has no default), reported once on the header line.
 pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Vec<RowIssue> {
     header::file_issues(map, settings, header_line)
+}
+
+/// The field as lab staff call it, with its article ("o CNS do paciente").
+pub fn field_label(field: crate::model::Field) -> &'static str {
+    messages::label(field)
 }
 
 /// Validates one row; on failure returns every issue of the row.

@@ -7,4 +7,5 @@ mod conformance;
 mod harness;
 mod inspect;
 mod safety;
+mod layouts;
 mod service_kill;
