@@ -47,7 +47,7 @@ pub fn run(args: &InspectArgs) -> i32 {
     };
     let mut code = exit::OK;
     for (n, file) in args.files.iter().enumerate() {
-        let found = inspect::inspect_file(file, &job);
+        let found = inspect::inspect_file(file, &job, assumed);
         if n > 0 {
             println!();
         }

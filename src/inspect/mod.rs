@@ -19,8 +19,9 @@ use crate::input::SourceInfo;
 use crate::mapping::ColumnMap;
 use crate::model::RowIssue;
 use crate::pipeline::{self, FileHeader, FileJob, PipelineError, RowOutcome};
+use crate::report::SkippedRows;
 
-pub use layout::{recognise, Layout};
+pub use layout::{layout_headers, matching_preset, recognise, Layout};
 pub use midnight::{MidnightColumn, TimestampHours};
 pub use render::{render, snippet};
 
@@ -44,12 +45,20 @@ pub struct Inspection {
     pub source: Option<SourceInfo>,
     pub columns: ColumnMap,
     pub layout: Option<Layout>,
+    /// The preset the file's header matches, and whether the counts used it
+    /// (they do without `--config`; with one, the configuration decides).
+    pub preset: Option<String>,
+    pub preset_applied: bool,
     /// Why no row of the file can be sent (empty when rows are judged one
     /// by one).
     pub file_issues: Vec<RowIssue>,
     pub rows_total: u64,
     pub rows_valid: u64,
     pub rows_invalid: u64,
+    /// Rows that are not results to send (other exams, pending statuses,
+    /// untested targets), by reason.
+    pub rows_skipped: u64,
+    pub skipped: Vec<SkippedRows>,
     /// Row problems by code, most frequent first.
     pub problems: Vec<ProblemCount>,
     /// Timestamp columns whose values all sit at one UTC hour.
@@ -101,14 +110,28 @@ pub fn job_without_config(
 }
 
 /// Reads `path` through the same core as `check` with `job`, writing
-/// nothing.
-pub fn inspect_file(path: &Path, job: &FileJob) -> Inspection {
+/// nothing. When the header matches a layout preset and `apply_preset`
+/// (no configuration was given), the counts use that preset.
+pub fn inspect_file(path: &Path, job: &FileJob, apply_preset: bool) -> Inspection {
     let file = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
+    // The header alone (the rows stay unread) says which preset fits.
+    let preset = crate::input::open(path, &job.read)
+        .ok()
+        .and_then(|t| matching_preset(&t.info.headers));
+    let preset_applied = apply_preset && preset.is_some() && job.layout.is_plain();
+    let job = match &preset {
+        Some((_, spec)) if preset_applied => {
+            let mut with_preset = job.clone();
+            with_preset.layout = job.layout.over(spec);
+            std::borrow::Cow::Owned(with_preset)
+        }
+        _ => std::borrow::Cow::Borrowed(job),
+    };
     let mut sink = InspectSink::default();
-    let result = pipeline::process_file(path, job, &mut sink);
+    let result = pipeline::process_file(path, &job, &mut sink);
     let problems = sink.problems();
     // Only columns that feed a field matter to RNDS.
     let mapped: Vec<&str> = sink
@@ -132,10 +155,15 @@ pub fn inspect_file(path: &Path, job: &FileJob) -> Inspection {
         .collect();
     let mut inspection = Inspection {
         file,
-        layout: sink
-            .header
-            .as_ref()
-            .map(|h| recognise(&h.info.headers, &h.columns, &h.file_issues)),
+        layout: sink.header.as_ref().map(|h| {
+            recognise(
+                &h.columns,
+                &h.file_issues,
+                preset.as_ref().map(|(n, s)| (*n, s)),
+            )
+        }),
+        preset: preset.as_ref().map(|(n, _)| n.to_string()),
+        preset_applied,
         source: sink.header.as_ref().map(|h| h.info.clone()),
         columns: sink
             .header
@@ -150,6 +178,8 @@ pub fn inspect_file(path: &Path, job: &FileJob) -> Inspection {
         rows_total: 0,
         rows_valid: 0,
         rows_invalid: 0,
+        rows_skipped: 0,
+        skipped: Vec::new(),
         problems,
         midnight,
         error: None,
@@ -159,6 +189,8 @@ pub fn inspect_file(path: &Path, job: &FileJob) -> Inspection {
             inspection.rows_total = totals.rows_total;
             inspection.rows_valid = totals.rows_valid;
             inspection.rows_invalid = totals.rows_invalid;
+            inspection.rows_skipped = totals.rows_skipped;
+            inspection.skipped = totals.skipped;
         }
         Err(PipelineError::Input(e)) => inspection.error = Some(e.to_string()),
         Err(PipelineError::Sink(never)) => match never {},

@@ -5,10 +5,12 @@
 
 use std::fmt::Write;
 
-use super::{Inspection, Layout, MidnightColumn};
+use super::{layout_headers, Inspection, Layout, MidnightColumn};
 use crate::input::Format;
+use crate::layout::preset;
 use crate::model::Field;
 use crate::pipeline::FileJob;
+use crate::report::SkippedRows;
 use crate::validate::field_label;
 
 /// Unused columns listed by name (the rest are counted).
@@ -120,12 +122,29 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
         };
         let _ = writeln!(out, "  {:<36} {text}", field_label(field));
     }
+    for field in [Field::PatientCpf, Field::PatientName] {
+        if let Some(h) = i.columns.header(field) {
+            let _ = writeln!(
+                out,
+                "  {:<36} ← coluna \"{h}\" (lida só para os relatórios; não vai para a RNDS)",
+                field_label(field)
+            );
+        }
+    }
     let used: Vec<usize> = i.columns.by_field.values().copied().collect();
+    let preset_spec = i.preset.as_deref().and_then(preset);
+    let by_layout: Vec<String> = layout_headers(&job.layout)
+        .into_iter()
+        .chain(preset_spec.as_ref().map(layout_headers).unwrap_or_default())
+        .map(crate::mapping::key)
+        .collect();
     let unused: Vec<String> = src
         .headers
         .iter()
         .enumerate()
-        .filter(|(n, h)| !used.contains(n) && !h.is_empty())
+        .filter(|(n, h)| {
+            !used.contains(n) && !h.is_empty() && !by_layout.contains(&crate::mapping::key(h))
+        })
         .map(|(_, h)| format!("\"{h}\""))
         .collect();
     if !unused.is_empty() {
@@ -166,8 +185,20 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
     } else {
         let _ = writeln!(
             out,
-            "Linhas: {} · {} seriam enviadas · {} com problema",
-            i.rows_total, i.rows_valid, i.rows_invalid
+            "Linhas: {} · {} seriam enviadas · {} ignoradas (não são resultados a enviar) · {} com problema",
+            i.rows_total, i.rows_valid, i.rows_skipped, i.rows_invalid
+        );
+    }
+    let mut skipped: Vec<&SkippedRows> = i.skipped.iter().collect();
+    skipped.sort_by(|a, b| b.rows.cmp(&a.rows));
+    for s in skipped.iter().take(PROBLEMS_SHOWN) {
+        let _ = writeln!(out, "  {} ignorada(s) · {}", s.rows, s.reason);
+    }
+    if skipped.len() > PROBLEMS_SHOWN {
+        let _ = writeln!(
+            out,
+            "  … e mais {} motivos para ignorar linhas",
+            skipped.len() - PROBLEMS_SHOWN
         );
     }
     for p in i.problems.iter().take(PROBLEMS_SHOWN) {
@@ -183,6 +214,17 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
     }
     for m in &i.midnight {
         let _ = writeln!(out, "! {}", midnight_warning(m));
+    }
+    if let Some(name) = &i.preset {
+        let how = if i.preset_applied {
+            "as contagens acima já usam esse leiaute"
+        } else {
+            "as contagens acima usam a configuração dada"
+        };
+        let _ = writeln!(
+            out,
+            "(o cabeçalho tem todas as colunas do leiaute pronto \"{name}\": {how})"
+        );
     }
     if assumed {
         let _ = writeln!(
@@ -223,8 +265,9 @@ fn midnight_warning(m: &MidnightColumn) -> String {
     format!(
         "a coluna \"{}\" tem data e hora com fuso nos {} valores, {when} ({} UTC; 03h UTC é \
          meia-noite em Brasília, 04h no Amazonas, 05h no Acre): parecem datas gravadas como \
-         meia-noite, não horários de verdade. Declare a coluna como data (a hora é ignorada); \
-         senão, num fuso diferente do de quem gravou, a data muda de dia.",
+         meia-noite, não horários de verdade. Declare a coluna como data (date_only no \
+         [[inbox]], a hora é ignorada); senão, num fuso diferente do de quem gravou, a data muda \
+         de dia.",
         m.header,
         m.values,
         hours.join(", ")
@@ -244,15 +287,46 @@ pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
     if let Some(sheet) = i.source.as_ref().and_then(|s| s.sheet.as_deref()) {
         let _ = writeln!(out, "sheet = {}", quoted(sheet));
     }
+    let preset_spec = i.preset.as_deref().and_then(|n| Some((n, preset(n)?)));
+    if let Some((name, _)) = &preset_spec {
+        let _ = writeln!(out, "layout = {}", quoted(name));
+    }
+    // Date fields whose values are dates stored as midnight.
+    let dates: Vec<String> = i
+        .midnight
+        .iter()
+        .filter_map(|m| {
+            i.columns
+                .by_field
+                .iter()
+                .find(|(_, &n)| i.columns.headers.get(n) == Some(&m.header))
+                .map(|(f, _)| *f)
+        })
+        .filter(|f| matches!(f, Field::CollectionDate | Field::IssuedDate))
+        .map(|f| quoted(f.name()))
+        .collect();
+    if !dates.is_empty() {
+        let _ = writeln!(out, "date_only = [{}]", dates.join(", "));
+    }
     out.push_str("\n[inbox.columns]\n");
+    let width = i.source.as_ref().map_or(0, |s| s.headers.len());
     for (field, required) in FIELDS
         .iter()
         .copied()
         .chain([(Field::PatientCpf, false), (Field::PatientName, false)])
     {
         let covered = has_default(i, job, field, assumed)
+            || i.columns.has(field)
             || (field == Field::ExamCode && i.columns.has(Field::ExamName));
-        match (i.columns.header(field), required) {
+        let from_preset = preset_spec
+            .as_ref()
+            .and_then(|(_, spec)| spec.columns.get(&field))
+            .is_some_and(|h| Some(h.as_str()) == i.columns.header(field));
+        // Fields the layout fills (a target, an analyte) point past the
+        // file's own columns: they are no header to name.
+        let own_column = i.columns.by_field.get(&field).is_some_and(|&n| n < width);
+        match (i.columns.header(field).filter(|_| own_column), required) {
+            (Some(_), _) if from_preset => {}
             (Some(h), _) => {
                 let _ = writeln!(out, "{} = {}", field.name(), quoted(h));
             }

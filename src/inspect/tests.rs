@@ -31,7 +31,7 @@ fn a_tidy_file_is_counted_and_its_snippet_pins_every_column() {
          A-2;123;01/10/2021 10:00;02/10/2021 11:00;94309-2;Negativo;SWNAFA\n",
     );
     let job = job_without_config(now()).expect("job");
-    let found = inspect_file(&path, &job);
+    let found = inspect_file(&path, &job, true);
     assert_eq!(
         (found.rows_total, found.rows_valid, found.rows_invalid),
         (2, 1, 1)
@@ -56,7 +56,7 @@ fn a_mapping_table_is_named_as_such() {
         "DE_EXAME,DE_ANALITO,CD_UNIDADE,PARA_ANALITO\nHEMOGRAMA,Hemoglobina,g/dL,Hemoglobin\n",
     );
     let job = job_without_config(now()).expect("job");
-    let found = inspect_file(&path, &job);
+    let found = inspect_file(&path, &job, true);
     assert_eq!(found.layout, Some(Layout::NotResults));
     assert_eq!(found.file_issues.len(), 1);
     assert!(found.problems.is_empty(), "{:?}", found.problems);

@@ -97,6 +97,26 @@ fn the_real_samples_each_get_a_useful_verdict() {
             "{s}"
         );
         assert!(s.contains("✗ "), "{name} is not sendable as is:\n{s}");
+        if !not_results {
+            // Ready to paste: valid TOML naming only the file's own headers
+            // (never a column a layout makes up, such as a target's exam).
+            let snippet = snippet_of(&s);
+            let parsed: toml::Table = toml::from_str(&snippet)
+                .unwrap_or_else(|e| panic!("{name}: snippet is not TOML ({e}):\n{snippet}"));
+            let columns = parsed["inbox"].as_array().expect("[[inbox]]")[0]
+                .get("columns")
+                .and_then(|c| c.as_table())
+                .cloned()
+                .unwrap_or_default();
+            for (field, header) in columns {
+                let header = header.as_str().expect("a header name");
+                assert!(
+                    s.contains(&format!("← coluna \"{header}\"")),
+                    "{name}: {field} = {header}"
+                );
+                assert!(!header.contains(" ("), "{name}: {field} = {header}");
+            }
+        }
     }
     assert!(section("de_para.csv").contains("não é uma exportação de resultados"));
     assert!(section("exemploseegene.xlsx").contains("exportação de equipamento"));
@@ -110,6 +130,12 @@ fn the_real_samples_each_get_a_useful_verdict() {
     );
     assert!(acre.contains("declare a coluna como") || acre.contains("Declare a coluna como"));
     assert!(section("GAL_export_header_only.csv").contains("Linhas: 0"));
+    // Presets recognised from the header alone, and used for the counts.
+    assert!(section("gal_20251211T004603Z_exame.csv").contains("layout = \"gal-lote\""));
+    let fleury = section("GrupoFleury_Exames_4.csv");
+    assert!(fleury.contains("layout = \"fleury-analitos\""), "{fleury}");
+    assert!(fleury.contains("8 ignoradas"), "{fleury}");
+    assert!(acre.contains("date_only = [\"collection_date\"]"), "{acre}");
 }
 
 #[test]

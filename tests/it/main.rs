@@ -6,6 +6,6 @@ mod cli;
 mod conformance;
 mod harness;
 mod inspect;
-mod safety;
 mod layouts;
+mod safety;
 mod service_kill;
