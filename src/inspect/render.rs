@@ -190,7 +190,7 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
         );
     }
     let mut skipped: Vec<&SkippedRows> = i.skipped.iter().collect();
-    skipped.sort_by(|a, b| b.rows.cmp(&a.rows));
+    skipped.sort_by_key(|s| std::cmp::Reverse(s.rows));
     for s in skipped.iter().take(PROBLEMS_SHOWN) {
         let _ = writeln!(out, "  {} ignorada(s) · {}", s.rows, s.reason);
     }

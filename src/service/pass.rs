@@ -54,7 +54,7 @@ pub struct PassReport {
 }
 
 enum Message {
-    Header(FileHeader),
+    Header(Box<FileHeader>),
     Chunk(Vec<RowOutcome>),
 }
 
@@ -64,7 +64,7 @@ impl pipeline::Sink for ChannelSink {
     type Error = ();
     fn header(&mut self, header: &FileHeader) -> Result<(), ()> {
         self.0
-            .blocking_send(Message::Header(header.clone()))
+            .blocking_send(Message::Header(Box::new(header.clone())))
             .map_err(|_| ())
     }
     fn chunk(&mut self, outcomes: Vec<RowOutcome>) -> Result<(), ()> {
