@@ -202,7 +202,8 @@ fn specimen(c: &mut Check) -> Option<SpecimenCode> {
             if found.is_none() {
                 let message = format!(
                     "{}: a amostra padrão \"{default}\" de [defaults] specimen não é \
-                     reconhecida. Corrija a configuração (ex.: specimen = \"SWNAFA\").",
+                     reconhecida. Corrija a configuração: specimen = \"<código da amostra>\", \
+                     com um código de BRTipoAmostraGAL ou HL7 v2-0487.",
                     place(c.row.line, "")
                 );
                 c.push(None, "amostra_desconhecida", message);
