@@ -129,7 +129,13 @@ mod tests {
             "2020-07-15T00:00:00.000Z",
         ];
         assert!(midnights_in_utc(mixed));
-        assert!(!midnights_in_utc(["2020-06-08T04:00:00.000Z", "2020-06-08T14:00:00.000Z"]));
-        assert!(!midnights_in_utc(["2020-06-08T04:00:10.517Z", "2020-06-09T04:00:00Z"]));
+        assert!(!midnights_in_utc([
+            "2020-06-08T04:00:00.000Z",
+            "2020-06-08T14:00:00.000Z"
+        ]));
+        assert!(!midnights_in_utc([
+            "2020-06-08T04:00:10.517Z",
+            "2020-06-09T04:00:00Z"
+        ]));
     }
 }

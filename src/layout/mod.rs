@@ -246,9 +246,7 @@ impl LayoutSpec {
                 out.push("[inbox.analytes] max_group_rows deve ser pelo menos 1".into());
             }
             if !self.targets.is_empty() {
-                out.push(
-                    "[inbox.analytes] e [[inbox.targets]] não podem ser usados juntos".into(),
-                );
+                out.push("[inbox.analytes] e [[inbox.targets]] não podem ser usados juntos".into());
             }
         }
         for field in &self.date_only {

@@ -36,9 +36,9 @@ impl Skip {
     pub fn reason(&self) -> String {
         let (c, v) = (&self.column, &self.value);
         match self.code {
-            "fora_da_selecao" => format!(
-                "coluna \"{c}\" = \"{v}\": fora dos valores de [inbox.select.keep]"
-            ),
+            "fora_da_selecao" => {
+                format!("coluna \"{c}\" = \"{v}\": fora dos valores de [inbox.select.keep]")
+            }
             "status_nao_liberado" => format!(
                 "status \"{v}\" (coluna \"{c}\"): o resultado não está liberado; a linha será \
                  enviada quando vier liberada"
@@ -53,15 +53,15 @@ impl Skip {
             "alvo_nao_testado" => {
                 format!("alvo \"{c}\" vazio: o alvo não foi testado nesta amostra")
             }
-            "analito_fora_do_layout" => format!(
-                "analito \"{v}\" (coluna \"{c}\"): não está em [inbox.analytes.fields]"
-            ),
-            "analito_agrupado" => format!(
-                "analito \"{v}\" (coluna \"{c}\"): incorporado ao resultado do mesmo grupo"
-            ),
-            "grupo_sem_resultado" => format!(
-                "analito \"{v}\" (coluna \"{c}\"): o grupo não tem o analito do resultado"
-            ),
+            "analito_fora_do_layout" => {
+                format!("analito \"{v}\" (coluna \"{c}\"): não está em [inbox.analytes.fields]")
+            }
+            "analito_agrupado" => {
+                format!("analito \"{v}\" (coluna \"{c}\"): incorporado ao resultado do mesmo grupo")
+            }
+            "grupo_sem_resultado" => {
+                format!("analito \"{v}\" (coluna \"{c}\"): o grupo não tem o analito do resultado")
+            }
             _ => format!("{}: \"{v}\"", self.code),
         }
     }
@@ -79,7 +79,10 @@ pub enum Mapped {
         view: usize,
     },
     /// Rows that cannot become a result, with why (never validated).
-    Invalid { row: Row, issues: Vec<RowIssue> },
+    Invalid {
+        row: Row,
+        issues: Vec<RowIssue>,
+    },
     Skipped(Skip),
 }
 
@@ -201,7 +204,10 @@ impl Plan {
             .keep
             .iter()
             .filter_map(|(column, values)| {
-                Some((locate(column)?, values.iter().map(|v| value_key(v)).collect()))
+                Some((
+                    locate(column)?,
+                    values.iter().map(|v| value_key(v)).collect(),
+                ))
             })
             .collect();
         let mut compose = Vec::new();
@@ -484,11 +490,7 @@ impl Plan {
                 continue;
             }
             // The last target takes the row; earlier ones copy it.
-            let this = if t == last {
-                row.take()
-            } else {
-                row.clone()
-            };
+            let this = if t == last { row.take() } else { row.clone() };
             if let Some(this) = this {
                 out.push(self.record(this, Some(t), None, issues.clone()));
             }

@@ -30,9 +30,15 @@ fn table() -> &'static Result<HashMap<String, StatusKind>, String> {
     CELL.get_or_init(|| {
         let file: StatusFile = toml::from_str(STATUSES).map_err(|e| e.to_string())?;
         let mut map = HashMap::new();
-        for (list, kind) in [(&file.send, StatusKind::Send), (&file.skip, StatusKind::Skip)] {
+        for (list, kind) in [
+            (&file.send, StatusKind::Send),
+            (&file.skip, StatusKind::Skip),
+        ] {
             for wording in list {
-                if map.insert(value_key(wording), kind).is_some_and(|k| k != kind) {
+                if map
+                    .insert(value_key(wording), kind)
+                    .is_some_and(|k| k != kind)
+                {
                     return Err(format!("status {wording:?} has two meanings"));
                 }
             }

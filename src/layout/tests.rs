@@ -52,7 +52,10 @@ fn every_preset_parses_and_is_consistent() {
 #[test]
 fn an_unknown_preset_is_refused_with_the_list_of_presets() {
     let err = resolve(Some("gal-lotes"), &LayoutSpec::default()).unwrap_err();
-    assert!(err.contains("gal-lotes") && err.contains("gal-lote,"), "{err}");
+    assert!(
+        err.contains("gal-lotes") && err.contains("gal-lote,"),
+        "{err}"
+    );
 }
 
 const GAL_BATCH: &[&str] = &[
@@ -186,7 +189,9 @@ fn two_targets_give_two_results_with_their_own_ids() {
         .map(|m| {
             (
                 field(&p, m, Field::LabId).unwrap_or_default().to_string(),
-                field(&p, m, Field::ExamCode).unwrap_or_default().to_string(),
+                field(&p, m, Field::ExamCode)
+                    .unwrap_or_default()
+                    .to_string(),
                 field(&p, m, Field::Result).unwrap_or_default().to_string(),
             )
         })
@@ -226,12 +231,30 @@ fn lis_spec() -> LayoutSpec {
 fn other_exams_and_pending_statuses_are_skipped_not_errors() {
     let p = plan(&lis_spec(), LIS);
     let cases = [
-        (["1", "898001160660761", "HEMOGRAMA", "Liberado", "ver laudo"], Some("outro_exame")),
-        (["2", "898001160660761", "COVIDPCR", "Aguardando", ""], Some("status_nao_liberado")),
-        (["3", "898001160660761", "COVIDPCR", "CANCELADO", ""], Some("status_nao_liberado")),
-        (["4", "898001160660761", "COVIDPCR", "Recoleta", ""], Some("status_nao_liberado")),
-        (["5", "898001160660761", "COVIDPCR", "Liberado", "Detectável"], None),
-        (["6", "898001160660761", "94309-2", "Concluído", "Negativo"], None),
+        (
+            ["1", "898001160660761", "HEMOGRAMA", "Liberado", "ver laudo"],
+            Some("outro_exame"),
+        ),
+        (
+            ["2", "898001160660761", "COVIDPCR", "Aguardando", ""],
+            Some("status_nao_liberado"),
+        ),
+        (
+            ["3", "898001160660761", "COVIDPCR", "CANCELADO", ""],
+            Some("status_nao_liberado"),
+        ),
+        (
+            ["4", "898001160660761", "COVIDPCR", "Recoleta", ""],
+            Some("status_nao_liberado"),
+        ),
+        (
+            ["5", "898001160660761", "COVIDPCR", "Liberado", "Detectável"],
+            None,
+        ),
+        (
+            ["6", "898001160660761", "94309-2", "Concluído", "Negativo"],
+            None,
+        ),
     ];
     for (i, (cells, expected)) in cases.iter().enumerate() {
         let out = apply(&p, Unit::Row(row(i as u64 + 2, cells)));
@@ -247,7 +270,13 @@ fn other_exams_and_pending_statuses_are_skipped_not_errors() {
 #[test]
 fn an_unknown_status_is_an_issue_and_a_lab_can_name_its_own() {
     let p = plan(&lis_spec(), LIS);
-    let cells = ["7", "898001160660761", "COVIDPCR", "Conferido", "Detectável"];
+    let cells = [
+        "7",
+        "898001160660761",
+        "COVIDPCR",
+        "Conferido",
+        "Detectável",
+    ];
     let out = apply(&p, Unit::Row(row(9, &cells)));
     let Mapped::Record { issues, .. } = &out[0] else {
         panic!("{out:?}")
@@ -339,7 +368,9 @@ fn analytes_of_other_exams_are_skipped_and_conflicts_are_issues() {
             (PCR, "Covid 19, Detecção por PCR", "NÃO DETECTADO"),
         ]),
     );
-    assert!(out.iter().all(|m| matches!(m, Mapped::Invalid { issues, .. }
+    assert!(out
+        .iter()
+        .all(|m| matches!(m, Mapped::Invalid { issues, .. }
         if issues[0].code == "resultado_repetido_no_grupo")));
     // A specimen row alone is no result.
     let out = apply(
@@ -377,7 +408,14 @@ fn a_composed_lab_id_joins_its_columns_and_refuses_a_half() {
     ];
     let p = plan(&spec, &headers);
     use crate::model::Field;
-    let full = ["COVID19", "REQ-9", "898001160660761", "", "Liberado", "Detectável"];
+    let full = [
+        "COVID19",
+        "REQ-9",
+        "898001160660761",
+        "",
+        "Liberado",
+        "Detectável",
+    ];
     let out = apply(&p, Unit::Row(row(2, &full)));
     // COVID19 is not in any table: with `other_exams = "skip"` it is skipped.
     assert_eq!(skip_codes(&out), vec!["outro_exame"]);
@@ -387,7 +425,14 @@ fn a_composed_lab_id_joins_its_columns_and_refuses_a_half() {
     let p = plan(&spec, &headers);
     let out = apply(&p, Unit::Row(row(2, &full)));
     assert_eq!(field(&p, &out[0], Field::LabId), Some("REQ-9-COVID19"));
-    let half = ["COVID19", "", "898001160660761", "", "Liberado", "Detectável"];
+    let half = [
+        "COVID19",
+        "",
+        "898001160660761",
+        "",
+        "Liberado",
+        "Detectável",
+    ];
     let out = apply(&p, Unit::Row(row(3, &half)));
     assert!(
         matches!(&out[0], Mapped::Record { issues, .. } if issues[0].code == "campo_composto_incompleto"),
@@ -403,11 +448,11 @@ fn a_date_only_column_keeps_the_written_date() {
         ..LayoutSpec::default()
     };
     let p = plan(&spec, &["id", "dataTeste"]);
-    let out = apply(
-        &p,
-        Unit::Row(row(2, &["a1", "2020-07-27T03:00:00.000Z"])),
+    let out = apply(&p, Unit::Row(row(2, &["a1", "2020-07-27T03:00:00.000Z"])));
+    assert_eq!(
+        field(&p, &out[0], Field::CollectionDate),
+        Some("2020-07-27")
     );
-    assert_eq!(field(&p, &out[0], Field::CollectionDate), Some("2020-07-27"));
 }
 
 #[test]

@@ -57,7 +57,10 @@ fn results(outputs: &Value) -> Vec<(String, String)> {
         for entry in bundle["entry"].as_array().expect("entries") {
             let r = &entry["resource"];
             if r["resourceType"] == "Observation" {
-                let code = r["code"]["coding"][0]["code"].as_str().unwrap_or("").to_string();
+                let code = r["code"]["coding"][0]["code"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
                 let value = r["valueCodeableConcept"]["coding"][0]["code"]
                     .as_str()
                     .or_else(|| r["interpretation"][0]["coding"][0]["code"].as_str())
@@ -100,7 +103,10 @@ fn gal_batch_one_column_per_target() {
             (pcr, "3".into()),
         ]
     );
-    assert_eq!(skipped_by_code(&checked), vec![("alvo_nao_testado".into(), 1)]);
+    assert_eq!(
+        skipped_by_code(&checked),
+        vec![("alvo_nao_testado".into(), 1)]
+    );
 }
 
 #[test]
@@ -110,7 +116,10 @@ fn lis_export_of_every_exam_sends_only_released_sars_cov_2_rows() {
     assert_eq!((s.rows_valid, s.rows_invalid, s.rows_skipped), (2, 1, 7));
     assert_eq!(
         results(&outputs),
-        vec![("94309-2".into(), "1".into()), ("94558-4".into(), "2".into())]
+        vec![
+            ("94309-2".into(), "1".into()),
+            ("94558-4".into(), "2".into())
+        ]
     );
     assert_eq!(
         skipped_by_code(&checked),
@@ -127,7 +136,10 @@ fn analyte_rows_are_grouped_by_visit() {
     let s = &checked.summary;
     assert_eq!(
         results(&outputs),
-        vec![("94309-2".into(), "2".into()), ("94309-2".into(), "1".into())]
+        vec![
+            ("94309-2".into(), "2".into()),
+            ("94309-2".into(), "1".into())
+        ]
     );
     assert_eq!(s.rows_valid, 2);
     // The visit whose rows are far apart: both parts reported, none sent.
@@ -150,7 +162,10 @@ fn gal_export_skips_other_exams_and_pending_statuses() {
     assert_eq!((s.rows_valid, s.rows_invalid, s.rows_skipped), (2, 0, 3));
     assert_eq!(
         results(&outputs),
-        vec![("94309-2".into(), "1".into()), ("94558-4".into(), "2".into())]
+        vec![
+            ("94309-2".into(), "1".into()),
+            ("94558-4".into(), "2".into())
+        ]
     );
     let ids: Vec<&str> = outputs["bundles"]
         .as_array()
@@ -206,23 +221,91 @@ fn every_layout_example_parses() {
 fn the_samples_table_of_the_layout_guide_holds() {
     // (file, example, rows_total, rows_skipped, missing fields named on the header)
     let table: [(&str, &str, u64, u64, &[&str]); 10] = [
-        ("GAL_export_header_only.csv", "layouts/gal-exportacao.toml", 0, 0, &["a data da coleta"]),
-        ("gal_20251211T004603Z_exame.csv", "layouts/gal-lote.toml", 31, 0, &["o CNS do paciente", "a data da coleta"]),
-        ("vr2.csv", "layouts/gal-lote.toml", 36, 0, &["o CNS do paciente", "a data da coleta"]),
-        ("GrupoFleury_Exames_4.csv", "layouts/fleury-analitos.toml", 9, 8, &["o CNS do paciente", "a data de liberação do resultado"]),
-        ("dados-ac.head.csv", "layouts/esus-opendatasus.toml", 300, 5, &["o CNS do paciente", "a data de liberação do resultado"]),
-        ("dados-ac.rare-values.csv", "layouts/esus-opendatasus.toml", 56, 8, &["o CNS do paciente", "a data de liberação do resultado"]),
-        ("e_sus_notifica.csv", "rnds-drop.toml", 19, 0, &["a data de liberação do resultado", "o código do exame", "a amostra (material)"]),
-        ("sivep_gripe.xlsx", "rnds-drop.toml", 18, 0, &["o código do exame"]),
-        ("exemploseegene.xlsx", "rnds-drop.toml", 96, 0, &["o CNS do paciente", "a data da coleta", "o resultado"]),
-        ("de_para.csv", "rnds-drop.toml", 239, 0, &["o CNS do paciente", "a data da coleta", "o resultado"]),
+        (
+            "GAL_export_header_only.csv",
+            "layouts/gal-exportacao.toml",
+            0,
+            0,
+            &["a data da coleta"],
+        ),
+        (
+            "gal_20251211T004603Z_exame.csv",
+            "layouts/gal-lote.toml",
+            31,
+            0,
+            &["o CNS do paciente", "a data da coleta"],
+        ),
+        (
+            "vr2.csv",
+            "layouts/gal-lote.toml",
+            36,
+            0,
+            &["o CNS do paciente", "a data da coleta"],
+        ),
+        (
+            "GrupoFleury_Exames_4.csv",
+            "layouts/fleury-analitos.toml",
+            9,
+            8,
+            &["o CNS do paciente", "a data de liberação do resultado"],
+        ),
+        (
+            "dados-ac.head.csv",
+            "layouts/esus-opendatasus.toml",
+            300,
+            5,
+            &["o CNS do paciente", "a data de liberação do resultado"],
+        ),
+        (
+            "dados-ac.rare-values.csv",
+            "layouts/esus-opendatasus.toml",
+            56,
+            8,
+            &["o CNS do paciente", "a data de liberação do resultado"],
+        ),
+        (
+            "e_sus_notifica.csv",
+            "rnds-drop.toml",
+            19,
+            0,
+            &[
+                "a data de liberação do resultado",
+                "o código do exame",
+                "a amostra (material)",
+            ],
+        ),
+        (
+            "sivep_gripe.xlsx",
+            "rnds-drop.toml",
+            18,
+            0,
+            &["o código do exame"],
+        ),
+        (
+            "exemploseegene.xlsx",
+            "rnds-drop.toml",
+            96,
+            0,
+            &["o CNS do paciente", "a data da coleta", "o resultado"],
+        ),
+        (
+            "de_para.csv",
+            "rnds-drop.toml",
+            239,
+            0,
+            &["o CNS do paciente", "a data da coleta", "o resultado"],
+        ),
     ];
     for (file, config, total, skipped, missing) in table {
         let config = if config.starts_with("layouts/") {
             example(config.trim_start_matches("layouts/"))
         } else {
-            Config::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples").join(config))
-                .expect("example parses")
+            Config::load(
+                &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("examples")
+                    .join(config),
+            )
+            .expect("example parses")
         };
         let checked = run(&config, &harness::samples().join(file));
         let s = &checked.summary;
@@ -236,7 +319,9 @@ fn the_samples_table_of_the_layout_guide_holds() {
             .collect();
         for field in missing {
             assert!(
-                header.iter().any(|m| m.contains(&format!("nenhuma coluna com {field} "))),
+                header
+                    .iter()
+                    .any(|m| m.contains(&format!("nenhuma coluna com {field} "))),
                 "{file}: {field} not named on the header: {header:?}"
             );
         }
@@ -253,13 +338,21 @@ fn parse_with(inbox: &str) -> Result<Config, String> {
 #[test]
 fn layout_mistakes_are_configuration_errors() {
     let err = parse_with("layout = \"gal-lotes\"\n").unwrap_err();
-    assert!(err.contains("gal-lotes") && err.contains("fleury-analitos"), "{err}");
-    let err = parse_with("[[inbox.targets]]\ncolunm = \"x\"\nexam_code = \"94309-2\"\n").unwrap_err();
+    assert!(
+        err.contains("gal-lotes") && err.contains("fleury-analitos"),
+        "{err}"
+    );
+    let err =
+        parse_with("[[inbox.targets]]\ncolunm = \"x\"\nexam_code = \"94309-2\"\n").unwrap_err();
     assert!(err.contains("colunm"), "{err}");
-    let err = parse_with("[[inbox.targets]]\ncolumn = \"x\"\nexam_code = \"HEMOGRAMA\"\n").unwrap_err();
+    let err =
+        parse_with("[[inbox.targets]]\ncolumn = \"x\"\nexam_code = \"HEMOGRAMA\"\n").unwrap_err();
     assert!(err.contains("HEMOGRAMA"), "{err}");
     let err = parse_with("[inbox.select]\nother_exams = \"ignorar\"\n").unwrap_err();
-    assert!(err.contains("other_exams") || err.contains("ignorar"), "{err}");
+    assert!(
+        err.contains("other_exams") || err.contains("ignorar"),
+        "{err}"
+    );
     let err = parse_with("date_only = [\"result\"]\n").unwrap_err();
     assert!(err.contains("date_only"), "{err}");
     assert!(parse_with("layout = \"gal-lote\"\n").is_ok());
