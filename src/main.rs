@@ -115,7 +115,7 @@ fn skipped_note(s: &rnds_drop::report::Summary) -> String {
         *by_code.entry(entry.code.as_str()).or_default() += entry.rows;
     }
     let mut counts: Vec<(&str, u64)> = by_code.into_iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     let parts: Vec<String> = counts.iter().map(|(c, n)| format!("{n} {c}")).collect();
     format!(
         " (não são resultados a enviar: {}; motivos no resumo)",

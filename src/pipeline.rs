@@ -67,8 +67,8 @@ pub struct FileHeader {
     /// Field → column, as validation reads it (fields the layout fills
     /// point past the file's own cells, under the header they came from).
     pub columns: ColumnMap,
-    /// The layout compiled against this file.
-    pub plan: Plan,
+    /// The layout compiled against this file (shared: headers are cloned).
+    pub plan: std::sync::Arc<Plan>,
     /// Problems of the file as a whole; when not empty every row is invalid.
     pub file_issues: Vec<RowIssue>,
 }
@@ -179,7 +179,7 @@ pub fn process_file<S: Sink>(
         let header = FileHeader {
             info: table.info,
             columns,
-            plan,
+            plan: std::sync::Arc::new(plan),
             file_issues,
         };
         sink.header(&header).map_err(PipelineError::Sink)?;
