@@ -4,5 +4,8 @@
 mod check;
 mod cli;
 mod conformance;
+mod daemon;
 mod harness;
+mod ledger_reset;
+mod report_kills;
 mod service_kill;
