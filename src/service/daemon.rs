@@ -239,6 +239,13 @@ impl Service {
 
     /// One pass over the file, then the reports and the file's next step.
     async fn process(&mut self, active: &mut Active) -> Result<Next, ServiceError> {
+        if active.passes > 0 && active.reported.is_none() {
+            // An earlier pass may have failed while publishing (disk full):
+            // its recorded set is finished, not written a second time.
+            settle_reports(&mut self.ledger, &[])?;
+            let record = self.ledger.file(active.file_id)?;
+            active.reported = record.as_ref().and_then(already_reported);
+        }
         if let Some(disposition) = active.reported {
             return self.finish_reported(active, disposition);
         }

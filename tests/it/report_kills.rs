@@ -101,6 +101,12 @@ async fn kills_around_report_writing_leave_one_complete_set_and_no_leftovers() {
             .collect();
         expected.sort();
         assert_eq!(names(&ws.outbox), expected, "{failpoint}");
+        #[cfg(unix)]
+        for report in files_under(&ws.outbox) {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&report).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", report.display());
+        }
         let s = json(&reports[0]);
         assert_eq!(s["rows_invalid"], 1, "{failpoint}: {s}");
         assert_eq!(
