@@ -16,10 +16,9 @@ use crate::rnds::Client;
 use crate::watch::{ClaimedFile, Disposition, Inboxes, WatchSettings};
 
 use super::ledger_open::open_ledger;
-use super::outputs::{
-    already_reported, publish_summary, settle_reports, OutputPaths, KIND_UNREADABLE,
-};
+use super::outputs::OutputPaths;
 use super::pass::{run_pass, PassContext};
+use super::publish::{already_reported, publish_summary, settle_reports, KIND_UNREADABLE};
 use super::resolve::resolve_ledger;
 use super::{report_instant, ServiceError};
 

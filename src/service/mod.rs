@@ -17,6 +17,7 @@ pub mod demo;
 mod ledger_open;
 mod outputs;
 mod pass;
+mod publish;
 mod resolve;
 mod send;
 
@@ -28,8 +29,9 @@ use std::path::PathBuf;
 pub use daemon::run;
 pub use demo::{run_demo, DemoError, DemoSummary};
 pub use ledger_open::start_new_ledger;
-pub use outputs::{OutputPaths, FAILPOINT_EXIT, STAGING_DIR};
+pub use outputs::OutputPaths;
 pub use pass::PendingRow;
+pub use publish::{FAILPOINT_EXIT, STAGING_DIR};
 pub use send::{send_files, SentFile};
 
 use crate::ledger::LedgerError;

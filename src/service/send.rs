@@ -43,7 +43,7 @@ pub async fn send_files(
         source,
     })?;
     let (_ledger_lock, mut ledger) = open_ledger(config)?;
-    super::outputs::settle_reports(&mut ledger, &[out_dir])?;
+    super::publish::settle_reports(&mut ledger, &[out_dir])?;
     let client = Client::new(config)?;
     // `send` has no shutdown signal of its own: Ctrl-C ends the process and
     // the ledger's intents are resolved on the next start.
