@@ -124,3 +124,63 @@ async fn a_lost_ledger_is_refused_and_a_fresh_one_reports_rows_already_at_rnds()
     }
     sim.shutdown().await;
 }
+
+/// `send` with the test lab, one inbox `entrada/` → `saida/`, the ledger
+/// `registro.sqlite`; returns (exit code, stderr).
+fn send_in(dir: &Path) -> (Option<i32>, String) {
+    let lab = std::fs::read_to_string(crate::harness::fixtures().join("lab.toml")).unwrap();
+    let config = dir.join("rnds-drop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{lab}\n[[inbox]]\npath = \"entrada\"\noutbox = \"saida\"\n\n[ledger]\npath = \"registro.sqlite\"\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rnds-drop"))
+        .args(["send", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(dir.join("avulso"))
+        .arg(crate::harness::fixtures().join("check/separate_date_time/input.csv"))
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_missing_ledger_is_not_created_where_taken_files_or_reports_show_sends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ledger = dir.join("registro.sqlite");
+    let taken = dir.join("entrada/.rnds-drop/processados/2026/11/03");
+    std::fs::create_dir_all(&taken).unwrap();
+    std::fs::create_dir_all(dir.join("saida")).unwrap();
+
+    std::fs::write(taken.join("lote.csv"), b"x").unwrap();
+    let (code, stderr) = send_in(dir);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("processados") && stderr.contains("não existe"),
+        "{stderr}"
+    );
+    assert!(!ledger.exists());
+
+    std::fs::remove_file(taken.join("lote.csv")).unwrap();
+    let report = dir.join("saida/lote.20261103T164000.enviados.csv");
+    std::fs::write(&report, b"linha;id_exame;id_rnds;situacao\r\n").unwrap();
+    let (code, stderr) = send_in(dir);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("enviados.csv"), "{stderr}");
+    assert!(!ledger.exists());
+
+    // No trace of earlier sends: a first start creates the ledger (and
+    // then stops at the missing certificate of the test lab).
+    std::fs::remove_file(&report).unwrap();
+    let (_, stderr) = send_in(dir);
+    assert!(ledger.exists(), "{stderr}");
+    assert!(!stderr.contains("não existe, mas"), "{stderr}");
+}
