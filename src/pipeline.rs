@@ -67,8 +67,8 @@ pub struct FileHeader {
     /// Field → column, as validation reads it (fields the layout fills
     /// point past the file's own cells, under the header they came from).
     pub columns: ColumnMap,
-    /// The layout compiled against this file.
-    pub plan: Plan,
+    /// The layout compiled against this file (shared: headers are cloned).
+    pub plan: std::sync::Arc<Plan>,
     /// Problems of the file as a whole; when not empty every row is invalid.
     pub file_issues: Vec<RowIssue>,
 }
@@ -179,7 +179,7 @@ pub fn process_file<S: Sink>(
         let header = FileHeader {
             info: table.info,
             columns,
-            plan,
+            plan: std::sync::Arc::new(plan),
             file_issues,
         };
         sink.header(&header).map_err(PipelineError::Sink)?;
@@ -195,11 +195,18 @@ pub fn process_file<S: Sink>(
                 None => Box::new(rows.map(|r| r.map(Unit::Row))),
             };
         scope.spawn(move || loop {
+            // A chunk holds at most CHUNK_ROWS rows (plus one group), so
+            // memory stays flat however rows are grouped.
             let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-            for unit in units.by_ref().take(CHUNK_ROWS) {
-                match unit {
-                    Ok(unit) => chunk.push(unit),
-                    Err(e) => {
+            let mut rows_in_chunk = 0;
+            while rows_in_chunk < CHUNK_ROWS {
+                match units.next() {
+                    None => break,
+                    Some(Ok(unit)) => {
+                        rows_in_chunk += unit.rows();
+                        chunk.push(unit);
+                    }
+                    Some(Err(e)) => {
                         let _ = sender.send(Err(e));
                         return;
                     }

@@ -19,6 +19,16 @@ pub enum Unit {
     Group(Group),
 }
 
+impl Unit {
+    /// How many file rows the unit holds.
+    pub fn rows(&self) -> usize {
+        match self {
+            Unit::Row(_) => 1,
+            Unit::Group(g) => g.rows.len(),
+        }
+    }
+}
+
 /// Consecutive rows sharing one key.
 #[derive(Debug, Default)]
 pub struct Group {

@@ -325,3 +325,33 @@ fn the_samples_table_of_the_layout_guide_holds() {
         }
     }
 }
+
+fn parse_with(inbox: &str) -> Result<Config, String> {
+    let mut text = std::fs::read_to_string(harness::fixtures().join("lab.toml")).expect("lab");
+    text.push_str("\n[[inbox]]\npath = \"entrada\"\noutbox = \"saida\"\n");
+    text.push_str(inbox);
+    Config::parse(&text, Path::new("teste.toml"), Path::new(".")).map_err(|e| e.to_string())
+}
+
+#[test]
+fn layout_mistakes_are_configuration_errors() {
+    let err = parse_with("layout = \"gal-lotes\"\n").unwrap_err();
+    assert!(
+        err.contains("gal-lotes") && err.contains("fleury-analitos"),
+        "{err}"
+    );
+    let err =
+        parse_with("[[inbox.targets]]\ncolunm = \"x\"\nexam_code = \"94309-2\"\n").unwrap_err();
+    assert!(err.contains("colunm"), "{err}");
+    let err =
+        parse_with("[[inbox.targets]]\ncolumn = \"x\"\nexam_code = \"HEMOGRAMA\"\n").unwrap_err();
+    assert!(err.contains("HEMOGRAMA"), "{err}");
+    let err = parse_with("[inbox.select]\nother_exams = \"ignorar\"\n").unwrap_err();
+    assert!(
+        err.contains("other_exams") || err.contains("ignorar"),
+        "{err}"
+    );
+    let err = parse_with("date_only = [\"result\"]\n").unwrap_err();
+    assert!(err.contains("date_only"), "{err}");
+    assert!(parse_with("layout = \"gal-lote\"\n").is_ok());
+}

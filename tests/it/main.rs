@@ -4,8 +4,11 @@
 mod check;
 mod cli;
 mod conformance;
+mod daemon;
 mod harness;
 mod inspect;
 mod layouts;
+mod ledger_reset;
+mod report_kills;
 mod safety;
 mod service_kill;
