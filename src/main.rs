@@ -8,13 +8,21 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rnds_drop::check::{self, Verdict};
-use rnds_drop::config::Config;
+use rnds_drop::config::{Config, Purpose};
 use rnds_drop::pipeline::FileJob;
 
 use cli::{exit, CheckArgs, Cli, Command, DemoArgs, LogFormat, RunArgs};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not mistakes.
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
     let code = match cli.command {
         Command::Check(args) => run_check(&args),
         Command::Send(args) => run_send(&args),
@@ -32,15 +40,15 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
 }
 
-fn load_config(path: &std::path::Path) -> Result<Config, i32> {
-    Config::load(path).map_err(|e| {
+fn load_config(path: &std::path::Path, purpose: Purpose) -> Result<Config, i32> {
+    Config::load_for(path, purpose).map_err(|e| {
         eprintln!("✗ {e}");
         exit::CONFIG
     })
 }
 
 fn run_check(args: &CheckArgs) -> i32 {
-    let config = match load_config(&args.config) {
+    let config = match load_config(&args.config, Purpose::Offline) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -53,6 +61,11 @@ fn run_check(args: &CheckArgs) -> i32 {
                 progress.finish();
                 print_checked(&checked);
                 worst = worst.max(checked.verdict);
+            }
+            Err(e) if e.is_wrong_folder() => {
+                progress.finish();
+                eprintln!("✗ {e}. O que fazer: indique em --out uma pasta (não um arquivo) em que você pode gravar");
+                return exit::USAGE;
             }
             Err(e) => {
                 progress.finish();
@@ -125,8 +138,11 @@ impl Progress {
 }
 
 /// What `send` and `run` need before anything else.
-fn config_and_runtime(path: &std::path::Path) -> Result<(Config, tokio::runtime::Runtime), i32> {
-    Ok((load_config(path)?, runtime()?))
+fn config_and_runtime(
+    path: &std::path::Path,
+    purpose: Purpose,
+) -> Result<(Config, tokio::runtime::Runtime), i32> {
+    Ok((load_config(path, purpose)?, runtime()?))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, i32> {
@@ -168,7 +184,7 @@ fn init_logs(format: LogFormat, level: &str) {
 
 fn run_send(args: &CheckArgs) -> i32 {
     init_logs(LogFormat::Text, "warn");
-    let (config, runtime) = match config_and_runtime(&args.config) {
+    let (config, runtime) = match config_and_runtime(&args.config, Purpose::Network) {
         Ok(both) => both,
         Err(code) => return code,
     };
@@ -247,7 +263,7 @@ fn run_send(args: &CheckArgs) -> i32 {
 
 fn run_service(args: &RunArgs) -> i32 {
     init_logs(args.log_format, "info");
-    let (config, runtime) = match config_and_runtime(&args.config) {
+    let (config, runtime) = match config_and_runtime(&args.config, Purpose::Service) {
         Ok(both) => both,
         Err(code) => return code,
     };

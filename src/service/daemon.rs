@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use crate::check;
 use crate::config::Config;
 use crate::ledger::{FileId, FileState, Ledger, NewFile};
-use crate::pipeline::{self, FileJob};
+use crate::pipeline::FileJob;
 use crate::rnds::Client;
 use crate::watch::{ClaimedFile, Disposition, Inboxes, WatchSettings};
 
@@ -41,6 +41,7 @@ pub async fn run(
     let _ledger_lock = prepare_ledger_dir(&config.ledger.path)?;
     let mut ledger = Ledger::open(&config.ledger.path)?;
     let client = Client::new(&config)?;
+    let _daily_warnings = DailyWarnings::start(client.clone());
     for inbox in &config.inbox {
         std::fs::create_dir_all(&inbox.outbox).map_err(|source| ServiceError::Output {
             path: inbox.outbox.clone(),
@@ -148,6 +149,30 @@ async fn until_stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+/// Logs the client's warnings (certificate expiring within 30 days, files
+/// others can read) at start and then once a day, until dropped.
+struct DailyWarnings(tokio::task::JoinHandle<()>);
+
+impl DailyWarnings {
+    fn start(client: Client) -> DailyWarnings {
+        DailyWarnings(tokio::spawn(async move {
+            let mut day = tokio::time::interval(Duration::from_secs(24 * 3600));
+            loop {
+                day.tick().await;
+                for warning in client.warnings(chrono::Utc::now()) {
+                    tracing::warn!("{warning}");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for DailyWarnings {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 enum Picked {
     New(ClaimedFile),
     Retry(Active),
@@ -198,18 +223,15 @@ impl Service {
                 (record.id, reported)
             }
             None => {
-                let work_path = claimed.work_path.clone();
-                let sha = tokio::task::spawn_blocking(move || pipeline::sha256_file(&work_path))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .unwrap_or_default();
+                let sha = super::file_sha256(claimed.work_path.clone()).await?;
                 let inbox = &self.config.inbox[claimed.inbox_index].path;
-                let id = self.ledger.record_file(&NewFile {
-                    sha256: &sha,
-                    name: &claimed.original_name,
-                    inbox,
-                    work_path: &claimed.work_path,
+                let id = super::blocking(|| {
+                    self.ledger.record_file(&NewFile {
+                        sha256: &sha,
+                        name: &claimed.original_name,
+                        inbox,
+                        work_path: &claimed.work_path,
+                    })
                 })?;
                 tracing::info!(arquivo = %claimed.original_name, "arquivo recebido");
                 (id, false)
@@ -259,18 +281,21 @@ impl Service {
             .date_naive();
         if report.unreadable {
             let summary_path = &paths.reports.summary;
-            report
-                .summary
-                .write(summary_path)
-                .map_err(|source| ServiceError::Output {
-                    path: summary_path.clone(),
-                    source,
-                })?;
-            self.ledger
-                .add_report(active.file_id, "resumo", summary_path)?;
-            let stored = active.claimed.finish(Disposition::Failed, today)?;
-            self.ledger
-                .finish_file(active.file_id, FileState::Failed, &stored)?;
+            super::blocking(|| -> Result<(), ServiceError> {
+                report
+                    .summary
+                    .write(summary_path)
+                    .map_err(|source| ServiceError::Output {
+                        path: summary_path.clone(),
+                        source,
+                    })?;
+                self.ledger
+                    .add_report(active.file_id, "resumo", summary_path)?;
+                let stored = active.claimed.finish(Disposition::Failed, today)?;
+                self.ledger
+                    .finish_file(active.file_id, FileState::Failed, &stored)?;
+                Ok(())
+            })?;
             tracing::warn!(
                 arquivo = %name,
                 motivo = report.summary.error.as_deref().unwrap_or(""),
@@ -297,14 +322,17 @@ impl Service {
             } else {
                 "resumo"
             };
-            if let Some(outputs) = report.outputs {
-                let written = outputs.commit(&report.summary)?;
+            super::blocking(|| -> Result<(), ServiceError> {
+                if let Some(outputs) = report.outputs {
+                    let written = outputs.commit(&report.summary)?;
+                    self.ledger
+                        .add_report(active.file_id, kind, &written.summary)?;
+                }
+                let stored = active.claimed.finish(Disposition::Processed, today)?;
                 self.ledger
-                    .add_report(active.file_id, kind, &written.summary)?;
-            }
-            let stored = active.claimed.finish(Disposition::Processed, today)?;
-            self.ledger
-                .finish_file(active.file_id, FileState::Processed, &stored)?;
+                    .finish_file(active.file_id, FileState::Processed, &stored)?;
+                Ok(())
+            })?;
             tracing::info!(
                 arquivo = %name,
                 linhas = s.rows_total,
