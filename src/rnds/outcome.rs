@@ -203,6 +203,14 @@ pub(crate) fn transport_failure(error: &reqwest::Error) -> TransportFailure {
             return TransportFailure::Certificate(words::certificate_refusal(tls));
         }
     }
+    // A TLS alert received after the handshake (TLS 1.3 client
+    // authentication) reaches us as text inside an io::Error.
+    if let Some(alert) = words::alert_in_text(error) {
+        let tls = rustls::Error::AlertReceived(alert);
+        if is_certificate_problem(&tls) {
+            return TransportFailure::Certificate(words::certificate_refusal(&tls));
+        }
+    }
     if error.is_builder() {
         return TransportFailure::Invalid(builder_reason(error));
     }

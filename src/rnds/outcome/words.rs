@@ -70,6 +70,26 @@ fn alert_reason(alert: Alert) -> &'static str {
     }
 }
 
+/// The alert named by a "received fatal alert: UnknownCA" text anywhere in
+/// the error chain (rustls' message, carried as text by the I/O layers).
+pub(crate) fn alert_in_text(error: &(dyn std::error::Error + 'static)) -> Option<Alert> {
+    let text = chain_text(error);
+    let name = text.split("received fatal alert: ").nth(1)?;
+    let name: String = name.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    [
+        Alert::CertificateRequired,
+        Alert::UnknownCA,
+        Alert::BadCertificate,
+        Alert::UnsupportedCertificate,
+        Alert::CertificateRevoked,
+        Alert::CertificateExpired,
+        Alert::CertificateUnknown,
+        Alert::AccessDenied,
+    ]
+    .into_iter()
+    .find(|alert| format!("{alert:?}") == name)
+}
+
 /// A connect or transfer failure in pt-BR: time-out, refused connection,
 /// name not found, or the operating system's reason.
 pub(crate) fn transport_reason(error: &reqwest::Error) -> String {
