@@ -472,11 +472,13 @@ impl Config {
                 message: rendered.message,
             }
         })?;
-        config.validate(purpose).map_err(|problem| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            line: messages::line_of(text, problem.header, problem.occurrence, problem.key),
-            message: problem.message,
-        })?;
+        config
+            .validate(purpose)
+            .map_err(|problem| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: messages::line_of(text, problem.header, problem.occurrence, problem.key),
+                message: problem.message,
+            })?;
         config.resolve_paths(base);
         Ok(config)
     }

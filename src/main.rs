@@ -18,9 +18,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are not mistakes.
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
             let _ = e.print();
-            return ExitCode::from(code as u8);
+            if !e.use_stderr() {
+                return ExitCode::from(exit::OK as u8);
+            }
+            eprintln!("✗ linha de comando inválida (veja acima); os comandos e opções estão em `rnds-drop --help`");
+            return ExitCode::from(exit::USAGE as u8);
         }
     };
     let code = match cli.command {

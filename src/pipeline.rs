@@ -182,7 +182,9 @@ pub fn process_file<S: Sink>(
 }
 
 /// The digest thread's result; a panic there is an error, never `""`.
-fn joined_digest(joined: std::thread::Result<std::io::Result<String>>) -> Result<String, InputError> {
+fn joined_digest(
+    joined: std::thread::Result<std::io::Result<String>>,
+) -> Result<String, InputError> {
     match joined {
         Ok(Ok(hex)) => Ok(hex),
         Ok(Err(e)) => Err(InputError::Io(e)),

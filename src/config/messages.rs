@@ -17,9 +17,17 @@ pub(super) struct Rendered {
 /// Keys whose value must never be repeated (nor live in this file).
 pub(super) fn is_secret_key(key: &str) -> bool {
     let key = key.trim().trim_matches('"').to_ascii_lowercase();
-    let secret = ["password", "senha", "secret", "segredo", "token", "pin", "passphrase"]
-        .iter()
-        .any(|word| key.contains(word));
+    let secret = [
+        "password",
+        "senha",
+        "secret",
+        "segredo",
+        "token",
+        "pin",
+        "passphrase",
+    ]
+    .iter()
+    .any(|word| key.contains(word));
     secret && !key.ends_with("_env") && !key.ends_with("_file")
 }
 
@@ -137,12 +145,14 @@ pub(super) fn render(text: &str, error: &toml::de::Error) -> Rendered {
         };
     }
     if message.starts_with("duplicate key") {
-        return Rendered {
-            line,
-            message: format!(
-                "{within}a chave ou seção `{key_shown}` aparece duas vezes: apague uma delas"
+        let message = match place.as_ref() {
+            Some(p) if p.is_header => format!(
+                "a seção {} aparece duas vezes: junte as chaves numa seção só e apague a outra",
+                p.section
             ),
+            _ => format!("{within}a chave `{key_shown}` aparece duas vezes: apague uma delas"),
         };
+        return Rendered { line, message };
     }
     // Everything else comes from the TOML parser itself.
     let column = place.as_ref().map(|p| p.column).unwrap_or(1);

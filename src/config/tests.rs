@@ -27,7 +27,12 @@ outbox = "saida"
 "#;
 
 fn error_for(text: &str, purpose: Purpose) -> String {
-    match Config::parse_for(text, Path::new("/etc/rnds-drop/rnds-drop.toml"), Path::new("/etc/rnds-drop"), purpose) {
+    match Config::parse_for(
+        text,
+        Path::new("/etc/rnds-drop/rnds-drop.toml"),
+        Path::new("/etc/rnds-drop"),
+        purpose,
+    ) {
         Ok(_) => panic!("accepted:\n{text}"),
         Err(e) => e.to_string(),
     }
@@ -51,7 +56,10 @@ fn assert_portuguese(message: &str) {
     ] {
         assert!(!message.contains(english), "{english:?} in: {message}");
     }
-    assert!(message.starts_with("configuração inválida em /etc/rnds-drop/rnds-drop.toml"), "{message}");
+    assert!(
+        message.starts_with("configuração inválida em /etc/rnds-drop/rnds-drop.toml"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -65,7 +73,10 @@ fn the_example_lab_parses() {
 fn a_number_where_text_is_expected_says_to_quote_it() {
     let message = error(&LAB.replace("cnes = \"2337991\"", "cnes = 2337991"));
     assert_portuguese(&message);
-    assert!(message.contains(", linha 5: [lab] cnes: valor do tipo errado"), "{message}");
+    assert!(
+        message.contains(", linha 5: [lab] cnes: valor do tipo errado"),
+        "{message}"
+    );
     assert!(message.contains("cnes = \"2337991\""), "{message}");
 }
 
@@ -73,7 +84,10 @@ fn a_number_where_text_is_expected_says_to_quote_it() {
 fn an_unknown_key_names_its_line_and_the_keys_accepted() {
     let message = error(&LAB.replace("uf = \"SP\"", "uf = \"SP\"\nfuso = \"America/Manaus\""));
     assert_portuguese(&message);
-    assert!(message.contains(", linha 10: [lab] a chave `fuso` não existe"), "{message}");
+    assert!(
+        message.contains(", linha 10: [lab] a chave `fuso` não existe"),
+        "{message}"
+    );
     assert!(message.contains("timezone"), "{message}");
 }
 
@@ -100,7 +114,10 @@ fn a_password_written_in_the_file_is_never_repeated() {
         "certificate_password_env = \"RNDS_PFX_SENHA\"",
         &format!("certificate_password = \"{secret}\""),
     ));
-    assert!(message.contains("a senha do certificado não pode ficar no arquivo"), "{message}");
+    assert!(
+        message.contains("a senha do certificado não pode ficar no arquivo"),
+        "{message}"
+    );
     assert!(message.contains("certificate_password_file"), "{message}");
 }
 
@@ -124,22 +141,34 @@ fn a_missing_section_is_named_without_pointing_at_a_comment() {
 fn a_missing_key_points_at_its_section() {
     let message = error(&LAB.replace("requester_id = \"5000001\"\n", ""));
     assert_portuguese(&message);
-    assert!(message.contains(", linha 4: [lab] falta a chave obrigatória `requester_id`"), "{message}");
+    assert!(
+        message.contains(", linha 4: [lab] falta a chave obrigatória `requester_id`"),
+        "{message}"
+    );
 }
 
 #[test]
 fn an_unknown_environment_lists_the_accepted_ones() {
     let message = error(&LAB.replace("\"homologacao\"", "\"produção\""));
     assert_portuguese(&message);
-    assert!(message.contains("[rnds] environment = \"produção\" não é um valor aceito"), "{message}");
+    assert!(
+        message.contains("[rnds] environment = \"produção\" não é um valor aceito"),
+        "{message}"
+    );
     assert!(message.contains("producao"), "{message}");
 }
 
 #[test]
 fn a_syntax_error_is_explained_in_portuguese() {
-    let message = error(&LAB.replace("timezone = \"America/Sao_Paulo\"", "timezone = America/Sao_Paulo"));
+    let message = error(&LAB.replace(
+        "timezone = \"America/Sao_Paulo\"",
+        "timezone = America/Sao_Paulo",
+    ));
     assert_portuguese(&message);
-    assert!(message.contains(", linha 8: erro de sintaxe TOML"), "{message}");
+    assert!(
+        message.contains(", linha 8: erro de sintaxe TOML"),
+        "{message}"
+    );
     assert!(message.contains("entre aspas"), "{message}");
 }
 
@@ -147,7 +176,10 @@ fn a_syntax_error_is_explained_in_portuguese() {
 fn an_unknown_state_is_refused_on_its_line() {
     let message = error(&LAB.replace("uf = \"SP\"", "uf = \"XX\""));
     assert_portuguese(&message);
-    assert!(message.contains(", linha 9: [lab] uf = \"XX\" não é uma UF do Brasil"), "{message}");
+    assert!(
+        message.contains(", linha 9: [lab] uf = \"XX\" não é uma UF do Brasil"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -155,7 +187,13 @@ fn check_needs_no_rnds_section_but_the_network_commands_do() {
     let start = LAB.find("[rnds]").unwrap();
     let end = LAB.find("[[inbox]]").unwrap();
     let offline = format!("{}{}", &LAB[..start], &LAB[end..]);
-    let config = Config::parse_for(&offline, Path::new("t.toml"), Path::new("/x"), Purpose::Offline).unwrap();
+    let config = Config::parse_for(
+        &offline,
+        Path::new("t.toml"),
+        Path::new("/x"),
+        Purpose::Offline,
+    )
+    .unwrap();
     assert!(!config.rnds.is_configured());
     let message = error(&offline);
     assert!(message.contains("falta a seção [rnds]"), "{message}");
@@ -173,10 +211,24 @@ fn the_service_needs_an_inbox() {
 
 #[test]
 fn an_unreadable_file_is_explained_in_portuguese() {
-    let Err(e @ ConfigError::Read { .. }) = Config::load(Path::new("/nao/existe/rnds-drop.toml")) else {
+    let Err(e @ ConfigError::Read { .. }) = Config::load(Path::new("/nao/existe/rnds-drop.toml"))
+    else {
         panic!("a missing file must be a read error");
     };
     let message = e.to_string();
-    assert!(message.contains("o arquivo ou a pasta não existe"), "{message}");
+    assert!(
+        message.contains("o arquivo ou a pasta não existe"),
+        "{message}"
+    );
     assert!(!message.contains("os error"), "{message}");
+}
+
+#[test]
+fn a_section_written_twice_is_named() {
+    let message = error(&LAB.replace("[rnds]", "[lab]\nuf = \"SP\"\n\n[rnds]"));
+    assert_portuguese(&message);
+    assert!(
+        message.contains("a seção [lab] aparece duas vezes"),
+        "{message}"
+    );
 }

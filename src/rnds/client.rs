@@ -132,7 +132,12 @@ impl Client {
     /// within 30 days of `now`, certificate or password files other
     /// accounts can read. `doctor` prints them; `run` logs them daily.
     pub fn warnings(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
-        let mut warnings: Vec<String> = self.inner.certificate.expiry_warning(now).into_iter().collect();
+        let mut warnings: Vec<String> = self
+            .inner
+            .certificate
+            .expiry_warning(now)
+            .into_iter()
+            .collect();
         warnings.extend(self.inner.file_warnings.iter().cloned());
         warnings
     }
@@ -506,7 +511,20 @@ fn search_has_entries(body: &[u8]) -> bool {
 
 #[cfg(test)]
 mod lookup_body_tests {
-    use super::current_document_id;
+    use super::{current_document_id, read_capped, MAX_ANSWER_BYTES};
+
+    /// A proxy's endless page costs at most 1 MiB of memory.
+    #[tokio::test]
+    async fn an_answer_body_is_read_up_to_the_cap() {
+        let huge = hyper::Response::new(vec![b'x'; 3 * MAX_ANSWER_BYTES]);
+        let body = read_capped(reqwest::Response::from(huge)).await.unwrap();
+        assert_eq!(body.len(), MAX_ANSWER_BYTES);
+        let small = hyper::Response::new(b"{}".to_vec());
+        assert_eq!(
+            read_capped(reqwest::Response::from(small)).await.unwrap(),
+            b"{}"
+        );
+    }
 
     #[test]
     fn only_a_well_formed_answer_says_anything_about_the_document() {

@@ -154,7 +154,12 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
             p.record(
                 CONFIG,
                 CheckStatus::ConfigurationProblem,
-                format!("{e}. O que fazer: corrija o arquivo e rode o doctor de novo"),
+                match e.to_string() {
+                    text if text.contains("O que fazer") => text,
+                    text => {
+                        format!("{text}. O que fazer: corrija o arquivo e rode o doctor de novo")
+                    }
+                },
             );
             p.not_verified(&[FOLDERS, CERTIFICATE, TOKEN, ORGANIZATION, LINK, REQUESTER]);
             return p.report;
@@ -251,7 +256,10 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
     if config.rnds.environment == Environment::Producao {
         // Nothing may be posted to production: a read-only lookup with the
         // requester's identifier system is the most that can be asked.
-        match client.find_document(&format!("rnds-drop-doctor-{}", uuid::Uuid::new_v4())).await {
+        match client
+            .find_document(&format!("rnds-drop-doctor-{}", uuid::Uuid::new_v4()))
+            .await
+        {
             Err(ClientError::Config(message)) => {
                 p.record(REQUESTER, CheckStatus::ConfigurationProblem, message)
             }

@@ -186,8 +186,7 @@ pub(crate) fn config_text(
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
-            .unwrap();
+        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     format!(
         "[lab]\ncnes = \"1234567\"\nrequester_id = \"98765\"\nrequester_cns = \

@@ -143,15 +143,12 @@ impl TokenCache {
                     }
                 })?;
         let status = answer.status().as_u16();
-        let body = answer
-            .bytes()
-            .await
-            .map_err(|e| {
-                ClientError::Unreachable(format!(
-                    "a resposta do token se perdeu: {}",
-                    super::outcome::transport_reason(&e)
-                ))
-            })?;
+        let body = answer.bytes().await.map_err(|e| {
+            ClientError::Unreachable(format!(
+                "a resposta do token se perdeu: {}",
+                super::outcome::transport_reason(&e)
+            ))
+        })?;
         match status {
             200 => {}
             401 | 403 => {
@@ -174,14 +171,13 @@ impl TokenCache {
                 )))
             }
         }
-        let parsed: TokenAnswer = serde_json::from_slice(&body)
-            .map_err(|_| {
-                ClientError::Unreachable(format!(
-                    "a resposta de {} não é um token (JSON com access_token e expires_in); \
+        let parsed: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
+            ClientError::Unreachable(format!(
+                "a resposta de {} não é um token (JSON com access_token e expires_in); \
                      confira auth_url",
-                    self.url
-                ))
-            })?;
+                self.url
+            ))
+        })?;
         let lifetime = Duration::from_millis(parsed.expires_in);
         let margin = REFRESH_MARGIN.min(lifetime / 2);
         Ok((

@@ -196,7 +196,10 @@ async fn the_token_needs_a_client_certificate_and_ehr_calls_do_not() {
     assert_eq!(sent.status, StatusCode::CREATED, "{:?}", sent.body);
     let cnes = &sim.identity().cnes;
     let found = anonymous
-        .get(format!("{}/api/fhir/r4/Organization/{cnes}", sim.base_url()))
+        .get(format!(
+            "{}/api/fhir/r4/Organization/{cnes}",
+            sim.base_url()
+        ))
         .header("X-Authorization-Server", format!("Bearer {token}"))
         .header("Authorization", &sim.identity().requester_cns)
         .send()
@@ -235,7 +238,10 @@ async fn media_types_and_methods_as_real_clients_send_them() {
     }
     for method in [reqwest::Method::PUT, reqwest::Method::DELETE] {
         let reply = client
-            .request(method.clone(), format!("{}/api/fhir/r4/Bundle", sim.base_url()))
+            .request(
+                method.clone(),
+                format!("{}/api/fhir/r4/Bundle", sim.base_url()),
+            )
             .header("X-Authorization-Server", format!("Bearer {token}"))
             .send()
             .await

@@ -721,3 +721,66 @@ fn a_row_of_a_file_without_the_column_points_to_the_header_issue() {
         .message
         .starts_with("Linha 2: o arquivo não tem coluna com o CNS do paciente"));
 }
+
+/// The lab named a column in `[inbox.columns]` that the file lacks: said
+/// on the header line, and no synonym stands in for it.
+#[test]
+fn a_configured_column_absent_from_the_file_is_an_issue() {
+    let mut overrides = BTreeMap::new();
+    overrides.insert(Field::PatientCns, "Cartão do Paciente".to_string());
+    let map = map_columns(&headers(PERF_HEADER), &overrides);
+    assert!(!map.has(Field::PatientCns), "no guess from the synonyms");
+    let found = file_issues(&map, &settings(), 1);
+    let issue = found
+        .iter()
+        .find(|i| i.code == "coluna_configurada_ausente")
+        .expect("reported");
+    assert_eq!(issue.line, 1);
+    assert_eq!(issue.column, "Cartão do Paciente");
+    assert!(
+        issue
+            .message
+            .contains("[inbox.columns] patient_cns = \"Cartão do Paciente\""),
+        "{}",
+        issue.message
+    );
+    assert!(issue.message.contains("\"cns\""), "{}", issue.message);
+}
+
+/// Excel's `7,85957E+14` is not "characters that are not digits": the
+/// message says Excel did it and how to export the column as text.
+#[test]
+fn a_cns_that_excel_turned_into_scientific_notation_says_so() {
+    let map = perf_map();
+    let issues = validate_row(
+        &row(
+            3,
+            "LAB-1;PACIENTE;7,85957E+14;;08/06/2021;08/06/2021;94309-2;Detectável;SWNAFA;RT-PCR;2337991",
+        ),
+        &map,
+        &settings(),
+    )
+    .unwrap_err();
+    let issue = issues
+        .iter()
+        .find(|i| i.column == "cns")
+        .expect("CNS issue");
+    assert_eq!(issue.value, "7,85957E+14");
+    assert!(
+        issue
+            .message
+            .contains("o Excel transformou o CNS em notação científica"),
+        "{}",
+        issue.message
+    );
+    assert!(
+        issue.message.contains("formate-a como Texto"),
+        "{}",
+        issue.message
+    );
+    assert!(
+        !issue.message.contains("não são dígitos"),
+        "{}",
+        issue.message
+    );
+}

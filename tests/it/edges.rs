@@ -36,13 +36,25 @@ fn valid_csv() -> PathBuf {
 
 #[test]
 fn a_command_line_mistake_is_its_own_exit_code() {
-    let out = rnds_drop().args(["check", "--nao-existe"]).output().expect("runs");
+    let out = rnds_drop()
+        .args(["check", "--nao-existe"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(64), "{}", text(&out));
     let out = rnds_drop().arg("check").output().expect("runs");
-    assert_eq!(out.status.code(), Some(64), "a missing FILE: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "a missing FILE: {}",
+        text(&out)
+    );
     let out = rnds_drop().arg("--help").output().expect("runs");
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out).contains("64 linha de comando inválida"), "{}", text(&out));
+    assert!(
+        text(&out).contains("64 linha de comando inválida"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -68,7 +80,11 @@ fn check_runs_before_the_lab_has_a_certificate() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains("falta a seção [rnds]"), "{}", text(&out));
+    assert!(
+        text(&out).contains("falta a seção [rnds]"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -86,14 +102,19 @@ fn a_password_in_the_toml_is_never_printed() {
         let mut cmd = rnds_drop();
         cmd.args([command, "--config"]).arg(&config);
         if command == "send" || command == "check" {
-            cmd.arg("--out").arg(dir.path().join("saida")).arg(valid_csv());
+            cmd.arg("--out")
+                .arg(dir.path().join("saida"))
+                .arg(valid_csv());
         }
         let out = cmd.output().expect("runs");
         let shown = text(&out);
         assert_eq!(out.status.code(), Some(3), "{command}: {shown}");
         assert!(!shown.contains(secret), "{command}: {shown}");
         assert!(shown.contains("linha 12"), "{command}: {shown}");
-        assert!(shown.contains("certificate_password_env"), "{command}: {shown}");
+        assert!(
+            shown.contains("certificate_password_env"),
+            "{command}: {shown}"
+        );
     }
 }
 
@@ -107,7 +128,11 @@ fn run_refuses_to_start_without_an_inbox() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains("nenhuma pasta de entrada"), "{}", text(&out));
+    assert!(
+        text(&out).contains("nenhuma pasta de entrada"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -22,7 +22,8 @@ pub(super) fn check_folders(config: &Config) -> (CheckStatus, String) {
         if let Some(problem) = not_a_folder(&inbox.path, "a pasta de entrada (path)", false) {
             problems.push(problem);
         }
-        if let Some(problem) = not_a_folder(&inbox.outbox, "a pasta de relatórios (outbox)", true) {
+        if let Some(problem) = not_a_folder(&inbox.outbox, "a pasta de relatórios (outbox)", true)
+        {
             problems.push(problem);
         }
     }
@@ -51,7 +52,9 @@ fn not_a_folder(path: &Path, what: &str, may_create: bool) -> Option<String> {
             path.display()
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let parent_exists = path.parent().is_some_and(|p| p.as_os_str().is_empty() || p.is_dir());
+            let parent_exists = path
+                .parent()
+                .is_some_and(|p| p.as_os_str().is_empty() || p.is_dir());
             if may_create && parent_exists {
                 None
             } else {

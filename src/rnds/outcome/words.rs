@@ -75,7 +75,10 @@ fn alert_reason(alert: Alert) -> &'static str {
 pub(crate) fn alert_in_text(error: &(dyn std::error::Error + 'static)) -> Option<Alert> {
     let text = chain_text(error);
     let name = text.split("received fatal alert: ").nth(1)?;
-    let name: String = name.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    let name: String = name
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
     [
         Alert::CertificateRequired,
         Alert::UnknownCA,
@@ -95,10 +98,12 @@ pub(crate) fn alert_in_text(error: &(dyn std::error::Error + 'static)) -> Option
 pub(crate) fn transport_reason(error: &reqwest::Error) -> String {
     let host = error
         .url()
-        .and_then(|u| u.host_str().map(|h| match u.port() {
-            Some(p) => format!("{h}:{p}"),
-            None => h.to_string(),
-        }))
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            })
+        })
         .unwrap_or_else(|| "o servidor".to_string());
     if error.is_timeout() {
         return format!("{host} não respondeu dentro do tempo limite ([rnds] timeout_s)");
@@ -117,7 +122,10 @@ pub(crate) fn transport_reason(error: &reqwest::Error) -> String {
                 format!("{host} está inacessível a partir desta rede")
             }
             K::UnexpectedEof => format!("{host} fechou a conexão antes de responder"),
-            _ => format!("falha de comunicação com {host}: {}", crate::io_text::reason(io)),
+            _ => format!(
+                "falha de comunicação com {host}: {}",
+                crate::io_text::reason(io)
+            ),
         };
     }
     let chain = chain_text(error).to_ascii_lowercase();
@@ -130,9 +138,7 @@ pub(crate) fn transport_reason(error: &reqwest::Error) -> String {
     format!("falha de comunicação com {host}")
 }
 
-fn find_io_error<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a std::io::Error> {
+fn find_io_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
     let mut current = Some(error);
     while let Some(e) = current {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
@@ -167,8 +173,9 @@ mod tests {
         assert!(ours.contains("extra_ca"), "{ours}");
         let theirs = certificate_refusal(&TlsError::AlertReceived(Alert::UnknownCA));
         assert!(theirs.starts_with("o servidor recusou o certificado do laboratório"));
-        let signature =
-            certificate_refusal(&TlsError::InvalidCertificate(CertificateError::BadSignature));
+        let signature = certificate_refusal(&TlsError::InvalidCertificate(
+            CertificateError::BadSignature,
+        ));
         assert!(!signature.contains("BadSignature"), "{signature}");
         assert!(signature.contains("assinatura inválida"), "{signature}");
     }

@@ -112,7 +112,10 @@ async fn doctor_sends_no_post_to_production() {
     assert_eq!(report.exit_code(), 0, "{out}");
     let requester = report.check(names::REQUESTER).unwrap();
     assert_eq!(requester.status, CheckStatus::NotCheckable, "{out}");
-    assert!(requester.detail.contains("nunca envia nada à produção"), "{out}");
+    assert!(
+        requester.detail.contains("nunca envia nada à produção"),
+        "{out}"
+    );
     assert!(out.contains("– identificador do solicitante"), "{out}");
     let stats = sim.stats();
     assert!(stats["by_method"].get("POST").is_none(), "{stats}");
@@ -148,7 +151,9 @@ async fn doctor_says_the_server_refused_our_certificate() {
     let token = report.check(names::TOKEN).unwrap();
     assert_eq!(token.status, CheckStatus::ConfigurationProblem, "{out}");
     assert!(
-        token.detail.contains("o servidor recusou o certificado do laboratório"),
+        token
+            .detail
+            .contains("o servidor recusou o certificado do laboratório"),
         "{out}"
     );
     assert!(!out.contains("internet"), "{out}");
@@ -172,7 +177,9 @@ async fn doctor_says_this_computer_refused_the_server_certificate() {
     assert_eq!(report.exit_code(), 3, "{out}");
     let token = report.check(names::TOKEN).unwrap();
     assert!(
-        token.detail.contains("este computador recusou o certificado apresentado pelo servidor"),
+        token
+            .detail
+            .contains("este computador recusou o certificado apresentado pelo servidor"),
         "{out}"
     );
     assert!(token.detail.contains("extra_ca"), "{out}");
@@ -196,7 +203,12 @@ async fn doctor_warns_of_credentials_others_can_read() {
     let certificate = report.check(names::CERTIFICATE).unwrap();
     assert_eq!(certificate.status, CheckStatus::Warning, "{out}");
     assert!(out.contains("! certificado"), "{out}");
-    assert!(certificate.detail.contains("lab.pfx.senha pode ser lido por outras contas"), "{out}");
+    assert!(
+        certificate
+            .detail
+            .contains("lab.pfx.senha pode ser lido por outras contas"),
+        "{out}"
+    );
     assert!(certificate.detail.contains("chmod 600"), "{out}");
     let password = std::fs::read_to_string(&sim.files().lab_pfx_password_file).unwrap();
     assert!(!out.contains(password.trim()), "{out}");

@@ -139,11 +139,17 @@ fn expiry_within_30_days_is_announced() {
         .info()
         .expiry_warning(at("2029-12-12T00:00:00Z"))
         .expect("warned 20 days before");
-    assert!(soon.starts_with("o certificado do laboratório expira em 20 dias (01/01/2030"), "{soon}");
+    assert!(
+        soon.starts_with("o certificado do laboratório expira em 20 dias (01/01/2030"),
+        "{soon}"
+    );
     assert!(soon.contains("renovação"), "{soon}");
     let ten_days = identity.info().expiry_warning(at("2029-12-22T00:00:00Z"));
     assert!(ten_days.is_some_and(|w| w.contains("em 10 dias")));
-    assert_eq!(identity.info().expiry_warning(at("2029-06-01T00:00:00Z")), None);
+    assert_eq!(
+        identity.info().expiry_warning(at("2029-06-01T00:00:00Z")),
+        None
+    );
 }
 
 #[test]
