@@ -281,6 +281,10 @@ pub struct ExamDefaults {
     /// `BRSubgrupoTabelaSUS` code for this exam.
     #[serde(default)]
     pub category: Option<String>,
+    /// Specimen wording or code for this exam when the file has no
+    /// specimen column (a swab for PCR, serum for antibodies).
+    #[serde(default)]
+    pub specimen: Option<String>,
 }
 
 impl Defaults {
@@ -297,6 +301,22 @@ impl Defaults {
             .and_then(|e| e.reference_range.as_deref())
             .or(self.reference_range.as_deref())
     }
+    pub fn specimen_for(&self, exam: &str) -> Option<&str> {
+        self.exams
+            .get(exam)
+            .and_then(|e| e.specimen.as_deref())
+            .or(self.specimen.as_deref())
+    }
+    /// Whether `exam`'s method comes from the global `[defaults] method`
+    /// (no per-exam one): that value may have been written for another kind
+    /// of exam.
+    pub fn method_is_global_for(&self, exam: &str) -> bool {
+        self.exams
+            .get(exam)
+            .and_then(|e| e.method.as_ref())
+            .is_none()
+            && self.method.is_some()
+    }
     pub fn category_for(&self, exam: &str) -> Option<&str> {
         self.exams
             .get(exam)
@@ -312,6 +332,7 @@ impl Defaults {
             merged.method = e.method.clone().or(merged.method.take());
             merged.reference_range = e.reference_range.clone().or(merged.reference_range.take());
             merged.category = e.category.clone().or(merged.category.take());
+            merged.specimen = e.specimen.clone().or(merged.specimen.take());
         }
         Defaults {
             method: self.method.clone().or(base.method.clone()),

@@ -148,24 +148,23 @@ impl Identity {
         if let Some(ca_path) = extra_ca {
             add_extra_ca(&mut roots, ca_path)?;
         }
-        let mut config = ClientConfig::builder_with_provider(
-            rustls::crypto::ring::default_provider().into(),
-        )
-        .with_safe_default_protocol_versions()
-        .map_err(|_| {
-            ClientError::Config(
+        let mut config =
+            ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+                .with_safe_default_protocol_versions()
+                .map_err(|_| {
+                    ClientError::Config(
                 "a biblioteca TLS recusou as versões de protocolo padrão (defeito do rnds-drop)"
                     .into(),
             )
-        })?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(self.chain.clone(), self.key.clone_key())
-        .map_err(|_| {
-            ClientError::Config(format!(
-                "a chave privada não serve para o certificado; confira se a chave \
+                })?
+                .with_root_certificates(roots)
+                .with_client_auth_cert(self.chain.clone(), self.key.clone_key())
+                .map_err(|_| {
+                    ClientError::Config(format!(
+                        "a chave privada não serve para o certificado; confira se a chave \
                          é a do certificado e se é RSA ou ECDSA"
-            ))
-        })?;
+                    ))
+                })?;
         // reqwest leaves ALPN to a preconfigured rustls config.
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(config)

@@ -81,7 +81,10 @@ pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Ve
             &mut issues,
         );
     }
-    if !map.has(Field::Specimen) && defaults.specimen.is_none() {
+    if !map.has(Field::Specimen)
+        && defaults.specimen.is_none()
+        && !any_exam(|e| e.specimen.is_some())
+    {
         missing(Field::Specimen, Some("specimen = \"SWNAFA\""), &mut issues);
     }
     if !map.has(Field::Method) && defaults.method.is_none() && !any_exam(|e| e.method.is_some()) {

@@ -490,6 +490,7 @@ fn defaults_fill_missing_columns_per_exam_first() {
             method: Some("Imunocromatografia".into()),
             reference_range: None,
             category: Some("0214".into()),
+            specimen: None,
         },
     );
     assert_eq!(file_issues(&map, &s, 1), vec![]);
@@ -783,4 +784,54 @@ fn a_cns_that_excel_turned_into_scientific_notation_says_so() {
         "{}",
         issue.message
     );
+}
+
+/// A global `[defaults] method = "RT-PCR"` is not stated for an antibody
+/// test: the row is refused with the per-exam fix; a per-exam method (and
+/// per-exam specimen) wins and the row passes.
+#[test]
+fn a_global_method_of_another_kind_of_exam_is_refused() {
+    let map = map_columns(
+        &headers("cns;data_coleta;data_resultado;resultado"),
+        &BTreeMap::new(),
+    );
+    let mut s = settings();
+    s.defaults.exam_code = Some("94563-4".into()); // IgG antibody
+    s.defaults.method = Some("RT-PCR".into());
+    s.defaults.specimen = Some("SWNAFA".into());
+    let r = row(
+        4,
+        &format!("{};08/06/2021;08/06/2021;Reagente", cns("70000000000000")),
+    );
+    let found = validate_row(&r, &map, &s).unwrap_err();
+    let issue = found
+        .iter()
+        .find(|i| i.code == "metodo_padrao_de_outro_exame")
+        .expect("refused");
+    assert!(
+        issue
+            .message
+            .starts_with("Linha 4: o exame 94563-4 é um teste de anticorpos"),
+        "{}",
+        issue.message
+    );
+    assert!(
+        issue
+            .message
+            .contains("[defaults.exams.\"94563-4\"] method"),
+        "{}",
+        issue.message
+    );
+
+    s.defaults.exams.insert(
+        "94563-4".into(),
+        ExamDefaults {
+            method: Some("Quimioluminescência".into()),
+            specimen: Some("SER".into()),
+            ..ExamDefaults::default()
+        },
+    );
+    let got = validate_row(&r, &map, &s).unwrap();
+    assert_eq!(got.method, "Quimioluminescência");
+    assert_eq!(got.specimen.code, "SER");
 }
