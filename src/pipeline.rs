@@ -194,15 +194,6 @@ fn joined_digest(
     }
 }
 
-#[cfg(test)]
-mod digest_tests {
-    #[test]
-    fn a_panicked_digest_thread_is_an_error() {
-        let joined = std::thread::spawn(|| -> std::io::Result<String> { panic!("defect") }).join();
-        assert!(super::joined_digest(joined).is_err());
-    }
-}
-
 fn process_row(row: Row, header: &FileHeader, job: &FileJob, self_check: bool) -> RowOutcome {
     // validate_row already flags every row of a file with a file-level
     // issue; the guard keeps that promise from being load-bearing.
@@ -331,5 +322,14 @@ impl FileJob {
             timestamp: fhir::instant_text(now.with_timezone(&tz).fixed_offset()),
             self_check_every: CHECK_SAMPLE_EVERY,
         }
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    #[test]
+    fn a_panicked_digest_thread_is_an_error() {
+        let joined = std::thread::spawn(|| -> std::io::Result<String> { panic!("defect") }).join();
+        assert!(super::joined_digest(joined).is_err());
     }
 }

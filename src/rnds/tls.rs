@@ -160,10 +160,11 @@ impl Identity {
                 .with_root_certificates(roots)
                 .with_client_auth_cert(self.chain.clone(), self.key.clone_key())
                 .map_err(|_| {
-                    ClientError::Config(format!(
+                    ClientError::Config(
                         "a chave privada não serve para o certificado; confira se a chave \
                          é a do certificado e se é RSA ou ECDSA"
-                    ))
+                            .into(),
+                    )
                 })?;
         // reqwest leaves ALPN to a preconfigured rustls config.
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
