@@ -95,13 +95,14 @@ pub(super) fn render(text: &str, error: &toml::de::Error) -> Rendered {
     }
     if let Some(rest) = message.strip_prefix("unknown variant ") {
         let (value, accepted) = split_expected(rest);
-        return Rendered {
-            line,
-            message: format!(
-                "{within}{key_shown} = \"{value}\" não é um valor aceito; use um destes: {}",
-                accepted.join(", ")
-            ),
+        let accepted = accepted.join(", ");
+        // In a map keyed by an enum ([inbox.columns]) the key is the variant.
+        let message = if key.as_deref().map(|k| k.trim_matches('"')) == Some(value.as_str()) {
+            format!("{within}`{value}` não é um campo conhecido; use um destes: {accepted}")
+        } else {
+            format!("{within}{key_shown} = \"{value}\" não é um valor aceito; use um destes: {accepted}")
         };
+        return Rendered { line, message };
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
         let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));

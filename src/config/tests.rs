@@ -232,3 +232,15 @@ fn a_section_written_twice_is_named() {
         "{message}"
     );
 }
+
+#[test]
+fn an_unknown_column_field_lists_the_fields() {
+    let text = format!("{LAB}\n[inbox.columns]\nnumero_pedido = \"Nº Pedido\"\n");
+    let message = error(&text);
+    assert_portuguese(&message);
+    assert!(
+        message.contains("[inbox.columns] `numero_pedido` não é um campo conhecido"),
+        "{message}"
+    );
+    assert!(message.contains("lab_id"), "{message}");
+}

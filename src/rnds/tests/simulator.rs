@@ -127,6 +127,35 @@ async fn doctor_sends_no_post_to_production() {
     sim.shutdown().await;
 }
 
+/// The inbox folder is missing (or the outbox is a file): doctor says so
+/// instead of passing and leaving `run` to fail.
+#[tokio::test]
+async fn doctor_checks_the_inbox_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(dir.path(), simulator::DEFAULT_TOKEN_LIFETIME).await;
+    std::fs::write(sim.files().config_toml.with_file_name("relatorios"), "").unwrap();
+    let path = edited_config(&sim, |t| {
+        let t = replace_line(t, "path", "\"nao-existe\"");
+        replace_line(t, "outbox", "\"relatorios\"")
+    });
+    let (report, out) = doctor(&path).await;
+    println!("{out}");
+    assert_eq!(report.exit_code(), 3, "{out}");
+    let folders = report.check(names::FOLDERS).unwrap();
+    assert_eq!(folders.status, CheckStatus::ConfigurationProblem, "{out}");
+    assert!(
+        folders.detail.contains("nao-existe não existe: crie-a"),
+        "{out}"
+    );
+    assert!(
+        folders
+            .detail
+            .contains("relatorios é um arquivo, não uma pasta"),
+        "{out}"
+    );
+    sim.shutdown().await;
+}
+
 /// A certificate from a CA the server does not know: the server refused
 /// it, a configuration problem (3), not "check the internet" (4).
 #[tokio::test]
