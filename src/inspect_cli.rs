@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use rnds_drop::config::Config;
+use rnds_drop::config::{Config, Purpose};
 use rnds_drop::inspect;
 use rnds_drop::pipeline::FileJob;
 
@@ -16,7 +16,8 @@ use crate::cli::exit;
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
     /// Configuration file (optional): counts then use its first
-    /// `[[inbox]]`, defaults and exam codes, as `check` does.
+    /// `[[inbox]]`, defaults and exam codes, as `check` does. Only `[lab]`
+    /// is needed, as for `check`.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
     /// CSV or XLSX files.
@@ -27,7 +28,7 @@ pub struct InspectArgs {
 pub fn run(args: &InspectArgs) -> i32 {
     let now = chrono::Utc::now();
     let (job, assumed) = match &args.config {
-        Some(path) => match Config::load(path) {
+        Some(path) => match Config::load_for(path, Purpose::Offline) {
             Ok(config) => (
                 FileJob::from_config(&config, config.inbox.first(), now),
                 false,

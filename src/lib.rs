@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod fhir;
 pub mod input;
 pub mod inspect;
+pub mod io_text;
 pub mod layout;
 pub mod ledger;
 pub mod mapping;

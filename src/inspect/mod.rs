@@ -90,10 +90,6 @@ requester_cns = "980016287385192"
 timezone = "America/Sao_Paulo"
 uf = "SP"
 
-[rnds]
-environment = "homologacao"
-certificate = "nenhum.pfx"
-
 [defaults]
 category = "0202"
 method = "(a definir)"
@@ -105,7 +101,12 @@ pub fn job_without_config(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<FileJob, crate::config::ConfigError> {
     let path = Path::new("(inspecionar)");
-    let config = crate::config::Config::parse(WITHOUT_CONFIG, path, Path::new("."))?;
+    let config = crate::config::Config::parse_for(
+        WITHOUT_CONFIG,
+        path,
+        Path::new("."),
+        crate::config::Purpose::Offline,
+    )?;
     Ok(FileJob::from_config(&config, None, now))
 }
 

@@ -18,6 +18,7 @@
 
 mod check;
 pub mod dates;
+pub mod exam_kind;
 pub mod file_kind;
 mod header;
 pub mod ids;

@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod conformance;
 mod daemon;
+mod edges;
 mod harness;
 mod inspect;
 mod layouts;
