@@ -12,16 +12,24 @@ use crate::check;
 use crate::config::Config;
 use crate::ledger::{FileId, FileState, Ledger, NewFile};
 use crate::pipeline::{self, FileJob};
+use crate::report::Summary;
 use crate::rnds::Client;
-use crate::watch::{ClaimedFile, Disposition, Inboxes, WatchSettings};
+use crate::watch::{unterminated_tail, ClaimedFile, Disposition, Inboxes, WatchSettings};
 
+use super::freshness::{complete_quiet, recheck_period, tail_quiet, FinishedFiles, Freshness};
 use super::outputs::OutputPaths;
-use super::pass::{run_pass, PassContext};
+use super::pass::{run_pass, PassContext, PassReport};
 use super::resolve::resolve_ledger;
 use super::{prepare_ledger_dir, report_instant, ServiceError};
 
 /// Longest wait between two passes over a file with pending rows.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+/// Reads of one version of a file that may produce no row (the reader
+/// refused it, or the process died reading it) before it goes to `falhas/`:
+/// the second look lets a file still being copied arrive; a third would
+/// let a file that kills the service do so forever.
+const MAX_READS_WITHOUT_ROWS: u32 = 2;
 
 /// Runs the service until `shutdown` completes: resolves unresolved rows,
 /// resumes the files left in `processando/`, then watches the inboxes. On
@@ -73,6 +81,7 @@ pub async fn run(
         ledger,
         stop: stop.clone(),
         config_error_logged: false,
+        finished: FinishedFiles::default(),
     };
     let mut waiting: Vec<Active> = Vec::new();
     let grace = Duration::from_secs(service.config.service.shutdown_grace_s);
@@ -86,6 +95,7 @@ pub async fn run(
             .min_by_key(|(_, a)| a.next_try)
             .map(|(i, a)| (i, a.next_try));
         let far = Instant::now() + Duration::from_secs(3600);
+        let recheck = service.finished.next_check();
         let picked = tokio::select! {
             biased;
             _ = until_stopped(stop.clone()) => break,
@@ -93,11 +103,22 @@ pub async fn run(
                 let Some((index, _)) = due else { continue };
                 Picked::Retry(waiting.swap_remove(index))
             }
+            _ = tokio::time::sleep_until(recheck.unwrap_or(far).into()), if recheck.is_some() => {
+                let changed = service.finished.changed(Instant::now());
+                for claimed in changed {
+                    match service.admit(claimed, true).await {
+                        Ok(active) => waiting.push(active),
+                        // Stays in processando/, resumed on the next start.
+                        Err(e) => tracing::error!("{e}"),
+                    }
+                }
+                continue;
+            }
             claimed = inboxes.next_ready() => Picked::New(claimed),
         };
         let mut active = match picked {
             Picked::Retry(active) => active,
-            Picked::New(claimed) => match service.admit(claimed).await {
+            Picked::New(claimed) => match service.admit(claimed, false).await {
                 Ok(active) => active,
                 Err(e) => {
                     // The file stays in processando/ and is resumed on the
@@ -162,6 +183,12 @@ struct Active {
     pending_reported: bool,
     passes: u32,
     next_try: Instant,
+    /// Changes of the file since the claim (a writer still at work).
+    fresh: Freshness,
+    /// Its last pass read it whole with every row final, but it was not
+    /// quiet long enough to be complete: no new pass until it changes or
+    /// becomes quiet.
+    awaiting_quiet: bool,
 }
 
 enum Next {
@@ -177,12 +204,19 @@ struct Service {
     ledger: Ledger,
     stop: watch::Receiver<bool>,
     config_error_logged: bool,
+    /// Files moved out of `processando/`, watched for late writes.
+    finished: FinishedFiles,
 }
 
 impl Service {
     /// Records a newly claimed file, or finds the ledger record of one
-    /// resumed from `processando/`.
-    async fn admit(&mut self, claimed: ClaimedFile) -> Result<Active, ServiceError> {
+    /// resumed from `processando/`. `changed_after_finish`: taken back from
+    /// `processados/` or `falhas/` because a writer kept writing to it.
+    async fn admit(
+        &mut self,
+        claimed: ClaimedFile,
+        changed_after_finish: bool,
+    ) -> Result<Active, ServiceError> {
         let mut known = None;
         if claimed.resumed {
             known = self
@@ -216,6 +250,14 @@ impl Service {
             }
         };
         let now = Instant::now();
+        // A fresh claim was unchanged for settle_ms already; a resumed file
+        // may have changed while the service was down: start counting now.
+        let settle = Duration::from_millis(self.config.inbox[claimed.inbox_index].settle_ms);
+        let quiet_since = match claimed.resumed || changed_after_finish {
+            true => now,
+            false => now.checked_sub(settle).unwrap_or(now),
+        };
+        let fresh = Freshness::new(claimed.look().ok(), quiet_since);
         Ok(Active {
             claimed,
             file_id,
@@ -223,20 +265,90 @@ impl Service {
             pending_reported,
             passes: 0,
             next_try: now,
+            fresh,
+            awaiting_quiet: false,
         })
     }
 
     /// One pass over the file, then the reports and the file's next step.
     async fn process(&mut self, active: &mut Active) -> Result<Next, ServiceError> {
+        let settle = self.settle_of(active);
+        let name = active.claimed.original_name.clone();
+        let now = Instant::now();
+        let before = match active.claimed.look() {
+            Ok(look) => look,
+            Err(e) => {
+                // Removed or moved by hand: nothing left to read or move.
+                tracing::error!(
+                    arquivo = %name,
+                    caminho = %active.claimed.work_path.display(),
+                    "o arquivo sumiu de processando/ ({e}); ele não será mais processado"
+                );
+                return Ok(Next::Done);
+            }
+        };
+        let changed = active.fresh.observe(Some(before), now);
+        if active.awaiting_quiet && !changed && now < active.fresh.quiet_at(complete_quiet(settle))
+        {
+            active.next_try = active
+                .fresh
+                .quiet_at(complete_quiet(settle))
+                .min(now + recheck_period(settle));
+            return Ok(Next::Wait);
+        }
+        active.awaiting_quiet = false;
+        // A half row must never be read (and sent with defaults filled in):
+        // an unfinished last line waits until the file is quiet.
+        let tail = unterminated_tail(&active.claimed.work_path, before.len).unwrap_or(0);
+        let readable_at = active.fresh.quiet_at(tail_quiet(settle));
+        if tail > 0 && now < readable_at {
+            if changed {
+                tracing::info!(
+                    arquivo = %name,
+                    aguardar_s = readable_at.saturating_duration_since(now).as_secs(),
+                    "a última linha do arquivo não terminou (sem quebra de linha); ela só é \
+                     lida quando o arquivo parar de mudar"
+                );
+            }
+            active.next_try = readable_at.min(now + recheck_period(settle));
+            return Ok(Next::Wait);
+        }
+        let earlier_reads = active.claimed.begin_read(&before)?;
+        let paths = self.paths_for(active);
+        if earlier_reads >= MAX_READS_WITHOUT_ROWS {
+            let sha = pipeline::sha256_file(&active.claimed.work_path).unwrap_or_default();
+            let summary = Summary::unreadable(
+                name.clone(),
+                sha,
+                None,
+                format!(
+                    "a leitura deste arquivo foi interrompida {earlier_reads} vezes sem produzir \
+                     nenhuma linha (o serviço parou ou ficou sem memória ao lê-lo). Ele foi posto \
+                     de lado para não travar os demais: confira se é mesmo a exportação de \
+                     exames; se for muito grande, divida-o ou salve-o como CSV e coloque-o de \
+                     novo na pasta de entrada."
+                ),
+            );
+            self.fail(active, &summary, &paths, Some(before))?;
+            return Ok(Next::Done);
+        }
+
         let config = &self.config;
         let inbox = &config.inbox[active.claimed.inbox_index];
         let mut job = FileJob::from_config(config, Some(inbox), chrono::Utc::now());
         // What goes to RNDS is checked in full; the network dominates anyway.
         job.self_check_every = 1;
-        let stem = check::stem(Path::new(&active.claimed.original_name));
-        let paths = OutputPaths::timestamped(&inbox.outbox, &stem, &report_instant(config));
-        let mut no_progress = |_rows: u64| {};
-        let report = run_pass(
+        // A snapshot: what the writer appends meanwhile is read next pass.
+        job.read.byte_limit = Some(before.len);
+        let claimed = &active.claimed;
+        let mut rows_came = false;
+        let mut on_rows = |_rows: u64| {
+            if !rows_came {
+                rows_came = true;
+                claimed.clear_failed_reads();
+            }
+        };
+        let passed = run_pass(
             &active.claimed.work_path,
             job,
             active.file_id,
@@ -245,39 +357,124 @@ impl Service {
                 client: &self.client,
                 ledger: &mut self.ledger,
                 stop: self.stop.clone(),
-                progress: &mut no_progress,
+                progress: &mut on_rows,
             },
         )
-        .await?;
+        .await;
+        let mut report = match passed {
+            Ok(report) => report,
+            Err(e) => {
+                // Not the file's fault (ledger, outbox): no failed read.
+                active.claimed.clear_failed_reads();
+                return Err(e);
+            }
+        };
         active.passes += 1;
-        let name = active.claimed.original_name.clone();
+        if !report.unreadable {
+            active.claimed.clear_failed_reads();
+        }
+        let after = active.claimed.look().ok();
+        if active.fresh.observe(after, Instant::now()) {
+            active.next_try = Instant::now() + settle;
+            tracing::info!(
+                arquivo = %name,
+                "o arquivo mudou durante a leitura (ainda está sendo escrito); será lido de novo"
+            );
+            return Ok(Next::Wait);
+        }
         if report.interrupted {
             return Ok(Next::Wait);
         }
-        let today = chrono::Utc::now()
-            .with_timezone(&config.timezone())
-            .date_naive();
         if report.unreadable {
-            let summary_path = &paths.reports.summary;
-            report
-                .summary
-                .write(summary_path)
-                .map_err(|source| ServiceError::Output {
-                    path: summary_path.clone(),
-                    source,
-                })?;
-            self.ledger
-                .add_report(active.file_id, "resumo", summary_path)?;
-            let stored = active.claimed.finish(Disposition::Failed, today)?;
-            self.ledger
-                .finish_file(active.file_id, FileState::Failed, &stored)?;
-            tracing::warn!(
-                arquivo = %name,
-                motivo = report.summary.error.as_deref().unwrap_or(""),
-                "arquivo ilegível movido para falhas/"
-            );
+            let quiet = complete_quiet(settle);
+            if earlier_reads + 1 < MAX_READS_WITHOUT_ROWS {
+                active.next_try = Instant::now() + quiet;
+                tracing::warn!(
+                    arquivo = %name,
+                    motivo = report.summary.error.as_deref().unwrap_or(""),
+                    nova_tentativa_em_s = quiet.as_secs(),
+                    "arquivo ilegível; ele será lido mais uma vez antes de ir para falhas/ \
+                     (pode estar sendo copiado)"
+                );
+                return Ok(Next::Wait);
+            }
+            if after.is_some_and(|look| look.len == 0) {
+                report.summary.error = Some(
+                    "o arquivo está vazio (0 bytes): nada foi lido nem enviado. Gere a \
+                     exportação de novo e coloque o arquivo na pasta de entrada."
+                        .into(),
+                );
+            }
+            self.fail(active, &report.summary, &paths, after)?;
             return Ok(Next::Done);
         }
+        self.after_pass(active, report, &paths, after)
+    }
+
+    /// The service's report names for the file's next pass.
+    fn paths_for(&self, active: &Active) -> OutputPaths {
+        let inbox = &self.config.inbox[active.claimed.inbox_index];
+        let stem = check::stem(Path::new(&active.claimed.original_name));
+        OutputPaths::timestamped(&inbox.outbox, &stem, &report_instant(&self.config))
+    }
+
+    /// Writes the summary saying why, moves the file to `falhas/` (watched
+    /// a while for late writes: a copy that resumes is read again).
+    fn fail(
+        &mut self,
+        active: &Active,
+        summary: &Summary,
+        paths: &OutputPaths,
+        look: Option<crate::watch::FileLook>,
+    ) -> Result<(), ServiceError> {
+        let summary_path = &paths.reports.summary;
+        summary
+            .write(summary_path)
+            .map_err(|source| ServiceError::Output {
+                path: summary_path.clone(),
+                source,
+            })?;
+        self.ledger
+            .add_report(active.file_id, "resumo", summary_path)?;
+        let stored = active.claimed.finish(Disposition::Failed, self.today())?;
+        self.ledger
+            .finish_file(active.file_id, FileState::Failed, &stored)?;
+        tracing::warn!(
+            arquivo = %active.claimed.original_name,
+            motivo = summary.error.as_deref().unwrap_or(""),
+            relatorio = %summary_path.display(),
+            "arquivo ilegível movido para falhas/"
+        );
+        if let Some(look) = look {
+            let settle = self.settle_of(active);
+            self.finished
+                .push(active.claimed.clone(), stored, look, settle);
+        }
+        Ok(())
+    }
+
+    fn settle_of(&self, active: &Active) -> Duration {
+        Duration::from_millis(self.config.inbox[active.claimed.inbox_index].settle_ms)
+    }
+
+    fn today(&self) -> chrono::NaiveDate {
+        chrono::Utc::now()
+            .with_timezone(&self.config.timezone())
+            .date_naive()
+    }
+
+    /// Reports and the file's next step after a pass that read it whole.
+    fn after_pass(
+        &mut self,
+        active: &mut Active,
+        report: PassReport,
+        paths: &OutputPaths,
+        look: Option<crate::watch::FileLook>,
+    ) -> Result<Next, ServiceError> {
+        let settle = self.settle_of(active);
+        let today = self.today();
+        let config = &self.config;
+        let name = active.claimed.original_name.clone();
         match &report.config_error {
             Some(message) if !self.config_error_logged => {
                 tracing::error!(
@@ -291,6 +488,16 @@ impl Service {
             None => self.config_error_logged = false,
         }
         let s = &report.summary;
+        let quiet_at = active.fresh.quiet_at(complete_quiet(settle));
+        if report.pending.is_empty() && Instant::now() < quiet_at {
+            // Every row read is final, but a writer pausing longer than
+            // settle_ms may not be done: complete only once it is quiet.
+            // The pass that writes the reports reads the file again (cheap:
+            // its rows are final) and sends what it gained meanwhile.
+            active.awaiting_quiet = true;
+            active.next_try = quiet_at.min(Instant::now() + recheck_period(settle));
+            return Ok(Next::Wait);
+        }
         if report.pending.is_empty() {
             let kind = if active.pending_reported {
                 "acompanhamento"
@@ -305,6 +512,10 @@ impl Service {
             let stored = active.claimed.finish(Disposition::Processed, today)?;
             self.ledger
                 .finish_file(active.file_id, FileState::Processed, &stored)?;
+            if let Some(look) = look {
+                self.finished
+                    .push(active.claimed.clone(), stored, look, settle);
+            }
             tracing::info!(
                 arquivo = %name,
                 linhas = s.rows_total,

@@ -14,6 +14,7 @@
 mod chunk;
 mod daemon;
 pub mod demo;
+mod freshness;
 mod outputs;
 mod pass;
 mod resolve;

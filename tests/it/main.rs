@@ -4,5 +4,6 @@
 mod check;
 mod cli;
 mod conformance;
+mod growing_files;
 mod harness;
 mod service_kill;
