@@ -3,24 +3,23 @@
 //! when the rows are final (or pending for too long), and a bounded stop.
 
 use std::future::Future;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::check;
 use crate::config::Config;
-use crate::ledger::{FileId, FileState, Ledger, NewFile};
+use crate::ledger::{FileId, Ledger, NewFile};
 use crate::pipeline::{self, FileJob};
 use crate::report::Summary;
 use crate::rnds::Client;
-use crate::watch::{unterminated_tail, ClaimedFile, Disposition, Inboxes, WatchSettings};
+use crate::watch::{unterminated_tail, ClaimedFile, Inboxes, WatchSettings};
 
 use super::freshness::{complete_quiet, recheck_period, tail_quiet, FinishedFiles, Freshness};
-use super::outputs::OutputPaths;
-use super::pass::{run_pass, PassContext, PassReport};
+use super::pass::{run_pass, PassContext};
 use super::resolve::resolve_ledger;
-use super::{prepare_ledger_dir, report_instant, ServiceError};
+use super::{prepare_ledger_dir, ServiceError};
+
+mod next_step;
 
 /// Longest wait between two passes over a file with pending rows.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
@@ -409,159 +408,6 @@ impl Service {
             return Ok(Next::Done);
         }
         self.after_pass(active, report, &paths, after)
-    }
-
-    /// The service's report names for the file's next pass.
-    fn paths_for(&self, active: &Active) -> OutputPaths {
-        let inbox = &self.config.inbox[active.claimed.inbox_index];
-        let stem = check::stem(Path::new(&active.claimed.original_name));
-        OutputPaths::timestamped(&inbox.outbox, &stem, &report_instant(&self.config))
-    }
-
-    /// Writes the summary saying why, moves the file to `falhas/` (watched
-    /// a while for late writes: a copy that resumes is read again).
-    fn fail(
-        &mut self,
-        active: &Active,
-        summary: &Summary,
-        paths: &OutputPaths,
-        look: Option<crate::watch::FileLook>,
-    ) -> Result<(), ServiceError> {
-        let summary_path = &paths.reports.summary;
-        summary
-            .write(summary_path)
-            .map_err(|source| ServiceError::Output {
-                path: summary_path.clone(),
-                source,
-            })?;
-        self.ledger
-            .add_report(active.file_id, "resumo", summary_path)?;
-        let stored = active.claimed.finish(Disposition::Failed, self.today())?;
-        self.ledger
-            .finish_file(active.file_id, FileState::Failed, &stored)?;
-        tracing::warn!(
-            arquivo = %active.claimed.original_name,
-            motivo = summary.error.as_deref().unwrap_or(""),
-            relatorio = %summary_path.display(),
-            "arquivo ilegível movido para falhas/"
-        );
-        if let Some(look) = look {
-            let settle = self.settle_of(active);
-            self.finished
-                .push(active.claimed.clone(), stored, look, settle);
-        }
-        Ok(())
-    }
-
-    fn settle_of(&self, active: &Active) -> Duration {
-        Duration::from_millis(self.config.inbox[active.claimed.inbox_index].settle_ms)
-    }
-
-    fn today(&self) -> chrono::NaiveDate {
-        chrono::Utc::now()
-            .with_timezone(&self.config.timezone())
-            .date_naive()
-    }
-
-    /// Reports and the file's next step after a pass that read it whole.
-    fn after_pass(
-        &mut self,
-        active: &mut Active,
-        report: PassReport,
-        paths: &OutputPaths,
-        look: Option<crate::watch::FileLook>,
-    ) -> Result<Next, ServiceError> {
-        let settle = self.settle_of(active);
-        let today = self.today();
-        let config = &self.config;
-        let name = active.claimed.original_name.clone();
-        match &report.config_error {
-            Some(message) if !self.config_error_logged => {
-                tracing::error!(
-                    "ERRO DE CONFIGURAÇÃO informado pela RNDS: {message}. Os envios ficam \
-                     suspensos e os arquivos aguardam em processando/ até a configuração ser \
-                     corrigida (rode `rnds-drop doctor`)."
-                );
-                self.config_error_logged = true;
-            }
-            Some(_) => {}
-            None => self.config_error_logged = false,
-        }
-        let s = &report.summary;
-        let quiet_at = active.fresh.quiet_at(complete_quiet(settle));
-        if report.pending.is_empty() && Instant::now() < quiet_at {
-            // Every row read is final, but a writer pausing longer than
-            // settle_ms may not be done: complete only once it is quiet.
-            // The pass that writes the reports reads the file again (cheap:
-            // its rows are final) and sends what it gained meanwhile.
-            active.awaiting_quiet = true;
-            active.next_try = quiet_at.min(Instant::now() + recheck_period(settle));
-            return Ok(Next::Wait);
-        }
-        if report.pending.is_empty() {
-            let kind = if active.pending_reported {
-                "acompanhamento"
-            } else {
-                "resumo"
-            };
-            if let Some(outputs) = report.outputs {
-                let written = outputs.commit(&report.summary)?;
-                self.ledger
-                    .add_report(active.file_id, kind, &written.summary)?;
-            }
-            let stored = active.claimed.finish(Disposition::Processed, today)?;
-            self.ledger
-                .finish_file(active.file_id, FileState::Processed, &stored)?;
-            if let Some(look) = look {
-                self.finished
-                    .push(active.claimed.clone(), stored, look, settle);
-            }
-            tracing::info!(
-                arquivo = %name,
-                linhas = s.rows_total,
-                enviadas = s.rows_sent.unwrap_or(0),
-                substituidas = s.rows_replaced.unwrap_or(0),
-                ja_enviadas = s.rows_already_sent.unwrap_or(0),
-                invalidas = s.rows_invalid,
-                recusadas = s.rows_rejected.unwrap_or(0),
-                relatorio = %paths.reports.summary.display(),
-                "arquivo concluído"
-            );
-            return Ok(Next::Done);
-        }
-
-        let report_due = active.since + Duration::from_secs(config.service.pending_report_after_s);
-        let now = Instant::now();
-        if !active.pending_reported && now >= report_due {
-            if let Some(outputs) = report.outputs {
-                let written = outputs.commit(&report.summary)?;
-                self.ledger
-                    .add_report(active.file_id, "pendentes", &written.summary)?;
-                active.pending_reported = true;
-                tracing::warn!(
-                    arquivo = %name,
-                    pendentes = report.pending.len(),
-                    relatorio = %written.summary.display(),
-                    "linhas pendentes relatadas; um relatório complementar sairá quando forem enviadas"
-                );
-            }
-        }
-        let mut delay = retry_delay(active.passes);
-        if report.config_error.is_some() {
-            delay = MAX_RETRY_DELAY;
-        }
-        let mut next_try = now + delay;
-        if !active.pending_reported {
-            next_try = next_try.min(report_due.max(now));
-        }
-        active.next_try = next_try;
-        tracing::info!(
-            arquivo = %name,
-            pendentes = report.pending.len(),
-            nova_tentativa_em_s = next_try.saturating_duration_since(now).as_secs(),
-            "linhas pendentes: RNDS inacessível"
-        );
-        Ok(Next::Wait)
     }
 }
 

@@ -99,7 +99,10 @@ fn an_empty_file_settles_like_any_other_and_is_claimed() {
     let mut scanner = scanner(dir.path());
     let t0 = Instant::now();
     assert!(scanner.poll(t0).unwrap().ready.is_empty());
-    assert_eq!(scanner.poll(t0 + SETTLE).unwrap().ready, [file.clone()]);
+    assert_eq!(
+        scanner.poll(t0 + SETTLE).unwrap().ready,
+        std::slice::from_ref(&file)
+    );
     let claimed = scanner.claim(&file).unwrap().expect("claimed");
     assert_eq!(claimed.look().unwrap().len, 0);
     assert!(!file.exists());

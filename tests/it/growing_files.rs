@@ -40,7 +40,7 @@ fn lab_id(prefix: &str, i: usize) -> String {
 
 /// One complete row (with its line terminator).
 fn row(prefix: &str, i: usize) -> String {
-    let result = if i % 4 == 0 {
+    let result = if i.is_multiple_of(4) {
         "Detectável"
     } else {
         "Não detectável"
