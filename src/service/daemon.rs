@@ -12,10 +12,11 @@ use crate::ledger::{FileId, Ledger, NewFile};
 use crate::pipeline::{self, FileJob};
 use crate::report::Summary;
 use crate::rnds::Client;
-use crate::watch::{unterminated_tail, ClaimedFile, Inboxes, WatchSettings};
+use crate::watch::{unterminated_tail, ClaimedFile, FileLook, Inboxes, WatchSettings};
 
 use super::freshness::{complete_quiet, recheck_period, tail_quiet, FinishedFiles, Freshness};
-use super::pass::{run_pass, PassContext};
+use super::outputs::OutputPaths;
+use super::pass::{run_pass, PassContext, PassReport};
 use super::resolve::resolve_ledger;
 use super::{prepare_ledger_dir, ServiceError};
 
@@ -185,9 +186,17 @@ struct Active {
     /// Changes of the file since the claim (a writer still at work).
     fresh: Freshness,
     /// Its last pass read it whole with every row final, but it was not
-    /// quiet long enough to be complete: no new pass until it changes or
-    /// becomes quiet.
-    awaiting_quiet: bool,
+    /// quiet long enough to be complete: that pass's uncommitted reports,
+    /// committed as they are if the file is still the same once quiet.
+    awaiting_quiet: Option<Box<Held>>,
+}
+
+/// A pass kept until its file is quiet.
+struct Held {
+    report: PassReport,
+    paths: OutputPaths,
+    /// The file as that pass read it.
+    look: FileLook,
 }
 
 enum Next {
@@ -265,7 +274,7 @@ impl Service {
             passes: 0,
             next_try: now,
             fresh,
-            awaiting_quiet: false,
+            awaiting_quiet: None,
         })
     }
 
@@ -287,15 +296,17 @@ impl Service {
             }
         };
         let changed = active.fresh.observe(Some(before), now);
-        if active.awaiting_quiet && !changed && now < active.fresh.quiet_at(complete_quiet(settle))
-        {
-            active.next_try = active
-                .fresh
-                .quiet_at(complete_quiet(settle))
-                .min(now + recheck_period(settle));
-            return Ok(Next::Wait);
+        // A change drops the held pass (its temp files go with it).
+        if let Some(held) = active.awaiting_quiet.take().filter(|h| h.look == before) {
+            let quiet_at = active.fresh.quiet_at(complete_quiet(settle));
+            if now < quiet_at {
+                active.next_try = quiet_at.min(now + recheck_period(settle));
+                active.awaiting_quiet = Some(held);
+                return Ok(Next::Wait);
+            }
+            // Quiet, unchanged: that pass read the whole file; no re-read.
+            return self.after_pass(active, held.report, &held.paths, Some(before));
         }
-        active.awaiting_quiet = false;
         // A half row must never be read (and sent with defaults filled in):
         // an unfinished last line waits until the file is quiet.
         let tail = unterminated_tail(&active.claimed.work_path, before.len).unwrap_or(0);

@@ -13,7 +13,7 @@ use super::super::freshness::{complete_quiet, recheck_period};
 use super::super::outputs::OutputPaths;
 use super::super::pass::PassReport;
 use super::super::{report_instant, ServiceError};
-use super::{retry_delay, Active, Next, Service, MAX_RETRY_DELAY};
+use super::{retry_delay, Active, Held, Next, Service, MAX_RETRY_DELAY};
 
 impl Service {
     /// The service's report names for the file's next pass.
@@ -94,13 +94,17 @@ impl Service {
         }
         let s = &report.summary;
         let quiet_at = active.fresh.quiet_at(complete_quiet(settle));
-        if report.pending.is_empty() && Instant::now() < quiet_at {
+        if let (true, Some(look)) = (report.pending.is_empty() && Instant::now() < quiet_at, look) {
             // Every row read is final, but a writer pausing longer than
             // settle_ms may not be done: complete only once it is quiet.
-            // The pass that writes the reports reads the file again (cheap:
-            // its rows are final) and sends what it gained meanwhile.
-            active.awaiting_quiet = true;
+            // Unchanged by then, this pass's reports are committed as they
+            // are; changed, another pass sends what it gained.
             active.next_try = quiet_at.min(Instant::now() + recheck_period(settle));
+            active.awaiting_quiet = Some(Box::new(Held {
+                report,
+                paths: paths.clone(),
+                look,
+            }));
             return Ok(Next::Wait);
         }
         if report.pending.is_empty() {
