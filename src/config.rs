@@ -268,8 +268,8 @@ pub struct Inbox {
     /// A file is taken only after its size and mtime stayed unchanged this
     /// long, in milliseconds. It is complete (reports, moved out of
     /// `processando/`) only after ten times this without change, and an
-    /// unfinished last line is read only after ten times this (at least a
-    /// minute) without change.
+    /// unfinished last line is read only after ten times this without
+    /// change (a writer pausing mid-row longer needs a larger value).
     #[serde(default = "default_settle_ms")]
     pub settle_ms: u64,
     /// XLSX sheet to read (default: the first sheet with data).

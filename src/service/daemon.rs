@@ -14,7 +14,7 @@ use crate::report::Summary;
 use crate::rnds::Client;
 use crate::watch::{unterminated_tail, ClaimedFile, FileLook, Inboxes, WatchSettings};
 
-use super::freshness::{complete_quiet, recheck_period, tail_quiet, FinishedFiles, Freshness};
+use super::freshness::{quiet_period, recheck_period, FinishedFiles, Freshness};
 use super::outputs::OutputPaths;
 use super::pass::{run_pass, PassContext, PassReport};
 use super::resolve::resolve_ledger;
@@ -298,7 +298,7 @@ impl Service {
         let changed = active.fresh.observe(Some(before), now);
         // A change drops the held pass (its temp files go with it).
         if let Some(held) = active.awaiting_quiet.take().filter(|h| h.look == before) {
-            let quiet_at = active.fresh.quiet_at(complete_quiet(settle));
+            let quiet_at = active.fresh.quiet_at(quiet_period(settle));
             if now < quiet_at {
                 active.next_try = quiet_at.min(now + recheck_period(settle));
                 active.awaiting_quiet = Some(held);
@@ -310,7 +310,7 @@ impl Service {
         // A half row must never be read (and sent with defaults filled in):
         // an unfinished last line waits until the file is quiet.
         let tail = unterminated_tail(&active.claimed.work_path, before.len).unwrap_or(0);
-        let readable_at = active.fresh.quiet_at(tail_quiet(settle));
+        let readable_at = active.fresh.quiet_at(quiet_period(settle));
         if tail > 0 && now < readable_at {
             if changed {
                 tracing::info!(
@@ -396,7 +396,7 @@ impl Service {
             return Ok(Next::Wait);
         }
         if report.unreadable {
-            let quiet = complete_quiet(settle);
+            let quiet = quiet_period(settle);
             if earlier_reads + 1 < MAX_READS_WITHOUT_ROWS {
                 active.next_try = Instant::now() + quiet;
                 tracing::warn!(

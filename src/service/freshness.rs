@@ -9,10 +9,10 @@
 //!   each pass reads a snapshot (the size measured before it) and the file
 //!   is measured again after it: a change means "read it again";
 //! - a file is complete (reports written, moved out of `processando/`)
-//!   only once unchanged for [`complete_quiet`];
+//!   only once unchanged for [`quiet_period`];
 //! - a last line without a line terminator is read only once the file has
-//!   been unchanged for [`tail_quiet`]: a writer paused mid-row must never
-//!   have its half row sent with defaults filled in;
+//!   been unchanged for [`quiet_period`]: a writer paused mid-row must
+//!   never have its half row sent with defaults filled in;
 //! - a finished file is watched for [`FINISHED_WATCH`]: if it changes, it
 //!   is taken back and read again (the ledger makes that idempotent).
 
@@ -28,20 +28,12 @@ pub(super) const FINISHED_WATCH: Duration = Duration::from_secs(600);
 /// Floor of the check periods.
 const MIN_CHECK_PERIOD: Duration = Duration::from_millis(100);
 
-/// Floor of [`tail_quiet`]: the cost is a minute of delay for an export
-/// without a final line break, the risk a half row sent.
-const MIN_TAIL_QUIET: Duration = Duration::from_secs(60);
-
-/// How long a claimed file must stay unchanged before it is complete: ten
-/// times the inbox's `settle_ms`.
-pub(super) fn complete_quiet(settle: Duration) -> Duration {
+/// How long a claimed file must stay unchanged before it is complete, or
+/// before its unfinished last line is read: ten times the inbox's
+/// `settle_ms` (20 s by default). A lab whose writer pauses longer raises
+/// `settle_ms`.
+pub(super) fn quiet_period(settle: Duration) -> Duration {
     settle.saturating_mul(10)
-}
-
-/// How long a file must stay unchanged before its unfinished last line is
-/// read: [`complete_quiet`], and at least a minute.
-pub(super) fn tail_quiet(settle: Duration) -> Duration {
-    complete_quiet(settle).max(MIN_TAIL_QUIET)
 }
 
 /// How often a file waiting to be quiet is looked at again.
@@ -174,12 +166,7 @@ mod tests {
     #[test]
     fn quiet_periods_follow_settle_ms() {
         let settle = Duration::from_millis(2_000);
-        assert_eq!(complete_quiet(settle), Duration::from_secs(20));
-        assert_eq!(tail_quiet(settle), Duration::from_secs(60));
-        assert_eq!(
-            tail_quiet(Duration::from_secs(10)),
-            Duration::from_secs(100)
-        );
+        assert_eq!(quiet_period(settle), Duration::from_secs(20));
         assert_eq!(recheck_period(Duration::ZERO), MIN_CHECK_PERIOD);
     }
 

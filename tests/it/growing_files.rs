@@ -457,3 +457,23 @@ async fn a_file_whose_reading_was_interrupted_twice_goes_to_falhas() {
     assert_eq!(count(&summary(&reports[0]), "rows_sent"), 1);
     service.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_without_a_final_line_break_is_read_whole_once_quiet() {
+    let mut service = Service::new().await;
+    service.start();
+    let mut text = HEADER.to_owned();
+    text.push_str(&row("SEMFIM", 1));
+    text.push_str(row("SEMFIM", 2).trim_end());
+    drop_file(&service.ws.inbox, "semfim.csv", text.as_bytes()).unwrap();
+    let reports = service.reports("semfim", 1, Duration::from_secs(30)).await;
+    let s = summary(&reports[0]);
+    assert_eq!(count(&s, "rows_total"), 2, "{s}");
+    assert_eq!(count(&s, "rows_sent"), 2, "{s}");
+    let documents = service.sim().documents();
+    assert_eq!(documents.len(), 2);
+    assert!(documents
+        .iter()
+        .all(|d| method_text(&d.bundle).as_deref() == Some("RT-PCR")));
+    service.stop();
+}

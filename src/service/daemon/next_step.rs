@@ -9,7 +9,7 @@ use crate::ledger::FileState;
 use crate::report::Summary;
 use crate::watch::{Disposition, FileLook};
 
-use super::super::freshness::{complete_quiet, recheck_period};
+use super::super::freshness::{quiet_period, recheck_period};
 use super::super::outputs::OutputPaths;
 use super::super::pass::PassReport;
 use super::super::{report_instant, ServiceError};
@@ -93,7 +93,7 @@ impl Service {
             None => self.config_error_logged = false,
         }
         let s = &report.summary;
-        let quiet_at = active.fresh.quiet_at(complete_quiet(settle));
+        let quiet_at = active.fresh.quiet_at(quiet_period(settle));
         if let (true, Some(look)) = (report.pending.is_empty() && Instant::now() < quiet_at, look) {
             // Every row read is final, but a writer pausing longer than
             // settle_ms may not be done: complete only once it is quiet.
