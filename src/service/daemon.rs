@@ -3,6 +3,7 @@
 //! when the rows are final (or pending for too long), and a bounded stop.
 
 use std::future::Future;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -12,13 +13,15 @@ use crate::ledger::{FileId, Ledger, NewFile};
 use crate::pipeline::{self, FileJob};
 use crate::report::Summary;
 use crate::rnds::Client;
-use crate::watch::{unterminated_tail, ClaimedFile, FileLook, Inboxes, WatchSettings};
+use crate::watch::{unterminated_tail, ClaimedFile, Disposition, FileLook, Inboxes, WatchSettings};
 
 use super::freshness::{quiet_period, recheck_period, FinishedFiles, Freshness};
+use super::ledger_open::open_ledger;
 use super::outputs::OutputPaths;
 use super::pass::{run_pass, PassContext, PassReport};
+use super::publish::{already_reported, settle_reports};
 use super::resolve::resolve_ledger;
-use super::{prepare_ledger_dir, ServiceError};
+use super::ServiceError;
 
 mod next_step;
 
@@ -46,14 +49,19 @@ pub async fn run(
         let _ = stop_sender.send(true);
     });
 
-    let _ledger_lock = prepare_ledger_dir(&config.ledger.path)?;
-    let mut ledger = Ledger::open(&config.ledger.path)?;
+    let (_ledger_lock, mut ledger) = open_ledger(&config)?;
     let client = Client::new(&config)?;
     for inbox in &config.inbox {
-        std::fs::create_dir_all(&inbox.outbox).map_err(|source| ServiceError::Output {
-            path: inbox.outbox.clone(),
-            source,
+        crate::report::create_private_dir_all(&inbox.outbox).map_err(|source| {
+            ServiceError::Output {
+                path: inbox.outbox.clone(),
+                source,
+            }
         })?;
+    }
+    let outboxes: Vec<&Path> = config.inbox.iter().map(|i| i.outbox.as_path()).collect();
+    if settle_reports(&mut ledger, &outboxes)? > 0 {
+        tracing::info!("relatórios interrompidos por uma parada concluídos");
     }
     let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;
     tracing::info!(
@@ -181,6 +189,8 @@ struct Active {
     /// When this run took it (the pending-report clock).
     since: Instant,
     pending_reported: bool,
+    /// Its final report was published before a stop: only the move is left.
+    reported: Option<Disposition>,
     passes: u32,
     next_try: Instant,
     /// Changes of the file since the claim (a writer still at work).
@@ -233,11 +243,11 @@ impl Service {
                 .into_iter()
                 .rfind(|f| f.work_path == claimed.work_path);
         }
-        let (file_id, pending_reported) = match known {
+        let (file_id, pending_reported, reported) = match known {
             Some(record) => {
-                let reported = record.reports.iter().any(|(kind, _)| kind == "pendentes");
+                let pending = record.reports.iter().any(|(kind, _)| kind == "pendentes");
                 tracing::info!(arquivo = %claimed.original_name, "retomando arquivo de uma execução anterior");
-                (record.id, reported)
+                (record.id, pending, already_reported(&record))
             }
             None => {
                 let work_path = claimed.work_path.clone();
@@ -254,7 +264,7 @@ impl Service {
                     work_path: &claimed.work_path,
                 })?;
                 tracing::info!(arquivo = %claimed.original_name, "arquivo recebido");
-                (id, false)
+                (id, false, None)
             }
         };
         let now = Instant::now();
@@ -271,6 +281,7 @@ impl Service {
             file_id,
             since: now,
             pending_reported,
+            reported,
             passes: 0,
             next_try: now,
             fresh,
@@ -306,6 +317,16 @@ impl Service {
             }
             // Quiet, unchanged: that pass read the whole file; no re-read.
             return self.after_pass(active, held.report, &held.paths, Some(before));
+        }
+        if active.passes > 0 && active.reported.is_none() {
+            // An earlier pass may have failed while publishing (disk full):
+            // its recorded set is finished, not written a second time.
+            settle_reports(&mut self.ledger, &[])?;
+            let record = self.ledger.file(active.file_id)?;
+            active.reported = record.as_ref().and_then(already_reported);
+        }
+        if let Some(disposition) = active.reported {
+            return self.finish_reported(active, disposition);
         }
         // A half row must never be read (and sent with defaults filled in):
         // an unfinished last line waits until the file is quiet.

@@ -4,6 +4,9 @@
 mod check;
 mod cli;
 mod conformance;
+mod daemon;
 mod growing_files;
 mod harness;
+mod ledger_reset;
+mod report_kills;
 mod service_kill;

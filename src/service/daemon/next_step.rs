@@ -12,6 +12,7 @@ use crate::watch::{Disposition, FileLook};
 use super::super::freshness::{quiet_period, recheck_period};
 use super::super::outputs::OutputPaths;
 use super::super::pass::PassReport;
+use super::super::publish::{publish_summary, KIND_UNREADABLE};
 use super::super::{report_instant, ServiceError};
 use super::{retry_delay, Active, Held, Next, Service, MAX_RETRY_DELAY};
 
@@ -33,14 +34,13 @@ impl Service {
         look: Option<FileLook>,
     ) -> Result<(), ServiceError> {
         let summary_path = &paths.reports.summary;
-        summary
-            .write(summary_path)
-            .map_err(|source| ServiceError::Output {
-                path: summary_path.clone(),
-                source,
-            })?;
-        self.ledger
-            .add_report(active.file_id, "resumo", summary_path)?;
+        publish_summary(
+            summary,
+            paths,
+            &mut self.ledger,
+            active.file_id,
+            KIND_UNREADABLE,
+        )?;
         let stored = active.claimed.finish(Disposition::Failed, self.today())?;
         self.ledger
             .finish_file(active.file_id, FileState::Failed, &stored)?;
@@ -114,9 +114,7 @@ impl Service {
                 "resumo"
             };
             if let Some(outputs) = report.outputs {
-                let written = outputs.commit(&report.summary)?;
-                self.ledger
-                    .add_report(active.file_id, kind, &written.summary)?;
+                outputs.publish(&report.summary, &mut self.ledger, active.file_id, kind)?;
             }
             let stored = active.claimed.finish(Disposition::Processed, today)?;
             self.ledger
@@ -143,9 +141,12 @@ impl Service {
         let now = Instant::now();
         if !active.pending_reported && now >= report_due {
             if let Some(outputs) = report.outputs {
-                let written = outputs.commit(&report.summary)?;
-                self.ledger
-                    .add_report(active.file_id, "pendentes", &written.summary)?;
+                let written = outputs.publish(
+                    &report.summary,
+                    &mut self.ledger,
+                    active.file_id,
+                    "pendentes",
+                )?;
                 active.pending_reported = true;
                 tracing::warn!(
                     arquivo = %name,
@@ -171,5 +172,25 @@ impl Service {
             "linhas pendentes: RNDS inacessível"
         );
         Ok(Next::Wait)
+    }
+
+    /// A file resumed after a stop that fell between publishing its final
+    /// report and moving it: moved now, without a second report.
+    pub(super) fn finish_reported(
+        &mut self,
+        active: &Active,
+        disposition: Disposition,
+    ) -> Result<Next, ServiceError> {
+        let stored = active.claimed.finish(disposition, self.today())?;
+        let state = match disposition {
+            Disposition::Processed => FileState::Processed,
+            Disposition::Failed => FileState::Failed,
+        };
+        self.ledger.finish_file(active.file_id, state, &stored)?;
+        tracing::info!(
+            arquivo = %active.claimed.original_name,
+            "arquivo já relatado antes da parada; movido sem novo relatório"
+        );
+        Ok(Next::Done)
     }
 }
