@@ -430,6 +430,16 @@ async fn empty_files_end_in_falhas_with_a_reason_and_the_next_file_is_taken() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_whose_reading_was_interrupted_twice_goes_to_falhas() {
     let mut service = Service::new().await;
+    // A first run creates the ledger (a missing one is not created where
+    // processando/ shows earlier work).
+    service.start();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // The work folders are prepared after the ledger is open.
+    while !(service.ws.ledger.exists() && service.work("tentativas").is_dir()) {
+        assert!(Instant::now() < deadline, "the service never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    service.stop();
     let mut text = HEADER.to_owned();
     text.push_str(&row("BOMBA", 1));
     drop_file(&service.ws.inbox, "bomba.csv", text.as_bytes()).unwrap();
