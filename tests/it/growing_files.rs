@@ -487,3 +487,39 @@ async fn an_export_without_a_final_line_break_is_read_whole_once_quiet() {
         .all(|d| method_text(&d.bundle).as_deref() == Some("RT-PCR")));
     service.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workbook_copied_with_a_pause_is_read_once_complete_not_failed() {
+    let mut service = Service::new().await;
+    service.start();
+    let book = rnds_drop::service::demo::example_xlsx().unwrap();
+    let half = book.len() / 2;
+    let parts = vec![book[..half].to_vec(), book[half..].to_vec()];
+    let path = service.ws.inbox.join("copia.xlsx");
+    let writer = std::thread::spawn(move || {
+        let mut file = std::fs::File::create(&path).unwrap();
+        file.write_all(&parts[0]).unwrap();
+        file.flush().unwrap();
+        std::thread::sleep(PAUSE);
+        let claimed = !path.exists();
+        file.write_all(&parts[1]).unwrap();
+        file.flush().unwrap();
+        claimed
+    });
+    let claimed = tokio::task::spawn_blocking(move || writer.join().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        claimed,
+        "not claimed during the pause: the test proves nothing"
+    );
+
+    let reports = service.reports("copia", 1, Duration::from_secs(30)).await;
+    let s = summary(&reports[0]);
+    assert!(s["error"].is_null(), "{s}");
+    assert_eq!(count(&s, "rows_sent"), 2, "{s}");
+    assert_eq!(count(&s, "rows_invalid"), 1, "{s}");
+    service.moved_to("processados", "copia.xlsx").await;
+    assert!(files_in(&service.work("falhas")).is_empty());
+    service.stop();
+}
