@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::ledger::{FileId, Ledger, NewFile};
+use crate::ledger::{FileId, Ledger};
 use crate::pipeline::{self, FileJob};
 use crate::report::Summary;
 use crate::rnds::Client;
@@ -23,6 +23,7 @@ use super::publish::{already_reported, settle_reports};
 use super::resolve::resolve_ledger;
 use super::ServiceError;
 
+mod admit;
 mod next_step;
 
 /// Longest wait between two passes over a file with pending rows.
@@ -227,68 +228,6 @@ struct Service {
 }
 
 impl Service {
-    /// Records a newly claimed file, or finds the ledger record of one
-    /// resumed from `processando/`. `changed_after_finish`: taken back from
-    /// `processados/` or `falhas/` because a writer kept writing to it.
-    async fn admit(
-        &mut self,
-        claimed: ClaimedFile,
-        changed_after_finish: bool,
-    ) -> Result<Active, ServiceError> {
-        let mut known = None;
-        if claimed.resumed {
-            known = self
-                .ledger
-                .files_in_progress()?
-                .into_iter()
-                .rfind(|f| f.work_path == claimed.work_path);
-        }
-        let (file_id, pending_reported, reported) = match known {
-            Some(record) => {
-                let pending = record.reports.iter().any(|(kind, _)| kind == "pendentes");
-                tracing::info!(arquivo = %claimed.original_name, "retomando arquivo de uma execução anterior");
-                (record.id, pending, already_reported(&record))
-            }
-            None => {
-                let work_path = claimed.work_path.clone();
-                let sha = tokio::task::spawn_blocking(move || pipeline::sha256_file(&work_path))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .unwrap_or_default();
-                let inbox = &self.config.inbox[claimed.inbox_index].path;
-                let id = self.ledger.record_file(&NewFile {
-                    sha256: &sha,
-                    name: &claimed.original_name,
-                    inbox,
-                    work_path: &claimed.work_path,
-                })?;
-                tracing::info!(arquivo = %claimed.original_name, "arquivo recebido");
-                (id, false, None)
-            }
-        };
-        let now = Instant::now();
-        // A fresh claim was unchanged for settle_ms already; a resumed file
-        // may have changed while the service was down: start counting now.
-        let settle = Duration::from_millis(self.config.inbox[claimed.inbox_index].settle_ms);
-        let quiet_since = match claimed.resumed || changed_after_finish {
-            true => now,
-            false => now.checked_sub(settle).unwrap_or(now),
-        };
-        let fresh = Freshness::new(claimed.look().ok(), quiet_since);
-        Ok(Active {
-            claimed,
-            file_id,
-            since: now,
-            pending_reported,
-            reported,
-            passes: 0,
-            next_try: now,
-            fresh,
-            awaiting_quiet: None,
-        })
-    }
-
     /// One pass over the file, then the reports and the file's next step.
     async fn process(&mut self, active: &mut Active) -> Result<Next, ServiceError> {
         let settle = self.settle_of(active);
