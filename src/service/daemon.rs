@@ -52,6 +52,7 @@ pub async fn run(
 
     let (_ledger_lock, mut ledger) = open_ledger(&config)?;
     let client = Client::new(&config)?;
+    let _daily_warnings = DailyWarnings::start(client.clone());
     for inbox in &config.inbox {
         crate::report::create_private_dir_all(&inbox.outbox).map_err(|source| {
             ServiceError::Output {
@@ -176,6 +177,30 @@ pub async fn run(
 /// Completes when a stop is requested (at once if it already was).
 async fn until_stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Logs the client's warnings (certificate expiring within 30 days, files
+/// others can read) at start and then once a day, until dropped.
+struct DailyWarnings(tokio::task::JoinHandle<()>);
+
+impl DailyWarnings {
+    fn start(client: Client) -> DailyWarnings {
+        DailyWarnings(tokio::spawn(async move {
+            let mut day = tokio::time::interval(Duration::from_secs(24 * 3600));
+            loop {
+                day.tick().await;
+                for warning in client.warnings(chrono::Utc::now()) {
+                    tracing::warn!("{warning}");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for DailyWarnings {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 enum Picked {

@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod conformance;
 mod daemon;
+mod edges;
 mod growing_files;
 mod harness;
 mod ledger_reset;

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use crate::ledger::NewFile;
-use crate::pipeline;
 use crate::watch::ClaimedFile;
 
 use super::super::freshness::Freshness;
@@ -36,18 +35,15 @@ impl Service {
                 (record.id, pending, already_reported(&record))
             }
             None => {
-                let work_path = claimed.work_path.clone();
-                let sha = tokio::task::spawn_blocking(move || pipeline::sha256_file(&work_path))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .unwrap_or_default();
+                let sha = super::super::file_sha256(claimed.work_path.clone()).await?;
                 let inbox = &self.config.inbox[claimed.inbox_index].path;
-                let id = self.ledger.record_file(&NewFile {
-                    sha256: &sha,
-                    name: &claimed.original_name,
-                    inbox,
-                    work_path: &claimed.work_path,
+                let id = super::super::blocking(|| {
+                    self.ledger.record_file(&NewFile {
+                        sha256: &sha,
+                        name: &claimed.original_name,
+                        inbox,
+                        work_path: &claimed.work_path,
+                    })
                 })?;
                 tracing::info!(arquivo = %claimed.original_name, "arquivo recebido");
                 (id, false, None)

@@ -13,7 +13,7 @@ use super::super::freshness::{quiet_period, recheck_period};
 use super::super::outputs::OutputPaths;
 use super::super::pass::PassReport;
 use super::super::publish::{publish_summary, KIND_UNREADABLE};
-use super::super::{report_instant, ServiceError};
+use super::super::{blocking, report_instant, ServiceError};
 use super::{retry_delay, Active, Held, Next, Service, MAX_RETRY_DELAY};
 
 impl Service {
@@ -34,16 +34,20 @@ impl Service {
         look: Option<FileLook>,
     ) -> Result<(), ServiceError> {
         let summary_path = &paths.reports.summary;
-        publish_summary(
-            summary,
-            paths,
-            &mut self.ledger,
-            active.file_id,
-            KIND_UNREADABLE,
-        )?;
-        let stored = active.claimed.finish(Disposition::Failed, self.today())?;
-        self.ledger
-            .finish_file(active.file_id, FileState::Failed, &stored)?;
+        let today = self.today();
+        let stored = blocking(|| -> Result<_, ServiceError> {
+            publish_summary(
+                summary,
+                paths,
+                &mut self.ledger,
+                active.file_id,
+                KIND_UNREADABLE,
+            )?;
+            let stored = active.claimed.finish(Disposition::Failed, today)?;
+            self.ledger
+                .finish_file(active.file_id, FileState::Failed, &stored)?;
+            Ok(stored)
+        })?;
         tracing::warn!(
             arquivo = %active.claimed.original_name,
             motivo = summary.error.as_deref().unwrap_or(""),
@@ -113,12 +117,15 @@ impl Service {
             } else {
                 "resumo"
             };
-            if let Some(outputs) = report.outputs {
-                outputs.publish(&report.summary, &mut self.ledger, active.file_id, kind)?;
-            }
-            let stored = active.claimed.finish(Disposition::Processed, today)?;
-            self.ledger
-                .finish_file(active.file_id, FileState::Processed, &stored)?;
+            let stored = blocking(|| -> Result<_, ServiceError> {
+                if let Some(outputs) = report.outputs {
+                    outputs.publish(&report.summary, &mut self.ledger, active.file_id, kind)?;
+                }
+                let stored = active.claimed.finish(Disposition::Processed, today)?;
+                self.ledger
+                    .finish_file(active.file_id, FileState::Processed, &stored)?;
+                Ok(stored)
+            })?;
             if let Some(look) = look {
                 self.finished
                     .push(active.claimed.clone(), stored, look, settle);
