@@ -6,6 +6,7 @@ mod cli;
 mod conformance;
 mod daemon;
 mod edges;
+mod growing_files;
 mod harness;
 mod inspect;
 mod layouts;
