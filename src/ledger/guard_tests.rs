@@ -168,3 +168,21 @@ fn a_report_set_stays_unpublished_until_marked() {
         vec![("resumo".to_string(), summary.to_path_buf())]
     );
 }
+
+/// Two fresh starts within one second must not overwrite the ledger the
+/// first one set aside.
+#[test]
+fn a_second_fresh_start_in_the_same_second_keeps_the_first_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registro.sqlite");
+    killed_with_one_file(&path);
+    let first = Ledger::start_fresh(&path, "20261201T101500")
+        .unwrap()
+        .unwrap();
+    let second = Ledger::start_fresh(&path, "20261201T101500")
+        .unwrap()
+        .unwrap();
+    assert_ne!(first, second);
+    let kept = Ledger::open(&first).unwrap();
+    assert_eq!(kept.files_in_progress().unwrap().len(), 1);
+}
