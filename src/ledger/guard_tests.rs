@@ -169,6 +169,33 @@ fn a_report_set_stays_unpublished_until_marked() {
     );
 }
 
+/// The refusal's advice must work: a backup taken after a clean close (no
+/// `-wal` then) restored in place, plus what the message says to do, opens.
+#[test]
+fn restoring_a_backup_as_the_message_advises_opens_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registro.sqlite");
+    drop(Ledger::open(&path).unwrap());
+    let backup = dir.path().join("copia.sqlite");
+    std::fs::copy(&path, &backup).unwrap();
+
+    killed_with_one_file(&path);
+    std::fs::remove_file(with(&path, "-wal")).unwrap();
+    let _ = std::fs::remove_file(with(&path, "-shm"));
+    let err = Ledger::open(&path).err().unwrap();
+    assert!(matches!(err, LedgerError::WalLost { .. }), "{err}");
+
+    std::fs::copy(&backup, &path).unwrap();
+    let text = err.to_string();
+    let mark = with(&path, ".in-use");
+    assert!(
+        text.contains(&mark.display().to_string()),
+        "the advice must name the mark to remove after a restore: {text}"
+    );
+    std::fs::remove_file(&mark).unwrap();
+    assert!(Ledger::open(&path).is_ok());
+}
+
 /// Two fresh starts within one second must not overwrite the ledger the
 /// first one set aside.
 #[test]
