@@ -179,9 +179,13 @@ fn restoring_a_backup_as_the_message_advises_opens_the_ledger() {
     let backup = dir.path().join("copia.sqlite");
     std::fs::copy(&path, &backup).unwrap();
 
-    killed_with_one_file(&path);
-    std::fs::remove_file(with(&path, "-wal")).unwrap();
-    let _ = std::fs::remove_file(with(&path, "-shm"));
+    // The crash, then the -wal deleted (copied without it: the killed
+    // connection still holds the originals open, which Windows refuses to
+    // delete).
+    let crashed = dir.path().join("parado.sqlite");
+    killed_with_one_file(&crashed);
+    std::fs::remove_file(&path).unwrap();
+    copy(&crashed, &path, &["", ".in-use"]);
     let err = Ledger::open(&path).err().unwrap();
     assert!(matches!(err, LedgerError::WalLost { .. }), "{err}");
 
@@ -201,8 +205,10 @@ fn restoring_a_backup_as_the_message_advises_opens_the_ledger() {
 #[test]
 fn a_second_fresh_start_in_the_same_second_keeps_the_first_aside() {
     let dir = tempfile::tempdir().unwrap();
+    let crashed = dir.path().join("parado.sqlite");
+    killed_with_one_file(&crashed);
     let path = dir.path().join("registro.sqlite");
-    killed_with_one_file(&path);
+    copy(&crashed, &path, &["", "-wal", ".in-use"]);
     let first = Ledger::start_fresh(&path, "20261201T101500")
         .unwrap()
         .unwrap();
