@@ -23,6 +23,10 @@ use crate::validate::{self, Settings};
 /// small enough to keep memory flat on a million-row file.
 pub const CHUNK_ROWS: usize = 4096;
 
+/// A chunk also ends at this much cell text, so rows near the input's
+/// length caps cannot make three chunks in flight cost gigabytes.
+pub const CHUNK_BYTES: usize = 16 << 20;
+
 /// Everything needed to process one file, resolved from the configuration.
 #[derive(Debug, Clone)]
 pub struct FileJob {
@@ -133,13 +137,20 @@ pub fn process_file<S: Sink>(
         let mut rows = table.rows;
         scope.spawn(move || loop {
             let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-            for row in rows.by_ref().take(CHUNK_ROWS) {
+            let mut bytes = 0;
+            for row in rows.by_ref() {
                 match row {
-                    Ok(row) => chunk.push(row),
+                    Ok(row) => {
+                        bytes += row.cells.iter().map(String::len).sum::<usize>();
+                        chunk.push(row);
+                    }
                     Err(e) => {
                         let _ = sender.send(Err(e));
                         return;
                     }
+                }
+                if chunk.len() == CHUNK_ROWS || bytes >= CHUNK_BYTES {
+                    break;
                 }
             }
             if chunk.is_empty() || sender.send(Ok(chunk)).is_err() {

@@ -21,6 +21,7 @@ pub mod dates;
 mod header;
 pub mod ids;
 mod messages;
+mod notes;
 mod parties;
 mod result;
 mod rules;
@@ -35,7 +36,8 @@ use crate::input::Row;
 use crate::mapping::ColumnMap;
 use crate::model::{LabResult, Party, RowIssue};
 
-pub use rules::{derived_lab_id, LAB_ID_NAMESPACE};
+pub use notes::legacy_lab_id;
+pub use rules::{derived_lab_id, LAB_ID_NAMESPACE, MAX_LAB_ID_CHARS};
 
 /// Everything validation needs besides the row.
 #[derive(Debug, Clone)]

@@ -4,5 +4,7 @@
 mod check;
 mod cli;
 mod conformance;
+mod excel_time;
 mod harness;
+mod hostile;
 mod service_kill;
