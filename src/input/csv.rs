@@ -15,11 +15,11 @@ use super::sniff::{self, HEADER_SEARCH_ROWS};
 use super::xlsx_cells::cut_cell;
 // The errors file is the one output that comes back as input (fixed by
 // the lab), so the reader knows its extra columns and its escaping.
-use crate::report::{restore_formula, ERROR_COLUMNS};
 use super::{
     fit_to_width, header_texts, Format, InputError, ReadNote, Row, SourceInfo, Table,
     MAX_LINE_BYTES,
 };
+use crate::report::{restore_formula, ERROR_COLUMNS};
 
 type CsvReader = csv::Reader<Box<dyn Read + Send>>;
 

@@ -104,7 +104,11 @@ impl Row {
 fn mark_repeated_header(row: &mut Row, headers: &[String], header_line: u64) {
     let repeats = row.cells.first() == headers.first()
         && row.cells.len() >= headers.len()
-        && row.cells.iter().zip(headers).all(|(cell, header)| cell == header);
+        && row
+            .cells
+            .iter()
+            .zip(headers)
+            .all(|(cell, header)| cell == header);
     if repeats {
         row.notes.push(ReadNote::RepeatedHeader { header_line });
     }

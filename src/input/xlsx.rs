@@ -333,7 +333,10 @@ struct RowAssembler {
 type NextCell<'c, 'a> = dyn FnMut() -> Result<Option<Cell<DataRef<'a>>>, XlsxError> + 'c;
 
 impl RowAssembler {
-    fn next_row(&mut self, next_cell: &mut NextCell<'_, '_>) -> Result<Option<SheetRow>, InputError> {
+    fn next_row(
+        &mut self,
+        next_cell: &mut NextCell<'_, '_>,
+    ) -> Result<Option<SheetRow>, InputError> {
         let mut row: Option<SheetRow> = None;
         if let Some((index, column, text, notes)) = self.carried.take() {
             row = Some(SheetRow::start(index, column, text, notes));

@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(texts(44494.0), ("2021-10-25".into(), None));
         // A date a hair below midnight is the next day, date only.
         assert_eq!(
-            texts(44494.999_999_999),
+            texts(44_494.999_999_999),
             ("2021-10-26".into(), Some("2021-10-25 23:59:59".into()))
         );
         // Time-only cells: rounded, never past the end of the day.

@@ -237,7 +237,10 @@ mod tests {
     #[test]
     fn formula_like_cells_are_neutralised_and_restored_exactly() {
         for (cell, written) in [
-            ("=HYPERLINK(\"http://x\",\"x\")", "'=HYPERLINK(\"http://x\",\"x\")"),
+            (
+                "=HYPERLINK(\"http://x\",\"x\")",
+                "'=HYPERLINK(\"http://x\",\"x\")",
+            ),
             ("@SUM(A1)", "'@SUM(A1)"),
             ("+55 11 9999", "'+55 11 9999"),
             ("-1+cmd|' /C calc'!A0", "'-1+cmd|' /C calc'!A0"),

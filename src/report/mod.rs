@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 pub use atomic::{write_atomic, AtomicFile};
 pub use csv_files::{
-    issue_cells, neutralise_formula, restore_formula, ErrorsCsv, SentCsv, SentStatus, ERROR_COLUMNS, ISSUE_SEPARATOR, SENT_COLUMNS,
+    issue_cells, neutralise_formula, restore_formula, ErrorsCsv, SentCsv, SentStatus,
+    ERROR_COLUMNS, ISSUE_SEPARATOR, SENT_COLUMNS,
 };
 pub use issues::{IssueLog, ISSUES_KEPT_IN_MEMORY};
 pub use summary::Summary;

@@ -148,12 +148,15 @@ mod tests {
         let range = calamine::Reader::worksheet_range(&mut workbook, DEFAULT_SHEET).unwrap();
         let last: Vec<String> = range
             .rows()
-            .last()
+            .next_back()
             .unwrap()
             .iter()
             .map(ToString::to_string)
             .collect();
         assert_eq!(range.height(), 4);
-        assert!(last[0].starts_with("2 linhas com problema não couberam"), "{last:?}");
+        assert!(
+            last[0].starts_with("2 linhas com problema não couberam"),
+            "{last:?}"
+        );
     }
 }

@@ -11,10 +11,10 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::fhir;
+use crate::input::Row;
 use crate::ledger::{
     decide_from, Decision, FileId, Intent, Ledger, LedgerError, LedgerOutcome, ResultState,
 };
-use crate::input::Row;
 use crate::mapping::ColumnMap;
 use crate::model::{LabResult, RowIssue};
 use crate::pipeline::{FileHeader, FileJob, RowOutcome};

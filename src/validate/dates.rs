@@ -360,7 +360,10 @@ mod tests {
     #[test]
     fn excel_serials_round_to_the_second_and_remember_the_old_reading() {
         // 25/10/2021 13:00 as Excel stores it, typed out as text.
-        assert_eq!(fhir("44494.54166666666", Sao_Paulo), "2021-10-25T13:00:00-03:00");
+        assert_eq!(
+            fhir("44494.54166666666", Sao_Paulo),
+            "2021-10-25T13:00:00-03:00"
+        );
         assert_eq!(legacy_serial_text("44494.54166666666"), None);
         // A hair below midnight: the next day; old versions said 23:59:59.
         assert_eq!(fhir("44494.99999999999", Sao_Paulo), "2021-10-26");

@@ -56,7 +56,8 @@ pub(super) fn reader_issues(row: &Row, map: &ColumnMap) -> Vec<RowIssue> {
                         row.line
                     ));
                 } else {
-                    message.push_str(" Encurte o texto no sistema do laboratório e exporte de novo.");
+                    message
+                        .push_str(" Encurte o texto no sistema do laboratório e exporte de novo.");
                 }
                 issues.push(RowIssue {
                     line: row.line,

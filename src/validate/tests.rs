@@ -763,7 +763,14 @@ fn the_lab_id_of_a_truncated_excel_time_is_found_again() {
     let plain = row(4, &cells("25/10/2021 13:00"));
     let plain_id = validate_row(&plain, &map, &settings()).unwrap().lab_id;
     assert_eq!(legacy_lab_id(&plain, &map, &settings(), &plain_id), None);
-    let own = perf_row(5, &p, "44494.99999999999", "26/10/2021", "94309-2", "Detectável");
+    let own = perf_row(
+        5,
+        &p,
+        "44494.99999999999",
+        "26/10/2021",
+        "94309-2",
+        "Detectável",
+    );
     let own_id = validate_row(&own, &perf_map(), &settings()).unwrap().lab_id;
     assert_eq!(legacy_lab_id(&own, &perf_map(), &settings(), &own_id), None);
 }
@@ -777,8 +784,15 @@ fn lab_ids_are_plain_text_of_bounded_length() {
             &format!("{id};PACIENTE;{p};;08/06/2021 09:23;09/06/2021;94309-2;Detectável;SWNAFA;RT-PCR;2337991"),
         )
     };
-    for good in ["LAB-00000006", "2021/0001.a_b", &"9".repeat(MAX_LAB_ID_CHARS)] {
-        assert!(validate_row(&with_id(good), &perf_map(), &settings()).is_ok(), "{good}");
+    for good in [
+        "LAB-00000006",
+        "2021/0001.a_b",
+        &"9".repeat(MAX_LAB_ID_CHARS),
+    ] {
+        assert!(
+            validate_row(&with_id(good), &perf_map(), &settings()).is_ok(),
+            "{good}"
+        );
     }
     let injected = issues(
         &with_id("=HYPERLINK(\"http://x.example\",\"x\")"),
@@ -788,24 +802,49 @@ fn lab_ids_are_plain_text_of_bounded_length() {
     assert_eq!(codes(&injected), ["id_exame_invalido"]);
     assert_eq!(injected[0].column, "id_exame");
     assert!(
-        injected[0].message.starts_with(
-            "Linha 6, coluna \"id_exame\": o identificador do exame \"=HYPERLINK("
-        ),
+        injected[0]
+            .message
+            .starts_with("Linha 6, coluna \"id_exame\": o identificador do exame \"=HYPERLINK("),
         "{}",
         injected[0].message
     );
-    assert!(injected[0].message.contains("caracteres não aceitos (= ( \" : , ))"), "{}", injected[0].message);
+    assert!(
+        injected[0]
+            .message
+            .contains("caracteres não aceitos (= ( \" : , ))"),
+        "{}",
+        injected[0].message
+    );
     let spaced = issues(&with_id("AB 12"), &perf_map(), &settings());
-    assert!(spaced[0].message.contains("(espaço)"), "{}", spaced[0].message);
-    let long = issues(&with_id(&"9".repeat(MAX_LAB_ID_CHARS + 1)), &perf_map(), &settings());
-    assert!(long[0].message.contains("tem 65 caracteres"), "{}", long[0].message);
+    assert!(
+        spaced[0].message.contains("(espaço)"),
+        "{}",
+        spaced[0].message
+    );
+    let long = issues(
+        &with_id(&"9".repeat(MAX_LAB_ID_CHARS + 1)),
+        &perf_map(),
+        &settings(),
+    );
+    assert!(
+        long[0].message.contains("tem 65 caracteres"),
+        "{}",
+        long[0].message
+    );
 }
 
 #[test]
 fn a_row_the_reader_cut_is_refused_with_the_reason_and_nothing_else() {
     use crate::input::ReadNote;
     let p = cns("70000000000000");
-    let mut r = perf_row(8, &p, "08/06/2021 09:23", "09/06/2021", "94309-2", "Detectável");
+    let mut r = perf_row(
+        8,
+        &p,
+        "08/06/2021 09:23",
+        "09/06/2021",
+        "94309-2",
+        "Detectável",
+    );
     r.notes.push(ReadNote::CellTooLong {
         column: 1,
         chars: 40_000,
@@ -816,12 +855,18 @@ fn a_row_the_reader_cut_is_refused_with_the_reason_and_nothing_else() {
     assert_eq!(codes(&found), ["celula_longa_demais", "linha_longa_demais"]);
     assert_eq!(found[0].column, "nome_paciente");
     assert!(
-        found[0].message.starts_with(
-            "Linha 8, coluna \"nome_paciente\": a célula tem 40000 caracteres"
-        ),
+        found[0]
+            .message
+            .starts_with("Linha 8, coluna \"nome_paciente\": a célula tem 40000 caracteres"),
         "{}",
         found[0].message
     );
-    assert!(found[0].message.contains("da linha 8 à linha 12"), "{}", found[0].message);
-    assert!(found[1].message.starts_with("Linha 8: a linha tem 3000000 bytes"));
+    assert!(
+        found[0].message.contains("da linha 8 à linha 12"),
+        "{}",
+        found[0].message
+    );
+    assert!(found[1]
+        .message
+        .starts_with("Linha 8: a linha tem 3000000 bytes"));
 }

@@ -24,7 +24,7 @@ const HEADER: [&str; 7] = [
 ];
 const CNS: &str = "759010928159013";
 /// 25/10/2021 13:00 as Excel stores it.
-const STORED_13H: f64 = 44494.541_666_666_66;
+const STORED_13H: f64 = 44_494.541_666_666_66;
 
 /// The typed spreadsheet: no id column (the lab id is derived), the
 /// collection a stored date-time, the rest text.
@@ -68,7 +68,11 @@ fn a_typed_workbook_gives_the_exact_instant() {
     let input = dir.path().join("digitada.xlsx");
     typed_workbook(&input);
     let checked = check_file(&input, &harness::job(), dir.path(), &mut |_| {}).unwrap();
-    assert_eq!(checked.summary.rows_valid, 1, "{:?}", checked.summary.issues);
+    assert_eq!(
+        checked.summary.rows_valid, 1,
+        "{:?}",
+        checked.summary.issues
+    );
     let bundles = std::fs::read_to_string(&checked.bundles).unwrap();
     assert!(
         bundles.contains("\"2021-10-25T13:00:00-03:00\""),

@@ -7,9 +7,7 @@ use std::io::Write;
 use rust_xlsxwriter::{Format as CellFormat, Workbook};
 
 use super::{all_rows, csv_bytes};
-use crate::input::{
-    open_bytes, InputError, ReadNote, ReadOptions, MAX_CELL_CHARS, MAX_LINE_BYTES,
-};
+use crate::input::{open_bytes, InputError, ReadNote, ReadOptions, MAX_CELL_CHARS, MAX_LINE_BYTES};
 
 fn read_xlsx(bytes: Vec<u8>) -> Result<crate::input::Table, InputError> {
     open_bytes("planilha.xlsx", bytes, &ReadOptions::default())
@@ -38,7 +36,7 @@ fn typed_date_times_read_as_the_exact_second() {
     sheet.write_string(0, 1, "Data da coleta").unwrap();
     sheet.write_string(1, 0, "Ana").unwrap();
     sheet
-        .write_number_with_format(1, 1, 44494.541_666_666_66, &moment)
+        .write_number_with_format(1, 1, 44_494.541_666_666_66, &moment)
         .unwrap();
     sheet.write_string(2, 0, "Bia").unwrap();
     sheet
@@ -103,7 +101,11 @@ fn a_quote_left_open_over_many_megabytes_stops_the_file_with_its_line() {
         file.push_str(row);
     }
     // Within the first rows the open itself fails; later, the row stream.
-    let error = first_error(open_bytes("teste.csv", file.into_bytes(), &ReadOptions::default()));
+    let error = first_error(open_bytes(
+        "teste.csv",
+        file.into_bytes(),
+        &ReadOptions::default(),
+    ));
     let text = error.to_string();
     assert!(text.contains("linha 3 abre aspas"), "{text}");
     assert!(matches!(error, InputError::Csv { line: 3, .. }));
@@ -128,8 +130,8 @@ fn our_errors_file_comes_back_without_the_formula_guard() {
 /// A workbook written by hand, for what rust_xlsxwriter refuses to write.
 fn hand_made_xlsx(sheet_xml: &str, shared_strings: Option<&[u8]>) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let mut part = |name: &str, bytes: &[u8]| {
         zip.start_file(name, options).unwrap();
         zip.write_all(bytes).unwrap();
@@ -185,7 +187,8 @@ fn a_part_that_would_inflate_past_the_limit_is_refused_before_reading() {
         r#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1">{}</row></sheetData></worksheet>"#,
         inline("A1", "Paciente"),
     );
-    let mut strings = br#"<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#.to_vec();
+    let mut strings =
+        br#"<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#.to_vec();
     strings.resize((65 << 20) as usize, b' ');
     strings.extend_from_slice(b"</sst>");
     let error = read_xlsx(hand_made_xlsx(&sheet, Some(&strings)))
