@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::MAX_LINE_BYTES;
@@ -22,6 +22,8 @@ pub(crate) const MAX_RECORD_BYTES: u64 = 8 << 20;
 pub(crate) struct CapState {
     /// Lines cut so far and not yet claimed by a row: (line, bytes it had).
     cut_lines: Mutex<VecDeque<(u64, u64)>>,
+    /// How many are in `cut_lines`, so rows skip the lock when none is.
+    cut_count: AtomicUsize,
     /// Stream offset where the record being parsed starts.
     record_start: AtomicU64,
 }
@@ -35,6 +37,9 @@ impl CapState {
     /// The cut lines in `first..next` (a record's lines); earlier ones
     /// belonged to skipped blank records and are dropped.
     pub(crate) fn take_cuts(&self, first: u64, next: u64) -> Vec<(u64, u64)> {
+        if self.cut_count.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
         let mut cuts = match self.cut_lines.lock() {
             Ok(cuts) => cuts,
             Err(poisoned) => poisoned.into_inner(),
@@ -45,6 +50,7 @@ impl CapState {
                 break;
             }
             cuts.pop_front();
+            self.cut_count.fetch_sub(1, Ordering::AcqRel);
             if line >= first {
                 taken.push((line, bytes));
             }
@@ -57,6 +63,7 @@ impl CapState {
             Ok(mut cuts) => cuts.push_back((line, bytes)),
             Err(poisoned) => poisoned.into_inner().push_back((line, bytes)),
         }
+        self.cut_count.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -128,7 +135,9 @@ impl<R: Read> CappedLines<R> {
                 Some(offset) => (offset + 1, true),
                 None => (end - at, false),
             };
-            buf.copy_within(at..at + take, kept);
+            if kept != at {
+                buf.copy_within(at..at + take, kept);
+            }
             kept += take;
             at += take;
             if line_ended {
