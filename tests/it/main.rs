@@ -4,7 +4,11 @@
 mod check;
 mod cli;
 mod conformance;
+mod daemon;
+mod edges;
 mod excel_time;
 mod harness;
 mod hostile;
+mod ledger_reset;
+mod report_kills;
 mod service_kill;
