@@ -24,6 +24,10 @@ use crate::validate::{self, Settings};
 /// small enough to keep memory flat on a million-row file.
 pub const CHUNK_ROWS: usize = 4096;
 
+/// A chunk also ends at this much cell text, so rows near the input's
+/// length caps cannot make three chunks in flight cost gigabytes.
+pub const CHUNK_BYTES: usize = 16 << 20;
+
 /// Everything needed to process one file, resolved from the configuration.
 #[derive(Debug, Clone)]
 pub struct FileJob {
@@ -198,12 +202,13 @@ pub fn process_file<S: Sink>(
             // A chunk holds at most CHUNK_ROWS rows (plus one group), so
             // memory stays flat however rows are grouped.
             let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-            let mut rows_in_chunk = 0;
-            while rows_in_chunk < CHUNK_ROWS {
+            let (mut rows_in_chunk, mut bytes) = (0, 0);
+            while rows_in_chunk < CHUNK_ROWS && bytes < CHUNK_BYTES {
                 match units.next() {
                     None => break,
                     Some(Ok(unit)) => {
                         rows_in_chunk += unit.rows();
+                        bytes += unit.text_bytes();
                         chunk.push(unit);
                     }
                     Some(Err(e)) => {

@@ -27,6 +27,16 @@ impl Unit {
             Unit::Group(g) => g.rows.len(),
         }
     }
+
+    /// Bytes of text the unit holds: chunks are bounded by it too, so rows
+    /// near the reader's caps cannot pile up in memory.
+    pub fn text_bytes(&self) -> usize {
+        let row_bytes = |row: &Row| row.cells.iter().map(String::len).sum::<usize>();
+        match self {
+            Unit::Row(row) => row_bytes(row),
+            Unit::Group(g) => g.rows.iter().map(row_bytes).sum(),
+        }
+    }
 }
 
 /// Consecutive rows sharing one key.
@@ -151,6 +161,7 @@ mod tests {
                 Ok(Row {
                     line: i as u64 + 2,
                     cells: vec![k.to_string(), format!("v{i}")],
+                    notes: Vec::new(),
                 })
             })
             .collect()

@@ -14,6 +14,7 @@ fn row(line: u64, cells: &[&str]) -> Row {
     Row {
         line,
         cells: cells.iter().map(|c| c.to_string()).collect(),
+        notes: Vec::new(),
     }
 }
 

@@ -103,6 +103,7 @@ pub async fn run_pass(
         halt: None,
         counts: Counts::default(),
         first_rows: Default::default(),
+        columns: None,
     };
     let mut interrupted = false;
     while let Some(message) = receiver.recv().await {

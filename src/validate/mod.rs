@@ -23,6 +23,7 @@ pub mod file_kind;
 mod header;
 pub mod ids;
 mod messages;
+mod notes;
 pub mod panel;
 mod parties;
 mod result;
@@ -38,7 +39,8 @@ use crate::input::Row;
 use crate::mapping::ColumnMap;
 use crate::model::{LabResult, Party, RowIssue};
 
-pub use rules::{derived_lab_id, LAB_ID_NAMESPACE};
+pub use notes::legacy_lab_id;
+pub use rules::{derived_lab_id, LAB_ID_NAMESPACE, MAX_LAB_ID_CHARS};
 
 /// `code` of a row issue that only repeats a file-level one: the file has
 /// no column for a required field.
