@@ -19,13 +19,17 @@ pub mod exit {
     pub const CONFIG: i32 = 3;
     /// Rows still pending because RNDS could not be reached.
     pub const PENDING: i32 = 4;
-    /// Unexpected internal failure (e.g. the output folder cannot be written).
+    /// Unexpected internal failure (a defect, or the runtime cannot start).
     pub const INTERNAL: i32 = 5;
+    /// The command line itself is wrong (unknown option, missing argument):
+    /// 64, `EX_USAGE` of sysexits.h; clap's own 2 is "file unreadable" here.
+    pub const USAGE: i32 = 64;
 }
 
 const AFTER_HELP: &str = "\
 Exemplos / examples:
   rnds-drop demo                                   # tudo local: simulador, pasta, relatórios
+  rnds-drop inspecionar exportacao.csv              # o que o rnds-drop entende do arquivo
   rnds-drop check --config rnds-drop.toml exames.csv
   rnds-drop check --out relatorios planilha.xlsx outro.csv
   rnds-drop doctor --config /etc/rnds-drop/rnds-drop.toml
@@ -36,7 +40,8 @@ Exemplos / examples:
 
 Códigos de saída / exit codes:
   0 tudo certo · 1 linhas inválidas ou recusadas · 2 arquivo ilegível
-  3 erro de configuração · 4 linhas pendentes (RNDS inacessível) · 5 falha interna";
+  3 erro de configuração · 4 linhas pendentes (RNDS inacessível) · 5 falha interna
+  64 linha de comando inválida (opção desconhecida, argumento faltando)";
 
 /// rnds-drop: planilhas de laboratório → RNDS, cada resultado enviado uma única vez.
 #[derive(Debug, Parser)]
@@ -50,6 +55,10 @@ pub struct Cli {
 pub enum Command {
     /// Validate files and write bundles and reports, offline (no network).
     Check(CheckArgs),
+    /// Show how each file is read and mapped, what it lacks, and a config
+    /// snippet; writes nothing, no network, no config needed.
+    #[command(name = "inspecionar", alias = "inspect")]
+    Inspect(crate::inspect_cli::InspectArgs),
     /// Check, then submit the valid rows to RNDS once (no service needed).
     Send(CheckArgs),
     /// Pre-flight: configuration, certificate, token, CNES, requester link.

@@ -6,6 +6,8 @@ pub mod config;
 pub mod conformance;
 pub mod fhir;
 pub mod input;
+pub mod inspect;
+pub mod io_text;
 pub mod layout;
 pub mod ledger;
 pub mod mapping;

@@ -2,21 +2,34 @@
 //! to the documented exit codes (see `cli::exit`).
 
 mod cli;
+mod inspect_cli;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use rnds_drop::check::{self, Verdict};
-use rnds_drop::config::Config;
+use rnds_drop::config::{Config, Purpose};
 use rnds_drop::pipeline::FileJob;
 
 use cli::{exit, CheckArgs, Cli, Command, DemoArgs, LogFormat, NewLedgerArgs, RunArgs};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not mistakes.
+            let _ = e.print();
+            if !e.use_stderr() {
+                return ExitCode::from(exit::OK as u8);
+            }
+            eprintln!("✗ linha de comando inválida (veja acima); os comandos e opções estão em `rnds-drop --help`");
+            return ExitCode::from(exit::USAGE as u8);
+        }
+    };
     let code = match cli.command {
         Command::Check(args) => run_check(&args),
+        Command::Inspect(args) => inspect_cli::run(&args),
         Command::Send(args) => run_send(&args),
         Command::Run(args) => run_service(&args),
         Command::Demo(args) => run_demo(&args),
@@ -33,15 +46,15 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
 }
 
-fn load_config(path: &std::path::Path) -> Result<Config, i32> {
-    Config::load(path).map_err(|e| {
+fn load_config(path: &std::path::Path, purpose: Purpose) -> Result<Config, i32> {
+    Config::load_for(path, purpose).map_err(|e| {
         eprintln!("✗ {e}");
         exit::CONFIG
     })
 }
 
 fn run_check(args: &CheckArgs) -> i32 {
-    let config = match load_config(&args.config) {
+    let config = match load_config(&args.config, Purpose::Offline) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -57,6 +70,11 @@ fn run_check(args: &CheckArgs) -> i32 {
                 progress.finish();
                 print_checked(&checked);
                 worst = worst.max(checked.verdict);
+            }
+            Err(e) if e.is_wrong_folder() => {
+                progress.finish();
+                eprintln!("✗ {e}. O que fazer: indique em --out uma pasta (não um arquivo) em que você pode gravar");
+                return exit::USAGE;
             }
             Err(e) => {
                 progress.finish();
@@ -82,6 +100,12 @@ fn print_checked(checked: &check::CheckedFile) {
             s.rows_total,
             checked.bundles.display()
         ),
+        (None, _) if s.file_issues().next().is_some() => println!(
+            "✗ {}: {} linhas, nenhuma pode ser enviada (motivo abaixo e no início de {})",
+            s.file,
+            s.rows_total,
+            checked.paths.errors_csv.display()
+        ),
         (None, Verdict::AllValid) => println!(
             "✓ {}: {} linhas, {} válidas, {} ignoradas{} → {}",
             s.file,
@@ -105,7 +129,15 @@ fn print_checked(checked: &check::CheckedFile) {
             checked.paths.errors_csv.display()
         ),
     }
+    print_file_issues(s);
     println!("  resumo: {}", checked.paths.summary.display());
+}
+
+/// Why no row of a file can be sent, one sentence per line.
+fn print_file_issues(s: &rnds_drop::report::Summary) {
+    for issue in s.file_issues() {
+        println!("  ✗ {}", issue.message);
+    }
 }
 
 /// Why rows were skipped, most frequent reasons first: ` (não são
@@ -162,8 +194,11 @@ impl Progress {
 }
 
 /// What `send` and `run` need before anything else.
-fn config_and_runtime(path: &std::path::Path) -> Result<(Config, tokio::runtime::Runtime), i32> {
-    Ok((load_config(path)?, runtime()?))
+fn config_and_runtime(
+    path: &std::path::Path,
+    purpose: Purpose,
+) -> Result<(Config, tokio::runtime::Runtime), i32> {
+    Ok((load_config(path, purpose)?, runtime()?))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, i32> {
@@ -190,7 +225,7 @@ O registro atual (se houver) não é apagado: fica ao lado, renomeado para
 <registro>.descartado-<data>.";
 
 fn run_new_ledger(args: &NewLedgerArgs) -> i32 {
-    let config = match load_config(&args.config) {
+    let config = match load_config(&args.config, Purpose::Offline) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -254,7 +289,7 @@ fn init_logs(format: LogFormat, level: &str) {
 
 fn run_send(args: &CheckArgs) -> i32 {
     init_logs(LogFormat::Text, "warn");
-    let (config, runtime) = match config_and_runtime(&args.config) {
+    let (config, runtime) = match config_and_runtime(&args.config, Purpose::Network) {
         Ok(both) => both,
         Err(code) => return code,
     };
@@ -307,6 +342,7 @@ fn run_send(args: &CheckArgs) -> i32 {
                     String::new()
                 },
             );
+            print_file_issues(s);
             println!("  enviados: {}", f.paths.sent_csv.display());
             if s.rows_invalid + s.rows_rejected.unwrap_or(0) > 0 {
                 println!("  corrija: {}", f.paths.errors_csv.display());
@@ -338,7 +374,7 @@ fn run_send(args: &CheckArgs) -> i32 {
 
 fn run_service(args: &RunArgs) -> i32 {
     init_logs(args.log_format, "info");
-    let (config, runtime) = match config_and_runtime(&args.config) {
+    let (config, runtime) = match config_and_runtime(&args.config, Purpose::Service) {
         Ok(both) => both,
         Err(code) => return code,
     };

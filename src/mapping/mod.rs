@@ -25,6 +25,9 @@ pub struct ColumnMap {
     pub by_field: BTreeMap<Field, usize>,
     /// The file's header texts, for reports.
     pub headers: Vec<String>,
+    /// `[inbox.columns]` overrides whose header is not in the file (or is
+    /// already taken): the lab named a column, so no synonym stands in.
+    pub missing_overrides: Vec<(Field, String)>,
 }
 
 impl ColumnMap {
@@ -58,6 +61,9 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
     let keys: Vec<String> = headers.iter().map(|h| normalize::header_key(h)).collect();
     let mut by_field = BTreeMap::new();
     let mut taken = vec![false; headers.len()];
+    // A field whose configured column is absent maps to nothing (no
+    // synonym stands in): guessing another column could send a wrong value.
+    let mut missing_overrides = Vec::new();
 
     for (&field, wanted) in overrides {
         let wanted_key = normalize::header_key(wanted);
@@ -67,9 +73,12 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
             .or_else(|| keys.iter().position(|k| *k == wanted_key));
         // Overrides may share a column (one column feeding two fields is
         // an explicit choice of the config); synonyms never take it again.
-        if let Some(i) = column {
-            taken[i] = true;
-            by_field.insert(field, i);
+        match column {
+            Some(i) => {
+                taken[i] = true;
+                by_field.insert(field, i);
+            }
+            None => missing_overrides.push((field, wanted.clone())),
         }
     }
 
@@ -77,7 +86,7 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
     let matchers: [fn(&str, &str) -> bool; 2] = [|h, s| h == s, |h, s| h.starts_with(s)];
     for (pass, matches) in matchers.into_iter().enumerate() {
         for field in Field::ALL {
-            if by_field.contains_key(&field) {
+            if by_field.contains_key(&field) || overrides.contains_key(&field) {
                 continue;
             }
             let Some(entry) = synonyms.get(&field) else {
@@ -102,6 +111,7 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
     ColumnMap {
         by_field,
         headers: headers.to_vec(),
+        missing_overrides,
     }
 }
 
@@ -142,13 +152,27 @@ pub fn qualitative(value: &str) -> Option<Qualitative> {
 /// The known result wording closest to `value` (edit distance over keys),
 /// when it is close enough to be a likely typo, for a suggestion in a
 /// message. Never used to map a value.
+///
+/// A suggestion never crosses from one pathogen or analyte to another: a
+/// value with digits (`SARS-CoV-1`, `H1N1 detectado`) or one that is a known
+/// wording plus other words (`Flu detectado`) gets none, and wordings that
+/// name a pathogen (`SARS-CoV-2`) are never suggested.
 pub fn closest_result_wording(value: &str) -> Option<&'static str> {
     let wanted = normalize::value_key(value);
+    if wanted.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
     let tables = tables::tables();
+    let names_more = tables.result_wordings.iter().any(|(k, _)| {
+        k.chars().count() > 1 && wanted.contains(k.as_str()) && wanted.len() >= k.len() + 3
+    });
+    if names_more {
+        return None;
+    }
     let candidates: Vec<(usize, &str, Option<Qualitative>)> = tables
         .result_wordings
         .iter()
-        .filter(|(k, _)| k.chars().count() > 1)
+        .filter(|(k, _)| k.chars().count() > 1 && !k.chars().any(|c| c.is_ascii_digit()))
         .map(|(k, wording)| {
             let meaning = tables.results.get(k.as_str()).copied();
             (edit_distance(&wanted, k), wording.as_str(), meaning)
@@ -183,5 +207,7 @@ pub fn exam_by_name(name: &str) -> Option<ExamCode> {
     normalize::with_value_key(name, |k| tables::tables().exams.get(k).cloned())
 }
 
+#[cfg(test)]
+mod suggest_tests;
 #[cfg(test)]
 mod tests;

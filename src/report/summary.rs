@@ -123,6 +123,14 @@ impl Summary {
         }
     }
 
+    /// The issues of the file as a whole (why no row can be sent): those on
+    /// the header line, which no data row shares. They come first.
+    pub fn file_issues(&self) -> impl Iterator<Item = &RowIssue> {
+        self.issues
+            .iter()
+            .take_while(move |i| Some(i.line) == self.header_line)
+    }
+
     /// Pretty-printed JSON (people open this file), ending in a newline.
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
         let mut out = serde_json::to_vec_pretty(self)?;

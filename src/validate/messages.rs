@@ -57,6 +57,12 @@ pub fn id_reason(problem: IdProblem, what: &str) -> String {
         }
         IdProblem::Repeated => "todos os dígitos são iguais".into(),
         IdProblem::CheckDigit => "dígito verificador não confere".into(),
+        IdProblem::ExcelScientific => format!(
+            "o Excel transformou {what} em notação científica e apagou os últimos dígitos, que \
+             não podem ser recuperados deste arquivo. No Excel, selecione a coluna, formate-a \
+             como Texto e digite ou cole de novo os números (ou exporte do sistema do \
+             laboratório direto em CSV, sem abrir no Excel)"
+        ),
     }
 }
 
@@ -67,4 +73,18 @@ pub fn date_reason(problem: DateProblem) -> &'static str {
         DateProblem::NonexistentDate => "esse dia não existe no calendário",
         DateProblem::NonexistentTime => "esse horário não existe (use 00:00 a 23:59)",
     }
+}
+
+/// An exam that is in no catalogue. The example line uses placeholders
+/// only: a ready-to-paste line built from `value` would map whatever exam
+/// it is (a blood count) onto a SARS-CoV-2 code once pasted.
+pub fn unknown_exam(place: &str, value: &str) -> String {
+    format!(
+        "{place}: o exame \"{value}\" não está nas tabelas de exames da RNDS \
+         (BRNomeExameLOINC, BRNomeExameGAL) nem entre os nomes de exame conhecidos, e a linha \
+         não vai para a RNDS. Só exames de SARS-CoV-2 dessas tabelas vão para a RNDS: se esta linha \
+         é de outro exame, ela não deve ir. Se \"{value}\" for o código interno do laboratório \
+         para um exame de SARS-CoV-2, confirme o código LOINC desse exame e acrescente em \
+         [inbox.exam_codes] uma linha \"<código do laboratório>\" = \"<código LOINC>\"."
+    )
 }

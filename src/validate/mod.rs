@@ -18,9 +18,12 @@
 
 mod check;
 pub mod dates;
+pub mod exam_kind;
+pub mod file_kind;
 mod header;
 pub mod ids;
 mod messages;
+pub mod panel;
 mod parties;
 mod result;
 mod rules;
@@ -36,6 +39,10 @@ use crate::mapping::ColumnMap;
 use crate::model::{LabResult, Party, RowIssue};
 
 pub use rules::{derived_lab_id, LAB_ID_NAMESPACE};
+
+/// `code` of a row issue that only repeats a file-level one: the file has
+/// no column for a required field.
+pub const COLUMN_MISSING: &str = "coluna_ausente";
 
 /// Everything validation needs besides the row.
 #[derive(Debug, Clone)]
