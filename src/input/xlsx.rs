@@ -17,8 +17,8 @@ use calamine::{Cell, DataRef, Dimensions, Reader, Xlsx, XlsxError};
 use super::sniff::{self, HEADER_SEARCH_ROWS};
 use super::xlsx_cells::{cell_text, cut_cell};
 use super::{
-    fit_to_width, header_texts, redrop, Format, InputError, ReadNote, ReadOptions, Row,
-    SourceInfo, Table,
+    fit_to_width, header_texts, redrop, Format, InputError, ReadNote, ReadOptions, Row, SourceInfo,
+    Table,
 };
 
 /// The most rows a sheet can have in Excel; more cannot come from Excel.
