@@ -13,6 +13,7 @@ mod decision;
 mod files;
 mod results;
 mod schema;
+mod snapshot;
 
 #[cfg(test)]
 mod tests;
@@ -24,6 +25,7 @@ use rusqlite::Connection;
 
 pub use decision::{decide_from, Decision};
 pub use files::{FileId, FileRecord, FileState, NewFile};
+pub use snapshot::{LedgerReader, LedgerSnapshot, RecentFile};
 pub use results::{Intent, LedgerOutcome, ResultRecord, ResultState, StateCounts};
 
 /// How long a statement waits for another connection's lock before failing.

@@ -12,6 +12,7 @@ use crate::check;
 use crate::config::Config;
 use crate::ledger::{FileId, FileState, Ledger, NewFile};
 use crate::pipeline::{self, FileJob};
+use crate::ops::Ops;
 use crate::rnds::Client;
 use crate::watch::{ClaimedFile, Disposition, Inboxes, WatchSettings};
 
@@ -40,7 +41,8 @@ pub async fn run(
 
     let _ledger_lock = prepare_ledger_dir(&config.ledger.path)?;
     let mut ledger = Ledger::open(&config.ledger.path)?;
-    let client = Client::new(&config)?;
+    let ops = Ops::new(&config);
+    let client = Client::observed(&config, Some(ops.observer()))?;
     for inbox in &config.inbox {
         std::fs::create_dir_all(&inbox.outbox).map_err(|source| ServiceError::Output {
             path: inbox.outbox.clone(),
@@ -48,6 +50,12 @@ pub async fn run(
         })?;
     }
     let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;
+    ops.start(&config, &client, stop.clone())
+        .await
+        .map_err(|source| ServiceError::Metrics {
+            addr: config.service.metrics_listen,
+            source,
+        })?;
     tracing::info!(
         pastas = config.inbox.len(),
         rnds = %client.endpoints().fhir(""),
@@ -73,6 +81,7 @@ pub async fn run(
         ledger,
         stop: stop.clone(),
         config_error_logged: false,
+        ops,
     };
     let mut waiting: Vec<Active> = Vec::new();
     let grace = Duration::from_secs(service.config.service.shutdown_grace_s);
@@ -177,6 +186,7 @@ struct Service {
     ledger: Ledger,
     stop: watch::Receiver<bool>,
     config_error_logged: bool,
+    ops: Ops,
 }
 
 impl Service {
@@ -235,7 +245,7 @@ impl Service {
         job.self_check_every = 1;
         let stem = check::stem(Path::new(&active.claimed.original_name));
         let paths = OutputPaths::timestamped(&inbox.outbox, &stem, &report_instant(config));
-        let mut no_progress = |_rows: u64| {};
+        let mut progress = self.ops.file_progress(&active.claimed.original_name);
         let report = run_pass(
             &active.claimed.work_path,
             job,
@@ -245,7 +255,7 @@ impl Service {
                 client: &self.client,
                 ledger: &mut self.ledger,
                 stop: self.stop.clone(),
-                progress: &mut no_progress,
+                progress: &mut progress,
             },
         )
         .await?;
@@ -269,6 +279,7 @@ impl Service {
             self.ledger
                 .add_report(active.file_id, "resumo", summary_path)?;
             let stored = active.claimed.finish(Disposition::Failed, today)?;
+            self.ops.file_finished(&report.summary, true);
             self.ledger
                 .finish_file(active.file_id, FileState::Failed, &stored)?;
             tracing::warn!(
@@ -303,6 +314,7 @@ impl Service {
                     .add_report(active.file_id, kind, &written.summary)?;
             }
             let stored = active.claimed.finish(Disposition::Processed, today)?;
+            self.ops.file_finished(&report.summary, false);
             self.ledger
                 .finish_file(active.file_id, FileState::Processed, &stored)?;
             tracing::info!(
@@ -344,7 +356,8 @@ impl Service {
             next_try = next_try.min(report_due.max(now));
         }
         active.next_try = next_try;
-        tracing::info!(
+        // The outage itself is logged once by `ops` (and summarised), not per pass.
+        tracing::debug!(
             arquivo = %name,
             pendentes = report.pending.len(),
             nova_tentativa_em_s = next_try.saturating_duration_since(now).as_secs(),

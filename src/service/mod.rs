@@ -55,6 +55,12 @@ pub enum ServiceError {
          pare-o antes, ou use outro [ledger] path"
     )]
     LedgerBusy { path: PathBuf },
+    #[error("não foi possível abrir o endereço de métricas {addr:?} ([service] metrics_listen): {source}")]
+    Metrics {
+        addr: Option<std::net::SocketAddr>,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("falha interna: {0}")]
     Internal(String),
 }
@@ -72,6 +78,7 @@ impl ServiceError {
                 | ServiceError::Ledger(LedgerError::NewerSchema { .. })
                 | ServiceError::Ledger(LedgerError::NotWal { .. })
                 | ServiceError::LedgerBusy { .. }
+                | ServiceError::Metrics { .. }
         )
     }
 }
