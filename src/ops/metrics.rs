@@ -62,9 +62,18 @@ pub fn render(i: &ScrapeInputs) -> String {
     family(o, "rnds_drop_token_fetches_total", "counter", "Access tokens fetched from RNDS.");
     let _ = writeln!(o, "rnds_drop_token_fetches_total {}", i.tokens_fetched);
 
-    family(o, "rnds_drop_certificate_days_left", "gauge", "Days until the lab certificate expires.");
-    let days = (i.certificate_not_after - i.now).num_seconds() as f64 / 86_400.0;
-    let _ = writeln!(o, "rnds_drop_certificate_days_left {days:.2}");
+    // Prometheus wants base units: days left = (this - time()) / 86400.
+    family(
+        o,
+        "rnds_drop_certificate_expiry_timestamp_seconds",
+        "gauge",
+        "Unix time at which the lab certificate expires.",
+    );
+    let _ = writeln!(
+        o,
+        "rnds_drop_certificate_expiry_timestamp_seconds {}",
+        i.certificate_not_after.timestamp()
+    );
 
     family(
         o,
@@ -183,18 +192,20 @@ mod tests {
 
     #[test]
     fn every_family_has_help_and_type_and_the_histogram_is_complete() {
-        let text = render(&inputs());
+        let i = inputs();
+        let text = render(&i);
         for name in [
             "rnds_drop_files_total",
             "rnds_drop_rows_total",
             "rnds_drop_rnds_request_duration_seconds",
             "rnds_drop_pending_rows",
             "rnds_drop_oldest_pending_age_seconds",
-            "rnds_drop_certificate_days_left",
+            "rnds_drop_certificate_expiry_timestamp_seconds",
         ] {
             assert!(text.contains(&format!("# TYPE {name} ")), "{name} in\n{text}");
         }
         assert!(text.contains("rnds_drop_rnds_request_duration_seconds_bucket{le=\"+Inf\"} 0"));
-        assert!(text.contains("rnds_drop_certificate_days_left 90.00"));
+        let expiry = i.certificate_not_after.timestamp();
+        assert!(text.contains(&format!("rnds_drop_certificate_expiry_timestamp_seconds {expiry}")));
     }
 }
