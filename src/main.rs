@@ -169,7 +169,10 @@ fn run_homologacao(args: &HomologacaoArgs) -> i32 {
                 println!("{mark} {} · {} · {}", e.key, e.title, e.outcome);
             }
             println!("  evidências: {}", report.folder.display());
-            println!("  relatório:  {}", report.folder.join("relatorio.html").display());
+            println!(
+                "  relatório:  {}",
+                report.folder.join("relatorio.html").display()
+            );
             if report.all_passed {
                 exit::OK
             } else {

@@ -87,5 +87,9 @@ fn estimated_rows(file: &Path) -> Option<u64> {
         return None;
     }
     // The header line is not a row.
-    Some((size * lines / sample.len() as u64).saturating_sub(1).max(1))
+    Some(
+        (size * lines / sample.len() as u64)
+            .saturating_sub(1)
+            .max(1),
+    )
 }

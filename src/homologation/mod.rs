@@ -207,7 +207,8 @@ pub async fn run(config: &Config, out: &Path) -> Result<HomologationReport, Homo
         all_passed: evidences.iter().all(|e| e.passed),
         evidences,
     };
-    let all = serde_json::to_vec_pretty(&report).map_err(|e| HomologationError::Build(e.to_string()))?;
+    let all =
+        serde_json::to_vec_pretty(&report).map_err(|e| HomologationError::Build(e.to_string()))?;
     write_json_file(&folder.join("evidencias.json"), &all)?;
     let html = report::html(&report);
     write_json_file(&folder.join("relatorio.html"), html.as_bytes())?;
@@ -236,11 +237,7 @@ fn describe(outcome: &Outcome) -> (String, Option<String>, Option<Expected>) {
             None,
             Some(Expected::Rejected),
         ),
-        Outcome::DuplicateIdentifier => (
-            "identificador já usado (EHR-ERR866)".into(),
-            None,
-            None,
-        ),
+        Outcome::DuplicateIdentifier => ("identificador já usado (EHR-ERR866)".into(), None, None),
         Outcome::ConfigurationError { message } => {
             (format!("erro de configuração: {message}"), None, None)
         }
@@ -263,10 +260,42 @@ fn plan(
         .to_string();
     let id = |kind: &str| format!("HMG-{stamp}-{kind}");
     let rows = [
-        (id("PCR"), "94309-2", "Detectável", "", "", "Swab nasofaríngeo", "RT-PCR"),
-        (id("AG"), "94558-4", "Reagente", "", "", "Swab nasofaríngeo", "Imunocromatografia"),
-        (id("IGG"), "94505-5", "16,1", "UA/mL", "Reagente", "Soro", "ELISA"),
-        (id("PCR"), "94309-2", "Não detectável", "", "", "Swab nasofaríngeo", "RT-PCR"),
+        (
+            id("PCR"),
+            "94309-2",
+            "Detectável",
+            "",
+            "",
+            "Swab nasofaríngeo",
+            "RT-PCR",
+        ),
+        (
+            id("AG"),
+            "94558-4",
+            "Reagente",
+            "",
+            "",
+            "Swab nasofaríngeo",
+            "Imunocromatografia",
+        ),
+        (
+            id("IGG"),
+            "94505-5",
+            "16,1",
+            "UA/mL",
+            "Reagente",
+            "Soro",
+            "ELISA",
+        ),
+        (
+            id("PCR"),
+            "94309-2",
+            "Não detectável",
+            "",
+            "",
+            "Swab nasofaríngeo",
+            "RT-PCR",
+        ),
     ];
     let mut csv = String::from(
         "Nº Pedido;Paciente;Cartão SUS;Data da Coleta;Dt. Liberação;Cód. Exame;Resultado;Unidade;Interpretação;Material;Metodologia\n",

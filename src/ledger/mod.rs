@@ -25,8 +25,8 @@ use rusqlite::Connection;
 
 pub use decision::{decide_from, Decision};
 pub use files::{FileId, FileRecord, FileState, NewFile};
-pub use snapshot::{LedgerReader, LedgerSnapshot, RecentFile};
 pub use results::{Intent, LedgerOutcome, ResultRecord, ResultState, StateCounts};
+pub use snapshot::{LedgerReader, LedgerSnapshot, RecentFile};
 
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

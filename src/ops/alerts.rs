@@ -178,7 +178,9 @@ impl Alerter {
 fn smtp_password(email: &AlertEmail) -> Result<Option<String>, AlertError> {
     if let Some(var) = &email.password_env {
         return std::env::var(var).map(Some).map_err(|_| {
-            AlertError::Email(format!("a variável de ambiente {var} (password_env) não está definida"))
+            AlertError::Email(format!(
+                "a variável de ambiente {var} (password_env) não está definida"
+            ))
         });
     }
     if let Some(file) = &email.password_file {
@@ -252,7 +254,9 @@ fn run_command_blocking(command: &[String], alert: &Alert) -> Result<(), AlertEr
     if status.success() {
         Ok(())
     } else {
-        Err(AlertError::Command(format!("{program} terminou com {status}")))
+        Err(AlertError::Command(format!(
+            "{program} terminou com {status}"
+        )))
     }
 }
 
@@ -290,12 +294,20 @@ mod tests {
         // Still pending, and new refusals: only the refusal is new.
         inputs.rows_rejected = 3;
         let due = alerter.due(&inputs, t0 + Duration::from_secs(60));
-        assert_eq!(due.iter().map(|a| a.condition).collect::<Vec<_>>(), [Condition::Rejected]);
+        assert_eq!(
+            due.iter().map(|a| a.condition).collect::<Vec<_>>(),
+            [Condition::Rejected]
+        );
         assert!(due[0].body.contains("recusou 3 exame(s)"));
-        assert!(alerter.due(&inputs, t0 + Duration::from_secs(120)).is_empty());
+        assert!(alerter
+            .due(&inputs, t0 + Duration::from_secs(120))
+            .is_empty());
         // After the period, the lasting condition is repeated once.
         let due = alerter.due(&inputs, t0 + Duration::from_secs(3602));
-        assert_eq!(due.iter().map(|a| a.condition).collect::<Vec<_>>(), [Condition::Pending]);
+        assert_eq!(
+            due.iter().map(|a| a.condition).collect::<Vec<_>>(),
+            [Condition::Pending]
+        );
         inputs.certificate_days_left = 12;
         inputs.files_failed = 1;
         let due = alerter.due(&inputs, t0 + Duration::from_secs(3603));

@@ -123,8 +123,16 @@ mod tests {
         let subscriber = subscriber(settings, console).unwrap();
         tracing::subscriber::with_default(subscriber, || {
             let cns = "759010928159013";
-            tracing::warn!(paciente = cns, cpf = "123.456.789-09", "exame do CNS {cns} recusado");
-            tracing::info!(arquivo = "lote.csv", linhas = 200_000u64, "arquivo recebido");
+            tracing::warn!(
+                paciente = cns,
+                cpf = "123.456.789-09",
+                "exame do CNS {cns} recusado"
+            );
+            tracing::info!(
+                arquivo = "lote.csv",
+                linhas = 200_000u64,
+                "arquivo recebido"
+            );
         });
     }
 

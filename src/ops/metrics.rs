@@ -35,16 +35,39 @@ pub fn render(i: &ScrapeInputs) -> String {
     let mut out = String::with_capacity(4096);
     let o = &mut out;
 
-    family(o, "rnds_drop_files_total", "counter", "Files finished by this process, by outcome.");
-    let _ = writeln!(o, "rnds_drop_files_total{{outcome=\"processado\"}} {}", t.files_processed);
-    let _ = writeln!(o, "rnds_drop_files_total{{outcome=\"falhou\"}} {}", t.files_failed);
+    family(
+        o,
+        "rnds_drop_files_total",
+        "counter",
+        "Files finished by this process, by outcome.",
+    );
+    let _ = writeln!(
+        o,
+        "rnds_drop_files_total{{outcome=\"processado\"}} {}",
+        t.files_processed
+    );
+    let _ = writeln!(
+        o,
+        "rnds_drop_files_total{{outcome=\"falhou\"}} {}",
+        t.files_failed
+    );
 
-    family(o, "rnds_drop_rows_total", "counter", "Rows of finished files, by outcome.");
+    family(
+        o,
+        "rnds_drop_rows_total",
+        "counter",
+        "Rows of finished files, by outcome.",
+    );
     for (name, n) in ROW_OUTCOMES.iter().zip(t.rows) {
         let _ = writeln!(o, "rnds_drop_rows_total{{outcome=\"{name}\"}} {n}");
     }
 
-    family(o, "rnds_drop_rnds_answers_total", "counter", "RNDS exchanges by answer class.");
+    family(
+        o,
+        "rnds_drop_rnds_answers_total",
+        "counter",
+        "RNDS exchanges by answer class.",
+    );
     for (class, n) in ANSWER_CLASSES.iter().zip(t.answers) {
         let _ = writeln!(o, "rnds_drop_rnds_answers_total{{class=\"{class}\"}} {n}");
     }
@@ -59,7 +82,12 @@ pub fn render(i: &ScrapeInputs) -> String {
     let _ = writeln!(o, "{h}_sum {}", t.latency_sum_s);
     let _ = writeln!(o, "{h}_count {count}");
 
-    family(o, "rnds_drop_token_fetches_total", "counter", "Access tokens fetched from RNDS.");
+    family(
+        o,
+        "rnds_drop_token_fetches_total",
+        "counter",
+        "Access tokens fetched from RNDS.",
+    );
     let _ = writeln!(o, "rnds_drop_token_fetches_total {}", i.tokens_fetched);
 
     // Prometheus wants base units: days left = (this - time()) / 86400.
@@ -87,13 +115,32 @@ pub fn render(i: &ScrapeInputs) -> String {
         t.last_success_unix.unwrap_or(0)
     );
 
-    family(o, "rnds_drop_rnds_up", "gauge", "1 when the last exchange with RNDS got an answer.");
-    let _ = writeln!(o, "rnds_drop_rnds_up {}", u8::from(t.outage_since.is_none()));
+    family(
+        o,
+        "rnds_drop_rnds_up",
+        "gauge",
+        "1 when the last exchange with RNDS got an answer.",
+    );
+    let _ = writeln!(
+        o,
+        "rnds_drop_rnds_up {}",
+        u8::from(t.outage_since.is_none())
+    );
 
-    family(o, "rnds_drop_ledger_up", "gauge", "1 when the ledger could be read.");
+    family(
+        o,
+        "rnds_drop_ledger_up",
+        "gauge",
+        "1 when the ledger could be read.",
+    );
     let _ = writeln!(o, "rnds_drop_ledger_up {}", u8::from(i.ledger.is_ok()));
     if let Ok(s) = &i.ledger {
-        family(o, "rnds_drop_ledger_rows", "gauge", "Rows in the ledger by state.");
+        family(
+            o,
+            "rnds_drop_ledger_rows",
+            "gauge",
+            "Rows in the ledger by state.",
+        );
         for (state, n) in [
             ("aceita", s.rows_accepted),
             ("recusada", s.rows_rejected),
@@ -102,9 +149,23 @@ pub fn render(i: &ScrapeInputs) -> String {
         ] {
             let _ = writeln!(o, "rnds_drop_ledger_rows{{state=\"{state}\"}} {n}");
         }
-        family(o, "rnds_drop_pending_rows", "gauge", "Rows waiting for RNDS.");
-        let _ = writeln!(o, "rnds_drop_pending_rows {}", s.rows_pending + s.rows_unresolved);
-        family(o, "rnds_drop_files_in_progress", "gauge", "Files claimed and not finished.");
+        family(
+            o,
+            "rnds_drop_pending_rows",
+            "gauge",
+            "Rows waiting for RNDS.",
+        );
+        let _ = writeln!(
+            o,
+            "rnds_drop_pending_rows {}",
+            s.rows_pending + s.rows_unresolved
+        );
+        family(
+            o,
+            "rnds_drop_files_in_progress",
+            "gauge",
+            "Files claimed and not finished.",
+        );
         let _ = writeln!(o, "rnds_drop_files_in_progress {}", s.files_processing);
         family(
             o,
@@ -116,7 +177,9 @@ pub fn render(i: &ScrapeInputs) -> String {
             .oldest_pending_since
             .as_deref()
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map_or(0, |since| (i.now - since.with_timezone(&Utc)).num_seconds().max(0));
+            .map_or(0, |since| {
+                (i.now - since.with_timezone(&Utc)).num_seconds().max(0)
+            });
         let _ = writeln!(o, "rnds_drop_oldest_pending_age_seconds {age}");
     }
     out
@@ -202,10 +265,15 @@ mod tests {
             "rnds_drop_oldest_pending_age_seconds",
             "rnds_drop_certificate_expiry_timestamp_seconds",
         ] {
-            assert!(text.contains(&format!("# TYPE {name} ")), "{name} in\n{text}");
+            assert!(
+                text.contains(&format!("# TYPE {name} ")),
+                "{name} in\n{text}"
+            );
         }
         assert!(text.contains("rnds_drop_rnds_request_duration_seconds_bucket{le=\"+Inf\"} 0"));
         let expiry = i.certificate_not_after.timestamp();
-        assert!(text.contains(&format!("rnds_drop_certificate_expiry_timestamp_seconds {expiry}")));
+        assert!(text.contains(&format!(
+            "rnds_drop_certificate_expiry_timestamp_seconds {expiry}"
+        )));
     }
 }

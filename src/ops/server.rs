@@ -94,7 +94,11 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let text = "text/plain; charset=utf-8";
     if request.method() != hyper::Method::GET {
-        return Ok(reply(StatusCode::METHOD_NOT_ALLOWED, text, "use GET\n".into()));
+        return Ok(reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            text,
+            "use GET\n".into(),
+        ));
     }
     Ok(match request.uri().path() {
         "/metrics" => reply(

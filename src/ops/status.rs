@@ -194,14 +194,17 @@ pub fn render_text(report: &StatusReport, tz: chrono_tz::Tz) -> String {
             "enviados à RNDS: {} hoje · {} na última hora",
             s.accepted_today, s.accepted_last_hour
         ));
-        let age = report
-            .oldest_pending_age_s
-            .map_or(String::new(), |a| format!(" · mais antigo há {}", human_age(a)));
+        let age = report.oldest_pending_age_s.map_or(String::new(), |a| {
+            format!(" · mais antigo há {}", human_age(a))
+        });
         line(format!(
             "aguardando a RNDS: {} linhas, {} sem confirmação, {} arquivos em processamento{age}",
             s.rows_pending, s.rows_unresolved, s.files_processing
         ));
-        line(format!("recusados pela RNDS (a corrigir): {}", s.rows_rejected));
+        line(format!(
+            "recusados pela RNDS (a corrigir): {}",
+            s.rows_rejected
+        ));
         line(format!(
             "último envio aceito pela RNDS: {}",
             s.last_accepted_at

@@ -11,8 +11,8 @@ use tokio::sync::watch;
 use crate::check;
 use crate::config::Config;
 use crate::ledger::{FileId, FileState, Ledger, NewFile};
-use crate::pipeline::{self, FileJob};
 use crate::ops::Ops;
+use crate::pipeline::{self, FileJob};
 use crate::rnds::Client;
 use crate::watch::{ClaimedFile, Disposition, Inboxes, WatchSettings};
 

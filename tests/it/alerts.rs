@@ -183,7 +183,16 @@ timeout_s = 10
     assert_eq!(mails.len(), 1, "{mails:?}");
     let mail = &mails[0];
     assert!(mail.over_tls);
-    assert!(mail.data.contains("Subject: rnds-drop: exames aguardando a RNDS"), "{}", mail.data);
-    assert!(mail.data.contains("To: ti@laboratorio.test"), "{}", mail.data);
+    assert!(
+        mail.data
+            .contains("Subject: rnds-drop: exames aguardando a RNDS"),
+        "{}",
+        mail.data
+    );
+    assert!(
+        mail.data.contains("To: ti@laboratorio.test"),
+        "{}",
+        mail.data
+    );
     assert!(!mail.data.contains("759010928159013"));
 }

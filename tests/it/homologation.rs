@@ -12,8 +12,8 @@ async fn homologation_against_the_simulator_writes_the_evidence_folder() {
     let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
         .await
         .unwrap();
-    let (_, config) = write_workspace_config(sim.files(), &tmp.path().join("lab"), 200, "watch")
-        .unwrap();
+    let (_, config) =
+        write_workspace_config(sim.files(), &tmp.path().join("lab"), 200, "watch").unwrap();
     let out = tmp.path().join("evidencias");
     let report = homologation::run(&config, &out).await.unwrap();
 
@@ -31,7 +31,10 @@ async fn homologation_against_the_simulator_writes_the_evidence_folder() {
     for e in &report.evidences {
         assert!(e.passed, "{e:?}");
         assert!(report.folder.join(&e.request_file).is_file());
-        assert!(report.folder.join(format!("{}.resposta.json", e.key)).is_file());
+        assert!(report
+            .folder
+            .join(format!("{}.resposta.json", e.key))
+            .is_file());
     }
     let [pcr, _, _, replacement, invalid] = &report.evidences[..] else {
         panic!("five scenarios")

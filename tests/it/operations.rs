@@ -35,7 +35,9 @@ fn free_port() -> SocketAddr {
 /// `(status, body)` of a plain HTTP GET on loopback.
 fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
@@ -198,29 +200,39 @@ async fn status_metrics_health_and_outage_log_of_a_running_service() {
         exposition.contains("rnds_drop_rows_total{outcome=\"enviada\"} 3000"),
         "{exposition}"
     );
-    assert!(exposition.contains("rnds_drop_pending_rows 0"), "{exposition}");
+    assert!(
+        exposition.contains("rnds_drop_pending_rows 0"),
+        "{exposition}"
+    );
     promtool_check(&exposition);
 
     // The simulator goes down: /healthz turns 503 with the reason, then 200
     // once it is back.
     sim.outage(Duration::from_secs(15));
     let mut reason = String::new();
-    wait_for("/healthz 503 during the outage", Duration::from_secs(60), || {
-        match get(metrics, "/healthz") {
+    wait_for(
+        "/healthz 503 during the outage",
+        Duration::from_secs(60),
+        || match get(metrics, "/healthz") {
             Some((503, body)) => {
                 reason = body;
                 true
             }
             _ => false,
-        }
-    });
+        },
+    );
     assert!(reason.contains("RNDS inacessível"), "{reason}");
-    wait_for("/healthz 200 after the outage", Duration::from_secs(60), || {
-        get(metrics, "/healthz").is_some_and(|(s, _)| s == 200)
-    });
+    wait_for(
+        "/healthz 200 after the outage",
+        Duration::from_secs(60),
+        || get(metrics, "/healthz").is_some_and(|(s, _)| s == 200),
+    );
 
     let log = std::fs::read_to_string(&log_file).unwrap();
-    assert!(log.contains("arquivo em andamento"), "no progress line:\n{log}");
+    assert!(
+        log.contains("arquivo em andamento"),
+        "no progress line:\n{log}"
+    );
     let went_down = log.matches("A RNDS não está respondendo").count();
     assert_eq!(went_down, 1, "outage announced {went_down} times:\n{log}");
     assert_eq!(log.matches("A RNDS voltou a responder").count(), 1, "{log}");
@@ -254,7 +266,10 @@ fn check_shows_a_progress_bar_on_a_terminal_only() {
         return;
     };
     let tty_text = String::from_utf8_lossy(&on_pty.stdout).into_owned();
-    assert!(tty_text.contains("linhas ·"), "no bar on a terminal:\n{tty_text}");
+    assert!(
+        tty_text.contains("linhas ·"),
+        "no bar on a terminal:\n{tty_text}"
+    );
     assert!(tty_text.contains("lote.csv: 30000 linhas"), "{tty_text}");
 
     let piped = Command::new(bin)
@@ -266,7 +281,10 @@ fn check_shows_a_progress_bar_on_a_terminal_only() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&piped.stderr);
-    assert!(!stderr.contains("linhas ·"), "bar drawn on a pipe:\n{stderr}");
+    assert!(
+        !stderr.contains("linhas ·"),
+        "bar drawn on a pipe:\n{stderr}"
+    );
     assert!(String::from_utf8_lossy(&piped.stdout).contains("lote.csv: 30000 linhas"));
 }
 
@@ -291,10 +309,17 @@ fn example_operations_and_alert_blocks_parse_when_enabled() {
         config.service.metrics_listen,
         Some("127.0.0.1:9464".parse().unwrap())
     );
-    assert!(config.service.log_file.unwrap().ends_with("logs/rnds-drop.log"));
+    assert!(config
+        .service
+        .log_file
+        .unwrap()
+        .ends_with("logs/rnds-drop.log"));
     let alertas = config.alertas.expect("[alertas]");
     assert_eq!(alertas.pending_after_s, 7200);
-    assert_eq!(alertas.command.as_deref(), Some(&["/usr/local/bin/avisar-ti".to_string()][..]));
+    assert_eq!(
+        alertas.command.as_deref(),
+        Some(&["/usr/local/bin/avisar-ti".to_string()][..])
+    );
     let email = alertas.email.expect("[alertas.email]");
     assert_eq!(email.smtp_port, 587);
     assert!(email.password_env.is_none() && email.password_file.is_some());
