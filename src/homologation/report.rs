@@ -43,6 +43,13 @@ fn outcome_lines(value: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `08:24:54.544` from `2026-12-01T08:24:54.544-03:00` (the date and the
+/// offset are in the report's header).
+fn clock(stamp: &str) -> &str {
+    let time = stamp.split_once('T').map_or(stamp, |(_, t)| t);
+    time.get(..12).unwrap_or(time)
+}
+
 pub(super) fn html(r: &HomologationReport) -> String {
     let mut o = String::with_capacity(8192);
     let verdict = if r.all_passed {
@@ -82,7 +89,7 @@ code {{ font-size: 12px; }}
 <dt>Início / fim</dt><dd>{started} / {finished}</dd>
 </dl>
 <table>
-<tr><th>#</th><th>Cenário</th><th>Identificador</th><th>Esperado</th><th>HTTP</th><th>ID RNDS / resposta</th><th>Enviado / respondido</th><th>OK</th></tr>
+<tr><th>#</th><th>Cenário</th><th>Identificador</th><th>Esperado</th><th>HTTP</th><th>ID RNDS / resposta</th><th>Enviado / respondido (hora local)</th><th>OK</th></tr>
 "#,
         cnes = esc(&r.cnes),
         finished = esc(&r.finished_at),
@@ -98,9 +105,10 @@ code {{ font-size: 12px; }}
         na = r.certificate.not_after.format("%d/%m/%Y"),
     );
     for e in &r.evidences {
-        let mut answer = match &e.rnds_id {
-            Some(id) => format!("<code>{}</code>", esc(id)),
-            None => esc(&e.outcome),
+        let mut answer = match (&e.rnds_id, &e.operation_outcome) {
+            (Some(id), _) => format!("<code>{}</code>", esc(id)),
+            (None, Some(_)) => "recusado pela RNDS".to_string(),
+            (None, None) => esc(&e.outcome),
         };
         if let Some(replaced) = &e.replaces {
             let _ = write!(answer, "<br>substitui <code>{}</code>", esc(replaced));
@@ -119,8 +127,8 @@ code {{ font-size: 12px; }}
             lab = esc(&e.lab_id),
             exp = expected_text(e.expected),
             status = e.http_status.map_or("—".to_string(), |s| s.to_string()),
-            sent = esc(&e.sent_at),
-            ans = esc(&e.answered_at),
+            sent = esc(clock(&e.sent_at)),
+            ans = esc(clock(&e.answered_at)),
             class = if e.passed { "ok" } else { "bad" },
             mark = if e.passed { "✓" } else { "✗" },
         );
