@@ -34,6 +34,7 @@ Exemplos / examples:
   rnds-drop homologacao --config rnds-drop-hmg.toml --out evidencias
   rnds-drop status --config /etc/rnds-drop/rnds-drop.toml --json
   rnds-drop simulate --listen 127.0.0.1:8443 --dir ./rnds-simulador
+  rnds-drop new-ledger --config rnds-drop.toml     # explica as consequências; --confirm executa
 
 Códigos de saída / exit codes:
   0 tudo certo · 1 linhas inválidas ou recusadas · 2 arquivo ilegível
@@ -68,6 +69,19 @@ pub enum Command {
     Simulate(rnds_drop::simulator::cli::SimulateArgs),
     /// Local demonstration: simulator, inbox, example files, reports.
     Demo(DemoArgs),
+    /// Start a new, empty ledger on purpose (the old one is kept aside).
+    /// Without --confirm only explains the consequences.
+    NewLedger(NewLedgerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NewLedgerArgs {
+    /// Configuration file.
+    #[arg(long, short, default_value = "rnds-drop.toml")]
+    pub config: PathBuf,
+    /// Really start the new ledger (after reading the consequences).
+    #[arg(long)]
+    pub confirm: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -13,7 +13,8 @@ use rnds_drop::config::Config;
 use rnds_drop::pipeline::FileJob;
 
 use cli::{
-    exit, CheckArgs, Cli, Command, DemoArgs, HomologacaoArgs, LogFormat, RunArgs, StatusArgs,
+    exit, CheckArgs, Cli, Command, DemoArgs, HomologacaoArgs, LogFormat, NewLedgerArgs, RunArgs,
+    StatusArgs,
 };
 use progress::FileBar;
 
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => run_doctor(&args),
         Command::Status(args) => run_status(&args),
         Command::Homologacao(args) => run_homologacao(&args),
+        Command::NewLedger(args) => run_new_ledger(&args),
         Command::Simulate(args) => match rnds_drop::simulator::cli::run(args) {
             Ok(()) => exit::OK,
             Err(e) => {
@@ -52,9 +54,12 @@ fn run_check(args: &CheckArgs) -> i32 {
     };
     let job = FileJob::from_config(&config, config.inbox.first(), chrono::Utc::now());
     let mut worst = Verdict::AllValid;
-    for file in &args.files {
-        let progress = FileBar::new(file, &check::stem(file));
-        match check::check_file(file, &job, &args.out, &mut |rows| progress.update(rows)) {
+    let names = check::report_names(&args.files);
+    for (file, name) in args.files.iter().zip(&names) {
+        let progress = FileBar::new(file, name);
+        match check::check_file_as(file, name, &job, &args.out, &mut |rows| {
+            progress.update(rows)
+        }) {
             Ok(checked) => {
                 progress.finish();
                 print_checked(&checked);
@@ -109,6 +114,55 @@ fn runtime() -> Result<tokio::runtime::Runtime, i32> {
             eprintln!("✗ não foi possível iniciar: {e}");
             exit::INTERNAL
         })
+}
+
+const NEW_LEDGER_CONSEQUENCES: &str = "\
+Um registro de envios novo não sabe nada do que já foi enviado à RNDS. Consequências:
+  - um arquivo já enviado e deixado de novo na pasta de entrada é enviado outra vez;
+    a RNDS recusa cada exame que já tem (EHR-ERR866) e o relatório diz \"já estava
+    na RNDS\": nenhum documento em dobro, mas também nenhum número RNDS nos relatórios;
+  - a correção de um resultado enviado antes não pode mais ser feita automaticamente
+    (o número RNDS a substituir se perdeu com o registro antigo): peça ao suporte;
+  - nunca renumere os exames para \"passar\" na RNDS: isso notificaria o mesmo exame
+    duas vezes.
+Antes disso, tente restaurar o registro de uma cópia de segurança (o arquivo e o -wal).
+O registro atual (se houver) não é apagado: fica ao lado, renomeado para
+<registro>.descartado-<data>.";
+
+fn run_new_ledger(args: &NewLedgerArgs) -> i32 {
+    let config = match load_config(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    println!("{NEW_LEDGER_CONSEQUENCES}");
+    println!();
+    if !args.confirm {
+        println!(
+            "Nada foi feito. Para começar um registro novo em {}, pare o serviço e rode de novo com --confirm.",
+            config.ledger.path.display()
+        );
+        return exit::CONFIG;
+    }
+    match rnds_drop::service::start_new_ledger(&config) {
+        Ok(aside) => {
+            println!(
+                "✓ registro de envios novo criado em {}",
+                config.ledger.path.display()
+            );
+            if let Some(aside) = aside {
+                println!("  o registro anterior foi guardado em {}", aside.display());
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("✗ {e}");
+            if e.is_configuration() {
+                exit::CONFIG
+            } else {
+                exit::INTERNAL
+            }
+        }
+    }
 }
 
 fn run_doctor(args: &cli::ConfigArg) -> i32 {

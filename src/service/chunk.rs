@@ -71,6 +71,9 @@ enum Fate {
         rnds_id: Option<String>,
         sent_at: String,
     },
+    /// EHR-ERR866 for a lab id this ledger did not hold: RNDS already has
+    /// it (sent before the ledger was lost, or by another installation).
+    AlreadyAtRnds,
     Rejected {
         message: String,
     },
@@ -472,16 +475,22 @@ impl PassState<'_> {
                         replaced: false,
                     },
                 ),
+                // Never "renumber the exam": that would notify it twice.
+                Outcome::DuplicateIdentifier if !replaced => {
+                    (LedgerOutcome::AcceptedIdUnknown, Fate::AlreadyAtRnds)
+                }
                 Outcome::DuplicateIdentifier => {
                     let message = format!(
-                        "(EHR-ERR866) o identificador {lab_id} já foi usado na RNDS por outro \
-                         documento; cada exame precisa de um número próprio"
+                        "Linha {}: a RNDS recusou a substituição do exame {lab_id} (EHR-ERR866, \
+                         identificador já usado). Não troque o número do exame: avise o suporte \
+                         do rnds-drop para conferir o documento na RNDS.",
+                        v.line
                     );
                     (
                         LedgerOutcome::Rejected {
                             message: message.clone(),
                         },
-                        Fate::Rejected { message },
+                        Fate::Manual { message },
                     )
                 }
                 Outcome::Rejected { message } => (
@@ -608,6 +617,10 @@ impl PassState<'_> {
                             self.counts.already_sent += 1;
                             let sent_at = lab_time(sent_at, self.job.validate.timezone);
                             (SentStatus::AlreadySent { sent_at }, rnds_id.as_deref())
+                        }
+                        Fate::AlreadyAtRnds => {
+                            self.counts.already_sent += 1;
+                            (SentStatus::AlreadyAtRnds, None)
                         }
                         Fate::Rejected { message }
                         | Fate::Manual { message }

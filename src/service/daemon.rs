@@ -16,10 +16,12 @@ use crate::pipeline::{self, FileJob};
 use crate::rnds::Client;
 use crate::watch::{ClaimedFile, Disposition, Inboxes, WatchSettings};
 
+use super::ledger_open::open_ledger;
 use super::outputs::OutputPaths;
 use super::pass::{run_pass, PassContext};
+use super::publish::{already_reported, publish_summary, settle_reports, KIND_UNREADABLE};
 use super::resolve::resolve_ledger;
-use super::{prepare_ledger_dir, report_instant, ServiceError};
+use super::{report_instant, ServiceError};
 
 /// Longest wait between two passes over a file with pending rows.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
@@ -39,15 +41,20 @@ pub async fn run(
         let _ = stop_sender.send(true);
     });
 
-    let _ledger_lock = prepare_ledger_dir(&config.ledger.path)?;
-    let mut ledger = Ledger::open(&config.ledger.path)?;
+    let (_ledger_lock, mut ledger) = open_ledger(&config)?;
     let ops = Ops::new(&config);
     let client = Client::observed(&config, Some(ops.observer()))?;
     for inbox in &config.inbox {
-        std::fs::create_dir_all(&inbox.outbox).map_err(|source| ServiceError::Output {
-            path: inbox.outbox.clone(),
-            source,
+        crate::report::create_private_dir_all(&inbox.outbox).map_err(|source| {
+            ServiceError::Output {
+                path: inbox.outbox.clone(),
+                source,
+            }
         })?;
+    }
+    let outboxes: Vec<&Path> = config.inbox.iter().map(|i| i.outbox.as_path()).collect();
+    if settle_reports(&mut ledger, &outboxes)? > 0 {
+        tracing::info!("relatórios interrompidos por uma parada concluídos");
     }
     let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;
     ops.start(&config, &client, stop.clone())
@@ -169,6 +176,8 @@ struct Active {
     /// When this run took it (the pending-report clock).
     since: Instant,
     pending_reported: bool,
+    /// Its final report was published before a stop: only the move is left.
+    reported: Option<Disposition>,
     passes: u32,
     next_try: Instant,
 }
@@ -201,11 +210,11 @@ impl Service {
                 .into_iter()
                 .rfind(|f| f.work_path == claimed.work_path);
         }
-        let (file_id, pending_reported) = match known {
+        let (file_id, pending_reported, reported) = match known {
             Some(record) => {
-                let reported = record.reports.iter().any(|(kind, _)| kind == "pendentes");
+                let pending = record.reports.iter().any(|(kind, _)| kind == "pendentes");
                 tracing::info!(arquivo = %claimed.original_name, "retomando arquivo de uma execução anterior");
-                (record.id, reported)
+                (record.id, pending, already_reported(&record))
             }
             None => {
                 let work_path = claimed.work_path.clone();
@@ -222,7 +231,7 @@ impl Service {
                     work_path: &claimed.work_path,
                 })?;
                 tracing::info!(arquivo = %claimed.original_name, "arquivo recebido");
-                (id, false)
+                (id, false, None)
             }
         };
         let now = Instant::now();
@@ -231,6 +240,7 @@ impl Service {
             file_id,
             since: now,
             pending_reported,
+            reported,
             passes: 0,
             next_try: now,
         })
@@ -238,6 +248,16 @@ impl Service {
 
     /// One pass over the file, then the reports and the file's next step.
     async fn process(&mut self, active: &mut Active) -> Result<Next, ServiceError> {
+        if active.passes > 0 && active.reported.is_none() {
+            // An earlier pass may have failed while publishing (disk full):
+            // its recorded set is finished, not written a second time.
+            settle_reports(&mut self.ledger, &[])?;
+            let record = self.ledger.file(active.file_id)?;
+            active.reported = record.as_ref().and_then(already_reported);
+        }
+        if let Some(disposition) = active.reported {
+            return self.finish_reported(active, disposition);
+        }
         let config = &self.config;
         let inbox = &config.inbox[active.claimed.inbox_index];
         let mut job = FileJob::from_config(config, Some(inbox), chrono::Utc::now());
@@ -268,16 +288,13 @@ impl Service {
             .with_timezone(&config.timezone())
             .date_naive();
         if report.unreadable {
-            let summary_path = &paths.reports.summary;
-            report
-                .summary
-                .write(summary_path)
-                .map_err(|source| ServiceError::Output {
-                    path: summary_path.clone(),
-                    source,
-                })?;
-            self.ledger
-                .add_report(active.file_id, "resumo", summary_path)?;
+            publish_summary(
+                &report.summary,
+                &paths,
+                &mut self.ledger,
+                active.file_id,
+                KIND_UNREADABLE,
+            )?;
             let stored = active.claimed.finish(Disposition::Failed, today)?;
             self.ops.file_finished(&report.summary, true);
             self.ledger
@@ -309,9 +326,7 @@ impl Service {
                 "resumo"
             };
             if let Some(outputs) = report.outputs {
-                let written = outputs.commit(&report.summary)?;
-                self.ledger
-                    .add_report(active.file_id, kind, &written.summary)?;
+                outputs.publish(&report.summary, &mut self.ledger, active.file_id, kind)?;
             }
             let stored = active.claimed.finish(Disposition::Processed, today)?;
             self.ops.file_finished(&report.summary, false);
@@ -335,9 +350,12 @@ impl Service {
         let now = Instant::now();
         if !active.pending_reported && now >= report_due {
             if let Some(outputs) = report.outputs {
-                let written = outputs.commit(&report.summary)?;
-                self.ledger
-                    .add_report(active.file_id, "pendentes", &written.summary)?;
+                let written = outputs.publish(
+                    &report.summary,
+                    &mut self.ledger,
+                    active.file_id,
+                    "pendentes",
+                )?;
                 active.pending_reported = true;
                 tracing::warn!(
                     arquivo = %name,
@@ -364,6 +382,31 @@ impl Service {
             "linhas pendentes: RNDS inacessível"
         );
         Ok(Next::Wait)
+    }
+}
+
+impl Service {
+    /// A file resumed after a stop that fell between publishing its final
+    /// report and moving it: moved now, without a second report.
+    fn finish_reported(
+        &mut self,
+        active: &Active,
+        disposition: Disposition,
+    ) -> Result<Next, ServiceError> {
+        let today = chrono::Utc::now()
+            .with_timezone(&self.config.timezone())
+            .date_naive();
+        let stored = active.claimed.finish(disposition, today)?;
+        let state = match disposition {
+            Disposition::Processed => FileState::Processed,
+            Disposition::Failed => FileState::Failed,
+        };
+        self.ledger.finish_file(active.file_id, state, &stored)?;
+        tracing::info!(
+            arquivo = %active.claimed.original_name,
+            "arquivo já relatado antes da parada; movido sem novo relatório"
+        );
+        Ok(Next::Done)
     }
 }
 

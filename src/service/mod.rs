@@ -14,8 +14,10 @@
 mod chunk;
 mod daemon;
 pub mod demo;
+mod ledger_open;
 mod outputs;
 mod pass;
+mod publish;
 mod resolve;
 mod send;
 
@@ -26,8 +28,10 @@ use std::path::PathBuf;
 
 pub use daemon::run;
 pub use demo::{run_demo, DemoError, DemoSummary};
+pub use ledger_open::start_new_ledger;
 pub use outputs::OutputPaths;
 pub use pass::PendingRow;
+pub use publish::{FAILPOINT_EXIT, STAGING_DIR};
 pub use send::{send_files, SentFile};
 
 use crate::ledger::LedgerError;
@@ -52,7 +56,7 @@ pub enum ServiceError {
     },
     #[error(
         "outro processo rnds-drop (o serviço ou um send) já usa o registro de envios {path}; \
-         pare-o antes, ou use outro [ledger] path"
+         pare-o antes (o registro é um só por laboratório: é ele que impede envios em dobro)"
     )]
     LedgerBusy { path: PathBuf },
     #[error("não foi possível abrir o endereço de métricas {addr:?} ([service] metrics_listen): {source}")]
@@ -77,6 +81,10 @@ impl ServiceError {
                 | ServiceError::Ledger(LedgerError::Open { .. })
                 | ServiceError::Ledger(LedgerError::NewerSchema { .. })
                 | ServiceError::Ledger(LedgerError::NotWal { .. })
+                | ServiceError::Ledger(LedgerError::Emptied { .. })
+                | ServiceError::Ledger(LedgerError::Incomplete { .. })
+                | ServiceError::Ledger(LedgerError::Missing { .. })
+                | ServiceError::Ledger(LedgerError::WalLost { .. })
                 | ServiceError::LedgerBusy { .. }
                 | ServiceError::Metrics { .. }
         )
@@ -94,7 +102,7 @@ pub(crate) fn report_instant(config: &crate::config::Config) -> String {
 /// Creates the folder that holds the ledger file.
 pub(crate) fn prepare_ledger_dir(path: &std::path::Path) -> Result<LedgerLock, ServiceError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| ServiceError::Output {
+        crate::report::create_private_dir_all(parent).map_err(|source| ServiceError::Output {
             path: parent.to_path_buf(),
             source,
         })?;
@@ -109,7 +117,9 @@ pub(crate) fn prepare_ledger_dir(path: &std::path::Path) -> Result<LedgerLock, S
 /// even on SIGKILL), rules that out.
 #[derive(Debug)]
 pub(crate) struct LedgerLock {
-    _file: std::fs::File,
+    file: std::fs::File,
+    /// The lock file already said a ledger was in use before this process.
+    marked: bool,
 }
 
 impl LedgerLock {
@@ -117,17 +127,22 @@ impl LedgerLock {
         let mut name = ledger.as_os_str().to_owned();
         name.push(".lock");
         let path = PathBuf::from(name);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| ServiceError::Output {
-                path: path.clone(),
-                source,
-            })?;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).read(true).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&path).map_err(|source| ServiceError::Output {
+            path: path.clone(),
+            source,
+        })?;
         match file.try_lock() {
-            Ok(()) => Ok(LedgerLock { _file: file }),
+            Ok(()) => {
+                let marked = file.metadata().is_ok_and(|m| m.len() > 0);
+                Ok(LedgerLock { file, marked })
+            }
             Err(std::fs::TryLockError::WouldBlock) => Err(ServiceError::LedgerBusy {
                 path: ledger.to_path_buf(),
             }),
