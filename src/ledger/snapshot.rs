@@ -139,9 +139,10 @@ impl LedgerReader {
         // may never have reached the ledger (RNDS down before their intent).
         s.oldest_pending_since = tx
             .query_row(
-                "SELECT MIN(claimed_at) FROM files WHERE state = 'processing'
-                    OR id IN (SELECT file_id FROM results
-                              WHERE state IN ('pending', 'sending', 'unknown'))",
+                "SELECT MIN(claimed_at) FROM files WHERE id IN (
+                    SELECT id FROM files WHERE state = 'processing'
+                    UNION SELECT DISTINCT file_id FROM results
+                          WHERE state IN ('pending', 'sending', 'unknown'))",
                 [],
                 |r| r.get::<_, Option<String>>(0),
             )
@@ -153,15 +154,20 @@ impl LedgerReader {
             })
             .optional()?
             .flatten();
-        let mut stmt = tx.prepare(
-            "SELECT f.name, f.state, f.claimed_at, f.finished_at,
-                    COALESCE(SUM(r.state IN ('accepted', 'accepted_id_unknown')), 0),
-                    COALESCE(SUM(r.state = 'rejected'), 0),
-                    COALESCE(SUM(r.state IN ('pending', 'sending', 'unknown')), 0)
-             FROM (SELECT * FROM files ORDER BY id DESC LIMIT ?1) f
-             LEFT JOIN results r ON r.file_id = f.id
-             GROUP BY f.id ORDER BY f.id DESC",
-        )?;
+        // Per file and state through `results_by_state_file` (schema 3):
+        // index seeks, not a walk over a large file's rows.
+        let per_state = |states: &str| {
+            format!(
+                "(SELECT COUNT(*) FROM results r WHERE r.state IN ({states}) AND r.file_id = f.id)"
+            )
+        };
+        let mut stmt = tx.prepare(&format!(
+            "SELECT f.name, f.state, f.claimed_at, f.finished_at, {}, {}, {}
+             FROM files f ORDER BY f.id DESC LIMIT ?1",
+            per_state("'accepted', 'accepted_id_unknown'"),
+            per_state("'rejected'"),
+            per_state("'pending', 'sending', 'unknown'"),
+        ))?;
         let rows = stmt.query_map([recent_files as i64], |r| {
             Ok(RecentFile {
                 name: r.get(0)?,
