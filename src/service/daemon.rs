@@ -60,7 +60,11 @@ pub async fn run(
     ops.start(&config, &client, stop.clone())
         .await
         .map_err(|source| ServiceError::Metrics {
-            addr: config.service.metrics_listen,
+            addr: config
+                .service
+                .metrics_listen
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
             source,
         })?;
     tracing::info!(

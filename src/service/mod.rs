@@ -59,9 +59,11 @@ pub enum ServiceError {
          pare-o antes (o registro é um só por laboratório: é ele que impede envios em dobro)"
     )]
     LedgerBusy { path: PathBuf },
-    #[error("não foi possível abrir o endereço de métricas {addr:?} ([service] metrics_listen): {source}")]
+    #[error(
+        "não foi possível abrir o endereço de métricas {addr} ([service] metrics_listen): {source}"
+    )]
     Metrics {
-        addr: Option<std::net::SocketAddr>,
+        addr: String,
         #[source]
         source: std::io::Error,
     },
