@@ -30,11 +30,23 @@ pub struct CheckedFile {
 
 /// The outputs could not be written (the input is never the cause).
 #[derive(Debug, thiserror::Error)]
-#[error("não foi possível gravar {path}: {source}")]
+#[error("não foi possível gravar {path}: {}", crate::io_text::reason(source))]
 pub struct OutputError {
     pub path: PathBuf,
     #[source]
     pub source: std::io::Error,
+}
+
+impl OutputError {
+    /// The output folder is a file or may not be written: the `--out` the
+    /// person gave, not a defect.
+    pub fn is_wrong_folder(&self) -> bool {
+        use std::io::ErrorKind as K;
+        matches!(
+            self.source.kind(),
+            K::AlreadyExists | K::NotADirectory | K::PermissionDenied | K::ReadOnlyFilesystem
+        )
+    }
 }
 
 /// A file's summary as far as its header tells: what was detected and which

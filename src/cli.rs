@@ -19,8 +19,11 @@ pub mod exit {
     pub const CONFIG: i32 = 3;
     /// Rows still pending because RNDS could not be reached.
     pub const PENDING: i32 = 4;
-    /// Unexpected internal failure (e.g. the output folder cannot be written).
+    /// Unexpected internal failure (a defect, or the runtime cannot start).
     pub const INTERNAL: i32 = 5;
+    /// The command line itself is wrong (unknown option, missing argument):
+    /// 64, `EX_USAGE` of sysexits.h; clap's own 2 is "file unreadable" here.
+    pub const USAGE: i32 = 64;
 }
 
 const AFTER_HELP: &str = "\
@@ -39,6 +42,7 @@ Exemplos / examples:
 Códigos de saída / exit codes:
   0 tudo certo · 1 linhas inválidas ou recusadas · 2 arquivo ilegível
   3 erro de configuração · 4 linhas pendentes (RNDS inacessível) · 5 falha interna
+  64 linha de comando inválida (opção desconhecida, argumento faltando)
   status: 0 nada precisa de atenção · 1 exames recusados ou arquivo ilegível hoje
   3 certificado (vencido ou < 30 dias), registro ou pasta · 4 exames aguardando há muito";
 

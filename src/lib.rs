@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod fhir;
 pub mod homologation;
 pub mod input;
+pub mod io_text;
 pub mod ledger;
 pub mod mapping;
 pub mod model;

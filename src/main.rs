@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rnds_drop::check::{self, Verdict};
-use rnds_drop::config::Config;
+use rnds_drop::config::{Config, Purpose};
 use rnds_drop::pipeline::FileJob;
 
 use cli::{
@@ -19,7 +19,18 @@ use cli::{
 use progress::FileBar;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not mistakes.
+            let _ = e.print();
+            if !e.use_stderr() {
+                return ExitCode::from(exit::OK as u8);
+            }
+            eprintln!("✗ linha de comando inválida (veja acima); os comandos e opções estão em `rnds-drop --help`");
+            return ExitCode::from(exit::USAGE as u8);
+        }
+    };
     let code = match cli.command {
         Command::Check(args) => run_check(&args),
         Command::Send(args) => run_send(&args),
@@ -40,15 +51,15 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
 }
 
-fn load_config(path: &std::path::Path) -> Result<Config, i32> {
-    Config::load(path).map_err(|e| {
+fn load_config(path: &std::path::Path, purpose: Purpose) -> Result<Config, i32> {
+    Config::load_for(path, purpose).map_err(|e| {
         eprintln!("✗ {e}");
         exit::CONFIG
     })
 }
 
 fn run_check(args: &CheckArgs) -> i32 {
-    let config = match load_config(&args.config) {
+    let config = match load_config(&args.config, Purpose::Offline) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -64,6 +75,11 @@ fn run_check(args: &CheckArgs) -> i32 {
                 progress.finish();
                 print_checked(&checked);
                 worst = worst.max(checked.verdict);
+            }
+            Err(e) if e.is_wrong_folder() => {
+                progress.finish();
+                eprintln!("✗ {e}. O que fazer: indique em --out uma pasta (não um arquivo) em que você pode gravar");
+                return exit::USAGE;
             }
             Err(e) => {
                 progress.finish();
@@ -102,8 +118,11 @@ fn print_checked(checked: &check::CheckedFile) {
 }
 
 /// What `send` and `run` need before anything else.
-fn config_and_runtime(path: &std::path::Path) -> Result<(Config, tokio::runtime::Runtime), i32> {
-    Ok((load_config(path)?, runtime()?))
+fn config_and_runtime(
+    path: &std::path::Path,
+    purpose: Purpose,
+) -> Result<(Config, tokio::runtime::Runtime), i32> {
+    Ok((load_config(path, purpose)?, runtime()?))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, i32> {
@@ -130,7 +149,7 @@ O registro atual (se houver) não é apagado: fica ao lado, renomeado para
 <registro>.descartado-<data>.";
 
 fn run_new_ledger(args: &NewLedgerArgs) -> i32 {
-    let config = match load_config(&args.config) {
+    let config = match load_config(&args.config, Purpose::Offline) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -209,7 +228,7 @@ fn init_logs(format: LogFormat, level: &str, config: Option<&Config>) -> Result<
 
 fn run_homologacao(args: &HomologacaoArgs) -> i32 {
     use rnds_drop::homologation::{self, HomologationError};
-    let (config, runtime) = match config_and_runtime(&args.config) {
+    let (config, runtime) = match config_and_runtime(&args.config, Purpose::Network) {
         Ok(both) => both,
         Err(code) => return code,
     };
@@ -245,7 +264,7 @@ fn run_homologacao(args: &HomologacaoArgs) -> i32 {
 
 fn run_status(args: &StatusArgs) -> i32 {
     use rnds_drop::ops::status;
-    let config = match load_config(&args.config) {
+    let config = match load_config(&args.config, Purpose::Network) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -265,7 +284,7 @@ fn run_status(args: &StatusArgs) -> i32 {
 }
 
 fn run_send(args: &CheckArgs) -> i32 {
-    let (config, runtime) = match config_and_runtime(&args.config) {
+    let (config, runtime) = match config_and_runtime(&args.config, Purpose::Network) {
         Ok(both) => both,
         Err(code) => return code,
     };
@@ -358,7 +377,7 @@ fn run_send(args: &CheckArgs) -> i32 {
 }
 
 fn run_service(args: &RunArgs) -> i32 {
-    let (config, runtime) = match config_and_runtime(&args.config) {
+    let (config, runtime) = match config_and_runtime(&args.config, Purpose::Service) {
         Ok(both) => both,
         Err(code) => return code,
     };

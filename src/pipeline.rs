@@ -176,13 +176,22 @@ pub fn process_file<S: Sink>(
         if let Some(last) = ready {
             sink.chunk(last).map_err(PipelineError::Sink)?;
         }
-        totals.sha256 = match digest.join() {
-            Ok(Ok(hex)) => hex,
-            Ok(Err(e)) => return Err(PipelineError::Input(InputError::Io(e))),
-            Err(_) => String::new(),
-        };
+        totals.sha256 = joined_digest(digest.join()).map_err(PipelineError::Input)?;
         Ok(totals)
     })
+}
+
+/// The digest thread's result; a panic there is an error, never `""`.
+fn joined_digest(
+    joined: std::thread::Result<std::io::Result<String>>,
+) -> Result<String, InputError> {
+    match joined {
+        Ok(Ok(hex)) => Ok(hex),
+        Ok(Err(e)) => Err(InputError::Io(e)),
+        Err(_) => Err(InputError::Io(std::io::Error::other(
+            "o cálculo do SHA-256 do arquivo falhou (defeito interno)",
+        ))),
+    }
 }
 
 fn process_row(row: Row, header: &FileHeader, job: &FileJob, self_check: bool) -> RowOutcome {
@@ -313,5 +322,14 @@ impl FileJob {
             timestamp: fhir::instant_text(now.with_timezone(&tz).fixed_offset()),
             self_check_every: CHECK_SAMPLE_EVERY,
         }
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    #[test]
+    fn a_panicked_digest_thread_is_an_error() {
+        let joined = std::thread::spawn(|| -> std::io::Result<String> { panic!("defect") }).join();
+        assert!(super::joined_digest(joined).is_err());
     }
 }

@@ -73,7 +73,7 @@ pub struct Table {
 /// A file that cannot be read at all. Messages are pt-BR (they reach lab staff).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("não foi possível abrir o arquivo: {0}")]
+    #[error("não foi possível abrir o arquivo: {}", crate::io_text::reason(.0))]
     Io(#[from] std::io::Error),
     #[error("formato não reconhecido: {0}")]
     UnknownFormat(String),

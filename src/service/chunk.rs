@@ -202,7 +202,7 @@ impl PassState<'_> {
             }
             todo = self.send_round(&mut entries, todo).await?;
         }
-        self.write_entries(entries)
+        super::blocking(|| self.write_entries(entries))
     }
 
     /// A lab id must appear once per file. A later row with the same
@@ -221,12 +221,16 @@ impl PassState<'_> {
                 Some((first, hash)) => {
                     let message = if *hash == v.hash {
                         format!(
-                            "Linha {}: o exame {lab_id} repete a linha {first} (mesmo conteúdo);                              ele é enviado uma vez só. Apague a linha repetida.",
+                            "Linha {}: o exame {lab_id} repete a linha {first} (mesmo conteúdo); \
+                             ele é enviado uma vez só. Apague a linha repetida.",
                             v.line
                         )
                     } else {
                         format!(
-                            "Linha {}: o exame {lab_id} já aparece na linha {first} com outro                              conteúdo. Cada exame deve aparecer uma vez por arquivo: deixe só a                              linha correta (para corrigir um resultado já enviado, envie a linha                              corrigida em outro arquivo).",
+                            "Linha {}: o exame {lab_id} já aparece na linha {first} com outro \
+                             conteúdo. Cada exame deve aparecer uma vez por arquivo: deixe só a \
+                             linha correta (para corrigir um resultado já enviado, envie a linha \
+                             corrigida em outro arquivo).",
                             v.line
                         )
                     };
@@ -307,7 +311,7 @@ impl PassState<'_> {
                 }
             }
         }
-        self.ledger.record_outcomes(&batch)?;
+        super::blocking(|| self.ledger.record_outcomes(&batch))?;
         Ok(())
     }
 
@@ -426,7 +430,7 @@ impl PassState<'_> {
             return Ok(next);
         }
         // The intent is durable before the first byte goes out.
-        match self.ledger.begin_sending(&intents) {
+        match super::blocking(|| self.ledger.begin_sending(&intents)) {
             Ok(()) => {}
             // Another process (`send` next to the service) is sending one of
             // these lab ids right now. Nothing was written, nothing is sent:
@@ -580,7 +584,7 @@ impl PassState<'_> {
             };
             batch.push((lab_id, outcome));
         }
-        self.ledger.record_outcomes(&batch)?;
+        super::blocking(|| self.ledger.record_outcomes(&batch))?;
         next.sort_unstable();
         Ok(next)
     }

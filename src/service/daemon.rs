@@ -12,7 +12,7 @@ use crate::check;
 use crate::config::Config;
 use crate::ledger::{FileId, FileState, Ledger, NewFile};
 use crate::ops::Ops;
-use crate::pipeline::{self, FileJob};
+use crate::pipeline::FileJob;
 use crate::rnds::Client;
 use crate::watch::{ClaimedFile, Disposition, Inboxes, WatchSettings};
 
@@ -44,6 +44,7 @@ pub async fn run(
     let (_ledger_lock, mut ledger) = open_ledger(&config)?;
     let ops = Ops::new(&config);
     let client = Client::observed(&config, Some(ops.observer()))?;
+    let _daily_warnings = DailyWarnings::start(client.clone());
     for inbox in &config.inbox {
         crate::report::create_private_dir_all(&inbox.outbox).map_err(|source| {
             ServiceError::Output {
@@ -168,6 +169,30 @@ async fn until_stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+/// Logs the client's warnings (certificate expiring within 30 days, files
+/// others can read) at start and then once a day, until dropped.
+struct DailyWarnings(tokio::task::JoinHandle<()>);
+
+impl DailyWarnings {
+    fn start(client: Client) -> DailyWarnings {
+        DailyWarnings(tokio::spawn(async move {
+            let mut day = tokio::time::interval(Duration::from_secs(24 * 3600));
+            loop {
+                day.tick().await;
+                for warning in client.warnings(chrono::Utc::now()) {
+                    tracing::warn!("{warning}");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for DailyWarnings {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 enum Picked {
     New(ClaimedFile),
     Retry(Active),
@@ -221,18 +246,15 @@ impl Service {
                 (record.id, pending, already_reported(&record))
             }
             None => {
-                let work_path = claimed.work_path.clone();
-                let sha = tokio::task::spawn_blocking(move || pipeline::sha256_file(&work_path))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .unwrap_or_default();
+                let sha = super::file_sha256(claimed.work_path.clone()).await?;
                 let inbox = &self.config.inbox[claimed.inbox_index].path;
-                let id = self.ledger.record_file(&NewFile {
-                    sha256: &sha,
-                    name: &claimed.original_name,
-                    inbox,
-                    work_path: &claimed.work_path,
+                let id = super::blocking(|| {
+                    self.ledger.record_file(&NewFile {
+                        sha256: &sha,
+                        name: &claimed.original_name,
+                        inbox,
+                        work_path: &claimed.work_path,
+                    })
                 })?;
                 tracing::info!(arquivo = %claimed.original_name, "arquivo recebido");
                 (id, false, None)
@@ -292,17 +314,20 @@ impl Service {
             .with_timezone(&config.timezone())
             .date_naive();
         if report.unreadable {
-            publish_summary(
-                &report.summary,
-                &paths,
-                &mut self.ledger,
-                active.file_id,
-                KIND_UNREADABLE,
-            )?;
-            let stored = active.claimed.finish(Disposition::Failed, today)?;
+            super::blocking(|| -> Result<(), ServiceError> {
+                publish_summary(
+                    &report.summary,
+                    &paths,
+                    &mut self.ledger,
+                    active.file_id,
+                    KIND_UNREADABLE,
+                )?;
+                let stored = active.claimed.finish(Disposition::Failed, today)?;
+                self.ledger
+                    .finish_file(active.file_id, FileState::Failed, &stored)?;
+                Ok(())
+            })?;
             self.ops.file_finished(&report.summary, true);
-            self.ledger
-                .finish_file(active.file_id, FileState::Failed, &stored)?;
             tracing::warn!(
                 arquivo = %name,
                 motivo = report.summary.error.as_deref().unwrap_or(""),
@@ -329,13 +354,16 @@ impl Service {
             } else {
                 "resumo"
             };
-            if let Some(outputs) = report.outputs {
-                outputs.publish(&report.summary, &mut self.ledger, active.file_id, kind)?;
-            }
-            let stored = active.claimed.finish(Disposition::Processed, today)?;
+            super::blocking(|| -> Result<(), ServiceError> {
+                if let Some(outputs) = report.outputs {
+                    outputs.publish(&report.summary, &mut self.ledger, active.file_id, kind)?;
+                }
+                let stored = active.claimed.finish(Disposition::Processed, today)?;
+                self.ledger
+                    .finish_file(active.file_id, FileState::Processed, &stored)?;
+                Ok(())
+            })?;
             self.ops.file_finished(&report.summary, false);
-            self.ledger
-                .finish_file(active.file_id, FileState::Processed, &stored)?;
             tracing::info!(
                 arquivo = %name,
                 linhas = s.rows_total,

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use crate::check;
 use crate::config::Config;
 use crate::ledger::{FileState, NewFile};
-use crate::pipeline::{self, FileJob};
+use crate::pipeline::FileJob;
 use crate::report::{ReportPaths, Summary};
 use crate::rnds::Client;
 
@@ -63,14 +63,7 @@ pub async fn send_files(
         // What goes to RNDS is checked in full; the network dominates anyway.
         job.self_check_every = 1;
         let paths = OutputPaths::plain(out_dir, stem);
-        let sha = {
-            let f = file.clone();
-            tokio::task::spawn_blocking(move || pipeline::sha256_file(&f))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default()
-        };
+        let sha = super::file_sha256(file.clone()).await?;
         let absolute = std::path::absolute(file).unwrap_or_else(|_| file.clone());
         let inbox = absolute.parent().unwrap_or(Path::new(".")).to_path_buf();
         let name = absolute

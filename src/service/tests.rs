@@ -817,6 +817,18 @@ async fn a_lab_id_repeated_in_one_file_is_sent_once_and_the_repeats_reported() {
             (9, "exame_repetido"),
         ]
     );
+    // The texts lab staff read: one sentence each, no run of spaces left
+    // by a lost line continuation.
+    let same = &s.issues[0].message;
+    assert!(
+        same.starts_with("Linha 5: o exame T-d-000001 repete a linha 2 (mesmo conteúdo); ele é enviado uma vez só."),
+        "{same}"
+    );
+    let other = &s.issues[4].message;
+    assert!(other.contains("com outro conteúdo. Cada exame deve aparecer uma vez por arquivo: deixe só a linha correta"), "{other}");
+    for issue in &s.issues {
+        assert!(!issue.message.contains("  "), "{:?}", issue.message);
+    }
     assert_eq!(h.sim().documents().len(), 3);
 
     let again = send_files(&h.config, &[file], &out, &mut progress)

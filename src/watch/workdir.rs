@@ -166,7 +166,24 @@ pub(super) fn move_without_overwrite(
         let candidate = dir.join(numbered(name, n));
         match fs::symlink_metadata(&candidate) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => break candidate,
-            _ => n += 1,
+            Ok(_) if n < MAX_NUMBERED => n += 1,
+            // Only "taken" moves on to the next number: any other error
+            // (not a folder, no permission, name too long) would recur for
+            // every number, and a loop over it never ends.
+            Ok(_) => {
+                return Err(WatchError::Move {
+                    from: from.to_path_buf(),
+                    to: candidate,
+                    source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+                })
+            }
+            Err(source) => {
+                return Err(WatchError::Move {
+                    from: from.to_path_buf(),
+                    to: candidate,
+                    source,
+                })
+            }
         }
     };
     fs::rename(from, &target).map_err(|source| WatchError::Move {
@@ -176,6 +193,9 @@ pub(super) fn move_without_overwrite(
     })?;
     Ok(target)
 }
+
+/// Numbered names tried before giving up on a folder.
+const MAX_NUMBERED: u32 = 100_000;
 
 /// `exames.csv` → `exames (2).csv`; `n = 1` keeps the name.
 fn numbered(name: &str, n: u32) -> String {
@@ -194,7 +214,29 @@ fn numbered(name: &str, n: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::numbered;
+    use super::{move_without_overwrite, numbered};
+
+    #[test]
+    fn a_destination_that_is_not_a_folder_is_an_error_not_a_loop() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("exames.csv");
+        std::fs::write(&from, "a;b\n").unwrap();
+        // `processados` exists as a file: every candidate fails with
+        // "not a directory", which is not "name taken".
+        let not_a_folder = dir.path().join("processados");
+        std::fs::write(&not_a_folder, "").unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let (from_, to_) = (from.clone(), not_a_folder.clone());
+        std::thread::spawn(move || {
+            let _ = sender.send(move_without_overwrite(&from_, &to_, "exames.csv").is_err());
+        });
+        // A generous guard so a regression fails instead of hanging the suite.
+        let failed = receiver
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("move_without_overwrite returned");
+        assert!(failed);
+        assert!(from.exists(), "the file stays where it was");
+    }
 
     #[test]
     fn numbered_names_keep_the_extension() {

@@ -41,7 +41,7 @@ fn unknown_config_key_is_exit_3_with_its_line() {
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("fuso"), "{stderr}");
-    assert!(stderr.contains("line 8"), "{stderr}");
+    assert!(stderr.contains("linha 8"), "{stderr}");
 }
 
 #[test]

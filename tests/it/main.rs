@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod conformance;
 mod daemon;
+mod edges;
 mod harness;
 mod homologation;
 mod ledger_reset;

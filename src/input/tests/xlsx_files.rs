@@ -207,6 +207,10 @@ fn unreadable_workbooks_are_clear_errors() {
     truncated.truncate(truncated.len() / 2);
     let error = read(truncated, &ReadOptions::default()).err().unwrap();
     assert!(matches!(error, InputError::Xlsx(_)), "{error}");
+    // calamine's "Zip error: ... Could not find EOCD" stays out of it.
+    let text = error.to_string();
+    assert!(text.contains("corrompido (incompleto"), "{text}");
+    assert!(!text.contains("Zip") && !text.contains("EOCD"), "{text}");
 
     // Encrypted workbooks are Compound File Binary containers, not zips.
     let mut protected = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1".to_vec();
