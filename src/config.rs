@@ -450,7 +450,10 @@ pub struct Inbox {
     #[serde(default)]
     pub mode: InboxMode,
     /// A file is taken only after its size and mtime stayed unchanged this
-    /// long, in milliseconds.
+    /// long, in milliseconds. It is complete (reports, moved out of
+    /// `processando/`) only after ten times this without change, and an
+    /// unfinished last line is read only after ten times this without
+    /// change (a writer pausing mid-row longer needs a larger value).
     #[serde(default = "default_settle_ms")]
     pub settle_ms: u64,
     /// XLSX sheet to read (default: the first sheet with data).

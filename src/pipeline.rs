@@ -116,7 +116,7 @@ pub fn process_file<S: Sink>(
     // The digest reads the file a second time on another thread; the page
     // cache makes that nearly free and it keeps the reader format-agnostic.
     std::thread::scope(|scope| {
-        let digest = scope.spawn(|| sha256_file(path));
+        let digest = scope.spawn(|| sha256_prefix(path, job.read.byte_limit));
         let table = input::open(path, &job.read)?;
         let columns = mapping::map_columns(&table.info.headers, &job.columns);
         let file_issues = validate::file_issues(&columns, &job.validate, table.info.header_line);
@@ -277,7 +277,13 @@ fn nonconformity(bundle: &[u8], line: u64) -> Option<RowIssue> {
 
 /// Hex SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    sha256_prefix(path, None)
+}
+
+/// Hex SHA-256 of a file's first `limit` bytes (all of it for `None`):
+/// the bytes a pass with that `byte_limit` read.
+pub fn sha256_prefix(path: &Path, limit: Option<u64>) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?.take(limit.unwrap_or(u64::MAX));
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -312,6 +318,7 @@ impl FileJob {
         FileJob {
             read: ReadOptions {
                 sheet: inbox.and_then(|i| i.sheet.clone()),
+                byte_limit: None,
             },
             columns: inbox.map(|i| i.columns.clone()).unwrap_or_default(),
             validate: Settings::from_config(config, inbox, now),

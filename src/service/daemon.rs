@@ -8,23 +8,33 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::check;
 use crate::config::Config;
-use crate::ledger::{FileId, FileState, Ledger, NewFile};
+use crate::ledger::{FileId, Ledger};
 use crate::ops::Ops;
-use crate::pipeline::FileJob;
+use crate::pipeline::{self, FileJob};
+use crate::report::Summary;
 use crate::rnds::Client;
-use crate::watch::{ClaimedFile, Disposition, Inboxes, WatchSettings};
+use crate::watch::{unterminated_tail, ClaimedFile, Disposition, FileLook, Inboxes, WatchSettings};
 
+use super::freshness::{quiet_period, recheck_period, FinishedFiles, Freshness};
 use super::ledger_open::open_ledger;
 use super::outputs::OutputPaths;
-use super::pass::{run_pass, PassContext};
-use super::publish::{already_reported, publish_summary, settle_reports, KIND_UNREADABLE};
+use super::pass::{run_pass, PassContext, PassReport};
+use super::publish::{already_reported, settle_reports};
 use super::resolve::resolve_ledger;
-use super::{report_instant, ServiceError};
+use super::ServiceError;
+
+mod admit;
+mod next_step;
 
 /// Longest wait between two passes over a file with pending rows.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+/// Reads of one version of a file that may produce no row (the reader
+/// refused it, or the process died reading it) before it goes to `falhas/`:
+/// the second look lets a file still being copied arrive; a third would
+/// let a file that kills the service do so forever.
+const MAX_READS_WITHOUT_ROWS: u32 = 2;
 
 /// Runs the service until `shutdown` completes: resolves unresolved rows,
 /// resumes the files left in `processando/`, then watches the inboxes. On
@@ -93,6 +103,7 @@ pub async fn run(
         ledger,
         stop: stop.clone(),
         config_error_logged: false,
+        finished: FinishedFiles::default(),
         ops,
     };
     let mut waiting: Vec<Active> = Vec::new();
@@ -107,6 +118,7 @@ pub async fn run(
             .min_by_key(|(_, a)| a.next_try)
             .map(|(i, a)| (i, a.next_try));
         let far = Instant::now() + Duration::from_secs(3600);
+        let recheck = service.finished.next_check();
         let picked = tokio::select! {
             biased;
             _ = until_stopped(stop.clone()) => break,
@@ -114,11 +126,22 @@ pub async fn run(
                 let Some((index, _)) = due else { continue };
                 Picked::Retry(waiting.swap_remove(index))
             }
+            _ = tokio::time::sleep_until(recheck.unwrap_or(far).into()), if recheck.is_some() => {
+                let changed = service.finished.changed(Instant::now());
+                for claimed in changed {
+                    match service.admit(claimed, true).await {
+                        Ok(active) => waiting.push(active),
+                        // Stays in processando/, resumed on the next start.
+                        Err(e) => tracing::error!("{e}"),
+                    }
+                }
+                continue;
+            }
             claimed = inboxes.next_ready() => Picked::New(claimed),
         };
         let mut active = match picked {
             Picked::Retry(active) => active,
-            Picked::New(claimed) => match service.admit(claimed).await {
+            Picked::New(claimed) => match service.admit(claimed, false).await {
                 Ok(active) => active,
                 Err(e) => {
                     // The file stays in processando/ and is resumed on the
@@ -209,6 +232,20 @@ struct Active {
     reported: Option<Disposition>,
     passes: u32,
     next_try: Instant,
+    /// Changes of the file since the claim (a writer still at work).
+    fresh: Freshness,
+    /// Its last pass read it whole with every row final, but it was not
+    /// quiet long enough to be complete: that pass's uncommitted reports,
+    /// committed as they are if the file is still the same once quiet.
+    awaiting_quiet: Option<Box<Held>>,
+}
+
+/// A pass kept until its file is quiet.
+struct Held {
+    report: PassReport,
+    paths: OutputPaths,
+    /// The file as that pass read it.
+    look: FileLook,
 }
 
 enum Next {
@@ -224,56 +261,42 @@ struct Service {
     ledger: Ledger,
     stop: watch::Receiver<bool>,
     config_error_logged: bool,
+    /// Files moved out of `processando/`, watched for late writes.
+    finished: FinishedFiles,
+    /// Progress lines, file outcomes for `/metrics` and alerts.
     ops: Ops,
 }
 
 impl Service {
-    /// Records a newly claimed file, or finds the ledger record of one
-    /// resumed from `processando/`.
-    async fn admit(&mut self, claimed: ClaimedFile) -> Result<Active, ServiceError> {
-        let mut known = None;
-        if claimed.resumed {
-            known = self
-                .ledger
-                .files_in_progress()?
-                .into_iter()
-                .rfind(|f| f.work_path == claimed.work_path);
-        }
-        let (file_id, pending_reported, reported) = match known {
-            Some(record) => {
-                let pending = record.reports.iter().any(|(kind, _)| kind == "pendentes");
-                tracing::info!(arquivo = %claimed.original_name, "retomando arquivo de uma execução anterior");
-                (record.id, pending, already_reported(&record))
-            }
-            None => {
-                let sha = super::file_sha256(claimed.work_path.clone()).await?;
-                let inbox = &self.config.inbox[claimed.inbox_index].path;
-                let id = super::blocking(|| {
-                    self.ledger.record_file(&NewFile {
-                        sha256: &sha,
-                        name: &claimed.original_name,
-                        inbox,
-                        work_path: &claimed.work_path,
-                    })
-                })?;
-                tracing::info!(arquivo = %claimed.original_name, "arquivo recebido");
-                (id, false, None)
-            }
-        };
-        let now = Instant::now();
-        Ok(Active {
-            claimed,
-            file_id,
-            since: now,
-            pending_reported,
-            reported,
-            passes: 0,
-            next_try: now,
-        })
-    }
-
     /// One pass over the file, then the reports and the file's next step.
     async fn process(&mut self, active: &mut Active) -> Result<Next, ServiceError> {
+        let settle = self.settle_of(active);
+        let name = active.claimed.original_name.clone();
+        let now = Instant::now();
+        let before = match active.claimed.look() {
+            Ok(look) => look,
+            Err(e) => {
+                // Removed or moved by hand: nothing left to read or move.
+                tracing::error!(
+                    arquivo = %name,
+                    caminho = %active.claimed.work_path.display(),
+                    "o arquivo sumiu de processando/ ({e}); ele não será mais processado"
+                );
+                return Ok(Next::Done);
+            }
+        };
+        let changed = active.fresh.observe(Some(before), now);
+        // A change drops the held pass (its temp files go with it).
+        if let Some(held) = active.awaiting_quiet.take().filter(|h| h.look == before) {
+            let quiet_at = active.fresh.quiet_at(quiet_period(settle));
+            if now < quiet_at {
+                active.next_try = quiet_at.min(now + recheck_period(settle));
+                active.awaiting_quiet = Some(held);
+                return Ok(Next::Wait);
+            }
+            // Quiet, unchanged: that pass read the whole file; no re-read.
+            return self.after_pass(active, held.report, &held.paths, Some(before));
+        }
         if active.passes > 0 && active.reported.is_none() {
             // An earlier pass may have failed while publishing (disk full):
             // its recorded set is finished, not written a second time.
@@ -284,15 +307,60 @@ impl Service {
         if let Some(disposition) = active.reported {
             return self.finish_reported(active, disposition);
         }
+        // A half row must never be read (and sent with defaults filled in):
+        // an unfinished last line waits until the file is quiet.
+        let tail = unterminated_tail(&active.claimed.work_path, before.len).unwrap_or(0);
+        let readable_at = active.fresh.quiet_at(quiet_period(settle));
+        if tail > 0 && now < readable_at {
+            if changed {
+                tracing::info!(
+                    arquivo = %name,
+                    aguardar_s = readable_at.saturating_duration_since(now).as_secs(),
+                    "a última linha do arquivo não terminou (sem quebra de linha); ela só é \
+                     lida quando o arquivo parar de mudar"
+                );
+            }
+            active.next_try = readable_at.min(now + recheck_period(settle));
+            return Ok(Next::Wait);
+        }
+        let earlier_reads = active.claimed.begin_read(&before)?;
+        let paths = self.paths_for(active);
+        if earlier_reads >= MAX_READS_WITHOUT_ROWS {
+            let sha = pipeline::sha256_file(&active.claimed.work_path).unwrap_or_default();
+            let summary = Summary::unreadable(
+                name.clone(),
+                sha,
+                None,
+                format!(
+                    "a leitura deste arquivo foi interrompida {earlier_reads} vezes sem produzir \
+                     nenhuma linha (o serviço parou ou ficou sem memória ao lê-lo). Ele foi posto \
+                     de lado para não travar os demais: confira se é mesmo a exportação de \
+                     exames; se for muito grande, divida-o ou salve-o como CSV e coloque-o de \
+                     novo na pasta de entrada."
+                ),
+            );
+            self.fail(active, &summary, &paths, Some(before))?;
+            return Ok(Next::Done);
+        }
+
         let config = &self.config;
         let inbox = &config.inbox[active.claimed.inbox_index];
         let mut job = FileJob::from_config(config, Some(inbox), chrono::Utc::now());
         // What goes to RNDS is checked in full; the network dominates anyway.
         job.self_check_every = 1;
-        let stem = check::stem(Path::new(&active.claimed.original_name));
-        let paths = OutputPaths::timestamped(&inbox.outbox, &stem, &report_instant(config));
-        let mut progress = self.ops.file_progress(&active.claimed.original_name);
-        let report = run_pass(
+        // A snapshot: what the writer appends meanwhile is read next pass.
+        job.read.byte_limit = Some(before.len);
+        let claimed = &active.claimed;
+        let mut rows_came = false;
+        let mut progress_line = self.ops.file_progress(&claimed.original_name);
+        let mut on_rows = |progress: &crate::ops::PassProgress| {
+            if !rows_came {
+                rows_came = true;
+                claimed.clear_failed_reads();
+            }
+            progress_line(progress);
+        };
+        let passed = run_pass(
             &active.claimed.work_path,
             job,
             active.file_id,
@@ -301,144 +369,58 @@ impl Service {
                 client: &self.client,
                 ledger: &mut self.ledger,
                 stop: self.stop.clone(),
-                progress: &mut progress,
+                progress: &mut on_rows,
             },
         )
-        .await?;
+        .await;
+        let mut report = match passed {
+            Ok(report) => report,
+            Err(e) => {
+                // Not the file's fault (ledger, outbox): no failed read.
+                active.claimed.clear_failed_reads();
+                return Err(e);
+            }
+        };
         active.passes += 1;
-        let name = active.claimed.original_name.clone();
+        if !report.unreadable {
+            active.claimed.clear_failed_reads();
+        }
+        let after = active.claimed.look().ok();
+        if active.fresh.observe(after, Instant::now()) {
+            active.next_try = Instant::now() + settle;
+            tracing::info!(
+                arquivo = %name,
+                "o arquivo mudou durante a leitura (ainda está sendo escrito); será lido de novo"
+            );
+            return Ok(Next::Wait);
+        }
         if report.interrupted {
             return Ok(Next::Wait);
         }
-        let today = chrono::Utc::now()
-            .with_timezone(&config.timezone())
-            .date_naive();
         if report.unreadable {
-            super::blocking(|| -> Result<(), ServiceError> {
-                publish_summary(
-                    &report.summary,
-                    &paths,
-                    &mut self.ledger,
-                    active.file_id,
-                    KIND_UNREADABLE,
-                )?;
-                let stored = active.claimed.finish(Disposition::Failed, today)?;
-                self.ledger
-                    .finish_file(active.file_id, FileState::Failed, &stored)?;
-                Ok(())
-            })?;
-            self.ops.file_finished(&report.summary, true);
-            tracing::warn!(
-                arquivo = %name,
-                motivo = report.summary.error.as_deref().unwrap_or(""),
-                "arquivo ilegível movido para falhas/"
-            );
-            return Ok(Next::Done);
-        }
-        match &report.config_error {
-            Some(message) if !self.config_error_logged => {
-                tracing::error!(
-                    "ERRO DE CONFIGURAÇÃO informado pela RNDS: {message}. Os envios ficam \
-                     suspensos e os arquivos aguardam em processando/ até a configuração ser \
-                     corrigida (rode `rnds-drop doctor`)."
-                );
-                self.config_error_logged = true;
-            }
-            Some(_) => {}
-            None => self.config_error_logged = false,
-        }
-        let s = &report.summary;
-        if report.pending.is_empty() {
-            let kind = if active.pending_reported {
-                "acompanhamento"
-            } else {
-                "resumo"
-            };
-            super::blocking(|| -> Result<(), ServiceError> {
-                if let Some(outputs) = report.outputs {
-                    outputs.publish(&report.summary, &mut self.ledger, active.file_id, kind)?;
-                }
-                let stored = active.claimed.finish(Disposition::Processed, today)?;
-                self.ledger
-                    .finish_file(active.file_id, FileState::Processed, &stored)?;
-                Ok(())
-            })?;
-            self.ops.file_finished(&report.summary, false);
-            tracing::info!(
-                arquivo = %name,
-                linhas = s.rows_total,
-                enviadas = s.rows_sent.unwrap_or(0),
-                substituidas = s.rows_replaced.unwrap_or(0),
-                ja_enviadas = s.rows_already_sent.unwrap_or(0),
-                invalidas = s.rows_invalid,
-                recusadas = s.rows_rejected.unwrap_or(0),
-                relatorio = %paths.reports.summary.display(),
-                "arquivo concluído"
-            );
-            return Ok(Next::Done);
-        }
-
-        let report_due = active.since + Duration::from_secs(config.service.pending_report_after_s);
-        let now = Instant::now();
-        if !active.pending_reported && now >= report_due {
-            if let Some(outputs) = report.outputs {
-                let written = outputs.publish(
-                    &report.summary,
-                    &mut self.ledger,
-                    active.file_id,
-                    "pendentes",
-                )?;
-                active.pending_reported = true;
+            let quiet = quiet_period(settle);
+            if earlier_reads + 1 < MAX_READS_WITHOUT_ROWS {
+                active.next_try = Instant::now() + quiet;
                 tracing::warn!(
                     arquivo = %name,
-                    pendentes = report.pending.len(),
-                    relatorio = %written.summary.display(),
-                    "linhas pendentes relatadas; um relatório complementar sairá quando forem enviadas"
+                    motivo = report.summary.error.as_deref().unwrap_or(""),
+                    nova_tentativa_em_s = quiet.as_secs(),
+                    "arquivo ilegível; ele será lido mais uma vez antes de ir para falhas/ \
+                     (pode estar sendo copiado)"
+                );
+                return Ok(Next::Wait);
+            }
+            if after.is_some_and(|look| look.len == 0) {
+                report.summary.error = Some(
+                    "o arquivo está vazio (0 bytes): nada foi lido nem enviado. Gere a \
+                     exportação de novo e coloque o arquivo na pasta de entrada."
+                        .into(),
                 );
             }
+            self.fail(active, &report.summary, &paths, after)?;
+            return Ok(Next::Done);
         }
-        let mut delay = retry_delay(active.passes);
-        if report.config_error.is_some() {
-            delay = MAX_RETRY_DELAY;
-        }
-        let mut next_try = now + delay;
-        if !active.pending_reported {
-            next_try = next_try.min(report_due.max(now));
-        }
-        active.next_try = next_try;
-        // The outage itself is logged once by `ops` (and summarised), not per pass.
-        tracing::debug!(
-            arquivo = %name,
-            pendentes = report.pending.len(),
-            nova_tentativa_em_s = next_try.saturating_duration_since(now).as_secs(),
-            "linhas pendentes: RNDS inacessível"
-        );
-        Ok(Next::Wait)
-    }
-}
-
-impl Service {
-    /// A file resumed after a stop that fell between publishing its final
-    /// report and moving it: moved now, without a second report.
-    fn finish_reported(
-        &mut self,
-        active: &Active,
-        disposition: Disposition,
-    ) -> Result<Next, ServiceError> {
-        let today = chrono::Utc::now()
-            .with_timezone(&self.config.timezone())
-            .date_naive();
-        let stored = active.claimed.finish(disposition, today)?;
-        let state = match disposition {
-            Disposition::Processed => FileState::Processed,
-            Disposition::Failed => FileState::Failed,
-        };
-        self.ledger.finish_file(active.file_id, state, &stored)?;
-        tracing::info!(
-            arquivo = %active.claimed.original_name,
-            "arquivo já relatado antes da parada; movido sem novo relatório"
-        );
-        Ok(Next::Done)
+        self.after_pass(active, report, &paths, after)
     }
 }
 

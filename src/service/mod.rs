@@ -14,6 +14,7 @@
 mod chunk;
 mod daemon;
 pub mod demo;
+mod freshness;
 mod ledger_open;
 mod outputs;
 mod pass;

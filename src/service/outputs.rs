@@ -14,7 +14,7 @@ use crate::report::{
     AtomicFile, ErrorsCsv, ErrorsXlsx, IssueLog, ReportPaths, SentCsv, SentStatus, Summary,
 };
 
-use super::publish::{failpoint, publish_staged, stage_for, StagingDir};
+use super::publish::{failpoint, publish_staged, stage_for, StagingDir, STAGING_DIR};
 use super::ServiceError;
 
 /// Where reports named `<name>.<kind>` go: `name` is the file's stem, plus
@@ -39,7 +39,11 @@ impl OutputPaths {
                 format!("{stem}.{instant}_{n}")
             };
             let reports = ReportPaths::new(outbox, &name);
-            if !reports.summary.exists() && !reports.sent_csv.exists() {
+            // A set still staged is taken too: the service holds a pass's
+            // reports until its file is quiet, and another file of the same
+            // stem may be read meanwhile.
+            let staged = outbox.join(STAGING_DIR).join(&name);
+            if !reports.summary.exists() && !reports.sent_csv.exists() && !staged.exists() {
                 return OutputPaths {
                     reports,
                     bundles: None,
@@ -191,5 +195,21 @@ impl Outputs {
             .map_err(output_error(&r.summary))?;
         publish_staged(&mut staging, &paths.reports.summary, ledger, file_id, kind)?;
         Ok(paths.reports)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_whose_set_is_still_staged_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(STAGING_DIR).join("lote.20261103T164000")).unwrap();
+        let paths = OutputPaths::timestamped(dir.path(), "lote", "20261103T164000");
+        assert!(paths
+            .reports
+            .summary
+            .ends_with("lote.20261103T164000_2.resumo.json"));
     }
 }

@@ -13,6 +13,8 @@
 //! RNDS; it only lists, stats, opens (to test readability) and renames.
 //! One service instance per inbox: the work folders are ours alone.
 
+mod attempts;
+mod growth;
 mod inboxes;
 mod rules;
 mod scanner;
@@ -23,6 +25,7 @@ mod tests;
 
 use std::path::PathBuf;
 
+pub use growth::{unterminated_tail, FileLook};
 pub use inboxes::{Inboxes, WatchSettings};
 pub use rules::is_ignored_name;
 pub use scanner::{Scan, Scanner};

@@ -8,12 +8,16 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDate};
 
+use super::attempts::Attempts;
+use super::growth::FileLook;
 use super::WatchError;
 
 const WORK_ROOT: &str = ".rnds-drop";
 const PROCESSING: &str = "processando";
 const PROCESSED: &str = "processados";
 const FAILED: &str = "falhas";
+/// Per claimed file, the reads that produced no row (see `attempts`).
+const ATTEMPTS: &str = "tentativas";
 
 /// Where a finished file goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +54,7 @@ impl WorkDirs {
             work.processing(),
             work.processed_root(),
             work.failed(),
+            work.attempts_dir(),
         ] {
             let io_err = |source| WatchError::WorkDir {
                 path: dir.clone(),
@@ -85,6 +90,10 @@ impl WorkDirs {
 
     pub fn failed(&self) -> PathBuf {
         self.root.join(FAILED)
+    }
+
+    fn attempts_dir(&self) -> PathBuf {
+        self.root.join(ATTEMPTS)
     }
 
     /// Regular files left in `processando/` by a previous run, by name.
@@ -143,7 +152,59 @@ impl ClaimedFile {
             path: dir.clone(),
             source,
         })?;
-        move_without_overwrite(&self.work_path, &dir, &self.original_name)
+        let stored = move_without_overwrite(&self.work_path, &dir, &self.original_name)?;
+        // A leftover marker only costs a few bytes; never fail a finished
+        // file over it.
+        let _ = self.attempts().clear();
+        Ok(stored)
+    }
+
+    /// Size and modification time of the claimed file now.
+    pub fn look(&self) -> std::io::Result<FileLook> {
+        FileLook::of(&self.work_path)
+    }
+
+    /// Reads of this version of the file (`look`) that produced no row:
+    /// the process died while reading it, or the reader refused it.
+    pub fn reads_without_rows(&self, look: &FileLook) -> u32 {
+        self.attempts().count(look)
+    }
+
+    /// Records, durably, that a read of this version begins; returns the
+    /// reads without rows before this one.
+    pub fn begin_read(&self, look: &FileLook) -> Result<u32, WatchError> {
+        self.attempts()
+            .begin(look)
+            .map_err(|source| WatchError::WorkDir {
+                path: self.work.attempts_dir(),
+                source,
+            })
+    }
+
+    /// The reader produced rows (or finished): the file is readable.
+    pub fn clear_failed_reads(&self) {
+        if let Err(e) = self.attempts().clear() {
+            tracing::warn!(arquivo = %self.original_name, "não foi possível apagar o marcador de tentativas: {e}");
+        }
+    }
+
+    /// Takes back a file this service already moved to `processados/` or
+    /// `falhas/` (at `stored`) because it changed there: a writer still
+    /// held it open. It goes back into `processando/` as a new claim.
+    pub fn reclaim(&self, stored: &Path) -> Result<ClaimedFile, WatchError> {
+        let work_path =
+            move_without_overwrite(stored, &self.work.processing(), &self.original_name)?;
+        Ok(ClaimedFile {
+            inbox_index: self.inbox_index,
+            original_name: self.original_name.clone(),
+            work_path,
+            resumed: false,
+            work: self.work.clone(),
+        })
+    }
+
+    fn attempts(&self) -> Attempts {
+        Attempts::new(&self.work.attempts_dir(), &display_name(&self.work_path))
     }
 }
 

@@ -97,7 +97,9 @@ async fn a_lost_ledger_is_refused_and_a_fresh_one_reports_rows_already_at_rnds()
         &mut second,
         Duration::from_secs(60),
         "second report",
-        || summaries(&ws.outbox, "lote").len() == 2,
+        // A kill between the first report and the move leaves the file in
+        // processando/ too: then both copies are reported, maybe at once.
+        || summaries(&ws.outbox, "lote").len() >= 2,
     )
     .await;
     second.kill().unwrap();

@@ -7,6 +7,7 @@ mod cli;
 mod conformance;
 mod daemon;
 mod edges;
+mod growing_files;
 mod harness;
 mod homologation;
 mod ledger_reset;

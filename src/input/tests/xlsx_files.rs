@@ -176,12 +176,14 @@ fn first_sheet_with_data_or_the_chosen_one() {
 
     let chosen = ReadOptions {
         sheet: Some("Controles".into()),
+        ..ReadOptions::default()
     };
     let table = read(two_sheet_workbook(), &chosen).unwrap();
     assert_eq!(table.info.headers, ["controle", "situação"]);
 
     let missing = ReadOptions {
         sheet: Some("Plan9".into()),
+        ..ReadOptions::default()
     };
     let error = read(two_sheet_workbook(), &missing).err().unwrap();
     assert!(
