@@ -10,7 +10,7 @@ use std::io::{Cursor, Read};
 
 use super::decode::TextEncoding;
 use super::sniff::{self, HEADER_SEARCH_ROWS};
-use super::{fit_to_width, header_texts, Format, InputError, Row, SourceInfo, Table};
+use super::{fit_to_width, header_texts, redrop, Format, InputError, Row, SourceInfo, Table};
 
 /// Bytes of the file inspected to detect the delimiter.
 pub(crate) const SNIFF_LEN: usize = 64 * 1024;
@@ -71,13 +71,21 @@ pub(crate) fn read_csv(source: CsvSource) -> Result<Table, InputError> {
     }
     let cells: Vec<Vec<String>> = first_rows.iter().map(|row| row.cells.clone()).collect();
     let header_index = sniff::find_header(&cells).ok_or(InputError::NoHeader)?;
-    let headers = header_texts(&first_rows[header_index].cells);
+    let mut headers = header_texts(&first_rows[header_index].cells);
     if headers.is_empty() {
         return Err(InputError::NoHeader);
     }
+    let full_width = headers.len();
+    let ours = redrop::error_columns_at(&headers);
+    headers.truncate(ours.unwrap_or(full_width));
     let width = headers.len();
     let pending: VecDeque<Row> = first_rows
         .drain(header_index + 1..)
+        .filter(|row| {
+            !ours.is_some_and(|at| {
+                redrop::is_file_note(at, full_width, |i| row.cells.get(i).cloned())
+            })
+        })
         .filter_map(|row| keep_data_row(row.line, row.cells, width))
         .collect();
     let info = SourceInfo {
@@ -94,6 +102,8 @@ pub(crate) fn read_csv(source: CsvSource) -> Result<Table, InputError> {
         record,
         encoding,
         width,
+        ours,
+        full_width,
         pending,
         finished: false,
     };
@@ -145,14 +155,14 @@ fn line_of(record: &csv::ByteRecord) -> u64 {
 }
 
 /// Drops blank and "Total" rows; fits the rest to the header width.
+/// Blankness is judged on the fitted cells: a row of a re-dropped errors
+/// file whose only text was in our error columns is blank.
 fn keep_data_row(line: u64, cells: Vec<String>, width: usize) -> Option<Row> {
+    let cells = fit_to_width(cells, width);
     if sniff::is_blank(&cells) || sniff::is_total_row(&cells) {
         return None;
     }
-    Some(Row {
-        line,
-        cells: fit_to_width(cells, width),
-    })
+    Some(Row { line, cells })
 }
 
 /// Iterator over the data rows below the header.
@@ -161,6 +171,9 @@ struct CsvRows {
     record: csv::ByteRecord,
     encoding: TextEncoding,
     width: usize,
+    /// Where the error columns of a re-dropped errors file start.
+    ours: Option<usize>,
+    full_width: usize,
     /// Rows already read while looking for the header.
     pending: VecDeque<Row>,
     finished: bool,
@@ -184,6 +197,14 @@ impl Iterator for CsvRows {
             }
             if self.finished {
                 break;
+            }
+            if let Some(at) = self.ours {
+                let (record, encoding) = (&self.record, &self.encoding);
+                if redrop::is_file_note(at, self.full_width, |i| {
+                    record.get(i).map(|field| encoding.decode_cell(field))
+                }) {
+                    continue;
+                }
             }
             // Cells beyond the header width have no column to land in.
             let mut cells = Vec::with_capacity(self.width);

@@ -6,6 +6,7 @@
 
 mod csv;
 mod decode;
+mod redrop;
 mod sniff;
 mod xlsx;
 

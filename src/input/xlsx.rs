@@ -10,7 +10,9 @@ use std::io::Cursor;
 use calamine::{Data, Dimensions, Reader, Xlsx, XlsxError};
 
 use super::sniff::{self, HEADER_SEARCH_ROWS};
-use super::{fit_to_width, header_texts, Format, InputError, ReadOptions, Row, SourceInfo, Table};
+use super::{
+    fit_to_width, header_texts, redrop, Format, InputError, ReadOptions, Row, SourceInfo, Table,
+};
 
 /// Reads the sheet chosen by `options` (default: the first one with data).
 ///
@@ -62,21 +64,29 @@ fn read_workbook(file: String, bytes: Vec<u8>, options: &ReadOptions) -> Result<
     let header_index = sniff::find_header(&search).ok_or(InputError::NoHeader)?;
     let header_line = rows[header_index].line;
     let merged = combine_merged_header(&rows, header_index, &merges, first_column);
-    let (headers, data_start) = match merged {
+    let (mut headers, data_start) = match merged {
         Some(headers) => (headers, header_index + 2),
         None => (header_texts(&rows[header_index].cells), header_index + 1),
     };
     if headers.is_empty() {
         return Err(InputError::NoHeader);
     }
+    let full_width = headers.len();
+    let ours = redrop::error_columns_at(&headers);
+    headers.truncate(ours.unwrap_or(full_width));
     let width = headers.len();
     let data: Vec<Row> = rows
         .drain(data_start.min(rows.len())..)
-        .filter(|row| !sniff::is_total_row(&row.cells))
+        .filter(|row| {
+            !ours.is_some_and(|at| {
+                redrop::is_file_note(at, full_width, |i| row.cells.get(i).cloned())
+            })
+        })
         .map(|row| Row {
             line: row.line,
             cells: fit_to_width(row.cells, width),
         })
+        .filter(|row| !sniff::is_blank(&row.cells) && !sniff::is_total_row(&row.cells))
         .collect();
     let info = SourceInfo {
         file,

@@ -14,6 +14,22 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Extra columns appended to the original ones in the errors file.
 pub const ERROR_COLUMNS: [&str; 3] = ["erro_coluna", "erro_valor", "erro_mensagem"];
 
+/// `erro_coluna` of a line that speaks of the whole file (a column the file
+/// lacks, a file that is not results at all), not of one row. Such lines
+/// come first; a re-dropped errors file is read without them.
+pub const FILE_NOTE_COLUMN: &str = "(arquivo)";
+
+/// The cells and issue of a whole-file line: the sentence in the first
+/// column too, where it is seen without scrolling past the file's own
+/// columns.
+pub fn file_note(issue: &RowIssue) -> (Vec<String>, RowIssue) {
+    let note = RowIssue {
+        column: FILE_NOTE_COLUMN.into(),
+        ..issue.clone()
+    };
+    (vec![issue.message.clone()], note)
+}
+
 /// Separator of several issues of one row inside one cell.
 pub const ISSUE_SEPARATOR: &str = " | ";
 
@@ -90,6 +106,12 @@ impl ErrorsCsv {
         self.writer.write_record(&self.record)?;
         self.rows += 1;
         Ok(())
+    }
+
+    /// A line about the whole file (see [`FILE_NOTE_COLUMN`]).
+    pub fn write_file_note(&mut self, issue: &RowIssue) -> io::Result<()> {
+        let (cells, note) = file_note(issue);
+        self.write_row(&cells, std::slice::from_ref(&note))
     }
 
     /// Rows written so far (header excluded).

@@ -9,7 +9,7 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use crate::model::RowIssue;
 
 use super::atomic::write_atomic;
-use super::csv_files::{aligned, issue_cells, ERROR_COLUMNS};
+use super::csv_files::{aligned, file_note, issue_cells, ERROR_COLUMNS};
 
 /// Sheet name when the original one cannot be reused.
 pub const DEFAULT_SHEET: &str = "Erros";
@@ -75,6 +75,12 @@ impl ErrorsXlsx {
         }
         self.next_row += 1;
         Ok(())
+    }
+
+    /// A line about the whole file, as in `erros.csv`.
+    pub fn write_file_note(&mut self, issue: &RowIssue) -> io::Result<()> {
+        let (cells, note) = file_note(issue);
+        self.write_row(&cells, std::slice::from_ref(&note))
     }
 
     /// Rows written so far (header excluded).

@@ -146,7 +146,7 @@ impl PassState<'_> {
         let mut summary = crate::check::summary_of(header);
         let mut outputs = Outputs::create(paths, header)?;
         for issue in &header.file_issues {
-            outputs.issue(issue.clone(), &mut summary)?;
+            outputs.file_issue(issue.clone(), &mut summary)?;
         }
         self.summary = Some(summary);
         self.outputs = Some(outputs);

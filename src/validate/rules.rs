@@ -6,7 +6,7 @@
 use uuid::Uuid;
 
 use super::check::Check;
-use super::messages::{label, place};
+use super::messages::{self, label, place};
 use super::parties::{lab_cnes, patient_cns, performer};
 use super::result::result_value;
 use super::when::{collected, collection_before_release, issued};
@@ -181,14 +181,7 @@ fn exam(c: &mut Check) -> Option<ExamCode> {
 }
 
 fn unknown_exam(c: &mut Check, field: Field, value: &str) {
-    let message = format!(
-        "{}: o exame \"{value}\" não é um código LOINC da RNDS (BRNomeExameLOINC), nem um \
-         código GAL, nem um nome de exame conhecido; só exames de SARS-CoV-2 dessas tabelas \
-         vão para a RNDS. Se for um código interno do laboratório para um desses exames, \
-         acrescente-o em [inbox.exam_codes] na configuração com o código LOINC \
-         correspondente (ex.: \"{value}\" = \"94309-2\" para RT-PCR).",
-        c.place(field)
-    );
+    let message = messages::unknown_exam(&c.place(field), value);
     c.push(Some(field), "exame_desconhecido", message);
 }
 
@@ -231,8 +224,9 @@ fn specimen(c: &mut Check, exam: &str) -> Option<SpecimenCode> {
             if found.is_none() {
                 let message = format!(
                     "{}: a amostra padrão \"{default}\" da configuração ([defaults] specimen \
-                     ou [defaults.exams] specimen) não é reconhecida. Corrija a configuração \
-                     (ex.: specimen = \"SWNAFA\").",
+                     ou [defaults.exams] specimen) não é reconhecida. Corrija a configuração: \
+                     specimen = \"<código da amostra>\", com um código de BRTipoAmostraGAL ou \
+                     HL7 v2-0487.",
                     place(c.row.line, "")
                 );
                 c.push(None, "amostra_desconhecida", message);
