@@ -35,13 +35,17 @@ Exemplos / examples:
   rnds-drop doctor --config /etc/rnds-drop/rnds-drop.toml
   rnds-drop send --config rnds-drop.toml exames.csv
   rnds-drop run --config /etc/rnds-drop/rnds-drop.toml --log-format json
+  rnds-drop homologacao --config rnds-drop-hmg.toml --out evidencias
+  rnds-drop status --config /etc/rnds-drop/rnds-drop.toml --json
   rnds-drop simulate --listen 127.0.0.1:8443 --dir ./rnds-simulador
   rnds-drop new-ledger --config rnds-drop.toml     # explica as consequências; --confirm executa
 
 Códigos de saída / exit codes:
   0 tudo certo · 1 linhas inválidas ou recusadas · 2 arquivo ilegível
   3 erro de configuração · 4 linhas pendentes (RNDS inacessível) · 5 falha interna
-  64 linha de comando inválida (opção desconhecida, argumento faltando)";
+  64 linha de comando inválida (opção desconhecida, argumento faltando)
+  status: 0 nada precisa de atenção · 1 exames recusados ou arquivo ilegível hoje
+  3 certificado (vencido ou < 30 dias), registro ou pasta · 4 exames aguardando há muito";
 
 /// rnds-drop: planilhas de laboratório → RNDS, cada resultado enviado uma única vez.
 #[derive(Debug, Parser)]
@@ -65,6 +69,11 @@ pub enum Command {
     Doctor(ConfigArg),
     /// Run the service: watch the inboxes, send, write reports.
     Run(RunArgs),
+    /// Homologation evidence (RNDS guide step 7): fixed scenarios against
+    /// the configured RNDS (never production), evidence folder and report.
+    Homologacao(HomologacaoArgs),
+    /// How the service is doing, read-only (works while it runs).
+    Status(StatusArgs),
     /// Run the local RNDS simulator (HTTPS with mutual TLS).
     Simulate(rnds_drop::simulator::cli::SimulateArgs),
     /// Local demonstration: simulator, inbox, example files, reports.
@@ -119,6 +128,26 @@ pub struct RunArgs {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HomologacaoArgs {
+    /// Configuration file (environment `homologacao` or `simulador`).
+    #[arg(long, short, default_value = "rnds-drop.toml")]
+    pub config: PathBuf,
+    /// Folder where the evidence folder `homologacao-<instant>` is created.
+    #[arg(long, short, default_value = ".")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Configuration file.
+    #[arg(long, short, default_value = "rnds-drop.toml")]
+    pub config: PathBuf,
+    /// Machine-readable JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -95,6 +95,85 @@ pub struct Config {
     /// Knobs of the long-running service (`rnds-drop run`).
     #[serde(default)]
     pub service: Service,
+    /// Optional alerts (e-mail and/or a command) when something needs a person.
+    #[serde(default)]
+    pub alertas: Option<Alertas>,
+}
+
+/// `[alertas]`: messages when rows stay pending, a file fails, RNDS
+/// refuses rows, or the certificate is about to expire; at most one
+/// message per condition per `repeat_after_s`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alertas {
+    /// Rows waiting for RNDS longer than this raise an alert, in seconds.
+    #[serde(default = "default_alert_pending_after_s")]
+    pub pending_after_s: u64,
+    /// A certificate with fewer days left than this raises an alert.
+    #[serde(default = "default_alert_certificate_days")]
+    pub certificate_days: i64,
+    /// At most one message per condition per this period, in seconds.
+    #[serde(default = "default_alert_repeat_after_s")]
+    pub repeat_after_s: u64,
+    /// How often the conditions are checked, in seconds.
+    #[serde(default = "default_alert_check_interval_s")]
+    pub check_interval_s: u64,
+    /// A program and its arguments run once per alert: the message on its
+    /// standard input, the subject in the variable `RNDS_DROP_ALERTA`.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// E-mail over SMTP with STARTTLS.
+    #[serde(default)]
+    pub email: Option<AlertEmail>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertEmail {
+    /// SMTP server name; its certificate must be valid for this name.
+    pub smtp_host: String,
+    /// SMTP port (587: submission with STARTTLS, which is required).
+    #[serde(default = "default_smtp_port")]
+    pub smtp_port: u16,
+    /// Sender address, e.g. `rnds-drop@laboratorio.com.br`.
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// SMTP user, when the server requires authentication.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Environment variable holding the SMTP password (never in this TOML).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File whose first line is the SMTP password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// An extra CA certificate (PEM) to trust for the SMTP server besides
+    /// the standard roots (a corporate CA). Verification is never off.
+    #[serde(default)]
+    pub extra_ca: Option<PathBuf>,
+    /// Time-out of the SMTP conversation, in seconds.
+    #[serde(default = "default_smtp_timeout_s")]
+    pub timeout_s: u64,
+}
+
+fn default_alert_pending_after_s() -> u64 {
+    7200
+}
+fn default_alert_certificate_days() -> i64 {
+    30
+}
+fn default_alert_repeat_after_s() -> u64 {
+    86_400
+}
+fn default_alert_check_interval_s() -> u64 {
+    60
+}
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_smtp_timeout_s() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -473,6 +552,37 @@ pub struct Service {
     /// On SIGINT/SIGTERM, how long in-flight requests may take, in seconds.
     #[serde(default = "default_shutdown_grace_s")]
     pub shutdown_grace_s: u64,
+
+    // Operations (issue 9): progress, health, metrics, log file.
+    /// While a file is in progress, one log line with its counts at most
+    /// this often, in seconds.
+    #[serde(default = "default_progress_log_s")]
+    pub progress_log_s: u64,
+    /// Address of the optional HTTP endpoint serving `/metrics` (Prometheus
+    /// text format) and `/healthz`, e.g. `"127.0.0.1:9464"`. Unset: none.
+    #[serde(default)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `/healthz` answers 503 once RNDS has been unreachable this long, in
+    /// seconds.
+    #[serde(default = "default_health_rnds_down_s")]
+    pub health_rnds_down_s: u64,
+    /// When no request reached RNDS for this long, the service checks that
+    /// it still answers (a read-only lookup of the lab's CNES), in seconds.
+    #[serde(default = "default_rnds_probe_s")]
+    pub rnds_probe_s: u64,
+    /// During an RNDS outage, one summary log line this often, in seconds.
+    #[serde(default = "default_outage_summary_s")]
+    pub outage_summary_s: u64,
+    /// Optional log file (besides stderr), rotated by size; needed where
+    /// nothing collects stderr, e.g. a Windows service.
+    #[serde(default)]
+    pub log_file: Option<PathBuf>,
+    /// Size at which the log file is rotated, in megabytes.
+    #[serde(default = "default_log_file_max_mb")]
+    pub log_file_max_mb: u64,
+    /// Rotated log files kept (`<log_file>.1` … `.N`).
+    #[serde(default = "default_log_file_keep")]
+    pub log_file_keep: u32,
 }
 
 impl Default for Service {
@@ -481,8 +591,35 @@ impl Default for Service {
             scan_interval_s: default_scan_interval_s(),
             pending_report_after_s: default_pending_report_after_s(),
             shutdown_grace_s: default_shutdown_grace_s(),
+            progress_log_s: default_progress_log_s(),
+            metrics_listen: None,
+            health_rnds_down_s: default_health_rnds_down_s(),
+            rnds_probe_s: default_rnds_probe_s(),
+            outage_summary_s: default_outage_summary_s(),
+            log_file: None,
+            log_file_max_mb: default_log_file_max_mb(),
+            log_file_keep: default_log_file_keep(),
         }
     }
+}
+
+fn default_progress_log_s() -> u64 {
+    10
+}
+fn default_health_rnds_down_s() -> u64 {
+    300
+}
+fn default_rnds_probe_s() -> u64 {
+    300
+}
+fn default_outage_summary_s() -> u64 {
+    300
+}
+fn default_log_file_max_mb() -> u64 {
+    10
+}
+fn default_log_file_keep() -> u32 {
+    5
 }
 
 fn default_scan_interval_s() -> u64 {
@@ -670,6 +807,17 @@ impl Config {
             abs(p);
         }
         abs(&mut self.ledger.path);
+        if let Some(p) = &mut self.service.log_file {
+            abs(p);
+        }
+        if let Some(email) = self.alertas.as_mut().and_then(|a| a.email.as_mut()) {
+            for p in [&mut email.password_file, &mut email.extra_ca]
+                .into_iter()
+                .flatten()
+            {
+                abs(p);
+            }
+        }
         for inbox in &mut self.inbox {
             abs(&mut inbox.path);
             abs(&mut inbox.outbox);

@@ -3,6 +3,7 @@
 
 mod cli;
 mod inspect_cli;
+mod progress;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -12,7 +13,11 @@ use rnds_drop::check::{self, Verdict};
 use rnds_drop::config::{Config, Purpose};
 use rnds_drop::pipeline::FileJob;
 
-use cli::{exit, CheckArgs, Cli, Command, DemoArgs, LogFormat, NewLedgerArgs, RunArgs};
+use cli::{
+    exit, CheckArgs, Cli, Command, DemoArgs, HomologacaoArgs, LogFormat, NewLedgerArgs, RunArgs,
+    StatusArgs,
+};
+use progress::FileBar;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -34,6 +39,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run_service(&args),
         Command::Demo(args) => run_demo(&args),
         Command::Doctor(args) => run_doctor(&args),
+        Command::Status(args) => run_status(&args),
+        Command::Homologacao(args) => run_homologacao(&args),
         Command::NewLedger(args) => run_new_ledger(&args),
         Command::Simulate(args) => match rnds_drop::simulator::cli::run(args) {
             Ok(()) => exit::OK,
@@ -62,7 +69,7 @@ fn run_check(args: &CheckArgs) -> i32 {
     let mut worst = Verdict::AllValid;
     let names = check::report_names(&args.files);
     for (file, name) in args.files.iter().zip(&names) {
-        let mut progress = Progress::new(file);
+        let progress = FileBar::new(file, name);
         match check::check_file_as(file, name, &job, &args.out, &mut |rows| {
             progress.update(rows)
         }) {
@@ -159,40 +166,6 @@ fn skipped_note(s: &rnds_drop::report::Summary) -> String {
     )
 }
 
-/// A one-line progress indicator on stderr, only when stderr is a terminal.
-struct Progress {
-    name: String,
-    enabled: bool,
-    started: std::time::Instant,
-}
-
-impl Progress {
-    fn new(file: &std::path::Path) -> Progress {
-        Progress {
-            name: check::stem(file),
-            enabled: std::io::stderr().is_terminal(),
-            started: std::time::Instant::now(),
-        }
-    }
-
-    fn update(&mut self, rows: u64) {
-        if self.enabled {
-            let secs = self.started.elapsed().as_secs_f64().max(0.001);
-            eprint!(
-                "\r{}: {rows} linhas ({:.0} linhas/s)   ",
-                self.name,
-                rows as f64 / secs
-            );
-        }
-    }
-
-    fn finish(&self) {
-        if self.enabled {
-            eprint!("\r\x1b[2K");
-        }
-    }
-}
-
 /// What `send` and `run` need before anything else.
 fn config_and_runtime(
     path: &std::path::Path,
@@ -272,30 +245,116 @@ fn run_doctor(args: &cli::ConfigArg) -> i32 {
     report.exit_code()
 }
 
-/// Logs on stderr at `level`; `RUST_LOG` overrides it.
-fn init_logs(format: LogFormat, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-        LogFormat::Json => builder.json().try_init(),
+/// Logs on stderr (and `[service] log_file`) at `level`, in the lab's time
+/// zone, CNS/CPF masked; `RUST_LOG` overrides the level.
+fn init_logs(format: LogFormat, level: &str, config: Option<&Config>) -> Result<(), i32> {
+    use rnds_drop::ops::logging::{subscriber, LogFile, LogSettings};
+    let settings = LogSettings {
+        json: matches!(format, LogFormat::Json),
+        level: level.to_string(),
+        timezone: config.map_or(chrono_tz::UTC, Config::timezone),
+        ansi: std::io::stderr().is_terminal(),
+        file: config.and_then(|c| {
+            let s = &c.service;
+            s.log_file.as_ref().map(|path| LogFile {
+                path: path.clone(),
+                max_bytes: s.log_file_max_mb.saturating_mul(1024 * 1024),
+                keep: s.log_file_keep,
+            })
+        }),
     };
+    match subscriber(&settings, std::io::stderr) {
+        Ok(subscriber) => {
+            let _ = tracing::subscriber::set_global_default(subscriber);
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("✗ não foi possível abrir o arquivo de log ([service] log_file): {e}");
+            Err(exit::CONFIG)
+        }
+    }
 }
 
-fn run_send(args: &CheckArgs) -> i32 {
-    init_logs(LogFormat::Text, "warn");
+fn run_homologacao(args: &HomologacaoArgs) -> i32 {
+    use rnds_drop::homologation::{self, HomologationError};
     let (config, runtime) = match config_and_runtime(&args.config, Purpose::Network) {
         Ok(both) => both,
         Err(code) => return code,
     };
-    let mut progress: Vec<Progress> = args.files.iter().map(|f| Progress::new(f)).collect();
+    if let Err(code) = init_logs(LogFormat::Text, "warn", Some(&config)) {
+        return code;
+    }
+    match runtime.block_on(homologation::run(&config, &args.out)) {
+        Ok(report) => {
+            for e in &report.evidences {
+                let mark = if e.passed { "✓" } else { "✗" };
+                println!("{mark} {} · {} · {}", e.key, e.title, e.outcome);
+            }
+            println!("  evidências: {}", report.folder.display());
+            println!(
+                "  relatório:  {}",
+                report.folder.join("relatorio.html").display()
+            );
+            if report.all_passed {
+                exit::OK
+            } else {
+                exit::ROWS_INVALID
+            }
+        }
+        Err(e) => {
+            eprintln!("✗ {e}");
+            match e {
+                HomologationError::Production | HomologationError::Client(_) => exit::CONFIG,
+                _ => exit::INTERNAL,
+            }
+        }
+    }
+}
+
+fn run_status(args: &StatusArgs) -> i32 {
+    use rnds_drop::ops::status;
+    let config = match load_config(&args.config, Purpose::Network) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let report = status::gather(&config, chrono::Utc::now());
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("✗ {e}");
+                return exit::INTERNAL;
+            }
+        }
+    } else {
+        print!("{}", status::render_text(&report, config.timezone()));
+    }
+    report.exit_code
+}
+
+fn run_send(args: &CheckArgs) -> i32 {
+    let (config, runtime) = match config_and_runtime(&args.config, Purpose::Network) {
+        Ok(both) => both,
+        Err(code) => return code,
+    };
+    if let Err(code) = init_logs(LogFormat::Text, "warn", Some(&config)) {
+        return code;
+    }
+    let progress: Vec<FileBar> = args
+        .files
+        .iter()
+        .map(|f| FileBar::new(f, &check::stem(f)))
+        .collect();
+    let mut last = 0;
     let mut report = |index: usize, rows: u64| {
-        if let Some(p) = progress.get_mut(index) {
+        // Each file's bar ends when the next one starts.
+        if index != last {
+            if let Some(p) = progress.get(last) {
+                p.finish();
+            }
+            last = index;
+        }
+        if let Some(p) = progress.get(index) {
             p.update(rows);
         }
     };
@@ -305,8 +364,8 @@ fn run_send(args: &CheckArgs) -> i32 {
         &args.out,
         &mut report,
     ));
-    if std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[2K");
+    for p in &progress {
+        p.finish();
     }
     let files = match sent {
         Ok(files) => files,
@@ -373,11 +432,13 @@ fn run_send(args: &CheckArgs) -> i32 {
 }
 
 fn run_service(args: &RunArgs) -> i32 {
-    init_logs(args.log_format, "info");
     let (config, runtime) = match config_and_runtime(&args.config, Purpose::Service) {
         Ok(both) => both,
         Err(code) => return code,
     };
+    if let Err(code) = init_logs(args.log_format, "info", Some(&config)) {
+        return code;
+    }
     let result = runtime.block_on(rnds_drop::service::run(config, shutdown_signal()));
     match result {
         Ok(()) => exit::OK,
@@ -410,7 +471,7 @@ async fn shutdown_signal() {
 }
 
 fn run_demo(args: &DemoArgs) -> i32 {
-    init_logs(LogFormat::Text, "warn");
+    let _ = init_logs(LogFormat::Text, "warn", None);
     let runtime = match runtime() {
         Ok(r) => r,
         Err(code) => return code,

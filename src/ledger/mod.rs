@@ -14,6 +14,7 @@ mod files;
 mod guard;
 mod results;
 mod schema;
+mod snapshot;
 
 #[cfg(test)]
 mod guard_tests;
@@ -28,6 +29,7 @@ use rusqlite::Connection;
 pub use decision::{decide_from, Decision};
 pub use files::{FileId, FileRecord, FileState, NewFile, ReportId, UnpublishedReport};
 pub use results::{Intent, LedgerOutcome, ResultRecord, ResultState, StateCounts};
+pub use snapshot::{LedgerReader, LedgerSnapshot, RecentFile};
 
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -64,6 +64,11 @@ const MIGRATIONS: &[&str] = &[
     // (NULL once published). Recorded before the first move, so a restart
     // finishes the set instead of writing a second one.
     "ALTER TABLE file_reports ADD COLUMN staging TEXT;",
+    // 3: indexes for `status` and `/metrics` (read while the service
+    // writes): rows per state and per file per state, and acceptances
+    // since an instant, without scanning every row.
+    "CREATE INDEX results_by_state_file ON results (state, file_id);
+    CREATE INDEX result_history_by_accepted_at ON result_history (accepted_at);",
 ];
 
 pub(super) fn latest_version() -> i64 {

@@ -23,6 +23,15 @@ use super::token::TokenCache;
 use super::{CertificateInfo, ClientError, Endpoints, Outcome};
 use crate::config::Config;
 
+/// Told about every exchange with RNDS (the service's metrics, health and
+/// outage log). Must be cheap: it runs on the request path.
+pub trait ExchangeObserver: Send + Sync {
+    /// One HTTP exchange; `status` is `None` when no answer came.
+    fn exchange(&self, elapsed: Duration, status: Option<u16>);
+    /// No exchange was possible: RNDS could not be reached for a token.
+    fn unreachable(&self);
+}
+
 /// Talks to RNDS. Cheap to clone (an `Arc` inside); `Send + Sync`.
 #[derive(Clone)]
 pub struct Client {
@@ -40,6 +49,7 @@ struct Inner {
     max_in_flight: usize,
     certificate: CertificateInfo,
     file_warnings: Vec<String>,
+    observer: Option<Arc<dyn ExchangeObserver>>,
 }
 
 /// What became of a submission whose outcome was [`Outcome::Unknown`].
@@ -50,6 +60,16 @@ pub enum Resolution {
     Stored { rnds_id: Option<String> },
     /// RNDS does not hold it: send it again as new.
     NotStored,
+}
+
+/// A submission with the answer it got, for evidence (`homologacao`).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub outcome: Outcome,
+    /// HTTP status of the final answer; `None` when none came.
+    pub status: Option<u16>,
+    /// Its body (an OperationOutcome for a refusal).
+    pub body: Vec<u8>,
 }
 
 /// One HTTP exchange that ended in an answer worth reading.
@@ -78,6 +98,14 @@ enum Attempt {
 impl Client {
     /// Loads the certificate and builds the TLS client; no network yet.
     pub fn new(config: &Config) -> Result<Client, ClientError> {
+        Client::observed(config, None)
+    }
+
+    /// As [`Client::new`], telling `observer` about every exchange.
+    pub fn observed(
+        config: &Config,
+        observer: Option<Arc<dyn ExchangeObserver>>,
+    ) -> Result<Client, ClientError> {
         let identity = Identity::load(&config.rnds)?;
         let tls = identity.client_config(config.rnds.extra_ca.as_deref())?;
         let timeout = Duration::from_secs(config.rnds.timeout_s.max(1));
@@ -112,6 +140,7 @@ impl Client {
                 max_in_flight: config.rnds.max_in_flight,
                 certificate: identity.info().clone(),
                 file_warnings: identity.file_warnings().to_vec(),
+                observer,
             }),
         })
     }
@@ -165,6 +194,34 @@ impl Client {
         match driven {
             Driven::Answer(answered) => answered.outcome,
             Driven::Stop(outcome) => outcome,
+        }
+    }
+
+    /// As [`Client::submit`], keeping the final answer's status and body.
+    pub async fn submit_recorded(&self, bundle_json: Vec<u8>) -> Recorded {
+        let inner = &self.inner;
+        let driven = self
+            .drive(false, |token| {
+                request::bundle_post(
+                    &inner.http,
+                    &inner.endpoints,
+                    token,
+                    &inner.credentials,
+                    bundle_json.clone(),
+                )
+            })
+            .await;
+        match driven {
+            Driven::Answer(a) => Recorded {
+                outcome: a.outcome,
+                status: Some(a.status),
+                body: a.body,
+            },
+            Driven::Stop(outcome) => Recorded {
+                outcome,
+                status: None,
+                body: Vec::new(),
+            },
         }
     }
 
@@ -318,7 +375,12 @@ impl Client {
                 Err(ClientError::Config(message)) => {
                     return Driven::Stop(Outcome::ConfigurationError { message })
                 }
-                Err(other) => (other.to_string(), None),
+                Err(other) => {
+                    if let (ClientError::Unreachable(_), Some(o)) = (&other, &inner.observer) {
+                        o.unreachable();
+                    }
+                    (other.to_string(), None)
+                }
                 Ok(token) => {
                     let verdict = match self.attempt(make(&token)).await {
                         Attempt::Failed(TransportFailure::AfterSending(m)) if idempotent => {
@@ -398,7 +460,13 @@ impl Client {
     async fn attempt(&self, request: reqwest::RequestBuilder) -> Attempt {
         // The semaphore is never closed; without a permit we still proceed.
         let _permit = self.inner.in_flight.acquire().await.ok();
-        let response = match request.send().await {
+        let started = std::time::Instant::now();
+        let sent = request.send().await;
+        if let Some(observer) = &self.inner.observer {
+            let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            observer.exchange(started.elapsed(), status);
+        }
+        let response = match sent {
             Ok(response) => response,
             Err(e) => return Attempt::Failed(transport_failure(&e)),
         };

@@ -24,9 +24,9 @@ mod tests;
 #[cfg(test)]
 mod testutil;
 
-pub use client::{Client, Resolution};
+pub use client::{Client, ExchangeObserver, Recorded, Resolution};
 pub use doctor::{run_doctor, DoctorReport};
 pub use endpoints::Endpoints;
 pub use error::ClientError;
 pub use outcome::Outcome;
-pub use tls::{describe_certificate, CertificateInfo};
+pub use tls::{describe_certificate, read_certificate_info, CertificateInfo};

@@ -76,6 +76,13 @@ impl Identity {
 
     /// As [`Identity::load`], with the validity judged at `now`.
     pub fn load_at(rnds: &Rnds, now: DateTime<Utc>) -> Result<Identity, ClientError> {
+        let identity = Identity::load_any_validity(rnds)?;
+        check_validity(&identity.info, now)?;
+        Ok(identity)
+    }
+
+    /// Loads the certificate whatever its validity period.
+    fn load_any_validity(rnds: &Rnds) -> Result<Identity, ClientError> {
         if !rnds.is_configured() {
             return Err(ClientError::Config(
                 "o arquivo de configuração não tem a seção [rnds] (ambiente e certificado): \
@@ -121,7 +128,6 @@ impl Identity {
         };
         let info = describe_der(leaf)
             .map_err(|m| ClientError::Config(format!("certificado {}: {m}", path.display())))?;
-        check_validity(&info, now)?;
         Ok(Identity {
             chain,
             key,
@@ -175,6 +181,12 @@ impl Identity {
 /// Loads the configured certificate and describes it (for `doctor`).
 pub fn describe_certificate(rnds: &Rnds) -> Result<CertificateInfo, ClientError> {
     Identity::load(rnds).map(|identity| identity.info)
+}
+
+/// Describes the configured certificate even when expired or not yet
+/// valid (`status` and `/healthz` report the validity themselves).
+pub fn read_certificate_info(rnds: &Rnds) -> Result<CertificateInfo, ClientError> {
+    Identity::load_any_validity(rnds).map(|identity| identity.info)
 }
 
 fn looks_like_pem(bytes: &[u8]) -> bool {

@@ -32,6 +32,7 @@ const MAX_ROUNDS: usize = 4;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct Counts {
+    invalid: u64,
     sent: u64,
     replaced: u64,
     already_sent: u64,
@@ -46,6 +47,18 @@ impl Counts {
         s.rows_already_sent = Some(self.already_sent);
         s.rows_rejected = Some(self.rejected);
         s.rows_pending = Some(self.pending);
+    }
+
+    /// The progress of a pass after `read` rows.
+    pub(super) fn progress(&self, read: u64) -> crate::ops::PassProgress {
+        crate::ops::PassProgress {
+            read,
+            sent: self.sent + self.replaced,
+            already_sent: self.already_sent,
+            invalid: self.invalid,
+            rejected: self.rejected,
+            pending: self.pending,
+        }
     }
 }
 
@@ -165,10 +178,13 @@ impl PassState<'_> {
                         fate: None,
                     }))
                 }
-                RowOutcome::Invalid { row, issues } => Entry::Invalid {
-                    cells: row.cells,
-                    issues,
-                },
+                RowOutcome::Invalid { row, issues } => {
+                    self.counts.invalid += 1;
+                    Entry::Invalid {
+                        cells: row.cells,
+                        issues,
+                    }
+                }
             });
         }
         self.mark_repeated(&mut entries);

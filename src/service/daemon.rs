@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::ledger::{FileId, Ledger};
+use crate::ops::Ops;
 use crate::pipeline::{self, FileJob};
 use crate::report::Summary;
 use crate::rnds::Client;
@@ -51,7 +52,8 @@ pub async fn run(
     });
 
     let (_ledger_lock, mut ledger) = open_ledger(&config)?;
-    let client = Client::new(&config)?;
+    let ops = Ops::new(&config);
+    let client = Client::observed(&config, Some(ops.observer()))?;
     let _daily_warnings = DailyWarnings::start(client.clone());
     for inbox in &config.inbox {
         crate::report::create_private_dir_all(&inbox.outbox).map_err(|source| {
@@ -66,6 +68,16 @@ pub async fn run(
         tracing::info!("relatórios interrompidos por uma parada concluídos");
     }
     let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;
+    ops.start(&config, &client, stop.clone())
+        .await
+        .map_err(|source| ServiceError::Metrics {
+            addr: config
+                .service
+                .metrics_listen
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            source,
+        })?;
     tracing::info!(
         pastas = config.inbox.len(),
         rnds = %client.endpoints().fhir(""),
@@ -92,6 +104,7 @@ pub async fn run(
         stop: stop.clone(),
         config_error_logged: false,
         finished: FinishedFiles::default(),
+        ops,
     };
     let mut waiting: Vec<Active> = Vec::new();
     let grace = Duration::from_secs(service.config.service.shutdown_grace_s);
@@ -250,6 +263,8 @@ struct Service {
     config_error_logged: bool,
     /// Files moved out of `processando/`, watched for late writes.
     finished: FinishedFiles,
+    /// Progress lines, file outcomes for `/metrics` and alerts.
+    ops: Ops,
 }
 
 impl Service {
@@ -337,11 +352,13 @@ impl Service {
         job.read.byte_limit = Some(before.len);
         let claimed = &active.claimed;
         let mut rows_came = false;
-        let mut on_rows = |_rows: u64| {
+        let mut progress_line = self.ops.file_progress(&claimed.original_name);
+        let mut on_rows = |progress: &crate::ops::PassProgress| {
             if !rows_came {
                 rows_came = true;
                 claimed.clear_failed_reads();
             }
+            progress_line(progress);
         };
         let passed = run_pass(
             &active.claimed.work_path,

@@ -64,6 +64,14 @@ pub enum ServiceError {
          pare-o antes (o registro é um só por laboratório: é ele que impede envios em dobro)"
     )]
     LedgerBusy { path: PathBuf },
+    #[error(
+        "não foi possível abrir o endereço de métricas {addr} ([service] metrics_listen): {source}"
+    )]
+    Metrics {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("falha interna: {0}")]
     Internal(String),
 }
@@ -85,6 +93,7 @@ impl ServiceError {
                 | ServiceError::Ledger(LedgerError::Missing { .. })
                 | ServiceError::Ledger(LedgerError::WalLost { .. })
                 | ServiceError::LedgerBusy { .. }
+                | ServiceError::Metrics { .. }
         ) || matches!(self, ServiceError::Output { source, .. } if output_is_misconfigured(source))
     }
 }

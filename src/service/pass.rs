@@ -26,8 +26,8 @@ pub struct PassContext<'a> {
     /// Becomes `true` when the service is asked to stop: no new chunk, no
     /// new request; requests already on the wire finish.
     pub stop: watch::Receiver<bool>,
-    /// Called after each chunk with the rows seen so far.
-    pub progress: &'a mut (dyn FnMut(u64) + Send),
+    /// Called after each chunk with what the pass has done so far.
+    pub progress: &'a mut (dyn FnMut(&crate::ops::PassProgress) + Send),
 }
 
 /// A valid row still waiting (pending) after the pass.
@@ -115,7 +115,7 @@ pub async fn run_pass(
                     break;
                 }
                 state.chunk(outcomes).await?;
-                (ctx.progress)(state.rows_seen);
+                (ctx.progress)(&state.counts.progress(state.rows_seen));
             }
         }
     }

@@ -76,7 +76,7 @@ pub async fn send_files(
             inbox: &inbox,
             work_path: &absolute,
         })?;
-        let mut file_progress = |rows: u64| progress(index, rows);
+        let mut file_progress = |p: &crate::ops::PassProgress| progress(index, p.read);
         let report = run_pass(
             file,
             job,

@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test drives rnds-drop through a
 //! public entry point (library function or the real binary) with real files.
 
+mod alerts;
 mod check;
 mod cli;
 mod conformance;
@@ -9,10 +10,12 @@ mod edges;
 mod excel_time;
 mod growing_files;
 mod harness;
+mod homologation;
 mod hostile;
 mod inspect;
 mod layouts;
 mod ledger_reset;
+mod operations;
 mod report_kills;
 mod safety;
 mod service_kill;

@@ -48,6 +48,7 @@ impl Service {
                 .finish_file(active.file_id, FileState::Failed, &stored)?;
             Ok(stored)
         })?;
+        self.ops.file_finished(summary, true);
         tracing::warn!(
             arquivo = %active.claimed.original_name,
             motivo = summary.error.as_deref().unwrap_or(""),
@@ -126,6 +127,7 @@ impl Service {
                     .finish_file(active.file_id, FileState::Processed, &stored)?;
                 Ok(stored)
             })?;
+            self.ops.file_finished(&report.summary, false);
             if let Some(look) = look {
                 self.finished
                     .push(active.claimed.clone(), stored, look, settle);
@@ -179,7 +181,8 @@ impl Service {
             next_try = next_try.min(report_due.max(now));
         }
         active.next_try = next_try;
-        tracing::info!(
+        // The outage itself is logged once by `ops` (and summarised), not per pass.
+        tracing::debug!(
             arquivo = %name,
             pendentes = report.pending.len(),
             nova_tentativa_em_s = next_try.saturating_duration_since(now).as_secs(),

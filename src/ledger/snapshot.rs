@@ -1,0 +1,190 @@
+//! A read-only look at the ledger for `status` and `/metrics`: its own
+//! connection opened `SQLITE_OPEN_READ_ONLY`, so it never writes, never
+//! migrates and never takes `<ledger>.lock`; in WAL mode it reads the last
+//! committed state while the service writes.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use super::LedgerError;
+
+/// A reader never waits long: `status` must answer within a second.
+const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// One of the most recent files.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecentFile {
+    pub name: String,
+    /// `processing`, `processed` or `failed`.
+    pub state: String,
+    pub claimed_at: String,
+    pub finished_at: Option<String>,
+    /// Rows whose latest attempt came from this file, per state.
+    pub accepted: u64,
+    pub rejected: u64,
+    pub pending: u64,
+}
+
+/// What the ledger says at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LedgerSnapshot {
+    /// Most recent files first.
+    pub recent_files: Vec<RecentFile>,
+    /// Versions RNDS accepted (new results and replacements) since `today_start`.
+    pub accepted_today: u64,
+    /// Versions RNDS accepted since `hour_start`.
+    pub accepted_last_hour: u64,
+    /// Rows waiting for RNDS (`pending`), or whose answer is not known yet
+    /// (`sending`, `unknown`).
+    pub rows_pending: u64,
+    pub rows_unresolved: u64,
+    /// Rows RNDS refused and nobody has fixed yet.
+    pub rows_rejected: u64,
+    pub rows_accepted: u64,
+    /// Files claimed and not finished.
+    pub files_processing: u64,
+    pub files_processed: u64,
+    pub files_failed: u64,
+    /// Files that failed since `today_start`.
+    pub files_failed_today: u64,
+    /// When the oldest file with rows still waiting was claimed.
+    pub oldest_pending_since: Option<String>,
+    /// When RNDS last accepted a document.
+    pub last_accepted_at: Option<String>,
+}
+
+/// A read-only connection to a ledger file.
+pub struct LedgerReader {
+    conn: Connection,
+}
+
+impl LedgerReader {
+    /// Opens `path` read-only; fails (never creates) when it does not exist.
+    pub fn open(path: &Path) -> Result<LedgerReader, LedgerError> {
+        let open_err = |source| LedgerError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if !path.is_file() {
+            return Err(LedgerError::Open {
+                path: PathBuf::from(path),
+                source: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                    Some("arquivo não encontrado".into()),
+                ),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(READ_BUSY_TIMEOUT).map_err(open_err)?;
+        Ok(LedgerReader { conn })
+    }
+
+    /// The snapshot; "today" and "the last hour" start at the given instants.
+    pub fn snapshot(
+        &self,
+        today_start: DateTime<Utc>,
+        hour_start: DateTime<Utc>,
+        recent_files: usize,
+    ) -> Result<LedgerSnapshot, LedgerError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let count = |sql: &str, param: &str| -> Result<u64, LedgerError> {
+            Ok(tx.query_row(sql, [param], |r| r.get::<_, u64>(0))?)
+        };
+        let mut s = LedgerSnapshot {
+            accepted_today: count(
+                "SELECT COUNT(*) FROM result_history WHERE accepted_at >= ?1",
+                &stamp(today_start),
+            )?,
+            accepted_last_hour: count(
+                "SELECT COUNT(*) FROM result_history WHERE accepted_at >= ?1",
+                &stamp(hour_start),
+            )?,
+            files_failed_today: count(
+                "SELECT COUNT(*) FROM files WHERE state = 'failed' AND finished_at >= ?1",
+                &stamp(today_start),
+            )?,
+            ..LedgerSnapshot::default()
+        };
+        {
+            let mut stmt = tx.prepare("SELECT state, COUNT(*) FROM results GROUP BY state")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+            for row in rows {
+                let (state, n) = row?;
+                match state.as_str() {
+                    "pending" => s.rows_pending += n,
+                    "sending" | "unknown" => s.rows_unresolved += n,
+                    "rejected" => s.rows_rejected += n,
+                    _ => s.rows_accepted += n,
+                }
+            }
+            let mut stmt = tx.prepare("SELECT state, COUNT(*) FROM files GROUP BY state")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+            for row in rows {
+                let (state, n) = row?;
+                match state.as_str() {
+                    "processing" => s.files_processing = n,
+                    "processed" => s.files_processed = n,
+                    _ => s.files_failed += n,
+                }
+            }
+        }
+        // A file still `processing` holds rows not final yet, some of which
+        // may never have reached the ledger (RNDS down before their intent).
+        s.oldest_pending_since = tx
+            .query_row(
+                "SELECT MIN(claimed_at) FROM files WHERE id IN (
+                    SELECT id FROM files WHERE state = 'processing'
+                    UNION SELECT DISTINCT file_id FROM results
+                          WHERE state IN ('pending', 'sending', 'unknown'))",
+                [],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten();
+        s.last_accepted_at = tx
+            .query_row("SELECT MAX(accepted_at) FROM result_history", [], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()?
+            .flatten();
+        // Per file and state through `results_by_state_file` (schema 3):
+        // index seeks, not a walk over a large file's rows.
+        let per_state = |states: &str| {
+            format!(
+                "(SELECT COUNT(*) FROM results r WHERE r.state IN ({states}) AND r.file_id = f.id)"
+            )
+        };
+        let mut stmt = tx.prepare(&format!(
+            "SELECT f.name, f.state, f.claimed_at, f.finished_at, {}, {}, {}
+             FROM files f ORDER BY f.id DESC LIMIT ?1",
+            per_state("'accepted', 'accepted_id_unknown'"),
+            per_state("'rejected'"),
+            per_state("'pending', 'sending', 'unknown'"),
+        ))?;
+        let rows = stmt.query_map([recent_files as i64], |r| {
+            Ok(RecentFile {
+                name: r.get(0)?,
+                state: r.get(1)?,
+                claimed_at: r.get(2)?,
+                finished_at: r.get(3)?,
+                accepted: r.get(4)?,
+                rejected: r.get(5)?,
+                pending: r.get(6)?,
+            })
+        })?;
+        s.recent_files = rows.collect::<rusqlite::Result<_>>()?;
+        Ok(s)
+    }
+}
+
+/// The ledger's own timestamp format, so text comparison orders instants.
+fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}

@@ -1,0 +1,279 @@
+//! `/metrics` in the Prometheus text format (written by hand: a dozen
+//! families do not need a crate) and the `/healthz` verdict. Both pure:
+//! the server gathers the inputs.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use super::telemetry::{TelemetrySnapshot, ANSWER_CLASSES, LATENCY_BUCKETS_S, ROW_OUTCOMES};
+use crate::ledger::LedgerSnapshot;
+
+/// What one scrape sees.
+#[derive(Debug, Clone)]
+pub struct ScrapeInputs {
+    pub now: DateTime<Utc>,
+    pub telemetry: TelemetrySnapshot,
+    /// The read-only ledger snapshot, or why it could not be read.
+    pub ledger: Result<LedgerSnapshot, String>,
+    pub tokens_fetched: u64,
+    pub certificate_not_after: DateTime<Utc>,
+    pub inboxes_missing: Vec<PathBuf>,
+    /// `/healthz` turns 503 once RNDS is unreachable this long.
+    pub rnds_down_limit: chrono::Duration,
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// The exposition text.
+pub fn render(i: &ScrapeInputs) -> String {
+    let t = &i.telemetry;
+    let mut out = String::with_capacity(4096);
+    let o = &mut out;
+
+    family(
+        o,
+        "rnds_drop_files_total",
+        "counter",
+        "Files finished by this process, by outcome.",
+    );
+    let _ = writeln!(
+        o,
+        "rnds_drop_files_total{{outcome=\"processado\"}} {}",
+        t.files_processed
+    );
+    let _ = writeln!(
+        o,
+        "rnds_drop_files_total{{outcome=\"falhou\"}} {}",
+        t.files_failed
+    );
+
+    family(
+        o,
+        "rnds_drop_rows_total",
+        "counter",
+        "Rows of finished files, by outcome.",
+    );
+    for (name, n) in ROW_OUTCOMES.iter().zip(t.rows) {
+        let _ = writeln!(o, "rnds_drop_rows_total{{outcome=\"{name}\"}} {n}");
+    }
+
+    family(
+        o,
+        "rnds_drop_rnds_answers_total",
+        "counter",
+        "RNDS exchanges by answer class.",
+    );
+    for (class, n) in ANSWER_CLASSES.iter().zip(t.answers) {
+        let _ = writeln!(o, "rnds_drop_rnds_answers_total{{class=\"{class}\"}} {n}");
+    }
+
+    let h = "rnds_drop_rnds_request_duration_seconds";
+    family(o, h, "histogram", "Duration of HTTP exchanges with RNDS.");
+    for (bound, n) in LATENCY_BUCKETS_S.iter().zip(t.latency_buckets) {
+        let _ = writeln!(o, "{h}_bucket{{le=\"{bound}\"}} {n}");
+    }
+    let count = t.latency_buckets[LATENCY_BUCKETS_S.len()];
+    let _ = writeln!(o, "{h}_bucket{{le=\"+Inf\"}} {count}");
+    let _ = writeln!(o, "{h}_sum {}", t.latency_sum_s);
+    let _ = writeln!(o, "{h}_count {count}");
+
+    family(
+        o,
+        "rnds_drop_token_fetches_total",
+        "counter",
+        "Access tokens fetched from RNDS.",
+    );
+    let _ = writeln!(o, "rnds_drop_token_fetches_total {}", i.tokens_fetched);
+
+    // Prometheus wants base units: days left = (this - time()) / 86400.
+    family(
+        o,
+        "rnds_drop_certificate_expiry_timestamp_seconds",
+        "gauge",
+        "Unix time at which the lab certificate expires.",
+    );
+    let _ = writeln!(
+        o,
+        "rnds_drop_certificate_expiry_timestamp_seconds {}",
+        i.certificate_not_after.timestamp()
+    );
+
+    family(
+        o,
+        "rnds_drop_last_rnds_success_timestamp_seconds",
+        "gauge",
+        "Unix time of the last answer from RNDS that was not a failure (0: none yet).",
+    );
+    let _ = writeln!(
+        o,
+        "rnds_drop_last_rnds_success_timestamp_seconds {}",
+        t.last_success_unix.unwrap_or(0)
+    );
+
+    family(
+        o,
+        "rnds_drop_rnds_up",
+        "gauge",
+        "1 when the last exchange with RNDS got an answer.",
+    );
+    let _ = writeln!(
+        o,
+        "rnds_drop_rnds_up {}",
+        u8::from(t.outage_since.is_none())
+    );
+
+    family(
+        o,
+        "rnds_drop_ledger_up",
+        "gauge",
+        "1 when the ledger could be read.",
+    );
+    let _ = writeln!(o, "rnds_drop_ledger_up {}", u8::from(i.ledger.is_ok()));
+    if let Ok(s) = &i.ledger {
+        family(
+            o,
+            "rnds_drop_ledger_rows",
+            "gauge",
+            "Rows in the ledger by state.",
+        );
+        for (state, n) in [
+            ("aceita", s.rows_accepted),
+            ("recusada", s.rows_rejected),
+            ("pendente", s.rows_pending),
+            ("sem_confirmacao", s.rows_unresolved),
+        ] {
+            let _ = writeln!(o, "rnds_drop_ledger_rows{{state=\"{state}\"}} {n}");
+        }
+        family(
+            o,
+            "rnds_drop_pending_rows",
+            "gauge",
+            "Rows waiting for RNDS.",
+        );
+        let _ = writeln!(
+            o,
+            "rnds_drop_pending_rows {}",
+            s.rows_pending + s.rows_unresolved
+        );
+        family(
+            o,
+            "rnds_drop_files_in_progress",
+            "gauge",
+            "Files claimed and not finished.",
+        );
+        let _ = writeln!(o, "rnds_drop_files_in_progress {}", s.files_processing);
+        family(
+            o,
+            "rnds_drop_oldest_pending_age_seconds",
+            "gauge",
+            "Age of the oldest file with rows still waiting (0: none).",
+        );
+        let age = s
+            .oldest_pending_since
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map_or(0, |since| {
+                (i.now - since.with_timezone(&Utc)).num_seconds().max(0)
+            });
+        let _ = writeln!(o, "rnds_drop_oldest_pending_age_seconds {age}");
+    }
+    out
+}
+
+/// `Ok` or the reasons (pt-BR) the service is not healthy.
+pub fn health(i: &ScrapeInputs) -> Result<(), Vec<String>> {
+    let mut reasons = Vec::new();
+    if let Some(since) = i.telemetry.outage_since {
+        let down = i.now - since;
+        if down >= i.rnds_down_limit {
+            reasons.push(format!(
+                "RNDS inacessível há {} ({} tentativas sem resposta)",
+                super::status::human_age(down.num_seconds()),
+                i.telemetry.outage_failures
+            ));
+        }
+    }
+    if let Err(e) = &i.ledger {
+        reasons.push(format!("registro de envios: {e}"));
+    }
+    for path in &i.inboxes_missing {
+        reasons.push(format!("pasta de entrada ausente: {}", path.display()));
+    }
+    if i.certificate_not_after < i.now {
+        reasons.push("certificado expirado".into());
+    }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(reasons)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn inputs() -> ScrapeInputs {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        ScrapeInputs {
+            now,
+            telemetry: TelemetrySnapshot::default(),
+            ledger: Ok(LedgerSnapshot::default()),
+            tokens_fetched: 2,
+            certificate_not_after: now + chrono::Duration::days(90),
+            inboxes_missing: Vec::new(),
+            rnds_down_limit: chrono::Duration::minutes(5),
+        }
+    }
+
+    #[test]
+    fn healthy_until_rnds_is_down_past_the_limit() {
+        let mut i = inputs();
+        assert_eq!(health(&i), Ok(()));
+        i.telemetry.outage_since = Some(i.now - chrono::Duration::minutes(4));
+        assert_eq!(health(&i), Ok(()));
+        i.telemetry.outage_since = Some(i.now - chrono::Duration::minutes(6));
+        i.telemetry.outage_failures = 9;
+        i.ledger = Err("arquivo não encontrado".into());
+        i.certificate_not_after = i.now - chrono::Duration::days(1);
+        let reasons = health(&i).unwrap_err();
+        assert_eq!(
+            reasons,
+            [
+                "RNDS inacessível há 6 min (9 tentativas sem resposta)",
+                "registro de envios: arquivo não encontrado",
+                "certificado expirado",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_family_has_help_and_type_and_the_histogram_is_complete() {
+        let i = inputs();
+        let text = render(&i);
+        for name in [
+            "rnds_drop_files_total",
+            "rnds_drop_rows_total",
+            "rnds_drop_rnds_request_duration_seconds",
+            "rnds_drop_pending_rows",
+            "rnds_drop_oldest_pending_age_seconds",
+            "rnds_drop_certificate_expiry_timestamp_seconds",
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {name} ")),
+                "{name} in\n{text}"
+            );
+        }
+        assert!(text.contains("rnds_drop_rnds_request_duration_seconds_bucket{le=\"+Inf\"} 0"));
+        let expiry = i.certificate_not_after.timestamp();
+        assert!(text.contains(&format!(
+            "rnds_drop_certificate_expiry_timestamp_seconds {expiry}"
+        )));
+    }
+}

@@ -1,0 +1,148 @@
+//! The plain-HTTP endpoint of `[service] metrics_listen`: `GET /metrics`
+//! and `GET /healthz` (200 `ok`, or 503 with the reasons, one per line).
+//! Meant for loopback or a monitoring network; it serves no data about
+//! patients, only counts.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::metrics::{health, render, ScrapeInputs};
+use super::telemetry::Telemetry;
+use crate::config::Config;
+use crate::ledger::LedgerReader;
+use crate::rnds::Client;
+
+/// What a scrape reads.
+pub(super) struct Scrape {
+    telemetry: Arc<Telemetry>,
+    client: Client,
+    ledger: PathBuf,
+    inboxes: Vec<PathBuf>,
+    rnds_down_limit: chrono::Duration,
+}
+
+impl Scrape {
+    pub(super) fn new(config: &Config, client: &Client, telemetry: Arc<Telemetry>) -> Scrape {
+        Scrape {
+            telemetry,
+            client: client.clone(),
+            ledger: config.ledger.path.clone(),
+            inboxes: config.inbox.iter().map(|i| i.path.clone()).collect(),
+            rnds_down_limit: chrono::Duration::seconds(
+                i64::try_from(config.service.health_rnds_down_s).unwrap_or(i64::MAX / 1000),
+            ),
+        }
+    }
+
+    async fn inputs(&self) -> ScrapeInputs {
+        let now: DateTime<Utc> = Utc::now();
+        let path = self.ledger.clone();
+        let ledger = tokio::task::spawn_blocking(move || {
+            LedgerReader::open(&path)
+                .and_then(|r| {
+                    r.snapshot(
+                        now - chrono::Duration::hours(24),
+                        now - chrono::Duration::hours(1),
+                        0,
+                    )
+                })
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("leitura interrompida: {e}")));
+        ScrapeInputs {
+            now,
+            telemetry: self.telemetry.snapshot(),
+            ledger,
+            tokens_fetched: self.client.tokens_fetched(),
+            certificate_not_after: self.client.certificate().not_after,
+            inboxes_missing: self
+                .inboxes
+                .iter()
+                .filter(|p| !p.is_dir())
+                .cloned()
+                .collect(),
+            rnds_down_limit: self.rnds_down_limit,
+        }
+    }
+}
+
+fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+async fn handle(
+    request: Request<Incoming>,
+    scrape: Arc<Scrape>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let text = "text/plain; charset=utf-8";
+    if request.method() != hyper::Method::GET {
+        return Ok(reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            text,
+            "use GET\n".into(),
+        ));
+    }
+    Ok(match request.uri().path() {
+        "/metrics" => reply(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            render(&scrape.inputs().await),
+        ),
+        "/healthz" => match health(&scrape.inputs().await) {
+            Ok(()) => reply(StatusCode::OK, text, "ok\n".into()),
+            Err(reasons) => reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                text,
+                reasons.join("\n") + "\n",
+            ),
+        },
+        _ => reply(StatusCode::NOT_FOUND, text, "/metrics ou /healthz\n".into()),
+    })
+}
+
+/// Serves until `stop`.
+pub(super) async fn serve(
+    listener: TcpListener,
+    scrape: Arc<Scrape>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // E.g. too many open files: wait instead of spinning.
+                    tracing::debug!("métricas: conexão recusada: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    continue;
+                }
+            },
+            _ = super::stopped(&mut stop) => return,
+        };
+        let scrape = scrape.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| handle(request, scrape.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

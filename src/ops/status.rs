@@ -1,0 +1,271 @@
+//! `rnds-drop status`: how the service is doing, read from the ledger
+//! (read-only, no lock: it works while `run` sends) and the certificate.
+//! It says what needs a person and exits non-zero when something does.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::ledger::{LedgerReader, LedgerSnapshot};
+
+/// Files listed by `status`.
+const RECENT_FILES: usize = 10;
+/// A certificate with fewer days left needs renewing now.
+pub const CERTIFICATE_WARNING_DAYS: i64 = 30;
+
+/// Exit codes of `status` (documented in the README).
+pub mod exit {
+    /// Nothing needs a person.
+    pub const OK: i32 = 0;
+    /// Rows refused by RNDS still unfixed, or a file failed today.
+    pub const ROWS_NEED_FIXING: i32 = 1;
+    /// Configuration: certificate expired or expiring within 30 days,
+    /// unreadable certificate or ledger, missing inbox.
+    pub const CONFIG: i32 = 3;
+    /// Rows waiting for RNDS longer than `pending_report_after_s`.
+    pub const PENDING: i32 = 4;
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Certificate {
+    pub subject: String,
+    pub not_after: DateTime<Utc>,
+    pub days_left: i64,
+}
+
+/// Everything `status` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub generated_at: String,
+    pub ledger_path: PathBuf,
+    /// `None` when the ledger could not be read (see `attention`).
+    pub ledger: Option<LedgerSnapshot>,
+    /// Age of the oldest row still waiting, in seconds.
+    pub oldest_pending_age_s: Option<i64>,
+    pub certificate: Option<Certificate>,
+    pub inboxes_missing: Vec<PathBuf>,
+    /// What needs a person, in pt-BR, most serious first.
+    pub attention: Vec<String>,
+    pub exit_code: i32,
+}
+
+/// Reads the ledger and the certificate as of `now`.
+pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
+    let tz = config.timezone();
+    let local = now.with_timezone(&tz);
+    let today_start = tz
+        .from_local_datetime(&local.date_naive().and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map_or(now - Duration::hours(24), |d| d.with_timezone(&Utc));
+    let mut attention: Vec<(i32, String)> = Vec::new();
+
+    let ledger = LedgerReader::open(&config.ledger.path)
+        .and_then(|reader| reader.snapshot(today_start, now - Duration::hours(1), RECENT_FILES));
+    let ledger = match ledger {
+        Ok(snapshot) => Some(snapshot),
+        Err(e) => {
+            attention.push((exit::CONFIG, format!("registro de envios ilegível: {e}")));
+            None
+        }
+    };
+    let oldest_pending_age_s = ledger
+        .as_ref()
+        .and_then(|s| s.oldest_pending_since.as_deref())
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|since| (now - since.with_timezone(&Utc)).num_seconds().max(0));
+    if let Some(s) = &ledger {
+        let waiting = s.rows_pending + s.rows_unresolved;
+        let limit = config.service.pending_report_after_s as i64;
+        if let Some(age) = oldest_pending_age_s.filter(|age| *age > limit) {
+            attention.push((
+                exit::PENDING,
+                format!(
+                    "há exames aguardando a RNDS há {} ({waiting} linhas registradas, {} arquivos \
+                     em processamento): confira a conexão com a RNDS; eles serão enviados \
+                     sozinhos quando ela responder",
+                    human_age(age),
+                    s.files_processing
+                ),
+            ));
+        }
+        if s.rows_rejected > 0 {
+            attention.push((
+                exit::ROWS_NEED_FIXING,
+                format!(
+                    "{} exames foram recusados pela RNDS e ainda não foram corrigidos: veja os \
+                     arquivos *.erros.csv na pasta de saída, corrija e solte a planilha de novo",
+                    s.rows_rejected
+                ),
+            ));
+        }
+        if s.files_failed_today > 0 {
+            attention.push((
+                exit::ROWS_NEED_FIXING,
+                format!(
+                    "{} arquivos não puderam ser lidos hoje: veja o motivo no resumo.json de \
+                     cada um e a cópia em falhas/",
+                    s.files_failed_today
+                ),
+            ));
+        }
+    }
+
+    let certificate = match crate::rnds::read_certificate_info(&config.rnds) {
+        Ok(info) => {
+            let days_left = (info.not_after - now).num_days();
+            if info.not_after < now {
+                attention.push((
+                    exit::CONFIG,
+                    format!(
+                        "o certificado expirou em {}: nada pode ser enviado; renove-o e \
+                         atualize [rnds] certificate",
+                        local_date(info.not_after, tz)
+                    ),
+                ));
+            } else if days_left < CERTIFICATE_WARNING_DAYS {
+                attention.push((
+                    exit::CONFIG,
+                    format!(
+                        "o certificado expira em {days_left} dias ({}): providencie a renovação",
+                        local_date(info.not_after, tz)
+                    ),
+                ));
+            }
+            Some(Certificate {
+                subject: info.subject,
+                not_after: info.not_after,
+                days_left,
+            })
+        }
+        Err(e) => {
+            attention.push((exit::CONFIG, format!("certificado: {e}")));
+            None
+        }
+    };
+
+    let inboxes_missing: Vec<PathBuf> = config
+        .inbox
+        .iter()
+        .filter(|i| !i.path.is_dir())
+        .map(|i| i.path.clone())
+        .collect();
+    for path in &inboxes_missing {
+        attention.push((
+            exit::CONFIG,
+            format!("a pasta de entrada {} não existe", path.display()),
+        ));
+    }
+
+    // Most serious first: configuration, then waiting rows, then fixes.
+    let rank = |code: i32| match code {
+        exit::CONFIG => 0,
+        exit::PENDING => 1,
+        _ => 2,
+    };
+    attention.sort_by_key(|(code, _)| rank(*code));
+    StatusReport {
+        generated_at: local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        ledger_path: config.ledger.path.clone(),
+        ledger,
+        oldest_pending_age_s,
+        certificate,
+        inboxes_missing,
+        exit_code: attention.first().map_or(exit::OK, |(code, _)| *code),
+        attention: attention.into_iter().map(|(_, text)| text).collect(),
+    }
+}
+
+/// The report for a person, in pt-BR.
+pub fn render_text(report: &StatusReport, tz: chrono_tz::Tz) -> String {
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    line(format!("rnds-drop status · {}", report.generated_at));
+    line(format!(
+        "registro de envios: {}",
+        report.ledger_path.display()
+    ));
+    if let Some(s) = &report.ledger {
+        line(format!(
+            "enviados à RNDS: {} hoje · {} na última hora",
+            s.accepted_today, s.accepted_last_hour
+        ));
+        let age = report.oldest_pending_age_s.map_or(String::new(), |a| {
+            format!(" · mais antigo há {}", human_age(a))
+        });
+        line(format!(
+            "aguardando a RNDS: {} linhas, {} sem confirmação, {} arquivos em processamento{age}",
+            s.rows_pending, s.rows_unresolved, s.files_processing
+        ));
+        line(format!(
+            "recusados pela RNDS (a corrigir): {}",
+            s.rows_rejected
+        ));
+        line(format!(
+            "último envio aceito pela RNDS: {}",
+            s.last_accepted_at
+                .as_deref()
+                .map_or("nenhum".to_string(), |t| local_text(t, tz))
+        ));
+        if !s.recent_files.is_empty() {
+            line("últimos arquivos:".into());
+            for f in &s.recent_files {
+                let state = match f.state.as_str() {
+                    "processing" => "em processamento",
+                    "processed" => "concluído",
+                    "failed" => "ilegível (falhas/)",
+                    other => other,
+                };
+                line(format!(
+                    "  {} · {} · recebido {} · {} enviados, {} recusados, {} aguardando",
+                    f.name,
+                    state,
+                    local_text(&f.claimed_at, tz),
+                    f.accepted,
+                    f.rejected,
+                    f.pending
+                ));
+            }
+        }
+    }
+    if let Some(c) = &report.certificate {
+        line(format!(
+            "certificado: {} · válido até {} ({} dias)",
+            c.subject,
+            local_date(c.not_after, tz),
+            c.days_left
+        ));
+    }
+    if report.attention.is_empty() {
+        line("✓ nada precisa de atenção".into());
+    } else {
+        for a in &report.attention {
+            line(format!("✗ {a}"));
+        }
+    }
+    out
+}
+
+fn local_text(stamp: &str, tz: chrono_tz::Tz) -> String {
+    DateTime::parse_from_rfc3339(stamp).map_or(stamp.to_string(), |t| {
+        t.with_timezone(&tz).format("%d/%m/%Y %H:%M:%S").to_string()
+    })
+}
+
+fn local_date(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    at.with_timezone(&tz).format("%d/%m/%Y").to_string()
+}
+
+/// `45 s`, `12 min`, `3 h 05 min`, `2 dias`.
+pub fn human_age(seconds: i64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+        s => format!("{} dias", s / 86_400),
+    }
+}

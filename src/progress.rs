@@ -1,0 +1,95 @@
+//! The progress bar of `check` and `send` (rows, rows/s, ETA) on stderr,
+//! only when stderr is a terminal and not in CI: a pipe or a log file gets
+//! the final lines only.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Whether bars are drawn at all.
+pub fn enabled() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
+}
+
+/// One file's bar (hidden when not [`enabled`]).
+pub struct FileBar {
+    bar: ProgressBar,
+}
+
+impl FileBar {
+    pub fn new(file: &Path, name: &str) -> FileBar {
+        let bar = match estimated_rows(file) {
+            Some(total) => {
+                let bar = ProgressBar::new(total);
+                bar.set_style(style(
+                    "{prefix} [{bar:30}] {human_pos}/~{human_len} linhas · {per_sec} · faltam ~{eta}",
+                ));
+                bar
+            }
+            None => {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(style(
+                    "{prefix} {spinner} {human_pos} linhas · {per_sec} · {elapsed}",
+                ));
+                bar
+            }
+        };
+        bar.set_prefix(name.to_string());
+        if enabled() {
+            bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(4));
+            bar.enable_steady_tick(Duration::from_millis(250));
+        } else {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        FileBar { bar }
+    }
+
+    /// `rows` read so far.
+    pub fn update(&self, rows: u64) {
+        if self.bar.length().is_some_and(|len| rows > len) {
+            self.bar.set_length(rows);
+        }
+        self.bar.set_position(rows);
+    }
+
+    /// Removes the bar (the caller prints the file's result line).
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// Rows of a CSV-like file estimated from its size and the line length of
+/// its first 256 KiB; `None` for XLSX (compressed) or an unreadable file.
+fn estimated_rows(file: &Path) -> Option<u64> {
+    let is_xlsx = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx") || e.eq_ignore_ascii_case("xls"));
+    if is_xlsx {
+        return None;
+    }
+    let size = std::fs::metadata(file).ok()?.len();
+    let mut sample = Vec::with_capacity(256 * 1024);
+    std::fs::File::open(file)
+        .ok()?
+        .take(256 * 1024)
+        .read_to_end(&mut sample)
+        .ok()?;
+    let lines = sample.iter().filter(|b| **b == b'\n').count() as u64;
+    if lines == 0 || sample.is_empty() {
+        return None;
+    }
+    // The header line is not a row.
+    Some(
+        (size * lines / sample.len() as u64)
+            .saturating_sub(1)
+            .max(1),
+    )
+}
