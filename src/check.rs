@@ -24,8 +24,13 @@ pub enum Verdict {
 pub struct CheckedFile {
     pub summary: Summary,
     pub verdict: Verdict,
+    /// Where the reports went (a name in use, e.g. open in Excel, is
+    /// replaced by a free numbered one: see `moved`).
     pub paths: ReportPaths,
     pub bundles: PathBuf,
+    /// `(wanted, written)` for each output written under another name
+    /// because the wanted one could not be replaced.
+    pub moved: Vec<(PathBuf, PathBuf)>,
 }
 
 /// The outputs could not be written (the input is never the cause).
@@ -71,8 +76,9 @@ pub fn check_file(
     };
     std::fs::create_dir_all(out_dir).map_err(out_err(out_dir))?;
     let stem = stem(path);
-    let paths = ReportPaths::new(out_dir, &stem);
-    let bundles_path = out_dir.join(format!("{stem}.bundles.ndjson"));
+    let mut paths = ReportPaths::new(out_dir, &stem);
+    let mut bundles_path = out_dir.join(format!("{stem}.bundles.ndjson"));
+    let mut moved = Vec::new();
 
     let mut sink = CheckSink {
         paths: &paths,
@@ -101,13 +107,19 @@ pub fn check_file(
             summary.rows_valid = totals.rows_valid;
             summary.rows_invalid = totals.rows_invalid;
             if let Some(out) = outputs {
-                out.commit()?;
+                let written = out.commit()?;
+                note_written(&mut bundles_path, written.bundles, &mut moved);
+                note_written(&mut paths.errors_csv, written.errors_csv, &mut moved);
+                if let Some(xlsx) = written.errors_xlsx {
+                    note_written(&mut paths.errors_xlsx, xlsx, &mut moved);
+                }
             }
-            match issues {
+            let written = match issues {
                 Some(log) => log.write_summary(&summary, &paths.summary),
                 None => summary.write(&paths.summary),
             }
             .map_err(out_err(&paths.summary))?;
+            note_written(&mut paths.summary, written, &mut moved);
             // A file-level issue (a missing column) fails the file even
             // when it has no data rows to blame.
             let verdict = if summary.rows_invalid == 0 && summary.issues.is_empty() {
@@ -120,6 +132,7 @@ pub fn check_file(
                 verdict,
                 paths,
                 bundles: bundles_path,
+                moved,
             })
         }
         Err(PipelineError::Sink(e)) => Err(e),
@@ -133,16 +146,26 @@ pub fn check_file(
             let sha = pipeline::sha256_file(path).unwrap_or_default();
             let format = summary.as_ref().and_then(|s| s.format);
             let summary = Summary::unreadable(file_name(path), sha, format, e.to_string());
-            summary
+            let written = summary
                 .write(&paths.summary)
                 .map_err(out_err(&paths.summary))?;
+            note_written(&mut paths.summary, written, &mut moved);
             Ok(CheckedFile {
                 summary,
                 verdict: Verdict::Unreadable,
                 paths,
                 bundles: bundles_path,
+                moved,
             })
         }
+    }
+}
+
+/// Records where an output went when that is not where it was wanted.
+fn note_written(wanted: &mut PathBuf, written: PathBuf, moved: &mut Vec<(PathBuf, PathBuf)>) {
+    if *wanted != written {
+        moved.push((wanted.clone(), written.clone()));
+        *wanted = written;
     }
 }
 
@@ -280,7 +303,8 @@ impl Outputs {
         Ok(())
     }
 
-    fn commit(self) -> Result<(), OutputError> {
+    /// Moves the outputs into place; returns where they went.
+    fn commit(self) -> Result<Written, OutputError> {
         let Outputs {
             bundles,
             bundles_path,
@@ -288,18 +312,32 @@ impl Outputs {
             errors_path,
             xlsx,
         } = self;
-        bundles.commit().map_err(|source| OutputError {
+        let bundles = bundles.commit().map_err(|source| OutputError {
             path: bundles_path,
             source,
         })?;
-        errors.commit().map_err(|source| OutputError {
+        let errors_csv = errors.commit().map_err(|source| OutputError {
             path: errors_path,
             source,
         })?;
-        if let Some((x, p)) = xlsx {
-            x.save(&p)
-                .map_err(|source| OutputError { path: p, source })?;
-        }
-        Ok(())
+        let errors_xlsx = match xlsx {
+            Some((x, p)) => Some(
+                x.save(&p)
+                    .map_err(|source| OutputError { path: p, source })?,
+            ),
+            None => None,
+        };
+        Ok(Written {
+            bundles,
+            errors_csv,
+            errors_xlsx,
+        })
     }
+}
+
+/// Where [`Outputs::commit`] put each file.
+struct Written {
+    bundles: PathBuf,
+    errors_csv: PathBuf,
+    errors_xlsx: Option<PathBuf>,
 }

@@ -32,6 +32,7 @@ Exemplos / examples:
   rnds-drop send --config rnds-drop.toml exames.csv
   rnds-drop run --config /etc/rnds-drop/rnds-drop.toml --log-format json
   rnds-drop simulate --listen 127.0.0.1:8443 --dir ./rnds-simulador
+  rnds-drop servico instalar --config C:\\ProgramData\\rnds-drop\\rnds-drop.toml   # Windows
 
 Códigos de saída / exit codes:
   0 tudo certo · 1 linhas inválidas ou recusadas · 2 arquivo ilegível
@@ -59,6 +60,11 @@ pub enum Command {
     Simulate(rnds_drop::simulator::cli::SimulateArgs),
     /// Local demonstration: simulator, inbox, example files, reports.
     Demo(DemoArgs),
+    /// Windows service: `servico instalar`, `servico remover`.
+    Servico {
+        #[command(subcommand)]
+        command: crate::servico::ServicoCommand,
+    },
 }
 
 #[derive(Debug, clap::Args)]

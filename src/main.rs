@@ -2,6 +2,7 @@
 //! to the documented exit codes (see `cli::exit`).
 
 mod cli;
+mod servico;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
         Command::Send(args) => run_send(&args),
         Command::Run(args) => run_service(&args),
         Command::Demo(args) => run_demo(&args),
+        Command::Servico { command } => servico::run(command),
         Command::Doctor(args) => run_doctor(&args),
         Command::Simulate(args) => match rnds_drop::simulator::cli::run(args) {
             Ok(()) => exit::OK,
@@ -88,6 +90,13 @@ fn print_checked(checked: &check::CheckedFile) {
         ),
     }
     println!("  resumo: {}", checked.paths.summary.display());
+    for (wanted, written) in &checked.moved {
+        println!(
+            "  ! {} está aberto em outro programa (Excel?) e não pôde ser substituído: gravado como {}",
+            wanted.display(),
+            written.display()
+        );
+    }
 }
 
 /// A one-line progress indicator on stderr, only when stderr is a terminal.
@@ -265,8 +274,16 @@ fn run_service(args: &RunArgs) -> i32 {
     }
 }
 
-/// Completes on SIGINT or SIGTERM.
+/// Completes on SIGINT or SIGTERM (Unix), or on Ctrl+C, Ctrl+Break or the
+/// console closing (Windows; the service manager's stop arrives through
+/// `servico`): the same graceful stop everywhere.
 async fn shutdown_signal() {
+    stop_requested().await;
+    tracing::info!("sinal de parada recebido: terminando os envios em andamento");
+}
+
+#[cfg(unix)]
+async fn stop_requested() {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
@@ -279,7 +296,23 @@ async fn shutdown_signal() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
-    tracing::info!("sinal de parada recebido: terminando os envios em andamento");
+}
+
+#[cfg(windows)]
+async fn stop_requested() {
+    use tokio::signal::windows::{ctrl_break, ctrl_close, ctrl_shutdown};
+    let (Ok(mut brk), Ok(mut close), Ok(mut shutdown)) =
+        (ctrl_break(), ctrl_close(), ctrl_shutdown())
+    else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = brk.recv() => {}
+        _ = close.recv() => {}
+        _ = shutdown.recv() => {}
+    }
 }
 
 fn run_demo(args: &DemoArgs) -> i32 {

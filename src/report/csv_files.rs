@@ -3,7 +3,7 @@
 //! ends, quotes only where a cell needs them.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::model::RowIssue;
 
@@ -27,7 +27,7 @@ fn excel_writer(path: &Path) -> io::Result<csv::Writer<AtomicFile>> {
         .from_writer(file))
 }
 
-fn commit(writer: csv::Writer<AtomicFile>) -> io::Result<()> {
+fn commit(writer: csv::Writer<AtomicFile>) -> io::Result<PathBuf> {
     writer.into_inner().map_err(|e| e.into_error())?.commit()
 }
 
@@ -97,8 +97,9 @@ impl ErrorsCsv {
         self.rows
     }
 
-    /// Flushes and moves the file into place.
-    pub fn commit(self) -> io::Result<()> {
+    /// Flushes and moves the file into place; returns where it went (see
+    /// [`AtomicFile::commit`]).
+    pub fn commit(self) -> io::Result<PathBuf> {
         commit(self.writer)
     }
 }
@@ -172,7 +173,7 @@ impl SentCsv {
         self.rows
     }
 
-    pub fn commit(self) -> io::Result<()> {
+    pub fn commit(self) -> io::Result<PathBuf> {
         commit(self.writer)
     }
 }

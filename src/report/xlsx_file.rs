@@ -2,7 +2,7 @@
 //! `erros.csv`, header in bold. Only invalid rows are held in memory.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
@@ -69,8 +69,9 @@ impl ErrorsXlsx {
         u64::from(self.next_row - 1)
     }
 
-    /// Builds the workbook and writes it atomically to `path`.
-    pub fn save(self, path: &Path) -> io::Result<()> {
+    /// Builds the workbook and writes it atomically to `path`; returns
+    /// where it went (see [`super::AtomicFile::commit`]).
+    pub fn save(self, path: &Path) -> io::Result<PathBuf> {
         let mut workbook = Workbook::new();
         workbook.push_worksheet(self.sheet);
         let bytes = workbook.save_to_buffer().map_err(xlsx_error)?;

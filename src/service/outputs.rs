@@ -152,17 +152,39 @@ impl Outputs {
         } = self;
         let r = &paths.reports;
         if let (Some(file), Some(path)) = (bundles, paths.bundles.as_ref()) {
-            file.commit().map_err(output_error(path))?;
+            warn_if_moved(path, file.commit().map_err(output_error(path))?);
         }
-        errors.commit().map_err(output_error(&r.errors_csv))?;
+        let mut written = r.clone();
+        written.errors_csv = errors.commit().map_err(output_error(&r.errors_csv))?;
         if let Some(x) = xlsx {
-            x.save(&r.errors_xlsx)
+            written.errors_xlsx = x
+                .save(&r.errors_xlsx)
                 .map_err(output_error(&r.errors_xlsx))?;
         }
-        sent.commit().map_err(output_error(&r.sent_csv))?;
-        issues
+        written.sent_csv = sent.commit().map_err(output_error(&r.sent_csv))?;
+        written.summary = issues
             .write_summary(summary, &r.summary)
             .map_err(output_error(&r.summary))?;
-        Ok(r.clone())
+        for (wanted, got) in [
+            (&r.errors_csv, &written.errors_csv),
+            (&r.errors_xlsx, &written.errors_xlsx),
+            (&r.sent_csv, &written.sent_csv),
+            (&r.summary, &written.summary),
+        ] {
+            warn_if_moved(wanted, got.clone());
+        }
+        Ok(written)
+    }
+}
+
+/// A report name in use (open in Excel on Windows) is never a failure: the
+/// report went to a free numbered name, and the log says which.
+fn warn_if_moved(wanted: &Path, written: PathBuf) {
+    if wanted != written {
+        tracing::warn!(
+            "{} está aberto em outro programa (Excel?) e não pôde ser substituído: relatório gravado como {}",
+            wanted.display(),
+            written.display()
+        );
     }
 }

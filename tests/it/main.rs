@@ -5,4 +5,8 @@ mod check;
 mod cli;
 mod conformance;
 mod harness;
+mod packaging;
+// Kills the service binary with SIGKILL/SIGTERM; Windows stops it through
+// the same shutdown future by Ctrl+C or the service manager (src/winservice).
+#[cfg(unix)]
 mod service_kill;
