@@ -224,7 +224,8 @@ fn a_file_held_open_by_another_program_is_claimed_once_closed() {
         names(&scanner.poll(t0 + SETTLE).unwrap().ready),
         ["exames.csv"]
     );
-    assert_eq!(scanner.claim(&file).unwrap(), None);
+    let logs = captured_logs(|| assert_eq!(scanner.claim(&file).unwrap(), None));
+    assert!(logs.contains("aberto em outro programa"), "{logs}");
     assert!(file.exists());
     drop(excel);
     scanner.poll(t0 + SETTLE * 2).unwrap();
