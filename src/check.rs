@@ -35,11 +35,23 @@ pub struct CheckedFile {
 
 /// The outputs could not be written (the input is never the cause).
 #[derive(Debug, thiserror::Error)]
-#[error("não foi possível gravar {path}: {source}")]
+#[error("não foi possível gravar {path}: {}", crate::io_text::reason(source))]
 pub struct OutputError {
     pub path: PathBuf,
     #[source]
     pub source: std::io::Error,
+}
+
+impl OutputError {
+    /// The output folder is a file or may not be written: the `--out` the
+    /// person gave, not a defect.
+    pub fn is_wrong_folder(&self) -> bool {
+        use std::io::ErrorKind as K;
+        matches!(
+            self.source.kind(),
+            K::AlreadyExists | K::NotADirectory | K::PermissionDenied | K::ReadOnlyFilesystem
+        )
+    }
 }
 
 /// A file's summary as far as its header tells: what was detected and which
@@ -62,10 +74,50 @@ pub fn stem(path: &Path) -> String {
         .unwrap_or_else(|| "arquivo".into())
 }
 
+/// The names the outputs of `files` (checked together into one folder)
+/// are derived from: the stem, or the whole file name when another file
+/// has the same stem (`inj.csv` and `inj.xlsx` → `inj.csv`, `inj.xlsx`),
+/// plus `_2`, `_3`… if even that repeats. Compared without case, as
+/// Windows folders do, so no file's reports overwrite another's.
+pub fn report_names(files: &[PathBuf]) -> Vec<String> {
+    let key = |name: &str| name.to_lowercase();
+    let stems: Vec<String> = files.iter().map(|f| stem(f)).collect();
+    let mut taken = std::collections::HashSet::new();
+    let mut names = Vec::with_capacity(files.len());
+    for (file, own_stem) in files.iter().zip(&stems) {
+        let shared = stems.iter().filter(|s| key(s) == key(own_stem)).count() > 1;
+        let base = if shared {
+            file_name(file)
+        } else {
+            own_stem.clone()
+        };
+        let mut name = base.clone();
+        let mut n = 1;
+        while !taken.insert(key(&name)) {
+            n += 1;
+            name = format!("{base}_{n}");
+        }
+        names.push(name);
+    }
+    names
+}
+
 /// Checks one file and writes its outputs into `out_dir` (created if
-/// missing). `progress` is called after each chunk with the rows so far.
+/// missing), named after its stem. `progress` is called after each chunk
+/// with the rows so far.
 pub fn check_file(
     path: &Path,
+    job: &FileJob,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<CheckedFile, OutputError> {
+    check_file_as(path, &stem(path), job, out_dir, progress)
+}
+
+/// [`check_file`] with outputs named `<name>.*` (see [`report_names`]).
+pub fn check_file_as(
+    path: &Path,
+    name: &str,
     job: &FileJob,
     out_dir: &Path,
     progress: &mut dyn FnMut(u64),
@@ -75,8 +127,8 @@ pub fn check_file(
         move |source| OutputError { path, source }
     };
     std::fs::create_dir_all(out_dir).map_err(out_err(out_dir))?;
-    let stem = stem(path);
-    let mut paths = ReportPaths::new(out_dir, &stem);
+    let stem = name;
+    let mut paths = ReportPaths::new(out_dir, stem);
     let mut bundles_path = out_dir.join(format!("{stem}.bundles.ndjson"));
     let mut moved = Vec::new();
 
@@ -340,4 +392,21 @@ struct Written {
     bundles: PathBuf,
     errors_csv: PathBuf,
     errors_xlsx: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_names_differ_only_where_stems_collide() {
+        let files: Vec<PathBuf> = ["a/inj.csv", "b/INJ.xlsx", "c/outro.csv", "d/inj.csv"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(
+            report_names(&files),
+            ["inj.csv", "INJ.xlsx", "outro", "inj.csv_2"]
+        );
+    }
 }

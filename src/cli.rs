@@ -19,8 +19,11 @@ pub mod exit {
     pub const CONFIG: i32 = 3;
     /// Rows still pending because RNDS could not be reached.
     pub const PENDING: i32 = 4;
-    /// Unexpected internal failure (e.g. the output folder cannot be written).
+    /// Unexpected internal failure (a defect, or the runtime cannot start).
     pub const INTERNAL: i32 = 5;
+    /// The command line itself is wrong (unknown option, missing argument):
+    /// 64, `EX_USAGE` of sysexits.h; clap's own 2 is "file unreadable" here.
+    pub const USAGE: i32 = 64;
 }
 
 const AFTER_HELP: &str = "\
@@ -33,10 +36,12 @@ Exemplos / examples:
   rnds-drop run --config /etc/rnds-drop/rnds-drop.toml --log-format json
   rnds-drop simulate --listen 127.0.0.1:8443 --dir ./rnds-simulador
   rnds-drop servico instalar --config C:\\ProgramData\\rnds-drop\\rnds-drop.toml   # Windows
+  rnds-drop new-ledger --config rnds-drop.toml     # explica as consequências; --confirm executa
 
 Códigos de saída / exit codes:
   0 tudo certo · 1 linhas inválidas ou recusadas · 2 arquivo ilegível
-  3 erro de configuração · 4 linhas pendentes (RNDS inacessível) · 5 falha interna";
+  3 erro de configuração · 4 linhas pendentes (RNDS inacessível) · 5 falha interna
+  64 linha de comando inválida (opção desconhecida, argumento faltando)";
 
 /// rnds-drop: planilhas de laboratório → RNDS, cada resultado enviado uma única vez.
 #[derive(Debug, Parser)]
@@ -65,6 +70,19 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::servico::ServicoCommand,
     },
+    /// Start a new, empty ledger on purpose (the old one is kept aside).
+    /// Without --confirm only explains the consequences.
+    NewLedger(NewLedgerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NewLedgerArgs {
+    /// Configuration file.
+    #[arg(long, short, default_value = "rnds-drop.toml")]
+    pub config: PathBuf,
+    /// Really start the new ledger (after reading the consequences).
+    #[arg(long)]
+    pub confirm: bool,
 }
 
 #[derive(Debug, clap::Args)]

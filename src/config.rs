@@ -11,19 +11,65 @@ use serde::Deserialize;
 
 use crate::model::Field;
 
+mod messages;
+#[cfg(test)]
+mod tests;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("não foi possível ler o arquivo de configuração {path}: {source}")]
-    Read {
+    /// `reason` is already pt-BR (see [`crate::io_text`]).
+    #[error("não foi possível ler o arquivo de configuração {path}: {reason}. O que fazer: confira o caminho dado em --config")]
+    Read { path: PathBuf, reason: String },
+    /// A TOML or type mistake; `message` names the section and key and
+    /// never repeats the line (it may hold a password).
+    #[error("configuração inválida em {}{}: {message}", path.display(), line_suffix(*line))]
+    Parse {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        line: Option<usize>,
+        message: String,
     },
-    /// The toml error text already names the line, the column and the key.
-    #[error("configuração inválida em {path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("configuração inválida em {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// A value that parses but cannot be right.
+    #[error("configuração inválida em {}{}: {message}", path.display(), line_suffix(*line))]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+fn line_suffix(line: Option<usize>) -> String {
+    line.map(|l| format!(", linha {l}")).unwrap_or_default()
+}
+
+/// What the configuration is loaded for: which sections it must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `check`: offline, `[rnds]` may be absent (a lab checks files before
+    /// it has a certificate).
+    Offline,
+    /// `doctor`, `send`, `demo`: `[rnds]` required.
+    Network,
+    /// `run`: `[rnds]` and at least one `[[inbox]]` required.
+    Service,
+}
+
+/// A validation problem and where it is: `(header, occurrence, key)`.
+struct Problem {
+    header: &'static str,
+    occurrence: usize,
+    key: Option<&'static str>,
+    message: String,
+}
+
+impl Problem {
+    fn at(header: &'static str, key: &'static str, message: String) -> Problem {
+        Problem {
+            header,
+            occurrence: 0,
+            key: Some(key),
+            message,
+        }
+    }
 }
 
 /// The whole configuration file.
@@ -32,7 +78,9 @@ pub enum ConfigError {
 pub struct Config {
     /// Who the lab is and where it is.
     pub lab: Lab,
-    /// How to reach RNDS and with which credential.
+    /// How to reach RNDS and with which credential. Optional only for
+    /// `check` (see [`Purpose::Offline`]); [`Rnds::is_configured`] tells.
+    #[serde(default = "Rnds::not_configured")]
     pub rnds: Rnds,
     /// Values a file lacks, globally and per exam code.
     #[serde(default)]
@@ -142,6 +190,42 @@ pub struct Rnds {
     /// Upper bound of one back-off delay, in milliseconds.
     #[serde(default = "default_backoff_max_ms")]
     pub backoff_max_ms: u64,
+    /// False when the file has no `[rnds]` section (allowed for `check`).
+    #[serde(skip, default = "configured")]
+    configured: bool,
+}
+
+fn configured() -> bool {
+    true
+}
+
+impl Rnds {
+    /// The placeholder of a file without `[rnds]`: it can build bundles
+    /// (profile 2.0) but never a client ([`Rnds::is_configured`] is false).
+    fn not_configured() -> Rnds {
+        Rnds {
+            environment: Environment::Homologacao,
+            profile: ProfileSet::default(),
+            certificate: PathBuf::new(),
+            certificate_key: None,
+            certificate_password_env: None,
+            certificate_password_file: None,
+            extra_ca: None,
+            auth_url: None,
+            ehr_url: None,
+            max_in_flight: default_max_in_flight(),
+            timeout_s: default_timeout_s(),
+            max_retries: default_max_retries(),
+            backoff_base_ms: default_backoff_base_ms(),
+            backoff_max_ms: default_backoff_max_ms(),
+            configured: false,
+        }
+    }
+
+    /// Whether the file has an `[rnds]` section.
+    pub fn is_configured(&self) -> bool {
+        self.configured
+    }
 }
 
 fn default_max_in_flight() -> usize {
@@ -197,6 +281,10 @@ pub struct ExamDefaults {
     /// `BRSubgrupoTabelaSUS` code for this exam.
     #[serde(default)]
     pub category: Option<String>,
+    /// Specimen wording or code for this exam when the file has no
+    /// specimen column (a swab for PCR, serum for antibodies).
+    #[serde(default)]
+    pub specimen: Option<String>,
 }
 
 impl Defaults {
@@ -213,6 +301,22 @@ impl Defaults {
             .and_then(|e| e.reference_range.as_deref())
             .or(self.reference_range.as_deref())
     }
+    pub fn specimen_for(&self, exam: &str) -> Option<&str> {
+        self.exams
+            .get(exam)
+            .and_then(|e| e.specimen.as_deref())
+            .or(self.specimen.as_deref())
+    }
+    /// Whether `exam`'s method comes from the global `[defaults] method`
+    /// (no per-exam one): that value may have been written for another kind
+    /// of exam.
+    pub fn method_is_global_for(&self, exam: &str) -> bool {
+        self.exams
+            .get(exam)
+            .and_then(|e| e.method.as_ref())
+            .is_none()
+            && self.method.is_some()
+    }
     pub fn category_for(&self, exam: &str) -> Option<&str> {
         self.exams
             .get(exam)
@@ -228,6 +332,7 @@ impl Defaults {
             merged.method = e.method.clone().or(merged.method.take());
             merged.reference_range = e.reference_range.clone().or(merged.reference_range.take());
             merged.category = e.category.clone().or(merged.category.take());
+            merged.specimen = e.specimen.clone().or(merged.specimen.take());
         }
         Defaults {
             method: self.method.clone().or(base.method.clone()),
@@ -266,7 +371,10 @@ pub struct Inbox {
     #[serde(default)]
     pub mode: InboxMode,
     /// A file is taken only after its size and mtime stayed unchanged this
-    /// long, in milliseconds.
+    /// long, in milliseconds. It is complete (reports, moved out of
+    /// `processando/`) only after ten times this without change, and an
+    /// unfinished last line is read only after ten times this without
+    /// change (a writer pausing mid-row longer needs a larger value).
     #[serde(default = "default_settle_ms")]
     pub settle_ms: u64,
     /// XLSX sheet to read (default: the first sheet with data).
@@ -342,75 +450,151 @@ fn default_shutdown_grace_s() -> u64 {
     10
 }
 
+/// The 27 federative units (two-letter codes), which pick the production host.
+const UFS: [&str; 27] = [
+    "AC", "AL", "AM", "AP", "BA", "CE", "DF", "ES", "GO", "MA", "MG", "MS", "MT", "PA", "PB", "PE",
+    "PI", "PR", "RJ", "RN", "RO", "RR", "RS", "SC", "SE", "SP", "TO",
+];
+
 impl Config {
     /// Reads, parses, validates and resolves relative paths against the
-    /// file's folder.
+    /// file's folder, for a command that talks to RNDS (`[rnds]` required).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        Config::load_for(path, Purpose::Network)
+    }
+
+    /// [`Config::load`] for a given [`Purpose`].
+    pub fn load_for(path: &Path, purpose: Purpose) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            reason: crate::io_text::reason(&e),
         })?;
         let base = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        Config::parse(&text, path, base)
+        Config::parse_for(&text, path, base, purpose)
     }
 
-    /// Parses `text`; `path` only names the file in errors.
+    /// Parses `text` for a network command; `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError> {
-        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
+        Config::parse_for(text, path, base, Purpose::Network)
+    }
+
+    /// Parses `text` for `purpose`; `path` only names the file in errors.
+    pub fn parse_for(
+        text: &str,
+        path: &Path,
+        base: &Path,
+        purpose: Purpose,
+    ) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let rendered = messages::render(text, &e);
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line: rendered.line,
+                message: rendered.message,
+            }
         })?;
-        config.validate().map_err(|message| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        })?;
+        config
+            .validate(purpose)
+            .map_err(|problem| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: messages::line_of(text, problem.header, problem.occurrence, problem.key),
+                message: problem.message,
+            })?;
         config.resolve_paths(base);
         Ok(config)
     }
 
-    fn validate(&mut self) -> Result<(), String> {
+    fn validate(&mut self, purpose: Purpose) -> Result<(), Problem> {
         let cnes = self.lab.cnes.trim();
         if cnes.is_empty() || cnes.len() > 7 || !cnes.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!(
-                "[lab] cnes = \"{}\": o CNES tem até 7 dígitos",
-                self.lab.cnes
+            return Err(Problem::at(
+                "[lab]",
+                "cnes",
+                format!(
+                    "[lab] cnes = \"{}\": o CNES tem até 7 dígitos, só números (ex.: cnes = \"2337991\")",
+                    self.lab.cnes
+                ),
             ));
         }
         self.lab.cnes = format!("{cnes:0>7}");
         if self.lab.requester_id.trim().is_empty() {
-            return Err("[lab] requester_id está vazio: use o identificador do solicitante recebido do DATASUS".into());
+            return Err(Problem::at("[lab]", "requester_id", "[lab] requester_id está vazio: use o identificador do solicitante recebido do DATASUS no credenciamento (não é o CNES)".into()));
         }
         if self.lab.timezone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(format!(
-                "[lab] timezone = \"{}\" não é um fuso do banco tz (ex.: \"America/Sao_Paulo\")",
-                self.lab.timezone
+            return Err(Problem::at(
+                "[lab]",
+                "timezone",
+                format!(
+                    "[lab] timezone = \"{}\" não é um fuso do banco tz; use, por exemplo, \"America/Sao_Paulo\" ou \"America/Manaus\"",
+                    self.lab.timezone
+                ),
             ));
         }
-        if self.lab.uf.len() != 2 || !self.lab.uf.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(format!(
-                "[lab] uf = \"{}\": use a sigla do estado com duas letras",
-                self.lab.uf
+        let uf = self.lab.uf.trim().to_ascii_uppercase();
+        if !UFS.contains(&uf.as_str()) {
+            return Err(Problem::at(
+                "[lab]",
+                "uf",
+                format!(
+                    "[lab] uf = \"{}\" não é uma UF do Brasil: use a sigla do estado do laboratório com duas letras (ex.: uf = \"SP\")",
+                    self.lab.uf
+                ),
             ));
         }
-        self.lab.uf = self.lab.uf.to_ascii_lowercase();
+        self.lab.uf = uf.to_ascii_lowercase();
+        if purpose != Purpose::Offline && !self.rnds.is_configured() {
+            return Err(Problem {
+                header: "",
+                occurrence: 0,
+                key: None,
+                message: "falta a seção [rnds] (ambiente e certificado): só o comando check \
+                          funciona sem ela; copie-a de examples/rnds-drop.toml"
+                    .into(),
+            });
+        }
         if self.rnds.max_in_flight == 0 {
-            return Err("[rnds] max_in_flight deve ser pelo menos 1".into());
+            return Err(Problem::at(
+                "[rnds]",
+                "max_in_flight",
+                "[rnds] max_in_flight deve ser pelo menos 1".into(),
+            ));
         }
-        if self.rnds.environment == Environment::Simulador
+        if self.rnds.is_configured()
+            && self.rnds.environment == Environment::Simulador
             && (self.rnds.auth_url.is_none() || self.rnds.ehr_url.is_none())
         {
-            return Err("[rnds] environment = \"simulador\" exige auth_url e ehr_url".into());
+            return Err(Problem::at(
+                "[rnds]",
+                "environment",
+                "[rnds] environment = \"simulador\" exige auth_url e ehr_url (o endereço do simulador, ex.: \"https://127.0.0.1:8443\")".into(),
+            ));
         }
-        for inbox in &self.inbox {
+        for (i, inbox) in self.inbox.iter().enumerate() {
             if inbox.path == inbox.outbox {
-                return Err(format!(
-                    "[[inbox]] path e outbox são a mesma pasta ({})",
-                    inbox.path.display()
-                ));
+                return Err(Problem {
+                    header: "[[inbox]]",
+                    occurrence: i,
+                    key: Some("outbox"),
+                    message: format!(
+                        "[[inbox]] path e outbox são a mesma pasta ({}): os relatórios precisam de outra pasta, ex.: outbox = \"saida\"",
+                        inbox.path.display()
+                    ),
+                });
             }
+        }
+        if purpose == Purpose::Service && self.inbox.is_empty() {
+            return Err(Problem {
+                header: "",
+                occurrence: 0,
+                key: None,
+                message: "nenhuma pasta de entrada: o serviço precisa de pelo menos uma seção \
+                          [[inbox]] com path (onde os arquivos chegam) e outbox (onde saem os \
+                          relatórios); veja examples/rnds-drop.toml"
+                    .into(),
+            });
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod conformance;
 pub mod fhir;
 pub mod input;
+pub mod io_text;
 pub mod ledger;
 pub mod mapping;
 pub mod model;

@@ -9,13 +9,24 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rnds_drop::check::{self, Verdict};
-use rnds_drop::config::Config;
+use rnds_drop::config::{Config, Purpose};
 use rnds_drop::pipeline::FileJob;
 
-use cli::{exit, CheckArgs, Cli, Command, DemoArgs, LogFormat, RunArgs};
+use cli::{exit, CheckArgs, Cli, Command, DemoArgs, LogFormat, NewLedgerArgs, RunArgs};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not mistakes.
+            let _ = e.print();
+            if !e.use_stderr() {
+                return ExitCode::from(exit::OK as u8);
+            }
+            eprintln!("✗ linha de comando inválida (veja acima); os comandos e opções estão em `rnds-drop --help`");
+            return ExitCode::from(exit::USAGE as u8);
+        }
+    };
     let code = match cli.command {
         Command::Check(args) => run_check(&args),
         Command::Send(args) => run_send(&args),
@@ -23,6 +34,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => run_demo(&args),
         Command::Servico { command } => servico::run(command),
         Command::Doctor(args) => run_doctor(&args),
+        Command::NewLedger(args) => run_new_ledger(&args),
         Command::Simulate(args) => match rnds_drop::simulator::cli::run(args) {
             Ok(()) => exit::OK,
             Err(e) => {
@@ -34,27 +46,35 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
 }
 
-fn load_config(path: &std::path::Path) -> Result<Config, i32> {
-    Config::load(path).map_err(|e| {
+fn load_config(path: &std::path::Path, purpose: Purpose) -> Result<Config, i32> {
+    Config::load_for(path, purpose).map_err(|e| {
         eprintln!("✗ {e}");
         exit::CONFIG
     })
 }
 
 fn run_check(args: &CheckArgs) -> i32 {
-    let config = match load_config(&args.config) {
+    let config = match load_config(&args.config, Purpose::Offline) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let job = FileJob::from_config(&config, config.inbox.first(), chrono::Utc::now());
     let mut worst = Verdict::AllValid;
-    for file in &args.files {
+    let names = check::report_names(&args.files);
+    for (file, name) in args.files.iter().zip(&names) {
         let mut progress = Progress::new(file);
-        match check::check_file(file, &job, &args.out, &mut |rows| progress.update(rows)) {
+        match check::check_file_as(file, name, &job, &args.out, &mut |rows| {
+            progress.update(rows)
+        }) {
             Ok(checked) => {
                 progress.finish();
                 print_checked(&checked);
                 worst = worst.max(checked.verdict);
+            }
+            Err(e) if e.is_wrong_folder() => {
+                progress.finish();
+                eprintln!("✗ {e}. O que fazer: indique em --out uma pasta (não um arquivo) em que você pode gravar");
+                return exit::USAGE;
             }
             Err(e) => {
                 progress.finish();
@@ -134,8 +154,11 @@ impl Progress {
 }
 
 /// What `send` and `run` need before anything else.
-fn config_and_runtime(path: &std::path::Path) -> Result<(Config, tokio::runtime::Runtime), i32> {
-    Ok((load_config(path)?, runtime()?))
+fn config_and_runtime(
+    path: &std::path::Path,
+    purpose: Purpose,
+) -> Result<(Config, tokio::runtime::Runtime), i32> {
+    Ok((load_config(path, purpose)?, runtime()?))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, i32> {
@@ -146,6 +169,55 @@ fn runtime() -> Result<tokio::runtime::Runtime, i32> {
             eprintln!("✗ não foi possível iniciar: {e}");
             exit::INTERNAL
         })
+}
+
+const NEW_LEDGER_CONSEQUENCES: &str = "\
+Um registro de envios novo não sabe nada do que já foi enviado à RNDS. Consequências:
+  - um arquivo já enviado e deixado de novo na pasta de entrada é enviado outra vez;
+    a RNDS recusa cada exame que já tem (EHR-ERR866) e o relatório diz \"já estava
+    na RNDS\": nenhum documento em dobro, mas também nenhum número RNDS nos relatórios;
+  - a correção de um resultado enviado antes não pode mais ser feita automaticamente
+    (o número RNDS a substituir se perdeu com o registro antigo): peça ao suporte;
+  - nunca renumere os exames para \"passar\" na RNDS: isso notificaria o mesmo exame
+    duas vezes.
+Antes disso, tente restaurar o registro de uma cópia de segurança (o arquivo e o -wal).
+O registro atual (se houver) não é apagado: fica ao lado, renomeado para
+<registro>.descartado-<data>.";
+
+fn run_new_ledger(args: &NewLedgerArgs) -> i32 {
+    let config = match load_config(&args.config, Purpose::Offline) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    println!("{NEW_LEDGER_CONSEQUENCES}");
+    println!();
+    if !args.confirm {
+        println!(
+            "Nada foi feito. Para começar um registro novo em {}, pare o serviço e rode de novo com --confirm.",
+            config.ledger.path.display()
+        );
+        return exit::CONFIG;
+    }
+    match rnds_drop::service::start_new_ledger(&config) {
+        Ok(aside) => {
+            println!(
+                "✓ registro de envios novo criado em {}",
+                config.ledger.path.display()
+            );
+            if let Some(aside) = aside {
+                println!("  o registro anterior foi guardado em {}", aside.display());
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("✗ {e}");
+            if e.is_configuration() {
+                exit::CONFIG
+            } else {
+                exit::INTERNAL
+            }
+        }
+    }
 }
 
 fn run_doctor(args: &cli::ConfigArg) -> i32 {
@@ -177,7 +249,7 @@ fn init_logs(format: LogFormat, level: &str) {
 
 fn run_send(args: &CheckArgs) -> i32 {
     init_logs(LogFormat::Text, "warn");
-    let (config, runtime) = match config_and_runtime(&args.config) {
+    let (config, runtime) = match config_and_runtime(&args.config, Purpose::Network) {
         Ok(both) => both,
         Err(code) => return code,
     };
@@ -256,7 +328,7 @@ fn run_send(args: &CheckArgs) -> i32 {
 
 fn run_service(args: &RunArgs) -> i32 {
     init_logs(args.log_format, "info");
-    let (config, runtime) = match config_and_runtime(&args.config) {
+    let (config, runtime) = match config_and_runtime(&args.config, Purpose::Service) {
         Ok(both) => both,
         Err(code) => return code,
     };

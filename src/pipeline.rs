@@ -116,7 +116,7 @@ pub fn process_file<S: Sink>(
     // The digest reads the file a second time on another thread; the page
     // cache makes that nearly free and it keeps the reader format-agnostic.
     std::thread::scope(|scope| {
-        let digest = scope.spawn(|| sha256_file(path));
+        let digest = scope.spawn(|| sha256_prefix(path, job.read.byte_limit));
         let table = input::open(path, &job.read)?;
         let columns = mapping::map_columns(&table.info.headers, &job.columns);
         let file_issues = validate::file_issues(&columns, &job.validate, table.info.header_line);
@@ -176,13 +176,22 @@ pub fn process_file<S: Sink>(
         if let Some(last) = ready {
             sink.chunk(last).map_err(PipelineError::Sink)?;
         }
-        totals.sha256 = match digest.join() {
-            Ok(Ok(hex)) => hex,
-            Ok(Err(e)) => return Err(PipelineError::Input(InputError::Io(e))),
-            Err(_) => String::new(),
-        };
+        totals.sha256 = joined_digest(digest.join()).map_err(PipelineError::Input)?;
         Ok(totals)
     })
+}
+
+/// The digest thread's result; a panic there is an error, never `""`.
+fn joined_digest(
+    joined: std::thread::Result<std::io::Result<String>>,
+) -> Result<String, InputError> {
+    match joined {
+        Ok(Ok(hex)) => Ok(hex),
+        Ok(Err(e)) => Err(InputError::Io(e)),
+        Err(_) => Err(InputError::Io(std::io::Error::other(
+            "o cálculo do SHA-256 do arquivo falhou (defeito interno)",
+        ))),
+    }
 }
 
 fn process_row(row: Row, header: &FileHeader, job: &FileJob, self_check: bool) -> RowOutcome {
@@ -268,7 +277,13 @@ fn nonconformity(bundle: &[u8], line: u64) -> Option<RowIssue> {
 
 /// Hex SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    sha256_prefix(path, None)
+}
+
+/// Hex SHA-256 of a file's first `limit` bytes (all of it for `None`):
+/// the bytes a pass with that `byte_limit` read.
+pub fn sha256_prefix(path: &Path, limit: Option<u64>) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?.take(limit.unwrap_or(u64::MAX));
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -303,6 +318,7 @@ impl FileJob {
         FileJob {
             read: ReadOptions {
                 sheet: inbox.and_then(|i| i.sheet.clone()),
+                byte_limit: None,
             },
             columns: inbox.map(|i| i.columns.clone()).unwrap_or_default(),
             validate: Settings::from_config(config, inbox, now),
@@ -313,5 +329,14 @@ impl FileJob {
             timestamp: fhir::instant_text(now.with_timezone(&tz).fixed_offset()),
             self_check_every: CHECK_SAMPLE_EVERY,
         }
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    #[test]
+    fn a_panicked_digest_thread_is_an_error() {
+        let joined = std::thread::spawn(|| -> std::io::Result<String> { panic!("defect") }).join();
+        assert!(super::joined_digest(joined).is_err());
     }
 }

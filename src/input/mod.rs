@@ -32,6 +32,10 @@ pub enum Format {
 pub struct ReadOptions {
     /// XLSX sheet name; default: the first sheet with data.
     pub sheet: Option<String>,
+    /// Read no byte past this offset (`None`: the whole file). The service
+    /// reads a snapshot of a file a writer may still be appending to: bytes
+    /// written after the snapshot are read on a later pass, never half.
+    pub byte_limit: Option<u64>,
 }
 
 /// What was detected about a file; the report repeats it to the user.
@@ -73,7 +77,7 @@ pub struct Table {
 /// A file that cannot be read at all. Messages are pt-BR (they reach lab staff).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("não foi possível abrir o arquivo: {0}")]
+    #[error("não foi possível abrir o arquivo: {}", crate::io_text::reason(.0))]
     Io(#[from] std::io::Error),
     #[error("formato não reconhecido: {0}")]
     UnknownFormat(String),
@@ -96,32 +100,36 @@ pub fn open(path: &Path, options: &ReadOptions) -> Result<Table, InputError> {
         || path.display().to_string(),
         |name| name.to_string_lossy().into_owned(),
     );
+    let limit = options.byte_limit.unwrap_or(u64::MAX);
     let mut file = File::open(path)?;
     let mut head = Vec::with_capacity(SNIFF_LEN);
-    (&mut file).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
+    (&mut file)
+        .take((SNIFF_LEN as u64).min(limit))
+        .read_to_end(&mut head)?;
     match classify(&head, &name)? {
         Kind::Xlsx => {
             file.seek(SeekFrom::Start(0))?;
             let mut bytes = Vec::new();
-            file.read_to_end(&mut bytes)?;
+            file.take(limit).read_to_end(&mut bytes)?;
             xlsx::read_xlsx(name, bytes, options)
         }
         Kind::Csv => {
-            let head_is_whole = head.len() < SNIFF_LEN;
+            let head_is_whole = head.len() < SNIFF_LEN || head.len() as u64 >= limit;
             let whole_is_utf8 = if head_is_whole {
                 std::str::from_utf8(&head).is_ok()
             } else {
                 file.seek(SeekFrom::Start(0))?;
-                let valid = is_utf8_stream(&mut file)?;
+                let valid = is_utf8_stream((&mut file).take(limit))?;
                 file.seek(SeekFrom::Start(head.len() as u64))?;
                 valid
             };
+            let rest = file.take(limit.saturating_sub(head.len() as u64));
             read_csv(CsvSource {
                 file: name,
                 encoding: choose_encoding(&head, whole_is_utf8),
                 head,
                 head_is_whole,
-                rest: Box::new(std::io::BufReader::with_capacity(256 * 1024, file)),
+                rest: Box::new(std::io::BufReader::with_capacity(256 * 1024, rest)),
             })
         }
     }

@@ -99,10 +99,14 @@ fn open_error(error: XlsxError) -> InputError {
             "a planilha está protegida por senha; salve uma cópia sem senha e envie novamente"
                 .into(),
         ),
-        other => InputError::Xlsx(format!(
-            "o arquivo não é uma planilha XLSX válida ou está corrompido ({other}); \
-             abra-o no Excel e salve novamente como .xlsx ou CSV"
-        )),
+        // calamine's text ("Zip error: invalid Zip archive: Could not find
+        // EOCD") means nothing to lab staff; the advice is the same anyway.
+        _ => InputError::Xlsx(
+            "o arquivo não é uma planilha XLSX válida ou está corrompido (incompleto, ou de \
+             outro formato com a extensão .xlsx); abra-o no Excel e salve novamente como .xlsx \
+             ou CSV"
+                .into(),
+        ),
     }
 }
 

@@ -39,6 +39,22 @@ impl FileState {
     }
 }
 
+/// Row id of a report set in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportId(pub i64);
+
+/// A report set recorded by [`Ledger::begin_publish`] and not finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnpublishedReport {
+    pub id: ReportId,
+    pub file_id: FileId,
+    pub kind: String,
+    /// Final path of its summary.
+    pub summary: PathBuf,
+    /// The hidden folder holding the files not moved yet.
+    pub staging: PathBuf,
+}
+
 /// A file just claimed.
 #[derive(Debug, Clone)]
 pub struct NewFile<'a> {
@@ -132,6 +148,52 @@ impl Ledger {
             params![id.0, kind, path_text(path), now_text()],
         )?;
         Ok(())
+    }
+
+    /// Records that the complete report set in `staging` is about to be
+    /// moved into place (its summary to `path`): before the first move, so
+    /// that a crash in the middle is finished on the next start
+    /// ([`Ledger::unpublished_reports`]) rather than reported again.
+    pub fn begin_publish(
+        &mut self,
+        id: FileId,
+        kind: &str,
+        path: &Path,
+        staging: &Path,
+    ) -> Result<ReportId, LedgerError> {
+        self.conn.execute(
+            "INSERT INTO file_reports (file_id, kind, path, written_at, staging)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id.0, kind, path_text(path), now_text(), path_text(staging)],
+        )?;
+        Ok(ReportId(self.conn.last_insert_rowid()))
+    }
+
+    /// Every file of the set is in place.
+    pub fn end_publish(&mut self, report: ReportId) -> Result<(), LedgerError> {
+        self.conn.execute(
+            "UPDATE file_reports SET staging = NULL WHERE id = ?1",
+            params![report.0],
+        )?;
+        Ok(())
+    }
+
+    /// Report sets whose publication a crash interrupted, oldest first.
+    pub fn unpublished_reports(&self) -> Result<Vec<UnpublishedReport>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, file_id, kind, path, staging FROM file_reports
+             WHERE staging IS NOT NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(UnpublishedReport {
+                id: ReportId(r.get(0)?),
+                file_id: FileId(r.get(1)?),
+                kind: r.get(2)?,
+                summary: PathBuf::from(r.get::<_, String>(3)?),
+                staging: PathBuf::from(r.get::<_, String>(4)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The most recent file with these bytes.

@@ -11,9 +11,12 @@
 
 mod decision;
 mod files;
+mod guard;
 mod results;
 mod schema;
 
+#[cfg(test)]
+mod guard_tests;
 #[cfg(test)]
 mod tests;
 
@@ -23,7 +26,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use decision::{decide_from, Decision};
-pub use files::{FileId, FileRecord, FileState, NewFile};
+pub use files::{FileId, FileRecord, FileState, NewFile, ReportId, UnpublishedReport};
 pub use results::{Intent, LedgerOutcome, ResultRecord, ResultState, StateCounts};
 
 /// How long a statement waits for another connection's lock before failing.
@@ -39,7 +42,7 @@ pub enum LedgerError {
     },
     #[error(
         "o registro de envios {path} usa o esquema versão {found}, mais novo que o desta \
-         versão do rnds-drop ({known}); atualize o rnds-drop ou use outro arquivo em [ledger] path"
+         versão do rnds-drop ({known}); atualize o rnds-drop"
     )]
     NewerSchema {
         path: PathBuf,
@@ -56,6 +59,37 @@ pub enum LedgerError {
         version: i64,
         #[source]
         source: rusqlite::Error,
+    },
+    /// The file exists but is empty: a truncated ledger, never a new one.
+    #[error(
+        "o registro de envios {path} está vazio (0 bytes): o registro foi apagado ou truncado. \
+         {RESET_ADVICE}"
+    )]
+    Emptied { path: PathBuf },
+    /// The file exists but has no schema version (no tables): typically
+    /// its `-wal` was deleted after a crash, taking every record with it.
+    #[error(
+        "o registro de envios {path} existe mas não tem as tabelas do rnds-drop (o arquivo \
+         {path}-wal foi apagado ou o registro foi danificado). {RESET_ADVICE}"
+    )]
+    Incomplete { path: PathBuf },
+    /// The process died and then the `-wal` (the latest records) was deleted.
+    #[error(
+        "o arquivo {path}-wal do registro de envios foi apagado depois de uma parada \
+         inesperada: os envios mais recentes sumiram do registro. {RESET_ADVICE}"
+    )]
+    WalLost { path: PathBuf },
+    /// No ledger file, but there are traces of earlier sends.
+    #[error(
+        "o registro de envios {path} não existe, mas {evidence} mostra envios anteriores. \
+         {RESET_ADVICE}"
+    )]
+    Missing { path: PathBuf, evidence: String },
+    #[error("não foi possível gravar {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
     #[error("erro no registro de envios: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -78,17 +112,30 @@ pub enum LedgerError {
     Corrupt(String),
 }
 
+/// What every "ledger lost" message says to do. Never "renumber the exams"
+/// nor "use another ledger": both would create duplicate notifications.
+const RESET_ADVICE: &str = "Sem ele o rnds-drop não sabe o que já foi enviado e reenviaria \
+     exames que já estão na RNDS, por isso nada foi enviado. Pare o serviço e restaure o \
+     registro de uma cópia de segurança (o arquivo e, se houver, o -wal ao lado dele). Só se \
+     não houver cópia, comece um registro novo de forma explícita com `rnds-drop new-ledger \
+     --config <arquivo> --confirm` (veja as consequências no README); não renumere os exames.";
+
 /// One open ledger file. `Send` but not `Sync`: give each thread its own
 /// [`Ledger`] (WAL lets readers run while one writer commits). Every call
 /// blocks on disk I/O; from async code use `tokio::task::spawn_blocking` or
 /// a dedicated thread, one call per batch.
 pub struct Ledger {
     conn: Connection,
+    /// Dropped after `conn` (field order): see [`guard::Session`].
+    _session: guard::Session,
 }
 
 impl Ledger {
-    /// Opens (creating if needed) the ledger at `path`, switches it to WAL
-    /// and applies pending migrations.
+    /// Opens the ledger at `path`, switches it to WAL and applies pending
+    /// migrations. When no file exists a complete new one is created
+    /// atomically (mode 0600 on unix); callers that know of earlier sends
+    /// must refuse before (see `service`). An empty file, or one without
+    /// our schema version, is refused: it is a lost ledger, not a new one.
     ///
     /// `synchronous = FULL`: each commit fsyncs the WAL. With NORMAL a
     /// power loss could drop the last committed `accepted` outcome of a
@@ -100,8 +147,22 @@ impl Ledger {
             path: path.to_path_buf(),
             source,
         };
-        let mut conn = Connection::open(path).map_err(open_err)?;
+        if let guard::Found::Nothing = guard::inspect(path)? {
+            guard::create_atomically(path)?;
+        }
+        guard::Session::check(path)?;
+        let mut conn = Connection::open_with_flags(path, guard::open_flags()).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // Read before anything writes: a file whose `-wal` was deleted shows
+        // version 0 here, and switching it to WAL must not make it look new.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(open_err)?;
+        if version == 0 {
+            return Err(LedgerError::Incomplete {
+                path: path.to_path_buf(),
+            });
+        }
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(open_err)?;
@@ -114,7 +175,11 @@ impl Ledger {
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
-        Ok(Ledger { conn })
+        let session = guard::Session::begin(path)?;
+        Ok(Ledger {
+            conn,
+            _session: session,
+        })
     }
 
     /// The schema version this build writes.

@@ -59,6 +59,11 @@ const MIGRATIONS: &[&str] = &[
         accepted_at  TEXT NOT NULL
     );
     CREATE INDEX result_history_by_lab_id ON result_history (lab_id);",
+    // 2: a report set being published: `staging` is the hidden folder its
+    // complete files wait in until they are all moved into the outbox
+    // (NULL once published). Recorded before the first move, so a restart
+    // finishes the set instead of writing a second one.
+    "ALTER TABLE file_reports ADD COLUMN staging TEXT;",
 ];
 
 pub(super) fn latest_version() -> i64 {

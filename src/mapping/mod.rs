@@ -25,6 +25,9 @@ pub struct ColumnMap {
     pub by_field: BTreeMap<Field, usize>,
     /// The file's header texts, for reports.
     pub headers: Vec<String>,
+    /// `[inbox.columns]` overrides whose header is not in the file (or is
+    /// already taken): the lab named a column, so no synonym stands in.
+    pub missing_overrides: Vec<(Field, String)>,
 }
 
 impl ColumnMap {
@@ -57,6 +60,9 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
     let keys: Vec<String> = headers.iter().map(|h| normalize::header_key(h)).collect();
     let mut by_field = BTreeMap::new();
     let mut taken = vec![false; headers.len()];
+    // A field whose configured column is absent maps to nothing (no
+    // synonym stands in): guessing another column could send a wrong value.
+    let mut missing_overrides = Vec::new();
 
     for (&field, wanted) in overrides {
         let wanted_key = normalize::header_key(wanted);
@@ -64,9 +70,12 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
             .iter()
             .position(|h| h.trim() == wanted.trim())
             .or_else(|| keys.iter().position(|k| *k == wanted_key));
-        if let Some(i) = column.filter(|&i| !taken[i]) {
-            taken[i] = true;
-            by_field.insert(field, i);
+        match column.filter(|&i| !taken[i]) {
+            Some(i) => {
+                taken[i] = true;
+                by_field.insert(field, i);
+            }
+            None => missing_overrides.push((field, wanted.clone())),
         }
     }
 
@@ -74,7 +83,7 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
     let matchers: [fn(&str, &str) -> bool; 2] = [|h, s| h == s, |h, s| h.starts_with(s)];
     for (pass, matches) in matchers.into_iter().enumerate() {
         for field in Field::ALL {
-            if by_field.contains_key(&field) {
+            if by_field.contains_key(&field) || overrides.contains_key(&field) {
                 continue;
             }
             let Some(entry) = synonyms.get(&field) else {
@@ -99,6 +108,7 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
     ColumnMap {
         by_field,
         headers: headers.to_vec(),
+        missing_overrides,
     }
 }
 

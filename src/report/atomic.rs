@@ -6,6 +6,11 @@
 //! in Excel) does not fail the write: the file goes to the first free
 //! `<name> (2).<ext>`, `(3)`... beside it, and the caller gets that path to
 //! tell the person.
+//!
+//! Reports hold patient data: on unix they are created readable by the
+//! service account only (0600), or by its group too (0640) when their
+//! folder has the setgid bit, which is how an outbox is shared with staff
+//! (see the README). On Windows they inherit their folder's ACL.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -56,7 +61,14 @@ pub(super) fn create_temp_beside(path: &Path) -> io::Result<(PathBuf, File)> {
         temp_name.push(name);
         temp_name.push(format!(".{}-{n}.tmp", std::process::id()));
         let temp = dir.join(temp_name);
-        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(file_mode_in(dir));
+        }
+        match options.open(&temp) {
             Ok(file) => return Ok((temp, file)),
             // A leftover of a crashed run with the same pid: try the next name.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -155,13 +167,77 @@ fn numbered(name: &str, n: u32) -> String {
     }
 }
 
+/// 0640 in a setgid folder (shared with its group), else 0600.
 #[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
+fn file_mode_in(dir: &Path) -> u32 {
+    if shared_with_group(dir) {
+        0o640
+    } else {
+        0o600
+    }
+}
+
+#[cfg(unix)]
+fn shared_with_group(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o2000 != 0)
+}
+
+/// Creates folder `path` (its parent must exist) as private as the reports
+/// it will hold: 0700, or 0750 inside a setgid folder (which passes its
+/// setgid bit on). An existing folder is left as it is.
+pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(if shared_with_group(parent_of(path)) {
+            0o750
+        } else {
+            0o700
+        });
+    }
+    match builder.create(path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        other => other,
+    }
+}
+
+/// Creates folder `path` and its missing parents, each as private as
+/// [`create_private_dir`] makes one. Existing folders are left as they are.
+pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dir_all(parent)?;
+    }
+    create_private_dir(path)
+}
+
+/// Whether `name` is a temporary file [`AtomicFile`] leaves behind when
+/// the process is killed before committing: `.<name>.<pid>-<n>.tmp`.
+pub fn is_temp_leftover(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let Some((_, counters)) = rest.rsplit_once('.') else {
+        return false;
+    };
+    let mut parts = counters.split('-');
+    let digits =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
+}
+
+/// Syncs folder `dir` so that renames into it survive a power cut.
+#[cfg(unix)]
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 #[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
+pub fn sync_dir(_dir: &Path) -> io::Result<()> {
     // Windows cannot open a folder as a file; NTFS journals the rename.
     Ok(())
 }

@@ -13,11 +13,16 @@ mod summary;
 mod xlsx_file;
 
 #[cfg(test)]
+mod atomic_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
 
-pub use atomic::{write_atomic, AtomicFile};
+pub use atomic::{
+    create_private_dir, create_private_dir_all, is_temp_leftover, sync_dir, write_atomic,
+    AtomicFile,
+};
 pub use csv_files::{
     issue_cells, ErrorsCsv, SentCsv, SentStatus, ERROR_COLUMNS, ISSUE_SEPARATOR, SENT_COLUMNS,
 };

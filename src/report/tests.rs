@@ -260,6 +260,33 @@ fn errors_xlsx_reads_back_with_the_same_cells() {
     assert_eq!(text.len(), 2);
 }
 
+/// Columns as wide as their text (bounded), so the message is not cut at
+/// Excel's default 8.43 characters.
+#[test]
+fn errors_xlsx_columns_fit_their_text() {
+    let mut errors = ErrorsXlsx::new(&headers(), None).expect("new");
+    let row = cells(&[
+        "P-001",
+        "012345678901234",
+        "31/02/2021",
+        "Não detectável",
+        "",
+    ]);
+    errors
+        .write_row(&row, &[bad_cns(3), bad_date(3)])
+        .expect("row");
+    let widths = errors.column_widths();
+    assert_eq!(widths.len(), headers().len() + ERROR_COLUMNS.len());
+    assert_eq!(
+        widths[1],
+        "012345678901234".len() + 2,
+        "CNS column fits its 15 digits"
+    );
+    assert!(widths[0] >= "Nº Pedido".chars().count(), "{widths:?}");
+    let message = *widths.last().expect("message column");
+    assert!(message > 40 && message <= 80, "{widths:?}");
+}
+
 #[test]
 fn errors_xlsx_falls_back_to_a_valid_sheet_name() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -18,9 +18,16 @@ fn xlsx_error(e: XlsxError) -> io::Error {
     io::Error::other(format!("falha ao gerar a planilha de erros: {e}"))
 }
 
+/// Column widths, in characters: at least a header's, at most this much
+/// (a long message wraps in Excel's cell view rather than push the sheet).
+const MIN_COLUMN_WIDTH: usize = 8;
+const MAX_COLUMN_WIDTH: usize = 80;
+
 pub struct ErrorsXlsx {
     sheet: Worksheet,
     width: usize,
+    /// Widest text per column so far, in characters (header included).
+    widths: Vec<usize>,
     /// Next sheet row (0-based; row 0 is the header).
     next_row: u32,
 }
@@ -35,7 +42,9 @@ impl ErrorsXlsx {
         }
         let bold = Format::new().set_bold();
         let header = headers.iter().map(String::as_str).chain(ERROR_COLUMNS);
+        let mut widths = Vec::new();
         for (col, text) in header.enumerate() {
+            widths.push(text.chars().count());
             ws.write_string_with_format(0, column(col)?, text, &bold)
                 .map_err(xlsx_error)?;
         }
@@ -43,6 +52,7 @@ impl ErrorsXlsx {
         Ok(ErrorsXlsx {
             sheet: ws,
             width: headers.len(),
+            widths,
             next_row: 1,
         })
     }
@@ -54,6 +64,9 @@ impl ErrorsXlsx {
         let errors = issue_cells(issues);
         let all = aligned(cells, self.width).chain(errors.iter().map(String::as_str));
         for (col, text) in all.enumerate() {
+            if let Some(widest) = self.widths.get_mut(col) {
+                *widest = (*widest).max(text.chars().count());
+            }
             if !text.is_empty() {
                 self.sheet
                     .write_string(row, column(col)?, text)
@@ -71,11 +84,26 @@ impl ErrorsXlsx {
 
     /// Builds the workbook and writes it atomically to `path`; returns
     /// where it went (see [`super::AtomicFile::commit`]).
-    pub fn save(self, path: &Path) -> io::Result<PathBuf> {
+    pub fn save(mut self, path: &Path) -> io::Result<PathBuf> {
+        for (col, width) in self.column_widths().into_iter().enumerate() {
+            self.sheet
+                .set_column_width(column(col)?, width as f64)
+                .map_err(xlsx_error)?;
+        }
         let mut workbook = Workbook::new();
         workbook.push_worksheet(self.sheet);
         let bytes = workbook.save_to_buffer().map_err(xlsx_error)?;
         write_atomic(path, &bytes)
+    }
+}
+
+impl ErrorsXlsx {
+    /// The width each column gets: its widest text plus a margin, bounded.
+    pub fn column_widths(&self) -> Vec<usize> {
+        self.widths
+            .iter()
+            .map(|w| (w + 2).clamp(MIN_COLUMN_WIDTH, MAX_COLUMN_WIDTH))
+            .collect()
     }
 }
 

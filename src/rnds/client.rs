@@ -39,6 +39,7 @@ struct Inner {
     in_flight: Semaphore,
     max_in_flight: usize,
     certificate: CertificateInfo,
+    file_warnings: Vec<String>,
 }
 
 /// What became of a submission whose outcome was [`Outcome::Unknown`].
@@ -89,7 +90,11 @@ impl Client {
             .user_agent(concat!("rnds-drop/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| {
-                ClientError::Config(format!("não foi possível criar o cliente HTTPS: {e}"))
+                ClientError::Config(format!(
+                    "não foi possível criar o cliente HTTPS ({}); confira [rnds] extra_ca e o \
+                     certificado",
+                    super::outcome::transport_reason(&e)
+                ))
             })?;
         let endpoints = Endpoints::resolve(&config.rnds, &config.lab.uf);
         let tokens = TokenCache::new(http.clone(), endpoints.token_url());
@@ -106,6 +111,7 @@ impl Client {
                 in_flight: Semaphore::new(config.rnds.max_in_flight),
                 max_in_flight: config.rnds.max_in_flight,
                 certificate: identity.info().clone(),
+                file_warnings: identity.file_warnings().to_vec(),
             }),
         })
     }
@@ -120,6 +126,20 @@ impl Client {
 
     pub fn certificate(&self) -> &CertificateInfo {
         &self.inner.certificate
+    }
+
+    /// What lab IT should act on soon (pt-BR): the certificate expiring
+    /// within 30 days of `now`, certificate or password files other
+    /// accounts can read. `doctor` prints them; `run` logs them daily.
+    pub fn warnings(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+        let mut warnings: Vec<String> = self
+            .inner
+            .certificate
+            .expiry_warning(now)
+            .into_iter()
+            .collect();
+        warnings.extend(self.inner.file_warnings.iter().cloned());
+        warnings
     }
 
     /// Tokens fetched so far (for tests and the service's status line).
@@ -393,16 +413,39 @@ impl Client {
         let location =
             header(reqwest::header::LOCATION).or_else(|| header(reqwest::header::CONTENT_LOCATION));
         let retry_after = header(reqwest::header::RETRY_AFTER);
-        match response.bytes().await {
+        match read_capped(response).await {
             Ok(body) => Attempt::Answered {
                 status,
                 location,
                 retry_after,
-                body: body.to_vec(),
+                body,
             },
-            Err(e) => Attempt::Failed(TransportFailure::AfterSending(format!(
-                "HTTP {status}, corpo da resposta perdido: {e}"
+            Err(reason) => Attempt::Failed(TransportFailure::AfterSending(format!(
+                "HTTP {status}, corpo da resposta perdido: {reason}"
             ))),
+        }
+    }
+}
+
+/// The most of an answer body kept: RNDS answers are small JSON documents;
+/// a proxy's endless page must not fill the memory.
+pub(crate) const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+/// Reads at most [`MAX_ANSWER_BYTES`]; the rest is dropped unread (the
+/// status and headers already say what happened).
+pub(crate) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ANSWER_BYTES - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= MAX_ANSWER_BYTES {
+                    return Ok(body);
+                }
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(super::outcome::transport_reason(&e)),
         }
     }
 }
@@ -468,7 +511,20 @@ fn search_has_entries(body: &[u8]) -> bool {
 
 #[cfg(test)]
 mod lookup_body_tests {
-    use super::current_document_id;
+    use super::{current_document_id, read_capped, MAX_ANSWER_BYTES};
+
+    /// A proxy's endless page costs at most 1 MiB of memory.
+    #[tokio::test]
+    async fn an_answer_body_is_read_up_to_the_cap() {
+        let huge = hyper::Response::new(vec![b'x'; 3 * MAX_ANSWER_BYTES]);
+        let body = read_capped(reqwest::Response::from(huge)).await.unwrap();
+        assert_eq!(body.len(), MAX_ANSWER_BYTES);
+        let small = hyper::Response::new(b"{}".to_vec());
+        assert_eq!(
+            read_capped(reqwest::Response::from(small)).await.unwrap(),
+            b"{}"
+        );
+    }
 
     #[test]
     fn only_a_well_formed_answer_says_anything_about_the_document() {

@@ -8,8 +8,10 @@
 use std::io::Write;
 use std::path::Path;
 
+mod folders;
+
 use super::{Client, ClientError, Outcome};
-use crate::config::Config;
+use crate::config::{Config, Environment};
 
 /// How one check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +23,12 @@ pub enum CheckStatus {
     Unreachable,
     /// Not run because an earlier check failed.
     NotVerified,
+    /// Passed, with something to act on soon (certificate near expiry,
+    /// files others can read). Does not change the exit code.
+    Warning,
+    /// Cannot be checked without a side effect this environment forbids
+    /// (nothing is ever posted to production). Does not change the exit code.
+    NotCheckable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +46,12 @@ pub struct DoctorReport {
 
 impl DoctorReport {
     pub fn passed(&self) -> bool {
-        self.checks.iter().all(|c| c.status == CheckStatus::Passed)
+        self.checks.iter().all(|c| {
+            matches!(
+                c.status,
+                CheckStatus::Passed | CheckStatus::Warning | CheckStatus::NotCheckable
+            )
+        })
     }
 
     /// 0 every check passed, 3 a configuration problem, 4 RNDS unreachable.
@@ -63,6 +76,7 @@ impl DoctorReport {
 /// Check names, also the keys of [`DoctorReport::check`].
 pub mod names {
     pub const CONFIG: &str = "configuração";
+    pub const FOLDERS: &str = "pastas";
     pub const CERTIFICATE: &str = "certificado";
     pub const TOKEN: &str = "token";
     pub const ORGANIZATION: &str = "estabelecimento (CNES)";
@@ -79,7 +93,8 @@ impl<W: Write> Printer<'_, W> {
     fn record(&mut self, name: &'static str, status: CheckStatus, detail: String) {
         let mark = match status {
             CheckStatus::Passed => "✓",
-            CheckStatus::NotVerified => "–",
+            CheckStatus::Warning => "!",
+            CheckStatus::NotVerified | CheckStatus::NotCheckable => "–",
             _ => "✗",
         };
         // A closed stdout must not hide the exit code.
@@ -139,12 +154,19 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
             p.record(
                 CONFIG,
                 CheckStatus::ConfigurationProblem,
-                format!("{e}. O que fazer: corrija o arquivo e rode o doctor de novo"),
+                match e.to_string() {
+                    text if text.contains("O que fazer") => text,
+                    text => {
+                        format!("{text}. O que fazer: corrija o arquivo e rode o doctor de novo")
+                    }
+                },
             );
-            p.not_verified(&[CERTIFICATE, TOKEN, ORGANIZATION, LINK, REQUESTER]);
+            p.not_verified(&[FOLDERS, CERTIFICATE, TOKEN, ORGANIZATION, LINK, REQUESTER]);
             return p.report;
         }
     };
+    let (status, detail) = folders::check_folders(&config);
+    p.record(FOLDERS, status, detail);
     let client = match Client::new(&config) {
         Ok(client) => {
             let info = client.certificate();
@@ -156,15 +178,22 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
                     _ => format!(" · CPF {n}"),
                 })
                 .unwrap_or_default();
-            p.passed(
-                CERTIFICATE,
-                format!(
-                    "{}{number} · emitido por {} · {}",
-                    info.subject,
-                    info.issuer,
-                    info.validity_text()
-                ),
+            let detail = format!(
+                "{}{number} · emitido por {} · {}",
+                info.subject,
+                info.issuer,
+                info.validity_text()
             );
+            let warnings = client.warnings(chrono::Utc::now());
+            if warnings.is_empty() {
+                p.passed(CERTIFICATE, detail);
+            } else {
+                p.record(
+                    CERTIFICATE,
+                    CheckStatus::Warning,
+                    format!("{detail}. Atenção: {}", warnings.join(". Atenção: ")),
+                );
+            }
             client
         }
         Err(e) => {
@@ -223,6 +252,30 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
             ),
         ),
         Err(e) => p.failed(LINK, &e),
+    }
+    if config.rnds.environment == Environment::Producao {
+        // Nothing may be posted to production: a read-only lookup with the
+        // requester's identifier system is the most that can be asked.
+        match client
+            .find_document(&format!("rnds-drop-doctor-{}", uuid::Uuid::new_v4()))
+            .await
+        {
+            Err(ClientError::Config(message)) => {
+                p.record(REQUESTER, CheckStatus::ConfigurationProblem, message)
+            }
+            Err(e @ ClientError::Unreachable(_)) => p.failed(REQUESTER, &e),
+            Ok(_) | Err(_) => p.record(
+                REQUESTER,
+                CheckStatus::NotCheckable,
+                format!(
+                    "não verificável em produção sem enviar um documento, e o doctor nunca envia \
+                     nada à produção: BRRNDS-{} é confirmado no primeiro envio (se a RNDS o \
+                     recusar, EHR-ERR881, o serviço para com o código 3 e nada é gravado)",
+                    config.lab.requester_id
+                ),
+            ),
+        }
+        return p.report;
     }
     match client.probe_requester().await {
         Outcome::Rejected { .. } | Outcome::DuplicateIdentifier => p.passed(

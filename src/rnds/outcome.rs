@@ -152,7 +152,8 @@ pub(crate) fn classify_post_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> V
         Verdict::Retry { message, .. } if answer.status >= 500 && answer.status != 503 => {
             Verdict::Final(Outcome::Unknown {
                 message: format!(
-                    "{message} depois do envio: a RNDS pode ter gravado o documento;                      será conferido antes de qualquer reenvio"
+                    "{message} depois do envio: a RNDS pode ter gravado o documento; \
+                     será conferido antes de qualquer reenvio"
                 ),
             })
         }
@@ -180,12 +181,9 @@ pub(crate) fn classify_transport(failure: TransportFailure) -> Verdict {
             message: format!("não foi possível conectar à RNDS: {message}"),
             retry_after: None,
         },
-        TransportFailure::Certificate(message) => Verdict::Final(Outcome::ConfigurationError {
-            message: format!(
-                "certificado recusado na conexão TLS: {message}; confira o certificado do \
-                     laboratório e, para o simulador ou um proxy, extra_ca"
-            ),
-        }),
+        TransportFailure::Certificate(message) => {
+            Verdict::Final(Outcome::ConfigurationError { message })
+        }
         TransportFailure::Invalid(message) => Verdict::Final(Outcome::ConfigurationError {
             message: format!(
                 "requisição inválida ({message}); confira auth_url e ehr_url (https://) e \
@@ -200,15 +198,23 @@ pub(crate) fn classify_transport(failure: TransportFailure) -> Verdict {
 
 /// Sorts a reqwest error by whether the request could have left.
 pub(crate) fn transport_failure(error: &reqwest::Error) -> TransportFailure {
-    let text = error_chain_text(error);
     if let Some(tls) = find_rustls_error(error) {
         if is_certificate_problem(tls) {
-            return TransportFailure::Certificate(tls.to_string());
+            return TransportFailure::Certificate(words::certificate_refusal(tls));
+        }
+    }
+    // A TLS alert received after the handshake (TLS 1.3 client
+    // authentication) reaches us as text inside an io::Error.
+    if let Some(alert) = words::alert_in_text(error) {
+        let tls = rustls::Error::AlertReceived(alert);
+        if is_certificate_problem(&tls) {
+            return TransportFailure::Certificate(words::certificate_refusal(&tls));
         }
     }
     if error.is_builder() {
-        return TransportFailure::Invalid(text);
+        return TransportFailure::Invalid(builder_reason(error));
     }
+    let text = words::transport_reason(error);
     if error.is_connect() {
         TransportFailure::BeforeSending(text)
     } else {
@@ -253,17 +259,15 @@ fn find_rustls_error<'a>(
     error.source().and_then(find_rustls_error)
 }
 
-fn error_chain_text(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut current = error.source();
-    while let Some(e) = current {
-        let part = e.to_string();
-        if !parts.iter().any(|p| p.contains(&part)) {
-            parts.push(part);
+/// Why a request could not be built, in pt-BR.
+fn builder_reason(error: &reqwest::Error) -> String {
+    match error.url() {
+        Some(url) if url.scheme() != "https" => {
+            format!("o endereço {url} não usa https://")
         }
-        current = e.source();
+        Some(url) => format!("a requisição para {url} tem um cabeçalho com caracteres inválidos"),
+        None => "endereço ou cabeçalho inválido".to_string(),
     }
-    parts.join(": ")
 }
 
 /// The OperationOutcome's `issue[].diagnostics` (or `details.text`) joined
@@ -334,3 +338,5 @@ pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Durat
 
 #[cfg(test)]
 mod tests;
+mod words;
+pub(crate) use words::transport_reason;

@@ -63,9 +63,15 @@ fn with_token(request: reqwest::RequestBuilder, token: &str) -> reqwest::Request
     }
 }
 
+/// `base` with `params` as its query; no `?` at all when there are none
+/// (`Organization/1234567`, not `Organization/1234567?`).
 fn url(base: String, params: &[(&str, String)]) -> Result<reqwest::Url, String> {
-    reqwest::Url::parse_with_params(&base, params)
-        .map_err(|e| format!("URL inválida {base}: {e}; confira ehr_url"))
+    let parsed = if params.is_empty() {
+        reqwest::Url::parse(&base)
+    } else {
+        reqwest::Url::parse_with_params(&base, params)
+    };
+    parsed.map_err(|_| format!("o endereço {base} é inválido; confira ehr_url"))
 }
 
 pub(crate) fn organization_url(endpoints: &Endpoints, cnes: &str) -> Result<reqwest::Url, String> {
@@ -133,6 +139,15 @@ mod tests {
                     format!("{CNES_SYSTEM}|1234567")
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn a_read_has_no_empty_query() {
+        let u = organization_url(&endpoints(), "1234567").unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://go-ehr.example/api/fhir/r4/Organization/1234567"
         );
     }
 

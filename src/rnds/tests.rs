@@ -288,7 +288,10 @@ async fn untrusted_server_certificate_is_a_configuration_error() {
     );
     let outcome = Client::new(&config).unwrap().submit(bundle("EX-1")).await;
     match outcome {
-        Outcome::ConfigurationError { message } => assert!(message.contains("TLS"), "{message}"),
+        Outcome::ConfigurationError { message } => assert!(
+            message.contains("este computador recusou o certificado apresentado pelo servidor"),
+            "{message}"
+        ),
         other => panic!("{other:?}"),
     }
 }

@@ -182,6 +182,12 @@ pub(crate) fn config_text(
 ) -> String {
     let password_file = dir.join("senha.txt");
     std::fs::write(&password_file, format!("{password}\n")).unwrap();
+    // As a careful administrator leaves it (loose modes are warned about).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     format!(
         "[lab]\ncnes = \"1234567\"\nrequester_id = \"98765\"\nrequester_cns = \
          \"980016287385192\"\ntimezone = \"America/Sao_Paulo\"\nuf = \"GO\"\n\n[rnds]\n\

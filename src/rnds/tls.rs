@@ -54,6 +54,8 @@ pub struct Identity {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     info: CertificateInfo,
+    /// pt-BR warnings found while loading: files others can read.
+    file_warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -74,17 +76,41 @@ impl Identity {
 
     /// As [`Identity::load`], with the validity judged at `now`.
     pub fn load_at(rnds: &Rnds, now: DateTime<Utc>) -> Result<Identity, ClientError> {
+        if !rnds.is_configured() {
+            return Err(ClientError::Config(
+                "o arquivo de configuração não tem a seção [rnds] (ambiente e certificado): \
+                 acrescente-a (veja examples/rnds-drop.toml); sem ela só o check funciona"
+                    .into(),
+            ));
+        }
         let path = &rnds.certificate;
         let bytes = std::fs::read(path).map_err(|e| {
             ClientError::Config(format!(
-                "não foi possível ler o certificado {}: {e}",
-                path.display()
+                "não foi possível ler o certificado {}: {}. O que fazer: confira [rnds] \
+                 certificate (caminhos relativos partem da pasta do arquivo de configuração)",
+                path.display(),
+                crate::io_text::reason(&e)
             ))
         })?;
+        let mut file_warnings = Vec::new();
+        file_warnings.extend(loose_permissions(
+            path,
+            "o certificado (com a chave privada)",
+        ));
+        if let Some(key) = &rnds.certificate_key {
+            file_warnings.extend(loose_permissions(key, "a chave privada"));
+        }
         let (chain, key) = if rnds.certificate_key.is_some() || looks_like_pem(&bytes) {
             load_pem(path, &bytes, rnds.certificate_key.as_deref())?
         } else {
             let password = read_password(rnds)?;
+            if let Some(file) = rnds
+                .certificate_password_file
+                .as_deref()
+                .filter(|_| password_came_from_file(rnds))
+            {
+                file_warnings.extend(loose_permissions(file, "o arquivo de senha"));
+            }
             load_pkcs12(path, &bytes, &password)?
         };
         let Some(leaf) = chain.first() else {
@@ -96,11 +122,21 @@ impl Identity {
         let info = describe_der(leaf)
             .map_err(|m| ClientError::Config(format!("certificado {}: {m}", path.display())))?;
         check_validity(&info, now)?;
-        Ok(Identity { chain, key, info })
+        Ok(Identity {
+            chain,
+            key,
+            info,
+            file_warnings,
+        })
     }
 
     pub fn info(&self) -> &CertificateInfo {
         &self.info
+    }
+
+    /// Loose file permissions found at load time (pt-BR, one per file).
+    pub fn file_warnings(&self) -> &[String] {
+        &self.file_warnings
     }
 
     /// The rustls configuration: ring provider, standard roots plus
@@ -115,14 +151,20 @@ impl Identity {
         let mut config =
             ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
                 .with_safe_default_protocol_versions()
-                .map_err(|e| ClientError::Config(format!("configuração TLS inválida: {e}")))?
+                .map_err(|_| {
+                    ClientError::Config(
+                "a biblioteca TLS recusou as versões de protocolo padrão (defeito do rnds-drop)"
+                    .into(),
+            )
+                })?
                 .with_root_certificates(roots)
                 .with_client_auth_cert(self.chain.clone(), self.key.clone_key())
-                .map_err(|e| {
-                    ClientError::Config(format!(
-                        "a chave privada não serve para o certificado ({e}); confira se a chave \
+                .map_err(|_| {
+                    ClientError::Config(
+                        "a chave privada não serve para o certificado; confira se a chave \
                          é a do certificado e se é RSA ou ECDSA"
-                    ))
+                            .into(),
+                    )
                 })?;
         // reqwest leaves ALPN to a preconfigured rustls config.
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -160,8 +202,10 @@ fn read_password(rnds: &Rnds) -> Result<String, ClientError> {
     if let Some(file) = &rnds.certificate_password_file {
         let text = std::fs::read_to_string(file).map_err(|e| {
             ClientError::Config(format!(
-                "não foi possível ler o arquivo de senha {}: {e}",
-                file.display()
+                "não foi possível ler o arquivo de senha {}: {}. O que fazer: confira [rnds] \
+                 certificate_password_file e se a conta do serviço pode ler o arquivo",
+                file.display(),
+                crate::io_text::reason(&e)
             ))
         })?;
         return Ok(text.lines().next().unwrap_or("").trim().to_string());
@@ -231,8 +275,9 @@ fn pkcs12_error(path: &Path, bytes: &[u8], error: &p12_keystore::error::Error) -
         P12::UnpadError | P12::InvalidPrivateKey => {
             format!("não foi possível abrir o certificado {shown}: a senha parece incorreta")
         }
-        other => format!(
-            "{shown} não é um arquivo PKCS#12 (.pfx/.p12) válido ({other}); se for PEM, \
+        _ => format!(
+            "{shown} não é um arquivo PKCS#12 (.pfx/.p12) válido: o conteúdo não foi reconhecido \
+             (arquivo corrompido ou de outro tipo); se for PEM, \
              informe também certificate_key"
         ),
     };
@@ -270,12 +315,21 @@ fn load_pem(path: &Path, bytes: &[u8], key_path: Option<&Path>) -> Result<Chain,
     let shown = path.display();
     let chain = CertificateDer::pem_slice_iter(bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ClientError::Config(format!("certificado PEM {shown} inválido: {e}")))?;
+        .map_err(|_| {
+            ClientError::Config(format!(
+                "certificado PEM {shown} inválido: um bloco BEGIN/END CERTIFICATE está \
+                 corrompido; exporte o certificado de novo"
+            ))
+        })?;
     let key_bytes;
     let (key_source, key_shown) = match key_path {
         Some(k) => {
             key_bytes = std::fs::read(k).map_err(|e| {
-                ClientError::Config(format!("não foi possível ler a chave {}: {e}", k.display()))
+                ClientError::Config(format!(
+                    "não foi possível ler a chave {}: {}; confira [rnds] certificate_key",
+                    k.display(),
+                    crate::io_text::reason(&e)
+                ))
             })?;
             (key_bytes.as_slice(), k.display().to_string())
         }
@@ -299,13 +353,20 @@ fn load_pem(path: &Path, bytes: &[u8], key_path: Option<&Path>) -> Result<Chain,
 fn add_extra_ca(roots: &mut RootCertStore, path: &Path) -> Result<(), ClientError> {
     let bytes = std::fs::read(path).map_err(|e| {
         ClientError::Config(format!(
-            "não foi possível ler extra_ca {}: {e}",
-            path.display()
+            "não foi possível ler extra_ca {}: {}; confira [rnds] extra_ca",
+            path.display(),
+            crate::io_text::reason(&e)
         ))
     })?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ClientError::Config(format!("extra_ca {} inválido: {e}", path.display())))?;
+        .map_err(|_| {
+            ClientError::Config(format!(
+                "extra_ca {} inválido: um bloco BEGIN/END CERTIFICATE está corrompido; \
+                 baixe de novo o certificado da CA em PEM",
+                path.display()
+            ))
+        })?;
     if certs.is_empty() {
         return Err(ClientError::Config(format!(
             "extra_ca {} não contém nenhum certificado PEM",
@@ -313,9 +374,10 @@ fn add_extra_ca(roots: &mut RootCertStore, path: &Path) -> Result<(), ClientErro
         )));
     }
     for cert in certs {
-        roots.add(cert).map_err(|e| {
+        roots.add(cert).map_err(|_| {
             ClientError::Config(format!(
-                "extra_ca {} tem um certificado inválido: {e}",
+                "extra_ca {} tem um certificado que não pode ser usado como CA; use o \
+                 certificado da autoridade certificadora em PEM",
                 path.display()
             ))
         })?;
@@ -325,7 +387,7 @@ fn add_extra_ca(roots: &mut RootCertStore, path: &Path) -> Result<(), ClientErro
 
 fn describe_der(der: &[u8]) -> Result<CertificateInfo, String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der)
-        .map_err(|e| format!("não foi possível ler o certificado: {e}"))?;
+        .map_err(|_| "o conteúdo não é um certificado X.509 legível".to_string())?;
     let cnpj_or_cpf = cert
         .subject()
         .iter_common_name()
@@ -366,14 +428,54 @@ fn check_validity(info: &CertificateInfo, now: DateTime<Utc>) -> Result<(), Clie
             info.validity_text()
         )));
     }
-    let days_left = (info.not_after - now).num_days();
-    if days_left < EXPIRY_WARNING_DAYS {
-        tracing::warn!(
-            "o certificado expira em {days_left} dias ({}): providencie a renovação",
-            format_date(info.not_after)
-        );
-    }
     Ok(())
+}
+
+impl CertificateInfo {
+    /// A pt-BR warning when the certificate expires within 30 days of `now`.
+    pub fn expiry_warning(&self, now: DateTime<Utc>) -> Option<String> {
+        let days_left = (self.not_after - now).num_days();
+        (now <= self.not_after && days_left < EXPIRY_WARNING_DAYS).then(|| {
+            let when = match days_left {
+                0 => "hoje".to_string(),
+                1 => "em 1 dia".to_string(),
+                n => format!("em {n} dias"),
+            };
+            format!(
+                "o certificado do laboratório expira {when} ({}). O que fazer: peça a renovação \
+                 à autoridade certificadora agora e, com o novo .pfx, atualize [rnds] \
+                 certificate; depois do vencimento a RNDS recusa todos os envios",
+                format_date(self.not_after)
+            )
+        })
+    }
+}
+
+fn password_came_from_file(rnds: &Rnds) -> bool {
+    rnds.certificate_password_env
+        .as_deref()
+        .is_none_or(|var| std::env::var_os(var).is_none())
+}
+
+/// A warning when `path` can be read or written by other accounts (unix
+/// mode bits). Windows ACLs are not inspected: `None` there.
+#[cfg(unix)]
+pub(crate) fn loose_permissions(path: &Path, what: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{what} {} pode ser lido por outras contas deste computador (permissões {mode:o}). \
+             O que fazer: chmod 600 {} e deixe o arquivo com a conta do serviço como dona",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
+#[cfg(not(unix))]
+pub(crate) fn loose_permissions(_path: &Path, _what: &str) -> Option<String> {
+    None
 }
 
 fn format_date(when: DateTime<Utc>) -> String {

@@ -129,11 +129,9 @@ impl TokenCache {
                 .send()
                 .await
                 .map_err(|e| match transport_failure(&e) {
-                    TransportFailure::Certificate(m) => ClientError::Config(format!(
-                        "o servidor de autenticação ({}) recusou a conexão TLS: {m}; confira o \
-                     certificado e, para o simulador ou um proxy, extra_ca",
-                        self.url
-                    )),
+                    TransportFailure::Certificate(m) => {
+                        ClientError::Config(format!("serviço de token {}: {m}", self.url))
+                    }
                     TransportFailure::Invalid(m) => ClientError::Config(format!(
                         "endereço do serviço de token inválido ({m}); confira auth_url (https://)"
                     )),
@@ -145,10 +143,12 @@ impl TokenCache {
                     }
                 })?;
         let status = answer.status().as_u16();
-        let body = answer
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Unreachable(format!("a resposta do token se perdeu: {e}")))?;
+        let body = answer.bytes().await.map_err(|e| {
+            ClientError::Unreachable(format!(
+                "a resposta do token se perdeu: {}",
+                super::outcome::transport_reason(&e)
+            ))
+        })?;
         match status {
             200 => {}
             401 | 403 => {
@@ -171,8 +171,13 @@ impl TokenCache {
                 )))
             }
         }
-        let parsed: TokenAnswer = serde_json::from_slice(&body)
-            .map_err(|e| ClientError::Unreachable(format!("resposta de token inesperada ({e})")))?;
+        let parsed: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
+            ClientError::Unreachable(format!(
+                "a resposta de {} não é um token (JSON com access_token e expires_in); \
+                     confira auth_url",
+                self.url
+            ))
+        })?;
         let lifetime = Duration::from_millis(parsed.expires_in);
         let margin = REFRESH_MARGIN.min(lifetime / 2);
         Ok((

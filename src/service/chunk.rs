@@ -58,6 +58,9 @@ enum Fate {
         rnds_id: Option<String>,
         sent_at: String,
     },
+    /// EHR-ERR866 for a lab id this ledger did not hold: RNDS already has
+    /// it (sent before the ledger was lost, or by another installation).
+    AlreadyAtRnds,
     Rejected {
         message: String,
     },
@@ -183,7 +186,7 @@ impl PassState<'_> {
             }
             todo = self.send_round(&mut entries, todo).await?;
         }
-        self.write_entries(entries)
+        super::blocking(|| self.write_entries(entries))
     }
 
     /// A lab id must appear once per file. A later row with the same
@@ -202,12 +205,16 @@ impl PassState<'_> {
                 Some((first, hash)) => {
                     let message = if *hash == v.hash {
                         format!(
-                            "Linha {}: o exame {lab_id} repete a linha {first} (mesmo conteúdo);                              ele é enviado uma vez só. Apague a linha repetida.",
+                            "Linha {}: o exame {lab_id} repete a linha {first} (mesmo conteúdo); \
+                             ele é enviado uma vez só. Apague a linha repetida.",
                             v.line
                         )
                     } else {
                         format!(
-                            "Linha {}: o exame {lab_id} já aparece na linha {first} com outro                              conteúdo. Cada exame deve aparecer uma vez por arquivo: deixe só a                              linha correta (para corrigir um resultado já enviado, envie a linha                              corrigida em outro arquivo).",
+                            "Linha {}: o exame {lab_id} já aparece na linha {first} com outro \
+                             conteúdo. Cada exame deve aparecer uma vez por arquivo: deixe só a \
+                             linha correta (para corrigir um resultado já enviado, envie a linha \
+                             corrigida em outro arquivo).",
                             v.line
                         )
                     };
@@ -288,7 +295,7 @@ impl PassState<'_> {
                 }
             }
         }
-        self.ledger.record_outcomes(&batch)?;
+        super::blocking(|| self.ledger.record_outcomes(&batch))?;
         Ok(())
     }
 
@@ -407,7 +414,7 @@ impl PassState<'_> {
             return Ok(next);
         }
         // The intent is durable before the first byte goes out.
-        match self.ledger.begin_sending(&intents) {
+        match super::blocking(|| self.ledger.begin_sending(&intents)) {
             Ok(()) => {}
             // Another process (`send` next to the service) is sending one of
             // these lab ids right now. Nothing was written, nothing is sent:
@@ -456,16 +463,22 @@ impl PassState<'_> {
                         replaced: false,
                     },
                 ),
+                // Never "renumber the exam": that would notify it twice.
+                Outcome::DuplicateIdentifier if !replaced => {
+                    (LedgerOutcome::AcceptedIdUnknown, Fate::AlreadyAtRnds)
+                }
                 Outcome::DuplicateIdentifier => {
                     let message = format!(
-                        "(EHR-ERR866) o identificador {lab_id} já foi usado na RNDS por outro \
-                         documento; cada exame precisa de um número próprio"
+                        "Linha {}: a RNDS recusou a substituição do exame {lab_id} (EHR-ERR866, \
+                         identificador já usado). Não troque o número do exame: avise o suporte \
+                         do rnds-drop para conferir o documento na RNDS.",
+                        v.line
                     );
                     (
                         LedgerOutcome::Rejected {
                             message: message.clone(),
                         },
-                        Fate::Rejected { message },
+                        Fate::Manual { message },
                     )
                 }
                 Outcome::Rejected { message } => (
@@ -555,7 +568,7 @@ impl PassState<'_> {
             };
             batch.push((lab_id, outcome));
         }
-        self.ledger.record_outcomes(&batch)?;
+        super::blocking(|| self.ledger.record_outcomes(&batch))?;
         next.sort_unstable();
         Ok(next)
     }
@@ -592,6 +605,10 @@ impl PassState<'_> {
                             self.counts.already_sent += 1;
                             let sent_at = lab_time(sent_at, self.job.validate.timezone);
                             (SentStatus::AlreadySent { sent_at }, rnds_id.as_deref())
+                        }
+                        Fate::AlreadyAtRnds => {
+                            self.counts.already_sent += 1;
+                            (SentStatus::AlreadyAtRnds, None)
                         }
                         Fate::Rejected { message }
                         | Fate::Manual { message }

@@ -8,20 +8,32 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::check;
 use crate::config::Config;
-use crate::ledger::{FileId, FileState, Ledger, NewFile};
+use crate::ledger::{FileId, Ledger};
 use crate::pipeline::{self, FileJob};
+use crate::report::Summary;
 use crate::rnds::Client;
-use crate::watch::{ClaimedFile, Disposition, Inboxes, WatchSettings};
+use crate::watch::{unterminated_tail, ClaimedFile, Disposition, FileLook, Inboxes, WatchSettings};
 
+use super::freshness::{quiet_period, recheck_period, FinishedFiles, Freshness};
+use super::ledger_open::open_ledger;
 use super::outputs::OutputPaths;
-use super::pass::{run_pass, PassContext};
+use super::pass::{run_pass, PassContext, PassReport};
+use super::publish::{already_reported, settle_reports};
 use super::resolve::resolve_ledger;
-use super::{prepare_ledger_dir, report_instant, ServiceError};
+use super::ServiceError;
+
+mod admit;
+mod next_step;
 
 /// Longest wait between two passes over a file with pending rows.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+/// Reads of one version of a file that may produce no row (the reader
+/// refused it, or the process died reading it) before it goes to `falhas/`:
+/// the second look lets a file still being copied arrive; a third would
+/// let a file that kills the service do so forever.
+const MAX_READS_WITHOUT_ROWS: u32 = 2;
 
 /// Runs the service until `shutdown` completes: resolves unresolved rows,
 /// resumes the files left in `processando/`, then watches the inboxes. On
@@ -38,14 +50,20 @@ pub async fn run(
         let _ = stop_sender.send(true);
     });
 
-    let _ledger_lock = prepare_ledger_dir(&config.ledger.path)?;
-    let mut ledger = Ledger::open(&config.ledger.path)?;
+    let (_ledger_lock, mut ledger) = open_ledger(&config)?;
     let client = Client::new(&config)?;
+    let _daily_warnings = DailyWarnings::start(client.clone());
     for inbox in &config.inbox {
-        std::fs::create_dir_all(&inbox.outbox).map_err(|source| ServiceError::Output {
-            path: inbox.outbox.clone(),
-            source,
+        crate::report::create_private_dir_all(&inbox.outbox).map_err(|source| {
+            ServiceError::Output {
+                path: inbox.outbox.clone(),
+                source,
+            }
         })?;
+    }
+    let outboxes: Vec<&Path> = config.inbox.iter().map(|i| i.outbox.as_path()).collect();
+    if settle_reports(&mut ledger, &outboxes)? > 0 {
+        tracing::info!("relatórios interrompidos por uma parada concluídos");
     }
     let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;
     tracing::info!(
@@ -73,6 +91,7 @@ pub async fn run(
         ledger,
         stop: stop.clone(),
         config_error_logged: false,
+        finished: FinishedFiles::default(),
     };
     let mut waiting: Vec<Active> = Vec::new();
     let grace = Duration::from_secs(service.config.service.shutdown_grace_s);
@@ -86,6 +105,7 @@ pub async fn run(
             .min_by_key(|(_, a)| a.next_try)
             .map(|(i, a)| (i, a.next_try));
         let far = Instant::now() + Duration::from_secs(3600);
+        let recheck = service.finished.next_check();
         let picked = tokio::select! {
             biased;
             _ = until_stopped(stop.clone()) => break,
@@ -93,11 +113,22 @@ pub async fn run(
                 let Some((index, _)) = due else { continue };
                 Picked::Retry(waiting.swap_remove(index))
             }
+            _ = tokio::time::sleep_until(recheck.unwrap_or(far).into()), if recheck.is_some() => {
+                let changed = service.finished.changed(Instant::now());
+                for claimed in changed {
+                    match service.admit(claimed, true).await {
+                        Ok(active) => waiting.push(active),
+                        // Stays in processando/, resumed on the next start.
+                        Err(e) => tracing::error!("{e}"),
+                    }
+                }
+                continue;
+            }
             claimed = inboxes.next_ready() => Picked::New(claimed),
         };
         let mut active = match picked {
             Picked::Retry(active) => active,
-            Picked::New(claimed) => match service.admit(claimed).await {
+            Picked::New(claimed) => match service.admit(claimed, false).await {
                 Ok(active) => active,
                 Err(e) => {
                     // The file stays in processando/ and is resumed on the
@@ -148,6 +179,30 @@ async fn until_stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+/// Logs the client's warnings (certificate expiring within 30 days, files
+/// others can read) at start and then once a day, until dropped.
+struct DailyWarnings(tokio::task::JoinHandle<()>);
+
+impl DailyWarnings {
+    fn start(client: Client) -> DailyWarnings {
+        DailyWarnings(tokio::spawn(async move {
+            let mut day = tokio::time::interval(Duration::from_secs(24 * 3600));
+            loop {
+                day.tick().await;
+                for warning in client.warnings(chrono::Utc::now()) {
+                    tracing::warn!("{warning}");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for DailyWarnings {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 enum Picked {
     New(ClaimedFile),
     Retry(Active),
@@ -160,8 +215,24 @@ struct Active {
     /// When this run took it (the pending-report clock).
     since: Instant,
     pending_reported: bool,
+    /// Its final report was published before a stop: only the move is left.
+    reported: Option<Disposition>,
     passes: u32,
     next_try: Instant,
+    /// Changes of the file since the claim (a writer still at work).
+    fresh: Freshness,
+    /// Its last pass read it whole with every row final, but it was not
+    /// quiet long enough to be complete: that pass's uncommitted reports,
+    /// committed as they are if the file is still the same once quiet.
+    awaiting_quiet: Option<Box<Held>>,
+}
+
+/// A pass kept until its file is quiet.
+struct Held {
+    report: PassReport,
+    paths: OutputPaths,
+    /// The file as that pass read it.
+    look: FileLook,
 }
 
 enum Next {
@@ -177,66 +248,102 @@ struct Service {
     ledger: Ledger,
     stop: watch::Receiver<bool>,
     config_error_logged: bool,
+    /// Files moved out of `processando/`, watched for late writes.
+    finished: FinishedFiles,
 }
 
 impl Service {
-    /// Records a newly claimed file, or finds the ledger record of one
-    /// resumed from `processando/`.
-    async fn admit(&mut self, claimed: ClaimedFile) -> Result<Active, ServiceError> {
-        let mut known = None;
-        if claimed.resumed {
-            known = self
-                .ledger
-                .files_in_progress()?
-                .into_iter()
-                .rfind(|f| f.work_path == claimed.work_path);
-        }
-        let (file_id, pending_reported) = match known {
-            Some(record) => {
-                let reported = record.reports.iter().any(|(kind, _)| kind == "pendentes");
-                tracing::info!(arquivo = %claimed.original_name, "retomando arquivo de uma execução anterior");
-                (record.id, reported)
-            }
-            None => {
-                let work_path = claimed.work_path.clone();
-                let sha = tokio::task::spawn_blocking(move || pipeline::sha256_file(&work_path))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .unwrap_or_default();
-                let inbox = &self.config.inbox[claimed.inbox_index].path;
-                let id = self.ledger.record_file(&NewFile {
-                    sha256: &sha,
-                    name: &claimed.original_name,
-                    inbox,
-                    work_path: &claimed.work_path,
-                })?;
-                tracing::info!(arquivo = %claimed.original_name, "arquivo recebido");
-                (id, false)
-            }
-        };
-        let now = Instant::now();
-        Ok(Active {
-            claimed,
-            file_id,
-            since: now,
-            pending_reported,
-            passes: 0,
-            next_try: now,
-        })
-    }
-
     /// One pass over the file, then the reports and the file's next step.
     async fn process(&mut self, active: &mut Active) -> Result<Next, ServiceError> {
+        let settle = self.settle_of(active);
+        let name = active.claimed.original_name.clone();
+        let now = Instant::now();
+        let before = match active.claimed.look() {
+            Ok(look) => look,
+            Err(e) => {
+                // Removed or moved by hand: nothing left to read or move.
+                tracing::error!(
+                    arquivo = %name,
+                    caminho = %active.claimed.work_path.display(),
+                    "o arquivo sumiu de processando/ ({e}); ele não será mais processado"
+                );
+                return Ok(Next::Done);
+            }
+        };
+        let changed = active.fresh.observe(Some(before), now);
+        // A change drops the held pass (its temp files go with it).
+        if let Some(held) = active.awaiting_quiet.take().filter(|h| h.look == before) {
+            let quiet_at = active.fresh.quiet_at(quiet_period(settle));
+            if now < quiet_at {
+                active.next_try = quiet_at.min(now + recheck_period(settle));
+                active.awaiting_quiet = Some(held);
+                return Ok(Next::Wait);
+            }
+            // Quiet, unchanged: that pass read the whole file; no re-read.
+            return self.after_pass(active, held.report, &held.paths, Some(before));
+        }
+        if active.passes > 0 && active.reported.is_none() {
+            // An earlier pass may have failed while publishing (disk full):
+            // its recorded set is finished, not written a second time.
+            settle_reports(&mut self.ledger, &[])?;
+            let record = self.ledger.file(active.file_id)?;
+            active.reported = record.as_ref().and_then(already_reported);
+        }
+        if let Some(disposition) = active.reported {
+            return self.finish_reported(active, disposition);
+        }
+        // A half row must never be read (and sent with defaults filled in):
+        // an unfinished last line waits until the file is quiet.
+        let tail = unterminated_tail(&active.claimed.work_path, before.len).unwrap_or(0);
+        let readable_at = active.fresh.quiet_at(quiet_period(settle));
+        if tail > 0 && now < readable_at {
+            if changed {
+                tracing::info!(
+                    arquivo = %name,
+                    aguardar_s = readable_at.saturating_duration_since(now).as_secs(),
+                    "a última linha do arquivo não terminou (sem quebra de linha); ela só é \
+                     lida quando o arquivo parar de mudar"
+                );
+            }
+            active.next_try = readable_at.min(now + recheck_period(settle));
+            return Ok(Next::Wait);
+        }
+        let earlier_reads = active.claimed.begin_read(&before)?;
+        let paths = self.paths_for(active);
+        if earlier_reads >= MAX_READS_WITHOUT_ROWS {
+            let sha = pipeline::sha256_file(&active.claimed.work_path).unwrap_or_default();
+            let summary = Summary::unreadable(
+                name.clone(),
+                sha,
+                None,
+                format!(
+                    "a leitura deste arquivo foi interrompida {earlier_reads} vezes sem produzir \
+                     nenhuma linha (o serviço parou ou ficou sem memória ao lê-lo). Ele foi posto \
+                     de lado para não travar os demais: confira se é mesmo a exportação de \
+                     exames; se for muito grande, divida-o ou salve-o como CSV e coloque-o de \
+                     novo na pasta de entrada."
+                ),
+            );
+            self.fail(active, &summary, &paths, Some(before))?;
+            return Ok(Next::Done);
+        }
+
         let config = &self.config;
         let inbox = &config.inbox[active.claimed.inbox_index];
         let mut job = FileJob::from_config(config, Some(inbox), chrono::Utc::now());
         // What goes to RNDS is checked in full; the network dominates anyway.
         job.self_check_every = 1;
-        let stem = check::stem(Path::new(&active.claimed.original_name));
-        let paths = OutputPaths::timestamped(&inbox.outbox, &stem, &report_instant(config));
-        let mut no_progress = |_rows: u64| {};
-        let report = run_pass(
+        // A snapshot: what the writer appends meanwhile is read next pass.
+        job.read.byte_limit = Some(before.len);
+        let claimed = &active.claimed;
+        let mut rows_came = false;
+        let mut on_rows = |_rows: u64| {
+            if !rows_came {
+                rows_came = true;
+                claimed.clear_failed_reads();
+            }
+        };
+        let passed = run_pass(
             &active.claimed.work_path,
             job,
             active.file_id,
@@ -245,112 +352,58 @@ impl Service {
                 client: &self.client,
                 ledger: &mut self.ledger,
                 stop: self.stop.clone(),
-                progress: &mut no_progress,
+                progress: &mut on_rows,
             },
         )
-        .await?;
+        .await;
+        let mut report = match passed {
+            Ok(report) => report,
+            Err(e) => {
+                // Not the file's fault (ledger, outbox): no failed read.
+                active.claimed.clear_failed_reads();
+                return Err(e);
+            }
+        };
         active.passes += 1;
-        let name = active.claimed.original_name.clone();
+        if !report.unreadable {
+            active.claimed.clear_failed_reads();
+        }
+        let after = active.claimed.look().ok();
+        if active.fresh.observe(after, Instant::now()) {
+            active.next_try = Instant::now() + settle;
+            tracing::info!(
+                arquivo = %name,
+                "o arquivo mudou durante a leitura (ainda está sendo escrito); será lido de novo"
+            );
+            return Ok(Next::Wait);
+        }
         if report.interrupted {
             return Ok(Next::Wait);
         }
-        let today = chrono::Utc::now()
-            .with_timezone(&config.timezone())
-            .date_naive();
         if report.unreadable {
-            let summary_path = &paths.reports.summary;
-            report
-                .summary
-                .write(summary_path)
-                .map_err(|source| ServiceError::Output {
-                    path: summary_path.clone(),
-                    source,
-                })?;
-            self.ledger
-                .add_report(active.file_id, "resumo", summary_path)?;
-            let stored = active.claimed.finish(Disposition::Failed, today)?;
-            self.ledger
-                .finish_file(active.file_id, FileState::Failed, &stored)?;
-            tracing::warn!(
-                arquivo = %name,
-                motivo = report.summary.error.as_deref().unwrap_or(""),
-                "arquivo ilegível movido para falhas/"
-            );
-            return Ok(Next::Done);
-        }
-        match &report.config_error {
-            Some(message) if !self.config_error_logged => {
-                tracing::error!(
-                    "ERRO DE CONFIGURAÇÃO informado pela RNDS: {message}. Os envios ficam \
-                     suspensos e os arquivos aguardam em processando/ até a configuração ser \
-                     corrigida (rode `rnds-drop doctor`)."
-                );
-                self.config_error_logged = true;
-            }
-            Some(_) => {}
-            None => self.config_error_logged = false,
-        }
-        let s = &report.summary;
-        if report.pending.is_empty() {
-            let kind = if active.pending_reported {
-                "acompanhamento"
-            } else {
-                "resumo"
-            };
-            if let Some(outputs) = report.outputs {
-                let written = outputs.commit(&report.summary)?;
-                self.ledger
-                    .add_report(active.file_id, kind, &written.summary)?;
-            }
-            let stored = active.claimed.finish(Disposition::Processed, today)?;
-            self.ledger
-                .finish_file(active.file_id, FileState::Processed, &stored)?;
-            tracing::info!(
-                arquivo = %name,
-                linhas = s.rows_total,
-                enviadas = s.rows_sent.unwrap_or(0),
-                substituidas = s.rows_replaced.unwrap_or(0),
-                ja_enviadas = s.rows_already_sent.unwrap_or(0),
-                invalidas = s.rows_invalid,
-                recusadas = s.rows_rejected.unwrap_or(0),
-                relatorio = %paths.reports.summary.display(),
-                "arquivo concluído"
-            );
-            return Ok(Next::Done);
-        }
-
-        let report_due = active.since + Duration::from_secs(config.service.pending_report_after_s);
-        let now = Instant::now();
-        if !active.pending_reported && now >= report_due {
-            if let Some(outputs) = report.outputs {
-                let written = outputs.commit(&report.summary)?;
-                self.ledger
-                    .add_report(active.file_id, "pendentes", &written.summary)?;
-                active.pending_reported = true;
+            let quiet = quiet_period(settle);
+            if earlier_reads + 1 < MAX_READS_WITHOUT_ROWS {
+                active.next_try = Instant::now() + quiet;
                 tracing::warn!(
                     arquivo = %name,
-                    pendentes = report.pending.len(),
-                    relatorio = %written.summary.display(),
-                    "linhas pendentes relatadas; um relatório complementar sairá quando forem enviadas"
+                    motivo = report.summary.error.as_deref().unwrap_or(""),
+                    nova_tentativa_em_s = quiet.as_secs(),
+                    "arquivo ilegível; ele será lido mais uma vez antes de ir para falhas/ \
+                     (pode estar sendo copiado)"
+                );
+                return Ok(Next::Wait);
+            }
+            if after.is_some_and(|look| look.len == 0) {
+                report.summary.error = Some(
+                    "o arquivo está vazio (0 bytes): nada foi lido nem enviado. Gere a \
+                     exportação de novo e coloque o arquivo na pasta de entrada."
+                        .into(),
                 );
             }
+            self.fail(active, &report.summary, &paths, after)?;
+            return Ok(Next::Done);
         }
-        let mut delay = retry_delay(active.passes);
-        if report.config_error.is_some() {
-            delay = MAX_RETRY_DELAY;
-        }
-        let mut next_try = now + delay;
-        if !active.pending_reported {
-            next_try = next_try.min(report_due.max(now));
-        }
-        active.next_try = next_try;
-        tracing::info!(
-            arquivo = %name,
-            pendentes = report.pending.len(),
-            nova_tentativa_em_s = next_try.saturating_duration_since(now).as_secs(),
-            "linhas pendentes: RNDS inacessível"
-        );
-        Ok(Next::Wait)
+        self.after_pass(active, report, &paths, after)
     }
 }
 

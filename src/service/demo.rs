@@ -22,7 +22,7 @@ const DEMO_DEADLINE: Duration = Duration::from_secs(90);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("não foi possível preparar {path}: {source}")]
+    #[error("não foi possível preparar {path}: {}", crate::io_text::reason(source))]
     Io {
         path: PathBuf,
         #[source]

@@ -14,8 +14,11 @@
 mod chunk;
 mod daemon;
 pub mod demo;
+mod freshness;
+mod ledger_open;
 mod outputs;
 mod pass;
+mod publish;
 mod resolve;
 mod send;
 
@@ -26,8 +29,10 @@ use std::path::PathBuf;
 
 pub use daemon::run;
 pub use demo::{run_demo, DemoError, DemoSummary};
+pub use ledger_open::start_new_ledger;
 pub use outputs::OutputPaths;
 pub use pass::PendingRow;
+pub use publish::{FAILPOINT_EXIT, STAGING_DIR};
 pub use send::{send_files, SentFile};
 
 use crate::ledger::LedgerError;
@@ -44,7 +49,11 @@ pub enum ServiceError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Watch(#[from] WatchError),
-    #[error("não foi possível gravar {path}: {source}")]
+    #[error(
+        "não foi possível gravar em {path}: {}{}",
+        crate::io_text::reason(source),
+        output_advice(source)
+    )]
     Output {
         path: PathBuf,
         #[source]
@@ -52,7 +61,7 @@ pub enum ServiceError {
     },
     #[error(
         "outro processo rnds-drop (o serviço ou um send) já usa o registro de envios {path}; \
-         pare-o antes, ou use outro [ledger] path"
+         pare-o antes (o registro é um só por laboratório: é ele que impede envios em dobro)"
     )]
     LedgerBusy { path: PathBuf },
     #[error("falha interna: {0}")]
@@ -71,8 +80,110 @@ impl ServiceError {
                 | ServiceError::Ledger(LedgerError::Open { .. })
                 | ServiceError::Ledger(LedgerError::NewerSchema { .. })
                 | ServiceError::Ledger(LedgerError::NotWal { .. })
+                | ServiceError::Ledger(LedgerError::Emptied { .. })
+                | ServiceError::Ledger(LedgerError::Incomplete { .. })
+                | ServiceError::Ledger(LedgerError::Missing { .. })
+                | ServiceError::Ledger(LedgerError::WalLost { .. })
                 | ServiceError::LedgerBusy { .. }
-        )
+        ) || matches!(self, ServiceError::Output { source, .. } if output_is_misconfigured(source))
+    }
+}
+
+/// Runs blocking work (an fsync'ed SQLite commit, a report written and
+/// synced) without stalling the runtime's other tasks: on a multi-threaded
+/// runtime the worker hands its tasks to another thread first. A
+/// current-thread runtime (unit tests) has no other worker to hand over to.
+pub(crate) fn blocking<R>(work: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
+#[cfg(test)]
+mod blocking_tests {
+    /// With one worker, a commit that blocks it must not stop other tasks
+    /// (here, the one the commit itself waits for).
+    #[test]
+    fn blocking_work_leaves_the_worker_to_other_tasks() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let progressed = runtime.block_on(async {
+            tokio::spawn(async {
+                let (sender, receiver) = std::sync::mpsc::channel();
+                tokio::spawn(async move {
+                    let _ = sender.send(());
+                });
+                super::blocking(|| {
+                    // A guard, not a timing assertion: without the hand-over
+                    // the other task never runs and this gives up.
+                    receiver
+                        .recv_timeout(std::time::Duration::from_secs(30))
+                        .is_ok()
+                })
+            })
+            .await
+            .unwrap()
+        });
+        assert!(progressed);
+    }
+}
+
+/// The file's SHA-256 (hex), computed on a blocking thread. An unreadable
+/// file gives `""` (the pass that follows reports it unreadable); a hashing
+/// thread that panicked is an internal failure, never an empty digest.
+pub(crate) async fn file_sha256(path: std::path::PathBuf) -> Result<String, ServiceError> {
+    digest_on_blocking_thread(move || crate::pipeline::sha256_file(&path)).await
+}
+
+async fn digest_on_blocking_thread(
+    digest: impl FnOnce() -> std::io::Result<String> + Send + 'static,
+) -> Result<String, ServiceError> {
+    match tokio::task::spawn_blocking(digest).await {
+        Ok(Ok(hex)) => Ok(hex),
+        Ok(Err(_unreadable)) => Ok(String::new()),
+        Err(_) => Err(ServiceError::Internal(
+            "o cálculo do SHA-256 do arquivo foi interrompido por um defeito; o arquivo não \
+             foi registrado e será tentado de novo"
+                .into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    #[tokio::test]
+    async fn a_panicking_digest_is_an_error_not_an_empty_hash() {
+        let result = super::digest_on_blocking_thread(|| panic!("simulated defect")).await;
+        assert!(
+            matches!(result, Err(super::ServiceError::Internal(_))),
+            "{result:?}"
+        );
+    }
+}
+
+/// A folder that is a file, or that the service may not write, is the
+/// configuration's fault (exit 3), not an internal failure.
+fn output_is_misconfigured(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        error.kind(),
+        K::AlreadyExists | K::NotADirectory | K::PermissionDenied | K::ReadOnlyFilesystem
+    )
+}
+
+fn output_advice(error: &std::io::Error) -> &'static str {
+    if output_is_misconfigured(error) {
+        ". O que fazer: confira no arquivo de configuração se outbox e [ledger] path apontam \
+         para pastas (não arquivos) em que a conta do serviço pode gravar"
+    } else {
+        ""
     }
 }
 
@@ -87,7 +198,7 @@ pub(crate) fn report_instant(config: &crate::config::Config) -> String {
 /// Creates the folder that holds the ledger file.
 pub(crate) fn prepare_ledger_dir(path: &std::path::Path) -> Result<LedgerLock, ServiceError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| ServiceError::Output {
+        crate::report::create_private_dir_all(parent).map_err(|source| ServiceError::Output {
             path: parent.to_path_buf(),
             source,
         })?;
@@ -102,7 +213,9 @@ pub(crate) fn prepare_ledger_dir(path: &std::path::Path) -> Result<LedgerLock, S
 /// even on SIGKILL), rules that out.
 #[derive(Debug)]
 pub(crate) struct LedgerLock {
-    _file: std::fs::File,
+    file: std::fs::File,
+    /// The lock file already said a ledger was in use before this process.
+    marked: bool,
 }
 
 impl LedgerLock {
@@ -110,17 +223,22 @@ impl LedgerLock {
         let mut name = ledger.as_os_str().to_owned();
         name.push(".lock");
         let path = PathBuf::from(name);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| ServiceError::Output {
-                path: path.clone(),
-                source,
-            })?;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).read(true).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&path).map_err(|source| ServiceError::Output {
+            path: path.clone(),
+            source,
+        })?;
         match file.try_lock() {
-            Ok(()) => Ok(LedgerLock { _file: file }),
+            Ok(()) => {
+                let marked = file.metadata().is_ok_and(|m| m.len() > 0);
+                Ok(LedgerLock { file, marked })
+            }
             Err(std::fs::TryLockError::WouldBlock) => Err(ServiceError::LedgerBusy {
                 path: ledger.to_path_buf(),
             }),

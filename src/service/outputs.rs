@@ -1,17 +1,20 @@
-//! The report files of one pass over a file, written as the rows come and
-//! committed (atomically, summary last) only when the caller decides the
-//! report is due; dropped uncommitted, nothing appears in the outbox.
+//! The report files of one pass over a file, written as the rows come into
+//! a hidden staging folder of the outbox and published (see `publish`)
+//! only when the caller decides the report is due; dropped unpublished,
+//! nothing appears in the outbox.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::input::Format;
+use crate::ledger::{FileId, Ledger};
 use crate::model::RowIssue;
 use crate::pipeline::FileHeader;
 use crate::report::{
     AtomicFile, ErrorsCsv, ErrorsXlsx, IssueLog, ReportPaths, SentCsv, SentStatus, Summary,
 };
 
+use super::publish::{failpoint, publish_staged, stage_for, StagingDir, STAGING_DIR};
 use super::ServiceError;
 
 /// Where reports named `<name>.<kind>` go: `name` is the file's stem, plus
@@ -36,7 +39,11 @@ impl OutputPaths {
                 format!("{stem}.{instant}_{n}")
             };
             let reports = ReportPaths::new(outbox, &name);
-            if !reports.summary.exists() && !reports.sent_csv.exists() {
+            // A set still staged is taken too: the service holds a pass's
+            // reports until its file is quiet, and another file of the same
+            // stem may be read meanwhile.
+            let staged = outbox.join(STAGING_DIR).join(&name);
+            if !reports.summary.exists() && !reports.sent_csv.exists() && !staged.exists() {
                 return OutputPaths {
                     reports,
                     bundles: None,
@@ -55,24 +62,31 @@ impl OutputPaths {
     }
 }
 
-fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> ServiceError {
+pub(super) fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> ServiceError {
     let path = path.to_path_buf();
     move |source| ServiceError::Output { path, source }
 }
 
-/// The streaming writers of one pass.
+/// The streaming writers of one pass, writing into its staging folder.
 pub struct Outputs {
+    /// Final paths in the outbox.
     paths: OutputPaths,
+    /// The same names in the staging folder, where the writers write.
+    staged: OutputPaths,
     errors: ErrorsCsv,
     xlsx: Option<ErrorsXlsx>,
     sent: SentCsv,
     bundles: Option<AtomicFile>,
     issues: IssueLog,
+    /// Last: removed after the writers above dropped their temporary files.
+    staging: StagingDir,
 }
 
 impl Outputs {
     pub fn create(paths: &OutputPaths, header: &FileHeader) -> Result<Outputs, ServiceError> {
-        let r = &paths.reports;
+        let (staging, staged) = stage_for(paths)?;
+        let staging = StagingDir::new(staging);
+        let r = &staged.reports;
         let headers = &header.info.headers;
         let xlsx = if header.info.format == Format::Xlsx {
             Some(
@@ -82,7 +96,7 @@ impl Outputs {
         } else {
             None
         };
-        let bundles = match &paths.bundles {
+        let bundles = match &staged.bundles {
             Some(p) => Some(AtomicFile::create(p).map_err(output_error(p))?),
             None => None,
         };
@@ -94,12 +108,14 @@ impl Outputs {
             xlsx,
             bundles,
             paths: paths.clone(),
+            staged,
+            staging,
         })
     }
 
     /// A row that failed (invalid, or refused by RNDS): original cells first.
     pub fn failed(&mut self, cells: &[String], issues: &[RowIssue]) -> Result<(), ServiceError> {
-        let r = &self.paths.reports;
+        let r = &self.staged.reports;
         self.errors
             .write_row(cells, issues)
             .map_err(output_error(&r.errors_csv))?;
@@ -114,7 +130,7 @@ impl Outputs {
     pub fn issue(&mut self, issue: RowIssue, summary: &mut Summary) -> Result<(), ServiceError> {
         self.issues
             .push(issue, summary)
-            .map_err(output_error(&self.paths.reports.summary))
+            .map_err(output_error(&self.staged.reports.summary))
     }
 
     /// A valid row's line in `enviados.csv`.
@@ -127,11 +143,15 @@ impl Outputs {
     ) -> Result<(), ServiceError> {
         self.sent
             .write_row(line, lab_id, rnds_id, status)
-            .map_err(output_error(&self.paths.reports.sent_csv))
+            .map_err(output_error(&self.staged.reports.sent_csv))?;
+        if self.sent.rows() == 1 {
+            failpoint("relatorio-parcial");
+        }
+        Ok(())
     }
 
     pub fn bundle(&mut self, json: &[u8]) -> Result<(), ServiceError> {
-        if let (Some(file), Some(path)) = (self.bundles.as_mut(), self.paths.bundles.as_ref()) {
+        if let (Some(file), Some(path)) = (self.bundles.as_mut(), self.staged.bundles.as_ref()) {
             file.write_all(json)
                 .and_then(|_| file.write_all(b"\n"))
                 .map_err(output_error(path))?;
@@ -139,52 +159,57 @@ impl Outputs {
         Ok(())
     }
 
-    /// Moves every file into place, the summary last (a reader polling for
-    /// `resumo.json` then finds the others complete).
-    pub fn commit(self, summary: &Summary) -> Result<ReportPaths, ServiceError> {
+    /// Publishes the set: completes every file in the staging folder,
+    /// records it in the ledger as report `kind` of `file_id`, moves the
+    /// files into the outbox (the summary last: a reader polling for
+    /// `resumo.json` then finds the others complete), then marks it done.
+    pub fn publish(
+        self,
+        summary: &Summary,
+        ledger: &mut Ledger,
+        file_id: FileId,
+        kind: &str,
+    ) -> Result<ReportPaths, ServiceError> {
         let Outputs {
             paths,
+            staged,
+            mut staging,
             errors,
             xlsx,
             sent,
             bundles,
             issues,
         } = self;
-        let r = &paths.reports;
-        if let (Some(file), Some(path)) = (bundles, paths.bundles.as_ref()) {
-            warn_if_moved(path, file.commit().map_err(output_error(path))?);
+        let r = &staged.reports;
+        if let (Some(file), Some(path)) = (bundles, staged.bundles.as_ref()) {
+            file.commit().map_err(output_error(path))?;
         }
-        let mut written = r.clone();
-        written.errors_csv = errors.commit().map_err(output_error(&r.errors_csv))?;
+        errors.commit().map_err(output_error(&r.errors_csv))?;
         if let Some(x) = xlsx {
-            written.errors_xlsx = x
-                .save(&r.errors_xlsx)
+            x.save(&r.errors_xlsx)
                 .map_err(output_error(&r.errors_xlsx))?;
         }
-        written.sent_csv = sent.commit().map_err(output_error(&r.sent_csv))?;
-        written.summary = issues
+        sent.commit().map_err(output_error(&r.sent_csv))?;
+        issues
             .write_summary(summary, &r.summary)
             .map_err(output_error(&r.summary))?;
-        for (wanted, got) in [
-            (&r.errors_csv, &written.errors_csv),
-            (&r.errors_xlsx, &written.errors_xlsx),
-            (&r.sent_csv, &written.sent_csv),
-            (&r.summary, &written.summary),
-        ] {
-            warn_if_moved(wanted, got.clone());
-        }
-        Ok(written)
+        publish_staged(&mut staging, &paths.reports.summary, ledger, file_id, kind)?;
+        Ok(paths.reports)
     }
 }
 
-/// A report name in use (open in Excel on Windows) is never a failure: the
-/// report went to a free numbered name, and the log says which.
-fn warn_if_moved(wanted: &Path, written: PathBuf) {
-    if wanted != written {
-        tracing::warn!(
-            "{} está aberto em outro programa (Excel?) e não pôde ser substituído: relatório gravado como {}",
-            wanted.display(),
-            written.display()
-        );
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_whose_set_is_still_staged_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(STAGING_DIR).join("lote.20261103T164000")).unwrap();
+        let paths = OutputPaths::timestamped(dir.path(), "lote", "20261103T164000");
+        assert!(paths
+            .reports
+            .summary
+            .ends_with("lote.20261103T164000_2.resumo.json"));
     }
 }

@@ -120,13 +120,40 @@ pub async fn run_pass(
     }
     // Dropping the receiver stops the reader at its next chunk.
     drop(receiver);
-    let totals = reader
-        .await
-        .map_err(|e| ServiceError::Internal(format!("leitura do arquivo interrompida: {e}")))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let totals = match reader.await {
+        Ok(totals) => totals,
+        Err(e) if e.is_panic() => {
+            // A defect met on this file's content (a hostile workbook, say):
+            // the file is unreadable, so the service's retry limit applies
+            // instead of a retry every minute forever.
+            tracing::error!(arquivo = %name, "falha interna ao ler o arquivo: {e}");
+            let sha = pipeline::sha256_file(path).unwrap_or_default();
+            let format = state.summary.as_ref().and_then(|s| s.format);
+            return Ok(PassReport {
+                summary: Summary::unreadable(
+                    name,
+                    sha,
+                    format,
+                    "o rnds-drop falhou ao ler este arquivo (erro interno). O arquivo foi \
+                     guardado em falhas/: avise o suporte do rnds-drop e envie-lhe o arquivo",
+                ),
+                outputs: None,
+                pending: Vec::new(),
+                config_error: state.config_error.take(),
+                unreadable: true,
+                interrupted: false,
+            });
+        }
+        Err(e) => {
+            return Err(ServiceError::Internal(format!(
+                "leitura do arquivo interrompida: {e}"
+            )))
+        }
+    };
     match totals {
         Ok(totals) if !interrupted => {
             let mut summary = state

@@ -8,14 +8,15 @@ use tokio::sync::watch;
 
 use crate::check;
 use crate::config::Config;
-use crate::ledger::{FileState, Ledger, NewFile};
-use crate::pipeline::{self, FileJob};
+use crate::ledger::{FileState, NewFile};
+use crate::pipeline::FileJob;
 use crate::report::{ReportPaths, Summary};
 use crate::rnds::Client;
 
+use super::ledger_open::open_ledger;
 use super::outputs::OutputPaths;
 use super::pass::{run_pass, PassContext, PendingRow};
-use super::{prepare_ledger_dir, ServiceError};
+use super::ServiceError;
 
 /// How one file went.
 #[derive(Debug)]
@@ -41,8 +42,8 @@ pub async fn send_files(
         path: out_dir.to_path_buf(),
         source,
     })?;
-    let _ledger_lock = prepare_ledger_dir(&config.ledger.path)?;
-    let mut ledger = Ledger::open(&config.ledger.path)?;
+    let (_ledger_lock, mut ledger) = open_ledger(config)?;
+    super::publish::settle_reports(&mut ledger, &[out_dir])?;
     let client = Client::new(config)?;
     // `send` has no shutdown signal of its own: Ctrl-C ends the process and
     // the ledger's intents are resolved on the next start.
@@ -56,20 +57,13 @@ pub async fn send_files(
         );
     }
     let mut results = Vec::with_capacity(files.len());
-    for (index, file) in files.iter().enumerate() {
+    let names = check::report_names(files);
+    for (index, (file, stem)) in files.iter().zip(&names).enumerate() {
         let mut job = FileJob::from_config(config, config.inbox.first(), chrono::Utc::now());
         // What goes to RNDS is checked in full; the network dominates anyway.
         job.self_check_every = 1;
-        let stem = check::stem(file);
-        let paths = OutputPaths::plain(out_dir, &stem);
-        let sha = {
-            let f = file.clone();
-            tokio::task::spawn_blocking(move || pipeline::sha256_file(&f))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default()
-        };
+        let paths = OutputPaths::plain(out_dir, stem);
+        let sha = super::file_sha256(file.clone()).await?;
         let absolute = std::path::absolute(file).unwrap_or_else(|_| file.clone());
         let inbox = absolute.parent().unwrap_or(Path::new(".")).to_path_buf();
         let name = absolute
@@ -113,8 +107,7 @@ pub async fn send_files(
                 })?;
             ledger.finish_file(file_id, FileState::Failed, &absolute)?;
         } else if let Some(outputs) = report.outputs {
-            outputs.commit(&report.summary)?;
-            ledger.add_report(file_id, "resumo", &reports.summary)?;
+            outputs.publish(&report.summary, &mut ledger, file_id, "resumo")?;
             ledger.finish_file(file_id, FileState::Processed, &absolute)?;
         }
         let stop_now = report.config_error.is_some();

@@ -650,7 +650,7 @@ async fn stop_mid_file_then_restart_sends_the_rest_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rows_rnds_refuses_are_reported_with_its_message() {
+async fn lab_ids_rnds_already_holds_are_reported_as_already_there_never_to_renumber() {
     let h = plain_harness().await;
     let file = h.ws.root.join("outro.csv");
     std::fs::write(&file, export("r", 5, &[], &[])).unwrap();
@@ -663,8 +663,10 @@ async fn rows_rnds_refuses_are_reported_with_its_message() {
     )
     .await
     .unwrap();
-    // Another installation (its own ledger) sends the same lab ids: RNDS
-    // answers EHR-ERR866, a refusal of those rows, never a second document.
+    // A ledger that does not know these lab ids (another installation, or
+    // a new ledger after a lost one) sends them: RNDS answers EHR-ERR866,
+    // which means it already holds them: never a second document, never
+    // an error for staff to "fix" by renumbering.
     let mut other = h.config.clone();
     other.ledger.path = h.ws.root.join("outro.sqlite");
     let out = h.ws.root.join("b");
@@ -672,17 +674,25 @@ async fn rows_rnds_refuses_are_reported_with_its_message() {
         .await
         .unwrap();
     let s = &sent[0].summary;
-    assert_eq!(s.rows_rejected, Some(5));
+    assert_eq!(s.rows_already_sent, Some(5));
+    assert_eq!(s.rows_rejected, Some(0));
     assert_eq!(s.rows_sent, Some(0));
     assert_eq!(h.sim().documents().len(), 5);
     let errors = std::fs::read_to_string(&sent[0].paths.errors_csv).unwrap();
-    assert_eq!(errors.lines().count(), 6, "{errors}");
-    assert!(errors.contains("EHR-ERR866"), "{errors}");
-    assert!(errors.lines().nth(1).unwrap().starts_with("T-r-000001;"));
+    assert_eq!(errors.lines().count(), 1, "{errors}");
     let rows = sent_rows(&sent[0].paths.summary);
+    assert_eq!(rows.len(), 5);
     assert!(rows
         .iter()
-        .all(|r| r.3.starts_with("rejeitado: ") && r.2.is_empty()));
+        .all(|r| r.3.starts_with("já estava na RNDS (EHR-ERR866)") && r.2.is_empty()));
+    assert!(rows.iter().all(|r| !r.3.contains("renumer")));
+
+    // That ledger now knows RNDS holds them: sent again, nothing goes out.
+    let again = send_files(&other, std::slice::from_ref(&file), &out, &mut progress)
+        .await
+        .unwrap();
+    assert_eq!(again[0].summary.rows_already_sent, Some(5));
+    assert_eq!(h.sim().documents().len(), 5);
 }
 
 /// `cargo test --release --lib service::tests::throughput -- --ignored --nocapture`
@@ -807,6 +817,18 @@ async fn a_lab_id_repeated_in_one_file_is_sent_once_and_the_repeats_reported() {
             (9, "exame_repetido"),
         ]
     );
+    // The texts lab staff read: one sentence each, no run of spaces left
+    // by a lost line continuation.
+    let same = &s.issues[0].message;
+    assert!(
+        same.starts_with("Linha 5: o exame T-d-000001 repete a linha 2 (mesmo conteúdo); ele é enviado uma vez só."),
+        "{same}"
+    );
+    let other = &s.issues[4].message;
+    assert!(other.contains("com outro conteúdo. Cada exame deve aparecer uma vez por arquivo: deixe só a linha correta"), "{other}");
+    for issue in &s.issues {
+        assert!(!issue.message.contains("  "), "{:?}", issue.message);
+    }
     assert_eq!(h.sim().documents().len(), 3);
 
     let again = send_files(&h.config, &[file], &out, &mut progress)

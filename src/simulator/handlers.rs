@@ -30,8 +30,12 @@ pub async fn handle(
     request: Request<Incoming>,
     shared: Arc<Shared>,
     kill: Arc<Notify>,
+    client_certificate: bool,
 ) -> Result<Reply, Infallible> {
     let path = request.uri().path().to_string();
+    if path.starts_with("/api/") {
+        shared.count_method(request.method());
+    }
     if path.starts_with("/api/") {
         let faults = shared.faults();
         let jitter = if faults.jitter_ms > 0 {
@@ -44,13 +48,25 @@ pub async fn handle(
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
     }
-    let reply = route(request, &path, &shared, &kill).await;
+    let reply = route(request, &path, &shared, &kill, client_certificate).await;
     Ok(reply)
 }
 
-async fn route(request: Request<Incoming>, path: &str, shared: &Shared, kill: &Notify) -> Reply {
+async fn route(
+    request: Request<Incoming>,
+    path: &str,
+    shared: &Shared,
+    kill: &Notify,
+    client_certificate: bool,
+) -> Reply {
     let method = request.method().clone();
     match (&method, path) {
+        (&Method::GET, "/api/token") if !client_certificate => fail(
+            shared,
+            StatusCode::UNAUTHORIZED,
+            None,
+            "O serviço de token exige autenticação mútua TLS: apresente o certificado ICP-Brasil do laboratório.",
+        ),
         (&Method::GET, "/api/token") => token(shared),
         (_, "/api/token") => fail(
             shared,
@@ -72,6 +88,20 @@ async fn route(request: Request<Incoming>, path: &str, shared: &Shared, kill: &N
         (&Method::POST, "/api/fhir/r4/Bundle") => submit(request, shared, kill).await,
         (&Method::GET, p) if p.starts_with(FHIR_BASE) => {
             super::lookups::lookup(&request, &p[FHIR_BASE.len()..], shared)
+        }
+        // Known resources, a method RNDS does not offer on them.
+        (_, p) if p.starts_with(FHIR_BASE) => {
+            let mut reply = fail(
+                shared,
+                StatusCode::METHOD_NOT_ALLOWED,
+                None,
+                &format!("Method {method} is not allowed on {path}"),
+            );
+            let allow = if p == "/api/fhir/r4/Bundle" { "POST" } else { "GET" };
+            reply
+                .headers_mut()
+                .insert(hyper::header::ALLOW, HeaderValue::from_static(allow));
+            reply
         }
         _ => fail(
             shared,
@@ -192,7 +222,13 @@ async fn submit(request: Request<Incoming>, shared: &Shared, kill: &Notify) -> R
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if content_type.split(';').next().map(str::trim) != Some("application/fhir+json") {
+    let media_type = content_type
+        .split(';')
+        .next()
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    // The npm `rnds` client sends application/json; parameters (charset) are fine.
+    if media_type != "application/fhir+json" && media_type != "application/json" {
         return fail(
             shared,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

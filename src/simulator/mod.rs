@@ -1,5 +1,6 @@
 //! A local RNDS for tests, the demo and the benchmarks: one HTTPS listener
-//! with mutual TLS (client certificates from its own test CA), the token
+//! with mutual TLS for the token (a client certificate from its own test
+//! CA; EHR calls need only the token, as on RNDS), the token
 //! service, bundle submission with the contract's checks and error codes,
 //! the lookups, fault injection (latency, 429, 5xx, lost answers, outages)
 //! and inspection endpoints (`/_sim/documents`, `/_sim/stats`). Documents
@@ -130,13 +131,13 @@ pub struct StoredDocument {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    #[error("não foi possível usar {path}: {source}")]
+    #[error("não foi possível usar {path}: {}", crate::io_text::reason(source))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("não foi possível escutar em {addr}: {source}")]
+    #[error("não foi possível escutar em {addr}: {}", bind_reason(source))]
     Bind {
         addr: SocketAddr,
         #[source]
@@ -152,6 +153,18 @@ pub enum SimError {
     Tls(#[from] rustls::Error),
     #[error("não foi possível iniciar o runtime: {0}")]
     Runtime(#[source] std::io::Error),
+}
+
+fn bind_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "a porta já está em uso por outro programa: escolha outra com --listen".into()
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "este endereço não pertence a este computador: use 127.0.0.1".into()
+        }
+        _ => crate::io_text::reason(error),
+    }
 }
 
 /// A running simulator. Dropping it stops the listener too, without
@@ -240,6 +253,11 @@ impl Simulator {
     pub fn outage(&self, duration: Duration) {
         self.shared.begin_outage(Instant::now() + duration);
         let _ = self.commands.send(server::Command::Outage(duration));
+    }
+
+    /// What `/_sim/stats` shows: requests by status, RNDS code and method.
+    pub fn stats(&self) -> serde_json::Value {
+        self.shared.stats_json()
     }
 
     /// Every stored document, oldest first.

@@ -249,10 +249,22 @@ reference_range = "Não detectável"
 category = "0202"
 exam_code = "94309-2"
 specimen = "SWNAFA"
+
+# Pasta vigiada por `rnds-drop run` (criada pelo simulador) e relatórios.
+[[inbox]]
+path = "entrada"
+outbox = "saida"
 "#,
         cnes = identity.cnes,
         requester_id = identity.requester_id,
         requester_cns = identity.requester_cns,
     );
+    if let Some(dir) = files.config_toml.parent() {
+        let inbox = dir.join("entrada");
+        std::fs::create_dir_all(&inbox).map_err(|source| SimError::Io {
+            path: inbox.clone(),
+            source,
+        })?;
+    }
     write_file(&files.config_toml, text.as_bytes(), false)
 }

@@ -1,4 +1,6 @@
-//! The listener: TLS with a required client certificate from the test CA,
+//! The listener: TLS that asks for a client certificate from the test CA
+//! (required by the token handler only, as RNDS uses mutual TLS for the
+//! token alone),
 //! HTTP/1.1 and HTTP/2 on each connection, a per-connection kill switch
 //! (for lost answers) and outages (listener dropped, live connections
 //! closed, same port bound again later).
@@ -33,6 +35,8 @@ pub enum Command {
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Stats {
     pub requests: u64,
+    /// Requests received, by HTTP method (`doctor` in production: no POST).
+    pub by_method: BTreeMap<String, u64>,
     pub by_status: BTreeMap<String, u64>,
     pub by_error_code: BTreeMap<String, u64>,
 }
@@ -155,12 +159,21 @@ impl Shared {
         }
     }
 
+    pub fn count_method(&self, method: &hyper::Method) {
+        *lock(&self.stats)
+            .by_method
+            .entry(method.as_str().to_string())
+            .or_default() += 1;
+    }
+
     pub fn stats_json(&self) -> serde_json::Value {
         serde_json::to_value(&*lock(&self.stats)).unwrap_or_default()
     }
 }
 
-/// TLS that requires a client certificate chaining to the test CA.
+/// TLS that asks for a client certificate chaining to the test CA. A client
+/// may send none (RNDS' EHR calls need only the token); a certificate that
+/// is sent must chain to the CA. The token handler requires one.
 pub fn acceptor(credentials: ServerCredentials) -> Result<TlsAcceptor, SimError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
@@ -168,6 +181,7 @@ pub fn acceptor(credentials: ServerCredentials) -> Result<TlsAcceptor, SimError>
         roots.add(ca)?;
     }
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
         .build()
         .map_err(|e| SimError::Credentials(e.to_string()))?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -244,9 +258,16 @@ async fn connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, shared: A
         },
     };
     let kill = Arc::new(Notify::new());
+    let client_certificate = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .is_some_and(|chain| !chain.is_empty());
     let service = {
         let kill = kill.clone();
-        service_fn(move |request| super::handlers::handle(request, shared.clone(), kill.clone()))
+        service_fn(move |request| {
+            super::handlers::handle(request, shared.clone(), kill.clone(), client_certificate)
+        })
     };
     let builder = auto::Builder::new(TokioExecutor::new());
     let serving = builder.serve_connection(TokioIo::new(tls), service);

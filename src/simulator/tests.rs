@@ -174,16 +174,81 @@ async fn send(sim: &Simulator, client: &Client, token: &str, body: &Value) -> Se
     post(sim, client, token, &sim.identity().requester_cns, body).await
 }
 
+/// As on RNDS, mutual TLS guards the token only: a client without a
+/// certificate (curl, the npm `rnds` package) is refused a token but can
+/// post and look up with a token obtained elsewhere.
 #[tokio::test]
-async fn no_client_certificate_fails_the_handshake() {
+async fn the_token_needs_a_client_certificate_and_ehr_calls_do_not() {
     let dir = tempfile::tempdir().unwrap();
     let sim = sim_in(dir.path()).await;
-    let client = client_with(sim.files(), None, &[]);
-    let result = client
+    let anonymous = client_with(sim.files(), None, &[]);
+    let refused = anonymous
         .get(format!("{}/api/token", sim.base_url()))
         .send()
-        .await;
-    assert!(result.is_err(), "{result:?}");
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("autenticação mútua TLS"), "{text}");
+
+    let token = get_token(&sim, &lab_client(&sim)).await;
+    let sent = send(&sim, &anonymous, &token, &bundle("SEM-CERT-1")).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{:?}", sent.body);
+    let cnes = &sim.identity().cnes;
+    let found = anonymous
+        .get(format!(
+            "{}/api/fhir/r4/Organization/{cnes}",
+            sim.base_url()
+        ))
+        .header("X-Authorization-Server", format!("Bearer {token}"))
+        .header("Authorization", &sim.identity().requester_cns)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.status(), StatusCode::OK);
+    sim.shutdown().await;
+}
+
+/// The npm `rnds` client sends `application/json`; a charset parameter is
+/// fine; PUT and DELETE are not offered (405, not 404).
+#[tokio::test]
+async fn media_types_and_methods_as_real_clients_send_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+    for (i, media) in [
+        "application/json",
+        "application/fhir+json; charset=utf-8",
+        "application/json;charset=UTF-8",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let reply = client
+            .post(format!("{}/api/fhir/r4/Bundle", sim.base_url()))
+            .header("Content-Type", media)
+            .header("X-Authorization-Server", format!("Bearer {token}"))
+            .header("Authorization", &sim.identity().requester_cns)
+            .body(bundle(&format!("MIDIA-{i}")).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::CREATED, "{media}");
+    }
+    for method in [reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let reply = client
+            .request(
+                method.clone(),
+                format!("{}/api/fhir/r4/Bundle", sim.base_url()),
+            )
+            .header("X-Authorization-Server", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(reply.headers()["allow"], "POST");
+    }
     sim.shutdown().await;
 }
 

@@ -42,6 +42,28 @@ pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Ve
             ),
         });
     };
+    for (field, wanted) in &map.missing_overrides {
+        let headers = map
+            .headers
+            .iter()
+            .map(|h| format!("\"{h}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        issues.push(RowIssue {
+            line: header_line,
+            column: wanted.clone(),
+            value: String::new(),
+            code: "coluna_configurada_ausente".into(),
+            message: format!(
+                "Linha {header_line} (cabeçalho): a configuração ([inbox.columns] {} = \"{wanted}\") \
+                 diz que {} está na coluna \"{wanted}\", mas o arquivo não tem essa coluna (ou \
+                 ela já foi usada para outro campo). Colunas do arquivo: {headers}. Corrija o \
+                 nome em [inbox.columns] ou o cabeçalho do arquivo.",
+                field.name(),
+                label(*field)
+            ),
+        });
+    }
     for field in [
         Field::PatientCns,
         Field::CollectionDate,
@@ -59,7 +81,10 @@ pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Ve
             &mut issues,
         );
     }
-    if !map.has(Field::Specimen) && defaults.specimen.is_none() {
+    if !map.has(Field::Specimen)
+        && defaults.specimen.is_none()
+        && !any_exam(|e| e.specimen.is_some())
+    {
         missing(Field::Specimen, Some("specimen = \"SWNAFA\""), &mut issues);
     }
     if !map.has(Field::Method) && defaults.method.is_none() && !any_exam(|e| e.method.is_some()) {

@@ -20,6 +20,22 @@ pub enum IdProblem {
     Repeated,
     /// The check digits do not match.
     CheckDigit,
+    /// Excel showed the number in scientific notation (`7,85957E+14`) and
+    /// the export kept that text: the last digits are lost for good.
+    ExcelScientific,
+}
+
+/// `7,85957E+14`, `7.85957e+14`, `1E+15`: what Excel writes for a long
+/// number in a "Geral" column. The digits it dropped cannot be recovered.
+pub fn is_excel_scientific(text: &str) -> bool {
+    let t = text.trim();
+    let Some((mantissa, exponent)) = t.split_once(['E', 'e']) else {
+        return false;
+    };
+    let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
+    let (whole, fraction) = mantissa.split_once([',', '.']).unwrap_or((mantissa, "0"));
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && all_digits(fraction) && all_digits(exponent)
 }
 
 /// `text` without the separators people type: `.`, `-`, `/`, spaces.
@@ -33,6 +49,9 @@ fn is_separator(c: char) -> bool {
 
 /// The digits of `text` once separators are dropped, exactly `N` of them.
 fn digits<const N: usize>(text: &str) -> Result<[u32; N], IdProblem> {
+    if is_excel_scientific(text) {
+        return Err(IdProblem::ExcelScientific);
+    }
     let mut values = [0; N];
     let mut found = 0;
     for c in text.chars() {
@@ -247,6 +266,9 @@ mod tests {
             })
         );
         assert_eq!(check_cns("70000000000000A"), Err(IdProblem::Character));
+        assert_eq!(check_cns("7,85957E+14"), Err(IdProblem::ExcelScientific));
+        assert_eq!(check_cns("7.85957e+14"), Err(IdProblem::ExcelScientific));
+        assert_eq!(check_cpf("1,23457E+10"), Err(IdProblem::ExcelScientific));
         assert_eq!(
             check_cns("700 0000 0000 0005"),
             Ok("700000000000005".into())

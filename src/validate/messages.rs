@@ -56,6 +56,12 @@ pub fn id_reason(problem: IdProblem, what: &str) -> String {
         }
         IdProblem::Repeated => "todos os dígitos são iguais".into(),
         IdProblem::CheckDigit => "dígito verificador não confere".into(),
+        IdProblem::ExcelScientific => format!(
+            "o Excel transformou {what} em notação científica e apagou os últimos dígitos, que \
+             não podem ser recuperados deste arquivo. No Excel, selecione a coluna, formate-a \
+             como Texto e digite ou cole de novo os números (ou exporte do sistema do \
+             laboratório direto em CSV, sem abrir no Excel)"
+        ),
     }
 }
 

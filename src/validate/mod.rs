@@ -18,6 +18,7 @@
 
 mod check;
 pub mod dates;
+pub mod exam_kind;
 mod header;
 pub mod ids;
 mod messages;

@@ -49,13 +49,16 @@ pub fn validate_row(
         }
     }
     let value = result_value(&mut c);
-    let specimen = specimen(&mut c);
     let exam_key = exam.as_ref().map_or("", |e| e.code.as_str());
+    let specimen = specimen(&mut c, exam_key);
     let method = text_or_default(
         &mut c,
         Field::Method,
         settings.defaults.method_for(exam_key),
     );
+    if c.optional(Field::Method).is_none() && settings.defaults.method_is_global_for(exam_key) {
+        global_method_fits(&mut c, method.as_deref(), exam_key);
+    }
     let reference_range = text_or_default(
         &mut c,
         Field::ReferenceRange,
@@ -189,7 +192,26 @@ fn unknown_exam(c: &mut Check, field: Field, value: &str) {
     c.push(Some(field), "exame_desconhecido", message);
 }
 
-fn specimen(c: &mut Check) -> Option<SpecimenCode> {
+/// A global `[defaults] method` is written for one kind of exam; on a row
+/// of another kind (RT-PCR on an antibody test) it would be a false
+/// statement sent to RNDS, so the row is refused with the fix.
+fn global_method_fits(c: &mut Check, method: Option<&str>, exam: &str) {
+    let Some(method) = method else { return };
+    if let Some((method_kind, exam_kind)) = super::exam_kind::mismatch(method, exam) {
+        let message = format!(
+            "{}: o exame {exam} é um teste {} e receberia o método padrão \"{method}\" de \
+             [defaults] method, que é de um teste {}. Defina o método deste exame na \
+             configuração ([defaults.exams.\"{exam}\"] method = \"...\") ou preencha a coluna \
+             de método no arquivo.",
+            place(c.row.line, ""),
+            exam_kind.words(),
+            method_kind.words()
+        );
+        c.push(None, "metodo_padrao_de_outro_exame", message);
+    }
+}
+
+fn specimen(c: &mut Check, exam: &str) -> Option<SpecimenCode> {
     if let Some(text) = c.value(Field::Specimen) {
         let found = mapping::specimen(text);
         if found.is_none() {
@@ -203,13 +225,14 @@ fn specimen(c: &mut Check) -> Option<SpecimenCode> {
         }
         return found;
     }
-    match c.settings.defaults.specimen.as_deref() {
+    match c.settings.defaults.specimen_for(exam) {
         Some(default) => {
             let found = mapping::specimen(default);
             if found.is_none() {
                 let message = format!(
-                    "{}: a amostra padrão \"{default}\" de [defaults] specimen não é \
-                     reconhecida. Corrija a configuração (ex.: specimen = \"SWNAFA\").",
+                    "{}: a amostra padrão \"{default}\" da configuração ([defaults] specimen \
+                     ou [defaults.exams] specimen) não é reconhecida. Corrija a configuração \
+                     (ex.: specimen = \"SWNAFA\").",
                     place(c.row.line, "")
                 );
                 c.push(None, "amostra_desconhecida", message);

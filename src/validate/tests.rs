@@ -490,6 +490,7 @@ fn defaults_fill_missing_columns_per_exam_first() {
             method: Some("Imunocromatografia".into()),
             reference_range: None,
             category: Some("0214".into()),
+            specimen: None,
         },
     );
     assert_eq!(file_issues(&map, &s, 1), vec![]);
@@ -720,4 +721,117 @@ fn a_row_of_a_file_without_the_column_points_to_the_header_issue() {
     assert!(found[0]
         .message
         .starts_with("Linha 2: o arquivo não tem coluna com o CNS do paciente"));
+}
+
+/// The lab named a column in `[inbox.columns]` that the file lacks: said
+/// on the header line, and no synonym stands in for it.
+#[test]
+fn a_configured_column_absent_from_the_file_is_an_issue() {
+    let mut overrides = BTreeMap::new();
+    overrides.insert(Field::PatientCns, "Cartão do Paciente".to_string());
+    let map = map_columns(&headers(PERF_HEADER), &overrides);
+    assert!(!map.has(Field::PatientCns), "no guess from the synonyms");
+    let found = file_issues(&map, &settings(), 1);
+    let issue = found
+        .iter()
+        .find(|i| i.code == "coluna_configurada_ausente")
+        .expect("reported");
+    assert_eq!(issue.line, 1);
+    assert_eq!(issue.column, "Cartão do Paciente");
+    assert!(
+        issue
+            .message
+            .contains("[inbox.columns] patient_cns = \"Cartão do Paciente\""),
+        "{}",
+        issue.message
+    );
+    assert!(issue.message.contains("\"cns\""), "{}", issue.message);
+}
+
+/// Excel's `7,85957E+14` is not "characters that are not digits": the
+/// message says Excel did it and how to export the column as text.
+#[test]
+fn a_cns_that_excel_turned_into_scientific_notation_says_so() {
+    let map = perf_map();
+    let issues = validate_row(
+        &row(
+            3,
+            "LAB-1;PACIENTE;7,85957E+14;;08/06/2021;08/06/2021;94309-2;Detectável;SWNAFA;RT-PCR;2337991",
+        ),
+        &map,
+        &settings(),
+    )
+    .unwrap_err();
+    let issue = issues
+        .iter()
+        .find(|i| i.column == "cns")
+        .expect("CNS issue");
+    assert_eq!(issue.value, "7,85957E+14");
+    assert!(
+        issue
+            .message
+            .contains("o Excel transformou o CNS em notação científica"),
+        "{}",
+        issue.message
+    );
+    assert!(
+        issue.message.contains("formate-a como Texto"),
+        "{}",
+        issue.message
+    );
+    assert!(
+        !issue.message.contains("não são dígitos"),
+        "{}",
+        issue.message
+    );
+}
+
+/// A global `[defaults] method = "RT-PCR"` is not stated for an antibody
+/// test: the row is refused with the per-exam fix; a per-exam method (and
+/// per-exam specimen) wins and the row passes.
+#[test]
+fn a_global_method_of_another_kind_of_exam_is_refused() {
+    let map = map_columns(
+        &headers("cns;data_coleta;data_resultado;resultado"),
+        &BTreeMap::new(),
+    );
+    let mut s = settings();
+    s.defaults.exam_code = Some("94563-4".into()); // IgG antibody
+    s.defaults.method = Some("RT-PCR".into());
+    s.defaults.specimen = Some("SWNAFA".into());
+    let r = row(
+        4,
+        &format!("{};08/06/2021;08/06/2021;Reagente", cns("70000000000000")),
+    );
+    let found = validate_row(&r, &map, &s).unwrap_err();
+    let issue = found
+        .iter()
+        .find(|i| i.code == "metodo_padrao_de_outro_exame")
+        .expect("refused");
+    assert!(
+        issue
+            .message
+            .starts_with("Linha 4: o exame 94563-4 é um teste de anticorpos"),
+        "{}",
+        issue.message
+    );
+    assert!(
+        issue
+            .message
+            .contains("[defaults.exams.\"94563-4\"] method"),
+        "{}",
+        issue.message
+    );
+
+    s.defaults.exams.insert(
+        "94563-4".into(),
+        ExamDefaults {
+            method: Some("Quimioluminescência".into()),
+            specimen: Some("SER".into()),
+            ..ExamDefaults::default()
+        },
+    );
+    let got = validate_row(&r, &map, &s).unwrap();
+    assert_eq!(got.method, "Quimioluminescência");
+    assert_eq!(got.specimen.code, "SER");
 }

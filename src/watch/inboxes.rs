@@ -124,9 +124,15 @@ impl Inboxes {
                     Ok(Some(claimed)) => return claimed,
                     Ok(None) => {}
                     Err(e) => {
-                        // Retried after each settle; said once per path.
+                        // Not yet, never a failure: on Windows a writer that
+                        // holds the file open refuses the rename. The file
+                        // stays in the inbox and is tried again once it
+                        // settles again; said once per path.
                         if self.claim_failures.insert(path) {
-                            tracing::warn!("{e}");
+                            tracing::warn!(
+                                "{e}; o arquivo continua na pasta de entrada e será pego quando \
+                                 o programa que o grava o liberar"
+                            );
                         }
                     }
                 }

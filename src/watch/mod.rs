@@ -13,6 +13,8 @@
 //! RNDS; it only lists, stats, opens (to test readability) and renames.
 //! One service instance per inbox: the work folders are ours alone.
 
+mod attempts;
+mod growth;
 mod inboxes;
 mod rules;
 mod scanner;
@@ -23,6 +25,7 @@ mod tests;
 
 use std::path::PathBuf;
 
+pub use growth::{unterminated_tail, FileLook};
 pub use inboxes::{Inboxes, WatchSettings};
 pub use rules::is_ignored_name;
 pub use scanner::{Scan, Scanner};
@@ -30,9 +33,15 @@ pub use workdir::{ClaimedFile, Disposition, WorkDirs};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
-    #[error("a pasta de entrada {path} não existe ou não é uma pasta")]
+    #[error(
+        "a pasta de entrada {path} não existe ou não é uma pasta: crie-a ou corrija [[inbox]] \
+         path na configuração"
+    )]
     InboxMissing { path: PathBuf },
-    #[error("não foi possível ler a pasta de entrada {path}: {source}")]
+    #[error(
+        "não foi possível ler a pasta de entrada {path}: {}",
+        crate::io_text::reason(source)
+    )]
     ReadInbox {
         path: PathBuf,
         #[source]
@@ -43,13 +52,19 @@ pub enum WatchError {
          ela precisa ficar no mesmo disco para que a troca de pasta seja atômica"
     )]
     OtherVolume { inbox: PathBuf, work: PathBuf },
-    #[error("não foi possível preparar a pasta de trabalho {path}: {source}")]
+    #[error(
+        "não foi possível preparar a pasta de trabalho {path}: {}",
+        crate::io_text::reason(source)
+    )]
     WorkDir {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("não foi possível mover {from} para {to}: {source}")]
+    #[error(
+        "não foi possível mover {from} para {to}: {}",
+        crate::io_text::reason(source)
+    )]
     Move {
         from: PathBuf,
         to: PathBuf,

@@ -13,7 +13,9 @@ use crate::platform;
 /// What a scan found.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Scan {
-    /// Files settled, non-empty and readable, by name.
+    /// Files settled and readable, by name. An empty file is ready too: the
+    /// service gives it a second look before failing it (it may be a file
+    /// being created), so it never sits in the inbox unreported.
     pub ready: Vec<PathBuf>,
     /// When the earliest still-settling file could become ready: scan
     /// again then.
@@ -92,8 +94,8 @@ impl Scanner {
 
     /// Lists the inbox at `now` (our monotonic clock). A file is ready when
     /// its size, mtime and identity (inode, or file index on Windows) have
-    /// not changed since a scan at least `settle` earlier, it is not empty
-    /// and it opens for reading.
+    /// not changed since a scan at least `settle` earlier and it opens for
+    /// reading.
     pub fn poll(&mut self, now: Instant) -> Result<Scan, WatchError> {
         let inbox = self.inbox.clone();
         let read_err = |source| WatchError::ReadInbox {
@@ -135,9 +137,6 @@ impl Scanner {
             let settles_at = tracked.unchanged_since + self.settle;
             if now < settles_at {
                 scan.next_check = Some(scan.next_check.map_or(settles_at, |t| t.min(settles_at)));
-            } else if signature.len == 0 {
-                // An empty file may still be filled; it is looked at again
-                // on the next event or periodic scan.
             } else if let Err(e) = File::open(&path) {
                 self.warn_once(&path, || {
                     format!("não pode ser aberto para leitura ({e}); aguardando")

@@ -89,19 +89,73 @@ fn a_file_still_growing_is_not_ready() {
 }
 
 #[test]
-fn an_empty_file_is_not_ready() {
+fn an_empty_file_settles_like_any_other_and_is_claimed() {
+    // Never left in the inbox silently: the service reads it and, still
+    // empty on a second look, fails it with a report.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("vazio.csv");
     fs::write(&file, "").unwrap();
     let mut scanner = scanner(dir.path());
     let t0 = Instant::now();
-    scanner.poll(t0).unwrap();
-    let later = scanner.poll(t0 + SETTLE * 10).unwrap();
-    assert!(later.ready.is_empty());
-    assert_eq!(later.next_check, None);
+    assert!(scanner.poll(t0).unwrap().ready.is_empty());
+    assert_eq!(
+        scanner.poll(t0 + SETTLE).unwrap().ready,
+        std::slice::from_ref(&file)
+    );
+    let claimed = scanner.claim(&file).unwrap().expect("claimed");
+    assert_eq!(claimed.look().unwrap().len, 0);
+    assert!(!file.exists());
+}
+
+#[test]
+fn reads_without_rows_are_counted_durably_per_version_and_cleared_on_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bomba.csv");
     fs::write(&file, CSV).unwrap();
-    scanner.poll(t0 + SETTLE * 11).unwrap();
-    assert_eq!(scanner.poll(t0 + SETTLE * 12).unwrap().ready, [file]);
+    let mut scanner = scanner(dir.path());
+    let t0 = Instant::now();
+    scanner.poll(t0).unwrap();
+    scanner.poll(t0 + SETTLE).unwrap();
+    let claimed = scanner.claim(&file).unwrap().expect("claimed");
+    let look = claimed.look().unwrap();
+    assert_eq!(claimed.begin_read(&look).unwrap(), 0);
+    assert_eq!(claimed.begin_read(&look).unwrap(), 1);
+    // A new process finds the count through its leftovers.
+    let resumed = scanner.leftovers().unwrap().remove(0);
+    assert_eq!(resumed.reads_without_rows(&look), 2);
+    resumed.clear_failed_reads();
+    assert_eq!(claimed.reads_without_rows(&look), 0);
+    claimed.begin_read(&look).unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    claimed.finish(Disposition::Failed, day).unwrap();
+    let markers = dir.path().join(".rnds-drop/tentativas");
+    assert_eq!(fs::read_dir(markers).unwrap().count(), 0);
+}
+
+#[test]
+fn a_finished_file_that_changed_is_taken_back_into_processando() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lote.csv");
+    fs::write(&file, CSV).unwrap();
+    let mut scanner = scanner(dir.path());
+    let t0 = Instant::now();
+    scanner.poll(t0).unwrap();
+    scanner.poll(t0 + SETTLE).unwrap();
+    let claimed = scanner.claim(&file).unwrap().expect("claimed");
+    let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let stored = claimed.finish(Disposition::Processed, day).unwrap();
+    append(&stored, "LAB-2;898001160059006;Não detectável\n");
+    let again = claimed.reclaim(&stored).unwrap();
+    assert!(!stored.exists());
+    assert_eq!(again.original_name, "lote.csv");
+    assert_eq!(
+        again.work_path,
+        dir.path().join(".rnds-drop/processando/lote.csv")
+    );
+    assert!(!again.resumed);
+    assert!(fs::read_to_string(&again.work_path)
+        .unwrap()
+        .ends_with("Não detectável\n"));
 }
 
 #[test]

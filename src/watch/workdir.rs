@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDate};
 
+use super::attempts::Attempts;
+use super::growth::FileLook;
 use super::WatchError;
 use crate::platform;
 
@@ -14,6 +16,8 @@ const WORK_ROOT: &str = ".rnds-drop";
 const PROCESSING: &str = "processando";
 const PROCESSED: &str = "processados";
 const FAILED: &str = "falhas";
+/// Per claimed file, the reads that produced no row (see `attempts`).
+const ATTEMPTS: &str = "tentativas";
 
 /// Where a finished file goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +55,7 @@ impl WorkDirs {
             work.processing(),
             work.processed_root(),
             work.failed(),
+            work.attempts_dir(),
         ] {
             let io_err = |source| WatchError::WorkDir {
                 path: dir.clone(),
@@ -85,6 +90,10 @@ impl WorkDirs {
 
     pub fn failed(&self) -> PathBuf {
         self.root.join(FAILED)
+    }
+
+    fn attempts_dir(&self) -> PathBuf {
+        self.root.join(ATTEMPTS)
     }
 
     /// Regular files left in `processando/` by a previous run, by name.
@@ -143,7 +152,59 @@ impl ClaimedFile {
             path: dir.clone(),
             source,
         })?;
-        move_without_overwrite(&self.work_path, &dir, &self.original_name)
+        let stored = move_without_overwrite(&self.work_path, &dir, &self.original_name)?;
+        // A leftover marker only costs a few bytes; never fail a finished
+        // file over it.
+        let _ = self.attempts().clear();
+        Ok(stored)
+    }
+
+    /// Size and modification time of the claimed file now.
+    pub fn look(&self) -> std::io::Result<FileLook> {
+        FileLook::of(&self.work_path)
+    }
+
+    /// Reads of this version of the file (`look`) that produced no row:
+    /// the process died while reading it, or the reader refused it.
+    pub fn reads_without_rows(&self, look: &FileLook) -> u32 {
+        self.attempts().count(look)
+    }
+
+    /// Records, durably, that a read of this version begins; returns the
+    /// reads without rows before this one.
+    pub fn begin_read(&self, look: &FileLook) -> Result<u32, WatchError> {
+        self.attempts()
+            .begin(look)
+            .map_err(|source| WatchError::WorkDir {
+                path: self.work.attempts_dir(),
+                source,
+            })
+    }
+
+    /// The reader produced rows (or finished): the file is readable.
+    pub fn clear_failed_reads(&self) {
+        if let Err(e) = self.attempts().clear() {
+            tracing::warn!(arquivo = %self.original_name, "não foi possível apagar o marcador de tentativas: {e}");
+        }
+    }
+
+    /// Takes back a file this service already moved to `processados/` or
+    /// `falhas/` (at `stored`) because it changed there: a writer still
+    /// held it open. It goes back into `processando/` as a new claim.
+    pub fn reclaim(&self, stored: &Path) -> Result<ClaimedFile, WatchError> {
+        let work_path =
+            move_without_overwrite(stored, &self.work.processing(), &self.original_name)?;
+        Ok(ClaimedFile {
+            inbox_index: self.inbox_index,
+            original_name: self.original_name.clone(),
+            work_path,
+            resumed: false,
+            work: self.work.clone(),
+        })
+    }
+
+    fn attempts(&self) -> Attempts {
+        Attempts::new(&self.work.attempts_dir(), &display_name(&self.work_path))
     }
 }
 
@@ -166,7 +227,24 @@ pub(super) fn move_without_overwrite(
         let candidate = dir.join(numbered(name, n));
         match fs::symlink_metadata(&candidate) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => break candidate,
-            _ => n += 1,
+            Ok(_) if n < MAX_NUMBERED => n += 1,
+            // Only "taken" moves on to the next number: any other error
+            // (not a folder, no permission, name too long) would recur for
+            // every number, and a loop over it never ends.
+            Ok(_) => {
+                return Err(WatchError::Move {
+                    from: from.to_path_buf(),
+                    to: candidate,
+                    source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+                })
+            }
+            Err(source) => {
+                return Err(WatchError::Move {
+                    from: from.to_path_buf(),
+                    to: candidate,
+                    source,
+                })
+            }
         }
     };
     fs::rename(from, &target).map_err(|source| WatchError::Move {
@@ -176,6 +254,9 @@ pub(super) fn move_without_overwrite(
     })?;
     Ok(target)
 }
+
+/// Numbered names tried before giving up on a folder.
+const MAX_NUMBERED: u32 = 100_000;
 
 /// `exames.csv` → `exames (2).csv`; `n = 1` keeps the name.
 fn numbered(name: &str, n: u32) -> String {
@@ -194,7 +275,29 @@ fn numbered(name: &str, n: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::numbered;
+    use super::{move_without_overwrite, numbered};
+
+    #[test]
+    fn a_destination_that_is_not_a_folder_is_an_error_not_a_loop() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("exames.csv");
+        std::fs::write(&from, "a;b\n").unwrap();
+        // `processados` exists as a file: every candidate fails with
+        // "not a directory", which is not "name taken".
+        let not_a_folder = dir.path().join("processados");
+        std::fs::write(&not_a_folder, "").unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let (from_, to_) = (from.clone(), not_a_folder.clone());
+        std::thread::spawn(move || {
+            let _ = sender.send(move_without_overwrite(&from_, &to_, "exames.csv").is_err());
+        });
+        // A generous guard so a regression fails instead of hanging the suite.
+        let failed = receiver
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("move_without_overwrite returned");
+        assert!(failed);
+        assert!(from.exists(), "the file stays where it was");
+    }
 
     #[test]
     fn numbered_names_keep_the_extension() {

@@ -41,7 +41,7 @@ fn unknown_config_key_is_exit_3_with_its_line() {
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("fuso"), "{stderr}");
-    assert!(stderr.contains("line 8"), "{stderr}");
+    assert!(stderr.contains("linha 8"), "{stderr}");
 }
 
 #[test]
@@ -83,6 +83,39 @@ fn exit_codes_follow_the_worst_file() {
         summary["error"].as_str().is_some_and(|e| !e.is_empty()),
         "{summary}"
     );
+}
+
+#[test]
+fn check_keeps_both_report_sets_when_two_inputs_share_a_stem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("inj.csv");
+    let xlsx = dir.path().join("inj.xlsx");
+    std::fs::copy(
+        harness::fixtures().join("check/lis_cp1252_crlf/input.csv"),
+        &csv,
+    )
+    .expect("csv copied");
+    std::fs::copy(harness::samples().join("exemploseegene.xlsx"), &xlsx).expect("xlsx copied");
+    let out_dir = dir.path().join("saida");
+    let out = rnds_drop()
+        .args(["check", "--config"])
+        .arg(harness::fixtures().join("lab.toml"))
+        .arg("--out")
+        .arg(&out_dir)
+        .arg(&csv)
+        .arg(&xlsx)
+        .output()
+        .expect("binary runs");
+    assert!(out.status.code().is_some_and(|c| c <= 2), "{out:?}");
+    for (name, input) in [("inj.csv", "inj.csv"), ("inj.xlsx", "inj.xlsx")] {
+        let summary = std::fs::read_to_string(out_dir.join(format!("{name}.resumo.json")))
+            .unwrap_or_else(|e| panic!("{name}.resumo.json: {e}"));
+        let summary: serde_json::Value = serde_json::from_str(&summary).expect("JSON");
+        assert_eq!(summary["file"], input);
+        assert!(out_dir.join(format!("{name}.erros.csv")).exists());
+    }
+    assert!(out_dir.join("inj.xlsx.erros.xlsx").exists());
+    assert!(!out_dir.join("inj.resumo.json").exists());
 }
 
 /// A report name that cannot be replaced (on Windows: `exames.erros.csv`

@@ -69,7 +69,7 @@ prop_compose! {
             "Detectável", "NÃO DETECTADO", "Positivo", "Não reagente", "Inconclusivo", "1", "2", "3", "12,5",
         ]),
         specimen in proptest::sample::select([codes(SPECIMEN_GAL), codes(SPECIMEN_HL7)].concat()),
-        method in "[A-Za-zÀ-ú -]{1,20}",
+        method in "[A-Za-zÀ-ú][A-Za-zÀ-ú -]{0,19}",
         note in proptest::option::of("[A-Za-zÀ-ú0-9 ,.]{1,30}"),
     ) -> Vec<String> {
         let collected = format!("{day:02}/{month:02}/{year} {hour:02}:{minute:02}");

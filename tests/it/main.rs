@@ -4,8 +4,13 @@
 mod check;
 mod cli;
 mod conformance;
+mod daemon;
+mod edges;
+mod growing_files;
 mod harness;
+mod ledger_reset;
 mod packaging;
+mod report_kills;
 // Kills the service binary with SIGKILL/SIGTERM; Windows stops it through
 // the same shutdown future by Ctrl+C or the service manager (src/winservice).
 #[cfg(unix)]

@@ -176,12 +176,14 @@ fn first_sheet_with_data_or_the_chosen_one() {
 
     let chosen = ReadOptions {
         sheet: Some("Controles".into()),
+        ..ReadOptions::default()
     };
     let table = read(two_sheet_workbook(), &chosen).unwrap();
     assert_eq!(table.info.headers, ["controle", "situação"]);
 
     let missing = ReadOptions {
         sheet: Some("Plan9".into()),
+        ..ReadOptions::default()
     };
     let error = read(two_sheet_workbook(), &missing).err().unwrap();
     assert!(
@@ -207,6 +209,10 @@ fn unreadable_workbooks_are_clear_errors() {
     truncated.truncate(truncated.len() / 2);
     let error = read(truncated, &ReadOptions::default()).err().unwrap();
     assert!(matches!(error, InputError::Xlsx(_)), "{error}");
+    // calamine's "Zip error: ... Could not find EOCD" stays out of it.
+    let text = error.to_string();
+    assert!(text.contains("corrompido (incompleto"), "{text}");
+    assert!(!text.contains("Zip") && !text.contains("EOCD"), "{text}");
 
     // Encrypted workbooks are Compound File Binary containers, not zips.
     let mut protected = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1".to_vec();

@@ -228,10 +228,16 @@ fn a_post_answered_500_502_504_may_be_stored_so_it_is_unknown_not_retried() {
             },
             now(),
         );
-        assert!(
-            matches!(final_outcome(v), Outcome::Unknown { .. }),
-            "HTTP {status} to a POST"
-        );
+        match final_outcome(v) {
+            Outcome::Unknown { message } => {
+                assert!(
+                    message.contains("pode ter gravado o documento; será conferido"),
+                    "{message}"
+                );
+                assert!(!message.contains("  "), "{message:?}");
+            }
+            other => panic!("HTTP {status} to a POST: {other:?}"),
+        }
     }
     // Refusals before any work stay retryable, for POSTs too.
     for status in [429u16, 503, 408] {

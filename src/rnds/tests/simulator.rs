@@ -89,7 +89,7 @@ async fn doctor_passes_with_the_generated_config() {
     assert!(report.passed(), "{out}");
     assert_eq!(
         out.lines().filter(|l| l.starts_with('✓')).count(),
-        6,
+        7,
         "{out}"
     );
     assert!(
@@ -97,6 +97,150 @@ async fn doctor_passes_with_the_generated_config() {
         "CNPJ from the certificate: {out}"
     );
     assert!(sim.documents().is_empty(), "the probe stored nothing");
+    sim.shutdown().await;
+}
+
+/// Production is never posted to: the requester check is reported as not
+/// checkable, every other check runs read-only, and the exit code stays 0.
+#[tokio::test]
+async fn doctor_sends_no_post_to_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(dir.path(), simulator::DEFAULT_TOKEN_LIFETIME).await;
+    let path = edited_config(&sim, |t| replace_line(t, "environment", "\"producao\""));
+    let (report, out) = doctor(&path).await;
+    println!("{out}");
+    assert_eq!(report.exit_code(), 0, "{out}");
+    let requester = report.check(names::REQUESTER).unwrap();
+    assert_eq!(requester.status, CheckStatus::NotCheckable, "{out}");
+    assert!(
+        requester.detail.contains("nunca envia nada à produção"),
+        "{out}"
+    );
+    assert!(out.contains("– identificador do solicitante"), "{out}");
+    let stats = sim.stats();
+    assert!(stats["by_method"].get("POST").is_none(), "{stats}");
+    assert!(stats["by_method"]["GET"].as_u64().unwrap() >= 3, "{stats}");
+    // Homologation (here the simulator) still gets the empty-bundle probe.
+    let (report, out) = doctor(&sim.files().config_toml).await;
+    assert_eq!(report.exit_code(), 0, "{out}");
+    assert_eq!(sim.stats()["by_method"]["POST"], 1);
+    sim.shutdown().await;
+}
+
+/// The inbox folder is missing (or the outbox is a file): doctor says so
+/// instead of passing and leaving `run` to fail.
+#[tokio::test]
+async fn doctor_checks_the_inbox_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(dir.path(), simulator::DEFAULT_TOKEN_LIFETIME).await;
+    std::fs::write(sim.files().config_toml.with_file_name("relatorios"), "").unwrap();
+    let path = edited_config(&sim, |t| {
+        let t = replace_line(t, "path", "\"nao-existe\"");
+        replace_line(t, "outbox", "\"relatorios\"")
+    });
+    let (report, out) = doctor(&path).await;
+    println!("{out}");
+    assert_eq!(report.exit_code(), 3, "{out}");
+    let folders = report.check(names::FOLDERS).unwrap();
+    assert_eq!(folders.status, CheckStatus::ConfigurationProblem, "{out}");
+    assert!(
+        folders.detail.contains("nao-existe não existe: crie-a"),
+        "{out}"
+    );
+    assert!(
+        folders
+            .detail
+            .contains("relatorios é um arquivo, não uma pasta"),
+        "{out}"
+    );
+    sim.shutdown().await;
+}
+
+/// A certificate from a CA the server does not know: the server refused
+/// it, a configuration problem (3), not "check the internet" (4).
+#[tokio::test]
+async fn doctor_says_the_server_refused_our_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(dir.path(), simulator::DEFAULT_TOKEN_LIFETIME).await;
+    let other = testutil::pki(dir.path(), "outra", None);
+    let foreign = testutil::pfx(&other, Encoding::Modern);
+    let senha = dir.path().join("outra.senha");
+    std::fs::write(&senha, testutil::PASSWORD).unwrap();
+    let path = edited_config(&sim, |t| {
+        let t = replace_line(t, "certificate", &format!("\"{}\"", foreign.display()));
+        replace_line(
+            t,
+            "certificate_password_file",
+            &format!("\"{}\"", senha.display()),
+        )
+    });
+    let (report, out) = doctor(&path).await;
+    println!("{out}");
+    assert_eq!(report.exit_code(), 3, "{out}");
+    let token = report.check(names::TOKEN).unwrap();
+    assert_eq!(token.status, CheckStatus::ConfigurationProblem, "{out}");
+    assert!(
+        token
+            .detail
+            .contains("o servidor recusou o certificado do laboratório"),
+        "{out}"
+    );
+    assert!(!out.contains("internet"), "{out}");
+    sim.shutdown().await;
+}
+
+/// Without `extra_ca` this computer refuses the simulator's certificate:
+/// the message says so (it used to blame the server).
+#[tokio::test]
+async fn doctor_says_this_computer_refused_the_server_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(dir.path(), simulator::DEFAULT_TOKEN_LIFETIME).await;
+    let path = edited_config(&sim, |t| {
+        t.lines()
+            .filter(|l| !l.starts_with("extra_ca"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let (report, out) = doctor(&path).await;
+    println!("{out}");
+    assert_eq!(report.exit_code(), 3, "{out}");
+    let token = report.check(names::TOKEN).unwrap();
+    assert!(
+        token
+            .detail
+            .contains("este computador recusou o certificado apresentado pelo servidor"),
+        "{out}"
+    );
+    assert!(token.detail.contains("extra_ca"), "{out}");
+    assert!(!token.detail.contains("UnknownIssuer"), "{out}");
+    sim.shutdown().await;
+}
+
+/// Password file and PFX readable by other accounts: warned, not failed.
+#[cfg(unix)]
+#[tokio::test]
+async fn doctor_warns_of_credentials_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(dir.path(), simulator::DEFAULT_TOKEN_LIFETIME).await;
+    for file in [&sim.files().lab_pfx_password_file, &sim.files().lab_pfx] {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let (report, out) = doctor(&sim.files().config_toml).await;
+    println!("{out}");
+    assert_eq!(report.exit_code(), 0, "{out}");
+    let certificate = report.check(names::CERTIFICATE).unwrap();
+    assert_eq!(certificate.status, CheckStatus::Warning, "{out}");
+    assert!(out.contains("! certificado"), "{out}");
+    assert!(
+        certificate
+            .detail
+            .contains("lab.pfx.senha pode ser lido por outras contas"),
+        "{out}"
+    );
+    assert!(certificate.detail.contains("chmod 600"), "{out}");
+    let password = std::fs::read_to_string(&sim.files().lab_pfx_password_file).unwrap();
+    assert!(!out.contains(password.trim()), "{out}");
     sim.shutdown().await;
 }
 

@@ -128,46 +128,28 @@ fn validity_is_judged_at_the_given_instant() {
     assert!(Identity::load_at(&config.rnds, at("2030-01-02T00:00:00Z")).is_err());
 }
 
-/// Collects what `tracing` writes while `f` runs.
-fn logged(f: impl FnOnce()) -> String {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer(Arc::default());
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let bytes = buffer.0.lock().unwrap().clone();
-    String::from_utf8(bytes).unwrap()
-}
-
 #[test]
 fn expiry_within_30_days_is_announced() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path(), "lab", Some((2020, 2030)));
     let config = testutil::config(dir.path(), &pfx(&pki, Encoding::Modern), PASSWORD, "");
     let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-    let soon = logged(|| {
-        Identity::load_at(&config.rnds, at("2029-12-12T00:00:00Z")).unwrap();
-    });
-    assert!(soon.contains("WARN"), "{soon}");
-    assert!(soon.contains("expira em 20 dias (01/01/2030"), "{soon}");
-    let later = logged(|| {
-        Identity::load_at(&config.rnds, at("2029-06-01T00:00:00Z")).unwrap();
-    });
-    assert!(!later.contains("expira"), "{later}");
+    let identity = Identity::load_at(&config.rnds, at("2029-12-12T00:00:00Z")).unwrap();
+    let soon = identity
+        .info()
+        .expiry_warning(at("2029-12-12T00:00:00Z"))
+        .expect("warned 20 days before");
+    assert!(
+        soon.starts_with("o certificado do laboratório expira em 20 dias (01/01/2030"),
+        "{soon}"
+    );
+    assert!(soon.contains("renovação"), "{soon}");
+    let ten_days = identity.info().expiry_warning(at("2029-12-22T00:00:00Z"));
+    assert!(ten_days.is_some_and(|w| w.contains("em 10 dias")));
+    assert_eq!(
+        identity.info().expiry_warning(at("2029-06-01T00:00:00Z")),
+        None
+    );
 }
 
 #[test]

@@ -1,0 +1,203 @@
+//! What follows a pass: the reports and where the file goes (complete,
+//! waiting for its writer to be quiet, pending rows, or `falhas/`).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::check;
+use crate::ledger::FileState;
+use crate::report::Summary;
+use crate::watch::{Disposition, FileLook};
+
+use super::super::freshness::{quiet_period, recheck_period};
+use super::super::outputs::OutputPaths;
+use super::super::pass::PassReport;
+use super::super::publish::{publish_summary, KIND_UNREADABLE};
+use super::super::{blocking, report_instant, ServiceError};
+use super::{retry_delay, Active, Held, Next, Service, MAX_RETRY_DELAY};
+
+impl Service {
+    /// The service's report names for the file's next pass.
+    pub(super) fn paths_for(&self, active: &Active) -> OutputPaths {
+        let inbox = &self.config.inbox[active.claimed.inbox_index];
+        let stem = check::stem(Path::new(&active.claimed.original_name));
+        OutputPaths::timestamped(&inbox.outbox, &stem, &report_instant(&self.config))
+    }
+
+    /// Writes the summary saying why, moves the file to `falhas/` (watched
+    /// a while for late writes: a copy that resumes is read again).
+    pub(super) fn fail(
+        &mut self,
+        active: &Active,
+        summary: &Summary,
+        paths: &OutputPaths,
+        look: Option<FileLook>,
+    ) -> Result<(), ServiceError> {
+        let summary_path = &paths.reports.summary;
+        let today = self.today();
+        let stored = blocking(|| -> Result<_, ServiceError> {
+            publish_summary(
+                summary,
+                paths,
+                &mut self.ledger,
+                active.file_id,
+                KIND_UNREADABLE,
+            )?;
+            let stored = active.claimed.finish(Disposition::Failed, today)?;
+            self.ledger
+                .finish_file(active.file_id, FileState::Failed, &stored)?;
+            Ok(stored)
+        })?;
+        tracing::warn!(
+            arquivo = %active.claimed.original_name,
+            motivo = summary.error.as_deref().unwrap_or(""),
+            relatorio = %summary_path.display(),
+            "arquivo ilegível movido para falhas/"
+        );
+        if let Some(look) = look {
+            let settle = self.settle_of(active);
+            self.finished
+                .push(active.claimed.clone(), stored, look, settle);
+        }
+        Ok(())
+    }
+
+    pub(super) fn settle_of(&self, active: &Active) -> Duration {
+        Duration::from_millis(self.config.inbox[active.claimed.inbox_index].settle_ms)
+    }
+
+    fn today(&self) -> chrono::NaiveDate {
+        chrono::Utc::now()
+            .with_timezone(&self.config.timezone())
+            .date_naive()
+    }
+
+    /// Reports and the file's next step after a pass that read it whole.
+    pub(super) fn after_pass(
+        &mut self,
+        active: &mut Active,
+        report: PassReport,
+        paths: &OutputPaths,
+        look: Option<FileLook>,
+    ) -> Result<Next, ServiceError> {
+        let settle = self.settle_of(active);
+        let today = self.today();
+        let config = &self.config;
+        let name = active.claimed.original_name.clone();
+        match &report.config_error {
+            Some(message) if !self.config_error_logged => {
+                tracing::error!(
+                    "ERRO DE CONFIGURAÇÃO informado pela RNDS: {message}. Os envios ficam \
+                     suspensos e os arquivos aguardam em processando/ até a configuração ser \
+                     corrigida (rode `rnds-drop doctor`)."
+                );
+                self.config_error_logged = true;
+            }
+            Some(_) => {}
+            None => self.config_error_logged = false,
+        }
+        let s = &report.summary;
+        let quiet_at = active.fresh.quiet_at(quiet_period(settle));
+        if let (true, Some(look)) = (report.pending.is_empty() && Instant::now() < quiet_at, look) {
+            // Every row read is final, but a writer pausing longer than
+            // settle_ms may not be done: complete only once it is quiet.
+            // Unchanged by then, this pass's reports are committed as they
+            // are; changed, another pass sends what it gained.
+            active.next_try = quiet_at.min(Instant::now() + recheck_period(settle));
+            active.awaiting_quiet = Some(Box::new(Held {
+                report,
+                paths: paths.clone(),
+                look,
+            }));
+            return Ok(Next::Wait);
+        }
+        if report.pending.is_empty() {
+            let kind = if active.pending_reported {
+                "acompanhamento"
+            } else {
+                "resumo"
+            };
+            let stored = blocking(|| -> Result<_, ServiceError> {
+                if let Some(outputs) = report.outputs {
+                    outputs.publish(&report.summary, &mut self.ledger, active.file_id, kind)?;
+                }
+                let stored = active.claimed.finish(Disposition::Processed, today)?;
+                self.ledger
+                    .finish_file(active.file_id, FileState::Processed, &stored)?;
+                Ok(stored)
+            })?;
+            if let Some(look) = look {
+                self.finished
+                    .push(active.claimed.clone(), stored, look, settle);
+            }
+            tracing::info!(
+                arquivo = %name,
+                linhas = s.rows_total,
+                enviadas = s.rows_sent.unwrap_or(0),
+                substituidas = s.rows_replaced.unwrap_or(0),
+                ja_enviadas = s.rows_already_sent.unwrap_or(0),
+                invalidas = s.rows_invalid,
+                recusadas = s.rows_rejected.unwrap_or(0),
+                relatorio = %paths.reports.summary.display(),
+                "arquivo concluído"
+            );
+            return Ok(Next::Done);
+        }
+
+        let report_due = active.since + Duration::from_secs(config.service.pending_report_after_s);
+        let now = Instant::now();
+        if !active.pending_reported && now >= report_due {
+            if let Some(outputs) = report.outputs {
+                let written = outputs.publish(
+                    &report.summary,
+                    &mut self.ledger,
+                    active.file_id,
+                    "pendentes",
+                )?;
+                active.pending_reported = true;
+                tracing::warn!(
+                    arquivo = %name,
+                    pendentes = report.pending.len(),
+                    relatorio = %written.summary.display(),
+                    "linhas pendentes relatadas; um relatório complementar sairá quando forem enviadas"
+                );
+            }
+        }
+        let mut delay = retry_delay(active.passes);
+        if report.config_error.is_some() {
+            delay = MAX_RETRY_DELAY;
+        }
+        let mut next_try = now + delay;
+        if !active.pending_reported {
+            next_try = next_try.min(report_due.max(now));
+        }
+        active.next_try = next_try;
+        tracing::info!(
+            arquivo = %name,
+            pendentes = report.pending.len(),
+            nova_tentativa_em_s = next_try.saturating_duration_since(now).as_secs(),
+            "linhas pendentes: RNDS inacessível"
+        );
+        Ok(Next::Wait)
+    }
+
+    /// A file resumed after a stop that fell between publishing its final
+    /// report and moving it: moved now, without a second report.
+    pub(super) fn finish_reported(
+        &mut self,
+        active: &Active,
+        disposition: Disposition,
+    ) -> Result<Next, ServiceError> {
+        let stored = active.claimed.finish(disposition, self.today())?;
+        let state = match disposition {
+            Disposition::Processed => FileState::Processed,
+            Disposition::Failed => FileState::Failed,
+        };
+        self.ledger.finish_file(active.file_id, state, &stored)?;
+        tracing::info!(
+            arquivo = %active.claimed.original_name,
+            "arquivo já relatado antes da parada; movido sem novo relatório"
+        );
+        Ok(Next::Done)
+    }
+}
