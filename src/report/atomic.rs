@@ -187,6 +187,8 @@ fn shared_with_group(dir: &Path) -> bool {
 /// it will hold: 0700, or 0750 inside a setgid folder (which passes its
 /// setgid bit on). An existing folder is left as it is.
 pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    // Only unix sets a mode; Windows folders inherit their parent's ACL.
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     {
