@@ -58,8 +58,8 @@ sim=$work/simulador
 sim_pid=$!
 for _ in $(seq 100); do [ -f "$sim/rnds-drop.toml" ] && grep -q auth_url "$sim/rnds-drop.toml" && break; sleep 0.2; done
 [ -f "$sim/rnds-drop.toml" ] || { cat "$work/sim.log" >&2; fail "simulator did not start"; }
-install -o root -g rnds-drop -m 640 "$sim/lab.pfx" /etc/rnds-drop/certificado-laboratorio.pfx
-install -o root -g rnds-drop -m 640 "$sim/lab.pfx.senha" /etc/rnds-drop/pfx.senha
+install -o rnds-drop -g rnds-drop -m 600 "$sim/lab.pfx" /etc/rnds-drop/certificado-laboratorio.pfx
+install -o rnds-drop -g rnds-drop -m 600 "$sim/lab.pfx.senha" /etc/rnds-drop/pfx.senha
 install -o root -g rnds-drop -m 640 "$sim/ca.pem" /etc/rnds-drop/ca-simulador.pem
 python3 - "$sim/rnds-drop.toml" /etc/rnds-drop/rnds-drop.toml <<'PY'
 import re, sys, tomllib
@@ -87,13 +87,17 @@ exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
 user=$(sed -n 's/^User=//p' "$unit")
 [ "$user" = rnds-drop ] || fail "unit User=$user"
 read -r -a argv <<<"$exec_start"
-runuser -u "$user" -- "${argv[@]}" >"$work/service.log" 2>&1 &
+# setpriv execs (runuser would fork and turn SIGTERM into a kill).
+setpriv --reuid="$user" --regid="$user" --init-groups -- "${argv[@]}" >"$work/service.log" 2>&1 &
 service_pid=$!
 install -o rnds-drop -g rnds-drop -m 660 /usr/share/doc/rnds-drop/examples/exames.csv \
     /var/lib/rnds-drop/entrada/exames.csv
-summary=/var/lib/rnds-drop/saida/exames.resumo.json
-for _ in $(seq 600); do [ -f "$summary" ] && break; sleep 0.2; done
-[ -f "$summary" ] || { cat "$work/service.log" >&2; fail "no report after 120 s"; }
+summary=
+for _ in $(seq 600); do
+    summary=$(ls /var/lib/rnds-drop/saida/exames*.resumo.json 2>/dev/null | head -1 || true)
+    [ -n "$summary" ] && break; sleep 0.2
+done
+[ -n "$summary" ] || { cat "$work/service.log" >&2; fail "no report after 120 s"; }
 python3 - "$summary" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1], encoding="utf-8"))
