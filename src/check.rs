@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::input::Format;
+use crate::model::RowIssue;
 use crate::pipeline::{self, FileHeader, FileJob, PipelineError, RowOutcome};
 use crate::report::{AtomicFile, ErrorsCsv, ErrorsXlsx, IssueLog, ReportPaths, Summary};
 
@@ -23,6 +24,9 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct CheckedFile {
     pub summary: Summary,
+    /// Why no row of the file can be sent (a missing column, not a results
+    /// file), one pt-BR sentence each; empty when rows were judged one by one.
+    pub file_issues: Vec<RowIssue>,
     pub verdict: Verdict,
     /// Where the reports went (a name in use, e.g. open in Excel, is
     /// replaced by a free numbered one: see `moved`).
@@ -40,6 +44,49 @@ pub struct OutputError {
     pub path: PathBuf,
     #[source]
     pub source: std::io::Error,
+}
+
+/// Which row issues a file's reports list. When the whole file fails, its
+/// sentences open the reports: a row line repeating "the file lacks this
+/// column" would only bury them, and rows of a file that holds no results
+/// at all (a mapping table, a plate export) are not listed.
+#[derive(Debug, Clone, Default)]
+pub struct RowLines {
+    file_issues: Vec<RowIssue>,
+    no_results: bool,
+}
+
+impl RowLines {
+    pub fn for_file(file_issues: &[RowIssue]) -> RowLines {
+        RowLines {
+            file_issues: file_issues.to_vec(),
+            no_results: file_issues
+                .iter()
+                .any(|i| crate::validate::file_kind::is_not_results(&i.code)),
+        }
+    }
+
+    /// The issues of a row worth a line in the reports (possibly none).
+    pub fn keep(&self, issues: Vec<RowIssue>) -> Vec<RowIssue> {
+        if self.no_results {
+            return Vec::new();
+        }
+        if self.file_issues.is_empty() {
+            return issues;
+        }
+        // A row issue of the same kind as a file issue, or about a required
+        // field that has no column, only repeats what the file's sentence
+        // says.
+        let repeats_the_file = |i: &RowIssue| {
+            i.code == crate::validate::COLUMN_MISSING
+                || (i.code == "campo_obrigatorio" && i.column.is_empty())
+                || self.file_issues.iter().any(|f| f.code == i.code)
+        };
+        issues
+            .into_iter()
+            .filter(|i| !repeats_the_file(i))
+            .collect()
+    }
 }
 
 impl OutputError {
@@ -138,6 +185,8 @@ pub fn check_file_as(
         outputs: None,
         summary: None,
         issues: None,
+        lines: RowLines::default(),
+        file_issues: Vec::new(),
         rows_seen: 0,
         progress,
     };
@@ -146,6 +195,7 @@ pub fn check_file_as(
         outputs,
         summary,
         issues,
+        file_issues,
         ..
     } = sink;
 
@@ -158,6 +208,8 @@ pub fn check_file_as(
             summary.rows_total = totals.rows_total;
             summary.rows_valid = totals.rows_valid;
             summary.rows_invalid = totals.rows_invalid;
+            summary.rows_skipped = totals.rows_skipped;
+            summary.skipped = totals.skipped;
             if let Some(out) = outputs {
                 let written = out.commit()?;
                 note_written(&mut bundles_path, written.bundles, &mut moved);
@@ -181,6 +233,7 @@ pub fn check_file_as(
             };
             Ok(CheckedFile {
                 summary,
+                file_issues,
                 verdict,
                 paths,
                 bundles: bundles_path,
@@ -204,6 +257,7 @@ pub fn check_file_as(
             note_written(&mut paths.summary, written, &mut moved);
             Ok(CheckedFile {
                 summary,
+                file_issues: Vec::new(),
                 verdict: Verdict::Unreadable,
                 paths,
                 bundles: bundles_path,
@@ -234,6 +288,8 @@ struct CheckSink<'a> {
     outputs: Option<Outputs>,
     summary: Option<Summary>,
     issues: Option<IssueLog>,
+    lines: RowLines,
+    file_issues: Vec<RowIssue>,
     rows_seen: u64,
     progress: &'a mut dyn FnMut(u64),
 }
@@ -257,6 +313,8 @@ impl pipeline::Sink for CheckSink<'_> {
         self.summary = Some(summary);
         self.issues = Some(log);
         self.outputs = Some(Outputs::create(self.paths, self.bundles_path, header)?);
+        self.lines = RowLines::for_file(&header.file_issues);
+        self.file_issues = header.file_issues.clone();
         Ok(())
     }
 
@@ -273,6 +331,10 @@ impl pipeline::Sink for CheckSink<'_> {
             match outcome {
                 RowOutcome::Valid { bundle, .. } => out.bundle(&bundle)?,
                 RowOutcome::Invalid { row, issues } => {
+                    let issues = self.lines.keep(issues);
+                    if issues.is_empty() {
+                        continue;
+                    }
                     out.invalid(&row.cells, &issues)?;
                     for issue in issues {
                         log.push(issue, summary).map_err(|source| OutputError {
@@ -315,14 +377,24 @@ impl Outputs {
         } else {
             None
         };
-        Ok(Outputs {
+        let mut outputs = Outputs {
             bundles: AtomicFile::create(bundles_path).map_err(err(bundles_path))?,
             bundles_path: bundles_path.to_path_buf(),
             errors: ErrorsCsv::create(&paths.errors_csv, headers)
                 .map_err(err(&paths.errors_csv))?,
             errors_path: paths.errors_csv.clone(),
             xlsx,
-        })
+        };
+        for issue in &header.file_issues {
+            outputs
+                .errors
+                .write_file_note(issue)
+                .map_err(err(&paths.errors_csv))?;
+            if let Some((x, p)) = outputs.xlsx.as_mut() {
+                x.write_file_note(issue).map_err(err(p))?;
+            }
+        }
+        Ok(outputs)
     }
 
     fn bundle(&mut self, json: &[u8]) -> Result<(), OutputError> {

@@ -29,6 +29,7 @@ pub mod exit {
 const AFTER_HELP: &str = "\
 Exemplos / examples:
   rnds-drop demo                                   # tudo local: simulador, pasta, relatórios
+  rnds-drop inspecionar exportacao.csv              # o que o rnds-drop entende do arquivo
   rnds-drop check --config rnds-drop.toml exames.csv
   rnds-drop check --out relatorios planilha.xlsx outro.csv
   rnds-drop doctor --config /etc/rnds-drop/rnds-drop.toml
@@ -55,6 +56,10 @@ pub struct Cli {
 pub enum Command {
     /// Validate files and write bundles and reports, offline (no network).
     Check(CheckArgs),
+    /// Show how each file is read and mapped, what it lacks, and a config
+    /// snippet; writes nothing, no network, no config needed.
+    #[command(name = "inspecionar", alias = "inspect")]
+    Inspect(crate::inspect_cli::InspectArgs),
     /// Check, then submit the valid rows to RNDS once (no service needed).
     Send(CheckArgs),
     /// Pre-flight: configuration, certificate, token, CNES, requester link.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::layout::{Analytes, Compose, LayoutSpec, Select, Target};
 use crate::model::Field;
 
 mod messages;
@@ -389,6 +390,50 @@ pub struct Inbox {
     /// Defaults for this inbox only; they win over the global `[defaults]`.
     #[serde(default)]
     pub defaults: Option<Defaults>,
+    /// A preset layout shipped in `schemas/layouts/` (`gal-lote`,
+    /// `gal-exportacao`, `fleury-analitos`); the layout keys of this inbox
+    /// are added on top of it.
+    #[serde(default)]
+    pub layout: Option<String>,
+    /// Field → (value as written in the file → value rnds-drop knows), e.g.
+    /// `[inbox.values.result]` `"1" = "Detectável"`. Total: a value not in
+    /// the table is an issue on the row, never passed through.
+    #[serde(default)]
+    pub values: BTreeMap<Field, BTreeMap<String, String>>,
+    /// Which rows are results to send; the others are skipped and counted.
+    #[serde(default)]
+    pub select: Select,
+    /// One column per target: the target columns that are results.
+    #[serde(default)]
+    pub targets: Vec<Target>,
+    /// One row per analyte: how rows are grouped into one result.
+    #[serde(default)]
+    pub analytes: Option<Analytes>,
+    /// Field → several columns joined, e.g. a lab id made of two columns.
+    #[serde(default)]
+    pub compose: BTreeMap<Field, Compose>,
+    /// Date fields (`collection_date`, `issued_date`) whose time part is
+    /// ignored: the calendar date written in the cell is kept.
+    #[serde(default)]
+    pub date_only: Vec<Field>,
+}
+
+impl Inbox {
+    /// The inbox's layout: its preset with its own keys on top.
+    pub fn layout_spec(&self) -> Result<LayoutSpec, String> {
+        let own = LayoutSpec {
+            description: None,
+            columns: self.columns.clone(),
+            exam_codes: self.exam_codes.clone(),
+            values: self.values.clone(),
+            select: self.select.clone(),
+            targets: self.targets.clone(),
+            analytes: self.analytes.clone(),
+            compose: self.compose.clone(),
+            date_only: self.date_only.clone(),
+        };
+        crate::layout::resolve(self.layout.as_deref(), &own)
+    }
 }
 
 fn default_settle_ms() -> u64 {
@@ -573,6 +618,14 @@ impl Config {
             ));
         }
         for (i, inbox) in self.inbox.iter().enumerate() {
+            if let Err(problem) = inbox.layout_spec() {
+                return Err(Problem {
+                    header: "[[inbox]]",
+                    occurrence: i,
+                    key: None,
+                    message: format!("[[inbox]] {}: {problem}", inbox.path.display()),
+                });
+            }
             if inbox.path == inbox.outbox {
                 return Err(Problem {
                     header: "[[inbox]]",

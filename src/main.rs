@@ -2,6 +2,7 @@
 //! to the documented exit codes (see `cli::exit`).
 
 mod cli;
+mod inspect_cli;
 mod servico;
 
 use std::io::IsTerminal;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Check(args) => run_check(&args),
+        Command::Inspect(args) => inspect_cli::run(&args),
         Command::Send(args) => run_send(&args),
         Command::Run(args) => run_service(&args),
         Command::Demo(args) => run_demo(&args),
@@ -94,21 +96,42 @@ fn print_checked(checked: &check::CheckedFile) {
     let s = &checked.summary;
     match (&s.error, checked.verdict) {
         (Some(error), _) => println!("✗ {}: não foi possível ler o arquivo: {error}", s.file),
-        (None, Verdict::AllValid) => println!(
+        (None, Verdict::AllValid) if s.rows_skipped == 0 => println!(
             "✓ {}: {} linhas, todas válidas → {}",
             s.file,
             s.rows_total,
             checked.bundles.display()
         ),
+        (None, _) if s.file_issues().next().is_some() => println!(
+            "✗ {}: {} linhas, nenhuma pode ser enviada (motivo abaixo e no início de {})",
+            s.file,
+            s.rows_total,
+            checked.paths.errors_csv.display()
+        ),
+        (None, Verdict::AllValid) => println!(
+            "✓ {}: {} linhas, {} válidas, {} ignoradas{} → {}",
+            s.file,
+            s.rows_total,
+            s.rows_valid,
+            s.rows_skipped,
+            skipped_note(s),
+            checked.bundles.display()
+        ),
         (None, _) => println!(
-            "✗ {}: {} linhas, {} válidas, {} com problema → corrija {}",
+            "✗ {}: {} linhas, {} válidas, {} com problema{} → corrija {}",
             s.file,
             s.rows_total,
             s.rows_valid,
             s.rows_invalid,
+            if s.rows_skipped > 0 {
+                format!(", {} ignoradas{}", s.rows_skipped, skipped_note(s))
+            } else {
+                String::new()
+            },
             checked.paths.errors_csv.display()
         ),
     }
+    print_file_issues(s);
     println!("  resumo: {}", checked.paths.summary.display());
     for (wanted, written) in &checked.moved {
         println!(
@@ -117,6 +140,32 @@ fn print_checked(checked: &check::CheckedFile) {
             written.display()
         );
     }
+}
+
+/// Why no row of a file can be sent, one sentence per line.
+fn print_file_issues(s: &rnds_drop::report::Summary) {
+    for issue in s.file_issues() {
+        println!("  ✗ {}", issue.message);
+    }
+}
+
+/// Why rows were skipped, most frequent reasons first: ` (não são
+/// resultados a enviar: 7 outro_exame, 2 status_nao_liberado)`.
+fn skipped_note(s: &rnds_drop::report::Summary) -> String {
+    if s.skipped.is_empty() {
+        return String::new();
+    }
+    let mut by_code: std::collections::BTreeMap<&str, u64> = Default::default();
+    for entry in &s.skipped {
+        *by_code.entry(entry.code.as_str()).or_default() += entry.rows;
+    }
+    let mut counts: Vec<(&str, u64)> = by_code.into_iter().collect();
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let parts: Vec<String> = counts.iter().map(|(c, n)| format!("{n} {c}")).collect();
+    format!(
+        " (não são resultados a enviar: {}; motivos no resumo)",
+        parts.join(", ")
+    )
 }
 
 /// A one-line progress indicator on stderr, only when stderr is a terminal.
@@ -286,7 +335,7 @@ fn run_send(args: &CheckArgs) -> i32 {
             println!("✗ {}: não foi possível ler o arquivo: {error}", s.file);
         } else {
             println!(
-                "{} {}: {} linhas · {} enviadas · {} substituídas · {} já enviadas · {} inválidas · {} recusadas pela RNDS · {} pendentes",
+                "{} {}: {} linhas · {} enviadas · {} substituídas · {} já enviadas · {} inválidas · {} recusadas pela RNDS · {} pendentes{}",
                 if s.rows_invalid + s.rows_rejected.unwrap_or(0) + s.rows_pending.unwrap_or(0) == 0 { "✓" } else { "✗" },
                 s.file,
                 s.rows_total,
@@ -296,7 +345,13 @@ fn run_send(args: &CheckArgs) -> i32 {
                 s.rows_invalid,
                 s.rows_rejected.unwrap_or(0),
                 s.rows_pending.unwrap_or(0),
+                if s.rows_skipped > 0 {
+                    format!(" · {} ignoradas{}", s.rows_skipped, skipped_note(s))
+                } else {
+                    String::new()
+                },
             );
+            print_file_issues(s);
             println!("  enviados: {}", f.paths.sent_csv.display());
             if s.rows_invalid + s.rows_rejected.unwrap_or(0) > 0 {
                 println!("  corrija: {}", f.paths.errors_csv.display());

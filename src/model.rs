@@ -191,10 +191,13 @@ pub enum Field {
     Notes,
     LabCnes,
     Performer,
+    /// The exam's status in the source system (`Liberado`, `Aguardando`…):
+    /// selects which rows are released results (`schemas/statuses.toml`).
+    Status,
 }
 
 impl Field {
-    pub const ALL: [Field; 19] = [
+    pub const ALL: [Field; 20] = [
         Field::LabId,
         Field::PatientCns,
         Field::PatientCpf,
@@ -214,6 +217,7 @@ impl Field {
         Field::Notes,
         Field::LabCnes,
         Field::Performer,
+        Field::Status,
     ];
 
     /// The snake_case name used in config files and `resumo.json`.
@@ -238,6 +242,7 @@ impl Field {
             Field::Notes => "notes",
             Field::LabCnes => "lab_cnes",
             Field::Performer => "performer",
+            Field::Status => "status",
         }
     }
 }

@@ -6,7 +6,6 @@
 //! Invariant: knows the order of the steps, not their details: no protocol,
 //! no SQL, no report layout.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -15,20 +14,27 @@ use sha2::{Digest, Sha256};
 
 use crate::fhir::{self, BundleSettings};
 use crate::input::{self, InputError, ReadOptions, Row, SourceInfo};
+use crate::layout::{Grouper, LayoutSpec, Mapped, Plan, Skip, Unit};
 use crate::mapping::{self, ColumnMap};
-use crate::model::{Field, LabResult, RowIssue};
+use crate::model::{LabResult, RowIssue};
+use crate::report::SkippedRows;
 use crate::validate::{self, Settings};
 
 /// Rows handed to the caller at a time: big enough to keep both cores busy,
 /// small enough to keep memory flat on a million-row file.
 pub const CHUNK_ROWS: usize = 4096;
 
+/// A chunk also ends at this much cell text, so rows near the input's
+/// length caps cannot make three chunks in flight cost gigabytes.
+pub const CHUNK_BYTES: usize = 16 << 20;
+
 /// Everything needed to process one file, resolved from the configuration.
 #[derive(Debug, Clone)]
 pub struct FileJob {
     pub read: ReadOptions,
-    /// `[inbox.columns]` overrides.
-    pub columns: BTreeMap<Field, String>,
+    /// The inbox's layout (its preset plus its own keys): column names,
+    /// value maps, selection, targets, analytes, composed and date fields.
+    pub layout: LayoutSpec,
     pub validate: Settings,
     pub bundle: BundleSettings,
     /// Build instant text for `Bundle.timestamp` (the caller's clock).
@@ -62,7 +68,11 @@ pub enum RowOutcome {
 #[derive(Debug, Clone)]
 pub struct FileHeader {
     pub info: SourceInfo,
+    /// Field → column, as validation reads it (fields the layout fills
+    /// point past the file's own cells, under the header they came from).
     pub columns: ColumnMap,
+    /// The layout compiled against this file (shared: headers are cloned).
+    pub plan: std::sync::Arc<Plan>,
     /// Problems of the file as a whole; when not empty every row is invalid.
     pub file_issues: Vec<RowIssue>,
 }
@@ -74,7 +84,17 @@ pub struct FileTotals {
     pub rows_total: u64,
     pub rows_valid: u64,
     pub rows_invalid: u64,
+    /// Rows the layout says are not results to send (other exams, pending
+    /// statuses, untested targets…), never errors.
+    pub rows_skipped: u64,
+    /// Skipped rows counted per reason.
+    pub skipped: Vec<SkippedRows>,
 }
+
+/// Distinct (reason, column, value) entries kept; the rest are counted
+/// under their reason code alone, so a million different values cost no
+/// memory.
+const MAX_SKIP_ENTRIES: usize = 200;
 
 impl FileTotals {
     fn count(&mut self, outcomes: &[RowOutcome]) {
@@ -85,6 +105,42 @@ impl FileTotals {
                 RowOutcome::Invalid { .. } => self.rows_invalid += 1,
             }
         }
+    }
+
+    fn skip(&mut self, skip: Skip) {
+        self.rows_total += 1;
+        self.rows_skipped += 1;
+        let same = |e: &&mut SkippedRows| {
+            e.code == skip.code && e.column == skip.column && e.value == skip.value
+        };
+        if let Some(entry) = self.skipped.iter_mut().find(same) {
+            entry.rows += 1;
+            return;
+        }
+        if self.skipped.len() >= MAX_SKIP_ENTRIES {
+            let other = |e: &&mut SkippedRows| e.code == skip.code && e.value == "…";
+            if let Some(entry) = self.skipped.iter_mut().find(other) {
+                entry.rows += 1;
+                return;
+            }
+            self.skipped.push(SkippedRows {
+                code: skip.code.to_string(),
+                column: skip.column.clone(),
+                value: "…".into(),
+                reason: format!("{} (outros valores)", skip.code),
+                rows: 1,
+                first_line: skip.line,
+            });
+            return;
+        }
+        self.skipped.push(SkippedRows {
+            code: skip.code.to_string(),
+            reason: skip.reason(),
+            column: skip.column,
+            value: skip.value,
+            rows: 1,
+            first_line: skip.line,
+        });
     }
 }
 
@@ -118,25 +174,44 @@ pub fn process_file<S: Sink>(
     std::thread::scope(|scope| {
         let digest = scope.spawn(|| sha256_prefix(path, job.read.byte_limit));
         let table = input::open(path, &job.read)?;
-        let columns = mapping::map_columns(&table.info.headers, &job.columns);
-        let file_issues = validate::file_issues(&columns, &job.validate, table.info.header_line);
+        let base = mapping::map_columns(&table.info.headers, &job.layout.columns);
+        let plan = Plan::new(&job.layout, base);
+        let columns = plan.view(0).clone();
+        let mut file_issues =
+            validate::file_issues(&columns, &job.validate, table.info.header_line);
+        file_issues.extend(missing_layout_columns(&plan, table.info.header_line));
         let header = FileHeader {
             info: table.info,
             columns,
+            plan: std::sync::Arc::new(plan),
             file_issues,
         };
         sink.header(&header).map_err(PipelineError::Sink)?;
 
-        // Reading overlaps with validation: one thread splits the text while
-        // rayon validates and builds the previous chunk.
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<Row>, InputError>>(2);
-        let mut rows = table.rows;
+        // Reading overlaps with validation: one thread splits the text (and
+        // groups analyte rows) while rayon validates and builds the
+        // previous chunk.
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<Unit>, InputError>>(2);
+        let rows = table.rows;
+        let mut units: Box<dyn Iterator<Item = Result<Unit, InputError>> + Send> =
+            match header.plan.group_key() {
+                Some((key, max)) => Box::new(Grouper::new(rows, key, max)),
+                None => Box::new(rows.map(|r| r.map(Unit::Row))),
+            };
         scope.spawn(move || loop {
+            // A chunk holds at most CHUNK_ROWS rows (plus one group), so
+            // memory stays flat however rows are grouped.
             let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-            for row in rows.by_ref().take(CHUNK_ROWS) {
-                match row {
-                    Ok(row) => chunk.push(row),
-                    Err(e) => {
+            let (mut rows_in_chunk, mut bytes) = (0, 0);
+            while rows_in_chunk < CHUNK_ROWS && bytes < CHUNK_BYTES {
+                match units.next() {
+                    None => break,
+                    Some(Ok(unit)) => {
+                        rows_in_chunk += unit.rows();
+                        bytes += unit.text_bytes();
+                        chunk.push(unit);
+                    }
+                    Some(Err(e)) => {
                         let _ = sender.send(Err(e));
                         return;
                     }
@@ -155,14 +230,14 @@ pub fn process_file<S: Sink>(
         let mut ready: Option<Vec<RowOutcome>> = None;
         for chunk in receiver {
             let chunk = chunk?;
-            let mut built = Vec::new();
+            let mut built: Vec<Processed> = Vec::new();
             let mut delivered = Ok(());
             rayon::in_place_scope(|scope| {
                 scope.spawn(|_| {
                     built = chunk
                         .into_par_iter()
                         .enumerate()
-                        .map(|(i, row)| process_row(row, &header, job, i % every == 0))
+                        .flat_map_iter(|(i, unit)| process_unit(unit, &header, job, i % every == 0))
                         .collect();
                 });
                 if let Some(previous) = ready.take() {
@@ -170,8 +245,15 @@ pub fn process_file<S: Sink>(
                 }
             });
             delivered.map_err(PipelineError::Sink)?;
-            totals.count(&built);
-            ready = Some(built);
+            let mut outcomes = Vec::with_capacity(built.len());
+            for item in built {
+                match item {
+                    Processed::Outcome(o) => outcomes.push(o),
+                    Processed::Skipped(skip) => totals.skip(skip),
+                }
+            }
+            totals.count(&outcomes);
+            ready = Some(outcomes);
         }
         if let Some(last) = ready {
             sink.chunk(last).map_err(PipelineError::Sink)?;
@@ -179,6 +261,113 @@ pub fn process_file<S: Sink>(
         totals.sha256 = joined_digest(digest.join()).map_err(PipelineError::Input)?;
         Ok(totals)
     })
+}
+
+/// One unit's items: a plain row gives exactly one outcome without any
+/// allocation; a layout may give several outcomes and skips.
+enum Items {
+    One(Option<Processed>),
+    Many(std::vec::IntoIter<Processed>),
+}
+
+impl Iterator for Items {
+    type Item = Processed;
+    fn next(&mut self) -> Option<Processed> {
+        match self {
+            Items::One(item) => item.take(),
+            Items::Many(items) => items.next(),
+        }
+    }
+}
+
+enum Processed {
+    Outcome(RowOutcome),
+    Skipped(Skip),
+}
+
+fn process_unit(unit: Unit, header: &FileHeader, job: &FileJob, self_check: bool) -> Items {
+    let plan = &header.plan;
+    let unit = match unit {
+        Unit::Row(row) if plan.is_plain() => {
+            let outcome = process_row(row, &header.columns, header, job, self_check);
+            return Items::One(Some(Processed::Outcome(outcome)));
+        }
+        other => other,
+    };
+    let mut mapped = Vec::new();
+    plan.apply(unit, &mut mapped);
+    let width = plan.width();
+    let items: Vec<Processed> = mapped
+        .into_iter()
+        .map(|m| match m {
+            Mapped::Skipped(skip) => Processed::Skipped(skip),
+            Mapped::Invalid { mut row, issues } => {
+                row.cells.truncate(width);
+                Processed::Outcome(RowOutcome::Invalid { row, issues })
+            }
+            Mapped::Record { row, issues, view } => {
+                let outcome = process_row(row, plan.view(view), header, job, self_check);
+                Processed::Outcome(with_layout_issues(outcome, issues, width))
+            }
+        })
+        .collect();
+    Items::Many(items.into_iter())
+}
+
+/// The layout's own issues (a value no map knows) make the row invalid;
+/// validation's issues about the same column are dropped (the layout
+/// already said what is wrong there). The slots are cut off the row.
+fn with_layout_issues(outcome: RowOutcome, layout: Vec<RowIssue>, width: usize) -> RowOutcome {
+    match outcome {
+        RowOutcome::Valid { mut row, .. } if !layout.is_empty() => {
+            row.cells.truncate(width);
+            RowOutcome::Invalid {
+                row,
+                issues: layout,
+            }
+        }
+        RowOutcome::Valid {
+            mut row,
+            result,
+            bundle,
+        } => {
+            row.cells.truncate(width);
+            RowOutcome::Valid {
+                row,
+                result,
+                bundle,
+            }
+        }
+        RowOutcome::Invalid { mut row, issues } => {
+            row.cells.truncate(width);
+            let mut all = layout;
+            let covered: Vec<String> = all.iter().map(|i| i.column.clone()).collect();
+            all.extend(
+                issues
+                    .into_iter()
+                    .filter(|i| i.column.is_empty() || !covered.contains(&i.column)),
+            );
+            RowOutcome::Invalid { row, issues: all }
+        }
+    }
+}
+
+/// A column the layout names but the file lacks: one issue on the header.
+fn missing_layout_columns(plan: &Plan, header_line: u64) -> Vec<RowIssue> {
+    plan.missing_columns()
+        .iter()
+        .map(|name| RowIssue {
+            line: header_line,
+            column: name.clone(),
+            value: String::new(),
+            code: "coluna_do_layout_ausente".into(),
+            message: format!(
+                "Linha {header_line} (cabeçalho): a coluna \"{name}\" indicada no layout da \
+                 configuração não existe neste arquivo. Confira o nome da coluna na \
+                 configuração ([[inbox]]) ou o layout escolhido."
+            ),
+        })
+        .collect()
 }
 
 /// The digest thread's result; a panic there is an error, never `""`.
@@ -194,10 +383,16 @@ fn joined_digest(
     }
 }
 
-fn process_row(row: Row, header: &FileHeader, job: &FileJob, self_check: bool) -> RowOutcome {
+fn process_row(
+    row: Row,
+    columns: &ColumnMap,
+    header: &FileHeader,
+    job: &FileJob,
+    self_check: bool,
+) -> RowOutcome {
     // validate_row already flags every row of a file with a file-level
     // issue; the guard keeps that promise from being load-bearing.
-    let result = match validate::validate_row(&row, &header.columns, &job.validate) {
+    let result = match validate::validate_row(&row, columns, &job.validate) {
         Ok(result) if header.file_issues.is_empty() => result,
         Ok(_) => {
             let issues = header
@@ -315,13 +510,27 @@ impl FileJob {
         now: chrono::DateTime<chrono::Utc>,
     ) -> FileJob {
         let tz = config.timezone();
+        // A config that parsed has layouts that resolve; the fallback keeps
+        // the inbox's own keys should that promise ever break.
+        let layout = inbox
+            .map(|i| {
+                i.layout_spec().unwrap_or_else(|_| LayoutSpec {
+                    columns: i.columns.clone(),
+                    exam_codes: i.exam_codes.clone(),
+                    ..LayoutSpec::default()
+                })
+            })
+            .unwrap_or_default();
         FileJob {
             read: ReadOptions {
                 sheet: inbox.and_then(|i| i.sheet.clone()),
                 byte_limit: None,
             },
-            columns: inbox.map(|i| i.columns.clone()).unwrap_or_default(),
-            validate: Settings::from_config(config, inbox, now),
+            layout: layout.clone(),
+            validate: Settings {
+                exam_codes: layout.exam_codes.clone(),
+                ..Settings::from_config(config, inbox, now)
+            },
             bundle: BundleSettings {
                 requester_id: config.lab.requester_id.clone(),
                 profile: config.rnds.profile,

@@ -7,10 +7,21 @@
 
 use std::collections::VecDeque;
 use std::io::{Cursor, Read};
+use std::sync::Arc;
 
+use super::caps::{CapState, CappedLines, RecordTooLong, MAX_RECORD_BYTES};
 use super::decode::TextEncoding;
 use super::sniff::{self, HEADER_SEARCH_ROWS};
-use super::{fit_to_width, header_texts, Format, InputError, Row, SourceInfo, Table};
+use super::xlsx_cells::cut_cell;
+// The errors file is the one output that comes back as input (fixed by
+// the lab), so the reader knows its extra columns and its escaping.
+use super::{
+    fit_to_width, header_texts, redrop, Format, InputError, ReadNote, Row, SourceInfo, Table,
+    MAX_LINE_BYTES,
+};
+use crate::report::restore_formula;
+
+type CsvReader = csv::Reader<Box<dyn Read + Send>>;
 
 /// Bytes of the file inspected to detect the delimiter.
 pub(crate) const SNIFF_LEN: usize = 64 * 1024;
@@ -40,7 +51,16 @@ pub(crate) fn read_csv(source: CsvSource) -> Result<Table, InputError> {
     let sample = complete_lines(&head, head_is_whole);
     let delimiter = sniff::sniff_delimiter(sample);
     let terminator = line_terminator(sample);
-    let stream: Box<dyn Read + Send> = Box::new(Cursor::new(head).chain(rest));
+    let line_end = match terminator {
+        csv::Terminator::CRLF => b'\r',
+        _ => b'\n',
+    };
+    let caps = Arc::new(CapState::default());
+    let stream: Box<dyn Read + Send> = Box::new(CappedLines::new(
+        Cursor::new(head).chain(rest),
+        line_end,
+        caps.clone(),
+    ));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -52,18 +72,12 @@ pub(crate) fn read_csv(source: CsvSource) -> Result<Table, InputError> {
     let mut record = csv::ByteRecord::new();
     let mut first_rows: Vec<Row> = Vec::new();
     while first_rows.len() < HEADER_SEARCH_ROWS {
-        if !next_record(&mut reader, &mut record)? {
+        if !next_record(&mut reader, &mut record, &caps)? {
             break;
         }
-        let cells: Vec<String> = record
-            .iter()
-            .map(|field| encoding.decode_cell(field))
-            .collect();
-        if !sniff::is_blank(&cells) {
-            first_rows.push(Row {
-                line: line_of(&record),
-                cells,
-            });
+        let row = capped_row(&reader, &record, &caps, encoding, usize::MAX);
+        if !sniff::is_blank(&row.cells) {
+            first_rows.push(row);
         }
     }
     if first_rows.is_empty() {
@@ -71,14 +85,40 @@ pub(crate) fn read_csv(source: CsvSource) -> Result<Table, InputError> {
     }
     let cells: Vec<Vec<String>> = first_rows.iter().map(|row| row.cells.clone()).collect();
     let header_index = sniff::find_header(&cells).ok_or(InputError::NoHeader)?;
-    let headers = header_texts(&first_rows[header_index].cells);
+    if first_rows[header_index].is_cut() {
+        return Err(InputError::Csv {
+            line: first_rows[header_index].line,
+            message: format!(
+                "a linha do cabeçalho passa do limite de {} MB por linha ou de {} caracteres \
+                 por coluna; confira se o arquivo é mesmo uma exportação de exames em CSV",
+                MAX_LINE_BYTES >> 20,
+                super::MAX_CELL_CHARS
+            ),
+        });
+    }
+    let mut headers = header_texts(&first_rows[header_index].cells);
     if headers.is_empty() {
         return Err(InputError::NoHeader);
     }
-    let width = headers.len();
+    let full_width = headers.len();
+    let ours = redrop::error_columns_at(&headers);
+    headers.truncate(ours.unwrap_or(full_width));
+    let restore = ours.is_some();
+    if restore {
+        restore_cells(&mut headers);
+    }
+    let layout = Layout {
+        headers: headers.clone(),
+        header_line: first_rows[header_index].line,
+        delimiter,
+        restore,
+        ours,
+        full_width,
+    };
     let pending: VecDeque<Row> = first_rows
         .drain(header_index + 1..)
-        .filter_map(|row| keep_data_row(row.line, row.cells, width))
+        .filter(|row| !layout.is_file_note(|i| row.cells.get(i).cloned()))
+        .filter_map(|row| keep_data_row(row, &layout))
         .collect();
     let info = SourceInfo {
         file,
@@ -86,14 +126,15 @@ pub(crate) fn read_csv(source: CsvSource) -> Result<Table, InputError> {
         encoding: Some(encoding.label().to_owned()),
         delimiter: Some(char::from(delimiter)),
         sheet: None,
-        header_line: first_rows[header_index].line,
+        header_line: layout.header_line,
         headers,
     };
     let rows = CsvRows {
         reader,
         record,
+        caps,
         encoding,
-        width,
+        layout,
         pending,
         finished: false,
     };
@@ -127,16 +168,67 @@ fn line_terminator(sample: &[u8]) -> csv::Terminator {
     }
 }
 
+/// Reads the next record; a record past [`MAX_RECORD_BYTES`] (a quote
+/// left open) stops the file with a reason naming where it starts.
 fn next_record(
-    reader: &mut csv::Reader<Box<dyn Read + Send>>,
+    reader: &mut CsvReader,
     record: &mut csv::ByteRecord,
+    caps: &CapState,
 ) -> Result<bool, InputError> {
-    reader
-        .read_byte_record(record)
-        .map_err(|error| InputError::Csv {
-            line: error.position().map_or(0, csv::Position::line),
-            message: format!("falha ao ler o arquivo ({error})"),
-        })
+    let start = reader.position().clone();
+    caps.record_starts_at(start.byte());
+    reader.read_byte_record(record).map_err(|error| {
+        let too_long = matches!(error.kind(), csv::ErrorKind::Io(io)
+            if io.get_ref().is_some_and(|inner| inner.is::<RecordTooLong>()));
+        if too_long {
+            InputError::Csv {
+                line: start.line(),
+                message: format!(
+                    "a linha {} abre aspas (\") que não se fecham: o registro passa de {} MB \
+                     sem terminar e o arquivo não foi lido. Feche as aspas dessa linha (ou \
+                     retire-as) e exporte de novo",
+                    start.line(),
+                    MAX_RECORD_BYTES >> 20
+                ),
+            }
+        } else {
+            InputError::Csv {
+                line: error.position().map_or(start.line(), csv::Position::line),
+                message: format!("falha ao ler o arquivo ({error})"),
+            }
+        }
+    })
+}
+
+/// The record as a row: cells decoded (the first `width`), long cells cut,
+/// and the cuts of its lines and cells as notes.
+fn capped_row(
+    reader: &CsvReader,
+    record: &csv::ByteRecord,
+    caps: &CapState,
+    encoding: TextEncoding,
+    width: usize,
+) -> Row {
+    let line = line_of(record);
+    let next_line = reader.position().line().max(line + 1);
+    let mut notes: Vec<ReadNote> = caps
+        .take_cuts(line, next_line)
+        .into_iter()
+        .map(|(_, bytes)| ReadNote::LineTooLong { bytes })
+        .collect();
+    let mut cells = Vec::with_capacity(record.len().min(width));
+    for (column, field) in record.iter().take(width).enumerate() {
+        let (text, cut) = cut_cell(encoding.decode_cell(field));
+        if let Some(chars) = cut {
+            notes.push(ReadNote::CellTooLong {
+                column,
+                chars,
+                last_line: next_line - 1,
+            });
+        }
+        cells.push(text);
+    }
+    Row { line, cells, notes }
 }
 
 /// The line where the record starts (a quoted cell may span several lines).
@@ -144,23 +236,90 @@ fn line_of(record: &csv::ByteRecord) -> u64 {
     record.position().map_or(0, csv::Position::line)
 }
 
-/// Drops blank and "Total" rows; fits the rest to the header width.
-fn keep_data_row(line: u64, cells: Vec<String>, width: usize) -> Option<Row> {
-    if sniff::is_blank(&cells) || sniff::is_total_row(&cells) {
+/// What the data rows are read against, once the header is known.
+struct Layout {
+    headers: Vec<String>,
+    header_line: u64,
+    delimiter: u8,
+    /// Whether this is our own errors file dropped again: its formula
+    /// neutralising is ours to undo.
+    restore: bool,
+    /// Where the error columns of a re-dropped errors file start.
+    ours: Option<usize>,
+    /// The header's width before our error columns were left out.
+    full_width: usize,
+}
+
+impl Layout {
+    /// Is this row one of the whole-file lines of our own errors file?
+    fn is_file_note(&self, cell: impl Fn(usize) -> Option<String>) -> bool {
+        self.ours
+            .is_some_and(|at| redrop::is_file_note(at, self.full_width, cell))
+    }
+}
+
+/// Drops blank and "Total" rows (unless cut: a cut row is reported);
+/// fits the rest to the header width, undoes the formula neutralising of
+/// our own errors file, and notes a repeated header or an open quote.
+/// Blankness is judged on the fitted cells: a row of a re-dropped errors
+/// file whose only text was in our error columns is blank.
+fn keep_data_row(row: Row, layout: &Layout) -> Option<Row> {
+    let width = layout.headers.len();
+    let mut row = Row {
+        cells: fit_to_width(row.cells, width),
+        ..row
+    };
+    if !row.is_cut() && (sniff::is_blank(&row.cells) || sniff::is_total_row(&row.cells)) {
         return None;
     }
-    Some(Row {
-        line,
-        cells: fit_to_width(cells, width),
-    })
+    if layout.restore {
+        restore_cells(&mut row.cells);
+    }
+    super::mark_repeated_header(&mut row, &layout.headers, layout.header_line);
+    mark_swallowed_rows(&mut row, layout.delimiter, width);
+    Some(row)
+}
+
+/// A quoted cell may hold line breaks (a long observation); one whose
+/// inner lines carry a whole row's worth of delimiters is a quote never
+/// closed that swallowed the rows below it.
+fn mark_swallowed_rows(row: &mut Row, delimiter: u8, width: usize) {
+    if width < 3 || !row.cells.iter().any(|cell| cell.contains('\n')) {
+        return;
+    }
+    let breaks: usize = row
+        .cells
+        .iter()
+        .map(|cell| cell.bytes().filter(|&b| b == b'\n').count())
+        .sum();
+    let last_line = row.line + breaks as u64;
+    let swallowed = row.cells.iter().position(|cell| {
+        cell.split('\n')
+            .skip(1)
+            .any(|line| line.bytes().filter(|&b| b == delimiter).count() + 1 >= width)
+    });
+    if let Some(column) = swallowed {
+        row.notes
+            .push(ReadNote::QuoteSwallowedRows { column, last_line });
+    }
+}
+
+/// Takes off the `'` our reports put before formula-like cells.
+fn restore_cells(cells: &mut [String]) {
+    for cell in cells {
+        if let Some(original) = restore_formula(cell) {
+            *cell = original.to_owned();
+        }
+    }
 }
 
 /// Iterator over the data rows below the header.
 struct CsvRows {
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: CsvReader,
     record: csv::ByteRecord,
+    caps: Arc<CapState>,
     encoding: TextEncoding,
-    width: usize,
+    layout: Layout,
     /// Rows already read while looking for the header.
     pending: VecDeque<Row>,
     finished: bool,
@@ -174,7 +333,7 @@ impl Iterator for CsvRows {
             return Some(Ok(row));
         }
         while !self.finished {
-            match next_record(&mut self.reader, &mut self.record) {
+            match next_record(&mut self.reader, &mut self.record, &self.caps) {
                 Ok(true) => {}
                 Ok(false) => self.finished = true,
                 Err(error) => {
@@ -185,15 +344,22 @@ impl Iterator for CsvRows {
             if self.finished {
                 break;
             }
+            let (record, encoding) = (&self.record, &self.encoding);
+            if self
+                .layout
+                .is_file_note(|i| record.get(i).map(|field| encoding.decode_cell(field)))
+            {
+                continue;
+            }
             // Cells beyond the header width have no column to land in.
-            let mut cells = Vec::with_capacity(self.width);
-            cells.extend(
-                self.record
-                    .iter()
-                    .take(self.width)
-                    .map(|field| self.encoding.decode_cell(field)),
+            let row = capped_row(
+                &self.reader,
+                &self.record,
+                &self.caps,
+                self.encoding,
+                self.layout.headers.len(),
             );
-            if let Some(row) = keep_data_row(line_of(&self.record), cells, self.width) {
+            if let Some(row) = keep_data_row(row, &self.layout) {
                 return Some(Ok(row));
             }
         }

@@ -4,10 +4,13 @@
 //! Invariant: this module knows no validation rule, no field meaning and no
 //! FHIR. It never decides whether a row is valid, only what its cells say.
 
+mod caps;
 mod csv;
 mod decode;
+mod redrop;
 mod sniff;
 mod xlsx;
+mod xlsx_cells;
 
 #[cfg(test)]
 mod tests;
@@ -66,6 +69,91 @@ pub struct Row {
     /// Line (or sheet row) as a person sees it.
     pub line: u64,
     pub cells: Vec<String>,
+    /// What the reader had to say about this row beyond its text (a cut
+    /// cell, the text an older version read); empty for almost every row.
+    pub notes: Vec<ReadNote>,
+}
+
+impl Row {
+    /// A row with no reader notes.
+    pub fn new(line: u64, cells: Vec<String>) -> Row {
+        Row {
+            line,
+            cells,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Whether the reader cut this row's text: such a row is never sent.
+    pub fn is_cut(&self) -> bool {
+        self.notes.iter().any(|note| {
+            matches!(
+                note,
+                ReadNote::LineTooLong { .. } | ReadNote::CellTooLong { .. }
+            )
+        })
+    }
+
+    /// Whether the reader doubts this is a data row as the lab wrote it
+    /// (cut, a header again, or rows swallowed by an open quote): such a
+    /// row is reported, never sent.
+    pub fn is_doubtful(&self) -> bool {
+        self.notes
+            .iter()
+            .any(|note| !matches!(note, ReadNote::LegacyText { .. }))
+    }
+}
+
+/// Notes a data row that repeats the header (exports pasted one after
+/// another): it is not data, and the lab should know the file was joined.
+fn mark_repeated_header(row: &mut Row, headers: &[String], header_line: u64) {
+    let repeats = row.cells.first() == headers.first()
+        && row.cells.len() >= headers.len()
+        && row
+            .cells
+            .iter()
+            .zip(headers)
+            .all(|(cell, header)| cell == header);
+    if repeats {
+        row.notes.push(ReadNote::RepeatedHeader { header_line });
+    }
+}
+
+/// The longest cell kept, in characters: Excel's own limit, so every cell
+/// we read fits the `erros.xlsx` we write.
+pub const MAX_CELL_CHARS: usize = 32_767;
+
+/// The longest physical line of a CSV kept, in bytes. Real exports have
+/// lines of a few hundred bytes; past this the rest of the line is skipped
+/// (and the row refused), so a line without breaks cannot take the
+/// memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Something the reader noticed about one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadNote {
+    /// The line had `bytes` bytes (at least), more than [`MAX_LINE_BYTES`]:
+    /// what follows the limit was skipped.
+    LineTooLong { bytes: u64 },
+    /// The cell of `column` (index into the cells) had `chars` characters,
+    /// more than [`MAX_CELL_CHARS`]; it was cut. `last_line` is the last
+    /// line the row reached (past `Row::line` when a quote was left open).
+    CellTooLong {
+        column: usize,
+        chars: usize,
+        last_line: u64,
+    },
+    /// The text that versions before the Excel-time rounding fix read from
+    /// this cell (a date-time serial they truncated to the second below).
+    /// Only kept when it differs; used to recognise results those versions
+    /// sent under an identifier derived from that text.
+    LegacyText { column: usize, text: String },
+    /// The row repeats the header of `header_line`.
+    RepeatedHeader { header_line: u64 },
+    /// The cell of `column` opened a quote that ran to `last_line`, and
+    /// lines inside it look like whole rows: the quote was probably never
+    /// closed and those rows were read as part of this cell.
+    QuoteSwallowedRows { column: usize, last_line: u64 },
 }
 
 /// An opened file: what was detected plus a stream of its data rows.
@@ -109,9 +197,16 @@ pub fn open(path: &Path, options: &ReadOptions) -> Result<Table, InputError> {
     match classify(&head, &name)? {
         Kind::Xlsx => {
             file.seek(SeekFrom::Start(0))?;
-            let mut bytes = Vec::new();
-            file.take(limit).read_to_end(&mut bytes)?;
-            xlsx::read_xlsx(name, bytes, options)
+            if limit == u64::MAX {
+                let reader = std::io::BufReader::with_capacity(256 * 1024, file);
+                xlsx::read_xlsx(name, reader, options)
+            } else {
+                // A snapshot of a file that may still grow: only the bytes
+                // measured before the read (a workbook is small compressed).
+                let mut bytes = Vec::new();
+                file.take(limit).read_to_end(&mut bytes)?;
+                xlsx::read_xlsx(name, std::io::Cursor::new(bytes), options)
+            }
         }
         Kind::Csv => {
             let head_is_whole = head.len() < SNIFF_LEN || head.len() as u64 >= limit;
@@ -140,7 +235,7 @@ pub fn open(path: &Path, options: &ReadOptions) -> Result<Table, InputError> {
 pub fn open_bytes(name: &str, bytes: Vec<u8>, options: &ReadOptions) -> Result<Table, InputError> {
     let head_len = bytes.len().min(SNIFF_LEN);
     match classify(&bytes[..head_len], name)? {
-        Kind::Xlsx => xlsx::read_xlsx(name.to_owned(), bytes, options),
+        Kind::Xlsx => xlsx::read_xlsx(name.to_owned(), Cursor::new(bytes), options),
         Kind::Csv => {
             let head = bytes[..head_len].to_vec();
             let encoding = choose_encoding(&head, std::str::from_utf8(&bytes).is_ok());

@@ -2,82 +2,202 @@
 //! text a person sees (identifiers as exact digits, dates as ISO text,
 //! formulas as their cached values) and combines a two-row merged header.
 //!
+//! The sheet is streamed cell by cell on its own thread (never loaded
+//! whole), and the workbook's parts are size-checked from the zip directory
+//! before calamine opens them, so a hostile workbook costs bounded memory.
+//!
 //! Invariant: yields text cells with their sheet row number; knows nothing of
 //! what the columns mean.
 
-use std::io::Cursor;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 
-use calamine::{Data, Dimensions, Reader, Xlsx, XlsxError};
+use calamine::{Cell, DataRef, Dimensions, Reader, Xlsx, XlsxError};
 
 use super::sniff::{self, HEADER_SEARCH_ROWS};
-use super::{fit_to_width, header_texts, Format, InputError, ReadOptions, Row, SourceInfo, Table};
+use super::xlsx_cells::{cell_text, cut_cell};
+use super::{
+    fit_to_width, header_texts, redrop, Format, InputError, ReadNote, ReadOptions, Row, SourceInfo,
+    Table,
+};
+
+/// The most rows a sheet can have in Excel; more cannot come from Excel.
+pub(crate) const MAX_SHEET_ROWS: u32 = 1_048_576;
+
+/// The most columns a sheet can have in Excel (`XFD`).
+const MAX_SHEET_COLUMNS: u32 = 16_384;
+
+/// Largest uncompressed sheet XML read (a full Excel sheet of 20 text
+/// columns is about 800 MB); the 1.5 GB "bomb" is refused before reading.
+pub(crate) const MAX_SHEET_XML_BYTES: u64 = 1 << 30;
+
+/// Largest uncompressed size of any other part; calamine holds these
+/// (shared strings, styles, workbook) in memory whole.
+pub(crate) const MAX_PART_BYTES: u64 = 64 << 20;
+
+/// Rows in flight between the reading thread and the pipeline.
+const ROWS_IN_FLIGHT: usize = 1024;
+
+type RowResult = Result<Row, InputError>;
 
 /// Reads the sheet chosen by `options` (default: the first one with data).
 ///
 /// calamine 0.32 can panic on corrupt workbooks (e.g. arithmetic overflow
 /// parsing an over-long cell reference, found by the corrupted-workbook
-/// property test), so the read is isolated: a panic becomes an
+/// property test), so the reading thread catches panics: a panic becomes an
 /// `InputError::Xlsx` instead of taking the whole run down.
-pub(crate) fn read_xlsx(
+pub(crate) fn read_xlsx<RS>(
     file: String,
-    bytes: Vec<u8>,
+    mut source: RS,
     options: &ReadOptions,
-) -> Result<Table, InputError> {
-    let read = std::panic::AssertUnwindSafe(|| read_workbook(file, bytes, options));
-    std::panic::catch_unwind(read).unwrap_or_else(|_| {
-        Err(InputError::Xlsx(
-            "a planilha está corrompida e não pôde ser lida; \
-             abra-a no Excel e salve novamente como .xlsx ou CSV"
-                .into(),
-        ))
+) -> Result<Table, InputError>
+where
+    RS: Read + Seek + Send + 'static,
+{
+    check_part_sizes(&mut source)?;
+    source.seek(SeekFrom::Start(0))?;
+    let (header_tx, header_rx) = mpsc::sync_channel::<Result<SourceInfo, InputError>>(1);
+    let (rows_tx, rows_rx) = mpsc::sync_channel::<RowResult>(ROWS_IN_FLIGHT);
+    let wanted = options.sheet.clone();
+    std::thread::Builder::new()
+        .name("xlsx-reader".into())
+        .spawn(move || {
+            let header = header_tx.clone();
+            let rows = rows_tx.clone();
+            let read = std::panic::AssertUnwindSafe(move || {
+                stream_workbook(file, source, wanted, &header_tx, &rows_tx)
+            });
+            if let Err(error) = std::panic::catch_unwind(read).unwrap_or_else(|_| Err(corrupt())) {
+                // Whichever side is still listening learns why.
+                if header.send(Err(error)).is_err() {
+                    let _ = rows.send(Err(corrupt()));
+                }
+            }
+        })?;
+    let info = header_rx.recv().unwrap_or_else(|_| Err(corrupt()))?;
+    Ok(Table {
+        info,
+        rows: Box::new(ReceivedRows(Some(rows_rx))),
     })
 }
 
-fn read_workbook(file: String, bytes: Vec<u8>, options: &ReadOptions) -> Result<Table, InputError> {
-    let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(open_error)?;
-    let (sheet, range) = choose_sheet(&mut workbook, options)?;
+fn corrupt() -> InputError {
+    InputError::Xlsx(
+        "a planilha está corrompida e não pôde ser lida; \
+         abra-a no Excel e salve novamente como .xlsx ou CSV"
+            .into(),
+    )
+}
+
+/// Rows as the reading thread sends them; stops at the first error.
+struct ReceivedRows(Option<Receiver<RowResult>>);
+
+impl Iterator for ReceivedRows {
+    type Item = RowResult;
+
+    fn next(&mut self) -> Option<RowResult> {
+        let item = self.0.as_ref()?.recv().ok();
+        if !matches!(item, Some(Ok(_))) {
+            self.0 = None;
+        }
+        item
+    }
+}
+
+/// Refuses, from the zip directory alone, a workbook whose parts would
+/// take too long or too much memory to read.
+fn check_part_sizes<RS: Read + Seek>(source: &mut RS) -> Result<(), InputError> {
+    let mut archive = match zip::ZipArchive::new(&mut *source) {
+        Ok(archive) => archive,
+        // calamine gives the better-worded error for a broken zip.
+        Err(_) => return Ok(()),
+    };
+    for index in 0..archive.len() {
+        let Ok(part) = archive.by_index_raw(index) else {
+            continue;
+        };
+        let name = part.name().to_owned();
+        let size = part.size();
+        let is_sheet = name.starts_with("xl/worksheets/") && name.ends_with(".xml");
+        let limit = if is_sheet {
+            MAX_SHEET_XML_BYTES
+        } else {
+            MAX_PART_BYTES
+        };
+        if size > limit {
+            let what = if is_sheet {
+                "uma aba da planilha"
+            } else {
+                "uma parte interna da planilha"
+            };
+            return Err(InputError::Xlsx(format!(
+                "{what} ({name}) tem {} MB de dados descompactados, mais que o limite de {} MB \
+                 que o conector lê; o arquivo não foi lido. Divida os exames em arquivos \
+                 menores ou exporte como CSV",
+                size >> 20,
+                limit >> 20
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn stream_workbook<RS: Read + Seek>(
+    file: String,
+    source: RS,
+    wanted: Option<String>,
+    header_tx: &SyncSender<Result<SourceInfo, InputError>>,
+    rows_tx: &SyncSender<RowResult>,
+) -> Result<(), InputError> {
+    let mut workbook = Xlsx::new(source).map_err(open_error)?;
+    let sheet = choose_sheet(&mut workbook, wanted.as_deref())?;
     let merges = match workbook.worksheet_merge_cells(&sheet) {
         Some(Ok(merges)) => merges,
         // Merges only refine the header; a sheet whose merge list cannot be
         // read is still read.
         Some(Err(_)) | None => Vec::new(),
     };
-    let (first_row, first_column) = range.start().unwrap_or((0, 0));
-    let mut rows: Vec<Row> = range
-        .rows()
-        .enumerate()
-        .map(|(index, cells)| Row {
-            line: u64::from(first_row) + index as u64 + 1,
-            cells: cells.iter().map(cell_text).collect(),
-        })
-        .filter(|row| !sniff::is_blank(&row.cells))
-        .collect();
-    drop(range);
+    let mut reader = workbook
+        .worksheet_cells_reader(&sheet)
+        .map_err(open_error)?;
+    let mut cells = || reader.next_cell();
+    let mut assembler = RowAssembler::default();
 
-    let search: Vec<&Vec<String>> = rows
+    // The header is searched among the first non-blank rows, with columns
+    // counted from the leftmost cell those rows use.
+    let mut first: Vec<SheetRow> = Vec::new();
+    while first.len() < HEADER_SEARCH_ROWS {
+        match assembler.next_row(&mut cells)? {
+            Some(row) if row.is_blank() => {}
+            Some(row) => first.push(row),
+            None => break,
+        }
+    }
+    let first_column = first
         .iter()
-        .take(HEADER_SEARCH_ROWS)
-        .map(|row| &row.cells)
+        .filter_map(SheetRow::first_column)
+        .min()
+        .unwrap_or(0);
+    let mut rows: Vec<Row> = first
+        .into_iter()
+        .map(|row| row.into_row(first_column, MAX_SHEET_COLUMNS as usize))
         .collect();
+    let search: Vec<&Vec<String>> = rows.iter().map(|row| &row.cells).collect();
     let header_index = sniff::find_header(&search).ok_or(InputError::NoHeader)?;
     let header_line = rows[header_index].line;
     let merged = combine_merged_header(&rows, header_index, &merges, first_column);
-    let (headers, data_start) = match merged {
+    let (mut headers, data_start) = match merged {
         Some(headers) => (headers, header_index + 2),
         None => (header_texts(&rows[header_index].cells), header_index + 1),
     };
     if headers.is_empty() {
         return Err(InputError::NoHeader);
     }
-    let width = headers.len();
-    let data: Vec<Row> = rows
-        .drain(data_start.min(rows.len())..)
-        .filter(|row| !sniff::is_total_row(&row.cells))
-        .map(|row| Row {
-            line: row.line,
-            cells: fit_to_width(row.cells, width),
-        })
-        .collect();
+    let full_width = headers.len();
+    let ours = redrop::error_columns_at(&headers);
+    headers.truncate(ours.unwrap_or(full_width));
+    let header_copy = headers.clone();
+    let data_row = |row: Row| data_row(row, &header_copy, header_line, ours, full_width);
     let info = SourceInfo {
         file,
         format: Format::Xlsx,
@@ -87,10 +207,229 @@ fn read_workbook(file: String, bytes: Vec<u8>, options: &ReadOptions) -> Result<
         header_line,
         headers,
     };
-    Ok(Table {
-        info,
-        rows: Box::new(data.into_iter().map(Ok)),
-    })
+    if header_tx.send(Ok(info)).is_err() {
+        return Ok(());
+    }
+    let buffered = rows.drain(data_start.min(rows.len())..);
+    for row in buffered {
+        if let Some(row) = data_row(row) {
+            if rows_tx.send(Ok(row)).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    loop {
+        let next = match assembler.next_row(&mut cells) {
+            Ok(Some(row)) => row,
+            Ok(None) => return Ok(()),
+            Err(error) => {
+                let _ = rows_tx.send(Err(error));
+                return Ok(());
+            }
+        };
+        if next.is_blank() {
+            continue;
+        }
+        // Our error columns of a re-dropped errors file are read too: a
+        // whole-file line is recognised by them, then they are cut off.
+        if let Some(row) = data_row(next.into_row(first_column, full_width)) {
+            if rows_tx.send(Ok(row)).is_err() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Drops our whole-file lines of a re-dropped errors file, blank and
+/// "Total" rows; fits the rest to the header width and notes a repeated
+/// header. Blankness is judged on the fitted cells: a row of a re-dropped
+/// errors file whose only text was in our error columns is blank.
+fn data_row(
+    row: Row,
+    headers: &[String],
+    header_line: u64,
+    ours: Option<usize>,
+    full_width: usize,
+) -> Option<Row> {
+    if ours.is_some_and(|at| redrop::is_file_note(at, full_width, |i| row.cells.get(i).cloned())) {
+        return None;
+    }
+    let mut row = Row {
+        cells: fit_to_width(row.cells, headers.len()),
+        ..row
+    };
+    if !row.is_cut() && (sniff::is_blank(&row.cells) || sniff::is_total_row(&row.cells)) {
+        return None;
+    }
+    super::mark_repeated_header(&mut row, headers, header_line);
+    Some(row)
+}
+
+/// One sheet row as read: its 0-based index and its non-empty cells
+/// (0-based column, text), in sheet order.
+struct SheetRow {
+    index: u32,
+    cells: Vec<(u32, String)>,
+    notes: Vec<(u32, ReadNote)>,
+}
+
+impl SheetRow {
+    fn is_blank(&self) -> bool {
+        self.cells.iter().all(|(_, text)| text.is_empty())
+    }
+
+    fn first_column(&self) -> Option<u32> {
+        self.cells
+            .iter()
+            .filter(|(_, text)| !text.is_empty())
+            .map(|&(column, _)| column)
+            .min()
+    }
+
+    /// Cells placed by column from `first_column`; those left of it or
+    /// `width` columns past it have no header to land under.
+    fn into_row(self, first_column: u32, width: usize) -> Row {
+        let place = |column: u32| {
+            column
+                .checked_sub(first_column)
+                .map(|index| index as usize)
+                .filter(|&index| index < width)
+        };
+        let used = self
+            .cells
+            .iter()
+            .filter_map(|&(column, _)| place(column))
+            .max()
+            .map_or(0, |last| last + 1);
+        let mut cells = vec![String::new(); used];
+        for (column, text) in self.cells {
+            if let Some(index) = place(column) {
+                cells[index] = text;
+            }
+        }
+        let notes = self
+            .notes
+            .into_iter()
+            .filter_map(|(column, note)| {
+                let index = place(column)?;
+                Some(match note {
+                    ReadNote::CellTooLong {
+                        chars, last_line, ..
+                    } => ReadNote::CellTooLong {
+                        column: index,
+                        chars,
+                        last_line,
+                    },
+                    ReadNote::LegacyText { text, .. } => ReadNote::LegacyText {
+                        column: index,
+                        text,
+                    },
+                    other => other,
+                })
+            })
+            .collect();
+        Row {
+            line: u64::from(self.index) + 1,
+            cells,
+            notes,
+        }
+    }
+}
+
+/// Groups the cell stream into rows.
+#[derive(Default)]
+struct RowAssembler {
+    /// A cell read past the end of the previous row.
+    carried: Option<(u32, u32, String, Vec<ReadNote>)>,
+    finished: bool,
+}
+
+/// The next cell of a sheet (calamine's cell reader, whose type it does
+/// not export).
+type NextCell<'c, 'a> = dyn FnMut() -> Result<Option<Cell<DataRef<'a>>>, XlsxError> + 'c;
+
+impl RowAssembler {
+    fn next_row(
+        &mut self,
+        next_cell: &mut NextCell<'_, '_>,
+    ) -> Result<Option<SheetRow>, InputError> {
+        let mut row: Option<SheetRow> = None;
+        if let Some((index, column, text, notes)) = self.carried.take() {
+            row = Some(SheetRow::start(index, column, text, notes));
+        }
+        while !self.finished {
+            let Some(cell) = next_cell().map_err(read_error)? else {
+                self.finished = true;
+                break;
+            };
+            let (index, column) = cell.get_position();
+            if index >= MAX_SHEET_ROWS {
+                return Err(InputError::Xlsx(format!(
+                    "a aba tem linhas além da linha {MAX_SHEET_ROWS}, o limite do Excel; o \
+                     arquivo não foi gerado pelo Excel ou está corrompido. Divida os exames \
+                     em arquivos menores ou exporte como CSV"
+                )));
+            }
+            if column >= MAX_SHEET_COLUMNS {
+                continue;
+            }
+            let (text, notes) = cell_content(cell.get_value(), index);
+            match row.as_mut() {
+                Some(current) if current.index == index => current.push(column, text, notes),
+                Some(_) => {
+                    self.carried = Some((index, column, text, notes));
+                    break;
+                }
+                None => row = Some(SheetRow::start(index, column, text, notes)),
+            }
+        }
+        Ok(row)
+    }
+}
+
+impl SheetRow {
+    fn start(index: u32, column: u32, text: String, notes: Vec<ReadNote>) -> SheetRow {
+        let mut row = SheetRow {
+            index,
+            cells: Vec::new(),
+            notes: Vec::new(),
+        };
+        row.push(column, text, notes);
+        row
+    }
+
+    fn push(&mut self, column: u32, text: String, notes: Vec<ReadNote>) {
+        if !text.is_empty() {
+            self.cells.push((column, text));
+        }
+        self.notes
+            .extend(notes.into_iter().map(|note| (column, note)));
+    }
+}
+
+/// A cell's text, cut to the longest cell kept, with what the reader noted.
+fn cell_content(value: &DataRef<'_>, row_index: u32) -> (String, Vec<ReadNote>) {
+    let (text, legacy) = cell_text(value);
+    let mut notes = Vec::new();
+    let (text, cut) = cut_cell(text);
+    if let Some(chars) = cut {
+        notes.push(ReadNote::CellTooLong {
+            column: 0,
+            chars,
+            last_line: u64::from(row_index) + 1,
+        });
+    }
+    if let Some(text) = legacy {
+        notes.push(ReadNote::LegacyText { column: 0, text });
+    }
+    (text, notes)
+}
+
+fn read_error(error: XlsxError) -> InputError {
+    InputError::Xlsx(format!(
+        "a planilha está corrompida e não pôde ser lida até o fim ({error}); \
+         abra-a no Excel e salve novamente como .xlsx ou CSV"
+    ))
 }
 
 fn open_error(error: XlsxError) -> InputError {
@@ -110,28 +449,27 @@ fn open_error(error: XlsxError) -> InputError {
     }
 }
 
-fn choose_sheet(
-    workbook: &mut Xlsx<Cursor<Vec<u8>>>,
-    options: &ReadOptions,
-) -> Result<(String, calamine::Range<Data>), InputError> {
+/// The wanted sheet, or the first one with a non-empty cell.
+fn choose_sheet<RS: Read + Seek>(
+    workbook: &mut Xlsx<RS>,
+    wanted: Option<&str>,
+) -> Result<String, InputError> {
     let names = workbook.sheet_names();
-    if let Some(wanted) = &options.sheet {
+    if let Some(wanted) = wanted {
         if !names.iter().any(|name| name == wanted) {
             return Err(InputError::Xlsx(format!(
                 "a aba \"{wanted}\" não existe; abas encontradas: {}",
                 names.join(", ")
             )));
         }
-        let range = workbook.worksheet_range(wanted).map_err(open_error)?;
-        return Ok((wanted.clone(), range));
+        return Ok(wanted.to_owned());
     }
     for name in names {
-        let range = workbook.worksheet_range(&name).map_err(open_error)?;
-        if range
-            .used_cells()
-            .any(|(_, _, cell)| !cell_text(cell).is_empty())
-        {
-            return Ok((name, range));
+        let mut cells = workbook.worksheet_cells_reader(&name).map_err(open_error)?;
+        while let Some(cell) = cells.next_cell().map_err(read_error)? {
+            if !cell_text(cell.get_value()).0.is_empty() {
+                return Ok(name);
+            }
         }
     }
     Err(InputError::Xlsx(
@@ -191,57 +529,4 @@ fn combine_merged_header(
         })
         .collect();
     Some(header_texts(&combined))
-}
-
-/// The text a person sees in the cell.
-pub(crate) fn cell_text(cell: &Data) -> String {
-    match cell {
-        Data::Empty | Data::Error(_) => String::new(),
-        Data::String(text) => super::decode::clean_cell(text),
-        Data::Int(number) => number.to_string(),
-        Data::Float(number) => number_text(*number),
-        Data::Bool(true) => "VERDADEIRO".to_owned(),
-        Data::Bool(false) => "FALSO".to_owned(),
-        Data::DateTime(moment) if moment.is_datetime() => {
-            let value = moment.as_f64();
-            let (year, month, day, hour, minute, second, _) = moment.to_ymd_hms_milli();
-            if value.abs() < 1.0 {
-                format!("{hour:02}:{minute:02}:{second:02}")
-            } else if (hour, minute, second) == (0, 0, 0) {
-                format!("{year:04}-{month:02}-{day:02}")
-            } else {
-                format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
-            }
-        }
-        Data::DateTime(duration) => number_text(duration.as_f64()),
-        Data::DateTimeIso(text) | Data::DurationIso(text) => text.replacen('T', " ", 1),
-    }
-}
-
-/// Integral numbers as exact digits (a 15-digit CNS stays `700512345678901`);
-/// others rounded to 15 significant digits, as Excel shows them, with a dot.
-fn number_text(number: f64) -> String {
-    if !number.is_finite() {
-        return String::new();
-    }
-    if number.fract() == 0.0 {
-        // f64 Display never uses an exponent and prints no `.0`.
-        return format!("{number}");
-    }
-    let rounded: f64 = format!("{number:.14e}").parse().unwrap_or(number);
-    format!("{rounded}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_as_people_see_them() {
-        assert_eq!(number_text(700_512_345_678_901.0), "700512345678901");
-        assert_eq!(number_text(38.5), "38.5");
-        assert_eq!(number_text(0.1 + 0.2), "0.3");
-        assert_eq!(number_text(-3.0), "-3");
-        assert_eq!(number_text(44355.0), "44355");
-    }
 }

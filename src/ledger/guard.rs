@@ -181,7 +181,19 @@ impl Ledger {
     /// deleted but renamed to `<path>.descartado-<stamp>[-wal|-shm]`, whose
     /// main path is returned. The caller holds the ledger lock.
     pub fn start_fresh(path: &Path, stamp: &str) -> Result<Option<PathBuf>, LedgerError> {
-        let aside = with_suffix(path, &format!(".descartado-{stamp}"));
+        // A name none of whose files exists: a rename over an earlier
+        // set-aside ledger (two fresh starts in one second) would destroy it.
+        let taken = |aside: &Path| {
+            std::iter::once("")
+                .chain(COMPANIONS)
+                .any(|s| fs::symlink_metadata(with_suffix(aside, s)).is_ok())
+        };
+        let mut aside = with_suffix(path, &format!(".descartado-{stamp}"));
+        let mut n = 1u32;
+        while taken(&aside) {
+            n += 1;
+            aside = with_suffix(path, &format!(".descartado-{stamp}-{n}"));
+        }
         let mut moved = None;
         for suffix in std::iter::once("").chain(COMPANIONS) {
             let from = with_suffix(path, suffix);

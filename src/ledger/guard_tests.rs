@@ -168,3 +168,54 @@ fn a_report_set_stays_unpublished_until_marked() {
         vec![("resumo".to_string(), summary.to_path_buf())]
     );
 }
+
+/// The refusal's advice must work: a backup taken after a clean close (no
+/// `-wal` then) restored in place, plus what the message says to do, opens.
+#[test]
+fn restoring_a_backup_as_the_message_advises_opens_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registro.sqlite");
+    drop(Ledger::open(&path).unwrap());
+    let backup = dir.path().join("copia.sqlite");
+    std::fs::copy(&path, &backup).unwrap();
+
+    // The crash, then the -wal deleted (copied without it: the killed
+    // connection still holds the originals open, which Windows refuses to
+    // delete).
+    let crashed = dir.path().join("parado.sqlite");
+    killed_with_one_file(&crashed);
+    std::fs::remove_file(&path).unwrap();
+    copy(&crashed, &path, &["", ".in-use"]);
+    let err = Ledger::open(&path).err().unwrap();
+    assert!(matches!(err, LedgerError::WalLost { .. }), "{err}");
+
+    std::fs::copy(&backup, &path).unwrap();
+    let text = err.to_string();
+    let mark = with(&path, ".in-use");
+    assert!(
+        text.contains(&mark.display().to_string()),
+        "the advice must name the mark to remove after a restore: {text}"
+    );
+    std::fs::remove_file(&mark).unwrap();
+    assert!(Ledger::open(&path).is_ok());
+}
+
+/// Two fresh starts within one second must not overwrite the ledger the
+/// first one set aside.
+#[test]
+fn a_second_fresh_start_in_the_same_second_keeps_the_first_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let crashed = dir.path().join("parado.sqlite");
+    killed_with_one_file(&crashed);
+    let path = dir.path().join("registro.sqlite");
+    copy(&crashed, &path, &["", "-wal", ".in-use"]);
+    let first = Ledger::start_fresh(&path, "20261201T101500")
+        .unwrap()
+        .unwrap();
+    let second = Ledger::start_fresh(&path, "20261201T101500")
+        .unwrap()
+        .unwrap();
+    assert_ne!(first, second);
+    let kept = Ledger::open(&first).unwrap();
+    assert_eq!(kept.files_in_progress().unwrap().len(), 1);
+}

@@ -63,26 +63,30 @@ pub enum LedgerError {
     /// The file exists but is empty: a truncated ledger, never a new one.
     #[error(
         "o registro de envios {path} está vazio (0 bytes): o registro foi apagado ou truncado. \
-         {RESET_ADVICE}"
+         {}",
+        reset_advice(path)
     )]
     Emptied { path: PathBuf },
     /// The file exists but has no schema version (no tables): typically
     /// its `-wal` was deleted after a crash, taking every record with it.
     #[error(
         "o registro de envios {path} existe mas não tem as tabelas do rnds-drop (o arquivo \
-         {path}-wal foi apagado ou o registro foi danificado). {RESET_ADVICE}"
+         {path}-wal foi apagado ou o registro foi danificado). {}",
+        reset_advice(path)
     )]
     Incomplete { path: PathBuf },
     /// The process died and then the `-wal` (the latest records) was deleted.
     #[error(
         "o arquivo {path}-wal do registro de envios foi apagado depois de uma parada \
-         inesperada: os envios mais recentes sumiram do registro. {RESET_ADVICE}"
+         inesperada: os envios mais recentes sumiram do registro. {}",
+        reset_advice(path)
     )]
     WalLost { path: PathBuf },
     /// No ledger file, but there are traces of earlier sends.
     #[error(
         "o registro de envios {path} não existe, mas {evidence} mostra envios anteriores. \
-         {RESET_ADVICE}"
+         {}",
+        reset_advice(path)
     )]
     Missing { path: PathBuf, evidence: String },
     #[error("não foi possível gravar {path}: {source}")]
@@ -114,11 +118,20 @@ pub enum LedgerError {
 
 /// What every "ledger lost" message says to do. Never "renumber the exams"
 /// nor "use another ledger": both would create duplicate notifications.
-const RESET_ADVICE: &str = "Sem ele o rnds-drop não sabe o que já foi enviado e reenviaria \
-     exames que já estão na RNDS, por isso nada foi enviado. Pare o serviço e restaure o \
-     registro de uma cópia de segurança (o arquivo e, se houver, o -wal ao lado dele). Só se \
-     não houver cópia, comece um registro novo de forma explícita com `rnds-drop new-ledger \
-     --config <arquivo> --confirm` (veja as consequências no README); não renumere os exames.";
+/// A restored copy must also lose the `.in-use` mark of the crashed
+/// session, or it is refused as a ledger whose `-wal` was deleted.
+fn reset_advice(path: &std::path::Path) -> String {
+    format!(
+        "Sem ele o rnds-drop não sabe o que já foi enviado e reenviaria exames que já estão na \
+         RNDS, por isso nada foi enviado. Pare o serviço e restaure o registro de uma cópia de \
+         segurança (o arquivo e, se houver, o -wal ao lado dele); depois da cópia restaurada, \
+         apague o arquivo {}.in-use (a marca da execução interrompida), se existir. Só se não \
+         houver cópia, comece um registro novo de forma explícita com `rnds-drop new-ledger \
+         --config <arquivo> --confirm` (veja as consequências no README); não renumere os \
+         exames.",
+        path.display()
+    )
+}
 
 /// One open ledger file. `Send` but not `Sync`: give each thread its own
 /// [`Ledger`] (WAL lets readers run while one writer commits). Every call

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::input::Row;
 use crate::model::{ExamCode, Field, Qualitative, SpecimenCode};
 
-pub use normalize::{edit_distance, key, repair_mojibake};
+pub use normalize::{edit_distance, key, repair_mojibake, value_key};
 
 /// Which column holds which field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,9 +53,10 @@ impl ColumnMap {
 }
 
 /// Maps headers onto fields: `overrides` (field → header text) first, then
-/// the synonym table: whole-header matches, then prefix matches. Each
-/// column serves at most one field and each field takes the column of its
-/// earliest-listed synonym (leftmost column on ties).
+/// the synonym table: whole-header matches, then prefix matches. A column
+/// serves at most one field through synonyms (overrides may share one);
+/// each field takes the column of its earliest-listed synonym (leftmost
+/// column on ties).
 pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> ColumnMap {
     let keys: Vec<String> = headers.iter().map(|h| normalize::header_key(h)).collect();
     let mut by_field = BTreeMap::new();
@@ -70,7 +71,9 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
             .iter()
             .position(|h| h.trim() == wanted.trim())
             .or_else(|| keys.iter().position(|k| *k == wanted_key));
-        match column.filter(|&i| !taken[i]) {
+        // Overrides may share a column (one column feeding two fields is
+        // an explicit choice of the config); synonyms never take it again.
+        match column {
             Some(i) => {
                 taken[i] = true;
                 by_field.insert(field, i);
@@ -149,13 +152,27 @@ pub fn qualitative(value: &str) -> Option<Qualitative> {
 /// The known result wording closest to `value` (edit distance over keys),
 /// when it is close enough to be a likely typo, for a suggestion in a
 /// message. Never used to map a value.
+///
+/// A suggestion never crosses from one pathogen or analyte to another: a
+/// value with digits (`SARS-CoV-1`, `H1N1 detectado`) or one that is a known
+/// wording plus other words (`Flu detectado`) gets none, and wordings that
+/// name a pathogen (`SARS-CoV-2`) are never suggested.
 pub fn closest_result_wording(value: &str) -> Option<&'static str> {
     let wanted = normalize::value_key(value);
+    if wanted.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
     let tables = tables::tables();
+    let names_more = tables.result_wordings.iter().any(|(k, _)| {
+        k.chars().count() > 1 && wanted.contains(k.as_str()) && wanted.len() >= k.len() + 3
+    });
+    if names_more {
+        return None;
+    }
     let candidates: Vec<(usize, &str, Option<Qualitative>)> = tables
         .result_wordings
         .iter()
-        .filter(|(k, _)| k.chars().count() > 1)
+        .filter(|(k, _)| k.chars().count() > 1 && !k.chars().any(|c| c.is_ascii_digit()))
         .map(|(k, wording)| {
             let meaning = tables.results.get(k.as_str()).copied();
             (edit_distance(&wanted, k), wording.as_str(), meaning)
@@ -190,5 +207,7 @@ pub fn exam_by_name(name: &str) -> Option<ExamCode> {
     normalize::with_value_key(name, |k| tables::tables().exams.get(k).cloned())
 }
 
+#[cfg(test)]
+mod suggest_tests;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,9 @@
 //! The CSV outputs, shaped for Brazilian Excel: UTF-8 with BOM (so accents
 //! survive), `;` as delimiter (Excel's list separator in pt-BR), CRLF line
-//! ends, quotes only where a cell needs them.
+//! ends, quotes only where a cell needs them, and no cell Excel would run
+//! as a formula (see [`neutralise_formula`]).
 
+use std::borrow::Cow;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,22 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Extra columns appended to the original ones in the errors file.
 pub const ERROR_COLUMNS: [&str; 3] = ["erro_coluna", "erro_valor", "erro_mensagem"];
 
+/// `erro_coluna` of a line that speaks of the whole file (a column the file
+/// lacks, a file that is not results at all), not of one row. Such lines
+/// come first; a re-dropped errors file is read without them.
+pub const FILE_NOTE_COLUMN: &str = "(arquivo)";
+
+/// The cells and issue of a whole-file line: the sentence in the first
+/// column too, where it is seen without scrolling past the file's own
+/// columns.
+pub fn file_note(issue: &RowIssue) -> (Vec<String>, RowIssue) {
+    let note = RowIssue {
+        column: FILE_NOTE_COLUMN.into(),
+        ..issue.clone()
+    };
+    (vec![issue.message.clone()], note)
+}
+
 /// Separator of several issues of one row inside one cell.
 pub const ISSUE_SEPARATOR: &str = " | ";
 
@@ -25,6 +43,40 @@ fn excel_writer(path: &Path) -> io::Result<csv::Writer<AtomicFile>> {
         .terminator(csv::Terminator::CRLF)
         .quote_style(csv::QuoteStyle::Necessary)
         .from_writer(file))
+}
+
+/// A cell Excel would take for a formula (`=`, `@`, tab or CR first, or
+/// `+`/`-` first when it is not a plain number such as `-3,5` or a lone
+/// `-`) gets a leading `'`, which Excel shows as text: a value copied from
+/// an input file must never run when staff open a report. Leading quotes
+/// already there are counted, so [`restore_formula`] undoes exactly this
+/// and nothing else.
+pub fn neutralise_formula(cell: &str) -> Cow<'_, str> {
+    if would_run(cell.trim_start_matches('\'')) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// The inverse of [`neutralise_formula`], for a report dropped back in.
+pub fn restore_formula(cell: &str) -> Option<&str> {
+    let rest = cell.strip_prefix('\'')?;
+    would_run(rest.trim_start_matches('\'')).then_some(rest)
+}
+
+fn would_run(text: &str) -> bool {
+    match text.as_bytes() {
+        [b'=' | b'@' | b'\t' | b'\r', ..] => true,
+        [b'+' | b'-', rest @ ..] => !rest
+            .iter()
+            .all(|&b| b.is_ascii_digit() || matches!(b, b'.' | b',')),
+        _ => false,
+    }
+}
+
+fn neutralised(cell: &str) -> String {
+    neutralise_formula(cell).into_owned()
 }
 
 fn commit(writer: csv::Writer<AtomicFile>) -> io::Result<PathBuf> {
@@ -72,7 +124,12 @@ impl ErrorsCsv {
     /// Starts the file with the original `headers` plus the error columns.
     pub fn create(path: &Path, headers: &[String]) -> io::Result<ErrorsCsv> {
         let mut writer = excel_writer(path)?;
-        writer.write_record(headers.iter().map(String::as_str).chain(ERROR_COLUMNS))?;
+        writer.write_record(
+            headers
+                .iter()
+                .map(|header| neutralised(header))
+                .chain(ERROR_COLUMNS.map(String::from)),
+        )?;
         Ok(ErrorsCsv {
             writer,
             width: headers.len(),
@@ -85,11 +142,18 @@ impl ErrorsCsv {
     pub fn write_row(&mut self, cells: &[String], issues: &[RowIssue]) -> io::Result<()> {
         self.record.clear();
         self.record
-            .extend(aligned(cells, self.width).map(str::to_owned));
-        self.record.extend(issue_cells(issues));
+            .extend(aligned(cells, self.width).map(neutralised));
+        self.record
+            .extend(issue_cells(issues).iter().map(|cell| neutralised(cell)));
         self.writer.write_record(&self.record)?;
         self.rows += 1;
         Ok(())
+    }
+
+    /// A line about the whole file (see [`FILE_NOTE_COLUMN`]).
+    pub fn write_file_note(&mut self, issue: &RowIssue) -> io::Result<()> {
+        let (cells, note) = file_note(issue);
+        self.write_row(&cells, std::slice::from_ref(&note))
     }
 
     /// Rows written so far (header excluded).
@@ -166,11 +230,12 @@ impl SentCsv {
         rnds_id: Option<&str>,
         status: &SentStatus,
     ) -> io::Result<()> {
+        let status = status.text();
         self.writer.write_record([
             line.to_string().as_str(),
-            lab_id,
-            rnds_id.unwrap_or(""),
-            status.text().as_str(),
+            &*neutralise_formula(lab_id),
+            &*neutralise_formula(rnds_id.unwrap_or("")),
+            &*neutralise_formula(&status),
         ])?;
         self.rows += 1;
         Ok(())
@@ -182,5 +247,73 @@ impl SentCsv {
 
     pub fn commit(self) -> io::Result<PathBuf> {
         commit(self.writer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(value: &str) -> RowIssue {
+        RowIssue {
+            line: 2,
+            column: "Obs".into(),
+            value: value.into(),
+            code: "x".into(),
+            message: format!("Linha 2: \"{value}\" não serve."),
+        }
+    }
+
+    #[test]
+    fn formula_like_cells_are_neutralised_and_restored_exactly() {
+        for (cell, written) in [
+            (
+                "=HYPERLINK(\"http://x\",\"x\")",
+                "'=HYPERLINK(\"http://x\",\"x\")",
+            ),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("+55 11 9999", "'+55 11 9999"),
+            ("-1+cmd|' /C calc'!A0", "'-1+cmd|' /C calc'!A0"),
+            ("\tx", "'\tx"),
+            ("'=already", "''=already"),
+            ("-", "-"),
+            ("-3,5", "-3,5"),
+            ("+12", "+12"),
+            ("Não detectável", "Não detectável"),
+            ("'texto", "'texto"),
+        ] {
+            assert_eq!(neutralise_formula(cell), written, "{cell:?}");
+            let back = restore_formula(written).unwrap_or(written);
+            assert_eq!(back, cell, "{written:?}");
+        }
+    }
+
+    #[test]
+    fn every_csv_report_neutralises_what_came_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let errors_path = dir.path().join("x.erros.csv");
+        let headers = vec!["=Paciente".to_string(), "Obs".to_string()];
+        let mut errors = ErrorsCsv::create(&errors_path, &headers).unwrap();
+        let cells = vec!["Ana".to_string(), "=1+1".to_string()];
+        errors.write_row(&cells, &[issue("=1+1")]).unwrap();
+        errors.commit().unwrap();
+        let text = std::fs::read_to_string(&errors_path).unwrap();
+        let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+        assert_eq!(
+            lines[0],
+            "'=Paciente;Obs;erro_coluna;erro_valor;erro_mensagem"
+        );
+        assert_eq!(
+            lines[1],
+            "Ana;'=1+1;Obs;'=1+1;\"Linha 2: \"\"=1+1\"\" não serve.\""
+        );
+
+        let sent_path = dir.path().join("x.enviados.csv");
+        let mut sent = SentCsv::create(&sent_path).unwrap();
+        sent.write_row(3, "-2+3", Some("abc"), &SentStatus::Sent)
+            .unwrap();
+        sent.commit().unwrap();
+        let text = std::fs::read_to_string(&sent_path).unwrap();
+        assert!(text.contains("3;'-2+3;abc;enviado"), "{text}");
     }
 }

@@ -24,10 +24,11 @@ pub use atomic::{
     AtomicFile,
 };
 pub use csv_files::{
-    issue_cells, ErrorsCsv, SentCsv, SentStatus, ERROR_COLUMNS, ISSUE_SEPARATOR, SENT_COLUMNS,
+    file_note, issue_cells, neutralise_formula, restore_formula, ErrorsCsv, SentCsv, SentStatus,
+    ERROR_COLUMNS, FILE_NOTE_COLUMN, ISSUE_SEPARATOR, SENT_COLUMNS,
 };
 pub use issues::{IssueLog, ISSUES_KEPT_IN_MEMORY};
-pub use summary::Summary;
+pub use summary::{SkippedRows, Summary};
 pub use xlsx_file::{ErrorsXlsx, DEFAULT_SHEET};
 
 /// Where the reports of input `<stem>` go in `outbox`.

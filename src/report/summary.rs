@@ -32,6 +32,11 @@ pub struct Summary {
     pub rows_total: u64,
     pub rows_valid: u64,
     pub rows_invalid: u64,
+    /// Rows that are not results to send (other exams, pending statuses,
+    /// untested targets, analyte rows merged into a result): never errors.
+    pub rows_skipped: u64,
+    /// Why rows were skipped, counted per reason and value.
+    pub skipped: Vec<SkippedRows>,
     pub issues: Vec<RowIssue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows_sent: Option<u64>,
@@ -46,6 +51,21 @@ pub struct Summary {
     /// pt-BR text when the file could not be read at all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// Rows skipped for one reason and value (`resumo.json` `skipped`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedRows {
+    /// Stable name of the reason, e.g. `status_nao_liberado`.
+    pub code: String,
+    /// The column whose value decided it ("" when none).
+    pub column: String,
+    pub value: String,
+    /// pt-BR sentence.
+    pub reason: String,
+    pub rows: u64,
+    /// The first line skipped for this reason and value.
+    pub first_line: u64,
 }
 
 impl Summary {
@@ -91,6 +111,8 @@ impl Summary {
             rows_total: 0,
             rows_valid: 0,
             rows_invalid: 0,
+            rows_skipped: 0,
+            skipped: Vec::new(),
             issues: Vec::new(),
             rows_sent: None,
             rows_replaced: None,
@@ -99,6 +121,14 @@ impl Summary {
             rows_pending: None,
             error: None,
         }
+    }
+
+    /// The issues of the file as a whole (why no row can be sent): those on
+    /// the header line, which no data row shares. They come first.
+    pub fn file_issues(&self) -> impl Iterator<Item = &RowIssue> {
+        self.issues
+            .iter()
+            .take_while(move |i| Some(i.line) == self.header_line)
     }
 
     /// Pretty-printed JSON (people open this file), ending in a newline.

@@ -336,6 +336,8 @@ fn summary_has_exactly_the_promised_fields() {
             "rows_total": 3,
             "rows_valid": 2,
             "rows_invalid": 1,
+            "rows_skipped": 0,
+            "skipped": [],
             "issues": [{
                 "line": 3,
                 "column": "CNS Paciente",

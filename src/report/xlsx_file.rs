@@ -9,10 +9,17 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use crate::model::RowIssue;
 
 use super::atomic::write_atomic;
-use super::csv_files::{aligned, issue_cells, ERROR_COLUMNS};
+use super::csv_files::{aligned, file_note, issue_cells, ERROR_COLUMNS};
 
 /// Sheet name when the original one cannot be reused.
 pub const DEFAULT_SHEET: &str = "Erros";
+
+/// Rows of an Excel sheet (header included).
+pub const EXCEL_MAX_ROWS: u32 = 1_048_576;
+
+/// Data rows that fit: the header takes the first row and the last is
+/// kept for the note saying the rest is only in `erros.csv`.
+const DATA_ROWS_THAT_FIT: u32 = EXCEL_MAX_ROWS - 2;
 
 fn xlsx_error(e: XlsxError) -> io::Error {
     io::Error::other(format!("falha ao gerar a planilha de erros: {e}"))
@@ -30,6 +37,10 @@ pub struct ErrorsXlsx {
     widths: Vec<usize>,
     /// Next sheet row (0-based; row 0 is the header).
     next_row: u32,
+    /// Rows that did not fit the sheet (they are in `erros.csv`).
+    left_out: u64,
+    /// Data rows the sheet takes.
+    fits: u32,
 }
 
 impl ErrorsXlsx {
@@ -54,13 +65,20 @@ impl ErrorsXlsx {
             width: headers.len(),
             widths,
             next_row: 1,
+            left_out: 0,
+            fits: DATA_ROWS_THAT_FIT,
         })
     }
 
     /// One invalid row: its original `cells` (as text, so leading zeros of
     /// CNS and CNES stay), then its issues.
+    /// Past Excel's row limit the row is only counted (see [`ErrorsXlsx::save`]).
     pub fn write_row(&mut self, cells: &[String], issues: &[RowIssue]) -> io::Result<()> {
         let row = self.next_row;
+        if row > self.fits {
+            self.left_out += 1;
+            return Ok(());
+        }
         let errors = issue_cells(issues);
         let all = aligned(cells, self.width).chain(errors.iter().map(String::as_str));
         for (col, text) in all.enumerate() {
@@ -77,14 +95,37 @@ impl ErrorsXlsx {
         Ok(())
     }
 
+    /// A line about the whole file, as in `erros.csv`.
+    pub fn write_file_note(&mut self, issue: &RowIssue) -> io::Result<()> {
+        let (cells, note) = file_note(issue);
+        self.write_row(&cells, std::slice::from_ref(&note))
+    }
+
     /// Rows written so far (header excluded).
     pub fn rows(&self) -> u64 {
         u64::from(self.next_row - 1)
     }
 
-    /// Builds the workbook and writes it atomically to `path`; returns
-    /// where it went (see [`super::AtomicFile::commit`]).
+    /// Rows that did not fit Excel's sheet and are only in `erros.csv`.
+    pub fn rows_left_out(&self) -> u64 {
+        self.left_out
+    }
+
+    /// Builds the workbook and writes it atomically to `path`. When rows
+    /// were left out, the sheet's last row says how many and where they are.
+    /// Returns where it went (see [`super::AtomicFile::commit`]).
     pub fn save(mut self, path: &Path) -> io::Result<PathBuf> {
+        if self.left_out > 0 {
+            let note = format!(
+                "{} linhas com problema não couberam nesta planilha (o Excel tem no máximo \
+                 {EXCEL_MAX_ROWS} linhas); a lista completa está no arquivo .erros.csv de mesmo \
+                 nome.",
+                self.left_out
+            );
+            self.sheet
+                .write_string(self.next_row, 0, note)
+                .map_err(xlsx_error)?;
+        }
         for (col, width) in self.column_widths().into_iter().enumerate() {
             self.sheet
                 .set_column_width(column(col)?, width as f64)
@@ -109,4 +150,48 @@ impl ErrorsXlsx {
 
 fn column(index: usize) -> io::Result<u16> {
     u16::try_from(index).map_err(|_| io::Error::other("planilha com colunas demais"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(line: u64) -> RowIssue {
+        RowIssue {
+            line,
+            column: "CNS".into(),
+            value: "123".into(),
+            code: "cns_invalido".into(),
+            message: format!("Linha {line}: CNS inválido."),
+        }
+    }
+
+    #[test]
+    fn rows_past_the_sheet_limit_are_counted_and_noted() {
+        let headers = vec!["Paciente".to_string(), "CNS".to_string()];
+        let mut errors = ErrorsXlsx::new(&headers, None).unwrap();
+        errors.fits = 2;
+        for line in 2..6 {
+            let cells = vec![format!("P{line}"), "123".to_string()];
+            errors.write_row(&cells, &[issue(line)]).unwrap();
+        }
+        assert_eq!((errors.rows(), errors.rows_left_out()), (2, 2));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.erros.xlsx");
+        errors.save(&path).unwrap();
+        let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+        let range = calamine::Reader::worksheet_range(&mut workbook, DEFAULT_SHEET).unwrap();
+        let last: Vec<String> = range
+            .rows()
+            .next_back()
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(range.height(), 4);
+        assert!(
+            last[0].starts_with("2 linhas com problema não couberam"),
+            "{last:?}"
+        );
+    }
 }

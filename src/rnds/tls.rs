@@ -193,6 +193,20 @@ fn read_password(rnds: &Rnds) -> Result<String, ClientError> {
             return Ok(value);
         }
         if rnds.certificate_password_file.is_none() {
+            // Only a conventional variable name is repeated: anything else
+            // may be the password itself, written in the wrong key.
+            let conventional = var
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            if !conventional {
+                return Err(ClientError::Config(
+                    "certificate_password_env não é o nome de uma variável de ambiente \
+                     definida. O que fazer: escreva ali só o nome da variável (ex.: \
+                     certificate_password_env = \"RNDS_PFX_SENHA\") e defina-a com a senha; se \
+                     você escreveu a senha nessa chave, apague-a do arquivo"
+                        .into(),
+                ));
+            }
             return Err(ClientError::Config(format!(
                 "a variável de ambiente {var} (certificate_password_env) não está definida: \
                  defina-a com a senha do certificado"

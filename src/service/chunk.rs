@@ -11,9 +11,11 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::fhir;
+use crate::input::Row;
 use crate::ledger::{
     decide_from, Decision, FileId, Intent, Ledger, LedgerError, LedgerOutcome, ResultState,
 };
+use crate::mapping::ColumnMap;
 use crate::model::{LabResult, RowIssue};
 use crate::pipeline::{FileHeader, FileJob, RowOutcome};
 use crate::report::{SentStatus, Summary};
@@ -122,6 +124,8 @@ pub(super) struct PassState<'a> {
     pub(super) counts: Counts,
     /// Lab id → (line, content hash) of its first row in this file.
     pub(super) first_rows: HashMap<String, (u64, String)>,
+    /// The file's column map, once its header is known.
+    pub(super) columns: Option<ColumnMap>,
 }
 
 impl PassState<'_> {
@@ -133,10 +137,11 @@ impl PassState<'_> {
         let mut summary = crate::check::summary_of(header);
         let mut outputs = Outputs::create(paths, header)?;
         for issue in &header.file_issues {
-            outputs.issue(issue.clone(), &mut summary)?;
+            outputs.file_issue(issue.clone(), &mut summary)?;
         }
         self.summary = Some(summary);
         self.outputs = Some(outputs);
+        self.columns = Some(header.columns.clone());
         Ok(())
     }
 
@@ -149,14 +154,17 @@ impl PassState<'_> {
                     row,
                     result,
                     bundle,
-                } => Entry::Valid(Box::new(ValidRow {
-                    line: row.line,
-                    cells: row.cells,
-                    hash: fhir::content_hash(&result),
-                    result: *result,
-                    bundle,
-                    fate: None,
-                })),
+                } => {
+                    let (result, bundle) = self.adopt_legacy_id(&row, *result, bundle)?;
+                    Entry::Valid(Box::new(ValidRow {
+                        line: row.line,
+                        cells: row.cells,
+                        hash: fhir::content_hash(&result),
+                        result,
+                        bundle,
+                        fate: None,
+                    }))
+                }
                 RowOutcome::Invalid { row, issues } => Entry::Invalid {
                     cells: row.cells,
                     issues,
@@ -187,6 +195,34 @@ impl PassState<'_> {
             todo = self.send_round(&mut entries, todo).await?;
         }
         super::blocking(|| self.write_entries(entries))
+    }
+
+    /// Versions before the Excel-time rounding fix derived some lab ids
+    /// from an instant one second early. A row whose id the ledger does not
+    /// know, but knows the id those versions derived, is that same
+    /// document: it keeps the old id, so the corrected instant goes out
+    /// once as a replacement (then "já enviado"), never as a second document.
+    fn adopt_legacy_id(
+        &mut self,
+        row: &Row,
+        mut result: LabResult,
+        bundle: Vec<u8>,
+    ) -> Result<(LabResult, Vec<u8>), ServiceError> {
+        let Some(columns) = self.columns.as_ref() else {
+            return Ok((result, bundle));
+        };
+        let Some(legacy) =
+            crate::validate::legacy_lab_id(row, columns, &self.job.validate, &result.lab_id)
+        else {
+            return Ok((result, bundle));
+        };
+        if self.ledger.get(&result.lab_id)?.is_some() || self.ledger.get(&legacy)?.is_none() {
+            return Ok((result, bundle));
+        }
+        result.lab_id = legacy;
+        let bundle = fhir::to_json_bytes(&result, &self.job.bundle, &self.job.timestamp, None)
+            .map_err(|e| ServiceError::Internal(format!("bundle não gerado: {e}")))?;
+        Ok((result, bundle))
     }
 
     /// A lab id must appear once per file. A later row with the same

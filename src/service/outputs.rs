@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::check::RowLines;
 use crate::input::Format;
 use crate::ledger::{FileId, Ledger};
 use crate::model::RowIssue;
@@ -78,6 +79,7 @@ pub struct Outputs {
     sent: SentCsv,
     bundles: Option<AtomicFile>,
     issues: IssueLog,
+    lines: RowLines,
     /// Last: removed after the writers above dropped their temporary files.
     staging: StagingDir,
 }
@@ -100,7 +102,8 @@ impl Outputs {
             Some(p) => Some(AtomicFile::create(p).map_err(output_error(p))?),
             None => None,
         };
-        Ok(Outputs {
+        let (errors_csv, errors_xlsx) = (r.errors_csv.clone(), r.errors_xlsx.clone());
+        let mut outputs = Outputs {
             errors: ErrorsCsv::create(&r.errors_csv, headers)
                 .map_err(output_error(&r.errors_csv))?,
             sent: SentCsv::create(&r.sent_csv).map_err(output_error(&r.sent_csv))?,
@@ -108,13 +111,33 @@ impl Outputs {
             xlsx,
             bundles,
             paths: paths.clone(),
+            lines: RowLines::for_file(&header.file_issues),
             staged,
             staging,
-        })
+        };
+        // Why the whole file fails opens the errors files (see `RowLines`).
+        for issue in &header.file_issues {
+            outputs
+                .errors
+                .write_file_note(issue)
+                .map_err(output_error(&errors_csv))?;
+            if let Some(x) = outputs.xlsx.as_mut() {
+                x.write_file_note(issue)
+                    .map_err(output_error(&errors_xlsx))?;
+            }
+        }
+        Ok(outputs)
     }
 
     /// A row that failed (invalid, or refused by RNDS): original cells first.
+    /// Issues that only repeat the file's own (see `RowLines`) are left out,
+    /// and a row left with none gets no line.
     pub fn failed(&mut self, cells: &[String], issues: &[RowIssue]) -> Result<(), ServiceError> {
+        let issues = self.lines.keep(issues.to_vec());
+        if issues.is_empty() {
+            return Ok(());
+        }
+        let issues = issues.as_slice();
         let r = &self.staged.reports;
         self.errors
             .write_row(cells, issues)
@@ -126,8 +149,21 @@ impl Outputs {
         Ok(())
     }
 
-    /// One issue for `resumo.json` (spooled; `summary` keeps the first ones).
+    /// One row issue for `resumo.json` (spooled; `summary` keeps the first
+    /// ones), unless it only repeats the file's own.
     pub fn issue(&mut self, issue: RowIssue, summary: &mut Summary) -> Result<(), ServiceError> {
+        match self.lines.keep(vec![issue]).pop() {
+            Some(issue) => self.file_issue(issue, summary),
+            None => Ok(()),
+        }
+    }
+
+    /// One issue of the file as a whole for `resumo.json`.
+    pub fn file_issue(
+        &mut self,
+        issue: RowIssue,
+        summary: &mut Summary,
+    ) -> Result<(), ServiceError> {
         self.issues
             .push(issue, summary)
             .map_err(output_error(&self.staged.reports.summary))
@@ -179,6 +215,7 @@ impl Outputs {
             sent,
             bundles,
             issues,
+            ..
         } = self;
         let r = &staged.reports;
         if let (Some(file), Some(path)) = (bundles, staged.bundles.as_ref()) {

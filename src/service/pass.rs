@@ -54,7 +54,7 @@ pub struct PassReport {
 }
 
 enum Message {
-    Header(FileHeader),
+    Header(Box<FileHeader>),
     Chunk(Vec<RowOutcome>),
 }
 
@@ -64,7 +64,7 @@ impl pipeline::Sink for ChannelSink {
     type Error = ();
     fn header(&mut self, header: &FileHeader) -> Result<(), ()> {
         self.0
-            .blocking_send(Message::Header(header.clone()))
+            .blocking_send(Message::Header(Box::new(header.clone())))
             .map_err(|_| ())
     }
     fn chunk(&mut self, outcomes: Vec<RowOutcome>) -> Result<(), ()> {
@@ -103,6 +103,7 @@ pub async fn run_pass(
         halt: None,
         counts: Counts::default(),
         first_rows: Default::default(),
+        columns: None,
     };
     let mut interrupted = false;
     while let Some(message) = receiver.recv().await {
@@ -165,6 +166,8 @@ pub async fn run_pass(
             summary.rows_total = totals.rows_total;
             summary.rows_valid = totals.rows_valid;
             summary.rows_invalid = totals.rows_invalid;
+            summary.rows_skipped = totals.rows_skipped;
+            summary.skipped = totals.skipped;
             state.counts.fill(&mut summary);
             Ok(PassReport {
                 summary,

@@ -743,7 +743,7 @@ async fn throughput() {
 /// file also had a file-level one (a leftover of an older pipeline that
 /// repeated file issues on every row).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_column_is_reported_on_the_header_and_on_every_row() {
+async fn a_missing_column_opens_the_reports_once_and_rows_keep_their_own_issues() {
     let h = plain_harness().await;
     let file = h.ws.root.join("sem_resultado.csv");
     let without_result: String = export("m", 3, &[2], &[])
@@ -766,14 +766,21 @@ async fn a_missing_column_is_reported_on_the_header_and_on_every_row() {
         s.issues.iter().map(|i| (i.line, i.code.as_str())).collect();
     assert_eq!(
         lines_and_codes,
-        [
-            (1, "coluna_ausente"),
-            (2, "coluna_ausente"),
-            (3, "cns_invalido"),
-            (3, "coluna_ausente"),
-            (4, "coluna_ausente"),
-        ]
+        [(1, "coluna_ausente"), (3, "cns_invalido")]
     );
+    let errors = std::fs::read_to_string(&sent[0].paths.errors_csv).unwrap();
+    let lines: Vec<&str> = errors.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "header, the file's sentence, the row with a bad CNS"
+    );
+    assert!(
+        lines[1].starts_with("\"Linha 1 (cabeçalho): nenhuma linha deste arquivo pode ser enviada"),
+        "{errors}"
+    );
+    assert!(lines[2].contains("CNS"), "{errors}");
+    assert!(!errors.contains("veja"), "{errors}");
     assert!(h.sim().documents().is_empty());
 }
 

@@ -73,15 +73,15 @@ impl<'a> Check<'a> {
         self.push(Some(field), "campo_obrigatorio", message);
     }
 
-    /// The row lacks a value because the file lacks the column (the file
-    /// issue on the header line says which names are recognised).
+    /// The row lacks a value because the file lacks the column. The file
+    /// issue opens the reports and says which names are recognised; the
+    /// reports leave this repetition out of the row lines.
     pub fn column_missing(&mut self, field: Field) {
         let message = format!(
-            "{}: o arquivo não tem coluna com {} (veja o problema apontado na linha do \
-             cabeçalho).",
+            "{}: o arquivo não tem coluna com {}.",
             place(self.row.line, ""),
             label(field)
         );
-        self.push(None, "coluna_ausente", message);
+        self.push(None, super::COLUMN_MISSING, message);
     }
 }

@@ -113,24 +113,66 @@ pub fn local_instant(tz: Tz, local: NaiveDateTime) -> DateTime<FixedOffset> {
     tz.from_utc_datetime(&utc).fixed_offset()
 }
 
-fn excel_serial(text: &str) -> Option<Moment> {
+/// The serial's value when `text` is an Excel serial day number.
+fn serial_value(text: &str) -> Option<f64> {
     // Brazilian-locale exports write the fraction with a comma.
     let is_number = |b: u8| b.is_ascii_digit() || b == b'.' || b == b',';
     if text.is_empty() || !text.bytes().all(is_number) {
         return None;
     }
     let serial: f64 = text.replace(',', ".").parse().ok()?;
-    if !EXCEL_EPOCH_DAYS.contains(&serial) {
-        return None;
-    }
+    EXCEL_EPOCH_DAYS.contains(&serial).then_some(serial)
+}
+
+/// Day 0 of Excel's 1900 system as its serials really count (the fake
+/// 1900-02-29 makes 1899-12-30 the working epoch for dates after March 1900).
+fn excel_day(days: i64) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(1899, 12, 30)?.checked_add_signed(Duration::days(days))
+}
+
+/// The serial rounded to the nearest second as a whole, so a time a hair
+/// below the hour (`13:00` is stored as `0.54166666666…`) reads as that
+/// hour, and a hair below midnight as the next day.
+fn excel_serial(text: &str) -> Option<Moment> {
+    let seconds = (serial_value(text)? * 86_400.0).round() as i64;
+    let date = excel_day(seconds.div_euclid(86_400))?;
+    let second_of_day = seconds.rem_euclid(86_400) as u32;
+    let time = (second_of_day > 0)
+        .then(|| NaiveTime::from_num_seconds_from_midnight_opt(second_of_day, 0))
+        .flatten();
+    Some(Moment::Local(date, time))
+}
+
+/// How versions before the rounding fix read a serial: whole days, then
+/// the fraction rounded but never past 23:59:59, and any fraction (even
+/// one rounding to 00:00:00) made it a date-time.
+fn legacy_excel_serial(text: &str) -> Option<Moment> {
+    let serial = serial_value(text)?;
     let days = serial.trunc();
-    // Day 0 of Excel's 1900 system as its serials really count (the fake
-    // 1900-02-29 makes 1899-12-30 the working epoch for dates after March 1900).
-    let epoch = NaiveDate::from_ymd_opt(1899, 12, 30)?;
-    let date = epoch.checked_add_signed(Duration::days(days as i64))?;
+    let date = excel_day(days as i64)?;
     let fraction = serial - days;
     let time = (fraction > 0.0).then(|| time_from_day_fraction(fraction));
     Some(Moment::Local(date, time))
+}
+
+/// When `text` is an Excel serial that versions before the rounding fix
+/// read as another moment, that moment as ISO text (which [`parse`] reads
+/// back as exactly that moment); `None` otherwise.
+pub fn legacy_serial_text(text: &str) -> Option<String> {
+    let text = text.trim();
+    let legacy = legacy_excel_serial(text)?;
+    if Some(legacy) == excel_serial(text) {
+        return None;
+    }
+    match legacy {
+        Moment::Local(date, Some(time)) => Some(format!(
+            "{} {}",
+            date.format("%Y-%m-%d"),
+            time.format("%H:%M:%S")
+        )),
+        Moment::Local(date, None) => Some(date.format("%Y-%m-%d").to_string()),
+        Moment::Absolute(_) => None,
+    }
 }
 
 fn time_from_day_fraction(fraction: f64) -> NaiveTime {
@@ -313,6 +355,30 @@ mod tests {
         );
         assert_eq!(parse_time("25:00"), Err(DateProblem::NonexistentTime));
         assert_eq!(parse_time("depois"), Err(DateProblem::Format));
+    }
+
+    #[test]
+    fn excel_serials_round_to_the_second_and_remember_the_old_reading() {
+        // 25/10/2021 13:00 as Excel stores it, typed out as text.
+        assert_eq!(
+            fhir("44494.54166666666", Sao_Paulo),
+            "2021-10-25T13:00:00-03:00"
+        );
+        assert_eq!(legacy_serial_text("44494.54166666666"), None);
+        // A hair below midnight: the next day; old versions said 23:59:59.
+        assert_eq!(fhir("44494.99999999999", Sao_Paulo), "2021-10-26");
+        assert_eq!(
+            legacy_serial_text("44494.99999999999").as_deref(),
+            Some("2021-10-25 23:59:59")
+        );
+        // A fraction under half a second is the date alone now.
+        assert_eq!(fhir("44494.000001", Sao_Paulo), "2021-10-25");
+        assert_eq!(
+            legacy_serial_text("44494,000001").as_deref(),
+            Some("2021-10-25 00:00:00")
+        );
+        assert_eq!(legacy_serial_text("44494"), None);
+        assert_eq!(legacy_serial_text("25/10/2021 13:00"), None);
     }
 
     #[test]

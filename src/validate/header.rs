@@ -4,12 +4,17 @@
 //! Invariant: pure; looks at the column map and the settings, never a row.
 
 use super::messages::label;
-use super::Settings;
+use super::{file_kind, panel, Settings};
 use crate::mapping::{self, ColumnMap};
 use crate::model::{Field, RowIssue};
 
 /// What a required field lacks at file level: a column and a default.
 pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Vec<RowIssue> {
+    // A file that is not results at all gets that one sentence, not a list
+    // of every column it lacks.
+    if let Some(issue) = file_kind::not_results_issue(map, header_line) {
+        return vec![issue];
+    }
     let defaults = &settings.defaults;
     let any_exam =
         |pick: fn(&crate::config::ExamDefaults) -> bool| defaults.exams.values().any(pick);
@@ -23,10 +28,13 @@ pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Ve
         let hint = config_hint
             .map(|h| format!(", ou defina um valor padrão em [defaults] ({h})"))
             .unwrap_or_default();
-        let cpf_note = if field == Field::PatientCns && map.has(Field::PatientCpf) {
-            " O arquivo tem CPF, mas a RNDS identifica o paciente só pelo CNS: o CPF não pode ser usado."
-        } else {
-            ""
+        let cpf_note = match field {
+            Field::PatientCns if map.has(Field::PatientCpf) => {
+                " O arquivo tem CPF, mas a RNDS identifica o paciente só pelo CNS: o CPF não \
+                 pode ser usado."
+            }
+            Field::PatientCns => " A RNDS identifica o paciente só pelo CNS.",
+            _ => "",
         };
         issues.push(RowIssue {
             line: header_line,
@@ -34,9 +42,10 @@ pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Ve
             value: String::new(),
             code: "coluna_ausente".into(),
             message: format!(
-                "Linha {header_line} (cabeçalho): nenhuma coluna com {} foi encontrada.{cpf_note} \
-                 Nomes reconhecidos: {known}. Renomeie a coluna para um desses nomes ou indique-a \
-                 em [inbox.columns] ({} = \"nome da coluna\"){hint}.",
+                "Linha {header_line} (cabeçalho): nenhuma linha deste arquivo pode ser enviada: \
+                 nenhuma coluna com {} foi encontrada.{cpf_note} Nomes reconhecidos: {known}. \
+                 Renomeie a coluna para um desses nomes ou indique-a em [inbox.columns] \
+                 ({} = \"nome da coluna\"){hint}.",
                 label(field),
                 field.name()
             ),
@@ -77,7 +86,10 @@ pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Ve
     if !map.has(Field::ExamCode) && !map.has(Field::ExamName) && defaults.exam_code.is_none() {
         missing(
             Field::ExamCode,
-            Some("exam_code = \"94309-2\""),
+            Some(
+                "exam_code = \"<código LOINC>\", só se todas as linhas do arquivo forem desse \
+                 exame",
+            ),
             &mut issues,
         );
     }
@@ -85,7 +97,11 @@ pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Ve
         && defaults.specimen.is_none()
         && !any_exam(|e| e.specimen.is_some())
     {
-        missing(Field::Specimen, Some("specimen = \"SWNAFA\""), &mut issues);
+        missing(
+            Field::Specimen,
+            Some("specimen = \"<código da amostra>\", só se todas as linhas forem dessa amostra"),
+            &mut issues,
+        );
     }
     if !map.has(Field::Method) && defaults.method.is_none() && !any_exam(|e| e.method.is_some()) {
         missing(Field::Method, Some("method = \"RT-PCR\""), &mut issues);
@@ -100,6 +116,7 @@ pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Ve
             &mut issues,
         );
     }
+    issues.extend(panel::file_issue(map, header_line));
     if defaults.category.is_none() && !any_exam(|e| e.category.is_some()) {
         issues.push(RowIssue {
             line: header_line,
@@ -107,8 +124,8 @@ pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Ve
             value: String::new(),
             code: "categoria_ausente".into(),
             message: format!(
-                "Linha {header_line} (cabeçalho): nenhuma categoria (BRSubgrupoTabelaSUS) está \
-                 configurada. Defina category em [defaults] (ex.: \"0202\" laboratório clínico, \
+                "Linha {header_line} (cabeçalho): nenhuma linha deste arquivo pode ser enviada: \
+                 nenhuma categoria (BRSubgrupoTabelaSUS) está configurada. Defina category em [defaults] (ex.: \"0202\" laboratório clínico, \
                  \"0214\" teste rápido)."
             ),
         });

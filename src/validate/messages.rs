@@ -29,6 +29,7 @@ pub fn label(field: Field) -> &'static str {
         Field::Notes => "a observação",
         Field::LabCnes => "o CNES do laboratório",
         Field::Performer => "o executor do exame",
+        Field::Status => "o status do exame",
     }
 }
 
@@ -72,4 +73,18 @@ pub fn date_reason(problem: DateProblem) -> &'static str {
         DateProblem::NonexistentDate => "esse dia não existe no calendário",
         DateProblem::NonexistentTime => "esse horário não existe (use 00:00 a 23:59)",
     }
+}
+
+/// An exam that is in no catalogue. The example line uses placeholders
+/// only: a ready-to-paste line built from `value` would map whatever exam
+/// it is (a blood count) onto a SARS-CoV-2 code once pasted.
+pub fn unknown_exam(place: &str, value: &str) -> String {
+    format!(
+        "{place}: o exame \"{value}\" não está nas tabelas de exames da RNDS \
+         (BRNomeExameLOINC, BRNomeExameGAL) nem entre os nomes de exame conhecidos, e a linha \
+         não vai para a RNDS. Só exames de SARS-CoV-2 dessas tabelas vão para a RNDS: se esta linha \
+         é de outro exame, ela não deve ir. Se \"{value}\" for o código interno do laboratório \
+         para um exame de SARS-CoV-2, confirme o código LOINC desse exame e acrescente em \
+         [inbox.exam_codes] uma linha \"<código do laboratório>\" = \"<código LOINC>\"."
+    )
 }

@@ -19,9 +19,12 @@
 mod check;
 pub mod dates;
 pub mod exam_kind;
+pub mod file_kind;
 mod header;
 pub mod ids;
 mod messages;
+mod notes;
+pub mod panel;
 mod parties;
 mod result;
 mod rules;
@@ -36,7 +39,12 @@ use crate::input::Row;
 use crate::mapping::ColumnMap;
 use crate::model::{LabResult, Party, RowIssue};
 
-pub use rules::{derived_lab_id, LAB_ID_NAMESPACE};
+pub use notes::legacy_lab_id;
+pub use rules::{derived_lab_id, LAB_ID_NAMESPACE, MAX_LAB_ID_CHARS};
+
+/// `code` of a row issue that only repeats a file-level one: the file has
+/// no column for a required field.
+pub const COLUMN_MISSING: &str = "coluna_ausente";
 
 /// Everything validation needs besides the row.
 #[derive(Debug, Clone)]
@@ -83,6 +91,11 @@ impl Settings {
 /// has no default), reported once on the header line.
 pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Vec<RowIssue> {
     header::file_issues(map, settings, header_line)
+}
+
+/// The field as lab staff call it, with its article ("o CNS do paciente").
+pub fn field_label(field: crate::model::Field) -> &'static str {
+    messages::label(field)
 }
 
 /// Validates one row; on failure returns every issue of the row.

@@ -4,6 +4,7 @@
 //! Invariant: pure; meanings come only from the vocabulary.
 
 use super::check::Check;
+use super::panel;
 use crate::mapping;
 use crate::model::{Field, Qualitative, ResultValue};
 
@@ -30,6 +31,9 @@ pub(super) fn result_value(c: &mut Check) -> Option<ResultValue> {
     };
     let unit = c.optional(Field::ResultUnit);
     let meaning = mapping::qualitative(text);
+    if let (Some(columns), Some(meaning)) = (panel::of_map(c.map), meaning) {
+        return panel_result(c, &columns, meaning);
+    }
     if let Some(number) = decimal(text).filter(|_| unit.is_some() || meaning.is_none()) {
         return quantity(c, number, unit);
     }
@@ -46,6 +50,24 @@ pub(super) fn result_value(c: &mut Check) -> Option<ResultValue> {
         c.push(Some(Field::Result), "resultado_desconhecido", message);
     }
     meaning.map(ResultValue::Qualitative)
+}
+
+/// A panel's result is SARS-CoV-2's only where the file says so.
+fn panel_result(
+    c: &mut Check,
+    columns: &panel::PanelColumns,
+    meaning: Qualitative,
+) -> Option<ResultValue> {
+    let sars_cov_2 = panel::says_sars_cov_2(columns, &c.row.cells);
+    let reason = match (meaning, sars_cov_2) {
+        (Qualitative::Detectable, true) => return Some(ResultValue::Qualitative(meaning)),
+        (Qualitative::Detectable, false) => panel::row_reason(columns, true),
+        (_, true) => panel::contradiction(columns),
+        (_, false) => panel::row_reason(columns, false),
+    };
+    let message = format!("{}: {reason}", c.place(Field::Result));
+    c.push(Some(Field::Result), "resultado_de_painel", message);
+    None
 }
 
 fn quantity(c: &mut Check, value: String, unit: Option<&str>) -> Option<ResultValue> {

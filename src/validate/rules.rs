@@ -6,7 +6,7 @@
 use uuid::Uuid;
 
 use super::check::Check;
-use super::messages::{label, place};
+use super::messages::{self, label, place};
 use super::parties::{lab_cnes, patient_cns, performer};
 use super::result::result_value;
 use super::when::{collected, collection_before_release, issued};
@@ -25,12 +25,18 @@ pub fn validate_row(
     map: &ColumnMap,
     settings: &Settings,
 ) -> Result<LabResult, Vec<RowIssue>> {
+    if row.is_doubtful() {
+        // A cut value is not the file's value, a repeated header is no
+        // data, a swallowed row is not one cell: nothing of it is sent.
+        return Err(super::notes::reader_issues(row, map));
+    }
     let mut c = Check {
         row,
         map,
         settings,
         issues: Vec::new(),
     };
+    let own_id = own_lab_id(&mut c);
     let patient_cns = patient_cns(&mut c);
     let cnes = lab_cnes(&mut c);
     let exam = exam(&mut c);
@@ -77,7 +83,7 @@ pub fn validate_row(
         let exam = exam?;
         let collected = collected?;
         let specimen = specimen?;
-        let lab_id = match c.optional(Field::LabId) {
+        let lab_id = match own_id.ok()? {
             Some(id) => id.to_string(),
             None => derived_lab_id(cnes.as_deref()?, &patient_cns, &exam, &collected, &specimen),
         };
@@ -127,6 +133,51 @@ pub fn derived_lab_id(
         specimen.code
     );
     Uuid::new_v5(&LAB_ID_NAMESPACE, name.as_bytes()).to_string()
+}
+
+/// The longest lab id accepted (a FHIR `id` is at most 64 characters too).
+pub const MAX_LAB_ID_CHARS: usize = 64;
+
+/// The row's own lab id (`Ok(None)` when it has none and one is derived).
+/// It goes to RNDS and back into the reports staff open in Excel, so only
+/// a plain character set is accepted: ASCII letters, digits and `-_./`.
+fn own_lab_id<'a>(c: &mut Check<'a>) -> Result<Option<&'a str>, ()> {
+    let Some(id) = c.optional(Field::LabId) else {
+        return Ok(None);
+    };
+    let allowed = |ch: char| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.' | '/');
+    let mut refused: Vec<char> = Vec::new();
+    for ch in id.chars().filter(|&ch| !allowed(ch)) {
+        if !refused.contains(&ch) {
+            refused.push(ch);
+        }
+    }
+    let length = id.chars().count();
+    let reason = if !refused.is_empty() {
+        let shown: String = refused
+            .iter()
+            .take(10)
+            .map(|ch| match ch {
+                ' ' => "espaço".to_owned(),
+                other => format!("{other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        format!("tem caracteres não aceitos ({shown})")
+    } else if length > MAX_LAB_ID_CHARS {
+        format!("tem {length} caracteres")
+    } else {
+        return Ok(Some(id));
+    };
+    let message = format!(
+        "{}: o identificador do exame \"{id}\" {reason}; ele vai para a RNDS, por isso só são \
+         aceitos letras sem acento, dígitos e - _ . / (até {MAX_LAB_ID_CHARS} caracteres). \
+         Confira se a coluna certa foi exportada como identificador do exame e corrija-o no \
+         sistema do laboratório.",
+        c.place(Field::LabId)
+    );
+    c.push(Some(Field::LabId), "id_exame_invalido", message);
+    Err(())
 }
 
 /// Code column, then the per-lab table, then the exam name; else the default.
@@ -181,14 +232,7 @@ fn exam(c: &mut Check) -> Option<ExamCode> {
 }
 
 fn unknown_exam(c: &mut Check, field: Field, value: &str) {
-    let message = format!(
-        "{}: o exame \"{value}\" não é um código LOINC da RNDS (BRNomeExameLOINC), nem um \
-         código GAL, nem um nome de exame conhecido; só exames de SARS-CoV-2 dessas tabelas \
-         vão para a RNDS. Se for um código interno do laboratório para um desses exames, \
-         acrescente-o em [inbox.exam_codes] na configuração com o código LOINC \
-         correspondente (ex.: \"{value}\" = \"94309-2\" para RT-PCR).",
-        c.place(field)
-    );
+    let message = messages::unknown_exam(&c.place(field), value);
     c.push(Some(field), "exame_desconhecido", message);
 }
 
@@ -231,8 +275,9 @@ fn specimen(c: &mut Check, exam: &str) -> Option<SpecimenCode> {
             if found.is_none() {
                 let message = format!(
                     "{}: a amostra padrão \"{default}\" da configuração ([defaults] specimen \
-                     ou [defaults.exams] specimen) não é reconhecida. Corrija a configuração \
-                     (ex.: specimen = \"SWNAFA\").",
+                     ou [defaults.exams] specimen) não é reconhecida. Corrija a configuração: \
+                     specimen = \"<código da amostra>\", com um código de BRTipoAmostraGAL ou \
+                     HL7 v2-0487.",
                     place(c.row.line, "")
                 );
                 c.push(None, "amostra_desconhecida", message);

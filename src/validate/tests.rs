@@ -27,10 +27,7 @@ fn headers(line: &str) -> Vec<String> {
 }
 
 fn row(line: u64, cells: &str) -> Row {
-    Row {
-        line,
-        cells: cells.split(';').map(str::to_string).collect(),
-    }
+    Row::new(line, cells.split(';').map(str::to_string).collect())
 }
 
 fn settings() -> Settings {
@@ -618,7 +615,7 @@ fn null_tokens_count_as_empty() {
 proptest! {
     #[test]
     fn validate_row_never_panics(cells in proptest::collection::vec(".{0,24}", 0..14)) {
-        let r = Row { line: 2, cells };
+        let r = Row::new(2, cells);
         let _ = validate_row(&r, &perf_map(), &settings());
     }
 
@@ -721,6 +718,158 @@ fn a_row_of_a_file_without_the_column_points_to_the_header_issue() {
     assert!(found[0]
         .message
         .starts_with("Linha 2: o arquivo não tem coluna com o CNS do paciente"));
+}
+
+fn derived_id_map() -> ColumnMap {
+    map_columns(
+        &headers("cns;data_coleta;data_resultado;codigo_exame;resultado;amostra;metodo"),
+        &BTreeMap::new(),
+    )
+}
+
+#[test]
+fn the_lab_id_of_a_truncated_excel_time_is_found_again() {
+    let map = derived_id_map();
+    let p = cns("70000000000000");
+    let cells = |collected: &str| {
+        format!("{p};{collected};26/10/2021;2019NCOV;Positivo;Swab nasofaríngeo;RT-PCR")
+    };
+    // Sent by an older version, which read the stored 13:00 as 12:59:59.
+    let old = validate_row(&row(2, &cells("2021-10-25 12:59:59")), &map, &settings()).unwrap();
+    let mut xlsx_row = row(2, &cells("2021-10-25 13:00:00"));
+    xlsx_row.notes.push(crate::input::ReadNote::LegacyText {
+        column: 1,
+        text: "2021-10-25 12:59:59".into(),
+    });
+    let now = validate_row(&xlsx_row, &map, &settings()).unwrap();
+    assert_eq!(
+        now.collected,
+        When::Instant(instant("2021-10-25T13:00:00-03:00"))
+    );
+    assert_ne!(now.lab_id, old.lab_id);
+    assert_eq!(
+        legacy_lab_id(&xlsx_row, &map, &settings(), &now.lab_id),
+        Some(old.lab_id.clone())
+    );
+    // A serial typed as text a hair below midnight: read as the next day
+    // now, as 23:59:59 before.
+    let text_serial = row(3, &cells("44494.99999999999"));
+    let before = validate_row(&row(3, &cells("25/10/2021 23:59:59")), &map, &settings()).unwrap();
+    let after = validate_row(&text_serial, &map, &settings()).unwrap();
+    assert_eq!(
+        legacy_lab_id(&text_serial, &map, &settings(), &after.lab_id),
+        Some(before.lab_id)
+    );
+    // Nothing to find for an ordinary row, or a row with its own id.
+    let plain = row(4, &cells("25/10/2021 13:00"));
+    let plain_id = validate_row(&plain, &map, &settings()).unwrap().lab_id;
+    assert_eq!(legacy_lab_id(&plain, &map, &settings(), &plain_id), None);
+    let own = perf_row(
+        5,
+        &p,
+        "44494.99999999999",
+        "26/10/2021",
+        "94309-2",
+        "Detectável",
+    );
+    let own_id = validate_row(&own, &perf_map(), &settings()).unwrap().lab_id;
+    assert_eq!(legacy_lab_id(&own, &perf_map(), &settings(), &own_id), None);
+}
+
+#[test]
+fn lab_ids_are_plain_text_of_bounded_length() {
+    let p = cns("70000000000000");
+    let with_id = |id: &str| {
+        row(
+            6,
+            &format!("{id};PACIENTE;{p};;08/06/2021 09:23;09/06/2021;94309-2;Detectável;SWNAFA;RT-PCR;2337991"),
+        )
+    };
+    for good in [
+        "LAB-00000006",
+        "2021/0001.a_b",
+        &"9".repeat(MAX_LAB_ID_CHARS),
+    ] {
+        assert!(
+            validate_row(&with_id(good), &perf_map(), &settings()).is_ok(),
+            "{good}"
+        );
+    }
+    let injected = issues(
+        &with_id("=HYPERLINK(\"http://x.example\",\"x\")"),
+        &perf_map(),
+        &settings(),
+    );
+    assert_eq!(codes(&injected), ["id_exame_invalido"]);
+    assert_eq!(injected[0].column, "id_exame");
+    assert!(
+        injected[0]
+            .message
+            .starts_with("Linha 6, coluna \"id_exame\": o identificador do exame \"=HYPERLINK("),
+        "{}",
+        injected[0].message
+    );
+    assert!(
+        injected[0]
+            .message
+            .contains("caracteres não aceitos (= ( \" : , ))"),
+        "{}",
+        injected[0].message
+    );
+    let spaced = issues(&with_id("AB 12"), &perf_map(), &settings());
+    assert!(
+        spaced[0].message.contains("(espaço)"),
+        "{}",
+        spaced[0].message
+    );
+    let long = issues(
+        &with_id(&"9".repeat(MAX_LAB_ID_CHARS + 1)),
+        &perf_map(),
+        &settings(),
+    );
+    assert!(
+        long[0].message.contains("tem 65 caracteres"),
+        "{}",
+        long[0].message
+    );
+}
+
+#[test]
+fn a_row_the_reader_cut_is_refused_with_the_reason_and_nothing_else() {
+    use crate::input::ReadNote;
+    let p = cns("70000000000000");
+    let mut r = perf_row(
+        8,
+        &p,
+        "08/06/2021 09:23",
+        "09/06/2021",
+        "94309-2",
+        "Detectável",
+    );
+    r.notes.push(ReadNote::CellTooLong {
+        column: 1,
+        chars: 40_000,
+        last_line: 12,
+    });
+    r.notes.push(ReadNote::LineTooLong { bytes: 3_000_000 });
+    let found = issues(&r, &perf_map(), &settings());
+    assert_eq!(codes(&found), ["celula_longa_demais", "linha_longa_demais"]);
+    assert_eq!(found[0].column, "nome_paciente");
+    assert!(
+        found[0]
+            .message
+            .starts_with("Linha 8, coluna \"nome_paciente\": a célula tem 40000 caracteres"),
+        "{}",
+        found[0].message
+    );
+    assert!(
+        found[0].message.contains("da linha 8 à linha 12"),
+        "{}",
+        found[0].message
+    );
+    assert!(found[1]
+        .message
+        .starts_with("Linha 8: a linha tem 3000000 bytes"));
 }
 
 /// The lab named a column in `[inbox.columns]` that the file lacks: said

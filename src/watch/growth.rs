@@ -45,9 +45,8 @@ pub fn unterminated_tail(path: &Path, len: u64) -> io::Result<u64> {
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
     if len == 0
-        || [".xlsx", ".xlsm", ".xls"]
-            .iter()
-            .any(|ext| name.ends_with(ext))
+        // Not `.xls`: the reader takes a text file of that name as CSV.
+        || [".xlsx", ".xlsm"].iter().any(|ext| name.ends_with(ext))
     {
         return Ok(0);
     }
@@ -107,6 +106,19 @@ mod tests {
         assert_eq!(tail_of(b"PK\x03\x04 no lines in a zip"), 0);
         assert_eq!(tail_of(b"\xFF\xFEa\x00;\x00"), 0);
         assert_eq!(tail_of(b"isto nao e texto\n\x00\x01"), 0);
+    }
+
+    /// LIS "Excel" exports are often text under a `.xls` name, and the
+    /// reader takes such a file as CSV: its half last line must be seen.
+    #[test]
+    fn a_text_export_named_xls_has_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lote.xls");
+        let bytes = b"id;resultado\n1;DETECT\xc1VEL\n2;N\xc3O DET";
+        fs::write(&path, bytes).unwrap();
+        let table = crate::input::open(&path, &crate::input::ReadOptions::default());
+        assert!(table.is_ok(), "read as CSV: {:?}", table.err());
+        assert_eq!(unterminated_tail(&path, bytes.len() as u64).unwrap(), 9);
     }
 
     #[test]

@@ -386,6 +386,13 @@ fn inbox_config(path: &Path, mode: InboxMode, settle_ms: u64) -> Inbox {
         columns: Default::default(),
         exam_codes: Default::default(),
         defaults: None,
+        layout: None,
+        values: Default::default(),
+        select: Default::default(),
+        targets: Vec::new(),
+        analytes: None,
+        compose: Default::default(),
+        date_only: Vec::new(),
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::harness;
 
 /// Everything `check` wrote for one input, as one JSON value.
-fn outputs(checked: &CheckedFile) -> Value {
+pub(crate) fn outputs(checked: &CheckedFile) -> Value {
     let summary: Value = serde_json::from_slice(
         &std::fs::read(&checked.paths.summary).expect("resumo.json written"),
     )

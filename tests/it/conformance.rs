@@ -91,7 +91,7 @@ proptest! {
         let job = harness::job();
         let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
         let columns = map_columns(&headers, &BTreeMap::new());
-        let row = Row { line: 2, cells };
+        let row = Row::new(2, cells);
         let result = validate_row(&row, &columns, &job.validate);
         let result = match result {
             Ok(r) => r,

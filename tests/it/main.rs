@@ -6,11 +6,16 @@ mod cli;
 mod conformance;
 mod daemon;
 mod edges;
+mod excel_time;
 mod growing_files;
 mod harness;
+mod hostile;
+mod inspect;
+mod layouts;
 mod ledger_reset;
 mod packaging;
 mod report_kills;
+mod safety;
 // Kills the service binary with SIGKILL/SIGTERM; Windows stops it through
 // the same shutdown future by Ctrl+C or the service manager (src/winservice).
 #[cfg(unix)]

@@ -5,10 +5,7 @@ use super::{all_rows, csv_bytes, fixture};
 use crate::input::{open_bytes, Format, InputError, ReadOptions, Row};
 
 fn row(line: u64, cells: &[&str]) -> Row {
-    Row {
-        line,
-        cells: cells.iter().map(|cell| (*cell).to_owned()).collect(),
-    }
+    Row::new(line, cells.iter().map(|cell| (*cell).to_owned()).collect())
 }
 
 #[test]

@@ -214,3 +214,17 @@ fn icp_brasil_common_names() {
     assert_eq!(icp_brasil_number("LAB:123").as_deref(), None);
     assert_eq!(icp_brasil_number("sem numero").as_deref(), None);
 }
+
+/// The password written where the variable's name goes (a natural
+/// mistake) is never echoed.
+#[test]
+fn a_password_written_as_the_variable_name_is_not_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path(), "lab", None);
+    let mut config = testutil::config(dir.path(), &pfx(&pki, Encoding::Modern), PASSWORD, "");
+    config.rnds.certificate_password_file = None;
+    config.rnds.certificate_password_env = Some("s3nh@-do-Lab".into());
+    let message = config_error(load(&config));
+    assert!(!message.contains("s3nh@-do-Lab"), "{message}");
+    assert!(message.contains("certificate_password_env"), "{message}");
+}

@@ -141,6 +141,13 @@ impl Service {
                 relatorio = %paths.reports.summary.display(),
                 "arquivo concluído"
             );
+            for issue in s.file_issues() {
+                tracing::warn!(
+                    arquivo = %name,
+                    motivo = %issue.message,
+                    "nenhuma linha do arquivo pode ser enviada"
+                );
+            }
             return Ok(Next::Done);
         }
 

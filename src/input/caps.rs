@@ -1,0 +1,232 @@
+//! Bounds on what one CSV record may cost: a physical line is cut at
+//! [`MAX_LINE_BYTES`] (the rest of it skipped and the cut remembered, so
+//! the row is refused with a reason), and a record that keeps growing over
+//! many lines (a quote never closed) stops the read at
+//! [`MAX_RECORD_BYTES`] instead of swallowing the file into one cell.
+//!
+//! Invariant: sits between the file and the CSV parser; counts bytes and
+//! line breaks only.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::MAX_LINE_BYTES;
+
+/// The most bytes one record (one row, over all its lines) may take.
+pub(crate) const MAX_RECORD_BYTES: u64 = 8 << 20;
+
+/// What the capped stream and the row reader share.
+#[derive(Debug, Default)]
+pub(crate) struct CapState {
+    /// Lines cut so far and not yet claimed by a row: (line, bytes it had).
+    cut_lines: Mutex<VecDeque<(u64, u64)>>,
+    /// How many are in `cut_lines`, so rows skip the lock when none is.
+    cut_count: AtomicUsize,
+    /// Stream offset where the record being parsed starts.
+    record_start: AtomicU64,
+}
+
+impl CapState {
+    /// Marks where the next record starts (the parser's byte position).
+    pub(crate) fn record_starts_at(&self, byte: u64) {
+        self.record_start.store(byte, Ordering::Relaxed);
+    }
+
+    /// The cut lines in `first..next` (a record's lines); earlier ones
+    /// belonged to skipped blank records and are dropped.
+    pub(crate) fn take_cuts(&self, first: u64, next: u64) -> Vec<(u64, u64)> {
+        if self.cut_count.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
+        let mut cuts = match self.cut_lines.lock() {
+            Ok(cuts) => cuts,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut taken = Vec::new();
+        while let Some(&(line, bytes)) = cuts.front() {
+            if line >= next {
+                break;
+            }
+            cuts.pop_front();
+            self.cut_count.fetch_sub(1, Ordering::AcqRel);
+            if line >= first {
+                taken.push((line, bytes));
+            }
+        }
+        taken
+    }
+
+    fn push_cut(&self, line: u64, bytes: u64) {
+        match self.cut_lines.lock() {
+            Ok(mut cuts) => cuts.push_back((line, bytes)),
+            Err(poisoned) => poisoned.into_inner().push_back((line, bytes)),
+        }
+        self.cut_count.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// The error a record over [`MAX_RECORD_BYTES`] raises through the parser.
+#[derive(Debug)]
+pub(crate) struct RecordTooLong;
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "registro com mais de {} MB", MAX_RECORD_BYTES >> 20)
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
+
+/// A reader that applies the caps; `line_end` is the byte that ends a
+/// physical line (`\n`, or `\r` for a file of bare CRs).
+pub(crate) struct CappedLines<R> {
+    inner: R,
+    state: Arc<CapState>,
+    line_end: u8,
+    line: u64,
+    line_len: u64,
+    skipping: bool,
+    delivered: u64,
+}
+
+impl<R: Read> CappedLines<R> {
+    pub(crate) fn new(inner: R, line_end: u8, state: Arc<CapState>) -> CappedLines<R> {
+        CappedLines {
+            inner,
+            state,
+            line_end,
+            line: 1,
+            line_len: 0,
+            skipping: false,
+            delivered: 0,
+        }
+    }
+
+    /// Keeps the bytes of `buf[..filled]` that fit the line cap, moved to
+    /// the front of `buf`; returns how many were kept.
+    fn keep(&mut self, buf: &mut [u8], filled: usize) -> usize {
+        let max = MAX_LINE_BYTES as u64;
+        let (mut kept, mut at) = (0, 0);
+        while at < filled {
+            if self.skipping {
+                match buf[at..filled].iter().position(|&b| b == self.line_end) {
+                    None => {
+                        self.line_len += (filled - at) as u64;
+                        at = filled;
+                    }
+                    Some(offset) => {
+                        self.line_len += offset as u64;
+                        self.state.push_cut(self.line, self.line_len);
+                        self.skipping = false;
+                        at += offset;
+                    }
+                }
+                continue;
+            }
+            if self.line_len >= max && buf[at] != self.line_end {
+                self.skipping = true;
+                continue;
+            }
+            let room = (max - self.line_len.min(max)) as usize;
+            let end = filled.min(at + room.max(1));
+            let (take, line_ended) = match buf[at..end].iter().position(|&b| b == self.line_end) {
+                Some(offset) => (offset + 1, true),
+                None => (end - at, false),
+            };
+            if kept != at {
+                buf.copy_within(at..at + take, kept);
+            }
+            kept += take;
+            at += take;
+            if line_ended {
+                self.line += 1;
+                self.line_len = 0;
+            } else {
+                self.line_len += take as u64;
+            }
+        }
+        kept
+    }
+}
+
+impl<R: Read> Read for CappedLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let since_start = self
+            .delivered
+            .saturating_sub(self.state.record_start.load(Ordering::Relaxed));
+        if since_start > MAX_RECORD_BYTES {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, RecordTooLong));
+        }
+        loop {
+            let filled = self.inner.read(buf)?;
+            if filled == 0 {
+                if self.skipping {
+                    self.state.push_cut(self.line, self.line_len);
+                    self.skipping = false;
+                }
+                return Ok(0);
+            }
+            let kept = self.keep(buf, filled);
+            if kept > 0 {
+                self.delivered += kept as u64;
+                return Ok(kept);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capped(input: &[u8]) -> (Vec<u8>, Vec<(u64, u64)>) {
+        let state = Arc::new(CapState::default());
+        let mut reader = CappedLines::new(input, b'\n', state.clone());
+        let mut out = Vec::new();
+        // Small reads exercise lines cut across buffer boundaries.
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+            state.record_starts_at(reader.delivered);
+        }
+        (out, state.take_cuts(0, u64::MAX))
+    }
+
+    #[test]
+    fn a_long_line_is_cut_and_remembered_the_others_untouched() {
+        let long = "x".repeat(MAX_LINE_BYTES + 10_000);
+        let input = format!("a;b\n{long}\n1;2\n");
+        let (out, cuts) = capped(input.as_bytes());
+        let expected = format!("a;b\n{}\n1;2\n", &long[..MAX_LINE_BYTES]);
+        assert_eq!(out, expected.as_bytes());
+        assert_eq!(cuts, vec![(2, (MAX_LINE_BYTES + 10_000) as u64)]);
+    }
+
+    #[test]
+    fn a_long_last_line_without_break_is_cut_at_the_end() {
+        let long = "y".repeat(MAX_LINE_BYTES + 1);
+        let (out, cuts) = capped(format!("a;b\n{long}").as_bytes());
+        assert_eq!(out.len(), 4 + MAX_LINE_BYTES);
+        assert_eq!(cuts, vec![(2, (MAX_LINE_BYTES + 1) as u64)]);
+        let exact = "z".repeat(MAX_LINE_BYTES);
+        assert_eq!(capped(format!("{exact}\n").as_bytes()).1, vec![]);
+    }
+
+    #[test]
+    fn a_record_that_never_ends_stops_the_read() {
+        let state = Arc::new(CapState::default());
+        let lines = "\"aberta;1\n".repeat((MAX_RECORD_BYTES / 8) as usize);
+        let mut reader = CappedLines::new(lines.as_bytes(), b'\n', state);
+        let error = std::io::copy(&mut reader, &mut std::io::sink()).unwrap_err();
+        assert!(error.get_ref().is_some_and(|e| e.is::<RecordTooLong>()));
+    }
+}
