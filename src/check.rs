@@ -28,8 +28,13 @@ pub struct CheckedFile {
     /// file), one pt-BR sentence each; empty when rows were judged one by one.
     pub file_issues: Vec<RowIssue>,
     pub verdict: Verdict,
+    /// Where the reports went (a name in use, e.g. open in Excel, is
+    /// replaced by a free numbered one: see `moved`).
     pub paths: ReportPaths,
     pub bundles: PathBuf,
+    /// `(wanted, written)` for each output written under another name
+    /// because the wanted one could not be replaced.
+    pub moved: Vec<(PathBuf, PathBuf)>,
 }
 
 /// The outputs could not be written (the input is never the cause).
@@ -170,8 +175,9 @@ pub fn check_file_as(
     };
     std::fs::create_dir_all(out_dir).map_err(out_err(out_dir))?;
     let stem = name;
-    let paths = ReportPaths::new(out_dir, stem);
-    let bundles_path = out_dir.join(format!("{stem}.bundles.ndjson"));
+    let mut paths = ReportPaths::new(out_dir, stem);
+    let mut bundles_path = out_dir.join(format!("{stem}.bundles.ndjson"));
+    let mut moved = Vec::new();
 
     let mut sink = CheckSink {
         paths: &paths,
@@ -205,13 +211,19 @@ pub fn check_file_as(
             summary.rows_skipped = totals.rows_skipped;
             summary.skipped = totals.skipped;
             if let Some(out) = outputs {
-                out.commit()?;
+                let written = out.commit()?;
+                note_written(&mut bundles_path, written.bundles, &mut moved);
+                note_written(&mut paths.errors_csv, written.errors_csv, &mut moved);
+                if let Some(xlsx) = written.errors_xlsx {
+                    note_written(&mut paths.errors_xlsx, xlsx, &mut moved);
+                }
             }
-            match issues {
+            let written = match issues {
                 Some(log) => log.write_summary(&summary, &paths.summary),
                 None => summary.write(&paths.summary),
             }
             .map_err(out_err(&paths.summary))?;
+            note_written(&mut paths.summary, written, &mut moved);
             // A file-level issue (a missing column) fails the file even
             // when it has no data rows to blame.
             let verdict = if summary.rows_invalid == 0 && summary.issues.is_empty() {
@@ -225,6 +237,7 @@ pub fn check_file_as(
                 verdict,
                 paths,
                 bundles: bundles_path,
+                moved,
             })
         }
         Err(PipelineError::Sink(e)) => Err(e),
@@ -238,17 +251,27 @@ pub fn check_file_as(
             let sha = pipeline::sha256_file(path).unwrap_or_default();
             let format = summary.as_ref().and_then(|s| s.format);
             let summary = Summary::unreadable(file_name(path), sha, format, e.to_string());
-            summary
+            let written = summary
                 .write(&paths.summary)
                 .map_err(out_err(&paths.summary))?;
+            note_written(&mut paths.summary, written, &mut moved);
             Ok(CheckedFile {
                 summary,
                 file_issues: Vec::new(),
                 verdict: Verdict::Unreadable,
                 paths,
                 bundles: bundles_path,
+                moved,
             })
         }
+    }
+}
+
+/// Records where an output went when that is not where it was wanted.
+fn note_written(wanted: &mut PathBuf, written: PathBuf, moved: &mut Vec<(PathBuf, PathBuf)>) {
+    if *wanted != written {
+        moved.push((wanted.clone(), written.clone()));
+        *wanted = written;
     }
 }
 
@@ -404,7 +427,8 @@ impl Outputs {
         Ok(())
     }
 
-    fn commit(self) -> Result<(), OutputError> {
+    /// Moves the outputs into place; returns where they went.
+    fn commit(self) -> Result<Written, OutputError> {
         let Outputs {
             bundles,
             bundles_path,
@@ -412,20 +436,34 @@ impl Outputs {
             errors_path,
             xlsx,
         } = self;
-        bundles.commit().map_err(|source| OutputError {
+        let bundles = bundles.commit().map_err(|source| OutputError {
             path: bundles_path,
             source,
         })?;
-        errors.commit().map_err(|source| OutputError {
+        let errors_csv = errors.commit().map_err(|source| OutputError {
             path: errors_path,
             source,
         })?;
-        if let Some((x, p)) = xlsx {
-            x.save(&p)
-                .map_err(|source| OutputError { path: p, source })?;
-        }
-        Ok(())
+        let errors_xlsx = match xlsx {
+            Some((x, p)) => Some(
+                x.save(&p)
+                    .map_err(|source| OutputError { path: p, source })?,
+            ),
+            None => None,
+        };
+        Ok(Written {
+            bundles,
+            errors_csv,
+            errors_xlsx,
+        })
     }
+}
+
+/// Where [`Outputs::commit`] put each file.
+struct Written {
+    bundles: PathBuf,
+    errors_csv: PathBuf,
+    errors_xlsx: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ Exemplos / examples:
   rnds-drop homologacao --config rnds-drop-hmg.toml --out evidencias
   rnds-drop status --config /etc/rnds-drop/rnds-drop.toml --json
   rnds-drop simulate --listen 127.0.0.1:8443 --dir ./rnds-simulador
+  rnds-drop servico instalar --config C:\\ProgramData\\rnds-drop\\rnds-drop.toml   # Windows
   rnds-drop new-ledger --config rnds-drop.toml     # explica as consequências; --confirm executa
 
 Códigos de saída / exit codes:
@@ -78,6 +79,11 @@ pub enum Command {
     Simulate(rnds_drop::simulator::cli::SimulateArgs),
     /// Local demonstration: simulator, inbox, example files, reports.
     Demo(DemoArgs),
+    /// Windows service: `servico instalar`, `servico remover`.
+    Servico {
+        #[command(subcommand)]
+        command: crate::servico::ServicoCommand,
+    },
     /// Start a new, empty ledger on purpose (the old one is kept aside).
     /// Without --confirm only explains the consequences.
     NewLedger(NewLedgerArgs),

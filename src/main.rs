@@ -4,6 +4,7 @@
 mod cli;
 mod inspect_cli;
 mod progress;
+mod servico;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         Command::Send(args) => run_send(&args),
         Command::Run(args) => run_service(&args),
         Command::Demo(args) => run_demo(&args),
+        Command::Servico { command } => servico::run(command),
         Command::Doctor(args) => run_doctor(&args),
         Command::Status(args) => run_status(&args),
         Command::Homologacao(args) => run_homologacao(&args),
@@ -138,6 +140,13 @@ fn print_checked(checked: &check::CheckedFile) {
     }
     print_file_issues(s);
     println!("  resumo: {}", checked.paths.summary.display());
+    for (wanted, written) in &checked.moved {
+        println!(
+            "  ! {} está aberto em outro programa (Excel?) e não pôde ser substituído: gravado como {}",
+            wanted.display(),
+            written.display()
+        );
+    }
 }
 
 /// Why no row of a file can be sent, one sentence per line.
@@ -193,7 +202,8 @@ Um registro de envios novo não sabe nada do que já foi enviado à RNDS. Conseq
     (o número RNDS a substituir se perdeu com o registro antigo): peça ao suporte;
   - nunca renumere os exames para \"passar\" na RNDS: isso notificaria o mesmo exame
     duas vezes.
-Antes disso, tente restaurar o registro de uma cópia de segurança (o arquivo e o -wal).
+Antes disso, tente restaurar o registro de uma cópia de segurança (o arquivo e o -wal)
+e apague o <registro>.in-use da execução interrompida, se existir.
 O registro atual (se houver) não é apagado: fica ao lado, renomeado para
 <registro>.descartado-<data>.";
 
@@ -453,8 +463,16 @@ fn run_service(args: &RunArgs) -> i32 {
     }
 }
 
-/// Completes on SIGINT or SIGTERM.
+/// Completes on SIGINT or SIGTERM (Unix), or on Ctrl+C, Ctrl+Break or the
+/// console closing (Windows; the service manager's stop arrives through
+/// `servico`): the same graceful stop everywhere.
 async fn shutdown_signal() {
+    stop_requested().await;
+    tracing::info!("sinal de parada recebido: terminando os envios em andamento");
+}
+
+#[cfg(unix)]
+async fn stop_requested() {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
@@ -467,7 +485,23 @@ async fn shutdown_signal() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
-    tracing::info!("sinal de parada recebido: terminando os envios em andamento");
+}
+
+#[cfg(windows)]
+async fn stop_requested() {
+    use tokio::signal::windows::{ctrl_break, ctrl_close, ctrl_shutdown};
+    let (Ok(mut brk), Ok(mut close), Ok(mut shutdown)) =
+        (ctrl_break(), ctrl_close(), ctrl_shutdown())
+    else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = brk.recv() => {}
+        _ = close.recv() => {}
+        _ = shutdown.recv() => {}
+    }
 }
 
 fn run_demo(args: &DemoArgs) -> i32 {

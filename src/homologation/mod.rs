@@ -218,10 +218,12 @@ pub async fn run(config: &Config, out: &Path) -> Result<HomologationReport, Homo
 }
 
 fn write_json_file(path: &Path, bytes: &[u8]) -> Result<(), HomologationError> {
-    write_atomic(path, bytes).map_err(|source| HomologationError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    write_atomic(path, bytes)
+        .map(drop)
+        .map_err(|source| HomologationError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// pt-BR outcome, RNDS id, and whether it counts as accepted or rejected.

@@ -2,6 +2,11 @@
 //! the destination folder, flushed to disk, then renamed over the target
 //! (a rename within one folder is atomic), and the folder entry synced.
 //!
+//! A target name that cannot be replaced (on Windows: a report still open
+//! in Excel) does not fail the write: the file goes to the first free
+//! `<name> (2).<ext>`, `(3)`... beside it, and the caller gets that path to
+//! tell the person.
+//!
 //! Reports hold patient data: on unix they are created readable by the
 //! service account only (0600), or by its group too (0640) when their
 //! folder has the setgid bit, which is how an outbox is shared with staff
@@ -13,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Writes `bytes` to `path` atomically (readers see the old file or the new
-/// one, never a partial one).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// one, never a partial one). Returns where it went (see [`AtomicFile::commit`]).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
     let mut file = AtomicFile::create(path)?;
     file.write_all(bytes)?;
     file.commit()
@@ -98,8 +103,10 @@ impl AtomicFile {
     }
 
     /// Flushes, syncs the data to disk, renames over the target and syncs
-    /// the folder so the rename itself survives a power cut.
-    pub fn commit(mut self) -> io::Result<()> {
+    /// the folder so the rename itself survives a power cut. Returns the
+    /// path written: the target, or a free numbered name beside it when
+    /// the target exists and cannot be replaced.
+    pub fn commit(mut self) -> io::Result<PathBuf> {
         let writer = self
             .writer
             .take()
@@ -107,9 +114,56 @@ impl AtomicFile {
         let file = writer.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&self.temp, &self.target)?;
+        let written = match fs::rename(&self.temp, &self.target) {
+            Ok(()) => self.target.clone(),
+            Err(e)
+                if crate::platform::is_in_use(&e) || fs::symlink_metadata(&self.target).is_ok() =>
+            {
+                self.rename_to_free_name(e)?
+            }
+            Err(e) => return Err(e),
+        };
         self.committed = true;
-        sync_dir(parent_of(&self.target))
+        sync_dir(parent_of(&written))?;
+        Ok(written)
+    }
+
+    /// The target is taken by something we may not replace: the first
+    /// free `<name> (n).<ext>` beside it, or `error` when there is none.
+    fn rename_to_free_name(&self, error: io::Error) -> io::Result<PathBuf> {
+        let name = self
+            .target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for n in 2..=MAX_NUMBERED {
+            let candidate = self.target.with_file_name(numbered(&name, n));
+            if fs::symlink_metadata(&candidate).is_ok() {
+                continue;
+            }
+            match fs::rename(&self.temp, &candidate) {
+                Ok(()) => return Ok(candidate),
+                Err(e) if crate::platform::is_in_use(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(error)
+    }
+}
+
+/// How many numbered names are tried before giving up.
+const MAX_NUMBERED: u32 = 99;
+
+/// `exames.erros.csv` → `exames.erros (2).csv` (the same rule as the
+/// inbox's work folders use for name clashes).
+fn numbered(name: &str, n: u32) -> String {
+    let path = Path::new(name);
+    match (
+        path.file_stem().and_then(|s| s.to_str()),
+        path.extension().and_then(|s| s.to_str()),
+    ) {
+        (Some(stem), Some(ext)) if !stem.is_empty() => format!("{stem} ({n}).{ext}"),
+        _ => format!("{name} ({n})"),
     }
 }
 
@@ -133,6 +187,8 @@ fn shared_with_group(dir: &Path) -> bool {
 /// it will hold: 0700, or 0750 inside a setgid folder (which passes its
 /// setgid bit on). An existing folder is left as it is.
 pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    // Only unix sets a mode; Windows folders inherit their parent's ACL.
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     {

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::model::RowIssue;
 
@@ -79,7 +79,7 @@ fn neutralised(cell: &str) -> String {
     neutralise_formula(cell).into_owned()
 }
 
-fn commit(writer: csv::Writer<AtomicFile>) -> io::Result<()> {
+fn commit(writer: csv::Writer<AtomicFile>) -> io::Result<PathBuf> {
     writer.into_inner().map_err(|e| e.into_error())?.commit()
 }
 
@@ -161,8 +161,9 @@ impl ErrorsCsv {
         self.rows
     }
 
-    /// Flushes and moves the file into place.
-    pub fn commit(self) -> io::Result<()> {
+    /// Flushes and moves the file into place; returns where it went (see
+    /// [`AtomicFile::commit`]).
+    pub fn commit(self) -> io::Result<PathBuf> {
         commit(self.writer)
     }
 }
@@ -244,7 +245,7 @@ impl SentCsv {
         self.rows
     }
 
-    pub fn commit(self) -> io::Result<()> {
+    pub fn commit(self) -> io::Result<PathBuf> {
         commit(self.writer)
     }
 }

@@ -61,8 +61,9 @@ impl IssueLog {
     }
 
     /// Writes `summary` atomically to `path`, its `issues` taken from the
-    /// log (all of them) instead of from memory.
-    pub fn write_summary(mut self, summary: &Summary, path: &Path) -> io::Result<()> {
+    /// log (all of them) instead of from memory. Returns where it went (see
+    /// [`AtomicFile::commit`]).
+    pub fn write_summary(mut self, summary: &Summary, path: &Path) -> io::Result<PathBuf> {
         self.writer.flush()?;
         let mut head = summary.clone();
         head.issues = Vec::new();

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -138,8 +138,9 @@ impl Summary {
         Ok(out)
     }
 
-    /// Writes the summary atomically to `path`.
-    pub fn write(&self, path: &Path) -> io::Result<()> {
+    /// Writes the summary atomically to `path`; returns where it went (see
+    /// [`super::AtomicFile::commit`]).
+    pub fn write(&self, path: &Path) -> io::Result<PathBuf> {
         write_atomic(path, &self.to_json()?)
     }
 }

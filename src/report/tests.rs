@@ -425,6 +425,48 @@ fn atomic_write_replaces_a_previous_version_whole() {
 }
 
 #[test]
+fn atomic_write_over_a_name_it_cannot_replace_takes_the_next_free_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("lote.erros.csv");
+    // What an open Excel workbook is on Windows, a non-empty folder is
+    // everywhere: a name a rename cannot replace.
+    fs::create_dir_all(path.join("x")).expect("folder");
+    fs::write(dir.path().join("lote.erros (2).csv"), "antigo").expect("taken too");
+    let written = write_atomic(&path, "novo".as_bytes()).expect("written beside");
+    assert_eq!(written, dir.path().join("lote.erros (3).csv"));
+    assert_eq!(fs::read_to_string(&written).expect("read"), "novo");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("lote.erros (2).csv")).expect("read"),
+        "antigo"
+    );
+    // A replaceable name is replaced in place, as before.
+    let free = dir.path().join("lote.resumo.json");
+    assert_eq!(write_atomic(&free, b"1").expect("first"), free);
+    assert_eq!(write_atomic(&free, b"2").expect("second"), free);
+}
+
+/// Windows only: a report open in Excel (no delete sharing) is not
+/// replaced; the new one goes beside it.
+#[cfg(windows)]
+#[test]
+fn a_report_open_in_excel_is_written_beside_it() {
+    use std::os::windows::fs::OpenOptionsExt;
+    const FILE_SHARE_READ: u32 = 1;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("lote.erros.csv");
+    fs::write(&path, "aberto").expect("first");
+    let excel = fs::OpenOptions::new()
+        .read(true)
+        .share_mode(FILE_SHARE_READ)
+        .open(&path)
+        .expect("held open");
+    let written = write_atomic(&path, b"novo").expect("written beside");
+    assert_eq!(written, dir.path().join("lote.erros (2).csv"));
+    drop(excel);
+    assert_eq!(fs::read_to_string(&path).expect("read"), "aberto");
+}
+
+#[test]
 fn atomic_file_reports_a_missing_folder() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("nao-existe").join("x.csv");

@@ -2,7 +2,7 @@
 //! `erros.csv`, header in bold. Only invalid rows are held in memory.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
@@ -113,7 +113,8 @@ impl ErrorsXlsx {
 
     /// Builds the workbook and writes it atomically to `path`. When rows
     /// were left out, the sheet's last row says how many and where they are.
-    pub fn save(mut self, path: &Path) -> io::Result<()> {
+    /// Returns where it went (see [`super::AtomicFile::commit`]).
+    pub fn save(mut self, path: &Path) -> io::Result<PathBuf> {
         if self.left_out > 0 {
             let note = format!(
                 "{} linhas com problema não couberam nesta planilha (o Excel tem no máximo \

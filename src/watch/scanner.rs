@@ -2,13 +2,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, FileType, Metadata};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::rules::is_ignored_name;
 use super::workdir::{display_name, move_without_overwrite, ClaimedFile, WorkDirs};
 use super::WatchError;
+use crate::platform;
 
 /// What a scan found.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -27,15 +27,16 @@ pub struct Scan {
 struct Signature {
     len: u64,
     mtime: Option<SystemTime>,
-    inode: u64,
+    /// Inode on Unix, file index on Windows (see [`platform::file_identity`]).
+    identity: u64,
 }
 
 impl Signature {
-    fn of(meta: &Metadata) -> Signature {
+    fn of(path: &Path, meta: &Metadata) -> Signature {
         Signature {
             len: meta.len(),
             mtime: meta.modified().ok(),
-            inode: meta.ino(),
+            identity: platform::file_identity(path, meta),
         }
     }
 }
@@ -92,8 +93,9 @@ impl Scanner {
     }
 
     /// Lists the inbox at `now` (our monotonic clock). A file is ready when
-    /// its size, mtime and inode have not changed since a scan at least
-    /// `settle` earlier and it opens for reading.
+    /// its size, mtime and identity (inode, or file index on Windows) have
+    /// not changed since a scan at least `settle` earlier and it opens for
+    /// reading.
     pub fn poll(&mut self, now: Instant) -> Result<Scan, WatchError> {
         let inbox = self.inbox.clone();
         let read_err = |source| WatchError::ReadInbox {
@@ -123,7 +125,7 @@ impl Scanner {
                 });
                 continue;
             }
-            let signature = Signature::of(&meta);
+            let signature = Signature::of(&path, &meta);
             let tracked = self.tracked.entry(path.clone()).or_insert(Tracked {
                 signature,
                 unchanged_since: now,
@@ -150,7 +152,8 @@ impl Scanner {
     }
 
     /// Renames a ready file into `processando/`. `None` when it vanished
-    /// or changed since the scan that found it ready (it settles again).
+    /// or changed since the scan that found it ready, or another program
+    /// holds it open (Windows refuses the rename): it settles again.
     pub fn claim(&mut self, path: &Path) -> Result<Option<ClaimedFile>, WatchError> {
         let Some(tracked) = self.tracked.remove(path) else {
             return Ok(None);
@@ -158,11 +161,24 @@ impl Scanner {
         let Ok(meta) = fs::symlink_metadata(path) else {
             return Ok(None);
         };
-        if !meta.file_type().is_file() || Signature::of(&meta) != tracked.signature {
+        if !meta.file_type().is_file() || Signature::of(path, &meta) != tracked.signature {
             return Ok(None);
         }
         let original_name = display_name(path);
-        let work_path = move_without_overwrite(path, &self.work.processing(), &original_name)?;
+        let work_path = match move_without_overwrite(path, &self.work.processing(), &original_name)
+        {
+            Ok(work_path) => work_path,
+            // Open in another program (Excel, on Windows): not yet. It is
+            // no longer tracked, so it settles again and is retried.
+            Err(WatchError::Move { source, .. }) if platform::is_in_use(&source) => {
+                self.warn_once(path, || {
+                    "está aberto em outro programa (Excel?); será pego quando for fechado"
+                        .to_owned()
+                });
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Some(ClaimedFile {
             inbox_index: self.index,
             original_name,
@@ -184,13 +200,7 @@ fn kind_of(file_type: FileType) -> &'static str {
         "link simbólico"
     } else if file_type.is_dir() {
         "pasta"
-    } else if file_type.is_fifo() {
-        "FIFO"
-    } else if file_type.is_block_device() || file_type.is_char_device() {
-        "dispositivo"
-    } else if file_type.is_socket() {
-        "socket"
     } else {
-        "tipo desconhecido"
+        platform::special_file_kind(file_type).unwrap_or("tipo desconhecido")
     }
 }

@@ -1,6 +1,5 @@
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -166,12 +165,17 @@ fn symlinks_fifos_folders_and_ignored_names_are_never_ready() {
     fs::create_dir(&inbox).unwrap();
     let outside = dir.path().join("fora.csv");
     fs::write(&outside, CSV).unwrap();
-    std::os::unix::fs::symlink(&outside, inbox.join("link.csv")).unwrap();
-    let status = Command::new("mkfifo")
-        .arg(inbox.join("fila.csv"))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    // Symlinks need a privilege and FIFOs do not exist on Windows: there
+    // the folder and the ignored names are the non-candidates.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&outside, inbox.join("link.csv")).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(inbox.join("fila.csv"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
     fs::create_dir(inbox.join("subpasta.csv")).unwrap();
     for name in [".oculto.csv", "~$exames.xlsx", "exames.csv.part"] {
         fs::write(inbox.join(name), CSV).unwrap();
@@ -221,6 +225,69 @@ fn a_file_changed_after_it_was_found_ready_is_not_claimed() {
     append(&file, "LAB-3;898001160059006;Detectável\n");
     assert_eq!(scanner.claim(&file).unwrap(), None);
     assert!(file.exists());
+}
+
+#[test]
+fn a_file_replaced_by_another_of_the_same_size_and_time_settles_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exames.csv");
+    fs::write(&file, CSV).unwrap();
+    let mut scanner = scanner(dir.path());
+    let t0 = Instant::now();
+    scanner.poll(t0).unwrap();
+    // Another file, same length and mtime, renamed over the name (a copy
+    // tool replacing it): only its identity (inode / file index) differs.
+    let other = dir.path().join("novo.csv.tmp");
+    fs::write(&other, CSV).unwrap();
+    let mtime = fs::metadata(&file).unwrap().modified().unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&other)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    fs::rename(&other, &file).unwrap();
+    assert!(scanner.poll(t0 + SETTLE).unwrap().ready.is_empty());
+    assert_eq!(
+        names(&scanner.poll(t0 + SETTLE * 2).unwrap().ready),
+        ["exames.csv"]
+    );
+}
+
+/// Windows only: Excel keeps a workbook open without delete sharing, so the
+/// claim rename fails; the file is "not yet", never an error, and is taken
+/// once closed. (On Unix an open file can always be renamed.)
+#[cfg(windows)]
+#[test]
+fn a_file_held_open_by_another_program_is_claimed_once_closed() {
+    use std::os::windows::fs::OpenOptionsExt;
+    const FILE_SHARE_READ: u32 = 1;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exames.csv");
+    fs::write(&file, CSV).unwrap();
+    let excel = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .share_mode(FILE_SHARE_READ)
+        .open(&file)
+        .unwrap();
+    let mut scanner = scanner(dir.path());
+    let t0 = Instant::now();
+    scanner.poll(t0).unwrap();
+    assert_eq!(
+        names(&scanner.poll(t0 + SETTLE).unwrap().ready),
+        ["exames.csv"]
+    );
+    let logs = captured_logs(|| assert_eq!(scanner.claim(&file).unwrap(), None));
+    assert!(logs.contains("aberto em outro programa"), "{logs}");
+    assert!(file.exists());
+    drop(excel);
+    scanner.poll(t0 + SETTLE * 2).unwrap();
+    assert_eq!(
+        names(&scanner.poll(t0 + SETTLE * 3).unwrap().ready),
+        ["exames.csv"]
+    );
+    assert!(scanner.claim(&file).unwrap().is_some());
 }
 
 fn claim_now(scanner: &mut Scanner, file: &Path) -> ClaimedFile {
@@ -290,6 +357,7 @@ fn a_missing_inbox_is_refused() {
     assert!(matches!(err, WatchError::InboxMissing { .. }), "{err}");
 }
 
+#[cfg(unix)]
 #[test]
 fn a_work_folder_on_another_volume_is_refused() {
     use std::os::unix::fs::MetadataExt;
@@ -455,13 +523,14 @@ fn captured_logs(f: impl FnOnce()) -> String {
     String::from_utf8(bytes).unwrap()
 }
 
+#[cfg(unix)]
 #[test]
 fn a_non_regular_file_is_warned_about_once_per_path() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("alvo.txt.tmp"), CSV).unwrap();
     std::os::unix::fs::symlink(dir.path().join("alvo.txt.tmp"), dir.path().join("link.csv"))
         .unwrap();
-    let status = Command::new("mkfifo")
+    let status = std::process::Command::new("mkfifo")
         .arg(dir.path().join("fila.csv"))
         .status()
         .unwrap();

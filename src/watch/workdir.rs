@@ -3,7 +3,6 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDate};
@@ -11,6 +10,7 @@ use chrono::{Datelike, NaiveDate};
 use super::attempts::Attempts;
 use super::growth::FileLook;
 use super::WatchError;
+use crate::platform;
 
 const WORK_ROOT: &str = ".rnds-drop";
 const PROCESSING: &str = "processando";
@@ -40,12 +40,13 @@ impl WorkDirs {
     /// symlink or mount point to another disk), where a rename would not
     /// be atomic.
     pub fn prepare(inbox: &Path) -> Result<WorkDirs, WatchError> {
-        let inbox_meta = fs::metadata(inbox)
-            .ok()
-            .filter(|m| m.is_dir())
-            .ok_or_else(|| WatchError::InboxMissing {
-                path: inbox.to_path_buf(),
-            })?;
+        let missing = || WatchError::InboxMissing {
+            path: inbox.to_path_buf(),
+        };
+        if !fs::metadata(inbox).is_ok_and(|m| m.is_dir()) {
+            return Err(missing());
+        }
+        let inbox_volume = platform::volume_id(inbox).map_err(|_| missing())?;
         let work = WorkDirs {
             root: inbox.join(WORK_ROOT),
         };
@@ -61,8 +62,7 @@ impl WorkDirs {
                 source,
             };
             fs::create_dir_all(&dir).map_err(io_err)?;
-            let meta = fs::metadata(&dir).map_err(io_err)?;
-            if meta.dev() != inbox_meta.dev() {
+            if platform::volume_id(&dir).map_err(io_err)? != inbox_volume {
                 return Err(WatchError::OtherVolume {
                     inbox: inbox.to_path_buf(),
                     work: dir,

@@ -117,3 +117,32 @@ fn check_keeps_both_report_sets_when_two_inputs_share_a_stem() {
     assert!(out_dir.join("inj.xlsx.erros.xlsx").exists());
     assert!(!out_dir.join("inj.resumo.json").exists());
 }
+
+/// A report name that cannot be replaced (on Windows: `exames.erros.csv`
+/// still open in Excel; here a folder of that name, which no rename can
+/// replace on any OS) must not make `check` fail with exit 5: the report
+/// goes to a free numbered name and the console says so.
+#[test]
+fn a_report_name_in_use_is_written_beside_it_and_said() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().join("saida");
+    let taken = out_dir.join("input.erros.csv");
+    std::fs::create_dir_all(taken.join("aberto")).expect("folder in the way");
+    let out = rnds_drop()
+        .args(["check", "--config"])
+        .arg(harness::fixtures().join("lab.toml"))
+        .arg("--out")
+        .arg(&out_dir)
+        .arg(harness::fixtures().join("check/lis_cp1252_crlf/input.csv"))
+        .output()
+        .expect("binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{out:?}");
+    let written = out_dir.join("input.erros (2).csv");
+    let errors = std::fs::read_to_string(&written).expect("errors written beside");
+    assert!(errors.contains("erro_mensagem"), "{errors}");
+    assert!(stdout.contains("aberto em outro programa"), "{stdout}");
+    assert!(stdout.contains("input.erros (2).csv"), "{stdout}");
+    // The other reports keep their names.
+    assert!(out_dir.join("input.resumo.json").is_file());
+}

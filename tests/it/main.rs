@@ -16,6 +16,10 @@ mod inspect;
 mod layouts;
 mod ledger_reset;
 mod operations;
+mod packaging;
 mod report_kills;
 mod safety;
+// Kills the service binary with SIGKILL/SIGTERM; Windows stops it through
+// the same shutdown future by Ctrl+C or the service manager (src/winservice).
+#[cfg(unix)]
 mod service_kill;
