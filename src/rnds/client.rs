@@ -179,25 +179,13 @@ impl Client {
     /// One bundle `POST`, with the token handled and transient failures
     /// retried within `max_retries`. See `outcome.rs` for the classes.
     pub async fn submit(&self, bundle_json: Vec<u8>) -> Outcome {
-        let inner = &self.inner;
-        let driven = self
-            .drive(false, |token| {
-                request::bundle_post(
-                    &inner.http,
-                    &inner.endpoints,
-                    token,
-                    &inner.credentials,
-                    bundle_json.clone(),
-                )
-            })
-            .await;
-        match driven {
-            Driven::Answer(answered) => answered.outcome,
-            Driven::Stop(outcome) => outcome,
-        }
+        // The answer's body is read either way (the outcome is decided from
+        // it); the evidence caller keeps it, this one drops it.
+        self.submit_recorded(bundle_json).await.outcome
     }
 
-    /// As [`Client::submit`], keeping the final answer's status and body.
+    /// One bundle `POST` as [`Client::submit`], keeping the final answer's
+    /// status and body (homologation evidence).
     pub async fn submit_recorded(&self, bundle_json: Vec<u8>) -> Recorded {
         let inner = &self.inner;
         let driven = self
