@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::model::Field;
 
-pub use dates::{date_part, midnights_in_utc, same_utc_hour};
+pub use dates::date_part;
 pub use group::{Grouper, Unit};
 pub use plan::{Mapped, Plan, Skip};
 pub use presets::{preset, preset_defects, preset_names};
