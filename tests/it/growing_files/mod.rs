@@ -160,7 +160,7 @@ impl Service {
     pub(super) async fn moved_to(&self, folder: &str, name: &str) -> PathBuf {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(found) = files_in(&self.work(folder))
+            if let Some(found) = crate::daemon::files_under(&self.work(folder))
                 .into_iter()
                 .find(|p| p.file_name().is_some_and(|n| n == name))
             {
@@ -204,22 +204,6 @@ pub(super) fn sent_rows(summary_path: &Path) -> BTreeMap<String, String> {
         }
     }
     rows
-}
-
-pub(super) fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_in(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// The text of the first `"method"` object in a bundle.

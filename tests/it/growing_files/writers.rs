@@ -200,6 +200,6 @@ async fn a_workbook_copied_with_a_pause_is_read_once_complete_not_failed() {
     assert_eq!(count(&s, "rows_sent"), 2, "{s}");
     assert_eq!(count(&s, "rows_invalid"), 1, "{s}");
     service.moved_to("processados", "copia.xlsx").await;
-    assert!(files_in(&service.work("falhas")).is_empty());
+    assert!(crate::daemon::files_under(&service.work("falhas")).is_empty());
     service.stop();
 }
