@@ -480,21 +480,28 @@ fn violations(files: &[SourceFile]) -> (Vec<String>, Vec<usize>) {
                 let text = named.text();
                 if let Some(p) = PENDING
                     .iter()
-                    .position(|(f, t, _)| *f == file.path && text.starts_with(t))
+                    .position(|(f, t, _)| *f == file.path && matches(t, named))
                 {
                     pending_used.push(p);
                     continue;
                 }
-                found.push(format!(
+                found.push((
+                    file.path.clone(),
+                    named.line,
+                    format!(
                     "src/{}:{}: `{text}` (forbidden: `{forbidden}`) breaks the invariant of `{}` in ARCHITECTURE.md: \"Invariant: … {}\"",
                     file.path, named.line, rule.section, rule.invariant
+                ),
                 ));
             }
         }
     }
     found.sort();
     found.dedup();
-    (found, pending_used)
+    (
+        found.into_iter().map(|(_, _, text)| text).collect(),
+        pending_used,
+    )
 }
 
 /// The scanner sees what a rule needs and nothing a comment, a string or
@@ -586,16 +593,16 @@ fn no_file_imports_a_file_that_imports_it_back() {
     let unexpected: Vec<_> = cycles
         .iter()
         .filter(|c| !PENDING_CYCLES.iter().any(|p| p.iter().eq(c.iter())))
-        .map(|c| c.join(" → "))
+        .map(|c| c.join(" ↔ "))
         .collect();
     let stale: Vec<_> = PENDING_CYCLES
         .iter()
         .filter(|p| !cycles.iter().any(|c| p.iter().eq(c.iter())))
-        .map(|p| p.join(" → "))
+        .map(|p| p.join(" ↔ "))
         .collect();
     assert!(
         unexpected.is_empty(),
-        "files that import each other (directly or through the others listed); move what they share into its own file:\n{}",
+        "files that import each other (directly, or around a cycle through the others listed); move what they share into its own file:\n{}",
         unexpected.join("\n")
     );
     assert!(
