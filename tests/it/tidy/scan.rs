@@ -104,92 +104,137 @@ fn code_of(text: &str) -> String {
 }
 
 fn blank_comments_and_literals(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = bytes.to_vec();
-    let blank = |out: &mut Vec<u8>, from: usize, to: usize| {
-        for b in &mut out[from..to] {
-            if *b != b'\n' {
-                *b = b' ';
-            }
-        }
-    };
-    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut out = text.as_bytes().to_vec();
     let mut i = 0;
-    while i < bytes.len() {
-        let rest = &bytes[i..];
-        if rest.starts_with(b"//") {
-            let end = rest
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(bytes.len(), |p| i + p);
-            blank(&mut out, i, end);
-            i = end;
-        } else if rest.starts_with(b"/*") {
-            let (mut depth, mut j) = (0usize, i);
-            while j < bytes.len() {
-                if bytes[j..].starts_with(b"/*") {
-                    depth += 1;
-                    j += 2;
-                } else if bytes[j..].starts_with(b"*/") {
-                    depth -= 1;
-                    j += 2;
-                    if depth == 0 {
-                        break;
+    while i < out.len() {
+        match literal_at(text, i) {
+            Some(span) => {
+                for b in &mut out[span.from..span.to.min(text.len())] {
+                    if *b != b'\n' {
+                        *b = b' ';
                     }
-                } else {
-                    j += 1;
                 }
+                i = span.next;
             }
-            blank(&mut out, i, j);
-            i = j;
-        } else if let Some(hashes) = raw_string_start(bytes, i) {
-            let open = bytes[i..]
-                .iter()
-                .position(|&b| b == b'"')
-                .map_or(0, |p| i + p);
-            let close: Vec<u8> = std::iter::once(b'"')
-                .chain(std::iter::repeat_n(b'#', hashes))
-                .collect();
-            let end = bytes[open + 1..]
-                .windows(close.len())
-                .position(|w| w == close.as_slice())
-                .map_or(bytes.len(), |p| open + 1 + p);
-            blank(&mut out, open + 1, end);
-            i = end + close.len();
-        } else if bytes[i] == b'"' {
-            let mut j = i + 1;
-            while j < bytes.len() && bytes[j] != b'"' {
-                j += if bytes[j] == b'\\' { 2 } else { 1 };
-            }
-            let end = j.min(bytes.len());
-            blank(&mut out, i + 1, end);
-            i = end + 1;
-        } else if bytes[i] == b'\''
-            && (i == 0
-                || !ident(bytes[i - 1])
-                || (bytes[i - 1] == b'b' && (i < 2 || !ident(bytes[i - 2]))))
-        {
-            // A char or byte literal ('x', b'"', '\n', '\u{..}'); otherwise a lifetime.
-            let len = if rest.get(1) == Some(&b'\\') {
-                rest.iter().skip(2).position(|&b| b == b'\'').map(|p| p + 3)
-            } else {
-                let ch = text[i + 1..].chars().next();
-                ch.map(char::len_utf8)
-                    .filter(|&n| rest.get(1 + n) == Some(&b'\''))
-                    .map(|n| n + 2)
-            };
-            match len {
-                Some(n) => {
-                    blank(&mut out, i + 1, i + n - 1);
-                    i += n;
-                }
-                None => i += 1,
-            }
-        } else {
-            i += 1;
+            None => i += 1,
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What to blank (`from..to`) of a comment or literal starting at a byte,
+/// and where scanning goes on (`next`).
+struct Span {
+    from: usize,
+    to: usize,
+    next: usize,
+}
+
+fn literal_at(text: &str, i: usize) -> Option<Span> {
+    let bytes = text.as_bytes();
+    let rest = &bytes[i..];
+    if rest.starts_with(b"//") {
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |p| i + p);
+        Some(Span {
+            from: i,
+            to: end,
+            next: end,
+        })
+    } else if rest.starts_with(b"/*") {
+        let end = block_comment_end(bytes, i);
+        Some(Span {
+            from: i,
+            to: end,
+            next: end,
+        })
+    } else if let Some(hashes) = raw_string_start(bytes, i) {
+        Some(raw_string(bytes, i, hashes))
+    } else if bytes[i] == b'"' {
+        let mut j = i + 1;
+        while j < bytes.len() && bytes[j] != b'"' {
+            j += if bytes[j] == b'\\' { 2 } else { 1 };
+        }
+        let end = j.min(bytes.len());
+        Some(Span {
+            from: i + 1,
+            to: end,
+            next: end + 1,
+        })
+    } else if bytes[i] == b'\'' {
+        char_literal(text, i)
+    } else {
+        None
+    }
+}
+
+/// Past the `*/` that closes the (nested) block comment opened at `i`.
+fn block_comment_end(bytes: &[u8], i: usize) -> usize {
+    let (mut depth, mut j) = (0usize, i);
+    while j < bytes.len() {
+        if bytes[j..].starts_with(b"/*") {
+            depth += 1;
+            j += 2;
+        } else if bytes[j..].starts_with(b"*/") {
+            depth -= 1;
+            j += 2;
+            if depth == 0 {
+                break;
+            }
+        } else {
+            j += 1;
+        }
+    }
+    j
+}
+
+fn raw_string(bytes: &[u8], i: usize, hashes: usize) -> Span {
+    let open = bytes[i..]
+        .iter()
+        .position(|&b| b == b'"')
+        .map_or(0, |p| i + p);
+    let close: Vec<u8> = std::iter::once(b'"')
+        .chain(std::iter::repeat_n(b'#', hashes))
+        .collect();
+    let end = bytes[open + 1..]
+        .windows(close.len())
+        .position(|w| w == close.as_slice())
+        .map_or(bytes.len(), |p| open + 1 + p);
+    Span {
+        from: open + 1,
+        to: end,
+        next: end + close.len(),
+    }
+}
+
+/// A char or byte literal at `i` (`'x'`, `b'"'`, `'\n'`, `'\u{..}'`);
+/// `None` for a lifetime (`'a`) or a quote inside an identifier.
+fn char_literal(text: &str, i: usize) -> Option<Span> {
+    let bytes = text.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let starts =
+        i == 0 || !ident(bytes[i - 1]) || (bytes[i - 1] == b'b' && (i < 2 || !ident(bytes[i - 2])));
+    if !starts {
+        return None;
+    }
+    let rest = &bytes[i..];
+    let len = if rest.get(1) == Some(&b'\\') {
+        rest.iter().skip(3).position(|&b| b == b'\'').map(|p| p + 4)
+    } else {
+        text[i + 1..]
+            .chars()
+            .next()
+            .map(char::len_utf8)
+            .filter(|&n| rest.get(1 + n) == Some(&b'\''))
+            .map(|n| n + 2)
+    }?;
+    Some(Span {
+        from: i + 1,
+        to: i + len - 1,
+        next: i + len,
+    })
 }
 
 /// `r"`, `r#"`, `br"`… at `i` (not inside an identifier): the hash count.
