@@ -54,3 +54,18 @@ impl ReportPaths {
         }
     }
 }
+
+/// Some `<stem>.enviados.csv` in `outbox`: a trace that rows were sent
+/// from it before (the ledger's guard against starting from nothing).
+pub(crate) fn any_sent_report(outbox: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(outbox)
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".enviados.csv")
+        })
+        .map(|entry| entry.path())
+}

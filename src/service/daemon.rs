@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::ledger::{FileId, Ledger};
 use crate::ops::Ops;
-use crate::pipeline::{self, FileJob};
+use crate::pipeline::FileJob;
 use crate::report::Summary;
 use crate::rnds::Client;
 use crate::watch::{unterminated_tail, ClaimedFile, Disposition, FileLook, Inboxes, WatchSettings};
@@ -326,7 +326,7 @@ impl Service {
         let earlier_reads = active.claimed.begin_read(&before)?;
         let paths = self.paths_for(active);
         if earlier_reads >= MAX_READS_WITHOUT_ROWS {
-            let sha = pipeline::sha256_file(&active.claimed.work_path).unwrap_or_default();
+            let sha = crate::input::sha256_file(&active.claimed.work_path).unwrap_or_default();
             let summary = Summary::unreadable(
                 name.clone(),
                 sha,

@@ -132,7 +132,7 @@ pub(super) async fn run_pass(
             // the file is unreadable, so the service's retry limit applies
             // instead of a retry every minute forever.
             tracing::error!(arquivo = %name, "falha interna ao ler o arquivo: {e}");
-            let sha = pipeline::sha256_file(path).unwrap_or_default();
+            let sha = crate::input::sha256_file(path).unwrap_or_default();
             let format = state.summary.as_ref().and_then(|s| s.format);
             return Ok(PassReport {
                 summary: Summary::unreadable(
@@ -190,7 +190,7 @@ pub(super) async fn run_pass(
             interrupted: true,
         }),
         Err(PipelineError::Input(e)) => {
-            let sha = pipeline::sha256_file(path).unwrap_or_default();
+            let sha = crate::input::sha256_file(path).unwrap_or_default();
             let format = state.summary.as_ref().and_then(|s| s.format);
             Ok(PassReport {
                 summary: Summary::unreadable(name, sha, format, e.to_string()),
