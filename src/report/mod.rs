@@ -10,6 +10,7 @@ mod atomic;
 mod csv_files;
 mod issues;
 mod summary;
+pub(crate) mod wording;
 mod xlsx_file;
 
 #[cfg(test)]

@@ -109,7 +109,7 @@ pub async fn run(
     let mut waiting: Vec<Active> = Vec::new();
     let grace = Duration::from_secs(service.config.service.shutdown_grace_s);
     loop {
-        if super::chunk::stopping(&stop) {
+        if super::stopping(&stop) {
             break;
         }
         let due = waiting

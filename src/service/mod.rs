@@ -20,6 +20,7 @@ mod outputs;
 mod pass;
 mod publish;
 mod resolve;
+mod rows;
 mod send;
 
 #[cfg(test)]
@@ -192,6 +193,11 @@ fn output_advice(error: &std::io::Error) -> &'static str {
     } else {
         ""
     }
+}
+
+/// Whether a stop was requested (the guard is not held across an await).
+pub(crate) fn stopping(stop: &tokio::sync::watch::Receiver<bool>) -> bool {
+    *stop.borrow()
 }
 
 /// `AAAAMMDDTHHMMSS` in the lab's time zone, for report names.

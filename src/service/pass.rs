@@ -15,8 +15,10 @@ use crate::pipeline::{self, FileHeader, FileJob, PipelineError, RowOutcome};
 use crate::report::Summary;
 use crate::rnds::Client;
 
-use super::chunk::{stopping, Counts, PassState};
+use super::chunk::PassState;
 use super::outputs::{OutputPaths, Outputs};
+use super::rows::{Counts, PendingRow};
+use super::stopping;
 use super::ServiceError;
 
 /// What a pass needs from its caller.
@@ -28,14 +30,6 @@ pub(super) struct PassContext<'a> {
     pub stop: watch::Receiver<bool>,
     /// Called after each chunk with what the pass has done so far.
     pub progress: &'a mut (dyn FnMut(&crate::ops::PassProgress) + Send),
-}
-
-/// A valid row still waiting (pending) after the pass.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingRow {
-    pub line: u64,
-    pub lab_id: String,
-    pub reason: String,
 }
 
 /// What one pass produced. `outputs` are uncommitted: the caller commits

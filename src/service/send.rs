@@ -15,7 +15,8 @@ use crate::rnds::Client;
 
 use super::ledger_open::open_ledger;
 use super::outputs::OutputPaths;
-use super::pass::{run_pass, PassContext, PendingRow};
+use super::pass::{run_pass, PassContext};
+use super::rows::PendingRow;
 use super::ServiceError;
 
 /// How one file went.
