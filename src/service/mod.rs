@@ -13,7 +13,6 @@
 
 mod chunk;
 mod daemon;
-pub mod demo;
 mod freshness;
 mod ledger_open;
 mod outputs;
@@ -29,7 +28,6 @@ mod tests;
 use std::path::PathBuf;
 
 pub use daemon::run;
-pub use demo::{run_demo, DemoError, DemoSummary};
 pub use ledger_open::start_new_ledger;
 pub use publish::{FAILPOINT_EXIT, STAGING_DIR};
 pub use send::{send_files, SentFile};

@@ -39,7 +39,7 @@ pub async fn send_files(
     out_dir: &Path,
     progress: &mut (dyn FnMut(usize, u64) + Send),
 ) -> Result<Vec<SentFile>, ServiceError> {
-    std::fs::create_dir_all(out_dir).map_err(|source| ServiceError::Output {
+    crate::report::ensure_dir(out_dir).map_err(|source| ServiceError::Output {
         path: out_dir.to_path_buf(),
         source,
     })?;
@@ -93,12 +93,12 @@ pub async fn send_files(
         .await?;
         let reports = paths.reports.clone();
         if report.unreadable {
-            for stale in [&reports.errors_csv, &reports.errors_xlsx, &reports.sent_csv]
-                .into_iter()
-                .chain(paths.bundles.as_ref())
-            {
-                let _ = std::fs::remove_file(stale);
-            }
+            crate::report::discard_files(
+                [&reports.errors_csv, &reports.errors_xlsx, &reports.sent_csv]
+                    .into_iter()
+                    .chain(paths.bundles.as_ref())
+                    .map(PathBuf::as_path),
+            );
             report
                 .summary
                 .write(&reports.summary)
