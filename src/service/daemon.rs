@@ -270,33 +270,60 @@ struct Service {
 impl Service {
     /// One pass over the file, then the reports and the file's next step.
     async fn process(&mut self, active: &mut Active) -> Result<Next, ServiceError> {
-        let settle = self.settle_of(active);
-        let name = active.claimed.original_name.clone();
         let now = Instant::now();
-        let before = match active.claimed.look() {
-            Ok(look) => look,
-            Err(e) => {
-                // Removed or moved by hand: nothing left to read or move.
-                tracing::error!(
-                    arquivo = %name,
-                    caminho = %active.claimed.work_path.display(),
-                    "o arquivo sumiu de processando/ ({e}); ele não será mais processado"
-                );
-                return Ok(Next::Done);
-            }
+        let Some(before) = look_or_gone(active) else {
+            return Ok(Next::Done);
         };
         let changed = active.fresh.observe(Some(before), now);
-        // A change drops the held pass (its temp files go with it).
-        if let Some(held) = active.awaiting_quiet.take().filter(|h| h.look == before) {
-            let quiet_at = active.fresh.quiet_at(quiet_period(settle));
-            if now < quiet_at {
-                active.next_try = quiet_at.min(now + recheck_period(settle));
-                active.awaiting_quiet = Some(held);
-                return Ok(Next::Wait);
-            }
-            // Quiet, unchanged: that pass read the whole file; no re-read.
-            return self.after_pass(active, held.report, &held.paths, Some(before));
+        if let Some(next) = self.held_pass(active, before, now)? {
+            return Ok(next);
         }
+        if let Some(next) = self.published_before(active)? {
+            return Ok(next);
+        }
+        if self.last_line_unfinished(active, before, changed, now) {
+            return Ok(Next::Wait);
+        }
+        let earlier_reads = active.claimed.begin_read(&before)?;
+        let paths = self.paths_for(active);
+        if earlier_reads >= MAX_READS_WITHOUT_ROWS {
+            self.set_aside_unreadable(active, earlier_reads, &paths, before)?;
+            return Ok(Next::Done);
+        }
+        let report = self.pass_over_snapshot(active, before, &paths).await?;
+        active.passes += 1;
+        if !report.unreadable {
+            active.claimed.clear_failed_reads();
+        }
+        self.after_read(active, report, earlier_reads, &paths)
+    }
+
+    /// A pass held until its file is quiet: committed once quiet and
+    /// unchanged (no re-read), kept while not quiet yet. A change drops it
+    /// (its temp files go with it).
+    fn held_pass(
+        &mut self,
+        active: &mut Active,
+        before: FileLook,
+        now: Instant,
+    ) -> Result<Option<Next>, ServiceError> {
+        let settle = self.settle_of(active);
+        let Some(held) = active.awaiting_quiet.take().filter(|h| h.look == before) else {
+            return Ok(None);
+        };
+        let quiet_at = active.fresh.quiet_at(quiet_period(settle));
+        if now < quiet_at {
+            active.next_try = quiet_at.min(now + recheck_period(settle));
+            active.awaiting_quiet = Some(held);
+            return Ok(Some(Next::Wait));
+        }
+        self.after_pass(active, held.report, &held.paths, Some(before))
+            .map(Some)
+    }
+
+    /// A file whose final report is already published (by this run before
+    /// a failure while publishing, or by an earlier run) only moves on.
+    fn published_before(&mut self, active: &mut Active) -> Result<Option<Next>, ServiceError> {
         if active.passes > 0 && active.reported.is_none() {
             // An earlier pass may have failed while publishing (disk full):
             // its recorded set is finished, not written a second time.
@@ -304,51 +331,77 @@ impl Service {
             let record = self.ledger.file(active.file_id)?;
             active.reported = record.as_ref().and_then(already_reported);
         }
-        if let Some(disposition) = active.reported {
-            return self.finish_reported(active, disposition);
+        match active.reported {
+            Some(disposition) => self.finish_reported(active, disposition).map(Some),
+            None => Ok(None),
         }
-        // A half row must never be read (and sent with defaults filled in):
-        // an unfinished last line waits until the file is quiet.
+    }
+
+    /// A half row must never be read (and sent with defaults filled in):
+    /// an unfinished last line waits until the file is quiet.
+    fn last_line_unfinished(
+        &self,
+        active: &mut Active,
+        before: FileLook,
+        changed: bool,
+        now: Instant,
+    ) -> bool {
+        let settle = self.settle_of(active);
         let tail = unterminated_tail(&active.claimed.work_path, before.len).unwrap_or(0);
         let readable_at = active.fresh.quiet_at(quiet_period(settle));
-        if tail > 0 && now < readable_at {
-            if changed {
-                tracing::info!(
-                    arquivo = %name,
-                    aguardar_s = readable_at.saturating_duration_since(now).as_secs(),
-                    "a última linha do arquivo não terminou (sem quebra de linha); ela só é \
-                     lida quando o arquivo parar de mudar"
-                );
-            }
-            active.next_try = readable_at.min(now + recheck_period(settle));
-            return Ok(Next::Wait);
+        if tail == 0 || now >= readable_at {
+            return false;
         }
-        let earlier_reads = active.claimed.begin_read(&before)?;
-        let paths = self.paths_for(active);
-        if earlier_reads >= MAX_READS_WITHOUT_ROWS {
-            let sha = crate::input::sha256_file(&active.claimed.work_path).unwrap_or_default();
-            let summary = Summary::unreadable(
-                name.clone(),
-                sha,
-                None,
-                format!(
-                    "a leitura deste arquivo foi interrompida {earlier_reads} vezes sem produzir \
-                     nenhuma linha (o serviço parou ou ficou sem memória ao lê-lo). Ele foi posto \
-                     de lado para não travar os demais: confira se é mesmo a exportação de \
-                     exames; se for muito grande, divida-o ou salve-o como CSV e coloque-o de \
-                     novo na pasta de entrada."
-                ),
+        if changed {
+            tracing::info!(
+                arquivo = %active.claimed.original_name,
+                aguardar_s = readable_at.saturating_duration_since(now).as_secs(),
+                "a última linha do arquivo não terminou (sem quebra de linha); ela só é \
+                 lida quando o arquivo parar de mudar"
             );
-            self.fail(active, &summary, &paths, Some(before))?;
-            return Ok(Next::Done);
         }
+        active.next_try = readable_at.min(now + recheck_period(settle));
+        true
+    }
 
+    /// Reads that never produced a row (the service stopped or ran out of
+    /// memory on this file): it goes to `falhas/` so the others go on.
+    fn set_aside_unreadable(
+        &mut self,
+        active: &mut Active,
+        earlier_reads: u32,
+        paths: &OutputPaths,
+        before: FileLook,
+    ) -> Result<(), ServiceError> {
+        let sha = crate::input::sha256_file(&active.claimed.work_path).unwrap_or_default();
+        let summary = Summary::unreadable(
+            active.claimed.original_name.clone(),
+            sha,
+            None,
+            format!(
+                "a leitura deste arquivo foi interrompida {earlier_reads} vezes sem produzir \
+                 nenhuma linha (o serviço parou ou ficou sem memória ao lê-lo). Ele foi posto \
+                 de lado para não travar os demais: confira se é mesmo a exportação de \
+                 exames; se for muito grande, divida-o ou salve-o como CSV e coloque-o de \
+                 novo na pasta de entrada."
+            ),
+        );
+        self.fail(active, &summary, paths, Some(before))
+    }
+
+    /// One pass over the bytes the file had at `before` (what the writer
+    /// appends meanwhile is read next pass).
+    async fn pass_over_snapshot(
+        &mut self,
+        active: &mut Active,
+        before: FileLook,
+        paths: &OutputPaths,
+    ) -> Result<PassReport, ServiceError> {
         let config = &self.config;
         let inbox = &config.inbox[active.claimed.inbox_index];
         let mut job = FileJob::from_config(config, Some(inbox), chrono::Utc::now());
         // What goes to RNDS is checked in full; the network dominates anyway.
         job.self_check_every = 1;
-        // A snapshot: what the writer appends meanwhile is read next pass.
         job.read.byte_limit = Some(before.len);
         let claimed = &active.claimed;
         let mut rows_came = false;
@@ -361,10 +414,10 @@ impl Service {
             progress_line(progress);
         };
         let passed = run_pass(
-            &active.claimed.work_path,
+            &claimed.work_path,
             job,
             active.file_id,
-            &paths,
+            paths,
             PassContext {
                 client: &self.client,
                 ledger: &mut self.ledger,
@@ -373,18 +426,25 @@ impl Service {
             },
         )
         .await;
-        let mut report = match passed {
-            Ok(report) => report,
-            Err(e) => {
-                // Not the file's fault (ledger, outbox): no failed read.
-                active.claimed.clear_failed_reads();
-                return Err(e);
-            }
-        };
-        active.passes += 1;
-        if !report.unreadable {
+        if passed.is_err() {
+            // Not the file's fault (ledger, outbox): no failed read.
             active.claimed.clear_failed_reads();
         }
+        passed
+    }
+
+    /// After a pass: read again if the file changed meanwhile or the pass
+    /// was stopped; an unreadable file is tried once more, then goes to
+    /// `falhas/`; otherwise the reports and the file's next step.
+    fn after_read(
+        &mut self,
+        active: &mut Active,
+        mut report: PassReport,
+        earlier_reads: u32,
+        paths: &OutputPaths,
+    ) -> Result<Next, ServiceError> {
+        let settle = self.settle_of(active);
+        let name = &active.claimed.original_name;
         let after = active.claimed.look().ok();
         if active.fresh.observe(after, Instant::now()) {
             active.next_try = Instant::now() + settle;
@@ -397,30 +457,46 @@ impl Service {
         if report.interrupted {
             return Ok(Next::Wait);
         }
-        if report.unreadable {
-            let quiet = quiet_period(settle);
-            if earlier_reads + 1 < MAX_READS_WITHOUT_ROWS {
-                active.next_try = Instant::now() + quiet;
-                tracing::warn!(
-                    arquivo = %name,
-                    motivo = report.summary.error.as_deref().unwrap_or(""),
-                    nova_tentativa_em_s = quiet.as_secs(),
-                    "arquivo ilegível; ele será lido mais uma vez antes de ir para falhas/ \
-                     (pode estar sendo copiado)"
-                );
-                return Ok(Next::Wait);
-            }
-            if after.is_some_and(|look| look.len == 0) {
-                report.summary.error = Some(
-                    "o arquivo está vazio (0 bytes): nada foi lido nem enviado. Gere a \
-                     exportação de novo e coloque o arquivo na pasta de entrada."
-                        .into(),
-                );
-            }
-            self.fail(active, &report.summary, &paths, after)?;
-            return Ok(Next::Done);
+        if !report.unreadable {
+            return self.after_pass(active, report, paths, after);
         }
-        self.after_pass(active, report, &paths, after)
+        let quiet = quiet_period(settle);
+        if earlier_reads + 1 < MAX_READS_WITHOUT_ROWS {
+            active.next_try = Instant::now() + quiet;
+            tracing::warn!(
+                arquivo = %name,
+                motivo = report.summary.error.as_deref().unwrap_or(""),
+                nova_tentativa_em_s = quiet.as_secs(),
+                "arquivo ilegível; ele será lido mais uma vez antes de ir para falhas/ \
+                 (pode estar sendo copiado)"
+            );
+            return Ok(Next::Wait);
+        }
+        if after.is_some_and(|look| look.len == 0) {
+            report.summary.error = Some(
+                "o arquivo está vazio (0 bytes): nada foi lido nem enviado. Gere a \
+                 exportação de novo e coloque o arquivo na pasta de entrada."
+                    .into(),
+            );
+        }
+        self.fail(active, &report.summary, paths, after)?;
+        Ok(Next::Done)
+    }
+}
+
+/// The file as it is now, or `None` when it was removed or moved by hand
+/// (nothing left to read or move).
+fn look_or_gone(active: &Active) -> Option<FileLook> {
+    match active.claimed.look() {
+        Ok(look) => Some(look),
+        Err(e) => {
+            tracing::error!(
+                arquivo = %active.claimed.original_name,
+                caminho = %active.claimed.work_path.display(),
+                "o arquivo sumiu de processando/ ({e}); ele não será mais processado"
+            );
+            None
+        }
     }
 }
 
