@@ -45,16 +45,53 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
+    let stop = stop_on(shutdown);
+    let (_ledger_lock, mut ledger) = open_ledger(&config)?;
+    let ops = Ops::new(&config);
+    let client = Client::observed(&config, Some(ops.observer()))?;
+    let _daily_warnings = DailyWarnings::start(client.clone());
+    prepare_outboxes(&config, &mut ledger)?;
+    let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;
+    start_ops(&ops, &config, &client, &stop).await?;
+    tracing::info!(
+        pastas = config.inbox.len(),
+        rnds = %client.endpoints().fhir(""),
+        "serviço iniciado"
+    );
+    // Nothing new goes out before every unresolved row is settled.
+    if !settle_unresolved(&client, &mut ledger, &stop).await? {
+        return Ok(());
+    }
+    let mut service = Service {
+        config,
+        client,
+        ledger,
+        stop,
+        config_error_logged: false,
+        finished: FinishedFiles::default(),
+        ops,
+    };
+    let waiting = service.serve(&mut inboxes).await;
+    tracing::info!(
+        arquivos_aguardando = waiting.len(),
+        "serviço parado; arquivos em processamento continuam em processando/ para a próxima partida"
+    );
+    Ok(())
+}
+
+/// The stop flag, raised when `shutdown` completes.
+fn stop_on(shutdown: impl Future<Output = ()> + Send + 'static) -> watch::Receiver<bool> {
     let (stop_sender, stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_sender.send(true);
     });
+    stop
+}
 
-    let (_ledger_lock, mut ledger) = open_ledger(&config)?;
-    let ops = Ops::new(&config);
-    let client = Client::observed(&config, Some(ops.observer()))?;
-    let _daily_warnings = DailyWarnings::start(client.clone());
+/// Creates the outboxes, then finishes the report sets a stop interrupted
+/// and removes the leftovers of killed passes.
+fn prepare_outboxes(config: &Config, ledger: &mut Ledger) -> Result<(), ServiceError> {
     for inbox in &config.inbox {
         crate::report::create_private_dir_all(&inbox.outbox).map_err(|source| {
             ServiceError::Output {
@@ -64,11 +101,20 @@ pub async fn run(
         })?;
     }
     let outboxes: Vec<&Path> = config.inbox.iter().map(|i| i.outbox.as_path()).collect();
-    if settle_reports(&mut ledger, &outboxes)? > 0 {
+    if settle_reports(ledger, &outboxes)? > 0 {
         tracing::info!("relatórios interrompidos por uma parada concluídos");
     }
-    let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;
-    ops.start(&config, &client, stop.clone())
+    Ok(())
+}
+
+/// Starts the operations side (alerts, the optional metrics endpoint).
+async fn start_ops(
+    ops: &Ops,
+    config: &Config,
+    client: &Client,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), ServiceError> {
+    ops.start(config, client, stop.clone())
         .await
         .map_err(|source| ServiceError::Metrics {
             addr: config
@@ -77,114 +123,135 @@ pub async fn run(
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
             source,
-        })?;
-    tracing::info!(
-        pastas = config.inbox.len(),
-        rnds = %client.endpoints().fhir(""),
-        "serviço iniciado"
-    );
+        })
+}
 
-    // Nothing new goes out before every unresolved row is settled.
-    {
-        tokio::select! {
-            resolved = resolve_ledger(&client, &mut ledger) => {
-                let (settled, left) = resolved?;
-                if settled + left > 0 {
-                    tracing::info!(resolvidas = settled, sem_resposta = left, "envios sem confirmação verificados");
+/// Settles the rows a crash or a lost answer left `sending`/unknown;
+/// `false` when a stop came first.
+async fn settle_unresolved(
+    client: &Client,
+    ledger: &mut Ledger,
+    stop: &watch::Receiver<bool>,
+) -> Result<bool, ServiceError> {
+    tokio::select! {
+        resolved = resolve_ledger(client, ledger) => {
+            let (settled, left) = resolved?;
+            if settled + left > 0 {
+                tracing::info!(resolvidas = settled, sem_resposta = left, "envios sem confirmação verificados");
+            }
+            Ok(true)
+        }
+        _ = until_stopped(stop.clone()) => Ok(false),
+    }
+}
+
+/// What the main loop does next.
+enum Turn {
+    Stop,
+    /// Nothing to process this time round.
+    Again,
+    Process(Active),
+}
+
+impl Service {
+    /// The main loop: the next file due (a retry, a finished file that
+    /// changed, a new one), one pass over it, until a stop. Returns the
+    /// files still waiting.
+    async fn serve(&mut self, inboxes: &mut Inboxes) -> Vec<Active> {
+        let mut waiting: Vec<Active> = Vec::new();
+        let grace = Duration::from_secs(self.config.service.shutdown_grace_s);
+        loop {
+            if super::stopping(&self.stop) {
+                break;
+            }
+            let mut active = match self.next_turn(inboxes, &mut waiting).await {
+                Turn::Stop => break,
+                Turn::Again => continue,
+                Turn::Process(active) => active,
+            };
+            let result = self.process_with_grace(&mut active, grace).await;
+            match result {
+                None => {
+                    tracing::warn!(
+                        arquivo = %active.claimed.original_name,
+                        "envios em andamento abandonados ao parar; serão conferidos na próxima partida"
+                    );
+                    break;
+                }
+                Some(Ok(Next::Done)) => {}
+                Some(Ok(Next::Wait)) => waiting.push(active),
+                // Every failure point is safe to retry: no intent recorded means
+                // no request sent; an outcome not recorded leaves the row
+                // `sending`, resolved before the next decision.
+                Some(Err(e)) => {
+                    tracing::error!(arquivo = %active.claimed.original_name, "{e}; nova tentativa em 1 minuto");
+                    active.next_try = Instant::now() + MAX_RETRY_DELAY;
+                    waiting.push(active);
                 }
             }
-            _ = until_stopped(stop.clone()) => return Ok(()),
         }
+        waiting
     }
 
-    let mut service = Service {
-        config,
-        client,
-        ledger,
-        stop: stop.clone(),
-        config_error_logged: false,
-        finished: FinishedFiles::default(),
-        ops,
-    };
-    let mut waiting: Vec<Active> = Vec::new();
-    let grace = Duration::from_secs(service.config.service.shutdown_grace_s);
-    loop {
-        if super::stopping(&stop) {
-            break;
-        }
+    /// Waits for the first of: a stop, a waiting file due, a finished file
+    /// to recheck, a new file ready in an inbox.
+    async fn next_turn(&mut self, inboxes: &mut Inboxes, waiting: &mut Vec<Active>) -> Turn {
         let due = waiting
             .iter()
             .enumerate()
             .min_by_key(|(_, a)| a.next_try)
             .map(|(i, a)| (i, a.next_try));
         let far = Instant::now() + Duration::from_secs(3600);
-        let recheck = service.finished.next_check();
+        let recheck = self.finished.next_check();
         let picked = tokio::select! {
             biased;
-            _ = until_stopped(stop.clone()) => break,
+            _ = until_stopped(self.stop.clone()) => return Turn::Stop,
             _ = tokio::time::sleep_until(due.map_or(far, |d| d.1).into()), if due.is_some() => {
-                let Some((index, _)) = due else { continue };
+                let Some((index, _)) = due else { return Turn::Again };
                 Picked::Retry(waiting.swap_remove(index))
             }
             _ = tokio::time::sleep_until(recheck.unwrap_or(far).into()), if recheck.is_some() => {
-                let changed = service.finished.changed(Instant::now());
+                let changed = self.finished.changed(Instant::now());
                 for claimed in changed {
-                    match service.admit(claimed, true).await {
+                    match self.admit(claimed, true).await {
                         Ok(active) => waiting.push(active),
                         // Stays in processando/, resumed on the next start.
                         Err(e) => tracing::error!("{e}"),
                     }
                 }
-                continue;
+                return Turn::Again;
             }
             claimed = inboxes.next_ready() => Picked::New(claimed),
         };
-        let mut active = match picked {
-            Picked::Retry(active) => active,
-            Picked::New(claimed) => match service.admit(claimed, false).await {
-                Ok(active) => active,
+        match picked {
+            Picked::Retry(active) => Turn::Process(active),
+            Picked::New(claimed) => match self.admit(claimed, false).await {
+                Ok(active) => Turn::Process(active),
                 Err(e) => {
                     // The file stays in processando/ and is resumed on the
                     // next start.
                     tracing::error!("{e}");
-                    continue;
+                    Turn::Again
                 }
             },
-        };
-
-        let result = {
-            let pass = service.process(&mut active);
-            tokio::pin!(pass);
-            tokio::select! {
-                r = &mut pass => Some(r),
-                _ = until_stopped(stop.clone()) => tokio::time::timeout(grace, &mut pass).await.ok(),
-            }
-        };
-        match result {
-            None => {
-                tracing::warn!(
-                    arquivo = %active.claimed.original_name,
-                    "envios em andamento abandonados ao parar; serão conferidos na próxima partida"
-                );
-                break;
-            }
-            Some(Ok(Next::Done)) => {}
-            Some(Ok(Next::Wait)) => waiting.push(active),
-            // Every failure point is safe to retry: no intent recorded means
-            // no request sent; an outcome not recorded leaves the row
-            // `sending`, resolved before the next decision.
-            Some(Err(e)) => {
-                tracing::error!(arquivo = %active.claimed.original_name, "{e}; nova tentativa em 1 minuto");
-                active.next_try = Instant::now() + MAX_RETRY_DELAY;
-                waiting.push(active);
-            }
         }
     }
-    tracing::info!(
-        arquivos_aguardando = waiting.len(),
-        "serviço parado; arquivos em processamento continuam em processando/ para a próxima partida"
-    );
-    Ok(())
+
+    /// One pass; after a stop request, requests on the wire get `grace` to
+    /// finish (`None` when they were abandoned).
+    async fn process_with_grace(
+        &mut self,
+        active: &mut Active,
+        grace: Duration,
+    ) -> Option<Result<Next, ServiceError>> {
+        let stop = self.stop.clone();
+        let pass = self.process(active);
+        tokio::pin!(pass);
+        tokio::select! {
+            r = &mut pass => Some(r),
+            _ = until_stopped(stop) => tokio::time::timeout(grace, &mut pass).await.ok(),
+        }
+    }
 }
 
 /// Completes when a stop is requested (at once if it already was).
