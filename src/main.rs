@@ -512,7 +512,7 @@ fn run_demo(args: &DemoArgs) -> i32 {
         Err(code) => return code,
     };
     println!("rnds-drop demo: simulador local da RNDS, pasta de entrada e relatórios (sem rede)…");
-    match runtime.block_on(rnds_drop::service::run_demo(args.dir.clone())) {
+    match runtime.block_on(rnds_drop::demo::run_demo(args.dir.clone())) {
         Ok(d) => {
             let ws = &d.workspace;
             println!();
