@@ -105,7 +105,9 @@ pub(super) fn create_atomically(path: &Path) -> Result<(), LedgerError> {
             .map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
         conn.close().map_err(|(_, e)| open_err(e))?;
-        File::open(&temp)
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&temp)
             .and_then(|f| f.sync_all())
             .map_err(io_error(&temp))?;
         fs::rename(&temp, path).map_err(io_error(path))?;

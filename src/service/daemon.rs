@@ -18,8 +18,8 @@ use crate::watch::{unterminated_tail, ClaimedFile, Disposition, FileLook, Inboxe
 
 use super::freshness::{quiet_period, recheck_period, FinishedFiles, Freshness};
 use super::ledger_open::open_ledger;
-use super::outputs::OutputPaths;
 use super::pass::{run_pass, PassContext, PassReport};
+use super::paths::OutputPaths;
 use super::publish::{already_reported, settle_reports};
 use super::resolve::resolve_ledger;
 use super::ServiceError;

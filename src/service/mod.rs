@@ -17,6 +17,7 @@ mod freshness;
 mod ledger_open;
 mod outputs;
 mod pass;
+mod paths;
 mod publish;
 mod resolve;
 mod rows;
@@ -29,7 +30,8 @@ use std::path::PathBuf;
 
 pub use daemon::run;
 pub use ledger_open::start_new_ledger;
-pub use publish::{FAILPOINT_EXIT, STAGING_DIR};
+pub use paths::STAGING_DIR;
+pub use publish::FAILPOINT_EXIT;
 pub use send::{send_files, SentFile};
 
 use crate::ledger::{LedgerError, LedgerLock, LockError};

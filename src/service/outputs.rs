@@ -4,7 +4,6 @@
 //! nothing appears in the outbox.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use crate::check::RowLines;
 use crate::input::Format;
@@ -15,58 +14,9 @@ use crate::report::{
     AtomicFile, ErrorsCsv, ErrorsXlsx, IssueLog, ReportPaths, SentCsv, SentStatus, Summary,
 };
 
-use super::publish::{failpoint, publish_staged, stage_for, StagingDir, STAGING_DIR};
+use super::paths::{output_error, OutputPaths};
+use super::publish::{failpoint, publish_staged, stage_for, StagingDir};
 use super::ServiceError;
-
-/// Where reports named `<name>.<kind>` go: `name` is the file's stem, plus
-/// a `.<AAAAMMDDTHHMMSS>` instant for the service.
-#[derive(Debug, Clone)]
-pub(crate) struct OutputPaths {
-    pub reports: ReportPaths,
-    /// `<name>.bundles.ndjson` (only `send` writes it, like `check`).
-    pub bundles: Option<PathBuf>,
-}
-
-impl OutputPaths {
-    /// The service's names: `<stem>.<AAAAMMDDTHHMMSS>.*`, with `_2`, `_3`…
-    /// after the instant when a report of that second already exists (the
-    /// same file dropped twice within a second must not overwrite).
-    pub(crate) fn timestamped(outbox: &Path, stem: &str, instant: &str) -> OutputPaths {
-        let mut n = 1u32;
-        loop {
-            let name = if n == 1 {
-                format!("{stem}.{instant}")
-            } else {
-                format!("{stem}.{instant}_{n}")
-            };
-            let reports = ReportPaths::new(outbox, &name);
-            // A set still staged is taken too: the service holds a pass's
-            // reports until its file is quiet, and another file of the same
-            // stem may be read meanwhile.
-            let staged = outbox.join(STAGING_DIR).join(&name);
-            if !reports.summary.exists() && !reports.sent_csv.exists() && !staged.exists() {
-                return OutputPaths {
-                    reports,
-                    bundles: None,
-                };
-            }
-            n += 1;
-        }
-    }
-
-    /// `send`'s names: `<stem>.*` like `check`, plus the bundles file.
-    pub(crate) fn plain(out_dir: &Path, stem: &str) -> OutputPaths {
-        OutputPaths {
-            reports: ReportPaths::new(out_dir, stem),
-            bundles: Some(out_dir.join(format!("{stem}.bundles.ndjson"))),
-        }
-    }
-}
-
-pub(super) fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> ServiceError {
-    let path = path.to_path_buf();
-    move |source| ServiceError::Output { path, source }
-}
 
 /// The streaming writers of one pass, writing into its staging folder.
 pub(super) struct Outputs {
@@ -253,7 +203,12 @@ mod tests {
     #[test]
     fn a_name_whose_set_is_still_staged_is_taken() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join(STAGING_DIR).join("lote.20261103T164000")).unwrap();
+        std::fs::create_dir_all(
+            dir.path()
+                .join(super::super::paths::STAGING_DIR)
+                .join("lote.20261103T164000"),
+        )
+        .unwrap();
         let paths = OutputPaths::timestamped(dir.path(), "lote", "20261103T164000");
         assert!(paths
             .reports

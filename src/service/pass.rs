@@ -16,7 +16,8 @@ use crate::report::Summary;
 use crate::rnds::Client;
 
 use super::chunk::PassState;
-use super::outputs::{OutputPaths, Outputs};
+use super::outputs::Outputs;
+use super::paths::OutputPaths;
 use super::rows::{Counts, PendingRow};
 use super::stopping;
 use super::ServiceError;

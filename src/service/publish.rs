@@ -13,11 +13,8 @@ use crate::ledger::{FileId, FileRecord, Ledger};
 use crate::report::{self, create_private_dir, sync_dir, ReportPaths, Summary};
 use crate::watch::Disposition;
 
-use super::outputs::{output_error, OutputPaths};
+use super::paths::{output_error, OutputPaths, STAGING_DIR};
 use super::ServiceError;
-
-/// The hidden folder of an outbox where report sets wait to be published.
-pub const STAGING_DIR: &str = ".rnds-drop-staging";
 
 /// Report kinds that end a file's journey: once one is recorded, a
 /// restart moves the source file on without another pass.

@@ -14,8 +14,8 @@ use crate::report::{ReportPaths, Summary};
 use crate::rnds::Client;
 
 use super::ledger_open::open_ledger;
-use super::outputs::OutputPaths;
 use super::pass::{run_pass, PassContext};
+use super::paths::OutputPaths;
 use super::rows::PendingRow;
 use super::ServiceError;
 

@@ -23,7 +23,8 @@ use crate::pipeline::{FileHeader, FileJob, RowOutcome};
 use crate::report::{wording, Summary};
 use crate::rnds::Client;
 
-use super::outputs::{OutputPaths, Outputs};
+use super::outputs::Outputs;
+use super::paths::OutputPaths;
 use super::resolve::{resolve_one, Resolved};
 use super::rows::{Counts, PendingRow};
 use super::ServiceError;

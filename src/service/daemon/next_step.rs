@@ -10,8 +10,8 @@ use crate::report::Summary;
 use crate::watch::{Disposition, FileLook};
 
 use super::super::freshness::{quiet_period, recheck_period};
-use super::super::outputs::OutputPaths;
 use super::super::pass::PassReport;
+use super::super::paths::OutputPaths;
 use super::super::publish::{publish_summary, KIND_UNREADABLE};
 use super::super::{blocking, report_instant, ServiceError};
 use super::{retry_delay, Active, Held, Next, Service, MAX_RETRY_DELAY};

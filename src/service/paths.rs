@@ -1,0 +1,61 @@
+//! Where one pass's reports go: the service's timestamped names, `send`'s
+//! plain ones, and the hidden staging folder both are prepared in.
+
+use std::path::{Path, PathBuf};
+
+use crate::report::ReportPaths;
+
+use super::ServiceError;
+
+/// The hidden folder of an outbox where report sets wait to be published.
+pub const STAGING_DIR: &str = ".rnds-drop-staging";
+
+/// Where reports named `<name>.<kind>` go: `name` is the file's stem, plus
+/// a `.<AAAAMMDDTHHMMSS>` instant for the service.
+#[derive(Debug, Clone)]
+pub(crate) struct OutputPaths {
+    pub reports: ReportPaths,
+    /// `<name>.bundles.ndjson` (only `send` writes it, like `check`).
+    pub bundles: Option<PathBuf>,
+}
+
+impl OutputPaths {
+    /// The service's names: `<stem>.<AAAAMMDDTHHMMSS>.*`, with `_2`, `_3`…
+    /// after the instant when a report of that second already exists (the
+    /// same file dropped twice within a second must not overwrite).
+    pub(crate) fn timestamped(outbox: &Path, stem: &str, instant: &str) -> OutputPaths {
+        let mut n = 1u32;
+        loop {
+            let name = if n == 1 {
+                format!("{stem}.{instant}")
+            } else {
+                format!("{stem}.{instant}_{n}")
+            };
+            let reports = ReportPaths::new(outbox, &name);
+            // A set still staged is taken too: the service holds a pass's
+            // reports until its file is quiet, and another file of the same
+            // stem may be read meanwhile.
+            let staged = outbox.join(STAGING_DIR).join(&name);
+            if !reports.summary.exists() && !reports.sent_csv.exists() && !staged.exists() {
+                return OutputPaths {
+                    reports,
+                    bundles: None,
+                };
+            }
+            n += 1;
+        }
+    }
+
+    /// `send`'s names: `<stem>.*` like `check`, plus the bundles file.
+    pub(crate) fn plain(out_dir: &Path, stem: &str) -> OutputPaths {
+        OutputPaths {
+            reports: ReportPaths::new(out_dir, stem),
+            bundles: Some(out_dir.join(format!("{stem}.bundles.ndjson"))),
+        }
+    }
+}
+
+pub(super) fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> ServiceError {
+    let path = path.to_path_buf();
+    move |source| ServiceError::Output { path, source }
+}
