@@ -8,11 +8,10 @@
 #      byte-identical once normalised (see compare.py: build instants and
 #      the output folder's path only).
 #   3. demo: exit 0, same report files, same errors reports, same summaries.
-#   4. run, stopped by Ctrl+C: SIGINT to the .exe's Wine process, which
-#      Wine's ntdll turns into a console CTRL_C_EVENT (what a Ctrl+C in a
-#      Wine console delivers); exit 0, the graceful-stop line logged, and a
-#      second run takes the same ledger (its lock was released) and stops
-#      the same way.
+#   4. run in a terminal, stopped by Ctrl+C typed there (ctrl_c.py): exit
+#      0, the graceful-stop line logged, the ledger closed (no -wal left,
+#      integrity ok), and a second run takes the same ledger (its lock was
+#      released) and stops the same way.
 # Usage: packaging/windows/smoke.sh LINUX_RNDS_DROP_BINARY
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -86,35 +85,21 @@ say "demo: exit 0 on both, same reports"
 
 # 4. run + Ctrl+C, twice on the same ledger. The demo's workspace config:
 # its simulator is gone, so nothing is sent; start, stop and the ledger's
-# lock are what matter here.
+# lock are what matter here. ctrl_c.py runs it in a terminal and types
+# Ctrl+C there, as a person does; Wine's console turns it into the
+# CTRL_C_EVENT that tokio::signal::ctrl_c() waits for.
 run_and_interrupt() {
-    local log=$1 run_pid exe_pid status=0
-    # Its own session, so that the .exe's process is found among this
-    # session's processes only (never another program's).
-    setsid "$cross" wine run --config "$work/demo-win/rnds-drop.toml" >"$log" 2>&1 &
-    run_pid=$!
-    for _ in $(seq 600); do
-        grep -q "serviço iniciado" "$log" 2>/dev/null && break
-        kill -0 "$run_pid" 2>/dev/null || break
-        sleep 0.2
-    done
+    local log=$1 status=0
+    python3 packaging/windows/ctrl_c.py "$log" "serviço iniciado" 60 \
+        "$cross" wine run --config "$work/demo-win/rnds-drop.toml" || status=$?
     grep -q "serviço iniciado" "$log" || {
         cat "$log" >&2
-        fail "run did not start"
+        fail "run did not start (exit $status)"
     }
-    exe_pid=$(pgrep -s "$run_pid" -f 'rnds-drop\.exe' | head -1 || true)
-    [ -n "$exe_pid" ] || {
-        cat "$log" >&2
-        fail "run: no rnds-drop.exe process (it exited early?)"
-    }
-    sleep 1
-    kill -INT "$exe_pid"
-    timeout 60 tail --pid="$run_pid" -f /dev/null || {
-        kill -KILL -- "-$run_pid" 2>/dev/null || true
+    [ "$status" != 124 ] || {
         cat "$log" >&2
         fail "run did not stop within 60 s of Ctrl+C"
     }
-    wait "$run_pid" || status=$?
     [ "$status" = 0 ] || {
         cat "$log" >&2
         fail "run exit $status after Ctrl+C"
