@@ -51,7 +51,7 @@ struct TokenAnswer {
 }
 
 impl TokenCache {
-    pub fn new(http: reqwest::Client, url: String) -> TokenCache {
+    pub(super) fn new(http: reqwest::Client, url: String) -> TokenCache {
         TokenCache {
             http,
             url,
@@ -61,7 +61,7 @@ impl TokenCache {
     }
 
     /// A token valid for at least the refresh margin.
-    pub async fn get(&self) -> Result<Arc<str>, ClientError> {
+    pub(super) async fn get(&self) -> Result<Arc<str>, ClientError> {
         let arrived = Instant::now();
         if let Some(token) = self.current.read().await.token.as_ref() {
             if arrived < token.refresh_at {
@@ -97,7 +97,7 @@ impl TokenCache {
     }
 
     /// Drops `stale` (refused by RNDS) unless another task already replaced it.
-    pub async fn invalidate(&self, stale: &Arc<str>) {
+    pub(super) async fn invalidate(&self, stale: &Arc<str>) {
         let mut slot = self.current.write().await;
         if slot.token.as_ref().is_some_and(|t| t.value == *stale) {
             slot.token = None;
@@ -105,7 +105,7 @@ impl TokenCache {
     }
 
     /// Fetches a fresh token now (doctor) and returns its lifetime.
-    pub async fn refresh_now(&self) -> Result<Duration, ClientError> {
+    pub(super) async fn refresh_now(&self) -> Result<Duration, ClientError> {
         let mut slot = self.current.write().await;
         let (token, lifetime) = self.fetch().await?;
         *slot = Slot {
@@ -116,7 +116,7 @@ impl TokenCache {
     }
 
     /// How many tokens were fetched so far (tests, diagnostics).
-    pub fn fetches(&self) -> u64 {
+    pub(super) fn fetches(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
     }
 
