@@ -248,7 +248,7 @@ pub fn check_file_as(
             for stale in [&bundles_path, &paths.errors_csv, &paths.errors_xlsx] {
                 let _ = std::fs::remove_file(stale);
             }
-            let sha = pipeline::sha256_file(path).unwrap_or_default();
+            let sha = crate::input::sha256_file(path).unwrap_or_default();
             let format = summary.as_ref().and_then(|s| s.format);
             let summary = Summary::unreadable(file_name(path), sha, format, e.to_string());
             let written = summary

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod config;
 pub mod conformance;
+pub mod demo;
 pub mod fhir;
 pub mod homologation;
 pub mod input;

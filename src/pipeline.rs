@@ -6,11 +6,9 @@
 //! Invariant: knows the order of the steps, not their details: no protocol,
 //! no SQL, no report layout.
 
-use std::io::Read;
 use std::path::Path;
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::fhir::{self, BundleSettings};
 use crate::input::{self, InputError, ReadOptions, Row, SourceInfo};
@@ -169,10 +167,11 @@ pub(crate) fn process_file<S: Sink>(
     job: &FileJob,
     sink: &mut S,
 ) -> Result<FileTotals, PipelineError<S::Error>> {
-    // The digest reads the file a second time on another thread; the page
-    // cache makes that nearly free and it keeps the reader format-agnostic.
+    // `input` reads the file twice, on two threads: the digest of the bytes
+    // read and the rows; the page cache makes the second read nearly free
+    // and it keeps the reader format-agnostic.
     std::thread::scope(|scope| {
-        let digest = scope.spawn(|| sha256_prefix(path, job.read.byte_limit));
+        let digest = scope.spawn(|| input::sha256_prefix(path, job.read.byte_limit));
         let table = input::open(path, &job.read)?;
         let base = mapping::map_columns(&table.info.headers, &job.layout.columns);
         let plan = Plan::new(&job.layout, base);
@@ -468,37 +467,6 @@ fn nonconformity(bundle: &[u8], line: u64) -> Option<RowIssue> {
             detail.join("; ")
         ),
     })
-}
-
-/// Hex SHA-256 of a file, streamed.
-pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
-    sha256_prefix(path, None)
-}
-
-/// Hex SHA-256 of a file's first `limit` bytes (all of it for `None`):
-/// the bytes a pass with that `byte_limit` read.
-pub(crate) fn sha256_prefix(path: &Path, limit: Option<u64>) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?.take(limit.unwrap_or(u64::MAX));
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
-/// Lower-case hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 impl FileJob {

@@ -7,6 +7,7 @@
 mod caps;
 mod csv;
 mod decode;
+mod digest;
 mod redrop;
 mod sniff;
 mod xlsx;
@@ -23,6 +24,7 @@ use std::path::Path;
 
 use self::csv::{read_csv, CsvSource, SNIFF_LEN};
 use self::decode::{choose_encoding, is_utf8_stream};
+pub(crate) use self::digest::{sha256_file, sha256_prefix};
 
 /// What kind of file was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -12,6 +12,7 @@
 mod decision;
 mod files;
 mod guard;
+mod lock;
 mod results;
 mod schema;
 mod snapshot;
@@ -28,6 +29,7 @@ use rusqlite::Connection;
 
 pub(crate) use decision::{decide_from, Decision};
 pub(crate) use files::{FileId, FileRecord, FileState, NewFile};
+pub(crate) use lock::{LedgerLock, LockError};
 pub(crate) use results::{Intent, LedgerOutcome, ResultRecord, ResultState};
 pub(crate) use snapshot::{LedgerReader, LedgerSnapshot};
 

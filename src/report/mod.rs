@@ -9,7 +9,9 @@
 mod atomic;
 mod csv_files;
 mod issues;
+mod staging;
 mod summary;
+pub(crate) mod wording;
 mod xlsx_file;
 
 #[cfg(test)]
@@ -19,9 +21,10 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
+#[cfg(test)]
+pub(crate) use atomic::is_temp_leftover;
 pub(crate) use atomic::{
-    create_private_dir, create_private_dir_all, is_temp_leftover, sync_dir, write_atomic,
-    AtomicFile,
+    create_private_dir, create_private_dir_all, sync_dir, write_atomic, AtomicFile,
 };
 #[cfg(test)]
 pub(crate) use csv_files::issue_cells;
@@ -30,6 +33,10 @@ pub use csv_files::{ERROR_COLUMNS, FILE_NOTE_COLUMN};
 pub(crate) use issues::IssueLog;
 #[cfg(test)]
 pub(crate) use issues::ISSUES_KEPT_IN_MEMORY;
+pub(crate) use staging::{
+    discard_dir, discard_empty_dir, discard_files, ensure_dir, fresh_private_dir, move_staged_file,
+    remove_leftovers, staged_files, sync_outbox,
+};
 pub use summary::{SkippedRows, Summary};
 pub(crate) use xlsx_file::ErrorsXlsx;
 #[cfg(test)]
@@ -53,4 +60,19 @@ impl ReportPaths {
             sent_csv: outbox.join(format!("{stem}.enviados.csv")),
         }
     }
+}
+
+/// Some `<stem>.enviados.csv` in `outbox`: a trace that rows were sent
+/// from it before (the ledger's guard against starting from nothing).
+pub(crate) fn any_sent_report(outbox: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(outbox)
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".enviados.csv")
+        })
+        .map(|entry| entry.path())
 }

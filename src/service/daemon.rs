@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::ledger::{FileId, Ledger};
 use crate::ops::Ops;
-use crate::pipeline::{self, FileJob};
+use crate::pipeline::FileJob;
 use crate::report::Summary;
 use crate::rnds::Client;
 use crate::watch::{unterminated_tail, ClaimedFile, Disposition, FileLook, Inboxes, WatchSettings};
@@ -45,16 +45,53 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
+    let stop = stop_on(shutdown);
+    let (_ledger_lock, mut ledger) = open_ledger(&config)?;
+    let ops = Ops::new(&config);
+    let client = Client::observed(&config, Some(ops.observer()))?;
+    let _daily_warnings = DailyWarnings::start(client.clone());
+    prepare_outboxes(&config, &mut ledger)?;
+    let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;
+    start_ops(&ops, &config, &client, &stop).await?;
+    tracing::info!(
+        pastas = config.inbox.len(),
+        rnds = %client.endpoints().fhir(""),
+        "serviço iniciado"
+    );
+    // Nothing new goes out before every unresolved row is settled.
+    if !settle_unresolved(&client, &mut ledger, &stop).await? {
+        return Ok(());
+    }
+    let mut service = Service {
+        config,
+        client,
+        ledger,
+        stop,
+        config_error_logged: false,
+        finished: FinishedFiles::default(),
+        ops,
+    };
+    let waiting = service.serve(&mut inboxes).await;
+    tracing::info!(
+        arquivos_aguardando = waiting.len(),
+        "serviço parado; arquivos em processamento continuam em processando/ para a próxima partida"
+    );
+    Ok(())
+}
+
+/// The stop flag, raised when `shutdown` completes.
+fn stop_on(shutdown: impl Future<Output = ()> + Send + 'static) -> watch::Receiver<bool> {
     let (stop_sender, stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_sender.send(true);
     });
+    stop
+}
 
-    let (_ledger_lock, mut ledger) = open_ledger(&config)?;
-    let ops = Ops::new(&config);
-    let client = Client::observed(&config, Some(ops.observer()))?;
-    let _daily_warnings = DailyWarnings::start(client.clone());
+/// Creates the outboxes, then finishes the report sets a stop interrupted
+/// and removes the leftovers of killed passes.
+fn prepare_outboxes(config: &Config, ledger: &mut Ledger) -> Result<(), ServiceError> {
     for inbox in &config.inbox {
         crate::report::create_private_dir_all(&inbox.outbox).map_err(|source| {
             ServiceError::Output {
@@ -64,11 +101,20 @@ pub async fn run(
         })?;
     }
     let outboxes: Vec<&Path> = config.inbox.iter().map(|i| i.outbox.as_path()).collect();
-    if settle_reports(&mut ledger, &outboxes)? > 0 {
+    if settle_reports(ledger, &outboxes)? > 0 {
         tracing::info!("relatórios interrompidos por uma parada concluídos");
     }
-    let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;
-    ops.start(&config, &client, stop.clone())
+    Ok(())
+}
+
+/// Starts the operations side (alerts, the optional metrics endpoint).
+async fn start_ops(
+    ops: &Ops,
+    config: &Config,
+    client: &Client,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), ServiceError> {
+    ops.start(config, client, stop.clone())
         .await
         .map_err(|source| ServiceError::Metrics {
             addr: config
@@ -77,114 +123,135 @@ pub async fn run(
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
             source,
-        })?;
-    tracing::info!(
-        pastas = config.inbox.len(),
-        rnds = %client.endpoints().fhir(""),
-        "serviço iniciado"
-    );
+        })
+}
 
-    // Nothing new goes out before every unresolved row is settled.
-    {
-        tokio::select! {
-            resolved = resolve_ledger(&client, &mut ledger) => {
-                let (settled, left) = resolved?;
-                if settled + left > 0 {
-                    tracing::info!(resolvidas = settled, sem_resposta = left, "envios sem confirmação verificados");
+/// Settles the rows a crash or a lost answer left `sending`/unknown;
+/// `false` when a stop came first.
+async fn settle_unresolved(
+    client: &Client,
+    ledger: &mut Ledger,
+    stop: &watch::Receiver<bool>,
+) -> Result<bool, ServiceError> {
+    tokio::select! {
+        resolved = resolve_ledger(client, ledger) => {
+            let (settled, left) = resolved?;
+            if settled + left > 0 {
+                tracing::info!(resolvidas = settled, sem_resposta = left, "envios sem confirmação verificados");
+            }
+            Ok(true)
+        }
+        _ = until_stopped(stop.clone()) => Ok(false),
+    }
+}
+
+/// What the main loop does next.
+enum Turn {
+    Stop,
+    /// Nothing to process this time round.
+    Again,
+    Process(Active),
+}
+
+impl Service {
+    /// The main loop: the next file due (a retry, a finished file that
+    /// changed, a new one), one pass over it, until a stop. Returns the
+    /// files still waiting.
+    async fn serve(&mut self, inboxes: &mut Inboxes) -> Vec<Active> {
+        let mut waiting: Vec<Active> = Vec::new();
+        let grace = Duration::from_secs(self.config.service.shutdown_grace_s);
+        loop {
+            if super::stopping(&self.stop) {
+                break;
+            }
+            let mut active = match self.next_turn(inboxes, &mut waiting).await {
+                Turn::Stop => break,
+                Turn::Again => continue,
+                Turn::Process(active) => active,
+            };
+            let result = self.process_with_grace(&mut active, grace).await;
+            match result {
+                None => {
+                    tracing::warn!(
+                        arquivo = %active.claimed.original_name,
+                        "envios em andamento abandonados ao parar; serão conferidos na próxima partida"
+                    );
+                    break;
+                }
+                Some(Ok(Next::Done)) => {}
+                Some(Ok(Next::Wait)) => waiting.push(active),
+                // Every failure point is safe to retry: no intent recorded means
+                // no request sent; an outcome not recorded leaves the row
+                // `sending`, resolved before the next decision.
+                Some(Err(e)) => {
+                    tracing::error!(arquivo = %active.claimed.original_name, "{e}; nova tentativa em 1 minuto");
+                    active.next_try = Instant::now() + MAX_RETRY_DELAY;
+                    waiting.push(active);
                 }
             }
-            _ = until_stopped(stop.clone()) => return Ok(()),
         }
+        waiting
     }
 
-    let mut service = Service {
-        config,
-        client,
-        ledger,
-        stop: stop.clone(),
-        config_error_logged: false,
-        finished: FinishedFiles::default(),
-        ops,
-    };
-    let mut waiting: Vec<Active> = Vec::new();
-    let grace = Duration::from_secs(service.config.service.shutdown_grace_s);
-    loop {
-        if super::chunk::stopping(&stop) {
-            break;
-        }
+    /// Waits for the first of: a stop, a waiting file due, a finished file
+    /// to recheck, a new file ready in an inbox.
+    async fn next_turn(&mut self, inboxes: &mut Inboxes, waiting: &mut Vec<Active>) -> Turn {
         let due = waiting
             .iter()
             .enumerate()
             .min_by_key(|(_, a)| a.next_try)
             .map(|(i, a)| (i, a.next_try));
         let far = Instant::now() + Duration::from_secs(3600);
-        let recheck = service.finished.next_check();
+        let recheck = self.finished.next_check();
         let picked = tokio::select! {
             biased;
-            _ = until_stopped(stop.clone()) => break,
+            _ = until_stopped(self.stop.clone()) => return Turn::Stop,
             _ = tokio::time::sleep_until(due.map_or(far, |d| d.1).into()), if due.is_some() => {
-                let Some((index, _)) = due else { continue };
+                let Some((index, _)) = due else { return Turn::Again };
                 Picked::Retry(waiting.swap_remove(index))
             }
             _ = tokio::time::sleep_until(recheck.unwrap_or(far).into()), if recheck.is_some() => {
-                let changed = service.finished.changed(Instant::now());
+                let changed = self.finished.changed(Instant::now());
                 for claimed in changed {
-                    match service.admit(claimed, true).await {
+                    match self.admit(claimed, true).await {
                         Ok(active) => waiting.push(active),
                         // Stays in processando/, resumed on the next start.
                         Err(e) => tracing::error!("{e}"),
                     }
                 }
-                continue;
+                return Turn::Again;
             }
             claimed = inboxes.next_ready() => Picked::New(claimed),
         };
-        let mut active = match picked {
-            Picked::Retry(active) => active,
-            Picked::New(claimed) => match service.admit(claimed, false).await {
-                Ok(active) => active,
+        match picked {
+            Picked::Retry(active) => Turn::Process(active),
+            Picked::New(claimed) => match self.admit(claimed, false).await {
+                Ok(active) => Turn::Process(active),
                 Err(e) => {
                     // The file stays in processando/ and is resumed on the
                     // next start.
                     tracing::error!("{e}");
-                    continue;
+                    Turn::Again
                 }
             },
-        };
-
-        let result = {
-            let pass = service.process(&mut active);
-            tokio::pin!(pass);
-            tokio::select! {
-                r = &mut pass => Some(r),
-                _ = until_stopped(stop.clone()) => tokio::time::timeout(grace, &mut pass).await.ok(),
-            }
-        };
-        match result {
-            None => {
-                tracing::warn!(
-                    arquivo = %active.claimed.original_name,
-                    "envios em andamento abandonados ao parar; serão conferidos na próxima partida"
-                );
-                break;
-            }
-            Some(Ok(Next::Done)) => {}
-            Some(Ok(Next::Wait)) => waiting.push(active),
-            // Every failure point is safe to retry: no intent recorded means
-            // no request sent; an outcome not recorded leaves the row
-            // `sending`, resolved before the next decision.
-            Some(Err(e)) => {
-                tracing::error!(arquivo = %active.claimed.original_name, "{e}; nova tentativa em 1 minuto");
-                active.next_try = Instant::now() + MAX_RETRY_DELAY;
-                waiting.push(active);
-            }
         }
     }
-    tracing::info!(
-        arquivos_aguardando = waiting.len(),
-        "serviço parado; arquivos em processamento continuam em processando/ para a próxima partida"
-    );
-    Ok(())
+
+    /// One pass; after a stop request, requests on the wire get `grace` to
+    /// finish (`None` when they were abandoned).
+    async fn process_with_grace(
+        &mut self,
+        active: &mut Active,
+        grace: Duration,
+    ) -> Option<Result<Next, ServiceError>> {
+        let stop = self.stop.clone();
+        let pass = self.process(active);
+        tokio::pin!(pass);
+        tokio::select! {
+            r = &mut pass => Some(r),
+            _ = until_stopped(stop) => tokio::time::timeout(grace, &mut pass).await.ok(),
+        }
+    }
 }
 
 /// Completes when a stop is requested (at once if it already was).
@@ -270,33 +337,60 @@ struct Service {
 impl Service {
     /// One pass over the file, then the reports and the file's next step.
     async fn process(&mut self, active: &mut Active) -> Result<Next, ServiceError> {
-        let settle = self.settle_of(active);
-        let name = active.claimed.original_name.clone();
         let now = Instant::now();
-        let before = match active.claimed.look() {
-            Ok(look) => look,
-            Err(e) => {
-                // Removed or moved by hand: nothing left to read or move.
-                tracing::error!(
-                    arquivo = %name,
-                    caminho = %active.claimed.work_path.display(),
-                    "o arquivo sumiu de processando/ ({e}); ele não será mais processado"
-                );
-                return Ok(Next::Done);
-            }
+        let Some(before) = look_or_gone(active) else {
+            return Ok(Next::Done);
         };
         let changed = active.fresh.observe(Some(before), now);
-        // A change drops the held pass (its temp files go with it).
-        if let Some(held) = active.awaiting_quiet.take().filter(|h| h.look == before) {
-            let quiet_at = active.fresh.quiet_at(quiet_period(settle));
-            if now < quiet_at {
-                active.next_try = quiet_at.min(now + recheck_period(settle));
-                active.awaiting_quiet = Some(held);
-                return Ok(Next::Wait);
-            }
-            // Quiet, unchanged: that pass read the whole file; no re-read.
-            return self.after_pass(active, held.report, &held.paths, Some(before));
+        if let Some(next) = self.held_pass(active, before, now)? {
+            return Ok(next);
         }
+        if let Some(next) = self.published_before(active)? {
+            return Ok(next);
+        }
+        if self.last_line_unfinished(active, before, changed, now) {
+            return Ok(Next::Wait);
+        }
+        let earlier_reads = active.claimed.begin_read(&before)?;
+        let paths = self.paths_for(active);
+        if earlier_reads >= MAX_READS_WITHOUT_ROWS {
+            self.set_aside_unreadable(active, earlier_reads, &paths, before)?;
+            return Ok(Next::Done);
+        }
+        let report = self.pass_over_snapshot(active, before, &paths).await?;
+        active.passes += 1;
+        if !report.unreadable {
+            active.claimed.clear_failed_reads();
+        }
+        self.after_read(active, report, earlier_reads, &paths)
+    }
+
+    /// A pass held until its file is quiet: committed once quiet and
+    /// unchanged (no re-read), kept while not quiet yet. A change drops it
+    /// (its temp files go with it).
+    fn held_pass(
+        &mut self,
+        active: &mut Active,
+        before: FileLook,
+        now: Instant,
+    ) -> Result<Option<Next>, ServiceError> {
+        let settle = self.settle_of(active);
+        let Some(held) = active.awaiting_quiet.take().filter(|h| h.look == before) else {
+            return Ok(None);
+        };
+        let quiet_at = active.fresh.quiet_at(quiet_period(settle));
+        if now < quiet_at {
+            active.next_try = quiet_at.min(now + recheck_period(settle));
+            active.awaiting_quiet = Some(held);
+            return Ok(Some(Next::Wait));
+        }
+        self.after_pass(active, held.report, &held.paths, Some(before))
+            .map(Some)
+    }
+
+    /// A file whose final report is already published (by this run before
+    /// a failure while publishing, or by an earlier run) only moves on.
+    fn published_before(&mut self, active: &mut Active) -> Result<Option<Next>, ServiceError> {
         if active.passes > 0 && active.reported.is_none() {
             // An earlier pass may have failed while publishing (disk full):
             // its recorded set is finished, not written a second time.
@@ -304,51 +398,77 @@ impl Service {
             let record = self.ledger.file(active.file_id)?;
             active.reported = record.as_ref().and_then(already_reported);
         }
-        if let Some(disposition) = active.reported {
-            return self.finish_reported(active, disposition);
+        match active.reported {
+            Some(disposition) => self.finish_reported(active, disposition).map(Some),
+            None => Ok(None),
         }
-        // A half row must never be read (and sent with defaults filled in):
-        // an unfinished last line waits until the file is quiet.
+    }
+
+    /// A half row must never be read (and sent with defaults filled in):
+    /// an unfinished last line waits until the file is quiet.
+    fn last_line_unfinished(
+        &self,
+        active: &mut Active,
+        before: FileLook,
+        changed: bool,
+        now: Instant,
+    ) -> bool {
+        let settle = self.settle_of(active);
         let tail = unterminated_tail(&active.claimed.work_path, before.len).unwrap_or(0);
         let readable_at = active.fresh.quiet_at(quiet_period(settle));
-        if tail > 0 && now < readable_at {
-            if changed {
-                tracing::info!(
-                    arquivo = %name,
-                    aguardar_s = readable_at.saturating_duration_since(now).as_secs(),
-                    "a última linha do arquivo não terminou (sem quebra de linha); ela só é \
-                     lida quando o arquivo parar de mudar"
-                );
-            }
-            active.next_try = readable_at.min(now + recheck_period(settle));
-            return Ok(Next::Wait);
+        if tail == 0 || now >= readable_at {
+            return false;
         }
-        let earlier_reads = active.claimed.begin_read(&before)?;
-        let paths = self.paths_for(active);
-        if earlier_reads >= MAX_READS_WITHOUT_ROWS {
-            let sha = pipeline::sha256_file(&active.claimed.work_path).unwrap_or_default();
-            let summary = Summary::unreadable(
-                name.clone(),
-                sha,
-                None,
-                format!(
-                    "a leitura deste arquivo foi interrompida {earlier_reads} vezes sem produzir \
-                     nenhuma linha (o serviço parou ou ficou sem memória ao lê-lo). Ele foi posto \
-                     de lado para não travar os demais: confira se é mesmo a exportação de \
-                     exames; se for muito grande, divida-o ou salve-o como CSV e coloque-o de \
-                     novo na pasta de entrada."
-                ),
+        if changed {
+            tracing::info!(
+                arquivo = %active.claimed.original_name,
+                aguardar_s = readable_at.saturating_duration_since(now).as_secs(),
+                "a última linha do arquivo não terminou (sem quebra de linha); ela só é \
+                 lida quando o arquivo parar de mudar"
             );
-            self.fail(active, &summary, &paths, Some(before))?;
-            return Ok(Next::Done);
         }
+        active.next_try = readable_at.min(now + recheck_period(settle));
+        true
+    }
 
+    /// Reads that never produced a row (the service stopped or ran out of
+    /// memory on this file): it goes to `falhas/` so the others go on.
+    fn set_aside_unreadable(
+        &mut self,
+        active: &mut Active,
+        earlier_reads: u32,
+        paths: &OutputPaths,
+        before: FileLook,
+    ) -> Result<(), ServiceError> {
+        let sha = crate::input::sha256_file(&active.claimed.work_path).unwrap_or_default();
+        let summary = Summary::unreadable(
+            active.claimed.original_name.clone(),
+            sha,
+            None,
+            format!(
+                "a leitura deste arquivo foi interrompida {earlier_reads} vezes sem produzir \
+                 nenhuma linha (o serviço parou ou ficou sem memória ao lê-lo). Ele foi posto \
+                 de lado para não travar os demais: confira se é mesmo a exportação de \
+                 exames; se for muito grande, divida-o ou salve-o como CSV e coloque-o de \
+                 novo na pasta de entrada."
+            ),
+        );
+        self.fail(active, &summary, paths, Some(before))
+    }
+
+    /// One pass over the bytes the file had at `before` (what the writer
+    /// appends meanwhile is read next pass).
+    async fn pass_over_snapshot(
+        &mut self,
+        active: &mut Active,
+        before: FileLook,
+        paths: &OutputPaths,
+    ) -> Result<PassReport, ServiceError> {
         let config = &self.config;
         let inbox = &config.inbox[active.claimed.inbox_index];
         let mut job = FileJob::from_config(config, Some(inbox), chrono::Utc::now());
         // What goes to RNDS is checked in full; the network dominates anyway.
         job.self_check_every = 1;
-        // A snapshot: what the writer appends meanwhile is read next pass.
         job.read.byte_limit = Some(before.len);
         let claimed = &active.claimed;
         let mut rows_came = false;
@@ -361,10 +481,10 @@ impl Service {
             progress_line(progress);
         };
         let passed = run_pass(
-            &active.claimed.work_path,
+            &claimed.work_path,
             job,
             active.file_id,
-            &paths,
+            paths,
             PassContext {
                 client: &self.client,
                 ledger: &mut self.ledger,
@@ -373,18 +493,25 @@ impl Service {
             },
         )
         .await;
-        let mut report = match passed {
-            Ok(report) => report,
-            Err(e) => {
-                // Not the file's fault (ledger, outbox): no failed read.
-                active.claimed.clear_failed_reads();
-                return Err(e);
-            }
-        };
-        active.passes += 1;
-        if !report.unreadable {
+        if passed.is_err() {
+            // Not the file's fault (ledger, outbox): no failed read.
             active.claimed.clear_failed_reads();
         }
+        passed
+    }
+
+    /// After a pass: read again if the file changed meanwhile or the pass
+    /// was stopped; an unreadable file is tried once more, then goes to
+    /// `falhas/`; otherwise the reports and the file's next step.
+    fn after_read(
+        &mut self,
+        active: &mut Active,
+        mut report: PassReport,
+        earlier_reads: u32,
+        paths: &OutputPaths,
+    ) -> Result<Next, ServiceError> {
+        let settle = self.settle_of(active);
+        let name = &active.claimed.original_name;
         let after = active.claimed.look().ok();
         if active.fresh.observe(after, Instant::now()) {
             active.next_try = Instant::now() + settle;
@@ -397,30 +524,46 @@ impl Service {
         if report.interrupted {
             return Ok(Next::Wait);
         }
-        if report.unreadable {
-            let quiet = quiet_period(settle);
-            if earlier_reads + 1 < MAX_READS_WITHOUT_ROWS {
-                active.next_try = Instant::now() + quiet;
-                tracing::warn!(
-                    arquivo = %name,
-                    motivo = report.summary.error.as_deref().unwrap_or(""),
-                    nova_tentativa_em_s = quiet.as_secs(),
-                    "arquivo ilegível; ele será lido mais uma vez antes de ir para falhas/ \
-                     (pode estar sendo copiado)"
-                );
-                return Ok(Next::Wait);
-            }
-            if after.is_some_and(|look| look.len == 0) {
-                report.summary.error = Some(
-                    "o arquivo está vazio (0 bytes): nada foi lido nem enviado. Gere a \
-                     exportação de novo e coloque o arquivo na pasta de entrada."
-                        .into(),
-                );
-            }
-            self.fail(active, &report.summary, &paths, after)?;
-            return Ok(Next::Done);
+        if !report.unreadable {
+            return self.after_pass(active, report, paths, after);
         }
-        self.after_pass(active, report, &paths, after)
+        let quiet = quiet_period(settle);
+        if earlier_reads + 1 < MAX_READS_WITHOUT_ROWS {
+            active.next_try = Instant::now() + quiet;
+            tracing::warn!(
+                arquivo = %name,
+                motivo = report.summary.error.as_deref().unwrap_or(""),
+                nova_tentativa_em_s = quiet.as_secs(),
+                "arquivo ilegível; ele será lido mais uma vez antes de ir para falhas/ \
+                 (pode estar sendo copiado)"
+            );
+            return Ok(Next::Wait);
+        }
+        if after.is_some_and(|look| look.len == 0) {
+            report.summary.error = Some(
+                "o arquivo está vazio (0 bytes): nada foi lido nem enviado. Gere a \
+                 exportação de novo e coloque o arquivo na pasta de entrada."
+                    .into(),
+            );
+        }
+        self.fail(active, &report.summary, paths, after)?;
+        Ok(Next::Done)
+    }
+}
+
+/// The file as it is now, or `None` when it was removed or moved by hand
+/// (nothing left to read or move).
+fn look_or_gone(active: &Active) -> Option<FileLook> {
+    match active.claimed.look() {
+        Ok(look) => Some(look),
+        Err(e) => {
+            tracing::error!(
+                arquivo = %active.claimed.original_name,
+                caminho = %active.claimed.work_path.display(),
+                "o arquivo sumiu de processando/ ({e}); ele não será mais processado"
+            );
+            None
+        }
     }
 }
 

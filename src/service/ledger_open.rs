@@ -4,21 +4,12 @@
 //! from an inbox, or `enviados.csv` reports in an outbox. Otherwise the
 //! process stops (exit 3) instead of re-sending everything RNDS holds.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError, LedgerLock};
 
-use super::{prepare_ledger_dir, LedgerLock, ServiceError};
-
-/// Written into `<ledger>.lock` once a ledger exists: a lock file that
-/// says so is a trace of earlier use even if the ledger is deleted.
-const LOCK_MARKER: &[u8] = b"rnds-drop: registro de envios em uso; nao apague o registro\n";
-
-/// The inbox work folders that hold files already taken (the names
-/// `watch` gives them).
-const TAKEN_DIRS: [&str; 2] = [".rnds-drop/processados", ".rnds-drop/processando"];
+use super::{prepare_ledger_dir, ServiceError};
 
 /// Takes the ledger lock and opens the ledger, refusing to create one
 /// where earlier sends are visible.
@@ -40,74 +31,36 @@ pub(crate) fn open_ledger(config: &Config) -> Result<(LedgerLock, Ledger), Servi
 }
 
 fn mark(lock: &mut LedgerLock, ledger: &Path) -> Result<(), ServiceError> {
-    if lock.marked {
-        return Ok(());
-    }
-    lock.file
-        .write_all(LOCK_MARKER)
-        .and_then(|_| lock.file.sync_all())
-        .map_err(|source| ServiceError::Output {
-            path: ledger.to_path_buf(),
-            source,
-        })?;
-    lock.marked = true;
-    Ok(())
+    lock.mark().map_err(|source| ServiceError::Output {
+        path: ledger.to_path_buf(),
+        source,
+    })
 }
 
-/// pt-BR description of the first trace of earlier sends, if any.
+/// pt-BR description of the first trace of earlier sends, if any: the
+/// facts come from `ledger` (the lock's mark), `watch` (files taken from
+/// an inbox) and `report` (`enviados.csv` in an outbox).
 fn earlier_sends(config: &Config, lock: &LedgerLock) -> Option<String> {
-    if lock.marked {
-        let mut name = config.ledger.path.as_os_str().to_owned();
-        name.push(".lock");
+    if lock.was_marked() {
         return Some(format!(
             "o arquivo {} (criado junto com o registro)",
-            Path::new(&name).display()
+            lock.path().display()
         ));
     }
     for inbox in &config.inbox {
-        for dir in TAKEN_DIRS {
-            let dir = inbox.path.join(dir);
-            if let Some(file) = any_file(&dir, 4) {
-                return Some(format!(
-                    "a pasta {} (arquivo {})",
-                    dir.display(),
-                    file.display()
-                ));
-            }
+        if let Some((dir, file)) = crate::watch::any_taken_file(&inbox.path) {
+            return Some(format!(
+                "a pasta {} (arquivo {})",
+                dir.display(),
+                file.display()
+            ));
         }
-        if let Ok(entries) = std::fs::read_dir(&inbox.outbox) {
-            for entry in entries.filter_map(Result::ok) {
-                if entry
-                    .file_name()
-                    .to_string_lossy()
-                    .ends_with(".enviados.csv")
-                {
-                    return Some(format!(
-                        "a pasta de relatórios {} (arquivo {})",
-                        inbox.outbox.display(),
-                        entry.path().display()
-                    ));
-                }
-            }
-        }
-    }
-    None
-}
-
-/// Some regular file under `dir`, looking at most `depth` folders down.
-fn any_file(dir: &Path, depth: usize) -> Option<PathBuf> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    for entry in entries.filter_map(Result::ok) {
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_file() {
-            return Some(entry.path());
-        }
-        if kind.is_dir() && depth > 0 {
-            if let Some(found) = any_file(&entry.path(), depth - 1) {
-                return Some(found);
-            }
+        if let Some(report) = crate::report::any_sent_report(&inbox.outbox) {
+            return Some(format!(
+                "a pasta de relatórios {} (arquivo {})",
+                inbox.outbox.display(),
+                report.display()
+            ));
         }
     }
     None

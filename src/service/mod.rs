@@ -13,13 +13,13 @@
 
 mod chunk;
 mod daemon;
-pub mod demo;
 mod freshness;
 mod ledger_open;
 mod outputs;
 mod pass;
 mod publish;
 mod resolve;
+mod rows;
 mod send;
 
 #[cfg(test)]
@@ -28,12 +28,11 @@ mod tests;
 use std::path::PathBuf;
 
 pub use daemon::run;
-pub use demo::{run_demo, DemoError, DemoSummary};
 pub use ledger_open::start_new_ledger;
 pub use publish::{FAILPOINT_EXIT, STAGING_DIR};
 pub use send::{send_files, SentFile};
 
-use crate::ledger::LedgerError;
+use crate::ledger::{LedgerError, LedgerLock, LockError};
 use crate::rnds::ClientError;
 use crate::watch::WatchError;
 
@@ -146,7 +145,7 @@ mod blocking_tests {
 /// file gives `""` (the pass that follows reports it unreadable); a hashing
 /// thread that panicked is an internal failure, never an empty digest.
 pub(crate) async fn file_sha256(path: std::path::PathBuf) -> Result<String, ServiceError> {
-    digest_on_blocking_thread(move || crate::pipeline::sha256_file(&path)).await
+    digest_on_blocking_thread(move || crate::input::sha256_file(&path)).await
 }
 
 async fn digest_on_blocking_thread(
@@ -194,6 +193,11 @@ fn output_advice(error: &std::io::Error) -> &'static str {
     }
 }
 
+/// Whether a stop was requested (the guard is not held across an await).
+pub(crate) fn stopping(stop: &tokio::sync::watch::Receiver<bool>) -> bool {
+    *stop.borrow()
+}
+
 /// `AAAAMMDDTHHMMSS` in the lab's time zone, for report names.
 pub(crate) fn report_instant(config: &crate::config::Config) -> String {
     chrono::Utc::now()
@@ -202,7 +206,8 @@ pub(crate) fn report_instant(config: &crate::config::Config) -> String {
         .to_string()
 }
 
-/// Creates the folder that holds the ledger file.
+/// Creates the folder that holds the ledger file and takes the ledger's
+/// lock (one process per ledger, see `ledger::LedgerLock`).
 pub(crate) fn prepare_ledger_dir(path: &std::path::Path) -> Result<LedgerLock, ServiceError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         crate::report::create_private_dir_all(parent).map_err(|source| ServiceError::Output {
@@ -210,46 +215,10 @@ pub(crate) fn prepare_ledger_dir(path: &std::path::Path) -> Result<LedgerLock, S
             source,
         })?;
     }
-    LedgerLock::take(path)
-}
-
-/// One process per ledger: the service and `send` both settle rows left
-/// `sending`, so two of them on one ledger could each "settle" the other's
-/// request in flight and send it again. An exclusive lock on
-/// `<ledger>.lock`, held for the life of the process (released by the OS
-/// even on SIGKILL), rules that out.
-#[derive(Debug)]
-pub(crate) struct LedgerLock {
-    file: std::fs::File,
-    /// The lock file already said a ledger was in use before this process.
-    marked: bool,
-}
-
-impl LedgerLock {
-    fn take(ledger: &std::path::Path) -> Result<LedgerLock, ServiceError> {
-        let mut name = ledger.as_os_str().to_owned();
-        name.push(".lock");
-        let path = PathBuf::from(name);
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).truncate(false).read(true).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options.open(&path).map_err(|source| ServiceError::Output {
-            path: path.clone(),
-            source,
-        })?;
-        match file.try_lock() {
-            Ok(()) => {
-                let marked = file.metadata().is_ok_and(|m| m.len() > 0);
-                Ok(LedgerLock { file, marked })
-            }
-            Err(std::fs::TryLockError::WouldBlock) => Err(ServiceError::LedgerBusy {
-                path: ledger.to_path_buf(),
-            }),
-            Err(std::fs::TryLockError::Error(source)) => Err(ServiceError::Output { path, source }),
-        }
-    }
+    LedgerLock::take(path).map_err(|e| match e {
+        LockError::Busy => ServiceError::LedgerBusy {
+            path: path.to_path_buf(),
+        },
+        LockError::Io { path, source } => ServiceError::Output { path, source },
+    })
 }

@@ -11,12 +11,14 @@ use std::path::Path;
 use tokio::sync::{mpsc, watch};
 
 use crate::ledger::{FileId, Ledger};
-use crate::pipeline::{self, FileHeader, FileJob, PipelineError, RowOutcome};
+use crate::pipeline::{self, FileHeader, FileJob, FileTotals, PipelineError, RowOutcome};
 use crate::report::Summary;
 use crate::rnds::Client;
 
-use super::chunk::{stopping, Counts, PassState};
+use super::chunk::PassState;
 use super::outputs::{OutputPaths, Outputs};
+use super::rows::{Counts, PendingRow};
+use super::stopping;
 use super::ServiceError;
 
 /// What a pass needs from its caller.
@@ -28,14 +30,6 @@ pub(super) struct PassContext<'a> {
     pub stop: watch::Receiver<bool>,
     /// Called after each chunk with what the pass has done so far.
     pub progress: &'a mut (dyn FnMut(&crate::ops::PassProgress) + Send),
-}
-
-/// A valid row still waiting (pending) after the pass.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingRow {
-    pub line: u64,
-    pub lab_id: String,
-    pub reason: String,
 }
 
 /// What one pass produced. `outputs` are uncommitted: the caller commits
@@ -74,7 +68,9 @@ impl pipeline::Sink for ChannelSink {
     }
 }
 
-/// Runs one pass over `path` (already recorded in the ledger as `file_id`).
+/// Runs one pass over `path` (already recorded in the ledger as `file_id`):
+/// the pipeline reads on a blocking thread while the chunks are decided
+/// and sent here, then the pass is summed up.
 pub(super) async fn run_pass(
     path: &Path,
     job: FileJob,
@@ -82,13 +78,7 @@ pub(super) async fn run_pass(
     paths: &OutputPaths,
     ctx: PassContext<'_>,
 ) -> Result<PassReport, ServiceError> {
-    let (sender, mut receiver) = mpsc::channel::<Message>(2);
-    let owned_path = path.to_path_buf();
-    let pipeline_job = job.clone();
-    let reader = tokio::task::spawn_blocking(move || {
-        pipeline::process_file(&owned_path, &pipeline_job, &mut ChannelSink(sender))
-    });
-
+    let (receiver, reader) = start_reader(path, &job);
     let mut state = PassState {
         job,
         file_id,
@@ -105,22 +95,7 @@ pub(super) async fn run_pass(
         first_rows: Default::default(),
         columns: None,
     };
-    let mut interrupted = false;
-    while let Some(message) = receiver.recv().await {
-        match message {
-            Message::Header(header) => state.header(&header, paths)?,
-            Message::Chunk(outcomes) => {
-                if stopping(&state.stop) {
-                    interrupted = true;
-                    break;
-                }
-                state.chunk(outcomes).await?;
-                (ctx.progress)(&state.counts.progress(state.rows_seen));
-            }
-        }
-    }
-    // Dropping the receiver stops the reader at its next chunk.
-    drop(receiver);
+    let interrupted = drive(&mut state, receiver, paths, ctx.progress).await?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -132,22 +107,14 @@ pub(super) async fn run_pass(
             // the file is unreadable, so the service's retry limit applies
             // instead of a retry every minute forever.
             tracing::error!(arquivo = %name, "falha interna ao ler o arquivo: {e}");
-            let sha = pipeline::sha256_file(path).unwrap_or_default();
-            let format = state.summary.as_ref().and_then(|s| s.format);
-            return Ok(PassReport {
-                summary: Summary::unreadable(
-                    name,
-                    sha,
-                    format,
-                    "o rnds-drop falhou ao ler este arquivo (erro interno). O arquivo foi \
-                     guardado em falhas/: avise o suporte do rnds-drop e envie-lhe o arquivo",
-                ),
-                outputs: None,
-                pending: Vec::new(),
-                config_error: state.config_error.take(),
-                unreadable: true,
-                interrupted: false,
-            });
+            return Ok(unreadable(
+                &mut state,
+                path,
+                name,
+                "o rnds-drop falhou ao ler este arquivo (erro interno). O arquivo foi \
+                 guardado em falhas/: avise o suporte do rnds-drop e envie-lhe o arquivo"
+                    .into(),
+            ));
         }
         Err(e) => {
             return Err(ServiceError::Internal(format!(
@@ -155,51 +122,100 @@ pub(super) async fn run_pass(
             )))
         }
     };
-    match totals {
-        Ok(totals) if !interrupted => {
-            let mut summary = state
-                .summary
-                .take()
-                .unwrap_or_else(|| Summary::unreadable(name, String::new(), None, String::new()));
-            summary.error = None;
-            summary.sha256 = totals.sha256;
-            summary.rows_total = totals.rows_total;
-            summary.rows_valid = totals.rows_valid;
-            summary.rows_invalid = totals.rows_invalid;
-            summary.rows_skipped = totals.rows_skipped;
-            summary.skipped = totals.skipped;
-            state.counts.fill(&mut summary);
-            Ok(PassReport {
-                summary,
-                outputs: state.outputs.take(),
-                pending: std::mem::take(&mut state.pending),
-                config_error: state.config_error.take(),
-                unreadable: false,
-                interrupted: false,
-            })
+    Ok(match totals {
+        Ok(totals) if !interrupted => complete(&mut state, name, totals),
+        Ok(_) | Err(PipelineError::Sink(())) => stopped(&mut state, name),
+        Err(PipelineError::Input(e)) => unreadable(&mut state, path, name, e.to_string()),
+    })
+}
+
+type Reader = tokio::task::JoinHandle<Result<FileTotals, PipelineError<()>>>;
+
+/// The pipeline over `path` on a blocking thread, feeding a channel of two
+/// chunks (the reader waits while the sender is busy).
+fn start_reader(path: &Path, job: &FileJob) -> (mpsc::Receiver<Message>, Reader) {
+    let (sender, receiver) = mpsc::channel::<Message>(2);
+    let owned_path = path.to_path_buf();
+    let pipeline_job = job.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        pipeline::process_file(&owned_path, &pipeline_job, &mut ChannelSink(sender))
+    });
+    (receiver, reader)
+}
+
+/// Handles the header and each chunk as they come; `true` when a stop
+/// request ended the pass before the end of the file.
+async fn drive(
+    state: &mut PassState<'_>,
+    mut receiver: mpsc::Receiver<Message>,
+    paths: &OutputPaths,
+    progress: &mut (dyn FnMut(&crate::ops::PassProgress) + Send),
+) -> Result<bool, ServiceError> {
+    while let Some(message) = receiver.recv().await {
+        match message {
+            Message::Header(header) => state.header(&header, paths)?,
+            Message::Chunk(outcomes) => {
+                if stopping(&state.stop) {
+                    // Dropping the receiver stops the reader at its next chunk.
+                    return Ok(true);
+                }
+                state.chunk(outcomes).await?;
+                progress(&state.counts.progress(state.rows_seen));
+            }
         }
-        Ok(_) | Err(PipelineError::Sink(())) => Ok(PassReport {
-            summary: state
-                .summary
-                .take()
-                .unwrap_or_else(|| Summary::unreadable(name, String::new(), None, String::new())),
-            outputs: None,
-            pending: std::mem::take(&mut state.pending),
-            config_error: state.config_error.take(),
-            unreadable: false,
-            interrupted: true,
-        }),
-        Err(PipelineError::Input(e)) => {
-            let sha = pipeline::sha256_file(path).unwrap_or_default();
-            let format = state.summary.as_ref().and_then(|s| s.format);
-            Ok(PassReport {
-                summary: Summary::unreadable(name, sha, format, e.to_string()),
-                outputs: None,
-                pending: Vec::new(),
-                config_error: state.config_error.take(),
-                unreadable: true,
-                interrupted: false,
-            })
-        }
+    }
+    Ok(false)
+}
+
+/// The whole file was read and every chunk handled.
+fn complete(state: &mut PassState<'_>, name: String, totals: FileTotals) -> PassReport {
+    let mut summary = state
+        .summary
+        .take()
+        .unwrap_or_else(|| Summary::unreadable(name, String::new(), None, String::new()));
+    summary.error = None;
+    summary.sha256 = totals.sha256;
+    summary.rows_total = totals.rows_total;
+    summary.rows_valid = totals.rows_valid;
+    summary.rows_invalid = totals.rows_invalid;
+    summary.rows_skipped = totals.rows_skipped;
+    summary.skipped = totals.skipped;
+    state.counts.fill(&mut summary);
+    PassReport {
+        summary,
+        outputs: state.outputs.take(),
+        pending: std::mem::take(&mut state.pending),
+        config_error: state.config_error.take(),
+        unreadable: false,
+        interrupted: false,
+    }
+}
+
+/// Stopped before the end: no report is due for this pass.
+fn stopped(state: &mut PassState<'_>, name: String) -> PassReport {
+    PassReport {
+        summary: state
+            .summary
+            .take()
+            .unwrap_or_else(|| Summary::unreadable(name, String::new(), None, String::new())),
+        outputs: None,
+        pending: std::mem::take(&mut state.pending),
+        config_error: state.config_error.take(),
+        unreadable: false,
+        interrupted: true,
+    }
+}
+
+/// The file could not be read: a summary that says why, nothing else.
+fn unreadable(state: &mut PassState<'_>, path: &Path, name: String, why: String) -> PassReport {
+    let sha = crate::input::sha256_file(path).unwrap_or_default();
+    let format = state.summary.as_ref().and_then(|s| s.format);
+    PassReport {
+        summary: Summary::unreadable(name, sha, format, why),
+        outputs: None,
+        pending: Vec::new(),
+        config_error: state.config_error.take(),
+        unreadable: true,
+        interrupted: false,
     }
 }

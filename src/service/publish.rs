@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::ledger::{FileId, FileRecord, Ledger};
-use crate::report::{create_private_dir, is_temp_leftover, sync_dir, ReportPaths, Summary};
+use crate::report::{self, create_private_dir, sync_dir, ReportPaths, Summary};
 use crate::watch::Disposition;
 
 use super::outputs::{output_error, OutputPaths};
@@ -72,7 +72,7 @@ impl StagingDir {
 impl Drop for StagingDir {
     fn drop(&mut self) {
         if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.path);
+            report::discard_dir(&self.path);
         }
     }
 }
@@ -110,10 +110,7 @@ pub(super) fn stage_for(paths: &OutputPaths) -> Result<(PathBuf, OutputPaths), S
     let root = outbox.join(STAGING_DIR);
     create_private_dir(&root).map_err(output_error(&root))?;
     let staging = root.join(&name);
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(output_error(&staging))?;
-    }
-    create_private_dir(&staging).map_err(output_error(&staging))?;
+    report::fresh_private_dir(&staging).map_err(output_error(&staging))?;
     let bundles = paths
         .bundles
         .as_ref()
@@ -143,28 +140,22 @@ pub(super) fn publish_staged(
     let outbox = summary.parent().unwrap_or(Path::new("."));
     move_staged(&dir, outbox)?;
     ledger.end_publish(report)?;
-    let _ = std::fs::remove_dir(&dir);
+    report::discard_empty_dir(&dir);
     failpoint("relatorio-publicado");
     Ok(())
 }
 
 /// Moves every complete file of `staging` into `outbox`, summaries last.
 fn move_staged(staging: &Path, outbox: &Path) -> Result<(), ServiceError> {
-    let mut names: Vec<String> = std::fs::read_dir(staging)
-        .map_err(output_error(staging))?
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !is_temp_leftover(n))
-        .collect();
-    names.sort_by_key(|n| (n.ends_with(".resumo.json"), n.clone()));
+    let names = report::staged_files(staging).map_err(output_error(staging))?;
     for (i, name) in names.iter().enumerate() {
-        let target = outbox.join(name);
-        std::fs::rename(staging.join(name), &target).map_err(output_error(&target))?;
+        report::move_staged_file(staging, name, outbox)
+            .map_err(output_error(&outbox.join(name)))?;
         if i == 0 {
             failpoint("relatorio-meio");
         }
     }
-    sync_dir(outbox).map_err(output_error(outbox))
+    report::sync_outbox(outbox).map_err(output_error(outbox))
 }
 
 /// At start: finishes the publications a crash interrupted (moving what is
@@ -180,7 +171,7 @@ pub(super) fn settle_reports(
         let outbox = report.summary.parent().unwrap_or(Path::new("."));
         if report.staging.is_dir() {
             move_staged(&report.staging, outbox)?;
-            let _ = std::fs::remove_dir_all(&report.staging);
+            crate::report::discard_dir(&report.staging);
         }
         ledger.end_publish(report.id)?;
     }
@@ -193,18 +184,5 @@ pub(super) fn settle_reports(
 /// Best effort: a leftover that cannot be removed now is tried again at
 /// the next start, and is hidden from staff meanwhile.
 fn remove_leftovers(outbox: &Path) {
-    let staging_root = outbox.join(STAGING_DIR);
-    if let Ok(entries) = std::fs::read_dir(&staging_root) {
-        for entry in entries.filter_map(Result::ok) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-    if let Ok(entries) = std::fs::read_dir(outbox) {
-        for entry in entries.filter_map(Result::ok) {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if is_temp_leftover(&name) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
+    report::remove_leftovers(outbox, &outbox.join(STAGING_DIR));
 }

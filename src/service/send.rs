@@ -15,7 +15,8 @@ use crate::rnds::Client;
 
 use super::ledger_open::open_ledger;
 use super::outputs::OutputPaths;
-use super::pass::{run_pass, PassContext, PendingRow};
+use super::pass::{run_pass, PassContext};
+use super::rows::PendingRow;
 use super::ServiceError;
 
 /// How one file went.
@@ -38,7 +39,7 @@ pub async fn send_files(
     out_dir: &Path,
     progress: &mut (dyn FnMut(usize, u64) + Send),
 ) -> Result<Vec<SentFile>, ServiceError> {
-    std::fs::create_dir_all(out_dir).map_err(|source| ServiceError::Output {
+    crate::report::ensure_dir(out_dir).map_err(|source| ServiceError::Output {
         path: out_dir.to_path_buf(),
         source,
     })?;
@@ -92,12 +93,12 @@ pub async fn send_files(
         .await?;
         let reports = paths.reports.clone();
         if report.unreadable {
-            for stale in [&reports.errors_csv, &reports.errors_xlsx, &reports.sent_csv]
-                .into_iter()
-                .chain(paths.bundles.as_ref())
-            {
-                let _ = std::fs::remove_file(stale);
-            }
+            crate::report::discard_files(
+                [&reports.errors_csv, &reports.errors_xlsx, &reports.sent_csv]
+                    .into_iter()
+                    .chain(paths.bundles.as_ref())
+                    .map(PathBuf::as_path),
+            );
             report
                 .summary
                 .write(&reports.summary)

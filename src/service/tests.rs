@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::demo::{drop_file, report_of, write_workspace_config, Workspace};
 use super::{run, send_files, ServiceError};
 use crate::config::Config;
+use crate::demo::{drop_file, report_of, write_workspace_config, Workspace};
 use crate::simulator::{self, Faults, SimOptions, Simulator};
 
 /// Valid CNS numbers (check digits right).
@@ -465,7 +465,7 @@ async fn xlsx_slow_writer_and_poll_mode() {
     h.start();
 
     // An XLSX workbook.
-    let book = super::demo::example_xlsx().unwrap();
+    let book = crate::demo::example_xlsx().unwrap();
     drop_file(&h.ws.inbox, "planilha.xlsx", &book).unwrap();
     let reports = h.reports("planilha", 1, Duration::from_secs(20)).await;
     let s = summary(&reports[0]);

@@ -19,6 +19,35 @@ const FAILED: &str = "falhas";
 /// Per claimed file, the reads that produced no row (see `attempts`).
 const ATTEMPTS: &str = "tentativas";
 
+/// A file this inbox already handed over (in `processados/` or
+/// `processando/`): `(folder, file)`. A trace of earlier sends, which the
+/// ledger's guard uses before it creates a missing ledger.
+pub(crate) fn any_taken_file(inbox: &Path) -> Option<(PathBuf, PathBuf)> {
+    [PROCESSED, PROCESSING].into_iter().find_map(|name| {
+        let dir = inbox.join(WORK_ROOT).join(name);
+        any_file(&dir, 4).map(|file| (dir, file))
+    })
+}
+
+/// Some regular file under `dir`, looking at most `depth` folders down.
+fn any_file(dir: &Path, depth: usize) -> Option<PathBuf> {
+    let entries = fs::read_dir(dir).ok()?;
+    for entry in entries.filter_map(Result::ok) {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_file() {
+            return Some(entry.path());
+        }
+        if kind.is_dir() && depth > 0 {
+            if let Some(found) = any_file(&entry.path(), depth - 1) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
 /// Where a finished file goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Disposition {

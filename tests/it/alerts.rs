@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use rnds_drop::config::Config;
-use rnds_drop::service::demo::{drop_file, write_workspace_config};
+use rnds_drop::demo::{drop_file, write_workspace_config};
 use rnds_drop::simulator::{self, SimOptions};
 
 /// One message as the sink received it.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use rnds_drop::service::demo::report_of;
+use rnds_drop::demo::report_of;
 use rnds_drop::simulator::Simulator;
 
 const CNS: [&str; 5] = [

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use rnds_drop::check::check_file;
-use rnds_drop::service::demo::write_workspace_config;
+use rnds_drop::demo::write_workspace_config;
 use rnds_drop::service::send_files;
 use rnds_drop::simulator::{self, SimOptions};
 use rust_xlsxwriter::{Format, Workbook};

@@ -2,8 +2,8 @@
 //! answer it expects and the evidence folder holds what DATASUS asks for,
 //! with no secret in it.
 
+use rnds_drop::demo::write_workspace_config;
 use rnds_drop::homologation::{self, Expected};
-use rnds_drop::service::demo::write_workspace_config;
 use rnds_drop::simulator::{self, SimOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use rnds_drop::service::demo::{drop_file, write_workspace_config};
+use rnds_drop::demo::{drop_file, write_workspace_config};
 use rnds_drop::simulator::{self, SimOptions};
 
 use crate::daemon::{exited, export, json, service, stored, summaries, until};

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rnds_drop::service::demo::{drop_file, write_workspace_config};
+use rnds_drop::demo::{drop_file, write_workspace_config};
 use rnds_drop::simulator::{self, Faults, SimOptions};
 
 const CNS: [&str; 3] = ["759010928159013", "939548620579868", "782880729022279"];

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rnds_drop::service::demo::{drop_file, write_workspace_config};
+use rnds_drop::demo::{drop_file, write_workspace_config};
 use rnds_drop::service::{FAILPOINT_EXIT, STAGING_DIR};
 use rnds_drop::simulator::{self, SimOptions};
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rnds_drop::service::demo::{drop_file, report_of, write_workspace_config};
+use rnds_drop::demo::{drop_file, report_of, write_workspace_config};
 use rnds_drop::simulator::{self, Faults, SimOptions, Simulator};
 
 const CNS: [&str; 5] = [

@@ -81,25 +81,13 @@ impl Service {
         paths: &OutputPaths,
         look: Option<FileLook>,
     ) -> Result<Next, ServiceError> {
-        let settle = self.settle_of(active);
-        let today = self.today();
-        let config = &self.config;
-        let name = active.claimed.original_name.clone();
-        match &report.config_error {
-            Some(message) if !self.config_error_logged => {
-                tracing::error!(
-                    "ERRO DE CONFIGURAÇÃO informado pela RNDS: {message}. Os envios ficam \
-                     suspensos e os arquivos aguardam em processando/ até a configuração ser \
-                     corrigida (rode `rnds-drop doctor`)."
-                );
-                self.config_error_logged = true;
-            }
-            Some(_) => {}
-            None => self.config_error_logged = false,
+        self.log_config_error(report.config_error.as_deref());
+        if !report.pending.is_empty() {
+            return self.keep_pending(active, report);
         }
-        let s = &report.summary;
+        let settle = self.settle_of(active);
         let quiet_at = active.fresh.quiet_at(quiet_period(settle));
-        if let (true, Some(look)) = (report.pending.is_empty() && Instant::now() < quiet_at, look) {
+        if let (true, Some(look)) = (Instant::now() < quiet_at, look) {
             // Every row read is final, but a writer pausing longer than
             // settle_ms may not be done: complete only once it is quiet.
             // Unchanged by then, this pass's reports are committed as they
@@ -112,68 +100,98 @@ impl Service {
             }));
             return Ok(Next::Wait);
         }
-        if report.pending.is_empty() {
-            let kind = if active.pending_reported {
-                "acompanhamento"
-            } else {
-                "resumo"
-            };
-            let stored = blocking(|| -> Result<_, ServiceError> {
-                if let Some(outputs) = report.outputs {
-                    outputs.publish(&report.summary, &mut self.ledger, active.file_id, kind)?;
-                }
-                let stored = active.claimed.finish(Disposition::Processed, today)?;
-                self.ledger
-                    .finish_file(active.file_id, FileState::Processed, &stored)?;
-                Ok(stored)
-            })?;
-            self.ops.file_finished(&report.summary, false);
-            if let Some(look) = look {
-                self.finished
-                    .push(active.claimed.clone(), stored, look, settle);
-            }
-            tracing::info!(
-                arquivo = %name,
-                linhas = s.rows_total,
-                enviadas = s.rows_sent.unwrap_or(0),
-                substituidas = s.rows_replaced.unwrap_or(0),
-                ja_enviadas = s.rows_already_sent.unwrap_or(0),
-                invalidas = s.rows_invalid,
-                recusadas = s.rows_rejected.unwrap_or(0),
-                relatorio = %paths.reports.summary.display(),
-                "arquivo concluído"
-            );
-            for issue in s.file_issues() {
-                tracing::warn!(
-                    arquivo = %name,
-                    motivo = %issue.message,
-                    "nenhuma linha do arquivo pode ser enviada"
-                );
-            }
-            return Ok(Next::Done);
-        }
+        self.complete(active, report, paths, look)?;
+        Ok(Next::Done)
+    }
 
-        let report_due = active.since + Duration::from_secs(config.service.pending_report_after_s);
-        let now = Instant::now();
-        if !active.pending_reported && now >= report_due {
-            if let Some(outputs) = report.outputs {
-                let written = outputs.publish(
-                    &report.summary,
-                    &mut self.ledger,
-                    active.file_id,
-                    "pendentes",
-                )?;
-                active.pending_reported = true;
-                tracing::warn!(
-                    arquivo = %name,
-                    pendentes = report.pending.len(),
-                    relatorio = %written.summary.display(),
-                    "linhas pendentes relatadas; um relatório complementar sairá quando forem enviadas"
+    /// A configuration error RNDS reported is logged once, until a pass
+    /// without one.
+    fn log_config_error(&mut self, config_error: Option<&str>) {
+        match config_error {
+            Some(message) if !self.config_error_logged => {
+                tracing::error!(
+                    "ERRO DE CONFIGURAÇÃO informado pela RNDS: {message}. Os envios ficam \
+                     suspensos e os arquivos aguardam em processando/ até a configuração ser \
+                     corrigida (rode `rnds-drop doctor`)."
                 );
+                self.config_error_logged = true;
             }
+            Some(_) => {}
+            None => self.config_error_logged = false,
+        }
+    }
+
+    /// Every row final: the report set is published (recorded in the
+    /// ledger) before the file moves to `processados/`; then the file is
+    /// watched for late writes.
+    fn complete(
+        &mut self,
+        active: &mut Active,
+        report: PassReport,
+        paths: &OutputPaths,
+        look: Option<FileLook>,
+    ) -> Result<(), ServiceError> {
+        let settle = self.settle_of(active);
+        let today = self.today();
+        let kind = if active.pending_reported {
+            "acompanhamento"
+        } else {
+            "resumo"
+        };
+        let stored = blocking(|| -> Result<_, ServiceError> {
+            if let Some(outputs) = report.outputs {
+                outputs.publish(&report.summary, &mut self.ledger, active.file_id, kind)?;
+            }
+            let stored = active.claimed.finish(Disposition::Processed, today)?;
+            self.ledger
+                .finish_file(active.file_id, FileState::Processed, &stored)?;
+            Ok(stored)
+        })?;
+        self.ops.file_finished(&report.summary, false);
+        if let Some(look) = look {
+            self.finished
+                .push(active.claimed.clone(), stored, look, settle);
+        }
+        let name = &active.claimed.original_name;
+        let s = &report.summary;
+        tracing::info!(
+            arquivo = %name,
+            linhas = s.rows_total,
+            enviadas = s.rows_sent.unwrap_or(0),
+            substituidas = s.rows_replaced.unwrap_or(0),
+            ja_enviadas = s.rows_already_sent.unwrap_or(0),
+            invalidas = s.rows_invalid,
+            recusadas = s.rows_rejected.unwrap_or(0),
+            relatorio = %paths.reports.summary.display(),
+            "arquivo concluído"
+        );
+        for issue in s.file_issues() {
+            tracing::warn!(
+                arquivo = %name,
+                motivo = %issue.message,
+                "nenhuma linha do arquivo pode ser enviada"
+            );
+        }
+        Ok(())
+    }
+
+    /// Rows pending: the pending report once it is due, then the next try
+    /// (backing off, a minute after a configuration error).
+    fn keep_pending(
+        &mut self,
+        active: &mut Active,
+        report: PassReport,
+    ) -> Result<Next, ServiceError> {
+        let report_due =
+            active.since + Duration::from_secs(self.config.service.pending_report_after_s);
+        let now = Instant::now();
+        let pending = report.pending.len();
+        let config_error = report.config_error.is_some();
+        if !active.pending_reported && now >= report_due {
+            self.report_pending(active, report)?;
         }
         let mut delay = retry_delay(active.passes);
-        if report.config_error.is_some() {
+        if config_error {
             delay = MAX_RETRY_DELAY;
         }
         let mut next_try = now + delay;
@@ -183,12 +201,37 @@ impl Service {
         active.next_try = next_try;
         // The outage itself is logged once by `ops` (and summarised), not per pass.
         tracing::debug!(
-            arquivo = %name,
-            pendentes = report.pending.len(),
+            arquivo = %active.claimed.original_name,
+            pendentes = pending,
             nova_tentativa_em_s = next_try.saturating_duration_since(now).as_secs(),
             "linhas pendentes: RNDS inacessível"
         );
         Ok(Next::Wait)
+    }
+
+    /// The pending report: what was sent so far and what waits.
+    fn report_pending(
+        &mut self,
+        active: &mut Active,
+        report: PassReport,
+    ) -> Result<(), ServiceError> {
+        let Some(outputs) = report.outputs else {
+            return Ok(());
+        };
+        let written = outputs.publish(
+            &report.summary,
+            &mut self.ledger,
+            active.file_id,
+            "pendentes",
+        )?;
+        active.pending_reported = true;
+        tracing::warn!(
+            arquivo = %active.claimed.original_name,
+            pendentes = report.pending.len(),
+            relatorio = %written.summary.display(),
+            "linhas pendentes relatadas; um relatório complementar sairá quando forem enviadas"
+        );
+        Ok(())
     }
 
     /// A file resumed after a stop that fell between publishing its final

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use rnds_drop::service::demo::drop_file;
+use rnds_drop::demo::drop_file;
 
 use super::*;
 use rnds_drop::watch::Scanner;

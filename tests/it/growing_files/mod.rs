@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rnds_drop::service::demo::{report_of, write_workspace_config, Workspace};
+use rnds_drop::demo::{report_of, write_workspace_config, Workspace};
 use rnds_drop::simulator::{self, SimOptions, Simulator};
 
 /// The inbox's `settle_ms` in these tests. A file is complete only after

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use rnds_drop::service::demo::drop_file;
+use rnds_drop::demo::drop_file;
 
 use super::*;
 
@@ -172,7 +172,7 @@ async fn an_export_without_a_final_line_break_is_read_whole_once_quiet() {
 async fn a_workbook_copied_with_a_pause_is_read_once_complete_not_failed() {
     let mut service = Service::new().await;
     service.start();
-    let book = rnds_drop::service::demo::example_xlsx().unwrap();
+    let book = rnds_drop::demo::example_xlsx().unwrap();
     let half = book.len() / 2;
     let parts = [book[..half].to_vec(), book[half..].to_vec()];
     let path = service.ws.inbox.join("copia.xlsx");

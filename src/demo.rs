@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, ConfigError};
 use crate::simulator::{self, SimFiles, SimOptions};
 
-use super::ServiceError;
+use crate::service::ServiceError;
 
 /// The example export shipped with the binary (so the demo works anywhere).
-const EXAMPLE_CSV: &[u8] = include_bytes!("../../examples/exames.csv");
+const EXAMPLE_CSV: &[u8] = include_bytes!("../examples/exames.csv");
 
 /// How long the demo waits for the reports before giving up.
 const DEMO_DEADLINE: Duration = Duration::from_secs(90);
@@ -230,7 +230,7 @@ pub async fn run_demo(dir: Option<PathBuf>) -> Result<DemoSummary, DemoError> {
     ];
     let started = std::time::SystemTime::now();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let service = tokio::spawn(super::run(config, async move {
+    let service = tokio::spawn(crate::service::run(config, async move {
         let _ = stopped.await;
     }));
     for (name, bytes) in &inputs {

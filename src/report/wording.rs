@@ -1,0 +1,78 @@
+//! The pt-BR texts lab staff read about a valid row the service did not
+//! send as a new document: why it was refused, repeated or left pending.
+//! Each names the line, the lab id and what to do.
+
+use std::fmt::Display;
+
+/// A pending row: a later round of the same chunk would exceed the limit.
+pub(crate) const RETRY_POSTPONED: &str = "reenvio adiado para a próxima tentativa";
+/// A pending row: an earlier attempt is not settled yet.
+pub(crate) const EARLIER_SEND_UNCONFIRMED: &str = "envio anterior ainda sem confirmação da RNDS";
+/// A pending row: another process (`send` beside the service) is sending it.
+pub(crate) const SENDING_ELSEWHERE: &str = "envio deste exame em andamento em outro processo";
+/// A pending row the pass never decided (a defect, never expected).
+pub(crate) const NOT_PROCESSED: &str = "não processado";
+/// A pending row not sent because sending stopped in this attempt.
+pub(crate) const NOT_SENT_THIS_TIME: &str = "não enviado nesta tentativa";
+/// A request whose task died: the POST may have happened.
+pub(crate) const SEND_INTERRUPTED: &str = "envio interrompido";
+
+/// Why nothing more is sent in this pass after a transient failure.
+pub(crate) fn rnds_unreachable(message: &str) -> String {
+    format!("RNDS inacessível: {message}")
+}
+
+/// A lost answer that the lookup could not settle yet.
+pub(crate) fn lost_answer_unconfirmed(error: &dyn Display) -> String {
+    format!("resposta perdida e ainda não confirmada: {error}")
+}
+
+/// A later row with the same lab id and the same content.
+pub(crate) fn repeated_same_content(line: u64, lab_id: &str, first: u64) -> String {
+    format!(
+        "Linha {line}: o exame {lab_id} repete a linha {first} (mesmo conteúdo); \
+         ele é enviado uma vez só. Apague a linha repetida."
+    )
+}
+
+/// A later row with the same lab id and other content.
+pub(crate) fn repeated_other_content(line: u64, lab_id: &str, first: u64) -> String {
+    format!(
+        "Linha {line}: o exame {lab_id} já aparece na linha {first} com outro \
+         conteúdo. Cada exame deve aparecer uma vez por arquivo: deixe só a \
+         linha correta (para corrigir um resultado já enviado, envie a linha \
+         corrigida em outro arquivo)."
+    )
+}
+
+/// A correction of a document whose RNDS id was never learned.
+pub(crate) fn needs_manual_reconciliation(line: u64, lab_id: &str) -> String {
+    format!(
+        "Linha {line}: o exame {lab_id} já está na RNDS, mas o número que a RNDS deu a ele \
+         não é conhecido (a resposta do envio se perdeu), e o conteúdo mudou. \
+         A correção não pode ser enviada automaticamente: localize o documento \
+         na RNDS e faça a substituição manualmente."
+    )
+}
+
+/// EHR-ERR866 on a replacement: never advise renumbering the exam.
+pub(crate) fn replacement_refused_as_duplicate(line: u64, lab_id: &str) -> String {
+    format!(
+        "Linha {line}: a RNDS recusou a substituição do exame {lab_id} (EHR-ERR866, \
+         identificador já usado). Não troque o número do exame: avise o suporte \
+         do rnds-drop para conferir o documento na RNDS."
+    )
+}
+
+/// The replacement bundle could not be built.
+pub(crate) fn replacement_not_built(error: &dyn Display) -> String {
+    format!("não foi possível montar a substituição ({error}); avise o suporte do rnds-drop")
+}
+
+/// The row's line in the errors report when RNDS refused it.
+pub(crate) fn rnds_refused(line: u64, lab_id: &str, message: &str) -> String {
+    format!(
+        "Linha {line}: a RNDS recusou o exame {lab_id}: {message}. Corrija a \
+         linha e deixe o arquivo de novo na pasta de entrada."
+    )
+}

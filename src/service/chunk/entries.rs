@@ -1,0 +1,119 @@
+//! The rows of a chunk into the reports, in input order: every valid
+//! row's bundle and `enviados.csv` line (counted by its fate), every
+//! refused, repeated or manual row also into the errors report.
+
+use crate::model::RowIssue;
+use crate::report::{wording, SentStatus};
+
+use super::{Counts, Entry, Fate, PassState, PendingRow, ServiceError, ValidRow};
+
+impl PassState<'_> {
+    pub(super) fn write_entries(&mut self, entries: Vec<Entry>) -> Result<(), ServiceError> {
+        let (Some(out), Some(summary)) = (self.outputs.as_mut(), self.summary.as_mut()) else {
+            return Ok(());
+        };
+        for entry in entries {
+            match entry {
+                Entry::Invalid { cells, issues } => {
+                    out.failed(&cells, &issues)?;
+                    for issue in issues {
+                        out.issue(issue, summary)?;
+                    }
+                }
+                Entry::Valid(mut v) => {
+                    out.bundle(&v.bundle)?;
+                    let fate = v.fate.take().unwrap_or(Fate::Pending {
+                        reason: wording::NOT_PROCESSED.into(),
+                    });
+                    let (status, rnds_id) = tally(
+                        &mut self.counts,
+                        &mut self.pending,
+                        self.job.validate.timezone,
+                        &v,
+                        &fate,
+                    );
+                    out.sent(v.line, &v.result.lab_id, rnds_id, &status)?;
+                    if let Some(issue) = row_issue(&v, &fate) {
+                        out.failed(&v.cells, std::slice::from_ref(&issue))?;
+                        out.issue(issue, summary)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counts the row by its fate (a pending one is also kept for the
+/// pending report) and gives its `enviados.csv` status and RNDS id.
+fn tally<'f>(
+    counts: &mut Counts,
+    pending: &mut Vec<PendingRow>,
+    timezone: chrono_tz::Tz,
+    v: &ValidRow,
+    fate: &'f Fate,
+) -> (SentStatus, Option<&'f str>) {
+    match fate {
+        Fate::Sent { rnds_id, replaced } => {
+            if *replaced {
+                counts.replaced += 1;
+                (SentStatus::Replaced, rnds_id.as_deref())
+            } else {
+                counts.sent += 1;
+                (SentStatus::Sent, rnds_id.as_deref())
+            }
+        }
+        Fate::AlreadySent { rnds_id, sent_at } => {
+            counts.already_sent += 1;
+            let sent_at = lab_time(sent_at, timezone);
+            (SentStatus::AlreadySent { sent_at }, rnds_id.as_deref())
+        }
+        Fate::AlreadyAtRnds => {
+            counts.already_sent += 1;
+            (SentStatus::AlreadyAtRnds, None)
+        }
+        Fate::Rejected { message } | Fate::Manual { message } | Fate::Repeated { message } => {
+            counts.rejected += 1;
+            (SentStatus::Rejected(message.clone()), None)
+        }
+        Fate::Pending { reason } => {
+            counts.pending += 1;
+            pending.push(PendingRow {
+                line: v.line,
+                lab_id: v.result.lab_id.clone(),
+                reason: reason.clone(),
+            });
+            (SentStatus::Pending, None)
+        }
+    }
+}
+
+/// The errors-report line of a valid row RNDS refused, that needs a manual
+/// reconciliation or that repeats an earlier row.
+fn row_issue(v: &ValidRow, fate: &Fate) -> Option<RowIssue> {
+    let lab_id = v.result.lab_id.as_str();
+    let (code, message) = match fate {
+        Fate::Rejected { message } => (
+            "rnds_recusou",
+            wording::rnds_refused(v.line, lab_id, message),
+        ),
+        Fate::Manual { message } => ("conciliacao_manual", message.clone()),
+        Fate::Repeated { message } => ("exame_repetido", message.clone()),
+        _ => return None,
+    };
+    Some(RowIssue {
+        line: v.line,
+        column: String::new(),
+        value: lab_id.to_owned(),
+        code: code.into(),
+        message,
+    })
+}
+
+/// The ledger's UTC instant as the lab reads it (`03/11/2026 16:42` in its
+/// zone); the raw text if it does not parse.
+fn lab_time(utc: &str, tz: chrono_tz::Tz) -> String {
+    chrono::DateTime::parse_from_rfc3339(utc)
+        .map(|t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M").to_string())
+        .unwrap_or_else(|_| utc.to_owned())
+}

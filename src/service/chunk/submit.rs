@@ -1,0 +1,66 @@
+//! The POSTs of one round, at most `max_in_flight` at once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::report::wording;
+use crate::rnds::{Client, Outcome};
+
+use super::Submission;
+
+/// Submits every bundle, at most `max_in_flight` at once. After a
+/// configuration error, a transient failure that outlived the client's
+/// retries (RNDS is down: do not spend hours retrying row by row) or a
+/// stop request, the rest are not sent (they come back `Transient`,
+/// which leaves them pending).
+pub(super) async fn submit_all(
+    client: &Client,
+    stop: &watch::Receiver<bool>,
+    sends: &[Submission],
+) -> Vec<Outcome> {
+    let limit = Arc::new(Semaphore::new(client.max_in_flight().max(1)));
+    let halted = Arc::new(AtomicBool::new(false));
+    let mut set = JoinSet::new();
+    let mut answers: Vec<Option<Outcome>> = vec![None; sends.len()];
+    for (k, send) in sends.iter().enumerate() {
+        let permit = limit.clone().acquire_owned().await;
+        if halted.load(Ordering::SeqCst) || super::super::stopping(stop) {
+            answers[k] = Some(Outcome::Transient {
+                message: wording::NOT_SENT_THIS_TIME.into(),
+            });
+            continue;
+        }
+        let client = client.clone();
+        let bundle = send.bundle.clone();
+        let halted = halted.clone();
+        set.spawn(async move {
+            let _permit = permit;
+            let outcome = client.submit(bundle).await;
+            if matches!(
+                outcome,
+                Outcome::ConfigurationError { .. } | Outcome::Transient { .. }
+            ) {
+                halted.store(true, Ordering::SeqCst);
+            }
+            (k, outcome)
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        if let Ok((k, outcome)) = joined {
+            answers[k] = Some(outcome);
+        }
+    }
+    answers
+        .into_iter()
+        .map(|a| {
+            // A task that panicked never answered: the POST may have
+            // happened, so the row must be resolved, not resent.
+            a.unwrap_or(Outcome::Unknown {
+                message: wording::SEND_INTERRUPTED.into(),
+            })
+        })
+        .collect()
+}
