@@ -2,7 +2,8 @@
 # One command, the two release artifacts in dist/:
 #   rnds-drop-<version>-windows-x86_64.zip  rnds-drop.exe, rnds-drop.toml
 #       (examples/rnds-drop.toml), exames.csv, LEIA-ME.txt (the README's
-#       pt-BR Windows steps, CRLF for Notepad)
+#       pt-BR Windows steps, CRLF for Notepad), at the zip's root: the
+#       steps extract it into C:\Program Files\rnds-drop\ as it is
 #   rnds-drop_<version>-1_amd64.deb         cargo deb (see packaging/deb/)
 # plus SHA256SUMS. Needs ../shared/windows/cross.sh beside the repository
 # (Windows build from Debian packages) and cargo-deb (installed if missing).
@@ -12,13 +13,13 @@ version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 dist=dist
 mkdir -p "$dist"
 
-../shared/windows/cross.sh build
+../shared/windows/cross.sh build --locked
 command -v cargo-deb >/dev/null || cargo install cargo-deb --locked
 cargo deb --locked
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-dir=$stage/rnds-drop-$version
+dir=$stage/rnds-drop
 mkdir -p "$dir"
 cp "${CROSS_TARGET_DIR:-target/windows}/x86_64-pc-windows-gnu/release/rnds-drop.exe" "$dir/"
 # Windows reads relative paths against the config's folder
@@ -29,9 +30,12 @@ cp examples/exames.csv "$dir/"
     printf 'rnds-drop %s para Windows\n\n' "$version"
     sed -n '/<!-- windows-inicio -->/,/<!-- windows-fim -->/p' README.md | sed '1d;$d'
 } | sed 's/$/\r/' >"$dir/LEIA-ME.txt"
-zip=$dist/rnds-drop-$version-windows-x86_64.zip
+zip=$PWD/$dist/rnds-drop-$version-windows-x86_64.zip
 rm -f "$zip"
-(cd "$stage" && python3 -m zipfile -c "$OLDPWD/$zip" "rnds-drop-$version")
+(cd "$dir" && python3 -m zipfile -c "$zip" rnds-drop.exe rnds-drop.toml exames.csv LEIA-ME.txt)
+python3 -m zipfile -l "$zip"
 cp target/debian/rnds-drop_"$version"-1_amd64.deb "$dist/"
 (cd "$dist" && sha256sum "$(basename "$zip")" "rnds-drop_$version-1_amd64.deb" >SHA256SUMS)
-echo "release: $(ls "$dist" | tr '\n' ' ')"
+dpkg-deb --contents "$dist/rnds-drop_$version-1_amd64.deb" | awk '{ print "  deb:", $NF }'
+echo "release: $dist/"
+(cd "$dist" && ls -l rnds-drop-"$version"-windows-x86_64.zip rnds-drop_"$version"-1_amd64.deb SHA256SUMS)
