@@ -125,19 +125,38 @@ async fn one_token_for_many_concurrent_requests() {
 }
 
 #[tokio::test]
-async fn short_lived_token_is_refreshed_before_it_expires() {
-    let s = setup(Duration::from_secs(2)).await;
-    let client = s.client();
+async fn token_is_refreshed_a_minute_before_it_expires() {
+    // The contract's 30-minute token; the mock judges expiry by the same
+    // clock as the client, which the test moves instead of sleeping.
+    let s = setup(Duration::from_secs(1800)).await;
+    let clock = s.mock.with(|st| st.clock.clone());
+    let client = Client::with_clock(&s.config(""), clock.clone()).unwrap();
     for round in 0..3 {
         for i in 0..3 {
             let outcome = client.submit(bundle(&format!("EX-{round}-{i}"))).await;
             assert!(matches!(outcome, Outcome::Accepted { .. }), "{outcome:?}");
         }
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(client.tokens_fetched(), round + 1, "round {round}");
+        // Inside the last minute: still valid for the server, due for the client.
+        clock.advance(Duration::from_secs(29 * 60 + 30));
     }
     // Refreshed early every round, never refused by the server.
     assert_eq!(s.mock.with(|st| st.expired_token_refusals), 0);
-    assert!(client.tokens_fetched() >= 3, "{}", client.tokens_fetched());
+    assert_eq!(s.mock.with(|st| st.tokens_issued), 3);
+}
+
+#[tokio::test]
+async fn token_is_reused_until_its_refresh_time() {
+    let s = setup(Duration::from_secs(1800)).await;
+    let clock = s.mock.with(|st| st.clock.clone());
+    let client = Client::with_clock(&s.config(""), clock.clone()).unwrap();
+    for round in 0..3 {
+        let outcome = client.submit(bundle(&format!("EX-{round}"))).await;
+        assert!(matches!(outcome, Outcome::Accepted { .. }), "{outcome:?}");
+        clock.advance(Duration::from_secs(9 * 60));
+    }
+    // 27 minutes in: the first token is still well within its life.
+    assert_eq!(client.tokens_fetched(), 1);
 }
 
 #[tokio::test]
