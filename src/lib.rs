@@ -24,3 +24,6 @@ pub mod simulator;
 pub mod validate;
 pub mod watch;
 pub mod winservice;
+
+#[cfg(test)]
+mod test_skip;
