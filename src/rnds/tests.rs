@@ -479,30 +479,3 @@ fn client_is_shareable_across_tasks() {
     fn shareable<T: Clone + Send + Sync + 'static>() {}
     shareable::<Client>();
 }
-
-/// Throughput figure, not an assertion: run with
-/// `cargo test --release --lib rnds::tests::throughput -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "measurement; run explicitly in release"]
-async fn throughput_with_50ms_latency_and_32_in_flight() {
-    let s = setup(Duration::from_secs(1800)).await;
-    s.mock.with(|st| st.latency = Duration::from_millis(50));
-    let client = Client::new(&s.config("max_in_flight = 32")).unwrap();
-    let total = 3200;
-    let started = std::time::Instant::now();
-    let tasks: Vec<_> = (0..total)
-        .map(|i| {
-            let client = client.clone();
-            tokio::spawn(async move { client.submit(bundle(&format!("EX-{i:05}"))).await })
-        })
-        .collect();
-    for task in tasks {
-        assert!(matches!(task.await.unwrap(), Outcome::Accepted { .. }));
-    }
-    let rate = total as f64 / started.elapsed().as_secs_f64();
-    println!(
-        "{total} bundles in {:.2} s: {rate:.0} bundles/s ({:.1} % of 640)",
-        started.elapsed().as_secs_f64(),
-        rate / 6.4
-    );
-}
