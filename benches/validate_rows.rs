@@ -13,7 +13,8 @@ use chrono::{TimeZone, Utc};
 use rnds_drop::config::Config;
 use rnds_drop::input::Row;
 use rnds_drop::mapping::map_columns;
-use rnds_drop::validate::{validate_row, Settings};
+use rnds_drop::pipeline::FileJob;
+use rnds_drop::validate::validate_row;
 
 const HEADER: &str =
     "id_exame;nome_paciente;cns;cpf;data_coleta;data_resultado;codigo_exame;resultado;amostra;metodo;cnes";
@@ -57,7 +58,8 @@ fn main() {
         .with_ymd_and_hms(2030, 1, 1, 0, 0, 0)
         .single()
         .expect("valid instant");
-    let settings = Settings::from_config(&config, None, now);
+    // The settings `check` and `send` validate with.
+    let settings = FileJob::from_config(&config, None, now).validate;
     let headers: Vec<String> = HEADER.split(';').map(str::to_string).collect();
     let map = map_columns(&headers, &BTreeMap::new());
 

@@ -51,13 +51,13 @@ pub struct OutputError {
 /// column" would only bury them, and rows of a file that holds no results
 /// at all (a mapping table, a plate export) are not listed.
 #[derive(Debug, Clone, Default)]
-pub struct RowLines {
+pub(crate) struct RowLines {
     file_issues: Vec<RowIssue>,
     no_results: bool,
 }
 
 impl RowLines {
-    pub fn for_file(file_issues: &[RowIssue]) -> RowLines {
+    pub(crate) fn for_file(file_issues: &[RowIssue]) -> RowLines {
         RowLines {
             file_issues: file_issues.to_vec(),
             no_results: file_issues
@@ -67,7 +67,7 @@ impl RowLines {
     }
 
     /// The issues of a row worth a line in the reports (possibly none).
-    pub fn keep(&self, issues: Vec<RowIssue>) -> Vec<RowIssue> {
+    pub(crate) fn keep(&self, issues: Vec<RowIssue>) -> Vec<RowIssue> {
         if self.no_results {
             return Vec::new();
         }
@@ -104,7 +104,7 @@ impl OutputError {
 /// A file's summary as far as its header tells: what was detected and which
 /// header maps to which field. Issues go through an [`IssueLog`] (the
 /// file-level ones first), counts come at the end.
-pub fn summary_of(header: &FileHeader) -> Summary {
+pub(crate) fn summary_of(header: &FileHeader) -> Summary {
     let mut s = Summary::for_source(&header.info, String::new());
     for (field, &index) in &header.columns.by_field {
         if let Some(h) = header.columns.headers.get(index) {

@@ -303,7 +303,7 @@ impl Rnds {
     }
 
     /// Whether the file has an `[rnds]` section.
-    pub fn is_configured(&self) -> bool {
+    pub(crate) fn is_configured(&self) -> bool {
         self.configured
     }
 }
@@ -369,19 +369,19 @@ pub struct ExamDefaults {
 
 impl Defaults {
     /// Per-exam value first, then the global one.
-    pub fn method_for(&self, exam: &str) -> Option<&str> {
+    pub(crate) fn method_for(&self, exam: &str) -> Option<&str> {
         self.exams
             .get(exam)
             .and_then(|e| e.method.as_deref())
             .or(self.method.as_deref())
     }
-    pub fn reference_range_for(&self, exam: &str) -> Option<&str> {
+    pub(crate) fn reference_range_for(&self, exam: &str) -> Option<&str> {
         self.exams
             .get(exam)
             .and_then(|e| e.reference_range.as_deref())
             .or(self.reference_range.as_deref())
     }
-    pub fn specimen_for(&self, exam: &str) -> Option<&str> {
+    pub(crate) fn specimen_for(&self, exam: &str) -> Option<&str> {
         self.exams
             .get(exam)
             .and_then(|e| e.specimen.as_deref())
@@ -390,14 +390,14 @@ impl Defaults {
     /// Whether `exam`'s method comes from the global `[defaults] method`
     /// (no per-exam one): that value may have been written for another kind
     /// of exam.
-    pub fn method_is_global_for(&self, exam: &str) -> bool {
+    pub(crate) fn method_is_global_for(&self, exam: &str) -> bool {
         self.exams
             .get(exam)
             .and_then(|e| e.method.as_ref())
             .is_none()
             && self.method.is_some()
     }
-    pub fn category_for(&self, exam: &str) -> Option<&str> {
+    pub(crate) fn category_for(&self, exam: &str) -> Option<&str> {
         self.exams
             .get(exam)
             .and_then(|e| e.category.as_deref())
@@ -405,7 +405,7 @@ impl Defaults {
     }
 
     /// `self` overlaid on `base`: an inbox's defaults win over the global ones.
-    pub fn over(&self, base: &Defaults) -> Defaults {
+    pub(crate) fn over(&self, base: &Defaults) -> Defaults {
         let mut exams = base.exams.clone();
         for (code, e) in &self.exams {
             let merged = exams.entry(code.clone()).or_default();
@@ -499,7 +499,7 @@ pub struct Inbox {
 
 impl Inbox {
     /// The inbox's layout: its preset with its own keys on top.
-    pub fn layout_spec(&self) -> Result<LayoutSpec, String> {
+    pub(crate) fn layout_spec(&self) -> Result<LayoutSpec, String> {
         let own = LayoutSpec {
             description: None,
             columns: self.columns.clone(),
@@ -664,7 +664,7 @@ impl Config {
     }
 
     /// Parses `text` for `purpose`; `path` only names the file in errors.
-    pub fn parse_for(
+    pub(crate) fn parse_for(
         text: &str,
         path: &Path,
         base: &Path,

@@ -8,7 +8,7 @@ use std::io::{Error, ErrorKind};
 
 /// What went wrong, in pt-BR, without the raw English text. The system's
 /// error number is kept (in words) only when no kind explains it.
-pub fn reason(error: &Error) -> String {
+pub(crate) fn reason(error: &Error) -> String {
     let text = match error.kind() {
         ErrorKind::NotFound => "o arquivo ou a pasta não existe",
         ErrorKind::PermissionDenied => {

@@ -1,6 +1,8 @@
 //! rnds-drop: lab exports dropped in a folder → RNDS lab-result bundles,
 //! each sent exactly once. See ARCHITECTURE.md for the map.
 
+#![warn(unreachable_pub)]
+
 pub mod check;
 pub mod config;
 pub mod conformance;
@@ -8,14 +10,14 @@ pub mod fhir;
 pub mod homologation;
 pub mod input;
 pub mod inspect;
-pub mod io_text;
-pub mod layout;
-pub mod ledger;
+mod io_text;
+mod layout;
+mod ledger;
 pub mod mapping;
-pub mod model;
+mod model;
 pub mod ops;
 pub mod pipeline;
-pub mod platform;
+mod platform;
 pub mod report;
 pub mod rnds;
 pub mod schemas;

@@ -7,24 +7,13 @@
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Serialize;
 
-/// Where a row came from, as a person opening the file would see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Position {
-    /// File name as dropped (no directory).
-    pub file: String,
-    /// Sheet name for XLSX input.
-    pub sheet: Option<String>,
-    /// 1-based line as seen in a text editor (CSV) or the sheet row number (XLSX).
-    pub line: u64,
-}
-
 /// One problem found in one row. A bad row is data, not an error.
 ///
 /// Serialized with exactly the field names `resumo.json` promises:
 /// `{line, column, value, code, message}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowIssue {
-    /// Line as seen by a person (see [`Position::line`]).
+    /// Line as seen by a person (1-based, as a text editor or the sheet shows it).
     pub line: u64,
     /// The original header text of the offending column ("" when the
     /// problem is a column that is missing or the row as a whole).
@@ -38,7 +27,7 @@ pub struct RowIssue {
 }
 
 /// How RNDS identifies the patient. The REL model accepts a CNS only.
-pub type Cns = String;
+pub(crate) type Cns = String;
 
 /// Code system of the exam code (`Observation.code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -79,7 +68,7 @@ pub enum Qualitative {
 }
 
 impl Qualitative {
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Qualitative::Detectable => "1",
             Qualitative::NotDetectable => "2",
@@ -111,7 +100,7 @@ pub enum When {
 
 impl When {
     /// FHIR `dateTime` text: `2021-06-08T09:23:00-03:00` or `2021-06-08`.
-    pub fn to_fhir(&self) -> String {
+    pub(crate) fn to_fhir(self) -> String {
         match self {
             When::Instant(t) => t.format("%Y-%m-%dT%H:%M:%S%:z").to_string(),
             When::Date(d) => d.format("%Y-%m-%d").to_string(),
@@ -197,7 +186,7 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 20] = [
+    pub(crate) const ALL: [Field; 20] = [
         Field::LabId,
         Field::PatientCns,
         Field::PatientCpf,
@@ -221,7 +210,7 @@ impl Field {
     ];
 
     /// The snake_case name used in config files and `resumo.json`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Field::LabId => "lab_id",
             Field::PatientCns => "patient_cns",

@@ -22,11 +22,11 @@ use crate::validate::{self, Settings};
 
 /// Rows handed to the caller at a time: big enough to keep both cores busy,
 /// small enough to keep memory flat on a million-row file.
-pub const CHUNK_ROWS: usize = 4096;
+pub(crate) const CHUNK_ROWS: usize = 4096;
 
 /// A chunk also ends at this much cell text, so rows near the input's
 /// length caps cannot make three chunks in flight cost gigabytes.
-pub const CHUNK_BYTES: usize = 16 << 20;
+pub(crate) const CHUNK_BYTES: usize = 16 << 20;
 
 /// Everything needed to process one file, resolved from the configuration.
 #[derive(Debug, Clone)]
@@ -47,11 +47,11 @@ pub struct FileJob {
 }
 
 /// `check` samples one bundle in this many; `send` and `run` check all.
-pub const CHECK_SAMPLE_EVERY: usize = 256;
+pub(crate) const CHECK_SAMPLE_EVERY: usize = 256;
 
 /// One row after the core: a result with its bundle, or its issues.
 #[derive(Debug)]
-pub enum RowOutcome {
+pub(crate) enum RowOutcome {
     Valid {
         row: Row,
         result: Box<LabResult>,
@@ -66,7 +66,7 @@ pub enum RowOutcome {
 
 /// What the file turned out to be, known once its header is read.
 #[derive(Debug, Clone)]
-pub struct FileHeader {
+pub(crate) struct FileHeader {
     pub info: SourceInfo,
     /// Field → column, as validation reads it (fields the layout fills
     /// point past the file's own cells, under the header they came from).
@@ -79,7 +79,7 @@ pub struct FileHeader {
 
 /// Totals after the last chunk.
 #[derive(Debug, Clone, Default)]
-pub struct FileTotals {
+pub(crate) struct FileTotals {
     pub sha256: String,
     pub rows_total: u64,
     pub rows_valid: u64,
@@ -145,7 +145,7 @@ impl FileTotals {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum PipelineError<E> {
+pub(crate) enum PipelineError<E> {
     /// The file could not be read at all (or stopped being readable midway).
     #[error(transparent)]
     Input(#[from] InputError),
@@ -155,7 +155,7 @@ pub enum PipelineError<E> {
 }
 
 /// What the caller does with a file's rows.
-pub trait Sink {
+pub(crate) trait Sink {
     type Error;
     /// Called once, when the header is known, before any chunk.
     fn header(&mut self, header: &FileHeader) -> Result<(), Self::Error>;
@@ -164,7 +164,7 @@ pub trait Sink {
 }
 
 /// Runs one file through the core, feeding `sink`.
-pub fn process_file<S: Sink>(
+pub(crate) fn process_file<S: Sink>(
     path: &Path,
     job: &FileJob,
     sink: &mut S,
@@ -471,13 +471,13 @@ fn nonconformity(bundle: &[u8], line: u64) -> Option<RowIssue> {
 }
 
 /// Hex SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
     sha256_prefix(path, None)
 }
 
 /// Hex SHA-256 of a file's first `limit` bytes (all of it for `None`):
 /// the bytes a pass with that `byte_limit` read.
-pub fn sha256_prefix(path: &Path, limit: Option<u64>) -> std::io::Result<String> {
+pub(crate) fn sha256_prefix(path: &Path, limit: Option<u64>) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?.take(limit.unwrap_or(u64::MAX));
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -492,7 +492,7 @@ pub fn sha256_prefix(path: &Path, limit: Option<u64>) -> std::io::Result<String>
 }
 
 /// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

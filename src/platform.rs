@@ -21,7 +21,7 @@ use std::path::Path;
 /// A number that stays the same while `path` names the same file (0 when
 /// the OS cannot tell; then size and mtime alone decide).
 #[cfg(unix)]
-pub fn file_identity(_path: &Path, meta: &Metadata) -> u64 {
+pub(crate) fn file_identity(_path: &Path, meta: &Metadata) -> u64 {
     use std::os::unix::fs::MetadataExt;
     meta.ino()
 }
@@ -39,7 +39,7 @@ pub fn file_identity(path: &Path, _meta: &Metadata) -> u64 {
 
 /// The volume `path` (a file or a folder) is on.
 #[cfg(unix)]
-pub fn volume_id(path: &Path) -> io::Result<u64> {
+pub(crate) fn volume_id(path: &Path) -> io::Result<u64> {
     use std::os::unix::fs::MetadataExt;
     Ok(std::fs::metadata(path)?.dev())
 }
@@ -53,7 +53,7 @@ pub fn volume_id(path: &Path) -> io::Result<u64> {
 
 /// The pt-BR name of a non-regular entry that only Unix has, if it is one.
 #[cfg(unix)]
-pub fn special_file_kind(file_type: FileType) -> Option<&'static str> {
+pub(crate) fn special_file_kind(file_type: FileType) -> Option<&'static str> {
     use std::os::unix::fs::FileTypeExt;
     if file_type.is_fifo() {
         Some("FIFO")
@@ -79,7 +79,7 @@ const WINDOWS_IN_USE: [i32; 3] = [5, 32, 33];
 
 /// True when `error` says another program holds the file open (only on
 /// Windows; on Unix an open file can always be renamed or replaced).
-pub fn is_in_use(error: &io::Error) -> bool {
+pub(crate) fn is_in_use(error: &io::Error) -> bool {
     cfg!(windows)
         && error
             .raw_os_error()

@@ -10,13 +10,14 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 pub const LOINC: &str = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRNomeExameLOINC";
-pub const GAL_EXAM: &str = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRNomeExameGAL";
+pub(crate) const GAL_EXAM: &str = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRNomeExameGAL";
 pub const SPECIMEN_GAL: &str = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRTipoAmostraGAL";
 pub const SPECIMEN_HL7: &str = "http://terminology.hl7.org/CodeSystem/v2-0487";
-pub const QUALITATIVE: &str =
+pub(crate) const QUALITATIVE: &str =
     "http://www.saude.gov.br/fhir/r4/CodeSystem/BRResultadoQualitativoExame";
-pub const SUBGROUP_SUS: &str = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRSubgrupoTabelaSUS";
-pub const DOCUMENT_TYPE: &str = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRTipoDocumento";
+pub(crate) const SUBGROUP_SUS: &str =
+    "http://www.saude.gov.br/fhir/r4/CodeSystem/BRSubgrupoTabelaSUS";
+pub(crate) const DOCUMENT_TYPE: &str = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRTipoDocumento";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Concept {
@@ -62,11 +63,11 @@ impl CodeSystem {
         }
     }
 
-    pub fn contains(&self, code: &str) -> bool {
+    pub(crate) fn contains(&self, code: &str) -> bool {
         self.index.contains_key(code)
     }
 
-    pub fn display(&self, code: &str) -> Option<&str> {
+    pub(crate) fn display(&self, code: &str) -> Option<&str> {
         self.index
             .get(code)
             .and_then(|&i| self.concepts[i].display.as_deref())
@@ -85,7 +86,7 @@ impl CodeSystems {
     }
 
     /// Is `code` a member of the code system at `url`? Unknown systems hold nothing.
-    pub fn contains(&self, url: &str, code: &str) -> bool {
+    pub(crate) fn contains(&self, url: &str, code: &str) -> bool {
         self.get(url).is_some_and(|cs| cs.contains(code))
     }
 }

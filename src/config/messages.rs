@@ -199,7 +199,7 @@ pub(super) struct Place {
 }
 
 impl Place {
-    pub fn of(text: &str, at: usize) -> Place {
+    pub(super) fn of(text: &str, at: usize) -> Place {
         let at = floor_char_boundary(text, at);
         let before = &text[..at];
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);

@@ -104,7 +104,7 @@ pub(super) struct Context<'a> {
 
 impl Context<'_> {
     /// The index of the entry whose `fullUrl` is `reference`.
-    pub fn resolve(&self, reference: &str) -> Option<usize> {
+    pub(super) fn resolve(&self, reference: &str) -> Option<usize> {
         self.entries
             .iter()
             .position(|e| e.full_url == Some(reference))

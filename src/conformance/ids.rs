@@ -13,7 +13,7 @@ fn digits(value: &str, len: usize) -> Option<Vec<u32>> {
 
 /// CNS: 15 digits; definitive (1, 2) with `000`/`001` at positions 12–14,
 /// or provisional (7, 8, 9); weighted sum (15..1) divisible by 11.
-pub fn cns_is_valid(value: &str) -> bool {
+pub(crate) fn cns_is_valid(value: &str) -> bool {
     let Some(d) = digits(value, 15) else {
         return false;
     };
@@ -36,7 +36,7 @@ fn mod11(values: &[u32], weights: &[u32]) -> u32 {
 }
 
 /// CPF: 11 digits, two mod-11 check digits, not all equal.
-pub fn cpf_is_valid(value: &str) -> bool {
+pub(crate) fn cpf_is_valid(value: &str) -> bool {
     let Some(d) = digits(value, 11) else {
         return false;
     };
@@ -49,7 +49,7 @@ pub fn cpf_is_valid(value: &str) -> bool {
 
 /// CNPJ: 14 characters; the first 12 may be `0-9`/`A-Z` (value = ASCII − 48),
 /// check digits numeric.
-pub fn cnpj_is_valid(value: &str) -> bool {
+pub(crate) fn cnpj_is_valid(value: &str) -> bool {
     let b = value.as_bytes();
     if b.len() != 14 || !b[12..].iter().all(u8::is_ascii_digit) {
         return false;
@@ -66,12 +66,12 @@ pub fn cnpj_is_valid(value: &str) -> bool {
 }
 
 /// CNES: exactly 7 digits in a bundle (padding is the sender's job).
-pub fn cnes_is_valid(value: &str) -> bool {
+pub(crate) fn cnes_is_valid(value: &str) -> bool {
     digits(value, 7).is_some()
 }
 
 /// A FHIR `instant`: `YYYY-MM-DDThh:mm:ss[.fff](Z|±hh:mm)`.
-pub fn is_instant(value: &str) -> bool {
+pub(super) fn is_instant(value: &str) -> bool {
     value.len() >= 20
         && value.as_bytes()[10] == b'T'
         && chrono::DateTime::parse_from_rfc3339(value).is_ok()
@@ -79,7 +79,7 @@ pub fn is_instant(value: &str) -> bool {
 
 /// A FHIR `dateTime`: `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, or a date-time with
 /// seconds and its UTC offset.
-pub fn is_date_time(value: &str) -> bool {
+pub(super) fn is_date_time(value: &str) -> bool {
     let b = value.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
     match b.len() {

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use bundle::{check_bundle_header, check_companions, declared_profile, index_entries, push};
 
-pub use ids::{cnes_is_valid, cnpj_is_valid, cns_is_valid, cpf_is_valid};
+pub(crate) use ids::cns_is_valid;
 
 /// One way a bundle breaks the profiles or the contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +29,9 @@ pub struct Violation {
 const RNDS_SYSTEM_PREFIX: &str = "http://www.saude.gov.br/fhir/r4/NamingSystem/BRRNDS-";
 const SD: &str = "http://www.saude.gov.br/fhir/r4/StructureDefinition/";
 
+#[cfg(test)]
 /// The canonical URLs of the profiles the checker knows.
-pub fn known_profiles() -> Vec<&'static str> {
+pub(crate) fn known_profiles() -> Vec<&'static str> {
     let mut urls: Vec<&str> = rules::profiles().keys().map(String::as_str).collect();
     urls.sort_unstable();
     urls

@@ -44,14 +44,14 @@ struct RuleFile {
 
 /// One path step; `choice` for `value[x]`-style names (`name` is the prefix).
 #[derive(Debug)]
-pub struct Segment {
+pub(super) struct Segment {
     pub name: String,
     pub choice: bool,
 }
 
 impl Segment {
     /// Does the JSON key `key` match this step?
-    pub fn matches(&self, key: &str) -> bool {
+    pub(super) fn matches(&self, key: &str) -> bool {
         if self.choice {
             key.len() > self.name.len()
                 && key.starts_with(self.name.as_str())
@@ -62,7 +62,7 @@ impl Segment {
     }
 
     /// The name as the profile writes it (`effective[x]`).
-    pub fn display(&self) -> String {
+    pub(super) fn display(&self) -> String {
         if self.choice {
             format!("{}[x]", self.name)
         } else {
@@ -73,7 +73,7 @@ impl Segment {
 
 /// Checks that need more than cardinality and values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Check {
+pub(super) enum Check {
     /// A patient CNS (15 digits with its check rule).
     Cns,
     /// CNES / CNPJ / CPF according to the sibling `system`.
@@ -89,7 +89,7 @@ pub enum Check {
 }
 
 #[derive(Debug)]
-pub struct Rule {
+pub(super) struct Rule {
     pub min: usize,
     pub max: Option<usize>,
     pub fixed: Option<String>,
@@ -100,7 +100,7 @@ pub struct Rule {
 }
 
 #[derive(Debug)]
-pub struct Profile {
+pub(super) struct Profile {
     /// The profile's short name (`BRDiagnosticoLaboratorioClinico-2.0`) for messages.
     pub name: String,
     pub resource_type: String,
@@ -113,7 +113,7 @@ pub struct Profile {
 
 /// One path step with the rules of the element it names and the steps below.
 #[derive(Debug)]
-pub struct Node {
+pub(super) struct Node {
     pub segment: Segment,
     pub rules: Vec<Rule>,
     pub children: Vec<Node>,
@@ -185,7 +185,7 @@ fn compile_rule(r: RuleFile) -> (Vec<Segment>, Rule) {
 /// Every known profile, keyed by canonical URL. The files are embedded, so
 /// a file that fails to parse is a build defect the tests catch (it is
 /// then simply absent, and its URL reported as unknown).
-pub fn profiles() -> &'static HashMap<String, Profile> {
+pub(super) fn profiles() -> &'static HashMap<String, Profile> {
     static CELL: OnceLock<HashMap<String, Profile>> = OnceLock::new();
     CELL.get_or_init(|| {
         FILES

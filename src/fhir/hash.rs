@@ -27,7 +27,7 @@ impl Canonical {
 }
 
 /// Hex SHA-256 of everything [`super::build`] sends for `result`.
-pub fn content_hash(result: &LabResult) -> String {
+pub(crate) fn content_hash(result: &LabResult) -> String {
     let mut h = Canonical(Sha256::new());
     h.text(VERSION)
         .text(&result.lab_id)

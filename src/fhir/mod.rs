@@ -7,8 +7,8 @@
 //! (the build instant comes in as text).
 
 mod hash;
-pub mod profiles;
-pub mod types;
+pub(crate) mod profiles;
+pub(crate) mod types;
 
 #[cfg(test)]
 mod tests;
@@ -20,8 +20,8 @@ use crate::config::ProfileSet;
 use crate::model::{ExamSystem, LabResult, Party, ResultValue, SpecimenSystem};
 use crate::schemas;
 
-pub use hash::content_hash;
-pub use types::Bundle;
+pub(crate) use hash::content_hash;
+pub(crate) use types::Bundle;
 use types::*;
 
 /// What a bundle needs besides the result itself.
@@ -50,14 +50,14 @@ const ENTRY_NAMESPACE: Uuid = Uuid::from_u128(0x6b2f_0d7e_4c1a_4f3e_9a57_3e1c_58
 
 /// Deterministic `fullUrl`s: the same lab id always yields the same three.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EntryIds {
+pub(crate) struct EntryIds {
     pub composition: Uuid,
     pub observation: Uuid,
     pub specimen: Uuid,
 }
 
 impl EntryIds {
-    pub fn for_lab_id(lab_id: &str) -> EntryIds {
+    pub(crate) fn for_lab_id(lab_id: &str) -> EntryIds {
         // One SHA-1 per bundle instead of four (it showed in profiles of
         // million-row files): the three ids differ only in their last byte,
         // which keeps the v5 version and variant bits intact.
@@ -141,7 +141,7 @@ fn patient(cns: &str) -> IdentifierReference<'_> {
 /// build instant: `Bundle.timestamp` and `meta.lastUpdated`. With
 /// `replaces = Some(rnds_id)` the Composition declares it replaces
 /// `Composition/<rnds_id>` (same `identifier.value` as the original).
-pub fn build<'a>(
+pub(crate) fn build<'a>(
     result: &'a LabResult,
     settings: &'a BundleSettings,
     timestamp: &'a str,
@@ -282,12 +282,12 @@ pub fn build<'a>(
 
 /// FHIR `instant` text (`2021-06-08T14:00:00-03:00`) for the `timestamp`
 /// argument of [`build`], e.g. from `Utc::now()` in the lab's offset.
-pub fn instant_text(t: chrono::DateTime<chrono::FixedOffset>) -> String {
+pub(crate) fn instant_text(t: chrono::DateTime<chrono::FixedOffset>) -> String {
     FhirInstant(t).to_string()
 }
 
 /// Appends the bundle as compact one-line JSON to `out`.
-pub fn write_json(bundle: &Bundle<'_>, out: &mut Vec<u8>) -> Result<(), FhirError> {
+pub(crate) fn write_json(bundle: &Bundle<'_>, out: &mut Vec<u8>) -> Result<(), FhirError> {
     serde_json::to_writer(out, bundle).map_err(|e| FhirError::Json(e.to_string()))
 }
 

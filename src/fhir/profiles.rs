@@ -13,32 +13,33 @@ macro_rules! sd {
 }
 
 /// `Bundle.identifier.system` is this prefix plus the requester id.
-pub const BUNDLE_IDENTIFIER_PREFIX: &str = "http://www.saude.gov.br/fhir/r4/NamingSystem/BRRNDS-";
+pub(crate) const BUNDLE_IDENTIFIER_PREFIX: &str =
+    "http://www.saude.gov.br/fhir/r4/NamingSystem/BRRNDS-";
 
 /// Identifier system of the patient (value: CNS); fixed by every profile.
-pub const INDIVIDUAL: &str = sd!("BRIndividuo-1.0");
+pub(crate) const INDIVIDUAL: &str = sd!("BRIndividuo-1.0");
 /// Identifier system of an establishment (value: CNES).
-pub const ESTABLISHMENT: &str = sd!("BREstabelecimentoSaude-1.0");
+pub(crate) const ESTABLISHMENT: &str = sd!("BREstabelecimentoSaude-1.0");
 /// Identifier system of a legal person or liberal professional (CNPJ/CPF).
-pub const LEGAL_PERSON: &str = sd!("BRPessoaJuridicaProfissionalLiberal-1.0");
+pub(crate) const LEGAL_PERSON: &str = sd!("BRPessoaJuridicaProfissionalLiberal-1.0");
 
-pub const COMPOSITION_2_0: &str = sd!("BRResultadoExameLaboratorial-2.0");
-pub const COMPOSITION_1_1: &str = sd!("BRResultadoExameLaboratorial-1.1");
-pub const OBSERVATION_2_0: &str = sd!("BRDiagnosticoLaboratorioClinico-2.0");
-pub const OBSERVATION_1_0: &str = sd!("BRDiagnosticoLaboratorioClinico-1.0");
-pub const SPECIMEN: &str = sd!("BRAmostraBiologica-1.0");
+pub(crate) const COMPOSITION_2_0: &str = sd!("BRResultadoExameLaboratorial-2.0");
+pub(crate) const COMPOSITION_1_1: &str = sd!("BRResultadoExameLaboratorial-1.1");
+pub(crate) const OBSERVATION_2_0: &str = sd!("BRDiagnosticoLaboratorioClinico-2.0");
+pub(crate) const OBSERVATION_1_0: &str = sd!("BRDiagnosticoLaboratorioClinico-1.0");
+pub(crate) const SPECIMEN: &str = sd!("BRAmostraBiologica-1.0");
 
 /// `Composition.title`, fixed by the profile.
-pub const TITLE: &str = "Resultado de Exame Laboratorial";
+pub(crate) const TITLE: &str = "Resultado de Exame Laboratorial";
 
-pub fn composition(set: ProfileSet) -> &'static str {
+pub(crate) fn composition(set: ProfileSet) -> &'static str {
     match set {
         ProfileSet::V2 => COMPOSITION_2_0,
         ProfileSet::V1 => COMPOSITION_1_1,
     }
 }
 
-pub fn observation(set: ProfileSet) -> &'static str {
+pub(crate) fn observation(set: ProfileSet) -> &'static str {
     match set {
         ProfileSet::V2 => OBSERVATION_2_0,
         ProfileSet::V1 => OBSERVATION_1_0,

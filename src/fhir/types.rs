@@ -16,7 +16,7 @@ use crate::model::When;
 
 /// `prefix` immediately followed by `suffix`, e.g. `BRRNDS-` + requester id.
 #[derive(Debug, Clone, Copy)]
-pub struct Joined<'a>(pub &'static str, pub &'a str);
+pub(crate) struct Joined<'a>(pub &'static str, pub &'a str);
 
 impl fmt::Display for Joined<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -33,7 +33,7 @@ impl Serialize for Joined<'_> {
 
 /// `urn:uuid:<uuid>` (an entry's `fullUrl` and the references to it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UrnUuid(pub Uuid);
+pub(crate) struct UrnUuid(pub Uuid);
 
 impl Serialize for UrnUuid {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -44,7 +44,7 @@ impl Serialize for UrnUuid {
 /// FHIR `instant`/`dateTime` text of an offset date-time, identical to
 /// [`When::to_fhir`] but written without chrono's format-string parser.
 #[derive(Debug, Clone, Copy)]
-pub struct FhirInstant(pub DateTime<FixedOffset>);
+pub(crate) struct FhirInstant(pub DateTime<FixedOffset>);
 
 impl fmt::Display for FhirInstant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,7 +87,7 @@ impl Serialize for FhirInstant {
 
 /// FHIR `dateTime` text of a [`When`] (date alone or full instant).
 #[derive(Debug, Clone, Copy)]
-pub struct FhirWhen(pub When);
+pub(crate) struct FhirWhen(pub When);
 
 fn write_date(f: &mut fmt::Formatter<'_>, d: NaiveDate) -> fmt::Result {
     if !(0..=9999).contains(&d.year()) {
@@ -112,7 +112,7 @@ impl Serialize for FhirWhen {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Coding<'a> {
+pub(crate) struct Coding<'a> {
     pub system: &'static str,
     pub code: &'a str,
 }
@@ -120,12 +120,12 @@ pub struct Coding<'a> {
 /// A `CodeableConcept` with exactly one coding and no text (the profiles
 /// fix `coding` to 1..1 and forbid `text` and `display`).
 #[derive(Debug, Serialize)]
-pub struct CodeableConcept<'a> {
+pub(crate) struct CodeableConcept<'a> {
     pub coding: [Coding<'a>; 1],
 }
 
 impl<'a> CodeableConcept<'a> {
-    pub fn one(system: &'static str, code: &'a str) -> Self {
+    pub(crate) fn one(system: &'static str, code: &'a str) -> Self {
         CodeableConcept {
             coding: [Coding { system, code }],
         }
@@ -133,7 +133,7 @@ impl<'a> CodeableConcept<'a> {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Identifier<'a> {
+pub(crate) struct Identifier<'a> {
     pub system: &'static str,
     pub value: &'a str,
 }
@@ -141,33 +141,33 @@ pub struct Identifier<'a> {
 /// A reference by identifier only (the profiles forbid `reference`,
 /// `type` and `display` on subject, author and performer).
 #[derive(Debug, Serialize)]
-pub struct IdentifierReference<'a> {
+pub(crate) struct IdentifierReference<'a> {
     pub identifier: Identifier<'a>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Reference<R: Serialize> {
+pub(crate) struct Reference<R: Serialize> {
     pub reference: R,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Text<'a> {
+pub(crate) struct Text<'a> {
     pub text: &'a str,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Meta {
+pub(crate) struct Meta {
     pub profile: [&'static str; 1],
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BundleMeta<'a> {
+pub(crate) struct BundleMeta<'a> {
     pub last_updated: &'a str,
 }
 
 #[derive(Debug, Serialize)]
-pub struct BundleIdentifier<'a> {
+pub(crate) struct BundleIdentifier<'a> {
     pub system: Joined<'a>,
     pub value: &'a str,
 }
@@ -176,7 +176,7 @@ pub struct BundleIdentifier<'a> {
 /// (a document bundle starts with its Composition).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Bundle<'a> {
+pub(crate) struct Bundle<'a> {
     pub resource_type: &'static str,
     pub meta: BundleMeta<'a>,
     pub identifier: BundleIdentifier<'a>,
@@ -192,26 +192,26 @@ pub struct Bundle<'a> {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Entry<R: Serialize> {
+pub(crate) struct Entry<R: Serialize> {
     pub full_url: UrnUuid,
     pub resource: R,
 }
 
 #[derive(Debug, Serialize)]
-pub struct RelatesTo<'a> {
+pub(crate) struct RelatesTo<'a> {
     pub code: &'static str,
     #[serde(rename = "targetReference")]
     pub target_reference: Reference<Joined<'a>>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Section {
+pub(crate) struct Section {
     pub entry: [Reference<UrnUuid>; 1],
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Composition<'a> {
+pub(crate) struct Composition<'a> {
     pub resource_type: &'static str,
     pub meta: Meta,
     pub status: &'static str,
@@ -230,10 +230,10 @@ pub struct Composition<'a> {
 /// emitted as a JSON number.
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
-pub struct Decimal<'a>(pub &'a RawValue);
+pub(crate) struct Decimal<'a>(pub &'a RawValue);
 
 #[derive(Debug, Serialize)]
-pub struct Quantity<'a> {
+pub(crate) struct Quantity<'a> {
     pub value: Decimal<'a>,
     #[serde(skip_serializing_if = "str::is_empty")]
     pub unit: &'a str,
@@ -242,14 +242,14 @@ pub struct Quantity<'a> {
 /// `note[]` straight from the result's notes, blank ones left out (FHIR
 /// forbids empty strings).
 #[derive(Debug, Clone, Copy)]
-pub struct Notes<'a>(pub &'a [String]);
+pub(crate) struct Notes<'a>(pub &'a [String]);
 
 impl Notes<'_> {
     fn texts(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|n| n.trim()).filter(|n| !n.is_empty())
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.texts().next().is_none()
     }
 }
@@ -266,7 +266,7 @@ impl Serialize for Notes<'_> {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Observation<'a> {
+pub(crate) struct Observation<'a> {
     pub resource_type: &'static str,
     pub meta: Meta,
     pub status: &'static str,
@@ -293,7 +293,7 @@ pub struct Observation<'a> {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Specimen<'a> {
+pub(crate) struct Specimen<'a> {
     pub resource_type: &'static str,
     pub meta: Meta,
     #[serde(rename = "type")]

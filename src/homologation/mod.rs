@@ -26,8 +26,8 @@ use crate::rnds::{Client, ClientError, Outcome};
 
 /// Fictitious test patient: valid check digits (provisional CNS), marked as
 /// a test value everywhere it appears.
-pub const TEST_PATIENT_CNS: &str = "759010928159013";
-pub const TEST_PATIENT_NAME: &str = "PACIENTE TESTE HOMOLOGACAO (FICTICIO)";
+pub(crate) const TEST_PATIENT_CNS: &str = "759010928159013";
+pub(crate) const TEST_PATIENT_NAME: &str = "PACIENTE TESTE HOMOLOGACAO (FICTICIO)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HomologationError {

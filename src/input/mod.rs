@@ -16,7 +16,9 @@ mod xlsx_cells;
 mod tests;
 
 use std::fs::File;
-use std::io::{Cursor, Read, Seek, SeekFrom};
+#[cfg(test)]
+use std::io::Cursor;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use self::csv::{read_csv, CsvSource, SNIFF_LEN};
@@ -85,7 +87,7 @@ impl Row {
     }
 
     /// Whether the reader cut this row's text: such a row is never sent.
-    pub fn is_cut(&self) -> bool {
+    pub(crate) fn is_cut(&self) -> bool {
         self.notes.iter().any(|note| {
             matches!(
                 note,
@@ -97,7 +99,7 @@ impl Row {
     /// Whether the reader doubts this is a data row as the lab wrote it
     /// (cut, a header again, or rows swallowed by an open quote): such a
     /// row is reported, never sent.
-    pub fn is_doubtful(&self) -> bool {
+    pub(crate) fn is_doubtful(&self) -> bool {
         self.notes
             .iter()
             .any(|note| !matches!(note, ReadNote::LegacyText { .. }))
@@ -121,13 +123,13 @@ fn mark_repeated_header(row: &mut Row, headers: &[String], header_line: u64) {
 
 /// The longest cell kept, in characters: Excel's own limit, so every cell
 /// we read fits the `erros.xlsx` we write.
-pub const MAX_CELL_CHARS: usize = 32_767;
+pub(crate) const MAX_CELL_CHARS: usize = 32_767;
 
 /// The longest physical line of a CSV kept, in bytes. Real exports have
 /// lines of a few hundred bytes; past this the rest of the line is skipped
 /// (and the row refused), so a line without breaks cannot take the
 /// memory.
-pub const MAX_LINE_BYTES: usize = 1 << 20;
+pub(crate) const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// Something the reader noticed about one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,14 +159,14 @@ pub enum ReadNote {
 }
 
 /// An opened file: what was detected plus a stream of its data rows.
-pub struct Table {
+pub(crate) struct Table {
     pub info: SourceInfo,
     pub rows: Box<dyn Iterator<Item = Result<Row, InputError>> + Send>,
 }
 
 /// A file that cannot be read at all. Messages are pt-BR (they reach lab staff).
 #[derive(Debug, thiserror::Error)]
-pub enum InputError {
+pub(crate) enum InputError {
     #[error("não foi possível abrir o arquivo: {}", crate::io_text::reason(.0))]
     Io(#[from] std::io::Error),
     #[error("formato não reconhecido: {0}")]
@@ -183,7 +185,7 @@ pub enum InputError {
 ///
 /// A CSV is streamed: only its first 64 KiB are held for detection, plus one
 /// cheap pass over the file to check whether it is valid UTF-8.
-pub fn open(path: &Path, options: &ReadOptions) -> Result<Table, InputError> {
+pub(crate) fn open(path: &Path, options: &ReadOptions) -> Result<Table, InputError> {
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |name| name.to_string_lossy().into_owned(),
@@ -230,9 +232,14 @@ pub fn open(path: &Path, options: &ReadOptions) -> Result<Table, InputError> {
     }
 }
 
+#[cfg(test)]
 /// Same as [`open`], from bytes already in memory; `name` is the file name
 /// reported in `SourceInfo::file` and used to recognise the format.
-pub fn open_bytes(name: &str, bytes: Vec<u8>, options: &ReadOptions) -> Result<Table, InputError> {
+pub(crate) fn open_bytes(
+    name: &str,
+    bytes: Vec<u8>,
+    options: &ReadOptions,
+) -> Result<Table, InputError> {
     let head_len = bytes.len().min(SNIFF_LEN);
     match classify(&bytes[..head_len], name)? {
         Kind::Xlsx => xlsx::read_xlsx(name.to_owned(), Cursor::new(bytes), options),

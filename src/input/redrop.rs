@@ -10,7 +10,7 @@ use crate::report::{ERROR_COLUMNS, FILE_NOTE_COLUMN};
 
 /// Where our error columns start, when `headers` end with one or more sets
 /// of them after at least one column of the lab's own.
-pub fn error_columns_at(headers: &[String]) -> Option<usize> {
+pub(super) fn error_columns_at(headers: &[String]) -> Option<usize> {
     let n = ERROR_COLUMNS.len();
     let mut at = headers.len();
     while at > n
@@ -26,7 +26,11 @@ pub fn error_columns_at(headers: &[String]) -> Option<usize> {
 
 /// Is the row with these `cell`s one of our whole-file lines? `cell(i)`
 /// gives the text of column `i`.
-pub fn is_file_note(at: usize, width: usize, cell: impl Fn(usize) -> Option<String>) -> bool {
+pub(super) fn is_file_note(
+    at: usize,
+    width: usize,
+    cell: impl Fn(usize) -> Option<String>,
+) -> bool {
     (at..width)
         .step_by(ERROR_COLUMNS.len())
         .any(|i| cell(i).is_some_and(|c| c.trim() == FILE_NOTE_COLUMN))

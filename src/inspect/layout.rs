@@ -29,7 +29,7 @@ pub enum Layout {
 
 impl Layout {
     /// One pt-BR line naming the layout.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Layout::Preset { name, description } => format!("{description} (layout = \"{name}\")"),
             Layout::Tidy => "uma linha por resultado (colunas reconhecidas pelos nomes)".into(),
@@ -45,7 +45,7 @@ impl Layout {
 
 /// Headers a layout reads (its columns, targets, analyte and composed
 /// columns).
-pub fn layout_headers(spec: &LayoutSpec) -> Vec<&str> {
+pub(crate) fn layout_headers(spec: &LayoutSpec) -> Vec<&str> {
     let mut headers = preset_headers(spec);
     headers.extend(
         spec.compose
@@ -69,7 +69,7 @@ fn preset_headers(spec: &LayoutSpec) -> Vec<&str> {
 
 /// The preset whose every column (at least three) the file has, the one
 /// naming the most columns when several do.
-pub fn matching_preset(headers: &[String]) -> Option<(&'static str, LayoutSpec)> {
+pub(crate) fn matching_preset(headers: &[String]) -> Option<(&'static str, LayoutSpec)> {
     let keys: Vec<String> = headers.iter().map(|h| mapping::key(h)).collect();
     preset_names()
         .into_iter()
@@ -83,7 +83,7 @@ pub fn matching_preset(headers: &[String]) -> Option<(&'static str, LayoutSpec)>
 
 /// Names the layout of a file from its column map, its file-level issues
 /// and the preset it matched.
-pub fn recognise(
+pub(crate) fn recognise(
     columns: &ColumnMap,
     file_issues: &[RowIssue],
     preset: Option<(&str, &LayoutSpec)>,

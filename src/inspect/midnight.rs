@@ -38,13 +38,13 @@ struct ColumnHours {
 
 /// Per-column statistics of instants with an explicit zone.
 #[derive(Debug, Clone)]
-pub struct TimestampHours {
+pub(crate) struct TimestampHours {
     columns: Vec<ColumnHours>,
     headers: Vec<String>,
 }
 
 impl TimestampHours {
-    pub fn new(width: usize) -> TimestampHours {
+    pub(crate) fn new(width: usize) -> TimestampHours {
         TimestampHours {
             columns: vec![ColumnHours::default(); width],
             headers: Vec::new(),
@@ -52,7 +52,7 @@ impl TimestampHours {
     }
 
     /// Adds one row's cells.
-    pub fn add_row(&mut self, cells: &[String]) {
+    pub(crate) fn add_row(&mut self, cells: &[String]) {
         for (stats, cell) in self.columns.iter_mut().zip(cells) {
             let text = cell.trim();
             if stats.mixed || text.is_empty() || crate::mapping::is_null(text) {
@@ -73,14 +73,14 @@ impl TimestampHours {
     }
 
     /// Names the columns (the header texts, in order).
-    pub fn with_headers(mut self, headers: &[String]) -> TimestampHours {
+    pub(crate) fn with_headers(mut self, headers: &[String]) -> TimestampHours {
         self.headers = headers.to_vec();
         self
     }
 
     /// The columns whose values all sat at one UTC hour, or all exactly on
     /// the hour.
-    pub fn flagged(&self) -> Vec<MidnightColumn> {
+    pub(crate) fn flagged(&self) -> Vec<MidnightColumn> {
         self.columns
             .iter()
             .enumerate()

@@ -21,8 +21,8 @@ use crate::model::RowIssue;
 use crate::pipeline::{self, FileHeader, FileJob, PipelineError, RowOutcome};
 use crate::report::SkippedRows;
 
-pub use layout::{layout_headers, matching_preset, recognise, Layout};
-pub use midnight::{MidnightColumn, TimestampHours};
+pub(crate) use layout::{layout_headers, matching_preset, recognise, Layout};
+pub(crate) use midnight::{MidnightColumn, TimestampHours};
 pub use render::{render, snippet};
 
 /// Issues listed per problem code in the report (the rest are counted).

@@ -12,7 +12,7 @@
 /// The calendar-date part of a date or date-time text: `2020-07-27` of
 /// `2020-07-27T03:00:00.000Z`, `27/07/2020` of `27/07/2020 08:15`. A text
 /// without a time part is returned as is (trimmed).
-pub fn date_part(text: &str) -> &str {
+pub(crate) fn date_part(text: &str) -> &str {
     let t = text.trim();
     let bytes = t.as_bytes();
     // ISO: YYYY-MM-DD followed by `T` or a space.

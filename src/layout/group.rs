@@ -14,14 +14,14 @@ use crate::input::{InputError, Row};
 
 /// What the pipeline hands to the plan: one row, or one group of rows.
 #[derive(Debug)]
-pub enum Unit {
+pub(crate) enum Unit {
     Row(Row),
     Group(Group),
 }
 
 impl Unit {
     /// How many file rows the unit holds.
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         match self {
             Unit::Row(_) => 1,
             Unit::Group(g) => g.rows.len(),
@@ -30,7 +30,7 @@ impl Unit {
 
     /// Bytes of text the unit holds: chunks are bounded by it too, so rows
     /// near the reader's caps cannot pile up in memory.
-    pub fn text_bytes(&self) -> usize {
+    pub(crate) fn text_bytes(&self) -> usize {
         let row_bytes = |row: &Row| row.cells.iter().map(String::len).sum::<usize>();
         match self {
             Unit::Row(row) => row_bytes(row),
@@ -41,7 +41,7 @@ impl Unit {
 
 /// Consecutive rows sharing one key.
 #[derive(Debug, Default)]
-pub struct Group {
+pub(crate) struct Group {
     pub rows: Vec<Row>,
     /// The key was seen before, in a group that already closed.
     pub reopened: bool,
@@ -52,7 +52,7 @@ pub struct Group {
 }
 
 /// Turns a row stream into groups by `key_columns`.
-pub struct Grouper<I> {
+pub(crate) struct Grouper<I> {
     rows: I,
     key_columns: Vec<usize>,
     max_rows: usize,
@@ -64,7 +64,7 @@ pub struct Grouper<I> {
 }
 
 impl<I> Grouper<I> {
-    pub fn new(rows: I, key_columns: Vec<usize>, max_rows: usize) -> Self {
+    pub(crate) fn new(rows: I, key_columns: Vec<usize>, max_rows: usize) -> Self {
         Grouper {
             rows,
             key_columns,

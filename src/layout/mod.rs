@@ -21,11 +21,13 @@ use serde::Deserialize;
 
 use crate::model::Field;
 
-pub use dates::date_part;
-pub use group::{Grouper, Unit};
-pub use plan::{Mapped, Plan, Skip};
-pub use presets::{preset, preset_defects, preset_names};
-pub use statuses::statuses_defect;
+pub(crate) use group::{Grouper, Unit};
+pub(crate) use plan::{Mapped, Plan, Skip};
+#[cfg(test)]
+pub(crate) use presets::preset_defects;
+pub(crate) use presets::{preset, preset_names};
+#[cfg(test)]
+pub(crate) use statuses::statuses_defect;
 
 /// The layout keys of an `[[inbox]]`; a preset file in `schemas/layouts/`
 /// has exactly these keys too (plus `description`).
@@ -151,7 +153,7 @@ impl LayoutSpec {
     /// `self` (an inbox's own keys) over `base` (a preset): maps are merged
     /// key by key, lists and sections given by the inbox replace the
     /// preset's.
-    pub fn over(&self, base: &LayoutSpec) -> LayoutSpec {
+    pub(crate) fn over(&self, base: &LayoutSpec) -> LayoutSpec {
         let merge = |own: &BTreeMap<String, String>, base: &BTreeMap<String, String>| {
             let mut m = base.clone();
             m.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -193,7 +195,7 @@ impl LayoutSpec {
     }
 
     /// Does the layout do anything beyond renaming columns?
-    pub fn is_plain(&self) -> bool {
+    pub(crate) fn is_plain(&self) -> bool {
         self.values.is_empty()
             && self.select == Select::default()
             && self.targets.is_empty()
@@ -204,7 +206,7 @@ impl LayoutSpec {
 
     /// Problems a configuration must not start with (pt-BR, they reach the
     /// person writing the config).
-    pub fn problems(&self) -> Vec<String> {
+    pub(crate) fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.targets.len() > 1 {
             let mut suffixes: Vec<&str> = self
@@ -274,7 +276,7 @@ impl LayoutSpec {
 
 /// The layout an inbox asks for: its preset (if any) with its own keys on
 /// top. Errors are pt-BR sentences for the configuration report.
-pub fn resolve(name: Option<&str>, own: &LayoutSpec) -> Result<LayoutSpec, String> {
+pub(crate) fn resolve(name: Option<&str>, own: &LayoutSpec) -> Result<LayoutSpec, String> {
     let spec = match name {
         Some(name) => {
             let base = preset(name).ok_or_else(|| {

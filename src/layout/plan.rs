@@ -22,7 +22,7 @@ use crate::model::{Field, RowIssue};
 
 /// A row (or group) the layout says is not a result to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skip {
+pub(crate) struct Skip {
     pub line: u64,
     /// Stable name of the reason, e.g. `status_nao_liberado`.
     pub code: &'static str,
@@ -33,7 +33,7 @@ pub struct Skip {
 
 impl Skip {
     /// The pt-BR explanation shown in `resumo.json`.
-    pub fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         let (c, v) = (&self.column, &self.value);
         match self.code {
             "fora_da_selecao" => {
@@ -69,7 +69,7 @@ impl Skip {
 
 /// What the layout makes of a unit.
 #[derive(Debug)]
-pub enum Mapped {
+pub(crate) enum Mapped {
     /// A result to validate: the row with its slots, and issues the layout
     /// already found (a value no map knows).
     Record {
@@ -130,7 +130,7 @@ struct CompiledAnalytes {
 
 /// A layout ready to apply to the rows of one file.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     width: usize,
     plain: bool,
     /// One column map per target (a target's result slot carries its own
@@ -163,7 +163,7 @@ fn find(headers: &[String], wanted: &str) -> Option<usize> {
 
 impl Plan {
     /// Compiles `spec` against a file whose columns were mapped into `base`.
-    pub fn new(spec: &LayoutSpec, base: ColumnMap) -> Plan {
+    pub(crate) fn new(spec: &LayoutSpec, base: ColumnMap) -> Plan {
         let headers = base.headers.clone();
         let width = headers.len();
         let mut missing = Vec::new();
@@ -340,34 +340,34 @@ impl Plan {
     }
 
     /// The column map validation reads for a record (with the slots).
-    pub fn view(&self, index: usize) -> &ColumnMap {
+    pub(crate) fn view(&self, index: usize) -> &ColumnMap {
         self.views.get(index).unwrap_or(&self.views[0])
     }
 
     /// The number of the file's own cells (slots come after).
-    pub fn width(&self) -> usize {
+    pub(crate) fn width(&self) -> usize {
         self.width
     }
 
     /// Nothing to do beyond renaming columns: rows go straight to validation.
-    pub fn is_plain(&self) -> bool {
+    pub(crate) fn is_plain(&self) -> bool {
         self.plain
     }
 
     /// Key columns when the layout groups analyte rows.
-    pub fn group_key(&self) -> Option<(Vec<usize>, usize)> {
+    pub(crate) fn group_key(&self) -> Option<(Vec<usize>, usize)> {
         self.analytes
             .as_ref()
             .map(|a| (a.key.clone(), a.max_group_rows))
     }
 
     /// Header texts the layout names that the file does not have.
-    pub fn missing_columns(&self) -> &[String] {
+    pub(crate) fn missing_columns(&self) -> &[String] {
         &self.missing
     }
 
     /// Applies the layout to one unit.
-    pub fn apply(&self, unit: Unit, out: &mut Vec<Mapped>) {
+    pub(crate) fn apply(&self, unit: Unit, out: &mut Vec<Mapped>) {
         match unit {
             Unit::Row(row) => self.apply_row(row, out),
             Unit::Group(group) => self.apply_group(group, out),

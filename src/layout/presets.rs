@@ -23,19 +23,20 @@ const PRESETS: &[(&str, &str)] = &[
 
 /// The preset called `name`, or None when there is none (or, a defect the
 /// tests catch, when its file does not parse).
-pub fn preset(name: &str) -> Option<LayoutSpec> {
+pub(crate) fn preset(name: &str) -> Option<LayoutSpec> {
     let (_, text) = PRESETS.iter().find(|(n, _)| *n == name)?;
     toml::from_str(text).ok()
 }
 
 /// Every preset name, for messages.
-pub fn preset_names() -> Vec<&'static str> {
+pub(crate) fn preset_names() -> Vec<&'static str> {
     PRESETS.iter().map(|(n, _)| *n).collect()
 }
 
+#[cfg(test)]
 /// Every preset that does not parse or is inconsistent (a defect of the
 /// embedded data; a test asserts this is empty).
-pub fn preset_defects() -> Vec<String> {
+pub(crate) fn preset_defects() -> Vec<String> {
     PRESETS
         .iter()
         .filter_map(|(name, text)| match toml::from_str::<LayoutSpec>(text) {

@@ -13,7 +13,7 @@ use crate::mapping::value_key;
 const STATUSES: &str = include_str!("../../schemas/statuses.toml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusKind {
+pub(super) enum StatusKind {
     Send,
     Skip,
 }
@@ -48,11 +48,12 @@ fn table() -> &'static Result<HashMap<String, StatusKind>, String> {
 }
 
 /// The meaning of a status key (already [`value_key`]ed), if known.
-pub fn status_kind(key: &str) -> Option<StatusKind> {
+pub(super) fn status_kind(key: &str) -> Option<StatusKind> {
     table().as_ref().ok()?.get(key).copied()
 }
 
+#[cfg(test)]
 /// A defect of the embedded table (the tests assert there is none).
-pub fn statuses_defect() -> Option<String> {
+pub(crate) fn statuses_defect() -> Option<String> {
     table().as_ref().err().cloned()
 }

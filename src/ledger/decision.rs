@@ -1,11 +1,13 @@
 //! The exactly-once decision for one lab id, pure given its stored row.
 
 use super::results::{ResultRecord, ResultState};
-use super::{Ledger, LedgerError};
+use super::Ledger;
+#[cfg(test)]
+use super::LedgerError;
 
 /// What to do with a result whose lab id and content hash are given.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Never sent, or only rejected before (the lab fixed the row): send.
     New,
     /// RNDS holds this exact content: do not send; report it as already
@@ -30,14 +32,15 @@ pub enum Decision {
 }
 
 impl Ledger {
+    #[cfg(test)]
     /// The decision for `lab_id` carrying `content_hash`.
-    pub fn decide(&self, lab_id: &str, content_hash: &str) -> Result<Decision, LedgerError> {
+    pub(crate) fn decide(&self, lab_id: &str, content_hash: &str) -> Result<Decision, LedgerError> {
         Ok(decide_from(self.get(lab_id)?.as_ref(), content_hash))
     }
 }
 
 /// [`Ledger::decide`] without the look-up.
-pub fn decide_from(row: Option<&ResultRecord>, content_hash: &str) -> Decision {
+pub(crate) fn decide_from(row: Option<&ResultRecord>, content_hash: &str) -> Decision {
     let Some(row) = row else {
         return Decision::New;
     };

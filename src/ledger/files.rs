@@ -8,10 +8,10 @@ use super::{now_text, Ledger, LedgerError};
 
 /// Row id of a file in the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FileId(pub i64);
+pub(crate) struct FileId(pub i64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileState {
+pub(crate) enum FileState {
     /// Claimed; its rows are being sent.
     Processing,
     /// Every row reached a final state (or was reported pending).
@@ -41,11 +41,11 @@ impl FileState {
 
 /// Row id of a report set in the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReportId(pub i64);
+pub(crate) struct ReportId(pub i64);
 
 /// A report set recorded by [`Ledger::begin_publish`] and not finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnpublishedReport {
+pub(crate) struct UnpublishedReport {
     pub id: ReportId,
     pub file_id: FileId,
     pub kind: String,
@@ -57,7 +57,7 @@ pub struct UnpublishedReport {
 
 /// A file just claimed.
 #[derive(Debug, Clone)]
-pub struct NewFile<'a> {
+pub(crate) struct NewFile<'a> {
     /// Hex SHA-256 of the file's bytes.
     pub sha256: &'a str,
     /// Name as the lab dropped it.
@@ -69,7 +69,7 @@ pub struct NewFile<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileRecord {
+pub(crate) struct FileRecord {
     pub id: FileId,
     pub sha256: String,
     pub name: String,
@@ -111,7 +111,7 @@ fn file_from_row(row: &Row<'_>) -> rusqlite::Result<(FileRecord, String)> {
 
 impl Ledger {
     /// Records a claimed file (state `processing`).
-    pub fn record_file(&mut self, file: &NewFile<'_>) -> Result<FileId, LedgerError> {
+    pub(crate) fn record_file(&mut self, file: &NewFile<'_>) -> Result<FileId, LedgerError> {
         self.conn.execute(
             "INSERT INTO files (sha256, name, inbox, work_path, claimed_at, state)
              VALUES (?1, ?2, ?3, ?4, ?5, 'processing')",
@@ -127,7 +127,7 @@ impl Ledger {
     }
 
     /// Marks a file finished and records where it was moved.
-    pub fn finish_file(
+    pub(crate) fn finish_file(
         &mut self,
         id: FileId,
         state: FileState,
@@ -140,9 +140,15 @@ impl Ledger {
         Ok(())
     }
 
+    #[cfg(test)]
     /// Records a report written for a file (`kind` e.g. `resumo`, `erros`,
     /// `enviados`, `acompanhamento`).
-    pub fn add_report(&mut self, id: FileId, kind: &str, path: &Path) -> Result<(), LedgerError> {
+    pub(crate) fn add_report(
+        &mut self,
+        id: FileId,
+        kind: &str,
+        path: &Path,
+    ) -> Result<(), LedgerError> {
         self.conn.execute(
             "INSERT INTO file_reports (file_id, kind, path, written_at) VALUES (?1, ?2, ?3, ?4)",
             params![id.0, kind, path_text(path), now_text()],
@@ -154,7 +160,7 @@ impl Ledger {
     /// moved into place (its summary to `path`): before the first move, so
     /// that a crash in the middle is finished on the next start
     /// ([`Ledger::unpublished_reports`]) rather than reported again.
-    pub fn begin_publish(
+    pub(crate) fn begin_publish(
         &mut self,
         id: FileId,
         kind: &str,
@@ -170,7 +176,7 @@ impl Ledger {
     }
 
     /// Every file of the set is in place.
-    pub fn end_publish(&mut self, report: ReportId) -> Result<(), LedgerError> {
+    pub(crate) fn end_publish(&mut self, report: ReportId) -> Result<(), LedgerError> {
         self.conn.execute(
             "UPDATE file_reports SET staging = NULL WHERE id = ?1",
             params![report.0],
@@ -179,7 +185,7 @@ impl Ledger {
     }
 
     /// Report sets whose publication a crash interrupted, oldest first.
-    pub fn unpublished_reports(&self) -> Result<Vec<UnpublishedReport>, LedgerError> {
+    pub(crate) fn unpublished_reports(&self) -> Result<Vec<UnpublishedReport>, LedgerError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, file_id, kind, path, staging FROM file_reports
              WHERE staging IS NOT NULL ORDER BY id",
@@ -196,17 +202,18 @@ impl Ledger {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    #[cfg(test)]
     /// The most recent file with these bytes.
-    pub fn file_by_sha256(&self, sha256: &str) -> Result<Option<FileRecord>, LedgerError> {
+    pub(crate) fn file_by_sha256(&self, sha256: &str) -> Result<Option<FileRecord>, LedgerError> {
         self.file_where("sha256 = ?1", sha256)
     }
 
-    pub fn file(&self, id: FileId) -> Result<Option<FileRecord>, LedgerError> {
+    pub(crate) fn file(&self, id: FileId) -> Result<Option<FileRecord>, LedgerError> {
         self.file_where("id = ?1", id.0)
     }
 
     /// Files still `processing` (claimed before a stop), oldest first.
-    pub fn files_in_progress(&self) -> Result<Vec<FileRecord>, LedgerError> {
+    pub(crate) fn files_in_progress(&self) -> Result<Vec<FileRecord>, LedgerError> {
         let ids: Vec<i64> = {
             let mut stmt = self
                 .conn

@@ -180,7 +180,7 @@ impl Ledger {
     /// new-ledger`). An existing ledger file and its `-wal`/`-shm` are not
     /// deleted but renamed to `<path>.descartado-<stamp>[-wal|-shm]`, whose
     /// main path is returned. The caller holds the ledger lock.
-    pub fn start_fresh(path: &Path, stamp: &str) -> Result<Option<PathBuf>, LedgerError> {
+    pub(crate) fn start_fresh(path: &Path, stamp: &str) -> Result<Option<PathBuf>, LedgerError> {
         // A name none of whose files exists: a rename over an earlier
         // set-aside ledger (two fresh starts in one second) would destroy it.
         let taken = |aside: &Path| {

@@ -26,10 +26,10 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use decision::{decide_from, Decision};
-pub use files::{FileId, FileRecord, FileState, NewFile, ReportId, UnpublishedReport};
-pub use results::{Intent, LedgerOutcome, ResultRecord, ResultState, StateCounts};
-pub use snapshot::{LedgerReader, LedgerSnapshot, RecentFile};
+pub(crate) use decision::{decide_from, Decision};
+pub(crate) use files::{FileId, FileRecord, FileState, NewFile};
+pub(crate) use results::{Intent, LedgerOutcome, ResultRecord, ResultState};
+pub(crate) use snapshot::{LedgerReader, LedgerSnapshot};
 
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -139,7 +139,7 @@ fn reset_advice(path: &std::path::Path) -> String {
 /// [`Ledger`] (WAL lets readers run while one writer commits). Every call
 /// blocks on disk I/O; from async code use `tokio::task::spawn_blocking` or
 /// a dedicated thread, one call per batch.
-pub struct Ledger {
+pub(crate) struct Ledger {
     conn: Connection,
     /// Dropped after `conn` (field order): see [`guard::Session`].
     _session: guard::Session,
@@ -157,7 +157,7 @@ impl Ledger {
     /// replacement, and the restarted service would replace the old RNDS id
     /// a second time; one fsync per batch transaction is cheap next to the
     /// HTTP round trips it protects (see the throughput test).
-    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+    pub(crate) fn open(path: &Path) -> Result<Ledger, LedgerError> {
         let open_err = |source| LedgerError::Open {
             path: path.to_path_buf(),
             source,
@@ -197,8 +197,9 @@ impl Ledger {
         })
     }
 
+    #[cfg(test)]
     /// The schema version this build writes.
-    pub fn schema_version() -> i64 {
+    pub(crate) fn schema_version() -> i64 {
         schema::latest_version()
     }
 }

@@ -7,7 +7,7 @@ use super::{now_text, Ledger, LedgerError};
 
 /// Where a lab id stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ResultState {
+pub(crate) enum ResultState {
     /// Intent recorded; the POST may or may not have happened.
     Sending,
     /// RNDS created the document; its id is known.
@@ -23,7 +23,7 @@ pub enum ResultState {
 }
 
 impl ResultState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ResultState::Sending => "sending",
             ResultState::Accepted => "accepted",
@@ -49,7 +49,7 @@ impl ResultState {
 
 /// One row about to be POSTed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Intent {
+pub(crate) struct Intent {
     pub lab_id: String,
     pub content_hash: String,
     pub file_id: FileId,
@@ -61,7 +61,7 @@ pub struct Intent {
 
 /// What became of a send (or of the resolution of an unresolved row).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LedgerOutcome {
+pub(crate) enum LedgerOutcome {
     Accepted {
         rnds_id: String,
     },
@@ -83,7 +83,7 @@ pub enum LedgerOutcome {
 
 /// A stored row of `results`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResultRecord {
+pub(crate) struct ResultRecord {
     pub lab_id: String,
     /// Hash of the latest attempt's content.
     pub content_hash: String,
@@ -103,9 +103,10 @@ pub struct ResultRecord {
     pub sent_at: Option<String>,
 }
 
+#[cfg(test)]
 /// Rows per state (of one file, or of the whole ledger).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StateCounts {
+pub(crate) struct StateCounts {
     pub sending: u64,
     pub accepted: u64,
     pub accepted_id_unknown: u64,
@@ -145,7 +146,7 @@ fn with_state((mut record, state): (ResultRecord, String)) -> Result<ResultRecor
 
 impl Ledger {
     /// The stored row of `lab_id`.
-    pub fn get(&self, lab_id: &str) -> Result<Option<ResultRecord>, LedgerError> {
+    pub(crate) fn get(&self, lab_id: &str) -> Result<Option<ResultRecord>, LedgerError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {RESULT_COLUMNS} FROM results WHERE lab_id = ?1"
         ))?;
@@ -168,7 +169,7 @@ impl Ledger {
     /// holds it ([`LedgerOutcome::AcceptedIdUnknown`]). A `sending` row is
     /// never re-sent: after a restart, [`Ledger::mark_interrupted_unknown`]
     /// turns the interrupted ones into `unknown` first.
-    pub fn begin_sending(&mut self, batch: &[Intent]) -> Result<(), LedgerError> {
+    pub(crate) fn begin_sending(&mut self, batch: &[Intent]) -> Result<(), LedgerError> {
         let now = now_text();
         let tx = self.conn.transaction()?;
         {
@@ -218,7 +219,7 @@ impl Ledger {
     /// facts about RNDS, so every known lab id is recorded whatever its
     /// state; ids without a row are returned as an error after the others
     /// are committed.
-    pub fn record_outcomes(
+    pub(crate) fn record_outcomes(
         &mut self,
         batch: &[(String, LedgerOutcome)],
     ) -> Result<(), LedgerError> {
@@ -314,11 +315,12 @@ impl Ledger {
         }
     }
 
+    #[cfg(test)]
     /// At start-up, before any send: every row still `sending` was
     /// interrupted by the stop and its answer is lost; marks them `unknown`
     /// and returns how many. Never call it while this process has POSTs in
     /// flight.
-    pub fn mark_interrupted_unknown(&mut self) -> Result<usize, LedgerError> {
+    pub(crate) fn mark_interrupted_unknown(&mut self) -> Result<usize, LedgerError> {
         Ok(self.conn.execute(
             "UPDATE results SET state = 'unknown', updated_at = ?1,
                 last_error = 'interrompido antes da resposta'
@@ -329,24 +331,30 @@ impl Ledger {
 
     /// Rows in `sending` or `unknown`: resolve them before any new work
     /// (at start-up and after lost answers).
-    pub fn unresolved(&self) -> Result<Vec<ResultRecord>, LedgerError> {
+    pub(crate) fn unresolved(&self) -> Result<Vec<ResultRecord>, LedgerError> {
         self.rows_where("state IN ('sending', 'unknown')", [])
     }
 
+    #[cfg(test)]
     /// Rows left `pending` by transient failures: send them again.
-    pub fn pending(&self) -> Result<Vec<ResultRecord>, LedgerError> {
+    pub(crate) fn pending(&self) -> Result<Vec<ResultRecord>, LedgerError> {
         self.rows_where("state = 'pending'", [])
     }
 
+    #[cfg(test)]
     /// Rows whose latest attempt came from `file_id`.
-    pub fn results_of_file(&self, file_id: FileId) -> Result<Vec<ResultRecord>, LedgerError> {
+    pub(crate) fn results_of_file(
+        &self,
+        file_id: FileId,
+    ) -> Result<Vec<ResultRecord>, LedgerError> {
         self.rows_where("file_id = ?1", [file_id.0])
     }
 
+    #[cfg(test)]
     /// Accepted versions of `lab_id`, oldest first, as
     /// `(content_hash, rnds_id, replaces, accepted_at)`.
     #[allow(clippy::type_complexity)]
-    pub fn history(
+    pub(crate) fn history(
         &self,
         lab_id: &str,
     ) -> Result<Vec<(String, Option<String>, Option<String>, String)>, LedgerError> {
@@ -360,10 +368,11 @@ impl Ledger {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    #[cfg(test)]
     /// Rows per state whose latest attempt came from `file_id`, or of the
     /// whole ledger with `None`. Rows found already sent are not touched,
     /// so the caller counts those.
-    pub fn counts(&self, file_id: Option<FileId>) -> Result<StateCounts, LedgerError> {
+    pub(crate) fn counts(&self, file_id: Option<FileId>) -> Result<StateCounts, LedgerError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT state, COUNT(*) FROM results WHERE ?1 IS NULL OR file_id = ?1 GROUP BY state",
         )?;

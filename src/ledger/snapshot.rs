@@ -57,13 +57,13 @@ pub struct LedgerSnapshot {
 }
 
 /// A read-only connection to a ledger file.
-pub struct LedgerReader {
+pub(crate) struct LedgerReader {
     conn: Connection,
 }
 
 impl LedgerReader {
     /// Opens `path` read-only; fails (never creates) when it does not exist.
-    pub fn open(path: &Path) -> Result<LedgerReader, LedgerError> {
+    pub(crate) fn open(path: &Path) -> Result<LedgerReader, LedgerError> {
         let open_err = |source| LedgerError::Open {
             path: path.to_path_buf(),
             source,
@@ -87,7 +87,7 @@ impl LedgerReader {
     }
 
     /// The snapshot; "today" and "the last hour" start at the given instants.
-    pub fn snapshot(
+    pub(crate) fn snapshot(
         &self,
         today_start: DateTime<Utc>,
         hour_start: DateTime<Utc>,

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::input::Row;
 use crate::model::{ExamCode, Field, Qualitative, SpecimenCode};
 
-pub use normalize::{edit_distance, key, repair_mojibake, value_key};
+pub(crate) use normalize::{edit_distance, key, value_key};
 
 /// Which column holds which field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub struct ColumnMap {
 
 impl ColumnMap {
     /// The original header text mapped to `field`.
-    pub fn header(&self, field: Field) -> Option<&str> {
+    pub(crate) fn header(&self, field: Field) -> Option<&str> {
         self.by_field
             .get(&field)
             .and_then(|&i| self.headers.get(i))
@@ -40,14 +40,14 @@ impl ColumnMap {
     }
 
     /// The cell of `row` for `field` (None when unmapped or the row is short).
-    pub fn cell<'r>(&self, row: &'r Row, field: Field) -> Option<&'r str> {
+    pub(crate) fn cell<'r>(&self, row: &'r Row, field: Field) -> Option<&'r str> {
         self.by_field
             .get(&field)
             .and_then(|&i| row.cells.get(i))
             .map(String::as_str)
     }
 
-    pub fn has(&self, field: Field) -> bool {
+    pub(crate) fn has(&self, field: Field) -> bool {
         self.by_field.contains_key(&field)
     }
 }
@@ -116,7 +116,7 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
 }
 
 /// The header wordings recognised for `field`, as written in the table.
-pub fn header_wordings(field: Field) -> &'static [String] {
+pub(crate) fn header_wordings(field: Field) -> &'static [String] {
     tables::tables()
         .synonyms
         .get(&field)
@@ -126,7 +126,7 @@ pub fn header_wordings(field: Field) -> &'static [String] {
 
 /// Is `value` empty or a null token (`null`, `N/A`, `Desconhecido`, ...)?
 /// `-` is not null here (it is a result wording); see [`is_blank_optional`].
-pub fn is_null(value: &str) -> bool {
+pub(crate) fn is_null(value: &str) -> bool {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return true;
@@ -140,12 +140,12 @@ pub fn is_null(value: &str) -> bool {
 }
 
 /// [`is_null`] for optional columns, where a lone `-` also means "nothing".
-pub fn is_blank_optional(value: &str) -> bool {
+pub(crate) fn is_blank_optional(value: &str) -> bool {
     value.trim() == "-" || is_null(value)
 }
 
 /// The meaning of a result wording or code 1/2/3, if it is in the vocabulary.
-pub fn qualitative(value: &str) -> Option<Qualitative> {
+pub(crate) fn qualitative(value: &str) -> Option<Qualitative> {
     normalize::with_value_key(value, |k| tables::tables().results.get(k).copied())
 }
 
@@ -157,7 +157,7 @@ pub fn qualitative(value: &str) -> Option<Qualitative> {
 /// value with digits (`SARS-CoV-1`, `H1N1 detectado`) or one that is a known
 /// wording plus other words (`Flu detectado`) gets none, and wordings that
 /// name a pathogen (`SARS-CoV-2`) are never suggested.
-pub fn closest_result_wording(value: &str) -> Option<&'static str> {
+pub(crate) fn closest_result_wording(value: &str) -> Option<&'static str> {
     let wanted = normalize::value_key(value);
     if wanted.chars().any(|c| c.is_ascii_digit()) {
         return None;
@@ -193,17 +193,17 @@ pub fn closest_result_wording(value: &str) -> Option<&'static str> {
 }
 
 /// A specimen wording, display or code → its code.
-pub fn specimen(value: &str) -> Option<SpecimenCode> {
+pub(crate) fn specimen(value: &str) -> Option<SpecimenCode> {
     normalize::with_value_key(value, |k| tables::tables().specimens.get(k).cloned())
 }
 
 /// An exam code that is in BRNomeExameLOINC or BRNomeExameGAL.
-pub fn exam_code(code: &str) -> Option<ExamCode> {
+pub(crate) fn exam_code(code: &str) -> Option<ExamCode> {
     tables::exam_code(code.trim())
 }
 
 /// A Portuguese exam name (or a code system display) → its code.
-pub fn exam_by_name(name: &str) -> Option<ExamCode> {
+pub(crate) fn exam_by_name(name: &str) -> Option<ExamCode> {
     normalize::with_value_key(name, |k| tables::tables().exams.get(k).cloned())
 }
 

@@ -9,7 +9,7 @@ use encoding_rs::{WINDOWS_1250, WINDOWS_1252};
 /// The lookup key of `text`: lowercase ASCII letters and digits only, with
 /// accents stripped, after repairing mojibake. `"NÃO DET ECTADO"`,
 /// `"Não detectado"` and `"NÃ£o detectado"` share the key `naodetectado`.
-pub fn key(text: &str) -> String {
+pub(crate) fn key(text: &str) -> String {
     if let Some(repaired) = repair_mojibake(text) {
         return fold(&repaired);
     }
@@ -18,7 +18,7 @@ pub fn key(text: &str) -> String {
 
 /// [`key`], but a text made only of punctuation (`+`, `-`) is its own key,
 /// so such wordings stay distinguishable.
-pub fn value_key(text: &str) -> String {
+pub(crate) fn value_key(text: &str) -> String {
     let folded = key(text);
     if folded.is_empty() {
         text.trim().to_string()
@@ -29,7 +29,7 @@ pub fn value_key(text: &str) -> String {
 
 /// Calls `f` with [`value_key`] of `text`, built in a reused per-thread
 /// buffer so the lookups of every cell do not allocate.
-pub fn with_value_key<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
+pub(super) fn with_value_key<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
     thread_local! {
         static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
@@ -53,7 +53,7 @@ pub fn with_value_key<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
 /// Header key: like [`key`], after dropping the stray byte-order-mark debris
 /// some exports leave in front of the first header (`ÿid` is `id` preceded
 /// by a lone 0xFF read as Latin-1).
-pub fn header_key(text: &str) -> String {
+pub(super) fn header_key(text: &str) -> String {
     key(text.trim_start_matches(['\u{feff}', '\u{ff}', '\u{fe}']))
 }
 
@@ -95,7 +95,7 @@ fn strip_accent(c: char) -> Option<char> {
 /// saved again as UTF-8: re-encoding it in that code page gives back valid
 /// UTF-8. Legitimate accented text does not survive that round trip (`Não`
 /// in cp1252 is not valid UTF-8), which is what makes the test safe.
-pub fn repair_mojibake(text: &str) -> Option<String> {
+pub(crate) fn repair_mojibake(text: &str) -> Option<String> {
     // Every double-encoded character is two non-ASCII characters in a row;
     // ordinary Portuguese text rarely has that, so most values skip the
     // re-encoding (and its allocation) entirely.
@@ -123,7 +123,7 @@ pub fn repair_mojibake(text: &str) -> Option<String> {
 }
 
 /// Levenshtein distance over chars (keys are short).
-pub fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];

@@ -50,14 +50,14 @@ struct ResultWordings {
 
 /// Header wordings of one field, as written in the file and as keys.
 #[derive(Debug, Default)]
-pub struct FieldSynonyms {
+pub(super) struct FieldSynonyms {
     pub wordings: Vec<String>,
     pub exact_keys: Vec<String>,
     pub prefix_keys: Vec<String>,
 }
 
 #[derive(Debug, Default)]
-pub struct Tables {
+pub(super) struct Tables {
     pub synonyms: HashMap<Field, FieldSynonyms>,
     pub null_keys: HashSet<String>,
     pub results: HashMap<String, Qualitative>,
@@ -70,7 +70,7 @@ pub struct Tables {
     pub defects: Vec<String>,
 }
 
-pub fn tables() -> &'static Tables {
+pub(super) fn tables() -> &'static Tables {
     static CELL: OnceLock<Tables> = OnceLock::new();
     CELL.get_or_init(load)
 }
@@ -145,7 +145,7 @@ fn specimen_code(code: &str) -> Option<SpecimenCode> {
 }
 
 /// The exam code's system when it is in BRNomeExameLOINC or BRNomeExameGAL.
-pub fn exam_code(code: &str) -> Option<ExamCode> {
+pub(super) fn exam_code(code: &str) -> Option<ExamCode> {
     let cs = code_systems();
     let system = if cs.contains(schemas::LOINC, code) {
         ExamSystem::Loinc

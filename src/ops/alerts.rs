@@ -18,7 +18,7 @@ use crate::config::{AlertEmail, Alertas};
 
 /// What can raise an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Condition {
+pub(crate) enum Condition {
     Pending,
     FileFailed,
     Rejected,
@@ -27,7 +27,7 @@ pub enum Condition {
 
 /// What the alerter looks at, gathered by the service.
 #[derive(Debug, Clone, Default)]
-pub struct AlertInputs {
+pub(crate) struct AlertInputs {
     /// Age of the oldest file with rows waiting for RNDS, in seconds.
     pub oldest_pending_age_s: Option<i64>,
     pub rows_waiting: u64,
@@ -39,14 +39,14 @@ pub struct AlertInputs {
 
 /// One message to deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Alert {
+pub(crate) struct Alert {
     pub condition: Condition,
     pub subject: String,
     pub body: String,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum AlertError {
+pub(crate) enum AlertError {
     #[error("alerta por e-mail: {0}")]
     Email(String),
     #[error("alerta por comando: {0}")]
@@ -55,7 +55,7 @@ pub enum AlertError {
 
 /// The throttle and the last totals seen.
 #[derive(Debug)]
-pub struct Alerter {
+pub(crate) struct Alerter {
     settings: Alertas,
     last_sent: HashMap<Condition, Instant>,
     files_failed_seen: u64,
@@ -63,7 +63,7 @@ pub struct Alerter {
 }
 
 impl Alerter {
-    pub fn new(settings: Alertas) -> Alerter {
+    pub(crate) fn new(settings: Alertas) -> Alerter {
         Alerter {
             settings,
             last_sent: HashMap::new(),
@@ -73,7 +73,7 @@ impl Alerter {
     }
 
     /// The alerts due at `now` (each condition at most once per period).
-    pub fn due(&mut self, i: &AlertInputs, now: Instant) -> Vec<Alert> {
+    pub(crate) fn due(&mut self, i: &AlertInputs, now: Instant) -> Vec<Alert> {
         let s = &self.settings;
         let mut raised = Vec::new();
         if let Some(age) = i
@@ -154,17 +154,17 @@ impl Alerter {
 
     /// Forgets that `condition` was sent (its delivery failed): it is tried
     /// again at the next check.
-    pub fn forget(&mut self, condition: Condition) {
+    pub(crate) fn forget(&mut self, condition: Condition) {
         self.last_sent.remove(&condition);
     }
 
     /// How often the conditions are checked.
-    pub fn check_every(&self) -> Duration {
+    pub(crate) fn check_every(&self) -> Duration {
         Duration::from_secs(self.settings.check_interval_s.max(1))
     }
 
     /// Sends `alert` by every configured channel.
-    pub async fn deliver(&self, alert: &Alert) -> Result<(), AlertError> {
+    pub(crate) async fn deliver(&self, alert: &Alert) -> Result<(), AlertError> {
         if let Some(email) = &self.settings.email {
             send_email(email, alert).await?;
         }

@@ -19,7 +19,7 @@ struct State {
 
 /// A rotating log file; clones share the file.
 #[derive(Debug, Clone)]
-pub struct RotatingFile {
+pub(crate) struct RotatingFile {
     path: PathBuf,
     max_bytes: u64,
     keep: u32,
@@ -28,7 +28,7 @@ pub struct RotatingFile {
 
 impl RotatingFile {
     /// Opens (appending) `path`, creating its folder.
-    pub fn open(path: &Path, max_bytes: u64, keep: u32) -> std::io::Result<RotatingFile> {
+    pub(crate) fn open(path: &Path, max_bytes: u64, keep: u32) -> std::io::Result<RotatingFile> {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
@@ -84,7 +84,7 @@ impl RotatingFile {
 }
 
 /// The writer for one event.
-pub struct LineWriter<'a>(&'a RotatingFile);
+pub(crate) struct LineWriter<'a>(&'a RotatingFile);
 
 impl Write for LineWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -40,7 +40,7 @@ pub struct LogFile {
 
 /// `2026-12-01T07:25:12.345-03:00` in the lab's zone.
 #[derive(Debug, Clone, Copy)]
-pub struct LabTime(pub chrono_tz::Tz);
+pub(crate) struct LabTime(pub chrono_tz::Tz);
 
 impl FormatTime for LabTime {
     fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {

@@ -12,7 +12,7 @@ use std::io::Write;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// `line` with every CNS and CPF masked.
-pub fn mask_identifiers(line: &str) -> Cow<'_, str> {
+pub(crate) fn mask_identifiers(line: &str) -> Cow<'_, str> {
     let bytes = line.as_bytes();
     let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
@@ -70,7 +70,7 @@ fn punctuated_cpf(b: &[u8]) -> bool {
 /// `tracing_subscriber::fmt` formats an event into one buffer and writes it
 /// with one `write_all`, so an identifier is never split across writes.
 #[derive(Debug, Clone)]
-pub struct Masking<M>(pub M);
+pub(crate) struct Masking<M>(pub M);
 
 impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Masking<M> {
     type Writer = MaskingWriter<M::Writer>;
@@ -79,7 +79,7 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Masking<M> {
     }
 }
 
-pub struct MaskingWriter<W>(W);
+pub(crate) struct MaskingWriter<W>(W);
 
 impl<W: Write> Write for MaskingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

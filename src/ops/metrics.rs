@@ -12,7 +12,7 @@ use crate::ledger::LedgerSnapshot;
 
 /// What one scrape sees.
 #[derive(Debug, Clone)]
-pub struct ScrapeInputs {
+pub(crate) struct ScrapeInputs {
     pub now: DateTime<Utc>,
     pub telemetry: TelemetrySnapshot,
     /// The read-only ledger snapshot, or why it could not be read.
@@ -30,7 +30,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 /// The exposition text.
-pub fn render(i: &ScrapeInputs) -> String {
+pub(crate) fn render(i: &ScrapeInputs) -> String {
     let t = &i.telemetry;
     let mut out = String::with_capacity(4096);
     let o = &mut out;
@@ -186,7 +186,7 @@ pub fn render(i: &ScrapeInputs) -> String {
 }
 
 /// `Ok` or the reasons (pt-BR) the service is not healthy.
-pub fn health(i: &ScrapeInputs) -> Result<(), Vec<String>> {
+pub(crate) fn health(i: &ScrapeInputs) -> Result<(), Vec<String>> {
     let mut reasons = Vec::new();
     if let Some(since) = i.telemetry.outage_since {
         let down = i.now - since;

@@ -8,14 +8,14 @@
 //! Invariant: observes, never decides: nothing here changes what is sent,
 //! and nothing here writes to the ledger.
 
-pub mod alerts;
-pub mod logfile;
+pub(crate) mod alerts;
+pub(crate) mod logfile;
 pub mod logging;
-pub mod mask;
-pub mod metrics;
+pub(crate) mod mask;
+pub(crate) mod metrics;
 mod server;
 pub mod status;
-pub mod telemetry;
+pub(crate) mod telemetry;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ use telemetry::{Reachability, RowCounts, Telemetry};
 
 /// What a file's pass has done so far (for the progress line).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PassProgress {
+pub(crate) struct PassProgress {
     pub read: u64,
     pub sent: u64,
     pub already_sent: u64,
@@ -42,7 +42,7 @@ pub struct PassProgress {
 /// The service's operations handle: telemetry, the outage log, progress
 /// lines and (when configured) the metrics endpoint.
 #[derive(Clone)]
-pub struct Ops {
+pub(crate) struct Ops {
     telemetry: Arc<Telemetry>,
     progress_every: Duration,
     /// When the service last heard from or tried RNDS (probe scheduling).
@@ -84,7 +84,7 @@ impl ExchangeObserver for Observer {
 }
 
 impl Ops {
-    pub fn new(config: &Config) -> Ops {
+    pub(crate) fn new(config: &Config) -> Ops {
         Ops {
             telemetry: Arc::new(Telemetry::default()),
             progress_every: Duration::from_secs(config.service.progress_log_s.max(1)),
@@ -93,20 +93,16 @@ impl Ops {
     }
 
     /// For [`Client::observed`].
-    pub fn observer(&self) -> Arc<dyn ExchangeObserver> {
+    pub(crate) fn observer(&self) -> Arc<dyn ExchangeObserver> {
         Arc::new(Observer {
             telemetry: self.telemetry.clone(),
             last_exchange: self.last_exchange.clone(),
         })
     }
 
-    pub fn telemetry(&self) -> &Telemetry {
-        &self.telemetry
-    }
-
     /// Binds the metrics endpoint (when configured) and starts the
     /// background duties (outage summaries, idle probes) until `stop`.
-    pub async fn start(
+    pub(crate) async fn start(
         &self,
         config: &Config,
         client: &Client,
@@ -140,7 +136,7 @@ impl Ops {
 
     /// A progress logger for one pass over `name`: at most one line per
     /// `progress_log_s`.
-    pub fn file_progress(&self, name: &str) -> impl FnMut(&PassProgress) + Send {
+    pub(crate) fn file_progress(&self, name: &str) -> impl FnMut(&PassProgress) + Send {
         let name = name.to_string();
         let every = self.progress_every;
         let mut last = Instant::now();
@@ -162,7 +158,7 @@ impl Ops {
     }
 
     /// A file left the service.
-    pub fn file_finished(&self, summary: &Summary, failed: bool) {
+    pub(crate) fn file_finished(&self, summary: &Summary, failed: bool) {
         self.telemetry.file_finished(
             failed,
             RowCounts {

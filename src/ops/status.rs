@@ -13,19 +13,19 @@ use crate::ledger::{LedgerReader, LedgerSnapshot};
 /// Files listed by `status`.
 const RECENT_FILES: usize = 10;
 /// A certificate with fewer days left needs renewing now.
-pub const CERTIFICATE_WARNING_DAYS: i64 = 30;
+pub(crate) const CERTIFICATE_WARNING_DAYS: i64 = 30;
 
 /// Exit codes of `status` (documented in the README).
-pub mod exit {
+pub(crate) mod exit {
     /// Nothing needs a person.
-    pub const OK: i32 = 0;
+    pub(crate) const OK: i32 = 0;
     /// Rows refused by RNDS still unfixed, or a file failed today.
-    pub const ROWS_NEED_FIXING: i32 = 1;
+    pub(crate) const ROWS_NEED_FIXING: i32 = 1;
     /// Configuration: certificate expired or expiring within 30 days,
     /// unreadable certificate or ledger, missing inbox.
-    pub const CONFIG: i32 = 3;
+    pub(crate) const CONFIG: i32 = 3;
     /// Rows waiting for RNDS longer than `pending_report_after_s`.
-    pub const PENDING: i32 = 4;
+    pub(crate) const PENDING: i32 = 4;
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -261,7 +261,7 @@ fn local_date(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
 }
 
 /// `45 s`, `12 min`, `3 h 05 min`, `2 dias`.
-pub fn human_age(seconds: i64) -> String {
+pub(crate) fn human_age(seconds: i64) -> String {
     match seconds {
         s if s < 60 => format!("{s} s"),
         s if s < 3600 => format!("{} min", s / 60),

@@ -10,13 +10,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 /// Upper bounds (seconds) of the RNDS latency histogram buckets.
-pub const LATENCY_BUCKETS_S: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+pub(crate) const LATENCY_BUCKETS_S: [f64; 10] =
+    [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 /// Classes of RNDS answers.
-pub const ANSWER_CLASSES: [&str; 5] = ["2xx", "4xx", "429", "5xx", "sem_resposta"];
+pub(crate) const ANSWER_CLASSES: [&str; 5] = ["2xx", "4xx", "429", "5xx", "sem_resposta"];
 
 /// Row outcomes counted per file.
-pub const ROW_OUTCOMES: [&str; 6] = [
+pub(crate) const ROW_OUTCOMES: [&str; 6] = [
     "enviada",
     "substituida",
     "ja_enviada",
@@ -27,7 +28,7 @@ pub const ROW_OUTCOMES: [&str; 6] = [
 
 /// A change of RNDS reachability worth one log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reachability {
+pub(crate) enum Reachability {
     /// The first failure after a success (or after start).
     WentDown { since: DateTime<Utc> },
     /// The first success after an outage that lasted `lasted`.
@@ -44,7 +45,7 @@ struct Outage {
 
 /// Counters of one service process.
 #[derive(Debug, Default)]
-pub struct Telemetry {
+pub(crate) struct Telemetry {
     files_processed: AtomicU64,
     files_failed: AtomicU64,
     rows: [AtomicU64; ROW_OUTCOMES.len()],
@@ -59,7 +60,7 @@ pub struct Telemetry {
 
 /// Per-file row counts, in the order of [`ROW_OUTCOMES`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RowCounts {
+pub(crate) struct RowCounts {
     pub sent: u64,
     pub replaced: u64,
     pub already_sent: u64,
@@ -83,7 +84,7 @@ impl RowCounts {
 
 /// A consistent read of the counters for the exposition.
 #[derive(Debug, Clone, Default)]
-pub struct TelemetrySnapshot {
+pub(crate) struct TelemetrySnapshot {
     pub files_processed: u64,
     pub files_failed: u64,
     pub rows: [u64; ROW_OUTCOMES.len()],
@@ -97,7 +98,7 @@ pub struct TelemetrySnapshot {
 
 impl Telemetry {
     /// A file left the service: processed (its rows counted) or failed.
-    pub fn file_finished(&self, failed: bool, rows: RowCounts) {
+    pub(crate) fn file_finished(&self, failed: bool, rows: RowCounts) {
         if failed {
             self.files_failed.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -110,7 +111,7 @@ impl Telemetry {
 
     /// One HTTP exchange with RNDS: `status` is `None` when no answer came.
     /// Returns a reachability change when this exchange is one.
-    pub fn exchange(
+    pub(crate) fn exchange(
         &self,
         elapsed: Duration,
         status: Option<u16>,
@@ -143,7 +144,7 @@ impl Telemetry {
     }
 
     /// RNDS could not be reached before any exchange (token request failed).
-    pub fn unreachable(&self, now: DateTime<Utc>) -> Option<Reachability> {
+    pub(crate) fn unreachable(&self, now: DateTime<Utc>) -> Option<Reachability> {
         self.answers[4].fetch_add(1, Ordering::Relaxed);
         self.failed(now)
     }
@@ -169,7 +170,7 @@ impl Telemetry {
         Some(Reachability::WentDown { since: now })
     }
 
-    pub fn snapshot(&self) -> TelemetrySnapshot {
+    pub(crate) fn snapshot(&self) -> TelemetrySnapshot {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
         let last = self.last_success_unix.load(Ordering::Relaxed);

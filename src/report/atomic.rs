@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Writes `bytes` to `path` atomically (readers see the old file or the new
 /// one, never a partial one). Returns where it went (see [`AtomicFile::commit`]).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
     let mut file = AtomicFile::create(path)?;
     file.write_all(bytes)?;
     file.commit()
@@ -28,7 +28,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
 /// A streaming atomic write. Dropped without [`AtomicFile::commit`], it
 /// removes its temporary file and leaves the target untouched.
 #[derive(Debug)]
-pub struct AtomicFile {
+pub(crate) struct AtomicFile {
     target: PathBuf,
     temp: PathBuf,
     writer: Option<BufWriter<File>>,
@@ -81,7 +81,7 @@ impl AtomicFile {
     /// Creates the temporary file next to `path` (same folder, so the final
     /// rename never crosses file systems). Its name starts with a dot and
     /// ends in `.tmp`, so folder scanners can skip it.
-    pub fn create(path: &Path) -> io::Result<AtomicFile> {
+    pub(crate) fn create(path: &Path) -> io::Result<AtomicFile> {
         let (temp, file) = create_temp_beside(path)?;
         Ok(AtomicFile {
             target: path.to_path_buf(),
@@ -89,11 +89,6 @@ impl AtomicFile {
             writer: Some(BufWriter::with_capacity(64 * 1024, file)),
             committed: false,
         })
-    }
-
-    /// The final path.
-    pub fn path(&self) -> &Path {
-        &self.target
     }
 
     fn writer(&mut self) -> io::Result<&mut BufWriter<File>> {
@@ -106,7 +101,7 @@ impl AtomicFile {
     /// the folder so the rename itself survives a power cut. Returns the
     /// path written: the target, or a free numbered name beside it when
     /// the target exists and cannot be replaced.
-    pub fn commit(mut self) -> io::Result<PathBuf> {
+    pub(crate) fn commit(mut self) -> io::Result<PathBuf> {
         let writer = self
             .writer
             .take()
@@ -186,7 +181,7 @@ fn shared_with_group(dir: &Path) -> bool {
 /// Creates folder `path` (its parent must exist) as private as the reports
 /// it will hold: 0700, or 0750 inside a setgid folder (which passes its
 /// setgid bit on). An existing folder is left as it is.
-pub fn create_private_dir(path: &Path) -> io::Result<()> {
+pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
     // Only unix sets a mode; Windows folders inherit their parent's ACL.
     #[cfg_attr(not(unix), allow(unused_mut))]
     let mut builder = fs::DirBuilder::new();
@@ -207,7 +202,7 @@ pub fn create_private_dir(path: &Path) -> io::Result<()> {
 
 /// Creates folder `path` and its missing parents, each as private as
 /// [`create_private_dir`] makes one. Existing folders are left as they are.
-pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
+pub(crate) fn create_private_dir_all(path: &Path) -> io::Result<()> {
     if path.is_dir() {
         return Ok(());
     }
@@ -219,7 +214,7 @@ pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
 
 /// Whether `name` is a temporary file [`AtomicFile`] leaves behind when
 /// the process is killed before committing: `.<name>.<pid>-<n>.tmp`.
-pub fn is_temp_leftover(name: &str) -> bool {
+pub(crate) fn is_temp_leftover(name: &str) -> bool {
     let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
         return false;
     };
@@ -234,7 +229,7 @@ pub fn is_temp_leftover(name: &str) -> bool {
 
 /// Syncs folder `dir` so that renames into it survive a power cut.
 #[cfg(unix)]
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 

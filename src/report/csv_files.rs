@@ -24,7 +24,7 @@ pub const FILE_NOTE_COLUMN: &str = "(arquivo)";
 /// The cells and issue of a whole-file line: the sentence in the first
 /// column too, where it is seen without scrolling past the file's own
 /// columns.
-pub fn file_note(issue: &RowIssue) -> (Vec<String>, RowIssue) {
+pub(crate) fn file_note(issue: &RowIssue) -> (Vec<String>, RowIssue) {
     let note = RowIssue {
         column: FILE_NOTE_COLUMN.into(),
         ..issue.clone()
@@ -33,7 +33,7 @@ pub fn file_note(issue: &RowIssue) -> (Vec<String>, RowIssue) {
 }
 
 /// Separator of several issues of one row inside one cell.
-pub const ISSUE_SEPARATOR: &str = " | ";
+pub(crate) const ISSUE_SEPARATOR: &str = " | ";
 
 fn excel_writer(path: &Path) -> io::Result<csv::Writer<AtomicFile>> {
     let mut file = AtomicFile::create(path)?;
@@ -51,7 +51,7 @@ fn excel_writer(path: &Path) -> io::Result<csv::Writer<AtomicFile>> {
 /// an input file must never run when staff open a report. Leading quotes
 /// already there are counted, so [`restore_formula`] undoes exactly this
 /// and nothing else.
-pub fn neutralise_formula(cell: &str) -> Cow<'_, str> {
+pub(crate) fn neutralise_formula(cell: &str) -> Cow<'_, str> {
     if would_run(cell.trim_start_matches('\'')) {
         Cow::Owned(format!("'{cell}"))
     } else {
@@ -60,7 +60,7 @@ pub fn neutralise_formula(cell: &str) -> Cow<'_, str> {
 }
 
 /// The inverse of [`neutralise_formula`], for a report dropped back in.
-pub fn restore_formula(cell: &str) -> Option<&str> {
+pub(crate) fn restore_formula(cell: &str) -> Option<&str> {
     let rest = cell.strip_prefix('\'')?;
     would_run(rest.trim_start_matches('\'')).then_some(rest)
 }
@@ -85,7 +85,7 @@ fn commit(writer: csv::Writer<AtomicFile>) -> io::Result<PathBuf> {
 
 /// The three error cells of a row: columns, values and messages of its
 /// issues, each joined with [`ISSUE_SEPARATOR`] in the same order.
-pub fn issue_cells(issues: &[RowIssue]) -> [String; 3] {
+pub(crate) fn issue_cells(issues: &[RowIssue]) -> [String; 3] {
     let join = |part: fn(&RowIssue) -> &str| {
         issues
             .iter()
@@ -113,7 +113,7 @@ pub(super) fn aligned(cells: &[String], width: usize) -> impl Iterator<Item = &s
 /// `<stem>.erros.csv`: the invalid rows as they were, plus why, so the lab
 /// can fix the cells and drop the file again. Written atomically on
 /// [`ErrorsCsv::commit`]; dropped without commit, nothing appears.
-pub struct ErrorsCsv {
+pub(crate) struct ErrorsCsv {
     writer: csv::Writer<AtomicFile>,
     width: usize,
     rows: u64,
@@ -122,7 +122,7 @@ pub struct ErrorsCsv {
 
 impl ErrorsCsv {
     /// Starts the file with the original `headers` plus the error columns.
-    pub fn create(path: &Path, headers: &[String]) -> io::Result<ErrorsCsv> {
+    pub(crate) fn create(path: &Path, headers: &[String]) -> io::Result<ErrorsCsv> {
         let mut writer = excel_writer(path)?;
         writer.write_record(
             headers
@@ -139,7 +139,7 @@ impl ErrorsCsv {
     }
 
     /// One invalid row: its original `cells`, then its issues.
-    pub fn write_row(&mut self, cells: &[String], issues: &[RowIssue]) -> io::Result<()> {
+    pub(crate) fn write_row(&mut self, cells: &[String], issues: &[RowIssue]) -> io::Result<()> {
         self.record.clear();
         self.record
             .extend(aligned(cells, self.width).map(neutralised));
@@ -151,26 +151,27 @@ impl ErrorsCsv {
     }
 
     /// A line about the whole file (see [`FILE_NOTE_COLUMN`]).
-    pub fn write_file_note(&mut self, issue: &RowIssue) -> io::Result<()> {
+    pub(crate) fn write_file_note(&mut self, issue: &RowIssue) -> io::Result<()> {
         let (cells, note) = file_note(issue);
         self.write_row(&cells, std::slice::from_ref(&note))
     }
 
+    #[cfg(test)]
     /// Rows written so far (header excluded).
-    pub fn rows(&self) -> u64 {
+    pub(crate) fn rows(&self) -> u64 {
         self.rows
     }
 
     /// Flushes and moves the file into place; returns where it went (see
     /// [`AtomicFile::commit`]).
-    pub fn commit(self) -> io::Result<PathBuf> {
+    pub(crate) fn commit(self) -> io::Result<PathBuf> {
         commit(self.writer)
     }
 }
 
 /// What happened to a valid row, in the words `enviados.csv` uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SentStatus {
+pub(crate) enum SentStatus {
     /// Accepted by RNDS (201).
     Sent,
     /// Accepted as a replacement of an earlier, different version.
@@ -188,7 +189,7 @@ pub enum SentStatus {
 }
 
 impl SentStatus {
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         match self {
             SentStatus::Sent => "enviado".into(),
             SentStatus::Replaced => "substituído".into(),
@@ -206,16 +207,16 @@ impl SentStatus {
 }
 
 /// Header of `enviados.csv`.
-pub const SENT_COLUMNS: [&str; 4] = ["linha", "id_exame", "id_rnds", "situacao"];
+pub(crate) const SENT_COLUMNS: [&str; 4] = ["linha", "id_exame", "id_rnds", "situacao"];
 
 /// `<stem>.enviados.csv`: one line per valid row with the RNDS id it got.
-pub struct SentCsv {
+pub(crate) struct SentCsv {
     writer: csv::Writer<AtomicFile>,
     rows: u64,
 }
 
 impl SentCsv {
-    pub fn create(path: &Path) -> io::Result<SentCsv> {
+    pub(crate) fn create(path: &Path) -> io::Result<SentCsv> {
         let mut writer = excel_writer(path)?;
         writer.write_record(SENT_COLUMNS)?;
         Ok(SentCsv { writer, rows: 0 })
@@ -223,7 +224,7 @@ impl SentCsv {
 
     /// `rnds_id` is empty when RNDS assigned none (pending, rejected, or an
     /// earlier acceptance whose answer was lost).
-    pub fn write_row(
+    pub(crate) fn write_row(
         &mut self,
         line: u64,
         lab_id: &str,
@@ -241,11 +242,11 @@ impl SentCsv {
         Ok(())
     }
 
-    pub fn rows(&self) -> u64 {
+    pub(crate) fn rows(&self) -> u64 {
         self.rows
     }
 
-    pub fn commit(self) -> io::Result<PathBuf> {
+    pub(crate) fn commit(self) -> io::Result<PathBuf> {
         commit(self.writer)
     }
 }

@@ -12,12 +12,12 @@ use crate::model::RowIssue;
 
 /// How many issues a [`Summary`] keeps in memory for callers that inspect
 /// it; the written `resumo.json` always lists every issue.
-pub const ISSUES_KEPT_IN_MEMORY: usize = 1000;
+pub(crate) const ISSUES_KEPT_IN_MEMORY: usize = 1000;
 
 /// Every issue of one file, in order, already laid out as the `issues`
 /// array of `resumo.json`. Dropped, it removes its temporary file.
 #[derive(Debug)]
-pub struct IssueLog {
+pub(crate) struct IssueLog {
     spool: PathBuf,
     writer: BufWriter<File>,
     count: u64,
@@ -25,7 +25,7 @@ pub struct IssueLog {
 
 impl IssueLog {
     /// A new log whose spool sits beside `summary_path`.
-    pub fn create(summary_path: &Path) -> io::Result<IssueLog> {
+    pub(crate) fn create(summary_path: &Path) -> io::Result<IssueLog> {
         let (spool, file) = create_temp_beside(summary_path)?;
         Ok(IssueLog {
             spool,
@@ -36,7 +36,7 @@ impl IssueLog {
 
     /// Appends `issue`; also keeps it in `summary.issues` while that holds
     /// fewer than [`ISSUES_KEPT_IN_MEMORY`].
-    pub fn push(&mut self, issue: RowIssue, summary: &mut Summary) -> io::Result<()> {
+    pub(crate) fn push(&mut self, issue: RowIssue, summary: &mut Summary) -> io::Result<()> {
         let pretty = serde_json::to_string_pretty(&issue)?;
         if self.count > 0 {
             self.writer.write_all(b",")?;
@@ -52,18 +52,15 @@ impl IssueLog {
         Ok(())
     }
 
-    pub fn len(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
         self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
     }
 
     /// Writes `summary` atomically to `path`, its `issues` taken from the
     /// log (all of them) instead of from memory. Returns where it went (see
     /// [`AtomicFile::commit`]).
-    pub fn write_summary(mut self, summary: &Summary, path: &Path) -> io::Result<PathBuf> {
+    pub(crate) fn write_summary(mut self, summary: &Summary, path: &Path) -> io::Result<PathBuf> {
         self.writer.flush()?;
         let mut head = summary.clone();
         head.issues = Vec::new();

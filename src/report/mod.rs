@@ -19,17 +19,21 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
-pub use atomic::{
+pub(crate) use atomic::{
     create_private_dir, create_private_dir_all, is_temp_leftover, sync_dir, write_atomic,
     AtomicFile,
 };
-pub use csv_files::{
-    file_note, issue_cells, neutralise_formula, restore_formula, ErrorsCsv, SentCsv, SentStatus,
-    ERROR_COLUMNS, FILE_NOTE_COLUMN, ISSUE_SEPARATOR, SENT_COLUMNS,
-};
-pub use issues::{IssueLog, ISSUES_KEPT_IN_MEMORY};
+#[cfg(test)]
+pub(crate) use csv_files::issue_cells;
+pub(crate) use csv_files::{restore_formula, ErrorsCsv, SentCsv, SentStatus};
+pub use csv_files::{ERROR_COLUMNS, FILE_NOTE_COLUMN};
+pub(crate) use issues::IssueLog;
+#[cfg(test)]
+pub(crate) use issues::ISSUES_KEPT_IN_MEMORY;
 pub use summary::{SkippedRows, Summary};
-pub use xlsx_file::{ErrorsXlsx, DEFAULT_SHEET};
+pub(crate) use xlsx_file::ErrorsXlsx;
+#[cfg(test)]
+pub(crate) use xlsx_file::DEFAULT_SHEET;
 
 /// Where the reports of input `<stem>` go in `outbox`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +45,7 @@ pub struct ReportPaths {
 }
 
 impl ReportPaths {
-    pub fn new(outbox: &Path, stem: &str) -> ReportPaths {
+    pub(crate) fn new(outbox: &Path, stem: &str) -> ReportPaths {
         ReportPaths {
             summary: outbox.join(format!("{stem}.resumo.json")),
             errors_csv: outbox.join(format!("{stem}.erros.csv")),

@@ -70,7 +70,7 @@ pub struct SkippedRows {
 
 impl Summary {
     /// A summary of a file that was opened: counts and issues start empty.
-    pub fn for_source(info: &SourceInfo, sha256: impl Into<String>) -> Summary {
+    pub(crate) fn for_source(info: &SourceInfo, sha256: impl Into<String>) -> Summary {
         Summary {
             file: info.file.clone(),
             sha256: sha256.into(),
@@ -85,7 +85,7 @@ impl Summary {
 
     /// A summary of a file that could not be read at all; `error` is the
     /// pt-BR explanation shown to the lab.
-    pub fn unreadable(
+    pub(crate) fn unreadable(
         file: impl Into<String>,
         sha256: impl Into<String>,
         format: Option<Format>,
@@ -132,7 +132,7 @@ impl Summary {
     }
 
     /// Pretty-printed JSON (people open this file), ending in a newline.
-    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+    pub(crate) fn to_json(&self) -> serde_json::Result<Vec<u8>> {
         let mut out = serde_json::to_vec_pretty(self)?;
         out.push(b'\n');
         Ok(out)
@@ -140,7 +140,7 @@ impl Summary {
 
     /// Writes the summary atomically to `path`; returns where it went (see
     /// [`super::AtomicFile::commit`]).
-    pub fn write(&self, path: &Path) -> io::Result<PathBuf> {
+    pub(crate) fn write(&self, path: &Path) -> io::Result<PathBuf> {
         write_atomic(path, &self.to_json()?)
     }
 }

@@ -12,10 +12,10 @@ use super::atomic::write_atomic;
 use super::csv_files::{aligned, file_note, issue_cells, ERROR_COLUMNS};
 
 /// Sheet name when the original one cannot be reused.
-pub const DEFAULT_SHEET: &str = "Erros";
+pub(crate) const DEFAULT_SHEET: &str = "Erros";
 
 /// Rows of an Excel sheet (header included).
-pub const EXCEL_MAX_ROWS: u32 = 1_048_576;
+pub(super) const EXCEL_MAX_ROWS: u32 = 1_048_576;
 
 /// Data rows that fit: the header takes the first row and the last is
 /// kept for the note saying the rest is only in `erros.csv`.
@@ -30,7 +30,7 @@ fn xlsx_error(e: XlsxError) -> io::Error {
 const MIN_COLUMN_WIDTH: usize = 8;
 const MAX_COLUMN_WIDTH: usize = 80;
 
-pub struct ErrorsXlsx {
+pub(crate) struct ErrorsXlsx {
     sheet: Worksheet,
     width: usize,
     /// Widest text per column so far, in characters (header included).
@@ -46,7 +46,7 @@ pub struct ErrorsXlsx {
 impl ErrorsXlsx {
     /// `sheet` is the original sheet name, kept so an inbox configured for
     /// that sheet reads the corrected file back; [`DEFAULT_SHEET`] otherwise.
-    pub fn new(headers: &[String], sheet: Option<&str>) -> io::Result<ErrorsXlsx> {
+    pub(crate) fn new(headers: &[String], sheet: Option<&str>) -> io::Result<ErrorsXlsx> {
         let mut ws = Worksheet::new();
         if ws.set_name(sheet.unwrap_or(DEFAULT_SHEET)).is_err() {
             ws.set_name(DEFAULT_SHEET).map_err(xlsx_error)?;
@@ -73,7 +73,7 @@ impl ErrorsXlsx {
     /// One invalid row: its original `cells` (as text, so leading zeros of
     /// CNS and CNES stay), then its issues.
     /// Past Excel's row limit the row is only counted (see [`ErrorsXlsx::save`]).
-    pub fn write_row(&mut self, cells: &[String], issues: &[RowIssue]) -> io::Result<()> {
+    pub(crate) fn write_row(&mut self, cells: &[String], issues: &[RowIssue]) -> io::Result<()> {
         let row = self.next_row;
         if row > self.fits {
             self.left_out += 1;
@@ -96,25 +96,27 @@ impl ErrorsXlsx {
     }
 
     /// A line about the whole file, as in `erros.csv`.
-    pub fn write_file_note(&mut self, issue: &RowIssue) -> io::Result<()> {
+    pub(crate) fn write_file_note(&mut self, issue: &RowIssue) -> io::Result<()> {
         let (cells, note) = file_note(issue);
         self.write_row(&cells, std::slice::from_ref(&note))
     }
 
+    #[cfg(test)]
     /// Rows written so far (header excluded).
-    pub fn rows(&self) -> u64 {
+    pub(crate) fn rows(&self) -> u64 {
         u64::from(self.next_row - 1)
     }
 
     /// Rows that did not fit Excel's sheet and are only in `erros.csv`.
-    pub fn rows_left_out(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn rows_left_out(&self) -> u64 {
         self.left_out
     }
 
     /// Builds the workbook and writes it atomically to `path`. When rows
     /// were left out, the sheet's last row says how many and where they are.
     /// Returns where it went (see [`super::AtomicFile::commit`]).
-    pub fn save(mut self, path: &Path) -> io::Result<PathBuf> {
+    pub(crate) fn save(mut self, path: &Path) -> io::Result<PathBuf> {
         if self.left_out > 0 {
             let note = format!(
                 "{} linhas com problema não couberam nesta planilha (o Excel tem no máximo \
@@ -140,7 +142,7 @@ impl ErrorsXlsx {
 
 impl ErrorsXlsx {
     /// The width each column gets: its widest text plus a margin, bounded.
-    pub fn column_widths(&self) -> Vec<usize> {
+    pub(crate) fn column_widths(&self) -> Vec<usize> {
         self.widths
             .iter()
             .map(|w| (w + 2).clamp(MIN_COLUMN_WIDTH, MAX_COLUMN_WIDTH))

@@ -102,7 +102,7 @@ impl Client {
     }
 
     /// As [`Client::new`], telling `observer` about every exchange.
-    pub fn observed(
+    pub(crate) fn observed(
         config: &Config,
         observer: Option<Arc<dyn ExchangeObserver>>,
     ) -> Result<Client, ClientError> {
@@ -160,22 +160,22 @@ impl Client {
         })
     }
 
-    pub fn max_in_flight(&self) -> usize {
+    pub(crate) fn max_in_flight(&self) -> usize {
         self.inner.max_in_flight
     }
 
-    pub fn endpoints(&self) -> &Endpoints {
+    pub(crate) fn endpoints(&self) -> &Endpoints {
         &self.inner.endpoints
     }
 
-    pub fn certificate(&self) -> &CertificateInfo {
+    pub(crate) fn certificate(&self) -> &CertificateInfo {
         &self.inner.certificate
     }
 
     /// What lab IT should act on soon (pt-BR): the certificate expiring
     /// within 30 days of `now`, certificate or password files other
     /// accounts can read. `doctor` prints them; `run` logs them daily.
-    pub fn warnings(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+    pub(crate) fn warnings(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
         let mut warnings: Vec<String> = self
             .inner
             .certificate
@@ -187,7 +187,7 @@ impl Client {
     }
 
     /// Tokens fetched so far (for tests and the service's status line).
-    pub fn tokens_fetched(&self) -> u64 {
+    pub(crate) fn tokens_fetched(&self) -> u64 {
         self.inner.tokens.fetches()
     }
 
@@ -201,7 +201,7 @@ impl Client {
 
     /// One bundle `POST` as [`Client::submit`], keeping the final answer's
     /// status and body (homologation evidence).
-    pub async fn submit_recorded(&self, bundle_json: Vec<u8>) -> Recorded {
+    pub(crate) async fn submit_recorded(&self, bundle_json: Vec<u8>) -> Recorded {
         let inner = &self.inner;
         let driven = self
             .drive(false, |token| {
@@ -231,7 +231,7 @@ impl Client {
     /// The current RNDS id of the document with this lab identifier, via
     /// `identifier?system=…BRRNDS-<requester id>&value=<lab id>`; `Ok(None)`
     /// when the search found nothing, an error when the lookup is unavailable.
-    pub async fn find_document(&self, lab_id: &str) -> Result<Option<String>, ClientError> {
+    pub(crate) async fn find_document(&self, lab_id: &str) -> Result<Option<String>, ClientError> {
         let url = request::identifier_url(&self.inner.endpoints, &self.inner.requester_id, lab_id)
             .map_err(ClientError::Config)?;
         // A search answers 200 with an empty searchset when nothing matches;
@@ -249,7 +249,7 @@ impl Client {
     }
 
     /// Whether `Organization/<cnes>` exists; its `name` when it does.
-    pub async fn organization(&self, cnes: &str) -> Result<Option<String>, ClientError> {
+    pub(crate) async fn organization(&self, cnes: &str) -> Result<Option<String>, ClientError> {
         let url =
             request::organization_url(&self.inner.endpoints, cnes).map_err(ClientError::Config)?;
         Ok(self.lookup(url).await?.map(|body| {
@@ -261,7 +261,11 @@ impl Client {
     }
 
     /// Whether the professional `cns` holds a role at `cnes`.
-    pub async fn practitioner_role(&self, cns: &str, cnes: &str) -> Result<bool, ClientError> {
+    pub(crate) async fn practitioner_role(
+        &self,
+        cns: &str,
+        cnes: &str,
+    ) -> Result<bool, ClientError> {
         let url = request::practitioner_role_url(&self.inner.endpoints, cns, cnes)
             .map_err(ClientError::Config)?;
         Ok(self
@@ -272,7 +276,7 @@ impl Client {
 
     /// Fetches a fresh token now and returns its lifetime (the value stays
     /// inside the client).
-    pub async fn token(&self) -> Result<Duration, ClientError> {
+    pub(crate) async fn token(&self) -> Result<Duration, ClientError> {
         self.inner.tokens.refresh_now().await
     }
 
@@ -282,7 +286,7 @@ impl Client {
     /// resends `bundle_json`: `Accepted` means it is stored now, EHR-ERR866
     /// means the lost attempt was stored (id unknown). The resend fallback is
     /// only sound for a first send, so it is not used for a replacement.
-    pub async fn resolve_unknown(
+    pub(crate) async fn resolve_unknown(
         &self,
         lab_id: &str,
         previous_rnds_id: Option<&str>,
@@ -321,7 +325,7 @@ impl Client {
     /// no entries: it can never be stored. The simulator (and, as far as the
     /// contract tells, RNDS) checks the requester (EHR-ERR881) before the
     /// content, so `Rejected` means the requester id was not refused.
-    pub async fn probe_requester(&self) -> Outcome {
+    pub(crate) async fn probe_requester(&self) -> Outcome {
         let probe = serde_json::json!({
             "resourceType": "Bundle",
             "type": "document",

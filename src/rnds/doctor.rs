@@ -45,7 +45,7 @@ pub struct DoctorReport {
 }
 
 impl DoctorReport {
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.checks.iter().all(|c| {
             matches!(
                 c.status,
@@ -68,20 +68,21 @@ impl DoctorReport {
         }
     }
 
-    pub fn check(&self, name: &str) -> Option<&Check> {
+    #[cfg(test)]
+    pub(crate) fn check(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)
     }
 }
 
 /// Check names, also the keys of [`DoctorReport::check`].
-pub mod names {
-    pub const CONFIG: &str = "configuração";
-    pub const FOLDERS: &str = "pastas";
-    pub const CERTIFICATE: &str = "certificado";
-    pub const TOKEN: &str = "token";
-    pub const ORGANIZATION: &str = "estabelecimento (CNES)";
-    pub const LINK: &str = "vínculo do profissional";
-    pub const REQUESTER: &str = "identificador do solicitante";
+pub(crate) mod names {
+    pub(crate) const CONFIG: &str = "configuração";
+    pub(crate) const FOLDERS: &str = "pastas";
+    pub(crate) const CERTIFICATE: &str = "certificado";
+    pub(crate) const TOKEN: &str = "token";
+    pub(crate) const ORGANIZATION: &str = "estabelecimento (CNES)";
+    pub(crate) const LINK: &str = "vínculo do profissional";
+    pub(crate) const REQUESTER: &str = "identificador do solicitante";
 }
 
 struct Printer<'a, W: Write> {

@@ -15,14 +15,14 @@ const PRODUCTION_AUTH: &str = "https://ehr-auth.saude.gov.br";
 
 /// Base URLs, each ending in `/api` (no trailing slash).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoints {
+pub(crate) struct Endpoints {
     pub auth: String,
     pub ehr: String,
 }
 
 impl Endpoints {
     /// `uf` is the lab's two-letter state (any case).
-    pub fn resolve(rnds: &Rnds, uf: &str) -> Endpoints {
+    pub(crate) fn resolve(rnds: &Rnds, uf: &str) -> Endpoints {
         let (auth, ehr) = match rnds.environment {
             Environment::Homologacao => {
                 (HOMOLOGATION_AUTH.to_string(), HOMOLOGATION_EHR.to_string())
@@ -44,12 +44,12 @@ impl Endpoints {
     }
 
     /// `GET` here with mutual TLS for a token.
-    pub fn token_url(&self) -> String {
+    pub(crate) fn token_url(&self) -> String {
         format!("{}/token", self.auth)
     }
 
     /// FHIR R4 resource URL: `fhir("Bundle")` → `<ehr>/api/fhir/r4/Bundle`.
-    pub fn fhir(&self, path: &str) -> String {
+    pub(crate) fn fhir(&self, path: &str) -> String {
         format!("{}/fhir/r4/{path}", self.ehr)
     }
 }

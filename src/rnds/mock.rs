@@ -57,11 +57,11 @@ pub(crate) struct State {
 impl State {
     /// Every token issued so far stops being accepted (as after a key
     /// rotation on the server).
-    pub fn revoke_tokens(&mut self) {
+    pub(super) fn revoke_tokens(&mut self) {
         self.valid_tokens.clear();
     }
 
-    pub fn new(token_lifetime: Duration) -> State {
+    pub(super) fn new(token_lifetime: Duration) -> State {
         State {
             requester_id: "98765".into(),
             cnes: "1234567".into(),
@@ -94,7 +94,7 @@ impl Drop for Mock {
 }
 
 impl Mock {
-    pub fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+    pub(super) fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.state.lock().unwrap())
     }
 }

@@ -8,13 +8,13 @@
 //! ledger), helped by [`Client::resolve_unknown`].
 
 mod client;
-pub mod doctor;
+pub(crate) mod doctor;
 mod endpoints;
 mod error;
 mod outcome;
 mod request;
 mod retry;
-pub mod tls;
+pub(crate) mod tls;
 mod token;
 
 #[cfg(test)]
@@ -29,7 +29,7 @@ mod testutil;
 
 pub use client::{Client, ExchangeObserver, Recorded, Resolution};
 pub use doctor::{run_doctor, DoctorReport};
-pub use endpoints::Endpoints;
-pub use error::ClientError;
+pub(crate) use endpoints::Endpoints;
+pub(crate) use error::ClientError;
 pub use outcome::Outcome;
-pub use tls::{describe_certificate, read_certificate_info, CertificateInfo};
+pub(crate) use tls::{read_certificate_info, CertificateInfo};

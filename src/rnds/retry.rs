@@ -22,7 +22,7 @@ pub(crate) struct Backoff {
 }
 
 impl Backoff {
-    pub fn from_config(rnds: &Rnds) -> Backoff {
+    pub(super) fn from_config(rnds: &Rnds) -> Backoff {
         Backoff {
             base: Duration::from_millis(rnds.backoff_base_ms),
             max: Duration::from_millis(rnds.backoff_max_ms.max(rnds.backoff_base_ms)),
@@ -32,7 +32,7 @@ impl Backoff {
 
     /// Delay before retry number `attempt` (0 for the first retry), or `None`
     /// when the retries are spent. `unit` is a uniform draw in `[0, 1)`.
-    pub fn delay(
+    pub(super) fn delay(
         &self,
         attempt: u32,
         retry_after: Option<Duration>,
@@ -51,7 +51,11 @@ impl Backoff {
     }
 
     /// [`Backoff::delay`] with a fresh random draw.
-    pub fn next_delay(&self, attempt: u32, retry_after: Option<Duration>) -> Option<Duration> {
+    pub(super) fn next_delay(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
         self.delay(attempt, retry_after, random_unit())
     }
 }

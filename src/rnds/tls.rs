@@ -26,7 +26,7 @@ const EXPIRY_WARNING_DAYS: i64 = 30;
 
 /// What doctor prints about the lab's certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertificateInfo {
+pub(crate) struct CertificateInfo {
     /// Subject distinguished name, e.g. `CN=LAB EXEMPLO LTDA:12345678000195, ...`.
     pub subject: String,
     /// CNPJ (14 digits) or CPF (11 digits) from the ICP-Brasil `NAME:NUMBER`
@@ -40,7 +40,7 @@ pub struct CertificateInfo {
 
 impl CertificateInfo {
     /// `válido de 01/02/2025 00:00 UTC até 01/02/2026 00:00 UTC`.
-    pub fn validity_text(&self) -> String {
+    pub(crate) fn validity_text(&self) -> String {
         format!(
             "válido de {} até {}",
             format_date(self.not_before),
@@ -50,7 +50,7 @@ impl CertificateInfo {
 }
 
 /// The loaded client identity: leaf first, then intermediates, and its key.
-pub struct Identity {
+pub(crate) struct Identity {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     info: CertificateInfo,
@@ -70,12 +70,12 @@ impl std::fmt::Debug for Identity {
 
 impl Identity {
     /// Loads the certificate named by `[rnds]` and checks it is valid now.
-    pub fn load(rnds: &Rnds) -> Result<Identity, ClientError> {
+    pub(crate) fn load(rnds: &Rnds) -> Result<Identity, ClientError> {
         Identity::load_at(rnds, Utc::now())
     }
 
     /// As [`Identity::load`], with the validity judged at `now`.
-    pub fn load_at(rnds: &Rnds, now: DateTime<Utc>) -> Result<Identity, ClientError> {
+    pub(crate) fn load_at(rnds: &Rnds, now: DateTime<Utc>) -> Result<Identity, ClientError> {
         let identity = Identity::load_any_validity(rnds)?;
         check_validity(&identity.info, now)?;
         Ok(identity)
@@ -136,18 +136,21 @@ impl Identity {
         })
     }
 
-    pub fn info(&self) -> &CertificateInfo {
+    pub(crate) fn info(&self) -> &CertificateInfo {
         &self.info
     }
 
     /// Loose file permissions found at load time (pt-BR, one per file).
-    pub fn file_warnings(&self) -> &[String] {
+    pub(crate) fn file_warnings(&self) -> &[String] {
         &self.file_warnings
     }
 
     /// The rustls configuration: ring provider, standard roots plus
     /// `extra_ca`, this identity for client authentication, HTTP/2 offered.
-    pub fn client_config(&self, extra_ca: Option<&Path>) -> Result<ClientConfig, ClientError> {
+    pub(crate) fn client_config(
+        &self,
+        extra_ca: Option<&Path>,
+    ) -> Result<ClientConfig, ClientError> {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -178,14 +181,9 @@ impl Identity {
     }
 }
 
-/// Loads the configured certificate and describes it (for `doctor`).
-pub fn describe_certificate(rnds: &Rnds) -> Result<CertificateInfo, ClientError> {
-    Identity::load(rnds).map(|identity| identity.info)
-}
-
 /// Describes the configured certificate even when expired or not yet
 /// valid (`status` and `/healthz` report the validity themselves).
-pub fn read_certificate_info(rnds: &Rnds) -> Result<CertificateInfo, ClientError> {
+pub(crate) fn read_certificate_info(rnds: &Rnds) -> Result<CertificateInfo, ClientError> {
     Identity::load_any_validity(rnds).map(|identity| identity.info)
 }
 
@@ -459,7 +457,7 @@ fn check_validity(info: &CertificateInfo, now: DateTime<Utc>) -> Result<(), Clie
 
 impl CertificateInfo {
     /// A pt-BR warning when the certificate expires within 30 days of `now`.
-    pub fn expiry_warning(&self, now: DateTime<Utc>) -> Option<String> {
+    pub(crate) fn expiry_warning(&self, now: DateTime<Utc>) -> Option<String> {
         let days_left = (self.not_after - now).num_days();
         (now <= self.not_after && days_left < EXPIRY_WARNING_DAYS).then(|| {
             let when = match days_left {

@@ -79,7 +79,7 @@ struct TokenAnswer {
 }
 
 impl TokenCache {
-    pub fn new(http: reqwest::Client, url: String, clock: Clock) -> TokenCache {
+    pub(super) fn new(http: reqwest::Client, url: String, clock: Clock) -> TokenCache {
         TokenCache {
             http,
             url,
@@ -90,7 +90,7 @@ impl TokenCache {
     }
 
     /// A token valid for at least the refresh margin.
-    pub async fn get(&self) -> Result<Arc<str>, ClientError> {
+    pub(super) async fn get(&self) -> Result<Arc<str>, ClientError> {
         let arrived = self.clock.now();
         if let Some(token) = self.current.read().await.token.as_ref() {
             if arrived < token.refresh_at {
@@ -126,7 +126,7 @@ impl TokenCache {
     }
 
     /// Drops `stale` (refused by RNDS) unless another task already replaced it.
-    pub async fn invalidate(&self, stale: &Arc<str>) {
+    pub(super) async fn invalidate(&self, stale: &Arc<str>) {
         let mut slot = self.current.write().await;
         if slot.token.as_ref().is_some_and(|t| t.value == *stale) {
             slot.token = None;
@@ -134,7 +134,7 @@ impl TokenCache {
     }
 
     /// Fetches a fresh token now (doctor) and returns its lifetime.
-    pub async fn refresh_now(&self) -> Result<Duration, ClientError> {
+    pub(super) async fn refresh_now(&self) -> Result<Duration, ClientError> {
         let mut slot = self.current.write().await;
         let (token, lifetime) = self.fetch().await?;
         *slot = Slot {
@@ -145,7 +145,7 @@ impl TokenCache {
     }
 
     /// How many tokens were fetched so far (tests, diagnostics).
-    pub fn fetches(&self) -> u64 {
+    pub(super) fn fetches(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
     }
 

@@ -30,8 +30,6 @@ use std::path::PathBuf;
 pub use daemon::run;
 pub use demo::{run_demo, DemoError, DemoSummary};
 pub use ledger_open::start_new_ledger;
-pub use outputs::OutputPaths;
-pub use pass::PendingRow;
 pub use publish::{FAILPOINT_EXIT, STAGING_DIR};
 pub use send::{send_files, SentFile};
 

@@ -21,7 +21,7 @@ use super::ServiceError;
 /// Where reports named `<name>.<kind>` go: `name` is the file's stem, plus
 /// a `.<AAAAMMDDTHHMMSS>` instant for the service.
 #[derive(Debug, Clone)]
-pub struct OutputPaths {
+pub(crate) struct OutputPaths {
     pub reports: ReportPaths,
     /// `<name>.bundles.ndjson` (only `send` writes it, like `check`).
     pub bundles: Option<PathBuf>,
@@ -31,7 +31,7 @@ impl OutputPaths {
     /// The service's names: `<stem>.<AAAAMMDDTHHMMSS>.*`, with `_2`, `_3`…
     /// after the instant when a report of that second already exists (the
     /// same file dropped twice within a second must not overwrite).
-    pub fn timestamped(outbox: &Path, stem: &str, instant: &str) -> OutputPaths {
+    pub(crate) fn timestamped(outbox: &Path, stem: &str, instant: &str) -> OutputPaths {
         let mut n = 1u32;
         loop {
             let name = if n == 1 {
@@ -55,7 +55,7 @@ impl OutputPaths {
     }
 
     /// `send`'s names: `<stem>.*` like `check`, plus the bundles file.
-    pub fn plain(out_dir: &Path, stem: &str) -> OutputPaths {
+    pub(crate) fn plain(out_dir: &Path, stem: &str) -> OutputPaths {
         OutputPaths {
             reports: ReportPaths::new(out_dir, stem),
             bundles: Some(out_dir.join(format!("{stem}.bundles.ndjson"))),
@@ -69,7 +69,7 @@ pub(super) fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> Servic
 }
 
 /// The streaming writers of one pass, writing into its staging folder.
-pub struct Outputs {
+pub(super) struct Outputs {
     /// Final paths in the outbox.
     paths: OutputPaths,
     /// The same names in the staging folder, where the writers write.
@@ -85,7 +85,10 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    pub fn create(paths: &OutputPaths, header: &FileHeader) -> Result<Outputs, ServiceError> {
+    pub(super) fn create(
+        paths: &OutputPaths,
+        header: &FileHeader,
+    ) -> Result<Outputs, ServiceError> {
         let (staging, staged) = stage_for(paths)?;
         let staging = StagingDir::new(staging);
         let r = &staged.reports;
@@ -132,7 +135,11 @@ impl Outputs {
     /// A row that failed (invalid, or refused by RNDS): original cells first.
     /// Issues that only repeat the file's own (see `RowLines`) are left out,
     /// and a row left with none gets no line.
-    pub fn failed(&mut self, cells: &[String], issues: &[RowIssue]) -> Result<(), ServiceError> {
+    pub(super) fn failed(
+        &mut self,
+        cells: &[String],
+        issues: &[RowIssue],
+    ) -> Result<(), ServiceError> {
         let issues = self.lines.keep(issues.to_vec());
         if issues.is_empty() {
             return Ok(());
@@ -151,7 +158,11 @@ impl Outputs {
 
     /// One row issue for `resumo.json` (spooled; `summary` keeps the first
     /// ones), unless it only repeats the file's own.
-    pub fn issue(&mut self, issue: RowIssue, summary: &mut Summary) -> Result<(), ServiceError> {
+    pub(super) fn issue(
+        &mut self,
+        issue: RowIssue,
+        summary: &mut Summary,
+    ) -> Result<(), ServiceError> {
         match self.lines.keep(vec![issue]).pop() {
             Some(issue) => self.file_issue(issue, summary),
             None => Ok(()),
@@ -159,7 +170,7 @@ impl Outputs {
     }
 
     /// One issue of the file as a whole for `resumo.json`.
-    pub fn file_issue(
+    pub(super) fn file_issue(
         &mut self,
         issue: RowIssue,
         summary: &mut Summary,
@@ -170,7 +181,7 @@ impl Outputs {
     }
 
     /// A valid row's line in `enviados.csv`.
-    pub fn sent(
+    pub(super) fn sent(
         &mut self,
         line: u64,
         lab_id: &str,
@@ -186,7 +197,7 @@ impl Outputs {
         Ok(())
     }
 
-    pub fn bundle(&mut self, json: &[u8]) -> Result<(), ServiceError> {
+    pub(super) fn bundle(&mut self, json: &[u8]) -> Result<(), ServiceError> {
         if let (Some(file), Some(path)) = (self.bundles.as_mut(), self.staged.bundles.as_ref()) {
             file.write_all(json)
                 .and_then(|_| file.write_all(b"\n"))
@@ -199,7 +210,7 @@ impl Outputs {
     /// records it in the ledger as report `kind` of `file_id`, moves the
     /// files into the outbox (the summary last: a reader polling for
     /// `resumo.json` then finds the others complete), then marks it done.
-    pub fn publish(
+    pub(super) fn publish(
         self,
         summary: &Summary,
         ledger: &mut Ledger,

@@ -20,7 +20,7 @@ use super::outputs::{OutputPaths, Outputs};
 use super::ServiceError;
 
 /// What a pass needs from its caller.
-pub struct PassContext<'a> {
+pub(super) struct PassContext<'a> {
     pub client: &'a Client,
     pub ledger: &'a mut Ledger,
     /// Becomes `true` when the service is asked to stop: no new chunk, no
@@ -40,7 +40,7 @@ pub struct PendingRow {
 
 /// What one pass produced. `outputs` are uncommitted: the caller commits
 /// them when the report is due, or drops them.
-pub struct PassReport {
+pub(super) struct PassReport {
     pub summary: Summary,
     pub outputs: Option<Outputs>,
     pub pending: Vec<PendingRow>,
@@ -75,7 +75,7 @@ impl pipeline::Sink for ChannelSink {
 }
 
 /// Runs one pass over `path` (already recorded in the ledger as `file_id`).
-pub async fn run_pass(
+pub(super) async fn run_pass(
     path: &Path,
     job: FileJob,
     file_id: FileId,

@@ -23,7 +23,7 @@ pub const STAGING_DIR: &str = ".rnds-drop-staging";
 /// restart moves the source file on without another pass.
 const KIND_DONE: [&str; 2] = ["resumo", "acompanhamento"];
 /// The kind of the summary of a file that could not be read.
-pub const KIND_UNREADABLE: &str = "ilegivel";
+pub(super) const KIND_UNREADABLE: &str = "ilegivel";
 
 /// Where a file whose final report was already published goes, if it was.
 pub(super) fn already_reported(record: &FileRecord) -> Option<Disposition> {
@@ -79,7 +79,7 @@ impl Drop for StagingDir {
 
 /// Publishes `summary` alone (a file that could not be read) the same way
 /// as [`Outputs::publish`].
-pub fn publish_summary(
+pub(super) fn publish_summary(
     summary: &Summary,
     paths: &OutputPaths,
     ledger: &mut Ledger,
@@ -171,7 +171,10 @@ fn move_staged(staging: &Path, outbox: &Path) -> Result<(), ServiceError> {
 /// left of each set into place), then removes the leftovers of killed
 /// passes (staging folders, temporary files) from `outboxes`. Returns how
 /// many sets were finished.
-pub fn settle_reports(ledger: &mut Ledger, outboxes: &[&Path]) -> Result<usize, ServiceError> {
+pub(super) fn settle_reports(
+    ledger: &mut Ledger,
+    outboxes: &[&Path],
+) -> Result<usize, ServiceError> {
     let unfinished = ledger.unpublished_reports()?;
     for report in &unfinished {
         let outbox = report.summary.parent().unwrap_or(Path::new("."));

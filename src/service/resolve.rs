@@ -13,7 +13,7 @@ use super::ServiceError;
 
 /// How one unresolved row was settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolved {
+pub(super) enum Resolved {
     /// A fact to record: stored (with or without its id), or proved not
     /// stored (`Pending`: send it again).
     Outcome(LedgerOutcome),
@@ -26,7 +26,7 @@ pub enum Resolved {
 /// Settles one row. With `bundle` (the exact content of that attempt) the
 /// client may resend it as proof (EHR-ERR866 = it was stored); without it
 /// only the identifier lookup is used.
-pub async fn resolve_one(
+pub(super) async fn resolve_one(
     client: &Client,
     record: &ResultRecord,
     bundle: Option<Vec<u8>>,
@@ -69,7 +69,7 @@ pub async fn resolve_one(
 /// lookup, before any new work. Rows RNDS cannot tell about now stay
 /// unresolved; their file (still in `processando/`) settles them when it is
 /// processed again. Returns `(settled, still unresolved)`.
-pub async fn resolve_ledger(
+pub(super) async fn resolve_ledger(
     client: &Client,
     ledger: &mut Ledger,
 ) -> Result<(usize, usize), ServiceError> {

@@ -193,7 +193,7 @@ fn sent_rows(summary_path: &Path) -> Vec<(String, String, String, String)> {
 
 #[test]
 fn report_names_never_overwrite_and_sort_in_order() {
-    use super::OutputPaths;
+    use super::outputs::OutputPaths;
     let dir = tempfile::tempdir().unwrap();
     let first = OutputPaths::timestamped(dir.path(), "lote", "20261103T164000");
     assert!(first

@@ -42,7 +42,7 @@ pub struct SimulateArgs {
 }
 
 impl SimulateArgs {
-    pub fn options(&self) -> SimOptions {
+    pub(crate) fn options(&self) -> SimOptions {
         SimOptions {
             dir: self.dir.clone(),
             listen: self.listen,

@@ -26,7 +26,7 @@ pub(super) const RNDS_SYSTEM_PREFIX: &str = "http://www.saude.gov.br/fhir/r4/Nam
 const FHIR_BASE: &str = "/api/fhir/r4/";
 const MAX_BODY: usize = 4 << 20;
 
-pub async fn handle(
+pub(super) async fn handle(
     request: Request<Incoming>,
     shared: Arc<Shared>,
     kill: Arc<Notify>,

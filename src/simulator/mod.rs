@@ -29,8 +29,6 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use pki::LAB_SUBJECT;
-
 /// How to start a simulator.
 #[derive(Debug, Clone)]
 pub struct SimOptions {
@@ -56,7 +54,7 @@ impl SimOptions {
     }
 }
 
-pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
+pub(crate) const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// Injected faults. Rates are probabilities in `0.0..=1.0`; the default
 /// injects nothing. 429 and 5xx answers and lost answers apply to bundle
@@ -226,7 +224,8 @@ pub async fn start(options: SimOptions) -> Result<Simulator, SimError> {
 }
 
 impl Simulator {
-    pub fn addr(&self) -> SocketAddr {
+    #[cfg(test)]
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
     }
 
@@ -243,8 +242,9 @@ impl Simulator {
         &self.shared.identity
     }
 
+    #[cfg(test)]
     /// Replaces the injected faults; applies to requests that start afterwards.
-    pub fn set_faults(&self, faults: Faults) {
+    pub(crate) fn set_faults(&self, faults: Faults) {
         self.shared.set_faults(faults);
     }
 
@@ -255,8 +255,9 @@ impl Simulator {
         let _ = self.commands.send(server::Command::Outage(duration));
     }
 
+    #[cfg(test)]
     /// What `/_sim/stats` shows: requests by status, RNDS code and method.
-    pub fn stats(&self) -> serde_json::Value {
+    pub(crate) fn stats(&self) -> serde_json::Value {
         self.shared.stats_json()
     }
 

@@ -20,12 +20,12 @@ use super::{LabIdentity, SimError, SimFiles};
 
 /// The lab's certificate subject, shaped like an ICP-Brasil e-CNPJ
 /// (`NAME:CNPJ`).
-pub const LAB_SUBJECT: &str = "LABORATORIO EXEMPLO LTDA:11222333000181";
+pub(crate) const LAB_SUBJECT: &str = "LABORATORIO EXEMPLO LTDA:11222333000181";
 
 /// The identity the simulator's data knows: the CNES, the requester id it
 /// accepts in `BRRNDS-<id>`, a professional linked to the CNES and one
 /// that is not.
-pub fn lab_identity() -> LabIdentity {
+pub(super) fn lab_identity() -> LabIdentity {
     LabIdentity {
         cnes: "2337991".into(),
         requester_id: "31415".into(),
@@ -50,7 +50,7 @@ impl SimFiles {
 }
 
 /// What the TLS listener needs.
-pub struct ServerCredentials {
+pub(super) struct ServerCredentials {
     pub ca: Vec<CertificateDer<'static>>,
     pub chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
@@ -78,7 +78,7 @@ fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), SimError> 
 }
 
 /// Creates the credentials unless all of them are already in `files`' folder.
-pub fn ensure_credentials(files: &SimFiles) -> Result<(), SimError> {
+pub(super) fn ensure_credentials(files: &SimFiles) -> Result<(), SimError> {
     let all = [
         &files.ca_pem,
         &files.server_cert,
@@ -110,13 +110,13 @@ fn ca_params(common_name: &str) -> Result<CertificateParams, SimError> {
 }
 
 /// A CA, its certificate in DER and an issuer to sign with.
-pub struct TestCa {
+pub(super) struct TestCa {
     pub cert: CertificateDer<'static>,
     pub pem: String,
     pub issuer: Issuer<'static, KeyPair>,
 }
 
-pub fn new_ca(common_name: &str) -> Result<TestCa, SimError> {
+pub(super) fn new_ca(common_name: &str) -> Result<TestCa, SimError> {
     let key = KeyPair::generate()?;
     let params = ca_params(common_name)?;
     let cert = params.self_signed(&key)?;
@@ -128,7 +128,7 @@ pub fn new_ca(common_name: &str) -> Result<TestCa, SimError> {
 }
 
 /// A client certificate for `subject`, signed by `ca`: (leaf DER, PKCS#8 key DER).
-pub fn client_identity(ca: &TestCa, subject: &str) -> Result<(Vec<u8>, Vec<u8>), SimError> {
+pub(super) fn client_identity(ca: &TestCa, subject: &str) -> Result<(Vec<u8>, Vec<u8>), SimError> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name.push(DnType::CountryName, "BR");
@@ -150,7 +150,7 @@ pub fn client_identity(ca: &TestCa, subject: &str) -> Result<(Vec<u8>, Vec<u8>),
 
 /// A PKCS#12 file (PBES2 AES-256-CBC with PBKDF2-HMAC-SHA256, HMAC-SHA256
 /// MAC: p12-keystore's defaults) holding the key, the leaf and `chain`.
-pub fn pkcs12(
+pub(super) fn pkcs12(
     leaf: &[u8],
     key: &[u8],
     chain: &[&[u8]],
@@ -203,7 +203,7 @@ fn generate(files: &SimFiles) -> Result<(), SimError> {
 }
 
 /// Loads what the listener needs from the generated files.
-pub fn load_server(files: &SimFiles) -> Result<ServerCredentials, SimError> {
+pub(super) fn load_server(files: &SimFiles) -> Result<ServerCredentials, SimError> {
     let certs = |path: &PathBuf| -> Result<Vec<CertificateDer<'static>>, SimError> {
         CertificateDer::pem_file_iter(path)
             .and_then(|it| it.collect::<Result<Vec<_>, _>>())
@@ -219,7 +219,7 @@ pub fn load_server(files: &SimFiles) -> Result<ServerCredentials, SimError> {
 }
 
 /// The config snippet that points a lab at this simulator.
-pub fn write_config(
+pub(super) fn write_config(
     files: &SimFiles,
     identity: &LabIdentity,
     base_url: &str,

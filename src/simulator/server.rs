@@ -26,14 +26,14 @@ use super::pki::ServerCredentials;
 use super::store::Store;
 use super::{Faults, LabIdentity, SimError, StoredDocument};
 
-pub enum Command {
+pub(super) enum Command {
     Outage(Duration),
     Shutdown,
 }
 
 /// Requests answered, by HTTP status and by RNDS error code.
 #[derive(Debug, Default, serde::Serialize)]
-pub struct Stats {
+pub(super) struct Stats {
     pub requests: u64,
     /// Requests received, by HTTP method (`doctor` in production: no POST).
     pub by_method: BTreeMap<String, u64>,
@@ -42,7 +42,7 @@ pub struct Stats {
 }
 
 /// State every connection shares.
-pub struct Shared {
+pub(super) struct Shared {
     pub identity: LabIdentity,
     faults: Mutex<Faults>,
     pub token_lifetime: Duration,
@@ -62,7 +62,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(
+    pub(super) fn new(
         identity: LabIdentity,
         faults: Faults,
         token_lifetime: Duration,
@@ -86,15 +86,16 @@ impl Shared {
         }
     }
 
-    pub fn faults(&self) -> Faults {
+    pub(super) fn faults(&self) -> Faults {
         lock(&self.faults).clone()
     }
 
-    pub fn set_faults(&self, faults: Faults) {
+    #[cfg(test)]
+    pub(super) fn set_faults(&self, faults: Faults) {
         *lock(&self.faults) = faults;
     }
 
-    pub fn begin_outage(&self, until: Instant) {
+    pub(super) fn begin_outage(&self, until: Instant) {
         *lock(&self.outage_until) = Some(until);
         self.epoch.send_modify(|e| *e += 1);
     }
@@ -104,7 +105,7 @@ impl Shared {
     }
 
     /// A uniform random number in `0..1` (splitmix64; no crypto needed).
-    pub fn random(&self) -> f64 {
+    pub(super) fn random(&self) -> f64 {
         let mut z = self
             .rng
             .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
@@ -116,7 +117,7 @@ impl Shared {
     }
 
     /// Issues a token valid for the configured lifetime.
-    pub fn issue_token(&self) -> String {
+    pub(super) fn issue_token(&self) -> String {
         let token = format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -132,25 +133,25 @@ impl Shared {
     }
 
     /// Zero clock skew: a token is valid strictly before its expiry.
-    pub fn token_is_valid(&self, token: &str) -> bool {
+    pub(super) fn token_is_valid(&self, token: &str) -> bool {
         lock(&self.tokens)
             .get(token)
             .is_some_and(|expiry| Instant::now() < *expiry)
     }
 
-    pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+    pub(super) fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
         f(&mut lock(&self.store))
     }
 
-    pub fn documents(&self) -> Vec<StoredDocument> {
+    pub(super) fn documents(&self) -> Vec<StoredDocument> {
         lock(&self.store).documents()
     }
 
-    pub fn documents_json(&self) -> String {
+    pub(super) fn documents_json(&self) -> String {
         lock(&self.store).documents_json()
     }
 
-    pub fn count(&self, status: &str, code: Option<&str>) {
+    pub(super) fn count(&self, status: &str, code: Option<&str>) {
         let mut stats = lock(&self.stats);
         stats.requests += 1;
         *stats.by_status.entry(status.to_string()).or_default() += 1;
@@ -159,14 +160,14 @@ impl Shared {
         }
     }
 
-    pub fn count_method(&self, method: &hyper::Method) {
+    pub(super) fn count_method(&self, method: &hyper::Method) {
         *lock(&self.stats)
             .by_method
             .entry(method.as_str().to_string())
             .or_default() += 1;
     }
 
-    pub fn stats_json(&self) -> serde_json::Value {
+    pub(super) fn stats_json(&self) -> serde_json::Value {
         serde_json::to_value(&*lock(&self.stats)).unwrap_or_default()
     }
 }
@@ -174,7 +175,7 @@ impl Shared {
 /// TLS that asks for a client certificate chaining to the test CA. A client
 /// may send none (RNDS' EHR calls need only the token); a certificate that
 /// is sent must chain to the CA. The token handler requires one.
-pub fn acceptor(credentials: ServerCredentials) -> Result<TlsAcceptor, SimError> {
+pub(super) fn acceptor(credentials: ServerCredentials) -> Result<TlsAcceptor, SimError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     for ca in credentials.ca {
@@ -194,7 +195,7 @@ pub fn acceptor(credentials: ServerCredentials) -> Result<TlsAcceptor, SimError>
 
 /// Accepts connections until shut down; an outage drops the listener and
 /// binds the same address again after its duration.
-pub async fn serve(
+pub(super) async fn serve(
     listener: TcpListener,
     addr: SocketAddr,
     acceptor: TlsAcceptor,

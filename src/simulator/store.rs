@@ -20,7 +20,7 @@ struct Record {
     line: String,
 }
 
-pub struct Store {
+pub(super) struct Store {
     records: Vec<Record>,
     /// lab identifier → index of its current document.
     current: HashMap<String, usize>,
@@ -30,7 +30,7 @@ pub struct Store {
 
 /// Why a document cannot be stored.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub(super) enum Refusal {
     /// The identifier already has a document and this is no replacement.
     Duplicate { current: String },
     /// A replacement for an identifier the simulator never accepted.
@@ -49,7 +49,7 @@ struct Keys {
 /// One stored document as a JSON line with exactly the keys of
 /// [`StoredDocument`]. `bundle_json` must be one JSON value; a body that
 /// spans lines is re-serialized compactly by the caller.
-pub fn document_line(
+pub(super) fn document_line(
     lab_id: &str,
     rnds_id: &str,
     replaces: Option<&str>,
@@ -72,7 +72,7 @@ pub fn document_line(
 impl Store {
     /// Opens (creating) `path` and loads its documents. A line that does
     /// not parse (a crash mid-write) is skipped.
-    pub fn open(path: &Path) -> Result<Store, SimError> {
+    pub(super) fn open(path: &Path) -> Result<Store, SimError> {
         let io = |source| SimError::Io {
             path: path.to_path_buf(),
             source,
@@ -104,7 +104,7 @@ impl Store {
 
     /// May a document for `lab_id` be stored? `replaces` is the RNDS id
     /// its `relatesTo` targets, which must be the identifier's current id.
-    pub fn admit(&self, lab_id: &str, replaces: Option<&str>) -> Result<(), Refusal> {
+    pub(super) fn admit(&self, lab_id: &str, replaces: Option<&str>) -> Result<(), Refusal> {
         match (self.current_id(lab_id), replaces) {
             (None, None) => Ok(()),
             (Some(current), None) => Err(Refusal::Duplicate {
@@ -121,7 +121,12 @@ impl Store {
 
     /// Stores an admitted document (`line` from [`document_line`]): appended
     /// to the file, then remembered.
-    pub fn insert(&mut self, lab_id: &str, rnds_id: &str, line: String) -> Result<(), SimError> {
+    pub(super) fn insert(
+        &mut self,
+        lab_id: &str,
+        rnds_id: &str,
+        line: String,
+    ) -> Result<(), SimError> {
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
         bytes.push(b'\n');
@@ -134,14 +139,14 @@ impl Store {
     }
 
     /// The current RNDS id of `lab_id`.
-    pub fn current_id(&self, lab_id: &str) -> Option<&str> {
+    pub(super) fn current_id(&self, lab_id: &str) -> Option<&str> {
         self.current
             .get(lab_id)
             .map(|&i| self.records[i].rnds_id.as_str())
     }
 
     /// Every document as a JSON array, oldest first.
-    pub fn documents_json(&self) -> String {
+    pub(super) fn documents_json(&self) -> String {
         let mut out =
             String::with_capacity(self.records.iter().map(|r| r.line.len() + 1).sum::<usize>() + 2);
         out.push('[');
@@ -156,7 +161,7 @@ impl Store {
     }
 
     /// Every document, parsed, oldest first.
-    pub fn documents(&self) -> Vec<StoredDocument> {
+    pub(super) fn documents(&self) -> Vec<StoredDocument> {
         self.records
             .iter()
             .filter_map(|r| serde_json::from_str(&r.line).ok())

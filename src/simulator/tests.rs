@@ -257,7 +257,7 @@ async fn a_certificate_from_another_ca_fails_the_handshake() {
     let dir = tempfile::tempdir().unwrap();
     let sim = sim_in(dir.path()).await;
     let other = pki::new_ca("outra CA").unwrap();
-    let (leaf, key) = pki::client_identity(&other, LAB_SUBJECT).unwrap();
+    let (leaf, key) = pki::client_identity(&other, super::pki::LAB_SUBJECT).unwrap();
     let identity = (
         vec![CertificateDer::from(leaf), other.cert.clone()],
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
@@ -794,7 +794,7 @@ async fn the_generated_config_loads_and_points_at_the_simulator() {
     assert_eq!(certs.len(), 2);
     let (_, leaf) = x509_parser::parse_x509_certificate(&certs[0]).unwrap();
     assert!(
-        leaf.subject().to_string().contains(LAB_SUBJECT),
+        leaf.subject().to_string().contains(super::pki::LAB_SUBJECT),
         "{}",
         leaf.subject()
     );

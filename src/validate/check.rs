@@ -18,12 +18,12 @@ pub(super) struct Check<'a> {
 }
 
 impl<'a> Check<'a> {
-    pub fn column(&self, field: Field) -> &'a str {
+    pub(super) fn column(&self, field: Field) -> &'a str {
         self.map.header(field).unwrap_or("")
     }
 
     /// The cell of `field` unless it is missing, empty or a null token.
-    pub fn value(&self, field: Field) -> Option<&'a str> {
+    pub(super) fn value(&self, field: Field) -> Option<&'a str> {
         self.map
             .cell(self.row, field)
             .filter(|v| !mapping::is_null(v))
@@ -31,22 +31,22 @@ impl<'a> Check<'a> {
     }
 
     /// Like [`Check::value`], for optional columns where `-` means nothing.
-    pub fn optional(&self, field: Field) -> Option<&'a str> {
+    pub(super) fn optional(&self, field: Field) -> Option<&'a str> {
         self.map
             .cell(self.row, field)
             .filter(|v| !mapping::is_blank_optional(v))
             .map(str::trim)
     }
 
-    pub fn raw(&self, field: Field) -> &'a str {
+    pub(super) fn raw(&self, field: Field) -> &'a str {
         self.map.cell(self.row, field).unwrap_or("")
     }
 
-    pub fn place(&self, field: Field) -> String {
+    pub(super) fn place(&self, field: Field) -> String {
         place(self.row.line, self.column(field))
     }
 
-    pub fn push(&mut self, field: Option<Field>, code: &str, message: String) {
+    pub(super) fn push(&mut self, field: Option<Field>, code: &str, message: String) {
         let (column, value) = match field {
             Some(f) => (self.column(f).to_string(), self.raw(f).to_string()),
             None => (String::new(), String::new()),
@@ -60,7 +60,7 @@ impl<'a> Check<'a> {
         });
     }
 
-    pub fn required_empty(&mut self, field: Field) {
+    pub(super) fn required_empty(&mut self, field: Field) {
         if !self.map.has(field) {
             self.column_missing(field);
             return;
@@ -76,7 +76,7 @@ impl<'a> Check<'a> {
     /// The row lacks a value because the file lacks the column. The file
     /// issue opens the reports and says which names are recognised; the
     /// reports leave this repetition out of the row lines.
-    pub fn column_missing(&mut self, field: Field) {
+    pub(super) fn column_missing(&mut self, field: Field) {
         let message = format!(
             "{}: o arquivo não tem coluna com {}.",
             place(self.row.line, ""),

@@ -19,7 +19,7 @@ use crate::model::When;
 
 /// Why a date or time was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DateProblem {
+pub(crate) enum DateProblem {
     /// Not in any accepted format.
     Format,
     /// Well-formed but the day does not exist (`31/02/2021`, month 13).
@@ -30,7 +30,7 @@ pub enum DateProblem {
 
 /// A parsed value before it is placed in the lab's zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Moment {
+pub(crate) enum Moment {
     /// Wall-clock date (and time) with no offset.
     Local(NaiveDate, Option<NaiveTime>),
     /// An instant whose offset the text gave.
@@ -40,7 +40,7 @@ pub enum Moment {
 const EXCEL_EPOCH_DAYS: std::ops::RangeInclusive<f64> = 20000.0..=80000.0;
 
 /// Parses one date or date-time cell.
-pub fn parse(text: &str) -> Result<Moment, DateProblem> {
+pub(crate) fn parse(text: &str) -> Result<Moment, DateProblem> {
     let text = text.trim();
     if let Some(moment) = excel_serial(text) {
         return Ok(moment);
@@ -65,7 +65,7 @@ pub fn parse(text: &str) -> Result<Moment, DateProblem> {
 }
 
 /// Parses a time-only cell (`09:23`, `09:23:05`, or an Excel day fraction).
-pub fn parse_time(text: &str) -> Result<NaiveTime, DateProblem> {
+pub(crate) fn parse_time(text: &str) -> Result<NaiveTime, DateProblem> {
     let text = text.trim();
     if let Ok(fraction) = text.replace(',', ".").parse::<f64>() {
         if (0.0..1.0).contains(&fraction) && text.contains(['.', ',']) {
@@ -82,7 +82,7 @@ pub fn parse_time(text: &str) -> Result<NaiveTime, DateProblem> {
 
 /// Places a parsed value in the lab's zone; `time` (a separate time column)
 /// replaces any time of day the date cell had.
-pub fn resolve(moment: Moment, time: Option<NaiveTime>, tz: Tz) -> When {
+pub(crate) fn resolve(moment: Moment, time: Option<NaiveTime>, tz: Tz) -> When {
     let (date, own_time) = match moment {
         Moment::Local(d, t) => (d, t),
         Moment::Absolute(instant) => {
@@ -100,7 +100,7 @@ pub fn resolve(moment: Moment, time: Option<NaiveTime>, tz: Tz) -> When {
 
 /// The instant of a wall-clock time in `tz`: gap → forward by the gap's
 /// length (the offset before the change applies), overlap → earlier.
-pub fn local_instant(tz: Tz, local: NaiveDateTime) -> DateTime<FixedOffset> {
+pub(crate) fn local_instant(tz: Tz, local: NaiveDateTime) -> DateTime<FixedOffset> {
     if let Some(t) = tz.from_local_datetime(&local).earliest() {
         return t.fixed_offset();
     }
@@ -158,7 +158,7 @@ fn legacy_excel_serial(text: &str) -> Option<Moment> {
 /// When `text` is an Excel serial that versions before the rounding fix
 /// read as another moment, that moment as ISO text (which [`parse`] reads
 /// back as exactly that moment); `None` otherwise.
-pub fn legacy_serial_text(text: &str) -> Option<String> {
+pub(crate) fn legacy_serial_text(text: &str) -> Option<String> {
     let text = text.trim();
     let legacy = legacy_excel_serial(text)?;
     if Some(legacy) == excel_serial(text) {

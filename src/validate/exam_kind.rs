@@ -8,7 +8,7 @@
 use crate::schemas;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// RT-PCR, RT-LAMP, sequencing: looks for the virus' RNA.
     Molecular,
     /// Looks for the virus' proteins.
@@ -20,7 +20,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn words(self) -> &'static str {
+    pub(crate) fn words(self) -> &'static str {
         match self {
             Kind::Molecular => "molecular (RT-PCR e afins)",
             Kind::Antigen => "de antígeno",
@@ -44,7 +44,7 @@ fn folded(text: &str) -> String {
 }
 
 /// The kind of a LOINC exam, from its Portuguese display.
-pub fn of_exam(loinc: &str) -> Option<Kind> {
+pub(crate) fn of_exam(loinc: &str) -> Option<Kind> {
     let display = schemas::code_systems()
         .get(schemas::LOINC)?
         .display(loinc)?;
@@ -61,7 +61,7 @@ pub fn of_exam(loinc: &str) -> Option<Kind> {
 }
 
 /// The kind a method text names, when it names one.
-pub fn of_method(method: &str) -> Option<Kind> {
+pub(crate) fn of_method(method: &str) -> Option<Kind> {
     let m = folded(method);
     let any = |words: &[&str]| words.iter().any(|w| m.contains(w));
     if any(&[
@@ -99,7 +99,7 @@ pub fn of_method(method: &str) -> Option<Kind> {
 }
 
 /// `Some((method kind, exam kind))` when both are known and do not fit.
-pub fn mismatch(method: &str, loinc: &str) -> Option<(Kind, Kind)> {
+pub(crate) fn mismatch(method: &str, loinc: &str) -> Option<(Kind, Kind)> {
     let (method_kind, exam_kind) = (of_method(method)?, of_exam(loinc)?);
     (!method_kind.fits(exam_kind)).then_some((method_kind, exam_kind))
 }

@@ -16,25 +16,25 @@ use crate::model::{Field, RowIssue};
 const FILE_KINDS: &str = include_str!("../../schemas/file_kinds.toml");
 
 /// `code` of the issue of a file that holds no patient results.
-pub const NOT_RESULTS: &str = "nao_e_arquivo_de_resultados";
+pub(crate) const NOT_RESULTS: &str = "nao_e_arquivo_de_resultados";
 /// `code` of the issue of an instrument (PCR plate) export.
-pub const INSTRUMENT_EXPORT: &str = "exportacao_de_equipamento";
+pub(crate) const INSTRUMENT_EXPORT: &str = "exportacao_de_equipamento";
 
 /// Is `code` the issue of a file whose rows are not results at all (so no
 /// row is worth listing)?
-pub fn is_not_results(code: &str) -> bool {
+pub(crate) fn is_not_results(code: &str) -> bool {
     code == NOT_RESULTS || code == INSTRUMENT_EXPORT
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileKinds {
+pub(crate) struct FileKinds {
     pub instrument_min_headers: usize,
     pub instrument_headers: Vec<String>,
 }
 
 /// Parses `schemas/file_kinds.toml`.
-pub fn load() -> Result<FileKinds, toml::de::Error> {
+pub(crate) fn load() -> Result<FileKinds, toml::de::Error> {
     toml::from_str(FILE_KINDS)
 }
 
@@ -53,7 +53,7 @@ fn instrument_keys() -> &'static (usize, Vec<String>) {
 
 /// The one issue of a file that is not a patient results export, if it is
 /// one.
-pub fn not_results_issue(map: &ColumnMap, header_line: u64) -> Option<RowIssue> {
+pub(crate) fn not_results_issue(map: &ColumnMap, header_line: u64) -> Option<RowIssue> {
     let has_patient = [Field::PatientCns, Field::PatientCpf, Field::PatientName]
         .into_iter()
         .any(|f| map.has(f));

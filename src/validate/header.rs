@@ -9,7 +9,7 @@ use crate::mapping::{self, ColumnMap};
 use crate::model::{Field, RowIssue};
 
 /// What a required field lacks at file level: a column and a default.
-pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Vec<RowIssue> {
+pub(super) fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Vec<RowIssue> {
     // A file that is not results at all gets that one sentence, not a list
     // of every column it lacks.
     if let Some(issue) = file_kind::not_results_issue(map, header_line) {

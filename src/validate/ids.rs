@@ -7,7 +7,7 @@
 
 /// Why an identifier was refused, for the message shown to the lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdProblem {
+pub(crate) enum IdProblem {
     /// Not the expected number of digits/characters (after stripping).
     Length { expected: usize, found: usize },
     /// A character that is not allowed (a letter in a CNS, say).
@@ -27,7 +27,7 @@ pub enum IdProblem {
 
 /// `7,85957E+14`, `7.85957e+14`, `1E+15`: what Excel writes for a long
 /// number in a "Geral" column. The digits it dropped cannot be recovered.
-pub fn is_excel_scientific(text: &str) -> bool {
+pub(crate) fn is_excel_scientific(text: &str) -> bool {
     let t = text.trim();
     let Some((mantissa, exponent)) = t.split_once(['E', 'e']) else {
         return false;
@@ -39,7 +39,7 @@ pub fn is_excel_scientific(text: &str) -> bool {
 }
 
 /// `text` without the separators people type: `.`, `-`, `/`, spaces.
-pub fn strip_formatting(text: &str) -> String {
+pub(crate) fn strip_formatting(text: &str) -> String {
     text.chars().filter(|&c| !is_separator(c)).collect()
 }
 
@@ -72,7 +72,7 @@ fn digits<const N: usize>(text: &str) -> Result<[u32; N], IdProblem> {
 
 /// A CNS: 15 digits; 1/2 definitive (digits 12–14 `000` or `001`), 7/8/9
 /// provisional; the weighted sum (weights 15..1) divisible by 11.
-pub fn check_cns(text: &str) -> Result<String, IdProblem> {
+pub(crate) fn check_cns(text: &str) -> Result<String, IdProblem> {
     let d = digits::<15>(text)?;
     match d[0] {
         1 | 2 => {
@@ -90,7 +90,8 @@ pub fn check_cns(text: &str) -> Result<String, IdProblem> {
     Ok(to_text(&d))
 }
 
-pub fn is_valid_cns(text: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn is_valid_cns(text: &str) -> bool {
     check_cns(text).is_ok()
 }
 
@@ -109,7 +110,7 @@ fn to_text(d: &[u32]) -> String {
 }
 
 /// A CPF: 11 digits, two mod-11 check digits, not all digits equal.
-pub fn check_cpf(text: &str) -> Result<String, IdProblem> {
+pub(crate) fn check_cpf(text: &str) -> Result<String, IdProblem> {
     let d = digits::<11>(text)?;
     if d.iter().all(|&x| x == d[0]) {
         return Err(IdProblem::Repeated);
@@ -122,7 +123,8 @@ pub fn check_cpf(text: &str) -> Result<String, IdProblem> {
     Ok(to_text(&d))
 }
 
-pub fn is_valid_cpf(text: &str) -> bool {
+#[cfg(test)]
+pub(crate) fn is_valid_cpf(text: &str) -> bool {
     check_cpf(text).is_ok()
 }
 
@@ -132,7 +134,7 @@ const CNPJ_W2: [u32; 13] = [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2];
 /// A CNPJ: 14 characters; the first 12 are `0-9` or (from July 2026)
 /// `A-Z`, valued ASCII − 48; the last two are numeric mod-11 check digits.
 /// Returns the CNPJ uppercased without formatting.
-pub fn check_cnpj(text: &str) -> Result<String, IdProblem> {
+pub(crate) fn check_cnpj(text: &str) -> Result<String, IdProblem> {
     let stripped = strip_formatting(text).to_ascii_uppercase();
     let chars: Vec<char> = stripped.chars().collect();
     if chars.len() != 14 {
@@ -164,12 +166,8 @@ pub fn check_cnpj(text: &str) -> Result<String, IdProblem> {
     Ok(stripped)
 }
 
-pub fn is_valid_cnpj(text: &str) -> bool {
-    check_cnpj(text).is_ok()
-}
-
 /// A CNES: up to 7 digits, left-padded with zeros (no public check digit).
-pub fn normalize_cnes(text: &str) -> Result<String, IdProblem> {
+pub(crate) fn normalize_cnes(text: &str) -> Result<String, IdProblem> {
     let stripped = strip_formatting(text);
     if stripped.is_empty() || !stripped.bytes().all(|b| b.is_ascii_digit()) {
         return Err(IdProblem::Character);

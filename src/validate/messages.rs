@@ -8,7 +8,7 @@ use super::ids::IdProblem;
 use crate::model::Field;
 
 /// The field as lab staff call it, with its article ("o CNS", "a data da coleta").
-pub fn label(field: Field) -> &'static str {
+pub(super) fn label(field: Field) -> &'static str {
     match field {
         Field::LabId => "o identificador do exame",
         Field::PatientCns => "o CNS do paciente",
@@ -34,7 +34,7 @@ pub fn label(field: Field) -> &'static str {
 }
 
 /// `Linha 7, coluna "Cartão SUS"` or `Linha 7` when there is no column.
-pub fn place(line: u64, column: &str) -> String {
+pub(super) fn place(line: u64, column: &str) -> String {
     if column.is_empty() {
         format!("Linha {line}")
     } else {
@@ -43,7 +43,7 @@ pub fn place(line: u64, column: &str) -> String {
 }
 
 /// Why an identifier is invalid, completing "é inválido (...)".
-pub fn id_reason(problem: IdProblem, what: &str) -> String {
+pub(super) fn id_reason(problem: IdProblem, what: &str) -> String {
     match problem {
         IdProblem::Length { expected, found } => {
             format!("tem {found} dígitos; {what} tem {expected}")
@@ -67,7 +67,7 @@ pub fn id_reason(problem: IdProblem, what: &str) -> String {
 }
 
 /// Why a date is invalid, completing "... não é uma data válida: ...".
-pub fn date_reason(problem: DateProblem) -> &'static str {
+pub(super) fn date_reason(problem: DateProblem) -> &'static str {
     match problem {
         DateProblem::Format => "use dd/mm/aaaa (ex.: 08/06/2021), dd/mm/aaaa hh:mm ou aaaa-mm-dd",
         DateProblem::NonexistentDate => "esse dia não existe no calendário",
@@ -78,7 +78,7 @@ pub fn date_reason(problem: DateProblem) -> &'static str {
 /// An exam that is in no catalogue. The example line uses placeholders
 /// only: a ready-to-paste line built from `value` would map whatever exam
 /// it is (a blood count) onto a SARS-CoV-2 code once pasted.
-pub fn unknown_exam(place: &str, value: &str) -> String {
+pub(super) fn unknown_exam(place: &str, value: &str) -> String {
     format!(
         "{place}: o exame \"{value}\" não está nas tabelas de exames da RNDS \
          (BRNomeExameLOINC, BRNomeExameGAL) nem entre os nomes de exame conhecidos, e a linha \

@@ -17,14 +17,14 @@
 //! `Settings::now`), no FHIR, no HTTP.
 
 mod check;
-pub mod dates;
-pub mod exam_kind;
-pub mod file_kind;
+pub(crate) mod dates;
+pub(crate) mod exam_kind;
+pub(crate) mod file_kind;
 mod header;
-pub mod ids;
+pub(crate) mod ids;
 mod messages;
 mod notes;
-pub mod panel;
+pub(crate) mod panel;
 mod parties;
 mod result;
 mod rules;
@@ -39,12 +39,13 @@ use crate::input::Row;
 use crate::mapping::ColumnMap;
 use crate::model::{LabResult, Party, RowIssue};
 
-pub use notes::legacy_lab_id;
-pub use rules::{derived_lab_id, LAB_ID_NAMESPACE, MAX_LAB_ID_CHARS};
+pub(crate) use notes::legacy_lab_id;
+#[cfg(test)]
+pub(crate) use rules::MAX_LAB_ID_CHARS;
 
 /// `code` of a row issue that only repeats a file-level one: the file has
 /// no column for a required field.
-pub const COLUMN_MISSING: &str = "coluna_ausente";
+pub(crate) const COLUMN_MISSING: &str = "coluna_ausente";
 
 /// Everything validation needs besides the row.
 #[derive(Debug, Clone)]
@@ -65,7 +66,11 @@ impl Settings {
     /// The settings of one inbox: its defaults over the global ones, its
     /// exam-code table, the lab's zone and author (`[lab] author_cnpj` when
     /// set, stripped of punctuation, else the CNES).
-    pub fn from_config(config: &Config, inbox: Option<&Inbox>, now: DateTime<Utc>) -> Settings {
+    pub(crate) fn from_config(
+        config: &Config,
+        inbox: Option<&Inbox>,
+        now: DateTime<Utc>,
+    ) -> Settings {
         let author = match config.lab.author_cnpj.as_deref() {
             Some(id) if !id.trim().is_empty() => {
                 Party::CnpjOrCpf(ids::strip_formatting(id).to_ascii_uppercase())
@@ -89,12 +94,12 @@ impl Settings {
 
 /// Problems of the file as a whole (a required column that is missing and
 /// has no default), reported once on the header line.
-pub fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Vec<RowIssue> {
+pub(crate) fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Vec<RowIssue> {
     header::file_issues(map, settings, header_line)
 }
 
 /// The field as lab staff call it, with its article ("o CNS do paciente").
-pub fn field_label(field: crate::model::Field) -> &'static str {
+pub(crate) fn field_label(field: crate::model::Field) -> &'static str {
     messages::label(field)
 }
 

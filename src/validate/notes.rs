@@ -114,7 +114,7 @@ fn shown(value: &str) -> String {
 /// its collection moment came from an Excel serial whose truncation to the
 /// second below differs from the rounding (a date-time cell of an XLSX, or
 /// a serial typed as text in a CSV). `None` for every other row.
-pub fn legacy_lab_id(
+pub(crate) fn legacy_lab_id(
     row: &Row,
     map: &ColumnMap,
     settings: &Settings,

@@ -19,7 +19,7 @@ const PANELS: &str = include_str!("../../schemas/panels.toml");
 /// One panel result column and the column that names the pathogen.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Panel {
+pub(crate) struct Panel {
     /// The system whose layout this is (for messages).
     pub system: String,
     /// Header of the panel's result column.
@@ -40,26 +40,26 @@ struct PanelFile {
 /// Every panel of the embedded table (empty if the table does not parse:
 /// a test asserts it does, and an empty table refuses nothing silently
 /// because [`load`] reports the defect).
-pub fn panels() -> &'static [Panel] {
+pub(crate) fn panels() -> &'static [Panel] {
     static CELL: OnceLock<Vec<Panel>> = OnceLock::new();
     CELL.get_or_init(|| load().unwrap_or_default())
 }
 
 /// Parses `schemas/panels.toml`.
-pub fn load() -> Result<Vec<Panel>, toml::de::Error> {
+pub(crate) fn load() -> Result<Vec<Panel>, toml::de::Error> {
     toml::from_str::<PanelFile>(PANELS).map(|f| f.panel)
 }
 
 /// How the result column of a file relates to a panel.
 #[derive(Debug, Clone, Copy)]
-pub struct PanelColumns<'a> {
+pub(crate) struct PanelColumns<'a> {
     pub panel: &'a Panel,
     /// Index of the marker column, when the file has it.
     pub marker: Option<usize>,
 }
 
 /// The panel whose result column is the one mapped to `Field::Result`.
-pub fn of_map(map: &ColumnMap) -> Option<PanelColumns<'static>> {
+pub(crate) fn of_map(map: &ColumnMap) -> Option<PanelColumns<'static>> {
     let result_key = mapping::key(map.header(Field::Result)?);
     let panel = panels()
         .iter()
@@ -73,7 +73,7 @@ pub fn of_map(map: &ColumnMap) -> Option<PanelColumns<'static>> {
 }
 
 /// Does the row's marker cell say SARS-CoV-2?
-pub fn says_sars_cov_2(columns: &PanelColumns, cells: &[String]) -> bool {
+pub(crate) fn says_sars_cov_2(columns: &PanelColumns, cells: &[String]) -> bool {
     let Some(cell) = columns.marker.and_then(|i| cells.get(i)) else {
         return false;
     };
@@ -88,7 +88,7 @@ pub fn says_sars_cov_2(columns: &PanelColumns, cells: &[String]) -> bool {
 
 /// The file-level issue of a panel result column without its marker
 /// column: no row of the file can say which virus it found.
-pub fn file_issue(map: &ColumnMap, header_line: u64) -> Option<RowIssue> {
+pub(crate) fn file_issue(map: &ColumnMap, header_line: u64) -> Option<RowIssue> {
     let columns = of_map(map)?;
     if columns.marker.is_some() {
         return None;
@@ -111,7 +111,7 @@ pub fn file_issue(map: &ColumnMap, header_line: u64) -> Option<RowIssue> {
 
 /// Why a row's panel result is not sent as a SARS-CoV-2 result, completing
 /// "<place>: ".
-pub fn row_reason(columns: &PanelColumns, detected: bool) -> String {
+pub(crate) fn row_reason(columns: &PanelColumns, detected: bool) -> String {
     let p = columns.panel;
     if detected {
         format!(
@@ -135,7 +135,7 @@ pub fn row_reason(columns: &PanelColumns, detected: bool) -> String {
 
 /// Why a row whose marker says SARS-CoV-2 but whose panel result is not
 /// "detectable" is refused: the two columns contradict each other.
-pub fn contradiction(columns: &PanelColumns) -> String {
+pub(crate) fn contradiction(columns: &PanelColumns) -> String {
     let p = columns.panel;
     format!(
         "a coluna \"{}\" marca SARS-CoV-2 como detectado, mas o resultado do painel em \"{}\" \

@@ -18,9 +18,10 @@ use crate::schemas::{self, code_systems};
 
 /// Namespace of the lab ids derived for rows without an id column (fixed
 /// for ever: changing it would resend every such row under a new id).
-pub const LAB_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a57_93d4_4e0b_9a3e_52c1_7d0b_e8a4);
+pub(crate) const LAB_ID_NAMESPACE: Uuid =
+    Uuid::from_u128(0x6f1c_2a57_93d4_4e0b_9a3e_52c1_7d0b_e8a4);
 
-pub fn validate_row(
+pub(super) fn validate_row(
     row: &Row,
     map: &ColumnMap,
     settings: &Settings,
@@ -119,7 +120,7 @@ pub fn validate_row(
 }
 
 /// Same row, same id: a UUIDv5 of the result's identifying content.
-pub fn derived_lab_id(
+pub(crate) fn derived_lab_id(
     cnes: &str,
     cns: &str,
     exam: &ExamCode,
@@ -136,7 +137,7 @@ pub fn derived_lab_id(
 }
 
 /// The longest lab id accepted (a FHIR `id` is at most 64 characters too).
-pub const MAX_LAB_ID_CHARS: usize = 64;
+pub(crate) const MAX_LAB_ID_CHARS: usize = 64;
 
 /// The row's own lab id (`Ok(None)` when it has none and one is derived).
 /// It goes to RNDS and back into the reports staff open in Excel, so only

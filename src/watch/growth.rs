@@ -23,7 +23,7 @@ pub struct FileLook {
 impl FileLook {
     /// The file at `path` now (follows no symlink: work folders hold only
     /// regular files we renamed there).
-    pub fn of(path: &Path) -> io::Result<FileLook> {
+    pub(crate) fn of(path: &Path) -> io::Result<FileLook> {
         let meta = fs::symlink_metadata(path)?;
         Ok(FileLook {
             len: meta.len(),
@@ -37,7 +37,7 @@ impl FileLook {
 /// none at all. Only text has lines: a workbook (by name, or ZIP/CFB
 /// content), UTF-16 or binary content (a NUL byte near the start) gives 0;
 /// the reader refuses or opens it whole, and a half-written one is retried.
-pub fn unterminated_tail(path: &Path, len: u64) -> io::Result<u64> {
+pub(crate) fn unterminated_tail(path: &Path, len: u64) -> io::Result<u64> {
     const BLOCK: u64 = 64 * 1024;
     const HEAD: u64 = 8 * 1024;
     let name = path

@@ -18,7 +18,7 @@ const MIN_PERIOD: Duration = Duration::from_millis(10);
 
 /// How often inboxes are listed when no event says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WatchSettings {
+pub(crate) struct WatchSettings {
     /// Full scan of every inbox (`[service] scan_interval_s`).
     pub scan_interval: Duration,
     /// Scan period of `poll` inboxes, where no event ever arrives.
@@ -28,7 +28,7 @@ pub struct WatchSettings {
 impl WatchSettings {
     /// From the `[service]` section; `poll` inboxes are listed every second
     /// (or every `scan_interval_s` if shorter).
-    pub fn from_service(service: &Service) -> WatchSettings {
+    pub(crate) fn from_service(service: &Service) -> WatchSettings {
         let scan_interval = Duration::from_secs(service.scan_interval_s.max(1));
         WatchSettings {
             scan_interval,
@@ -45,7 +45,7 @@ struct InboxState {
 }
 
 /// Every configured inbox. Call [`Inboxes::next_ready`] in a loop.
-pub struct Inboxes {
+pub(crate) struct Inboxes {
     inboxes: Vec<InboxState>,
     settings: WatchSettings,
     resumed: VecDeque<ClaimedFile>,
@@ -66,7 +66,7 @@ impl Inboxes {
     /// queues the files left in `processando/` and starts a watcher per
     /// `watch` inbox (an inbox whose watcher cannot start is polled, with a
     /// warning). Index `i` of `inboxes` is `ClaimedFile::inbox_index`.
-    pub fn new(inboxes: &[Inbox], settings: WatchSettings) -> Result<Inboxes, WatchError> {
+    pub(crate) fn new(inboxes: &[Inbox], settings: WatchSettings) -> Result<Inboxes, WatchError> {
         let (sender, hints) = mpsc::unbounded_channel();
         let mut states = Vec::with_capacity(inboxes.len());
         let mut resumed = VecDeque::new();
@@ -114,7 +114,7 @@ impl Inboxes {
     /// ones as they settle. Cancel-safe (use it in `tokio::select!` with the
     /// shutdown signal): a file is claimed only right before it is
     /// returned. Listing and renaming are short blocking calls.
-    pub async fn next_ready(&mut self) -> ClaimedFile {
+    pub(crate) async fn next_ready(&mut self) -> ClaimedFile {
         loop {
             if let Some(claimed) = self.resumed.pop_front() {
                 return claimed;

@@ -25,11 +25,10 @@ mod tests;
 
 use std::path::PathBuf;
 
-pub use growth::{unterminated_tail, FileLook};
-pub use inboxes::{Inboxes, WatchSettings};
-pub use rules::is_ignored_name;
+pub(crate) use growth::{unterminated_tail, FileLook};
+pub(crate) use inboxes::{Inboxes, WatchSettings};
 pub use scanner::{Scan, Scanner};
-pub use workdir::{ClaimedFile, Disposition, WorkDirs};
+pub(crate) use workdir::{ClaimedFile, Disposition};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {

@@ -4,7 +4,7 @@
 /// covers LibreOffice's `.~lock*` and our `.rnds-drop/`), Office owner
 /// files (`~$*`) and partial downloads or copies (`*.tmp`, `*.part`,
 /// `*.crdownload`, any case).
-pub fn is_ignored_name(name: &str) -> bool {
+pub(crate) fn is_ignored_name(name: &str) -> bool {
     let lower = name.to_lowercase();
     lower.starts_with('.')
         || lower.starts_with("~$")

@@ -74,16 +74,12 @@ impl Scanner {
         })
     }
 
-    pub fn inbox(&self) -> &Path {
+    pub(crate) fn inbox(&self) -> &Path {
         &self.inbox
     }
 
-    pub fn work_dirs(&self) -> &WorkDirs {
-        &self.work
-    }
-
     /// Files a previous run left in `processando/`, as claimed files.
-    pub fn leftovers(&self) -> Result<Vec<ClaimedFile>, WatchError> {
+    pub(crate) fn leftovers(&self) -> Result<Vec<ClaimedFile>, WatchError> {
         Ok(self
             .work
             .leftovers()?

@@ -43,7 +43,10 @@ fn hidden_temporary_and_lock_files_are_ignored() {
         "exames.csv.crdownload",
         ".rnds-drop",
     ] {
-        assert!(is_ignored_name(name), "{name} should be ignored");
+        assert!(
+            super::rules::is_ignored_name(name),
+            "{name} should be ignored"
+        );
     }
     for name in [
         "exames.csv",
@@ -52,7 +55,10 @@ fn hidden_temporary_and_lock_files_are_ignored() {
         "tmp.csv",
         "partes.xlsx",
     ] {
-        assert!(!is_ignored_name(name), "{name} should be taken");
+        assert!(
+            !super::rules::is_ignored_name(name),
+            "{name} should be taken"
+        );
     }
 }
 

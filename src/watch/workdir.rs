@@ -21,7 +21,7 @@ const ATTEMPTS: &str = "tentativas";
 
 /// Where a finished file goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disposition {
+pub(crate) enum Disposition {
     /// Read and handled (whatever its rows' outcomes): `processados/AAAA/MM/DD/`.
     Processed,
     /// Could not be read: `falhas/`.
@@ -30,7 +30,7 @@ pub enum Disposition {
 
 /// The work folders of one inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkDirs {
+pub(crate) struct WorkDirs {
     root: PathBuf,
 }
 
@@ -39,7 +39,7 @@ impl WorkDirs {
     /// refuses them when they are not on the inbox's volume (e.g. a
     /// symlink or mount point to another disk), where a rename would not
     /// be atomic.
-    pub fn prepare(inbox: &Path) -> Result<WorkDirs, WatchError> {
+    pub(crate) fn prepare(inbox: &Path) -> Result<WorkDirs, WatchError> {
         let missing = || WatchError::InboxMissing {
             path: inbox.to_path_buf(),
         };
@@ -72,7 +72,7 @@ impl WorkDirs {
         Ok(work)
     }
 
-    pub fn processing(&self) -> PathBuf {
+    pub(crate) fn processing(&self) -> PathBuf {
         self.root.join(PROCESSING)
     }
 
@@ -81,14 +81,14 @@ impl WorkDirs {
     }
 
     /// `processados/AAAA/MM/DD/` of `day`.
-    pub fn processed(&self, day: NaiveDate) -> PathBuf {
+    pub(crate) fn processed(&self, day: NaiveDate) -> PathBuf {
         self.processed_root()
             .join(format!("{:04}", day.year()))
             .join(format!("{:02}", day.month()))
             .join(format!("{:02}", day.day()))
     }
 
-    pub fn failed(&self) -> PathBuf {
+    pub(crate) fn failed(&self) -> PathBuf {
         self.root.join(FAILED)
     }
 
@@ -97,7 +97,7 @@ impl WorkDirs {
     }
 
     /// Regular files left in `processando/` by a previous run, by name.
-    pub fn leftovers(&self) -> Result<Vec<PathBuf>, WatchError> {
+    pub(crate) fn leftovers(&self) -> Result<Vec<PathBuf>, WatchError> {
         let dir = self.processing();
         let entries = fs::read_dir(&dir).map_err(|source| WatchError::ReadInbox {
             path: dir.clone(),
@@ -143,7 +143,11 @@ impl ClaimedFile {
     /// `processados/AAAA/MM/DD/` folder; pass the lab's local date) and
     /// returns where it went. A name already taken there gets ` (2)`,
     /// ` (3)`... before the extension.
-    pub fn finish(&self, disposition: Disposition, day: NaiveDate) -> Result<PathBuf, WatchError> {
+    pub(crate) fn finish(
+        &self,
+        disposition: Disposition,
+        day: NaiveDate,
+    ) -> Result<PathBuf, WatchError> {
         let dir = match disposition {
             Disposition::Processed => self.work.processed(day),
             Disposition::Failed => self.work.failed(),
@@ -164,9 +168,10 @@ impl ClaimedFile {
         FileLook::of(&self.work_path)
     }
 
+    #[cfg(test)]
     /// Reads of this version of the file (`look`) that produced no row:
     /// the process died while reading it, or the reader refused it.
-    pub fn reads_without_rows(&self, look: &FileLook) -> u32 {
+    pub(crate) fn reads_without_rows(&self, look: &FileLook) -> u32 {
         self.attempts().count(look)
     }
 
@@ -182,7 +187,7 @@ impl ClaimedFile {
     }
 
     /// The reader produced rows (or finished): the file is readable.
-    pub fn clear_failed_reads(&self) {
+    pub(crate) fn clear_failed_reads(&self) {
         if let Err(e) = self.attempts().clear() {
             tracing::warn!(arquivo = %self.original_name, "não foi possível apagar o marcador de tentativas: {e}");
         }
@@ -191,7 +196,7 @@ impl ClaimedFile {
     /// Takes back a file this service already moved to `processados/` or
     /// `falhas/` (at `stored`) because it changed there: a writer still
     /// held it open. It goes back into `processando/` as a new claim.
-    pub fn reclaim(&self, stored: &Path) -> Result<ClaimedFile, WatchError> {
+    pub(crate) fn reclaim(&self, stored: &Path) -> Result<ClaimedFile, WatchError> {
         let work_path =
             move_without_overwrite(stored, &self.work.processing(), &self.original_name)?;
         Ok(ClaimedFile {
