@@ -102,6 +102,13 @@ pub(crate) fn pfx(pki: &Pki, encoding: Encoding) -> PathBuf {
     ));
     let bytes = pkcs12_file::write(&pki.chain_der, &pki.key_der, encoding, PASSWORD);
     std::fs::write(&out, bytes).unwrap();
+    // Private, as openssl writes it and a careful administrator keeps it
+    // (doctor warns about a key other accounts can read).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     out
 }
 
