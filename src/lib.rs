@@ -27,3 +27,6 @@ pub mod simulator;
 pub mod validate;
 pub mod watch;
 pub mod winservice;
+
+#[cfg(test)]
+mod test_skip;

@@ -237,19 +237,6 @@ fn bundle_shape() {
 }
 
 #[test]
-#[ignore = "timing figure, run with --release -- --ignored --nocapture"]
-fn measure_microseconds_per_bundle() {
-    let b = v2();
-    let n = 50_000;
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        assert!(check_bundle(std::hint::black_box(&b)).is_empty());
-    }
-    let us = start.elapsed().as_secs_f64() * 1e6 / f64::from(n);
-    println!("check_bundle: {us:.2} µs/bundle");
-}
-
-#[test]
 fn date_times_need_their_utc_offset() {
     let mut b = v2();
     observation(&mut b)["issued"] = json!("2021-06-08T10:30:00");

@@ -471,35 +471,6 @@ fn a_reader_thread_runs_while_batches_are_written() {
     reader.join().unwrap();
 }
 
-/// Throughput of the batch path. Run with
-/// `cargo test --release --lib ledger::tests::throughput -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn throughput_of_100k_rows_in_batches_of_500() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ledger = open(dir.path());
-    let f = a_file(&mut ledger, "aa");
-    let rows = 100_000u64;
-    let started = std::time::Instant::now();
-    for start in (0..rows).step_by(500) {
-        let intents: Vec<Intent> = (start..start + 500)
-            .map(|i| intent(&format!("LAB-{i:08}"), &format!("{i:064x}"), f, i + 2, None))
-            .collect();
-        ledger.begin_sending(&intents).unwrap();
-        let outcomes: Vec<(String, LedgerOutcome)> = intents
-            .into_iter()
-            .map(|i| (i.lab_id, accepted(&format!("{:036}", i.line))))
-            .collect();
-        ledger.record_outcomes(&outcomes).unwrap();
-    }
-    let elapsed = started.elapsed();
-    assert_eq!(ledger.counts(None).unwrap().accepted, rows);
-    println!(
-        "{rows} rows (begin_sending + record_outcomes, batches of 500) in {elapsed:?}: {:.0} rows/s",
-        rows as f64 / elapsed.as_secs_f64()
-    );
-}
-
 #[test]
 fn after_a_restart_an_interrupted_first_send_may_be_resent_only_with_the_same_content() {
     let dir = tempfile::tempdir().unwrap();

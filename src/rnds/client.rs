@@ -19,7 +19,7 @@ use super::outcome::{diagnostics, TransportFailure};
 use super::request::{self, Credentials};
 use super::retry::Backoff;
 use super::tls::Identity;
-use super::token::TokenCache;
+use super::token::{Clock, TokenCache};
 use super::{CertificateInfo, ClientError, Endpoints, Outcome};
 use crate::config::Config;
 
@@ -106,6 +106,21 @@ impl Client {
         config: &Config,
         observer: Option<Arc<dyn ExchangeObserver>>,
     ) -> Result<Client, ClientError> {
+        Client::build(config, observer, Clock::default())
+    }
+
+    /// As [`Client::new`], with the token cache reading `clock` (tests move
+    /// it forward to expire tokens without sleeping).
+    #[cfg(test)]
+    pub(crate) fn with_clock(config: &Config, clock: Clock) -> Result<Client, ClientError> {
+        Client::build(config, None, clock)
+    }
+
+    fn build(
+        config: &Config,
+        observer: Option<Arc<dyn ExchangeObserver>>,
+        clock: Clock,
+    ) -> Result<Client, ClientError> {
         let identity = Identity::load(&config.rnds)?;
         let tls = identity.client_config(config.rnds.extra_ca.as_deref())?;
         let timeout = Duration::from_secs(config.rnds.timeout_s.max(1));
@@ -125,7 +140,7 @@ impl Client {
                 ))
             })?;
         let endpoints = Endpoints::resolve(&config.rnds, &config.lab.uf);
-        let tokens = TokenCache::new(http.clone(), endpoints.token_url());
+        let tokens = TokenCache::new(http.clone(), endpoints.token_url(), clock);
         Ok(Client {
             inner: Arc::new(Inner {
                 http,

@@ -35,6 +35,9 @@ pub(crate) struct State {
     pub cnes: String,
     pub linked_cns: String,
     pub token_lifetime: Duration,
+    /// Decides token expiry; a test shares it with the client's token cache
+    /// and moves both forward instead of sleeping.
+    pub clock: super::Clock,
     pub tokens_issued: u32,
     valid_tokens: HashMap<String, Instant>,
     pub faults: VecDeque<Fault>,
@@ -64,6 +67,7 @@ impl State {
             cnes: "1234567".into(),
             linked_cns: "980016287385192".into(),
             token_lifetime,
+            clock: super::Clock::default(),
             tokens_issued: 0,
             valid_tokens: HashMap::new(),
             faults: VecDeque::new(),
@@ -193,7 +197,7 @@ async fn handle(state: Arc<Mutex<State>>, base: String, request: Request<Incomin
         }
         s.tokens_issued += 1;
         let value = format!("tok-{}", s.tokens_issued);
-        let expiry = Instant::now() + s.token_lifetime;
+        let expiry = s.clock.now_std() + s.token_lifetime;
         s.valid_tokens.insert(value.clone(), expiry);
         return json(
             200,
@@ -204,7 +208,7 @@ async fn handle(state: Arc<Mutex<State>>, base: String, request: Request<Incomin
     let token_ok = token
         .strip_prefix("Bearer ")
         .and_then(|t| s.valid_tokens.get(t))
-        .is_some_and(|expiry| Instant::now() < *expiry);
+        .is_some_and(|expiry| s.clock.now_std() < *expiry);
     if !token_ok {
         s.expired_token_refusals += 1;
         return operation_outcome(

@@ -18,6 +18,9 @@ pub(crate) mod tls;
 mod token;
 
 #[cfg(test)]
+pub(crate) use token::Clock;
+
+#[cfg(test)]
 mod mock;
 #[cfg(test)]
 mod tests;

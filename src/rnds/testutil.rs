@@ -1,11 +1,13 @@
 //! Test-time PKI: a CA, a lab certificate in the ICP-Brasil `NAME:CNPJ`
-//! style, and PKCS#12 files in the legacy and modern encodings written by
-//! the `openssl` CLI. Nothing is committed; everything lives in a temp dir.
+//! style, and PKCS#12 files in the legacy and modern encodings, written
+//! in-process (`pkcs12_file`). Nothing is committed; everything lives in a
+//! temp dir.
 //!
 //! Invariant: used by tests only.
 
+mod pkcs12_file;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
@@ -21,6 +23,10 @@ pub(crate) struct Pki {
     pub ca_pem: PathBuf,
     pub cert_pem: PathBuf,
     pub key_pem: PathBuf,
+    /// The leaf then the CA, DER.
+    chain_der: Vec<Vec<u8>>,
+    /// The leaf's key, PKCS#8 DER.
+    key_der: Vec<u8>,
 }
 
 /// `validity`: `None` for the rcgen default (1975–4096), else (not_before, not_after) years.
@@ -54,6 +60,8 @@ pub(crate) fn pki(dir: &Path, name: &str, validity: Option<(i32, i32)>) -> Pki {
         ca_pem: write("ca.pem", &ca_cert.pem()),
         cert_pem: write("cert.pem", &format!("{}{}", leaf.pem(), ca_cert.pem())),
         key_pem: write("key.pem", &leaf_key.serialize_pem()),
+        chain_der: vec![leaf.der().to_vec(), ca_cert.der().to_vec()],
+        key_der: leaf_key.serialize_der(),
     }
 }
 
@@ -72,17 +80,6 @@ pub(crate) fn server_identity(
     (vec![cert.der().clone()], key_der)
 }
 
-/// Runs the openssl CLI; a missing CLI fails the test loudly (CI installs it).
-pub(crate) fn openssl(args: &[&str]) {
-    let status = Command::new("openssl")
-        .args(args)
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("the openssl CLI is needed by this test (install openssl): {e}")
-        });
-    assert!(status.success(), "openssl {args:?} failed");
-}
-
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Encoding {
     /// RC2-40 keys, 3DES certificates, SHA-1 MAC (DATASUS' sample keystore).
@@ -97,67 +94,21 @@ pub(crate) enum Encoding {
     NoKey,
 }
 
+/// The test PKI's chain and key as a PKCS#12 file in `encoding`, protected by [`PASSWORD`].
 pub(crate) fn pfx(pki: &Pki, encoding: Encoding) -> PathBuf {
     let out = pki.dir.join(format!(
         "{}-{encoding:?}.pfx",
         pki.cert_pem.file_stem().unwrap().to_string_lossy()
     ));
-    let (out_s, cert, key) = (
-        out.to_str().unwrap(),
-        pki.cert_pem.to_str().unwrap(),
-        pki.key_pem.to_str().unwrap(),
-    );
-    let pass = format!("pass:{PASSWORD}");
-    let mut args = vec![
-        "pkcs12", "-export", "-in", cert, "-out", out_s, "-passout", &pass,
-    ];
-    match encoding {
-        Encoding::Legacy => args.extend([
-            "-inkey",
-            key,
-            "-legacy",
-            "-keypbe",
-            "PBE-SHA1-RC2-40",
-            "-certpbe",
-            "PBE-SHA1-3DES",
-            "-macalg",
-            "sha1",
-        ]),
-        Encoding::Openssl1Default => args.extend([
-            "-inkey",
-            key,
-            "-legacy",
-            "-certpbe",
-            "PBE-SHA1-RC2-40",
-            "-keypbe",
-            "PBE-SHA1-3DES",
-            "-macalg",
-            "sha1",
-        ]),
-        Encoding::Modern => args.extend([
-            "-inkey",
-            key,
-            "-keypbe",
-            "AES-256-CBC",
-            "-certpbe",
-            "AES-256-CBC",
-            "-macalg",
-            "sha256",
-        ]),
-        Encoding::Rc4 => args.extend([
-            "-inkey",
-            key,
-            "-legacy",
-            "-keypbe",
-            "PBE-SHA1-RC4-128",
-            "-certpbe",
-            "PBE-SHA1-RC4-128",
-            "-macalg",
-            "sha1",
-        ]),
-        Encoding::NoKey => args.push("-nokeys"),
+    let bytes = pkcs12_file::write(&pki.chain_der, &pki.key_der, encoding, PASSWORD);
+    std::fs::write(&out, bytes).unwrap();
+    // Private, as openssl writes it and a careful administrator keeps it
+    // (doctor warns about a key other accounts can read).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    openssl(&args);
     out
 }
 

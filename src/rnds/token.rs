@@ -5,7 +5,8 @@
 //! so waiters find the new token (or the fetch's error) when they get in.
 //!
 //! Invariant: the token's value never reaches a log or a message; this
-//! module knows nothing of bundles or lookups.
+//! module knows nothing of bundles or lookups; it reads the time only
+//! through its [`Clock`], so tests move time forward instead of sleeping.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,6 +23,32 @@ use super::ClientError;
 /// short-lived tokens, as in tests, are still reused).
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
+/// "Now" for the token cache: the monotonic clock, plus however far a test
+/// moved it forward (always zero in production, where nothing can move it).
+#[derive(Clone, Default)]
+pub(crate) struct Clock {
+    ahead_ms: Arc<AtomicU64>,
+}
+
+impl Clock {
+    fn now(&self) -> Instant {
+        Instant::now() + Duration::from_millis(self.ahead_ms.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock (and every cache sharing it) `by` into the future.
+    #[cfg(test)]
+    pub(crate) fn advance(&self, by: Duration) {
+        let by_ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.ahead_ms.fetch_add(by_ms, Ordering::Relaxed);
+    }
+
+    /// What this clock reads, as a `std` instant (for a test server's expiry).
+    #[cfg(test)]
+    pub(crate) fn now_std(&self) -> std::time::Instant {
+        self.now().into_std()
+    }
+}
+
 #[derive(Clone)]
 struct Token {
     value: Arc<str>,
@@ -33,6 +60,7 @@ pub(crate) struct TokenCache {
     url: String,
     current: RwLock<Slot>,
     fetches: AtomicU64,
+    clock: Clock,
 }
 
 #[derive(Default)]
@@ -51,18 +79,19 @@ struct TokenAnswer {
 }
 
 impl TokenCache {
-    pub(super) fn new(http: reqwest::Client, url: String) -> TokenCache {
+    pub(super) fn new(http: reqwest::Client, url: String, clock: Clock) -> TokenCache {
         TokenCache {
             http,
             url,
             current: RwLock::new(Slot::default()),
             fetches: AtomicU64::new(0),
+            clock,
         }
     }
 
     /// A token valid for at least the refresh margin.
     pub(super) async fn get(&self) -> Result<Arc<str>, ClientError> {
-        let arrived = Instant::now();
+        let arrived = self.clock.now();
         if let Some(token) = self.current.read().await.token.as_ref() {
             if arrived < token.refresh_at {
                 return Ok(token.value.clone());
@@ -71,7 +100,7 @@ impl TokenCache {
         let mut slot = self.current.write().await;
         // Another task may have refreshed, or failed to, while this one waited.
         if let Some(token) = slot.token.as_ref() {
-            if Instant::now() < token.refresh_at {
+            if self.clock.now() < token.refresh_at {
                 return Ok(token.value.clone());
             }
         }
@@ -90,7 +119,7 @@ impl TokenCache {
                 Ok(value)
             }
             Err(error) => {
-                slot.failure = Some((Instant::now(), error.clone()));
+                slot.failure = Some((self.clock.now(), error.clone()));
                 Err(error)
             }
         }
@@ -122,7 +151,7 @@ impl TokenCache {
 
     async fn fetch(&self) -> Result<(Token, Duration), ClientError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let asked_at = Instant::now();
+        let asked_at = self.clock.now();
         let answer =
             self.http
                 .get(&self.url)

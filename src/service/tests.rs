@@ -695,50 +695,6 @@ async fn lab_ids_rnds_already_holds_are_reported_as_already_there_never_to_renum
     assert_eq!(h.sim().documents().len(), 5);
 }
 
-/// `cargo test --release --lib service::tests::throughput -- --ignored --nocapture`
-/// 10,000 rows through `send` and through the service, with 50 ms latency
-/// and 32 requests in flight (the ceiling is 640 bundles/s).
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "measurement; run in release"]
-async fn throughput() {
-    let faults = Faults {
-        latency_ms: 50,
-        ..Faults::default()
-    };
-    let mut h = harness("watch", faults, simulator::DEFAULT_TOKEN_LIFETIME).await;
-    h.config.rnds.max_in_flight = 32;
-    let file = h.ws.root.join("medida.csv");
-    std::fs::write(&file, export("m", 10_000, &[], &[])).unwrap();
-    let mut progress = |_: usize, _: u64| {};
-    let started = Instant::now();
-    let sent = send_files(&h.config, &[file], &h.ws.root.join("out"), &mut progress)
-        .await
-        .unwrap();
-    let secs = started.elapsed().as_secs_f64();
-    assert_eq!(sent[0].summary.rows_sent, Some(10_000));
-    println!(
-        "send: 10000 rows in {secs:.1} s = {:.0} bundles/s (ceiling 640)",
-        10_000.0 / secs
-    );
-
-    h.start();
-    let started = Instant::now();
-    drop_file(
-        &h.ws.inbox,
-        "medida2.csv",
-        export("n", 10_000, &[], &[]).as_bytes(),
-    )
-    .unwrap();
-    h.reports("medida2", 1, Duration::from_secs(300)).await;
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "run: 10000 rows dropped → report in {secs:.1} s = {:.0} bundles/s (incl. settle 200 ms)",
-        10_000.0 / secs
-    );
-    assert_eq!(h.stored().len(), 20_000);
-    h.stop().await;
-}
-
 /// Regression: the summary once dropped each row's first issue when the
 /// file also had a file-level one (a leftover of an older pipeline that
 /// repeated file issues on every row).

@@ -630,36 +630,6 @@ proptest! {
     }
 }
 
-/// Throughput of validate_row on gen_exames.py rows:
-/// `python3 /work/shared/perf/gen_exames.py 100000 /tmp/x.csv &&
-///  cargo test --release --lib validate::tests::throughput -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn throughput() {
-    let text = std::fs::read_to_string("/tmp/x.csv").expect("run gen_exames.py first");
-    let mut lines = text.lines();
-    let map = map_columns(&headers(lines.next().unwrap()), &BTreeMap::new());
-    let rows: Vec<Row> = lines
-        .enumerate()
-        .map(|(i, l)| row(i as u64 + 2, l))
-        .collect();
-    let s = settings();
-    let mut s = s;
-    s.now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
-    let start = std::time::Instant::now();
-    let mut ok = 0;
-    for r in &rows {
-        ok += usize::from(validate_row(r, &map, &s).is_ok());
-    }
-    let elapsed = start.elapsed();
-    println!(
-        "{} rows, {} valid, {:.3} µs/row",
-        rows.len(),
-        ok,
-        elapsed.as_secs_f64() * 1e6 / rows.len() as f64
-    );
-}
-
 #[test]
 fn settings_from_config_layer_inbox_over_global() {
     let text = r#"

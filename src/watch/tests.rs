@@ -176,11 +176,7 @@ fn symlinks_fifos_folders_and_ignored_names_are_never_ready() {
     #[cfg(unix)]
     {
         std::os::unix::fs::symlink(&outside, inbox.join("link.csv")).unwrap();
-        let status = std::process::Command::new("mkfifo")
-            .arg(inbox.join("fila.csv"))
-            .status()
-            .unwrap();
-        assert!(status.success());
+        make_fifo(&inbox.join("fila.csv"));
     }
     fs::create_dir(inbox.join("subpasta.csv")).unwrap();
     for name in [".oculto.csv", "~$exames.xlsx", "exames.csv.part"] {
@@ -368,13 +364,13 @@ fn a_missing_inbox_is_refused() {
 fn a_work_folder_on_another_volume_is_refused() {
     use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir().unwrap();
-    let Ok(other) = tempfile::tempdir_in("/dev/shm") else {
-        eprintln!("no /dev/shm: skipped");
-        return;
+    // Another volume without privileges: the tmpfs at /dev/shm.
+    let other = match tempfile::tempdir_in("/dev/shm") {
+        Ok(other) => other,
+        Err(e) => return crate::test_skip::skipped(&format!("no folder in /dev/shm ({e})")),
     };
     if fs::metadata(other.path()).unwrap().dev() == fs::metadata(dir.path()).unwrap().dev() {
-        eprintln!("/dev/shm is on the same volume as the temp dir: skipped");
-        return;
+        return crate::test_skip::skipped("/dev/shm is on the temp dir's volume");
     }
     std::os::unix::fs::symlink(other.path(), dir.path().join(".rnds-drop")).unwrap();
     let err = Scanner::new(0, dir.path(), SETTLE).unwrap_err();
@@ -536,11 +532,7 @@ fn a_non_regular_file_is_warned_about_once_per_path() {
     fs::write(dir.path().join("alvo.txt.tmp"), CSV).unwrap();
     std::os::unix::fs::symlink(dir.path().join("alvo.txt.tmp"), dir.path().join("link.csv"))
         .unwrap();
-    let status = std::process::Command::new("mkfifo")
-        .arg(dir.path().join("fila.csv"))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    make_fifo(&dir.path().join("fila.csv"));
     let mut scanner = scanner(dir.path());
     let t0 = Instant::now();
     let logs = captured_logs(|| {
@@ -556,4 +548,10 @@ fn a_non_regular_file_is_warned_about_once_per_path() {
     );
     // Ignored names are skipped silently.
     assert!(!logs.contains("alvo.txt.tmp"), "{logs}");
+}
+
+#[cfg(unix)]
+fn make_fifo(path: &Path) {
+    use rustix::fs::{mkfifoat, Mode, CWD};
+    mkfifoat(CWD, path, Mode::RUSR | Mode::WUSR).unwrap();
 }

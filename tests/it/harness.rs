@@ -75,3 +75,19 @@ pub fn assert_json_snapshot(path: &Path, actual: &serde_json::Value) {
         );
     }
 }
+
+/// SIGTERM, as systemd stops the service (without the `kill` command).
+#[cfg(unix)]
+pub fn terminate(child: &std::process::Child) {
+    use rustix::process::{kill_process, Pid, Signal};
+    kill_process(Pid::from_child(child), Signal::TERM).expect("SIGTERM delivered");
+}
+
+/// Says `SKIPPED <test>: <reason>` where `cargo test` shows it (libtest
+/// captures `print!`, not writes to the stderr handle); the caller returns.
+pub fn skipped(reason: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("(test)");
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {reason}");
+}

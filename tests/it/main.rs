@@ -8,6 +8,8 @@ mod conformance;
 mod daemon;
 mod edges;
 mod excel_time;
+// Stops the service binary with SIGTERM (see service_kill).
+#[cfg(unix)]
 mod growing_files;
 mod harness;
 mod homologation;

@@ -114,11 +114,7 @@ async fn sigkill_mid_file_then_restart_stores_every_row_exactly_once() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &second.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::harness::terminate(&second);
     let exit = second.wait().unwrap();
     assert!(exit.success(), "SIGTERM ends the service cleanly: {exit:?}");
 

@@ -141,11 +141,7 @@ impl Service {
     /// SIGTERM, and a clean exit.
     pub(super) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let status = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status()
-                .unwrap();
-            assert!(status.success());
+            crate::harness::terminate(&child);
             let exit = child.wait().unwrap();
             assert!(exit.success(), "SIGTERM ends the service cleanly: {exit:?}");
         }
