@@ -61,8 +61,9 @@ impl Backoff {
 }
 
 /// A uniform draw in `[0, 1)` from std's randomly keyed hasher: good enough
-/// for spreading retries, and no extra dependency.
-fn random_unit() -> f64 {
+/// for spreading retries and the simulator's faults (no crypto needed), and
+/// no extra dependency. The crate's one random source.
+pub(crate) fn random_unit() -> f64 {
     let bits = RandomState::new().build_hasher().finish();
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
