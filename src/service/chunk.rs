@@ -24,7 +24,7 @@ use crate::rnds::{Client, Outcome};
 use super::outputs::{OutputPaths, Outputs};
 use super::pass::PendingRow;
 use super::resolve::{resolve_one, Resolved};
-use super::ServiceError;
+use super::{InternalFailure, ServiceError};
 
 /// Rounds of sending within one chunk: a lab id repeated in the chunk, or
 /// a lost answer proved not stored, goes again in the next round.
@@ -237,7 +237,7 @@ impl PassState<'_> {
         }
         result.lab_id = legacy;
         let bundle = fhir::to_json_bytes(&result, &self.job.bundle, &self.job.timestamp, None)
-            .map_err(|e| ServiceError::Internal(format!("bundle não gerado: {e}")))?;
+            .map_err(InternalFailure::Bundle)?;
         Ok((result, bundle))
     }
 
@@ -329,8 +329,7 @@ impl PassState<'_> {
         }
         let mut batch = Vec::new();
         while let Some(joined) = set.join_next().await {
-            let (i, lab_id, resolved) = joined
-                .map_err(|e| ServiceError::Internal(format!("resolução interrompida: {e}")))?;
+            let (i, lab_id, resolved) = joined.map_err(InternalFailure::ResolutionInterrupted)?;
             match resolved {
                 Resolved::Outcome(outcome) => batch.push((lab_id, outcome)),
                 Resolved::StillUnknown(reason) => {

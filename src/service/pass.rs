@@ -17,7 +17,7 @@ use crate::rnds::Client;
 
 use super::chunk::{stopping, Counts, PassState};
 use super::outputs::{OutputPaths, Outputs};
-use super::ServiceError;
+use super::{InternalFailure, ServiceError};
 
 /// What a pass needs from its caller.
 pub(super) struct PassContext<'a> {
@@ -149,11 +149,7 @@ pub(super) async fn run_pass(
                 interrupted: false,
             });
         }
-        Err(e) => {
-            return Err(ServiceError::Internal(format!(
-                "leitura do arquivo interrompida: {e}"
-            )))
-        }
+        Err(e) => return Err(InternalFailure::ReadInterrupted(e).into()),
     };
     match totals {
         Ok(totals) if !interrupted => {
