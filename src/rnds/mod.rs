@@ -29,5 +29,4 @@ pub use doctor::{run_doctor, DoctorReport};
 pub(crate) use endpoints::Endpoints;
 pub(crate) use error::ClientError;
 pub use outcome::Outcome;
-pub(crate) use retry::random_unit;
 pub(crate) use tls::{read_certificate_info, CertificateInfo};
