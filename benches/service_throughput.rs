@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rnds_drop::service::demo::{drop_file, report_of, write_workspace_config};
+use rnds_drop::demo::{drop_file, report_of, write_workspace_config};
 use rnds_drop::service::{run, send_files};
 use rnds_drop::simulator::{self, Faults, SimOptions};
 

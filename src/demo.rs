@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, ConfigError};
 use crate::simulator::{self, SimFiles, SimOptions};
 
-use crate::service::ServiceError;
+use crate::service::{InternalFailure, ServiceError};
 
 /// The example export shipped with the binary (so the demo works anywhere).
 const EXAMPLE_CSV: &[u8] = include_bytes!("../examples/exames.csv");
@@ -259,7 +259,7 @@ pub async fn run_demo(dir: Option<PathBuf>) -> Result<DemoSummary, DemoError> {
     let _ = stop.send(());
     match service.await {
         Ok(result) => result?,
-        Err(e) => return Err(ServiceError::Internal(e.to_string()).into()),
+        Err(e) => return Err(ServiceError::from(InternalFailure::ServiceTask(e)).into()),
     }
     let documents = sim.documents().len();
     sim.shutdown().await;

@@ -10,11 +10,16 @@
 //!   sockets exist only on Unix);
 //! - [`is_in_use`]: the error another program's open handle gives (Excel
 //!   keeps a workbook open without delete sharing, so Windows refuses to
-//!   rename or replace it); Unix has no such lock.
+//!   rename or replace it); Unix has no such lock;
+//! - [`random_unit`]: a uniform draw from std's OS-seeded hasher keys, the
+//!   crate's one random source (retry jitter in `rnds`, the simulator's
+//!   faults; neither may import the other).
 //!
 //! Invariant: no policy here, only facts about one OS; callers decide.
 
+use std::collections::hash_map::RandomState;
 use std::fs::{FileType, Metadata};
+use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::path::Path;
 
@@ -84,6 +89,14 @@ pub(crate) fn is_in_use(error: &io::Error) -> bool {
         && error
             .raw_os_error()
             .is_some_and(|code| WINDOWS_IN_USE.contains(&code))
+}
+
+/// A uniform draw in `[0, 1)` from std's randomly keyed hasher: good enough
+/// for spreading retries and the simulator's faults (no crypto needed), and
+/// no extra dependency. The crate's one random source.
+pub(crate) fn random_unit() -> f64 {
+    let bits = RandomState::new().build_hasher().finish();
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::input::Row;
 use crate::model::{ExamCode, Field, Qualitative, SpecimenCode};
 
-pub(crate) use normalize::{edit_distance, key, value_key};
+pub(crate) use normalize::{key, value_key};
 
 /// Which column holds which field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -175,7 +175,7 @@ pub(crate) fn closest_result_wording(value: &str) -> Option<&'static str> {
         .filter(|(k, _)| k.chars().count() > 1 && !k.chars().any(|c| c.is_ascii_digit()))
         .map(|(k, wording)| {
             let meaning = tables.results.get(k.as_str()).copied();
-            (edit_distance(&wanted, k), wording.as_str(), meaning)
+            (strsim::levenshtein(&wanted, k), wording.as_str(), meaning)
         })
         .collect();
     let &(distance, wording, meaning) = candidates.iter().min_by_key(|c| c.0)?;

@@ -122,22 +122,6 @@ pub(crate) fn repair_mojibake(text: &str) -> Option<String> {
     None
 }
 
-/// Levenshtein distance over chars (keys are short).
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = substitution.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,12 +152,5 @@ mod tests {
     fn header_key_drops_leading_bom_debris() {
         assert_eq!(header_key("ÿid"), "id");
         assert_eq!(header_key("\u{feff}Cartão SUS"), "cartaosus");
-    }
-
-    #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("naodetectatdo", "naodetectado"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("abc", "abc"), 0);
     }
 }

@@ -132,7 +132,7 @@ impl AtomicFile {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         for n in 2..=MAX_NUMBERED {
-            let candidate = self.target.with_file_name(numbered(&name, n));
+            let candidate = self.target.with_file_name(crate::watch::numbered(&name, n));
             if fs::symlink_metadata(&candidate).is_ok() {
                 continue;
             }
@@ -148,19 +148,6 @@ impl AtomicFile {
 
 /// How many numbered names are tried before giving up.
 const MAX_NUMBERED: u32 = 99;
-
-/// `exames.erros.csv` → `exames.erros (2).csv` (the same rule as the
-/// inbox's work folders use for name clashes).
-fn numbered(name: &str, n: u32) -> String {
-    let path = Path::new(name);
-    match (
-        path.file_stem().and_then(|s| s.to_str()),
-        path.extension().and_then(|s| s.to_str()),
-    ) {
-        (Some(stem), Some(ext)) if !stem.is_empty() => format!("{stem} ({n}).{ext}"),
-        _ => format!("{name} ({n})"),
-    }
-}
 
 /// 0640 in a setgid folder (shared with its group), else 0600.
 #[cfg(unix)]

@@ -4,8 +4,6 @@
 //!
 //! Invariant: pure arithmetic plus a random draw; knows nothing of HTTP.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use crate::config::Rnds;
@@ -56,15 +54,8 @@ impl Backoff {
         attempt: u32,
         retry_after: Option<Duration>,
     ) -> Option<Duration> {
-        self.delay(attempt, retry_after, random_unit())
+        self.delay(attempt, retry_after, crate::platform::random_unit())
     }
-}
-
-/// A uniform draw in `[0, 1)` from std's randomly keyed hasher: good enough
-/// for spreading retries, and no extra dependency.
-fn random_unit() -> f64 {
-    let bits = RandomState::new().build_hasher().finish();
-    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -125,7 +116,7 @@ mod tests {
 
     #[test]
     fn random_draws_stay_in_range_and_vary() {
-        let draws: Vec<f64> = (0..64).map(|_| random_unit()).collect();
+        let draws: Vec<f64> = (0..64).map(|_| crate::platform::random_unit()).collect();
         assert!(draws.iter().all(|u| (0.0..1.0).contains(u)));
         assert!(draws.iter().any(|u| (u - draws[0]).abs() > 1e-9));
     }

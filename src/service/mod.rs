@@ -71,8 +71,34 @@ pub enum ServiceError {
         #[source]
         source: std::io::Error,
     },
+    /// A defect of the connector itself (exit code 5), never the lab's data
+    /// or configuration.
     #[error("falha interna: {0}")]
-    Internal(String),
+    Internal(#[from] InternalFailure),
+}
+
+/// Which defect stopped the service: callers tell a dead task from a bundle
+/// the library could not build; the text is for the lab's IT.
+#[derive(Debug, thiserror::Error)]
+pub enum InternalFailure {
+    /// A result read and validated from the file could not become a bundle.
+    #[error("bundle não gerado: {0}")]
+    Bundle(#[from] crate::fhir::FhirError),
+    /// A task settling unknown outcomes died (panic or cancellation).
+    #[error("resolução interrompida: {0}")]
+    ResolutionInterrupted(#[source] tokio::task::JoinError),
+    /// The task reading a file was cancelled (a panic is reported per file).
+    #[error("leitura do arquivo interrompida: {0}")]
+    ReadInterrupted(#[source] tokio::task::JoinError),
+    /// The thread hashing a file died: the file is not recorded.
+    #[error(
+        "o cálculo do SHA-256 do arquivo foi interrompido por um defeito; o arquivo não \
+         foi registrado e será tentado de novo"
+    )]
+    DigestInterrupted,
+    /// The demo's service task died.
+    #[error("{0}")]
+    ServiceTask(#[source] tokio::task::JoinError),
 }
 
 impl ServiceError {
@@ -156,11 +182,7 @@ async fn digest_on_blocking_thread(
     match tokio::task::spawn_blocking(digest).await {
         Ok(Ok(hex)) => Ok(hex),
         Ok(Err(_unreadable)) => Ok(String::new()),
-        Err(_) => Err(ServiceError::Internal(
-            "o cálculo do SHA-256 do arquivo foi interrompido por um defeito; o arquivo não \
-             foi registrado e será tentado de novo"
-                .into(),
-        )),
+        Err(_) => Err(InternalFailure::DigestInterrupted.into()),
     }
 }
 
@@ -170,7 +192,12 @@ mod digest_tests {
     async fn a_panicking_digest_is_an_error_not_an_empty_hash() {
         let result = super::digest_on_blocking_thread(|| panic!("simulated defect")).await;
         assert!(
-            matches!(result, Err(super::ServiceError::Internal(_))),
+            matches!(
+                result,
+                Err(super::ServiceError::Internal(
+                    super::InternalFailure::DigestInterrupted
+                ))
+            ),
             "{result:?}"
         );
     }

@@ -20,7 +20,7 @@ use super::outputs::Outputs;
 use super::paths::OutputPaths;
 use super::rows::{Counts, PendingRow};
 use super::stopping;
-use super::ServiceError;
+use super::{InternalFailure, ServiceError};
 
 /// What a pass needs from its caller.
 pub(super) struct PassContext<'a> {
@@ -117,11 +117,7 @@ pub(super) async fn run_pass(
                     .into(),
             ));
         }
-        Err(e) => {
-            return Err(ServiceError::Internal(format!(
-                "leitura do arquivo interrompida: {e}"
-            )))
-        }
+        Err(e) => return Err(InternalFailure::ReadInterrupted(e).into()),
     };
     Ok(match totals {
         Ok(totals) if !interrupted => complete(&mut state, name, totals),

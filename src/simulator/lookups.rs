@@ -12,34 +12,12 @@ use super::reply::{authenticate, fail, host_of, ok_json, Reply, RNDS_SYSTEM_PREF
 use super::shared::Shared;
 use crate::conformance;
 
-/// Decodes `%XX` and `+` in a query component.
-fn percent_decode(s: &str) -> String {
-    let hex = |b: u8| (b as char).to_digit(16);
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
+/// The first value of `name` in the query (`%XX` and `+` decoded).
 fn query_param(request: &Request<Incoming>, name: &str) -> Option<String> {
-    request.uri().query()?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (percent_decode(k) == name).then(|| percent_decode(v))
-    })
+    let query = request.uri().query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn searchset(entries: Vec<Value>) -> Value {

@@ -4,7 +4,6 @@
 //! importing each other.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -31,7 +30,6 @@ pub(super) struct Shared {
     tokens: Mutex<HashMap<String, Instant>>,
     store: Mutex<Store>,
     stats: Mutex<Stats>,
-    rng: AtomicU64,
     outage_until: Mutex<Option<Instant>>,
     /// Bumped to close every live connection (outage, shutdown).
     pub(super) epoch: watch::Sender<u64>,
@@ -50,11 +48,6 @@ impl Shared {
         token_lifetime: Duration,
         store: Store,
     ) -> Shared {
-        let seed = u64::from_le_bytes(
-            uuid::Uuid::new_v4().as_bytes()[..8]
-                .try_into()
-                .unwrap_or([7; 8]),
-        );
         Shared {
             identity,
             faults: Mutex::new(faults),
@@ -62,7 +55,6 @@ impl Shared {
             tokens: Mutex::new(HashMap::new()),
             store: Mutex::new(store),
             stats: Mutex::new(Stats::default()),
-            rng: AtomicU64::new(seed),
             outage_until: Mutex::new(None),
             epoch: watch::channel(0).0,
         }
@@ -86,16 +78,9 @@ impl Shared {
         lock(&self.outage_until).is_some_and(|until| Instant::now() < until)
     }
 
-    /// A uniform random number in `0..1` (splitmix64; no crypto needed).
+    /// A uniform random number in `0..1` for the configured faults.
     pub(super) fn random(&self) -> f64 {
-        let mut z = self
-            .rng
-            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-            .wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
+        crate::platform::random_unit()
     }
 
     /// Issues a token valid for the configured lifetime.

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 pub(crate) use growth::{unterminated_tail, FileLook};
 pub(crate) use inboxes::{Inboxes, WatchSettings};
 pub use scanner::{Scan, Scanner};
-pub(crate) use workdir::{any_taken_file, ClaimedFile, Disposition};
+pub(crate) use workdir::{any_taken_file, numbered, ClaimedFile, Disposition};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {

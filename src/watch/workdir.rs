@@ -292,8 +292,9 @@ pub(super) fn move_without_overwrite(
 /// Numbered names tried before giving up on a folder.
 const MAX_NUMBERED: u32 = 100_000;
 
-/// `exames.csv` → `exames (2).csv`; `n = 1` keeps the name.
-fn numbered(name: &str, n: u32) -> String {
+/// `exames.csv` → `exames (2).csv`; `n = 1` keeps the name. Also the rule
+/// for a report whose name is taken (`report::atomic`).
+pub(crate) fn numbered(name: &str, n: u32) -> String {
     if n <= 1 {
         return name.to_owned();
     }

@@ -1,7 +1,7 @@
 //! rnds-drop as a Windows service: what the Service Control Manager (SCM)
 //! is told at install time, where things live by default
-//! (`%ProgramData%\rnds-drop`), and the rotating log file that replaces
-//! journald there. The SCM calls themselves (`scm`, Windows only, through
+//! (`%ProgramData%\rnds-drop`), and the log file that replaces journald
+//! there (the same size-rotated, masked file as `[service] log_file`). The SCM calls themselves (`scm`, Windows only, through
 //! the `windows-service` crate) are thin; everything they need is decided
 //! here, in plain functions tested on every OS.
 //!
@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError};
+use crate::ops::logging::{LogFile, LogSettings};
 
 /// The service's key name (`sc.exe query rnds-drop`).
 pub const SERVICE_NAME: &str = "rnds-drop";
@@ -30,11 +31,8 @@ pub const DESCRIPTION: &str = "Envia à RNDS, uma única vez, cada resultado de 
      pasta de entrada e escreve os relatórios na pasta de saída.";
 /// Used when `%ProgramData%` is not set (it always is on a real Windows).
 pub const FALLBACK_PROGRAM_DATA: &str = r"C:\ProgramData";
-/// Log files kept (one per day).
-pub const LOG_FILES_KEPT: usize = 30;
-/// Log file names: `rnds-drop.AAAA-MM-DD.log`.
-pub const LOG_PREFIX: &str = "rnds-drop";
-pub const LOG_SUFFIX: &str = "log";
+/// The service's log file in `logs\` when `[service] log_file` is unset.
+pub const LOG_FILE_NAME: &str = "rnds-drop.log";
 
 /// Where the service's files live by default.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,8 +108,6 @@ pub enum SetupError {
         #[source]
         source: std::io::Error,
     },
-    #[error("não foi possível abrir o arquivo de log em {path}: {message}")]
-    Log { path: PathBuf, message: String },
     #[error(
         "o gerenciador de serviços do Windows recusou: {0} \
          (rode o Prompt de Comando ou PowerShell como Administrador)"
@@ -164,26 +160,30 @@ pub fn stop_wait(config: &Config) -> Duration {
     Duration::from_secs(config.service.shutdown_grace_s.saturating_add(20))
 }
 
-/// A log file in `dir` that starts a new file each day
-/// (`rnds-drop.AAAA-MM-DD.log`) and keeps the last [`LOG_FILES_KEPT`]:
-/// Windows has no journald, and an unbounded file would fill the disk.
-pub fn log_writer(
-    dir: &Path,
-) -> Result<tracing_appender::rolling::RollingFileAppender, SetupError> {
-    std::fs::create_dir_all(dir).map_err(|source| SetupError::Path {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    tracing_appender::rolling::RollingFileAppender::builder()
-        .rotation(tracing_appender::rolling::Rotation::DAILY)
-        .filename_prefix(LOG_PREFIX)
-        .filename_suffix(LOG_SUFFIX)
-        .max_log_files(LOG_FILES_KEPT)
-        .build(dir)
-        .map_err(|e| SetupError::Log {
-            path: dir.to_path_buf(),
-            message: e.to_string(),
-        })
+/// How the service logs: as `run` does in a console (lab time, CNS/CPF
+/// masked, the file rotated by size at `log_file_max_mb`, `log_file_keep`
+/// kept), into `[service] log_file` when set, else [`LOG_FILE_NAME`] in
+/// `logs\` beside the configuration: Windows has no journald, and rotation
+/// keeps the folder bounded. Without a loaded configuration (it failed to
+/// load, and that error must reach the file): UTC and the default sizes.
+pub fn log_settings(config_path: &Path, config: Option<&Config>) -> LogSettings {
+    let defaults = crate::config::Service::default();
+    let service = config.map_or(&defaults, |c| &c.service);
+    let path = service
+        .log_file
+        .clone()
+        .unwrap_or_else(|| DefaultPaths::logs_for(config_path).join(LOG_FILE_NAME));
+    LogSettings {
+        json: false,
+        level: "info".into(),
+        timezone: config.map_or(chrono_tz::UTC, Config::timezone),
+        ansi: false,
+        file: Some(LogFile {
+            path,
+            max_bytes: service.log_file_max_mb.saturating_mul(1024 * 1024),
+            keep: service.log_file_keep,
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use windows_service::service_control_handler::{self, ServiceControlHandlerResult
 use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
 use windows_service::{define_windows_service, service_dispatcher};
 
-use super::{log_writer, stop_wait, DefaultPaths, InstallPlan, SetupError, SERVICE_NAME};
+use super::{log_settings, stop_wait, DefaultPaths, InstallPlan, SetupError, SERVICE_NAME};
 use crate::config::Config;
 
 /// `ERROR_SERVICE_EXISTS`, `ERROR_SERVICE_DOES_NOT_EXIST`.
@@ -156,15 +156,13 @@ const EXIT_CONFIG: i32 = 3;
 const EXIT_INTERNAL: i32 = 5;
 
 fn run_service(config_path: &Path) -> i32 {
-    let logs = DefaultPaths::logs_for(config_path);
-    if let Ok(writer) = log_writer(&logs) {
-        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(false)
-            .with_writer(writer)
-            .try_init();
+    // Loaded first: its zone and log keys shape the log; its error, if
+    // any, is logged below once the file is open.
+    let loaded = Config::load(config_path);
+    let settings = log_settings(config_path, loaded.as_ref().ok());
+    // No console under the SCM: the file is the only log.
+    if let Ok(subscriber) = crate::ops::logging::subscriber(&settings, std::io::sink) {
+        let _ = tracing::subscriber::set_global_default(subscriber);
     }
     let stop = Arc::new(Notify::new());
     let on_control = {
@@ -185,7 +183,7 @@ fn run_service(config_path: &Path) -> i32 {
             return EXIT_INTERNAL;
         }
     };
-    let code = match Config::load(config_path) {
+    let code = match loaded {
         Err(e) => {
             tracing::error!("{e}");
             EXIT_CONFIG

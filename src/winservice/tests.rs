@@ -1,5 +1,4 @@
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::*;
@@ -85,26 +84,48 @@ fn a_broken_or_missing_config_is_refused_before_installing() {
 }
 
 #[test]
-fn the_log_file_is_dated_and_in_the_logs_folder() {
+fn the_service_logs_to_a_rotated_masked_file_beside_the_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    let mut writer = log_writer(&logs).unwrap();
-    writer.write_all(b"servico iniciado\n").unwrap();
-    writer.flush().unwrap();
-    let names: Vec<String> = std::fs::read_dir(&logs)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names.len(), 1, "{names:?}");
-    let name = &names[0];
-    // rnds-drop.AAAA-MM-DD.log
+    let config = dir.path().join("rnds-drop.toml");
+    // Before (or without) a loaded configuration: the default file and sizes.
+    let settings = log_settings(&config, None);
+    let file = settings.file.clone().unwrap();
+    assert_eq!(file.path, dir.path().join("logs").join(LOG_FILE_NAME));
+    assert_eq!((file.max_bytes, file.keep), (10 * 1024 * 1024, 5));
+    let subscriber = crate::ops::logging::subscriber(&settings, std::io::sink).unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::error!("paciente 759010928159013: configuração inválida");
+    });
+    let text = std::fs::read_to_string(&file.path).unwrap();
     assert!(
-        name.starts_with("rnds-drop.") && name.ends_with(".log"),
-        "{name}"
+        text.contains("759**********13: configuração inválida"),
+        "{text}"
     );
-    assert_eq!(name.len(), "rnds-drop.2026-12-01.log".len(), "{name}");
-    assert_eq!(
-        std::fs::read_to_string(logs.join(name)).unwrap(),
-        "servico iniciado\n"
+    assert!(!text.contains("759010928159013"), "{text}");
+}
+
+#[test]
+fn the_service_log_follows_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rnds-drop.toml");
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    let keys = "log_file_max_mb = 10\nlog_file_keep = 5\n";
+    assert!(
+        example.contains(keys),
+        "the example's [service] log keys moved"
     );
+    std::fs::write(
+        &path,
+        example.replace(
+            keys,
+            "log_file = \"registros/servico.log\"\nlog_file_max_mb = 2\nlog_file_keep = 9\n",
+        ),
+    )
+    .unwrap();
+    let config = Config::load(&path).unwrap();
+    let settings = log_settings(&path, Some(&config));
+    let file = settings.file.unwrap();
+    assert_eq!(file.path, dir.path().join("registros").join("servico.log"));
+    assert_eq!((file.max_bytes, file.keep), (2 * 1024 * 1024, 9));
+    assert_eq!(settings.timezone, config.timezone());
 }

@@ -27,7 +27,7 @@ use super::outputs::Outputs;
 use super::paths::OutputPaths;
 use super::resolve::{resolve_one, Resolved};
 use super::rows::{Counts, PendingRow};
-use super::ServiceError;
+use super::{InternalFailure, ServiceError};
 
 /// Rounds of sending within one chunk: a lab id repeated in the chunk, or
 /// a lost answer proved not stored, goes again in the next round.
@@ -208,7 +208,7 @@ impl PassState<'_> {
         }
         result.lab_id = legacy;
         let bundle = fhir::to_json_bytes(&result, &self.job.bundle, &self.job.timestamp, None)
-            .map_err(|e| ServiceError::Internal(format!("bundle não gerado: {e}")))?;
+            .map_err(InternalFailure::Bundle)?;
         Ok((result, bundle))
     }
 
@@ -290,8 +290,7 @@ impl PassState<'_> {
         }
         let mut batch = Vec::new();
         while let Some(joined) = set.join_next().await {
-            let (i, lab_id, resolved) = joined
-                .map_err(|e| ServiceError::Internal(format!("resolução interrompida: {e}")))?;
+            let (i, lab_id, resolved) = joined.map_err(InternalFailure::ResolutionInterrupted)?;
             match resolved {
                 Resolved::Outcome(outcome) => batch.push((lab_id, outcome)),
                 Resolved::StillUnknown(reason) => {
