@@ -5,6 +5,9 @@
 //! Run: `cargo bench --bench client_throughput` (optional argument: the
 //! number of bundles, default 3200).
 
+// A benchmark is a measuring harness: a failed setup step should stop it loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use rnds_drop::config::Config;
