@@ -8,22 +8,22 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Exit codes, documented in the README and in `--help`.
-pub mod exit {
+pub(crate) mod exit {
     /// Every row valid (and sent, for `send`); every check passed (`doctor`).
-    pub const OK: i32 = 0;
+    pub(crate) const OK: i32 = 0;
     /// Some rows invalid, or rejected by RNDS.
-    pub const ROWS_INVALID: i32 = 1;
+    pub(crate) const ROWS_INVALID: i32 = 1;
     /// A file could not be read at all (its `resumo.json` says why).
-    pub const UNREADABLE: i32 = 2;
+    pub(crate) const UNREADABLE: i32 = 2;
     /// Configuration error (including those RNDS reports: EHR-ERR881/884/906, certificate).
-    pub const CONFIG: i32 = 3;
+    pub(crate) const CONFIG: i32 = 3;
     /// Rows still pending because RNDS could not be reached.
-    pub const PENDING: i32 = 4;
+    pub(crate) const PENDING: i32 = 4;
     /// Unexpected internal failure (a defect, or the runtime cannot start).
-    pub const INTERNAL: i32 = 5;
+    pub(crate) const INTERNAL: i32 = 5;
     /// The command line itself is wrong (unknown option, missing argument):
     /// 64, `EX_USAGE` of sysexits.h; clap's own 2 is "file unreadable" here.
-    pub const USAGE: i32 = 64;
+    pub(crate) const USAGE: i32 = 64;
 }
 
 const AFTER_HELP: &str = "\
@@ -51,13 +51,13 @@ Códigos de saída / exit codes:
 /// rnds-drop: planilhas de laboratório → RNDS, cada resultado enviado uma única vez.
 #[derive(Debug, Parser)]
 #[command(name = "rnds-drop", version, about, after_help = AFTER_HELP)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Validate files and write bundles and reports, offline (no network).
     Check(CheckArgs),
     /// Show how each file is read and mapped, what it lacks, and a config
@@ -90,7 +90,7 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct NewLedgerArgs {
+pub(crate) struct NewLedgerArgs {
     /// Configuration file.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
@@ -100,14 +100,14 @@ pub struct NewLedgerArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ConfigArg {
+pub(crate) struct ConfigArg {
     /// Configuration file.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Configuration file.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
@@ -120,14 +120,14 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     #[default]
     Text,
     Json,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Configuration file.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
@@ -137,7 +137,7 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct HomologacaoArgs {
+pub(crate) struct HomologacaoArgs {
     /// Configuration file (environment `homologacao` or `simulador`).
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
@@ -147,7 +147,7 @@ pub struct HomologacaoArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Configuration file.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
@@ -157,7 +157,7 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Workspace folder (default: a new temporary folder).
     #[arg(long)]
     pub dir: Option<PathBuf>,
