@@ -29,6 +29,7 @@ use types::*;
 pub struct BundleSettings {
     /// DATASUS requester identifier (`BRRNDS-<requester_id>`), not the CNES.
     pub requester_id: String,
+    /// Which RNDS profile versions the bundle claims.
     pub profile: ProfileSet,
 }
 
@@ -39,8 +40,10 @@ pub enum FhirError {
     #[error(
         "o valor numérico \"{0}\" não é um decimal válido (use ponto como separador, ex.: 1.25)"
     )]
+    /// A numeric result that is not a decimal FHIR accepts.
     InvalidDecimal(String),
     #[error("falha ao gerar o JSON do bundle: {0}")]
+    /// The bundle could not be serialised.
     Json(String),
 }
 

@@ -40,7 +40,9 @@ pub struct Check {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The checks `doctor` ran, in order.
 pub struct DoctorReport {
+    /// One entry per check.
     pub checks: Vec<Check>,
 }
 

@@ -34,6 +34,7 @@ pub const FALLBACK_PROGRAM_DATA: &str = r"C:\ProgramData";
 pub const LOG_FILES_KEPT: usize = 30;
 /// Log file names: `rnds-drop.AAAA-MM-DD.log`.
 pub const LOG_PREFIX: &str = "rnds-drop";
+/// Log file extension.
 pub const LOG_SUFFIX: &str = "log";
 
 /// Where the service's files live by default.
@@ -81,8 +82,11 @@ impl DefaultPaths {
 /// What `servico instalar` registers with the SCM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallPlan {
+    /// Service name in the SCM.
     pub name: &'static str,
+    /// Name shown in the Services console.
     pub display_name: &'static str,
+    /// Description shown in the Services console.
     pub description: &'static str,
     /// The `.exe` the SCM starts (absolute).
     pub executable: PathBuf,
@@ -103,23 +107,36 @@ pub struct InstallPlan {
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error(transparent)]
+    /// The configuration could not be loaded.
     Config(#[from] ConfigError),
     #[error("caminho inválido {path}: {source}")]
+    /// A path could not be made absolute or a folder created.
     Path {
+        /// The path.
         path: PathBuf,
         #[source]
+        /// The operating system's reason.
         source: std::io::Error,
     },
     #[error("não foi possível abrir o arquivo de log em {path}: {message}")]
-    Log { path: PathBuf, message: String },
+    /// The log file could not be opened.
+    Log {
+        /// The log folder or file.
+        path: PathBuf,
+        /// Why, in pt-BR.
+        message: String,
+    },
     #[error(
         "o gerenciador de serviços do Windows recusou: {0} \
          (rode o Prompt de Comando ou PowerShell como Administrador)"
     )]
+    /// The Service Control Manager refused.
     Manager(String),
     #[error("o serviço {SERVICE_NAME} não está instalado")]
+    /// `servico remover` found no installed service.
     NotInstalled,
     #[error("o serviço {SERVICE_NAME} já está instalado; para trocar a configuração, remova-o e instale de novo")]
+    /// `servico instalar` found one already installed.
     AlreadyInstalled,
 }
 

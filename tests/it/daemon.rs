@@ -67,7 +67,12 @@ pub(crate) fn exited(mut child: Child, within: Duration) -> Output {
 }
 
 /// Polls `done` every 50 ms; fails after `within` or if `child` exits.
-pub(crate) async fn until(child: &mut Child, within: Duration, what: &str, done: impl Fn() -> bool) {
+pub(crate) async fn until(
+    child: &mut Child,
+    within: Duration,
+    what: &str,
+    done: impl Fn() -> bool,
+) {
     let deadline = Instant::now() + within;
     while !done() {
         assert!(Instant::now() < deadline, "{what}: not after {within:?}");
