@@ -65,7 +65,7 @@ async fn run(total: usize) {
     let accepted = send("MEDIDA", total).await;
     let elapsed = started.elapsed();
     let ceiling = IN_FLIGHT as f64 / Duration::from_millis(LATENCY_MS).as_secs_f64();
-    let rate = accepted as f64 / elapsed.as_secs_f64();
+    let rate = f64::from(accepted) / elapsed.as_secs_f64();
     println!(
         "client_throughput: {accepted}/{total} accepted in {:.2} s = {rate:.0} bundles/s \
          ({:.1} % of the {ceiling:.0}/s that {LATENCY_MS} ms latency allows with \

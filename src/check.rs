@@ -126,8 +126,7 @@ pub(crate) fn summary_of(header: &FileHeader) -> Summary {
 /// The name outputs are derived from: the file name without its extension.
 pub fn stem(path: &Path) -> String {
     path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "arquivo".into())
+        .map_or_else(|| "arquivo".into(), |s| s.to_string_lossy().into_owned())
 }
 
 /// The names the outputs of `files` (checked together into one folder)
@@ -409,7 +408,7 @@ impl Outputs {
     fn bundle(&mut self, json: &[u8]) -> Result<(), OutputError> {
         self.bundles
             .write_all(json)
-            .and_then(|_| self.bundles.write_all(b"\n"))
+            .and_then(|()| self.bundles.write_all(b"\n"))
             .map_err(|source| OutputError {
                 path: self.bundles_path.clone(),
                 source,

@@ -20,21 +20,18 @@ pub(crate) struct FileBar {
 
 impl FileBar {
     pub(crate) fn new(file: &Path, name: &str) -> FileBar {
-        let bar = match estimated_rows(file) {
-            Some(total) => {
-                let bar = ProgressBar::new(total);
-                bar.set_style(style(
-                    "{prefix} [{bar:30}] {human_pos}/~{human_len} linhas · {per_sec} · faltam ~{eta}",
-                ));
-                bar
-            }
-            None => {
-                let bar = ProgressBar::new_spinner();
-                bar.set_style(style(
-                    "{prefix} {spinner} {human_pos} linhas · {per_sec} · {elapsed}",
-                ));
-                bar
-            }
+        let bar = if let Some(total) = estimated_rows(file) {
+            let bar = ProgressBar::new(total);
+            bar.set_style(style(
+                "{prefix} [{bar:30}] {human_pos}/~{human_len} linhas · {per_sec} · faltam ~{eta}",
+            ));
+            bar
+        } else {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(style(
+                "{prefix} {spinner} {human_pos} linhas · {per_sec} · {elapsed}",
+            ));
+            bar
         };
         bar.set_prefix(name.to_string());
         if enabled() {

@@ -22,7 +22,11 @@ use crate::schemas;
 
 pub(crate) use hash::content_hash;
 pub(crate) use types::Bundle;
-use types::*;
+use types::{
+    BundleIdentifier, BundleMeta, CodeableConcept, Composition, Decimal, Entry, FhirInstant,
+    FhirWhen, Identifier, IdentifierReference, Joined, Meta, Notes, Observation, Quantity,
+    Reference, RelatesTo, Section, Specimen, Text, UrnUuid,
+};
 
 /// What a bundle needs besides the result itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

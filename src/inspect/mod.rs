@@ -124,10 +124,10 @@ pub fn job_without_config(
 /// nothing. When the header matches a layout preset and `apply_preset`
 /// (no configuration was given), the counts use that preset.
 pub fn inspect_file(path: &Path, job: &FileJob, apply_preset: bool) -> Inspection {
-    let file = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     // The header alone (the rows stay unread) says which preset fits.
     let preset = crate::input::open(path, &job.read)
         .ok()
@@ -159,7 +159,7 @@ pub fn inspect_file(path: &Path, job: &FileJob, apply_preset: bool) -> Inspectio
     let midnight = sink
         .hours
         .as_ref()
-        .map(|h| h.flagged())
+        .map(midnight::TimestampHours::flagged)
         .unwrap_or_default()
         .into_iter()
         .filter(|m| mapped.contains(&m.header.as_str()))

@@ -86,7 +86,8 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
         .map(|since| (now - since.with_timezone(&Utc)).num_seconds().max(0));
     if let Some(s) = &ledger {
         let waiting = s.rows_pending + s.rows_unresolved;
-        let limit = config.service.pending_report_after_s as i64;
+        // A limit past i64::MAX seconds means "never": saturate, do not wrap.
+        let limit = i64::try_from(config.service.pending_report_after_s).unwrap_or(i64::MAX);
         if let Some(age) = oldest_pending_age_s.filter(|age| *age > limit) {
             attention.push((
                 exit::PENDING,

@@ -565,11 +565,14 @@ fn search_has_entries(body: &[u8]) -> bool {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         return false;
     };
-    let total = value.get("total").and_then(|t| t.as_u64()).unwrap_or(0);
+    let total = value
+        .get("total")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
     let entries = value
         .get("entry")
         .and_then(|e| e.as_array())
-        .map_or(0, |e| e.len());
+        .map_or(0, std::vec::Vec::len);
     total > 0 || entries > 0
 }
 

@@ -143,7 +143,7 @@ impl<W: Write> Printer<'_, W> {
 
 /// Runs every check against the RNDS of `config_path`, printing as it goes.
 pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorReport {
-    use names::*;
+    use names::{CERTIFICATE, CONFIG, FOLDERS, LINK, ORGANIZATION, REQUESTER, TOKEN};
     let mut p = Printer {
         out,
         report: DoctorReport::default(),
@@ -226,7 +226,7 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
     let cnes = &config.lab.cnes;
     match client.organization(cnes).await {
         Ok(Some(name)) if name.is_empty() => {
-            p.passed(ORGANIZATION, format!("Organization/{cnes} existe"))
+            p.passed(ORGANIZATION, format!("Organization/{cnes} existe"));
         }
         Ok(Some(name)) => p.passed(ORGANIZATION, format!("Organization/{cnes} existe ({name})")),
         Ok(None) => p.record(
@@ -264,7 +264,7 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
             .await
         {
             Err(ClientError::Config(message)) => {
-                p.record(REQUESTER, CheckStatus::ConfigurationProblem, message)
+                p.record(REQUESTER, CheckStatus::ConfigurationProblem, message);
             }
             Err(e @ ClientError::Unreachable(_)) => p.failed(REQUESTER, &e),
             Ok(_) | Err(_) => p.record(
@@ -298,10 +298,10 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
             ),
         ),
         Outcome::ConfigurationError { message } => {
-            p.record(REQUESTER, CheckStatus::ConfigurationProblem, message)
+            p.record(REQUESTER, CheckStatus::ConfigurationProblem, message);
         }
         Outcome::Transient { message } | Outcome::Unknown { message } => {
-            p.failed(REQUESTER, &ClientError::Unreachable(message))
+            p.failed(REQUESTER, &ClientError::Unreachable(message));
         }
     }
     p.report

@@ -780,7 +780,8 @@ pub(crate) fn stopping(stop: &watch::Receiver<bool>) -> bool {
 /// The ledger's UTC instant as the lab reads it (`03/11/2026 16:42` in its
 /// zone); the raw text if it does not parse.
 fn lab_time(utc: &str, tz: chrono_tz::Tz) -> String {
-    chrono::DateTime::parse_from_rfc3339(utc)
-        .map(|t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M").to_string())
-        .unwrap_or_else(|_| utc.to_owned())
+    chrono::DateTime::parse_from_rfc3339(utc).map_or_else(
+        |_| utc.to_owned(),
+        |t| t.with_timezone(&tz).format("%d/%m/%Y %H:%M").to_string(),
+    )
 }

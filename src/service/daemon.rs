@@ -93,7 +93,7 @@ pub async fn run(
                     tracing::info!(resolvidas = settled, sem_resposta = left, "envios sem confirmação verificados");
                 }
             }
-            _ = until_stopped(stop.clone()) => return Ok(()),
+            () = until_stopped(stop.clone()) => return Ok(()),
         }
     }
 
@@ -121,12 +121,12 @@ pub async fn run(
         let recheck = service.finished.next_check();
         let picked = tokio::select! {
             biased;
-            _ = until_stopped(stop.clone()) => break,
-            _ = tokio::time::sleep_until(due.map_or(far, |d| d.1).into()), if due.is_some() => {
+            () = until_stopped(stop.clone()) => break,
+            () = tokio::time::sleep_until(due.map_or(far, |d| d.1).into()), if due.is_some() => {
                 let Some((index, _)) = due else { continue };
                 Picked::Retry(waiting.swap_remove(index))
             }
-            _ = tokio::time::sleep_until(recheck.unwrap_or(far).into()), if recheck.is_some() => {
+            () = tokio::time::sleep_until(recheck.unwrap_or(far).into()), if recheck.is_some() => {
                 let changed = service.finished.changed(Instant::now());
                 for claimed in changed {
                     match service.admit(claimed, true).await {
@@ -157,7 +157,7 @@ pub async fn run(
             tokio::pin!(pass);
             tokio::select! {
                 r = &mut pass => Some(r),
-                _ = until_stopped(stop.clone()) => tokio::time::timeout(grace, &mut pass).await.ok(),
+                () = until_stopped(stop.clone()) => tokio::time::timeout(grace, &mut pass).await.ok(),
             }
         };
         match result {

@@ -45,7 +45,7 @@ fn mark(lock: &mut LedgerLock, ledger: &Path) -> Result<(), ServiceError> {
     }
     lock.file
         .write_all(LOCK_MARKER)
-        .and_then(|_| lock.file.sync_all())
+        .and_then(|()| lock.file.sync_all())
         .map_err(|source| ServiceError::Output {
             path: ledger.to_path_buf(),
             source,

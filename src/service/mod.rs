@@ -94,15 +94,18 @@ impl ServiceError {
         matches!(
             self,
             ServiceError::Client(_)
-                | ServiceError::Watch(WatchError::InboxMissing { .. })
-                | ServiceError::Watch(WatchError::OtherVolume { .. })
-                | ServiceError::Ledger(LedgerError::Open { .. })
-                | ServiceError::Ledger(LedgerError::NewerSchema { .. })
-                | ServiceError::Ledger(LedgerError::NotWal { .. })
-                | ServiceError::Ledger(LedgerError::Emptied { .. })
-                | ServiceError::Ledger(LedgerError::Incomplete { .. })
-                | ServiceError::Ledger(LedgerError::Missing { .. })
-                | ServiceError::Ledger(LedgerError::WalLost { .. })
+                | ServiceError::Watch(
+                    WatchError::InboxMissing { .. } | WatchError::OtherVolume { .. }
+                )
+                | ServiceError::Ledger(
+                    LedgerError::Open { .. }
+                        | LedgerError::NewerSchema { .. }
+                        | LedgerError::NotWal { .. }
+                        | LedgerError::Emptied { .. }
+                        | LedgerError::Incomplete { .. }
+                        | LedgerError::Missing { .. }
+                        | LedgerError::WalLost { .. }
+                )
                 | ServiceError::LedgerBusy { .. }
                 | ServiceError::Metrics { .. }
         ) || matches!(self, ServiceError::Output { source, .. } if output_is_misconfigured(source))

@@ -58,7 +58,7 @@ pub(super) struct Shared {
 /// A poisoned lock only means another request panicked mid-update; the
 /// simulator keeps serving with what is there.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shared {
@@ -213,7 +213,7 @@ pub(super) async fn serve(
                     drop(listener.take());
                     shared.epoch.send_modify(|e| *e += 1);
                     tokio::select! {
-                        _ = tokio::time::sleep(duration) => {}
+                        () = tokio::time::sleep(duration) => {}
                         Some(Command::Shutdown) | None = commands.recv() => return,
                     }
                     listener = rebind(addr).await;
@@ -276,7 +276,7 @@ async fn connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, shared: A
     // the same wake-up, so nothing is answered after either.
     tokio::select! {
         biased;
-        _ = kill.notified() => {}
+        () = kill.notified() => {}
         _ = epoch.changed() => {}
         _ = serving => {}
     }

@@ -54,8 +54,7 @@ impl DefaultPaths {
     pub fn under(program_data: Option<OsString>) -> DefaultPaths {
         let base = program_data
             .filter(|p| !p.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(FALLBACK_PROGRAM_DATA));
+            .map_or_else(|| PathBuf::from(FALLBACK_PROGRAM_DATA), PathBuf::from);
         let root = base.join("rnds-drop");
         DefaultPaths {
             config: root.join("rnds-drop.toml"),
