@@ -7,25 +7,6 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Exit codes, documented in the README and in `--help`.
-pub(crate) mod exit {
-    /// Every row valid (and sent, for `send`); every check passed (`doctor`).
-    pub(crate) const OK: i32 = 0;
-    /// Some rows invalid, or rejected by RNDS.
-    pub(crate) const ROWS_INVALID: i32 = 1;
-    /// A file could not be read at all (its `resumo.json` says why).
-    pub(crate) const UNREADABLE: i32 = 2;
-    /// Configuration error (including those RNDS reports: EHR-ERR881/884/906, certificate).
-    pub(crate) const CONFIG: i32 = 3;
-    /// Rows still pending because RNDS could not be reached.
-    pub(crate) const PENDING: i32 = 4;
-    /// Unexpected internal failure (a defect, or the runtime cannot start).
-    pub(crate) const INTERNAL: i32 = 5;
-    /// The command line itself is wrong (unknown option, missing argument):
-    /// 64, `EX_USAGE` of sysexits.h; clap's own 2 is "file unreadable" here.
-    pub(crate) const USAGE: i32 = 64;
-}
-
 const AFTER_HELP: &str = "\
 Exemplos / examples:
   rnds-drop demo                                   # tudo local: simulador, pasta, relatórios

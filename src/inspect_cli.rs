@@ -11,7 +11,7 @@ use rnds_drop::config::{Config, Purpose};
 use rnds_drop::inspect;
 use rnds_drop::pipeline::FileJob;
 
-use crate::cli::exit;
+use crate::exit;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct InspectArgs {

@@ -1,7 +1,8 @@
 //! The binary edge: parse the command line, call the library, map errors
-//! to the documented exit codes (see `cli::exit`).
+//! to the documented exit codes (see `exit.rs`).
 
 mod cli;
+mod exit;
 mod inspect_cli;
 mod progress;
 mod servico;
@@ -15,7 +16,7 @@ use rnds_drop::config::{Config, Purpose};
 use rnds_drop::pipeline::FileJob;
 
 use cli::{
-    exit, CheckArgs, Cli, Command, DemoArgs, HomologacaoArgs, LogFormat, NewLedgerArgs, RunArgs,
+    CheckArgs, Cli, Command, DemoArgs, HomologacaoArgs, LogFormat, NewLedgerArgs, RunArgs,
     StatusArgs,
 };
 use progress::FileBar;

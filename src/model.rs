@@ -186,6 +186,32 @@ pub enum Field {
 }
 
 impl Field {
+    /// The field as lab staff call it, with its article ("o CNS do paciente").
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Field::LabId => "o identificador do exame",
+            Field::PatientCns => "o CNS do paciente",
+            Field::PatientCpf => "o CPF do paciente",
+            Field::PatientName => "o nome do paciente",
+            Field::CollectionDate => "a data da coleta",
+            Field::CollectionTime => "a hora da coleta",
+            Field::IssuedDate => "a data de liberação do resultado",
+            Field::IssuedTime => "a hora de liberação do resultado",
+            Field::ExamCode => "o código do exame",
+            Field::ExamName => "o nome do exame",
+            Field::Result => "o resultado",
+            Field::ResultUnit => "a unidade do resultado",
+            Field::Interpretation => "a interpretação do resultado",
+            Field::Specimen => "a amostra (material)",
+            Field::Method => "o método",
+            Field::ReferenceRange => "o valor de referência",
+            Field::Notes => "a observação",
+            Field::LabCnes => "o CNES do laboratório",
+            Field::Performer => "o executor do exame",
+            Field::Status => "o status do exame",
+        }
+    }
+
     pub(crate) const ALL: [Field; 20] = [
         Field::LabId,
         Field::PatientCns,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use crate::cli::exit;
+use crate::exit;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ServicoCommand {

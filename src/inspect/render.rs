@@ -11,7 +11,6 @@ use crate::layout::preset;
 use crate::model::Field;
 use crate::pipeline::FileJob;
 use crate::report::SkippedRows;
-use crate::validate::field_label;
 
 /// Unused columns listed by name (the rest are counted).
 const UNUSED_SHOWN: usize = 12;
@@ -120,14 +119,14 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
             Source::Missing if required => "✗ não encontrado".into(),
             Source::Missing | Source::Unused => "— (opcional, ausente)".into(),
         };
-        let _ = writeln!(out, "  {:<36} {text}", field_label(field));
+        let _ = writeln!(out, "  {:<36} {text}", field.label());
     }
     for field in [Field::PatientCpf, Field::PatientName] {
         if let Some(h) = i.columns.header(field) {
             let _ = writeln!(
                 out,
                 "  {:<36} ← coluna \"{h}\" (lida só para os relatórios; não vai para a RNDS)",
-                field_label(field)
+                field.label()
             );
         }
     }

@@ -689,7 +689,7 @@ impl Plan {
                                     "Linha {}: {} é formado pelas colunas {} e alguma delas está \
                                      vazia. Preencha todas e exporte de novo.",
                                     row.line,
-                                    crate::validate::field_label(slot.field),
+                                    slot.field.label(),
                                     slot.header
                                 ),
                             });
@@ -715,7 +715,7 @@ impl Plan {
                              \"{name}\", que dá {}. A linha não foi enviada: exporte o \
                              grupo completo, com as linhas do mesmo grupo juntas.",
                                 row.line,
-                                crate::validate::field_label(slot.field),
+                                slot.field.label(),
                             ),
                         });
                         String::new()

@@ -39,8 +39,8 @@ pub struct Check {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
 /// The checks `doctor` ran, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DoctorReport {
     /// One entry per check.
     pub checks: Vec<Check>,
@@ -142,16 +142,43 @@ impl<W: Write> Printer<'_, W> {
 }
 
 /// Runs every check against the RNDS of `config_path`, printing as it goes.
+/// A check that fails leaves the ones that depend on it "not verified".
 pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorReport {
-    use names::{CERTIFICATE, CONFIG, FOLDERS, LINK, ORGANIZATION, REQUESTER, TOKEN};
+    use names::{CERTIFICATE, FOLDERS, LINK, ORGANIZATION, REQUESTER, TOKEN};
     let mut p = Printer {
         out,
         report: DoctorReport::default(),
     };
-    let config = match Config::load(config_path) {
+    let Some(config) = load_config(&mut p, config_path) else {
+        p.not_verified(&[FOLDERS, CERTIFICATE, TOKEN, ORGANIZATION, LINK, REQUESTER]);
+        return p.report;
+    };
+    let (status, detail) = folders::check_folders(&config);
+    p.record(FOLDERS, status, detail);
+    let Some(client) = certificate(&mut p, &config) else {
+        p.not_verified(&[TOKEN, ORGANIZATION, LINK, REQUESTER]);
+        return p.report;
+    };
+    if !token(&mut p, &client).await {
+        p.not_verified(&[ORGANIZATION, LINK, REQUESTER]);
+        return p.report;
+    }
+    organization(&mut p, &client, &config).await;
+    practitioner_link(&mut p, &client, &config).await;
+    if config.rnds.environment == Environment::Producao {
+        requester_in_production(&mut p, &client, &config).await;
+    } else {
+        requester_probe(&mut p, &client, &config).await;
+    }
+    p.report
+}
+
+fn load_config<W: Write>(p: &mut Printer<'_, W>, config_path: &Path) -> Option<Config> {
+    use names::CONFIG;
+    match Config::load(config_path) {
         Ok(config) => {
             p.passed(CONFIG, format!("{} lida e válida", config_path.display()));
-            config
+            Some(config)
         }
         Err(e) => {
             p.record(
@@ -164,69 +191,80 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
                     }
                 },
             );
-            p.not_verified(&[FOLDERS, CERTIFICATE, TOKEN, ORGANIZATION, LINK, REQUESTER]);
-            return p.report;
-        }
-    };
-    let (status, detail) = folders::check_folders(&config);
-    p.record(FOLDERS, status, detail);
-    let client = match Client::new(&config) {
-        Ok(client) => {
-            let info = client.certificate();
-            let number = info
-                .cnpj_or_cpf
-                .as_deref()
-                .map(|n| match n.len() {
-                    14 => format!(" · CNPJ {n}"),
-                    _ => format!(" · CPF {n}"),
-                })
-                .unwrap_or_default();
-            let detail = format!(
-                "{}{number} · emitido por {} · {}",
-                info.subject,
-                info.issuer,
-                info.validity_text()
-            );
-            let warnings = client.warnings(chrono::Utc::now());
-            if warnings.is_empty() {
-                p.passed(CERTIFICATE, detail);
-            } else {
-                p.record(
-                    CERTIFICATE,
-                    CheckStatus::Warning,
-                    format!("{detail}. Atenção: {}", warnings.join(". Atenção: ")),
-                );
-            }
-            client
-        }
-        Err(e) => {
-            p.failed(CERTIFICATE, &e);
-            p.not_verified(&[TOKEN, ORGANIZATION, LINK, REQUESTER]);
-            return p.report;
-        }
-    };
-    match client.token().await {
-        Ok(lifetime) => p.passed(
-            TOKEN,
-            format!(
-                "obtido em {} (válido por {})",
-                client.endpoints().auth,
-                match lifetime.as_secs() {
-                    s if s >= 120 => format!("{} min", s / 60),
-                    s => format!("{s} s"),
-                }
-            ),
-        ),
-        Err(e) => {
-            p.failed(TOKEN, &e);
-            p.not_verified(&[ORGANIZATION, LINK, REQUESTER]);
-            return p.report;
+            None
         }
     }
+}
+
+/// The client's identity loads; its certificate is shown with the
+/// client's warnings about it.
+fn certificate<W: Write>(p: &mut Printer<'_, W>, config: &Config) -> Option<Client> {
+    use names::CERTIFICATE;
+    let client = match Client::new(config) {
+        Ok(client) => client,
+        Err(e) => {
+            p.failed(CERTIFICATE, &e);
+            return None;
+        }
+    };
+    let info = client.certificate();
+    let number = info
+        .cnpj_or_cpf
+        .as_deref()
+        .map(|n| match n.len() {
+            14 => format!(" · CNPJ {n}"),
+            _ => format!(" · CPF {n}"),
+        })
+        .unwrap_or_default();
+    let detail = format!(
+        "{}{number} · emitido por {} · {}",
+        info.subject,
+        info.issuer,
+        info.validity_text()
+    );
+    let warnings = client.warnings(chrono::Utc::now());
+    if warnings.is_empty() {
+        p.passed(CERTIFICATE, detail);
+    } else {
+        p.record(
+            CERTIFICATE,
+            CheckStatus::Warning,
+            format!("{detail}. Atenção: {}", warnings.join(". Atenção: ")),
+        );
+    }
+    Some(client)
+}
+
+async fn token<W: Write>(p: &mut Printer<'_, W>, client: &Client) -> bool {
+    use names::TOKEN;
+    match client.token().await {
+        Ok(lifetime) => {
+            p.passed(
+                TOKEN,
+                format!(
+                    "obtido em {} (válido por {})",
+                    client.endpoints().auth,
+                    match lifetime.as_secs() {
+                        s if s >= 120 => format!("{} min", s / 60),
+                        s => format!("{s} s"),
+                    }
+                ),
+            );
+            true
+        }
+        Err(e) => {
+            p.failed(TOKEN, &e);
+            false
+        }
+    }
+}
+
+async fn organization<W: Write>(p: &mut Printer<'_, W>, client: &Client, config: &Config) {
+    use names::ORGANIZATION;
     let cnes = &config.lab.cnes;
     match client.organization(cnes).await {
         Ok(Some(name)) if name.is_empty() => {
-            p.passed(ORGANIZATION, format!("Organization/{cnes} existe"));
+            p.passed(ORGANIZATION, format!("Organization/{cnes} existe"))
         }
         Ok(Some(name)) => p.passed(ORGANIZATION, format!("Organization/{cnes} existe ({name})")),
         Ok(None) => p.record(
@@ -239,6 +277,11 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
         ),
         Err(e) => p.failed(ORGANIZATION, &e),
     }
+}
+
+async fn practitioner_link<W: Write>(p: &mut Printer<'_, W>, client: &Client, config: &Config) {
+    use names::LINK;
+    let cnes = &config.lab.cnes;
     let cns = &config.lab.requester_cns;
     match client.practitioner_role(cns, cnes).await {
         Ok(true) => p.passed(
@@ -256,30 +299,41 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
         ),
         Err(e) => p.failed(LINK, &e),
     }
-    if config.rnds.environment == Environment::Producao {
-        // Nothing may be posted to production: a read-only lookup with the
-        // requester's identifier system is the most that can be asked.
-        match client
-            .find_document(&format!("rnds-drop-doctor-{}", uuid::Uuid::new_v4()))
-            .await
-        {
-            Err(ClientError::Config(message)) => {
-                p.record(REQUESTER, CheckStatus::ConfigurationProblem, message);
-            }
-            Err(e @ ClientError::Unreachable(_)) => p.failed(REQUESTER, &e),
-            Ok(_) | Err(_) => p.record(
-                REQUESTER,
-                CheckStatus::NotCheckable,
-                format!(
-                    "não verificável em produção sem enviar um documento, e o doctor nunca envia \
-                     nada à produção: BRRNDS-{} é confirmado no primeiro envio (se a RNDS o \
-                     recusar, EHR-ERR881, o serviço para com o código 3 e nada é gravado)",
-                    config.lab.requester_id
-                ),
-            ),
+}
+
+/// Nothing may be posted to production: a read-only lookup with the
+/// requester's identifier system is the most that can be asked.
+async fn requester_in_production<W: Write>(
+    p: &mut Printer<'_, W>,
+    client: &Client,
+    config: &Config,
+) {
+    use names::REQUESTER;
+    match client
+        .find_document(&format!("rnds-drop-doctor-{}", uuid::Uuid::new_v4()))
+        .await
+    {
+        Err(ClientError::Config(message)) => {
+            p.record(REQUESTER, CheckStatus::ConfigurationProblem, message)
         }
-        return p.report;
+        Err(e @ ClientError::Unreachable(_)) => p.failed(REQUESTER, &e),
+        Ok(_) | Err(_) => p.record(
+            REQUESTER,
+            CheckStatus::NotCheckable,
+            format!(
+                "não verificável em produção sem enviar um documento, e o doctor nunca envia \
+                 nada à produção: BRRNDS-{} é confirmado no primeiro envio (se a RNDS o \
+                 recusar, EHR-ERR881, o serviço para com o código 3 e nada é gravado)",
+                config.lab.requester_id
+            ),
+        ),
     }
+}
+
+/// An empty probe under the requester's system: refused for its content
+/// (nothing stored) means the system itself was accepted.
+async fn requester_probe<W: Write>(p: &mut Printer<'_, W>, client: &Client, config: &Config) {
+    use names::REQUESTER;
     match client.probe_requester().await {
         Outcome::Rejected { .. } | Outcome::DuplicateIdentifier => p.passed(
             REQUESTER,
@@ -298,11 +352,10 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
             ),
         ),
         Outcome::ConfigurationError { message } => {
-            p.record(REQUESTER, CheckStatus::ConfigurationProblem, message);
+            p.record(REQUESTER, CheckStatus::ConfigurationProblem, message)
         }
         Outcome::Transient { message } | Outcome::Unknown { message } => {
-            p.failed(REQUESTER, &ClientError::Unreachable(message));
+            p.failed(REQUESTER, &ClientError::Unreachable(message))
         }
     }
-    p.report
 }

@@ -8,8 +8,8 @@ use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use serde_json::{json, Value};
 
-use super::handlers::{authenticate, fail, host_of, ok_json, Reply, RNDS_SYSTEM_PREFIX};
-use super::server::Shared;
+use super::reply::{authenticate, fail, host_of, ok_json, Reply, RNDS_SYSTEM_PREFIX};
+use super::shared::Shared;
 use crate::conformance;
 
 /// Decodes `%XX` and `+` in a query component.

@@ -14,8 +14,11 @@ pub mod cli;
 mod handlers;
 mod lookups;
 mod pki;
+mod reply;
 mod server;
+mod shared;
 mod store;
+mod submit;
 
 #[cfg(test)]
 mod tests;
@@ -182,7 +185,7 @@ fn bind_reason(error: &std::io::Error) -> String {
 pub struct Simulator {
     addr: SocketAddr,
     files: SimFiles,
-    shared: Arc<server::Shared>,
+    shared: Arc<shared::Shared>,
     commands: mpsc::UnboundedSender<server::Command>,
     task: JoinHandle<()>,
 }
@@ -212,7 +215,7 @@ pub async fn start(options: SimOptions) -> Result<Simulator, SimError> {
     })?;
     let identity = pki::lab_identity();
     pki::write_config(&files, &identity, &format!("https://{addr}"))?;
-    let shared = Arc::new(server::Shared::new(
+    let shared = Arc::new(shared::Shared::new(
         identity,
         options.faults,
         options.token_lifetime,

@@ -9,28 +9,7 @@ use crate::model::Field;
 
 /// The field as lab staff call it, with its article ("o CNS", "a data da coleta").
 pub(super) fn label(field: Field) -> &'static str {
-    match field {
-        Field::LabId => "o identificador do exame",
-        Field::PatientCns => "o CNS do paciente",
-        Field::PatientCpf => "o CPF do paciente",
-        Field::PatientName => "o nome do paciente",
-        Field::CollectionDate => "a data da coleta",
-        Field::CollectionTime => "a hora da coleta",
-        Field::IssuedDate => "a data de liberação do resultado",
-        Field::IssuedTime => "a hora de liberação do resultado",
-        Field::ExamCode => "o código do exame",
-        Field::ExamName => "o nome do exame",
-        Field::Result => "o resultado",
-        Field::ResultUnit => "a unidade do resultado",
-        Field::Interpretation => "a interpretação do resultado",
-        Field::Specimen => "a amostra (material)",
-        Field::Method => "o método",
-        Field::ReferenceRange => "o valor de referência",
-        Field::Notes => "a observação",
-        Field::LabCnes => "o CNES do laboratório",
-        Field::Performer => "o executor do exame",
-        Field::Status => "o status do exame",
-    }
+    field.label()
 }
 
 /// `Linha 7, coluna "Cartão SUS"` or `Linha 7` when there is no column.

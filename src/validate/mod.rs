@@ -22,6 +22,7 @@ pub(crate) mod exam_kind;
 pub(crate) mod file_kind;
 mod header;
 pub(crate) mod ids;
+mod legacy_id;
 mod messages;
 mod notes;
 pub(crate) mod panel;
@@ -39,7 +40,7 @@ use crate::input::Row;
 use crate::mapping::ColumnMap;
 use crate::model::{LabResult, Party, RowIssue};
 
-pub(crate) use notes::legacy_lab_id;
+pub(crate) use legacy_id::legacy_lab_id;
 #[cfg(test)]
 pub(crate) use rules::MAX_LAB_ID_CHARS;
 
@@ -98,11 +99,6 @@ impl Settings {
 /// has no default), reported once on the header line.
 pub(crate) fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64) -> Vec<RowIssue> {
     header::file_issues(map, settings, header_line)
-}
-
-/// The field as lab staff call it, with its article ("o CNS do paciente").
-pub(crate) fn field_label(field: crate::model::Field) -> &'static str {
-    messages::label(field)
 }
 
 /// Validates one row; on failure returns every issue of the row.

@@ -111,7 +111,7 @@ static EXIT_CODE: OnceLock<i32> = OnceLock::new();
 define_windows_service!(ffi_service_main, service_main);
 
 /// Hands this process to the SCM (blocks until the service stops) and
-/// returns the service's exit code (`cli::exit` values).
+/// returns the service's exit code (`exit.rs` values).
 pub fn run(config: &Path) -> Result<i32, SetupError> {
     let _ = CONFIG_PATH.set(config.to_path_buf());
     service_dispatcher::start(SERVICE_NAME, ffi_service_main).map_err(|e| {
@@ -151,7 +151,7 @@ fn status(state: ServiceState, exit: i32, wait_hint: Duration) -> ServiceStatus 
     }
 }
 
-/// Exit codes as `cli::exit`: 3 configuration, 5 internal.
+/// Exit codes as `exit.rs`: 3 configuration, 5 internal.
 const EXIT_CONFIG: i32 = 3;
 const EXIT_INTERNAL: i32 = 5;
 

@@ -24,6 +24,7 @@ mod operations;
 mod packaging;
 mod report_kills;
 mod safety;
+mod tidy;
 // Kills the service binary with SIGKILL/SIGTERM; Windows stops it through
 // the same shutdown future by Ctrl+C or the service manager (src/winservice).
 #[cfg(unix)]

@@ -68,7 +68,7 @@ fn the_unit_runs_the_packaged_binary_with_the_packaged_config() {
     );
     assert_eq!(line("User="), "rnds-drop");
     assert_eq!(line("KillSignal="), "SIGTERM");
-    // Exit 3 is a configuration error (cli::exit::CONFIG): no restart loop.
+    // Exit 3 is a configuration error (exit::CONFIG in src/exit.rs): no restart loop.
     assert_eq!(line("RestartPreventExitStatus="), "3");
 
     let manifest: toml::Table = read("Cargo.toml").parse().expect("Cargo.toml");

@@ -1,0 +1,155 @@
+//! The state every connection shares: the lab's identity, faults, tokens,
+//! the document store, request counts and the outage clock. Its own file
+//! so the listener (`server`) and the request handlers both use it without
+//! importing each other.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::store::Store;
+use super::{Faults, LabIdentity, StoredDocument};
+
+/// Requests answered, by HTTP status and by RNDS error code.
+#[derive(Debug, Default, serde::Serialize)]
+pub(super) struct Stats {
+    pub requests: u64,
+    /// Requests received, by HTTP method (`doctor` in production: no POST).
+    pub by_method: BTreeMap<String, u64>,
+    pub by_status: BTreeMap<String, u64>,
+    pub by_error_code: BTreeMap<String, u64>,
+}
+
+/// State every connection shares.
+pub(super) struct Shared {
+    pub identity: LabIdentity,
+    faults: Mutex<Faults>,
+    pub token_lifetime: Duration,
+    tokens: Mutex<HashMap<String, Instant>>,
+    store: Mutex<Store>,
+    stats: Mutex<Stats>,
+    rng: AtomicU64,
+    outage_until: Mutex<Option<Instant>>,
+    /// Bumped to close every live connection (outage, shutdown).
+    pub(super) epoch: watch::Sender<u64>,
+}
+
+/// A poisoned lock only means another request panicked mid-update; the
+/// simulator keeps serving with what is there.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(super) fn new(
+        identity: LabIdentity,
+        faults: Faults,
+        token_lifetime: Duration,
+        store: Store,
+    ) -> Shared {
+        let seed = u64::from_le_bytes(
+            uuid::Uuid::new_v4().as_bytes()[..8]
+                .try_into()
+                .unwrap_or([7; 8]),
+        );
+        Shared {
+            identity,
+            faults: Mutex::new(faults),
+            token_lifetime,
+            tokens: Mutex::new(HashMap::new()),
+            store: Mutex::new(store),
+            stats: Mutex::new(Stats::default()),
+            rng: AtomicU64::new(seed),
+            outage_until: Mutex::new(None),
+            epoch: watch::channel(0).0,
+        }
+    }
+
+    pub(super) fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    #[cfg(test)]
+    pub(super) fn set_faults(&self, faults: Faults) {
+        *lock(&self.faults) = faults;
+    }
+
+    pub(super) fn begin_outage(&self, until: Instant) {
+        *lock(&self.outage_until) = Some(until);
+        self.epoch.send_modify(|e| *e += 1);
+    }
+
+    pub(super) fn in_outage(&self) -> bool {
+        lock(&self.outage_until).is_some_and(|until| Instant::now() < until)
+    }
+
+    /// A uniform random number in `0..1` (splitmix64; no crypto needed).
+    pub(super) fn random(&self) -> f64 {
+        let mut z = self
+            .rng
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Issues a token valid for the configured lifetime.
+    pub(super) fn issue_token(&self) -> String {
+        let token = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let now = Instant::now();
+        let mut tokens = lock(&self.tokens);
+        if tokens.len() > 10_000 {
+            tokens.retain(|_, expiry| *expiry > now);
+        }
+        tokens.insert(token.clone(), now + self.token_lifetime);
+        token
+    }
+
+    /// Zero clock skew: a token is valid strictly before its expiry.
+    pub(super) fn token_is_valid(&self, token: &str) -> bool {
+        lock(&self.tokens)
+            .get(token)
+            .is_some_and(|expiry| Instant::now() < *expiry)
+    }
+
+    pub(super) fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        f(&mut lock(&self.store))
+    }
+
+    pub(super) fn documents(&self) -> Vec<StoredDocument> {
+        lock(&self.store).documents()
+    }
+
+    pub(super) fn documents_json(&self) -> String {
+        lock(&self.store).documents_json()
+    }
+
+    pub(super) fn count(&self, status: &str, code: Option<&str>) {
+        let mut stats = lock(&self.stats);
+        stats.requests += 1;
+        *stats.by_status.entry(status.to_string()).or_default() += 1;
+        if let Some(code) = code {
+            *stats.by_error_code.entry(code.to_string()).or_default() += 1;
+        }
+    }
+
+    pub(super) fn count_method(&self, method: &hyper::Method) {
+        *lock(&self.stats)
+            .by_method
+            .entry(method.as_str().to_string())
+            .or_default() += 1;
+    }
+
+    pub(super) fn stats_json(&self) -> serde_json::Value {
+        serde_json::to_value(&*lock(&self.stats)).unwrap_or_default()
+    }
+}
