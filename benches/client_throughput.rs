@@ -5,6 +5,9 @@
 //! Run: `cargo bench --bench client_throughput` (optional argument: the
 //! number of bundles, default 3200).
 
+// A benchmark is a measuring harness: a failed setup step should stop it loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use rnds_drop::config::Config;
@@ -62,7 +65,7 @@ async fn run(total: usize) {
     let accepted = send("MEDIDA", total).await;
     let elapsed = started.elapsed();
     let ceiling = IN_FLIGHT as f64 / Duration::from_millis(LATENCY_MS).as_secs_f64();
-    let rate = accepted as f64 / elapsed.as_secs_f64();
+    let rate = f64::from(accepted) / elapsed.as_secs_f64();
     println!(
         "client_throughput: {accepted}/{total} accepted in {:.2} s = {rate:.0} bundles/s \
          ({:.1} % of the {ceiling:.0}/s that {LATENCY_MS} ms latency allows with \

@@ -5,6 +5,9 @@
 //!
 //! cargo bench --bench simulator_load   [-- COUNT [CONCURRENCY]]
 
+// A benchmark is a measuring harness: a failed setup step should stop it loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -16,21 +16,28 @@ use crate::report::{AtomicFile, ErrorsCsv, ErrorsXlsx, IssueLog, ReportPaths, Su
 /// How a file came out, in the order of exit-code severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
+    /// Every row is valid (exit code 0).
     AllValid,
+    /// Some rows are invalid and listed in the reports.
     SomeInvalid,
+    /// The file could not be read or holds no row that can be judged.
     Unreadable,
 }
 
 #[derive(Debug)]
+/// What `check` made of one input file.
 pub struct CheckedFile {
+    /// The counts and findings also written to `resumo.json`.
     pub summary: Summary,
     /// Why no row of the file can be sent (a missing column, not a results
     /// file), one pt-BR sentence each; empty when rows were judged one by one.
     pub file_issues: Vec<RowIssue>,
+    /// How the file came out; decides the exit code.
     pub verdict: Verdict,
     /// Where the reports went (a name in use, e.g. open in Excel, is
     /// replaced by a free numbered one: see `moved`).
     pub paths: ReportPaths,
+    /// The NDJSON file with one bundle per valid row.
     pub bundles: PathBuf,
     /// `(wanted, written)` for each output written under another name
     /// because the wanted one could not be replaced.
@@ -41,8 +48,10 @@ pub struct CheckedFile {
 #[derive(Debug, thiserror::Error)]
 #[error("não foi possível gravar {path}: {}", crate::io_text::reason(source))]
 pub struct OutputError {
+    /// The output file that could not be written.
     pub path: PathBuf,
     #[source]
+    /// The operating system's reason.
     pub source: std::io::Error,
 }
 
@@ -117,8 +126,7 @@ pub(crate) fn summary_of(header: &FileHeader) -> Summary {
 /// The name outputs are derived from: the file name without its extension.
 pub fn stem(path: &Path) -> String {
     path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "arquivo".into())
+        .map_or_else(|| "arquivo".into(), |s| s.to_string_lossy().into_owned())
 }
 
 /// The names the outputs of `files` (checked together into one folder)
@@ -400,7 +408,7 @@ impl Outputs {
     fn bundle(&mut self, json: &[u8]) -> Result<(), OutputError> {
         self.bundles
             .write_all(json)
-            .and_then(|_| self.bundles.write_all(b"\n"))
+            .and_then(|()| self.bundles.write_all(b"\n"))
             .map_err(|source| OutputError {
                 path: self.bundles_path.clone(),
                 source,

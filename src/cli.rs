@@ -32,13 +32,13 @@ Códigos de saída / exit codes:
 /// rnds-drop: planilhas de laboratório → RNDS, cada resultado enviado uma única vez.
 #[derive(Debug, Parser)]
 #[command(name = "rnds-drop", version, about, after_help = AFTER_HELP)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Validate files and write bundles and reports, offline (no network).
     Check(CheckArgs),
     /// Show how each file is read and mapped, what it lacks, and a config
@@ -71,7 +71,7 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct NewLedgerArgs {
+pub(crate) struct NewLedgerArgs {
     /// Configuration file.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
@@ -81,14 +81,14 @@ pub struct NewLedgerArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ConfigArg {
+pub(crate) struct ConfigArg {
     /// Configuration file.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Configuration file.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
@@ -101,14 +101,14 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     #[default]
     Text,
     Json,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Configuration file.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
@@ -118,7 +118,7 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct HomologacaoArgs {
+pub(crate) struct HomologacaoArgs {
     /// Configuration file (environment `homologacao` or `simulador`).
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
@@ -128,7 +128,7 @@ pub struct HomologacaoArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Configuration file.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
@@ -138,7 +138,7 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Workspace folder (default: a new temporary folder).
     #[arg(long)]
     pub dir: Option<PathBuf>,

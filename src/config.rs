@@ -17,23 +17,36 @@ mod messages;
 mod tests;
 
 #[derive(Debug, thiserror::Error)]
+/// Why the configuration file could not be used; messages are pt-BR.
 pub enum ConfigError {
     /// `reason` is already pt-BR (see [`crate::io_text`]).
     #[error("não foi possível ler o arquivo de configuração {path}: {reason}. O que fazer: confira o caminho dado em --config")]
-    Read { path: PathBuf, reason: String },
+    /// The configuration file could not be read.
+    Read {
+        /// The configuration file given in `--config`.
+        path: PathBuf,
+        /// The operating system's reason, in pt-BR.
+        reason: String,
+    },
     /// A TOML or type mistake; `message` names the section and key and
     /// never repeats the line (it may hold a password).
     #[error("configuração inválida em {}{}: {message}", path.display(), line_suffix(*line))]
     Parse {
+        /// The configuration file.
         path: PathBuf,
+        /// Line of the mistake, when known.
         line: Option<usize>,
+        /// pt-BR text naming the section and key.
         message: String,
     },
     /// A value that parses but cannot be right.
     #[error("configuração inválida em {}{}: {message}", path.display(), line_suffix(*line))]
     Invalid {
+        /// The configuration file.
         path: PathBuf,
+        /// Line of the mistake, when known.
         line: Option<usize>,
+        /// pt-BR text naming the section and key.
         message: String,
     },
 }
@@ -129,6 +142,7 @@ pub struct Alertas {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[alerts.email]`: who is told by e-mail when sending stops.
 pub struct AlertEmail {
     /// SMTP server name; its certificate must be valid for this name.
     pub smtp_host: String,
@@ -178,6 +192,7 @@ fn default_smtp_timeout_s() -> u64 {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[lab]`: the lab that signs the results.
 pub struct Lab {
     /// The lab's CNES (7 digits; shorter values are left-padded with zeros).
     /// Used as `Composition.author` and as the default performer.
@@ -224,6 +239,7 @@ pub enum ProfileSet {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[rnds]`: where and how results are sent.
 pub struct Rnds {
     /// `homologacao`, `producao` or `simulador`.
     pub environment: Environment,
@@ -351,6 +367,7 @@ pub struct Defaults {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// Per-exam fallback values for columns a lab's export does not have.
 pub struct ExamDefaults {
     /// `Observation.method.text` for this exam.
     #[serde(default)]
@@ -442,6 +459,7 @@ pub enum InboxMode {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[[inbox]]`: one folder the service watches, with its layout.
 pub struct Inbox {
     /// Folder where files are dropped.
     pub path: PathBuf,
@@ -521,6 +539,7 @@ fn default_settle_ms() -> u64 {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[ledger]`: the SQLite file that makes sending exactly-once.
 pub struct Ledger {
     /// SQLite file that records every file and result sent.
     #[serde(default = "default_ledger_path")]
@@ -541,6 +560,7 @@ fn default_ledger_path() -> PathBuf {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[service]`: tuning of the long-running service.
 pub struct Service {
     /// Full rescan of every inbox, in seconds (events are only hints).
     #[serde(default = "default_scan_interval_s")]

@@ -21,24 +21,34 @@ const EXAMPLE_CSV: &[u8] = include_bytes!("../examples/exames.csv");
 const DEMO_DEADLINE: Duration = Duration::from_secs(90);
 
 #[derive(Debug, thiserror::Error)]
+/// Why the demo could not run; messages are pt-BR.
 pub enum DemoError {
     #[error("não foi possível preparar {path}: {}", crate::io_text::reason(source))]
+    /// A workspace file or folder could not be prepared.
     Io {
+        /// The file or folder.
         path: PathBuf,
         #[source]
+        /// The operating system's reason.
         source: std::io::Error,
     },
     #[error("o simulador não iniciou: {0}")]
+    /// The simulator did not start.
     Simulator(#[from] simulator::SimError),
     #[error("configuração gerada inválida: {0}")]
+    /// The generated configuration did not load (a defect).
     Config(#[from] ConfigError),
     #[error("configuração gerada inválida: {0}")]
+    /// The generated configuration is not valid TOML (a defect).
     Toml(String),
     #[error("não foi possível criar a planilha de exemplo: {0}")]
+    /// The sample workbook could not be written.
     Xlsx(String),
     #[error(transparent)]
+    /// The service stopped with an error.
     Service(#[from] ServiceError),
     #[error("os relatórios não apareceram em {0} s; veja os registros acima")]
+    /// The reports did not appear within this many seconds.
     Timeout(u64),
 }
 
@@ -50,17 +60,24 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError {
 /// The folders and files of a workspace pointed at a simulator.
 #[derive(Debug, Clone)]
 pub struct Workspace {
+    /// The workspace folder.
     pub root: PathBuf,
+    /// Where exports are dropped.
     pub inbox: PathBuf,
+    /// Where reports appear.
     pub outbox: PathBuf,
+    /// The ledger file.
     pub ledger: PathBuf,
+    /// The generated configuration.
     pub config_path: PathBuf,
 }
 
 /// What the demo did, for the closing message.
 #[derive(Debug, Clone)]
 pub struct DemoSummary {
+    /// The workspace the demo used.
     pub workspace: Workspace,
+    /// The simulator's folder (its stored documents and credentials).
     pub simulator_dir: PathBuf,
     /// `resumo.json` files written, by input file.
     pub summaries: Vec<PathBuf>,
@@ -68,8 +85,11 @@ pub struct DemoSummary {
     pub reports: Vec<PathBuf>,
     /// Documents the simulator holds.
     pub documents: usize,
+    /// Data rows read across the sample files.
     pub rows_total: u64,
+    /// Rows the simulator stored.
     pub rows_sent: u64,
+    /// Rows listed as invalid in the reports.
     pub rows_invalid: u64,
 }
 

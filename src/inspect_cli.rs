@@ -14,7 +14,7 @@ use rnds_drop::pipeline::FileJob;
 use crate::exit;
 
 #[derive(Debug, clap::Args)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// Configuration file (optional): counts then use its first
     /// `[[inbox]]`, defaults and exam codes, as `check` does. Only `[lab]`
     /// is needed, as for `check`.
@@ -25,7 +25,7 @@ pub struct InspectArgs {
     pub files: Vec<PathBuf>,
 }
 
-pub fn run(args: &InspectArgs) -> i32 {
+pub(crate) fn run(args: &InspectArgs) -> i32 {
     let now = chrono::Utc::now();
     let (job, assumed) = match &args.config {
         Some(path) => match Config::load_for(path, Purpose::Offline) {

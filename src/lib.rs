@@ -1,8 +1,6 @@
 //! rnds-drop: lab exports dropped in a folder → RNDS lab-result bundles,
 //! each sent exactly once. See ARCHITECTURE.md for the map.
 
-#![warn(unreachable_pub)]
-
 pub mod check;
 pub mod config;
 pub mod conformance;

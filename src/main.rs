@@ -74,7 +74,7 @@ fn run_check(args: &CheckArgs) -> i32 {
     for (file, name) in args.files.iter().zip(&names) {
         let progress = FileBar::new(file, name);
         match check::check_file_as(file, name, &job, &args.out, &mut |rows| {
-            progress.update(rows)
+            progress.update(rows);
         }) {
             Ok(checked) => {
                 progress.finish();

@@ -29,11 +29,14 @@ pub(crate) const CHUNK_BYTES: usize = 16 << 20;
 /// Everything needed to process one file, resolved from the configuration.
 #[derive(Debug, Clone)]
 pub struct FileJob {
+    /// How to read the file (sheet, byte limit).
     pub read: ReadOptions,
     /// The inbox's layout (its preset plus its own keys): column names,
     /// value maps, selection, targets, analytes, composed and date fields.
     pub layout: LayoutSpec,
+    /// What validation needs (CNES, author, time zone, defaults).
     pub validate: Settings,
+    /// What the bundles need besides the result.
     pub bundle: BundleSettings,
     /// Build instant text for `Bundle.timestamp` (the caller's clock).
     pub timestamp: String,

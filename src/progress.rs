@@ -9,32 +9,29 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Whether bars are drawn at all.
-pub fn enabled() -> bool {
+pub(crate) fn enabled() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
 }
 
 /// One file's bar (hidden when not [`enabled`]).
-pub struct FileBar {
+pub(crate) struct FileBar {
     bar: ProgressBar,
 }
 
 impl FileBar {
-    pub fn new(file: &Path, name: &str) -> FileBar {
-        let bar = match estimated_rows(file) {
-            Some(total) => {
-                let bar = ProgressBar::new(total);
-                bar.set_style(style(
-                    "{prefix} [{bar:30}] {human_pos}/~{human_len} linhas · {per_sec} · faltam ~{eta}",
-                ));
-                bar
-            }
-            None => {
-                let bar = ProgressBar::new_spinner();
-                bar.set_style(style(
-                    "{prefix} {spinner} {human_pos} linhas · {per_sec} · {elapsed}",
-                ));
-                bar
-            }
+    pub(crate) fn new(file: &Path, name: &str) -> FileBar {
+        let bar = if let Some(total) = estimated_rows(file) {
+            let bar = ProgressBar::new(total);
+            bar.set_style(style(
+                "{prefix} [{bar:30}] {human_pos}/~{human_len} linhas · {per_sec} · faltam ~{eta}",
+            ));
+            bar
+        } else {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(style(
+                "{prefix} {spinner} {human_pos} linhas · {per_sec} · {elapsed}",
+            ));
+            bar
         };
         bar.set_prefix(name.to_string());
         if enabled() {
@@ -47,7 +44,7 @@ impl FileBar {
     }
 
     /// `rows` read so far.
-    pub fn update(&self, rows: u64) {
+    pub(crate) fn update(&self, rows: u64) {
         if self.bar.length().is_some_and(|len| rows > len) {
             self.bar.set_length(rows);
         }
@@ -55,7 +52,7 @@ impl FileBar {
     }
 
     /// Removes the bar (the caller prints the file's result line).
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }

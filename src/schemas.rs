@@ -9,9 +9,12 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
+/// Code system of LOINC exam codes (as RNDS publishes it).
 pub const LOINC: &str = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRNomeExameLOINC";
 pub(crate) const GAL_EXAM: &str = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRNomeExameGAL";
+/// Code system of GAL specimen types.
 pub const SPECIMEN_GAL: &str = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRTipoAmostraGAL";
+/// HL7 v2 table 0487 of specimen types.
 pub const SPECIMEN_HL7: &str = "http://terminology.hl7.org/CodeSystem/v2-0487";
 pub(crate) const QUALITATIVE: &str =
     "http://www.saude.gov.br/fhir/r4/CodeSystem/BRResultadoQualitativoExame";
@@ -20,8 +23,11 @@ pub(crate) const SUBGROUP_SUS: &str =
 pub(crate) const DOCUMENT_TYPE: &str = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRTipoDocumento";
 
 #[derive(Debug, Clone, Deserialize)]
+/// One code with its display text.
 pub struct Concept {
+    /// The code.
     pub code: String,
+    /// Portuguese display, when the system gives one.
     pub display: Option<String>,
 }
 
@@ -44,7 +50,9 @@ struct Include {
 /// A code system as a set of codes with their Portuguese displays.
 #[derive(Debug, Clone, Default)]
 pub struct CodeSystem {
+    /// Canonical URL of the code system.
     pub url: String,
+    /// Its concepts, in published order.
     pub concepts: Vec<Concept>,
     index: HashMap<String, usize>,
 }
@@ -81,6 +89,7 @@ pub struct CodeSystems {
 }
 
 impl CodeSystems {
+    /// The code system with canonical `url`, if embedded.
     pub fn get(&self, url: &str) -> Option<&CodeSystem> {
         self.by_url.get(url)
     }

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use crate::exit;
 
 #[derive(Debug, Subcommand)]
-pub enum ServicoCommand {
+pub(crate) enum ServicoCommand {
     /// Register rnds-drop as a Windows service (automatic start). Run as Administrator.
     Instalar {
         /// Configuration file (default: %ProgramData%\rnds-drop\rnds-drop.toml).
@@ -82,7 +82,7 @@ pub fn run(command: ServicoCommand) -> i32 {
 }
 
 #[cfg(not(windows))]
-pub fn run(_command: ServicoCommand) -> i32 {
+pub(crate) fn run(_command: ServicoCommand) -> i32 {
     eprintln!(
         "✗ `rnds-drop servico` é para o Windows. No Linux, instale o pacote .deb: \
          ele traz o serviço systemd (systemctl enable --now rnds-drop)."

@@ -66,9 +66,10 @@ pub(super) fn render(text: &str, error: &toml::de::Error) -> Rendered {
             message: format!(
                 "{within}a chave `{field}` não existe{}. Confira a grafia ou apague a linha \
                  (examples/rnds-drop.toml tem todas as chaves comentadas)",
-                match accepted.is_empty() {
-                    true => String::new(),
-                    false => format!(" (chaves aceitas aqui: {})", accepted.join(", ")),
+                if accepted.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (chaves aceitas aqui: {})", accepted.join(", "))
                 }
             ),
         };
@@ -127,8 +128,7 @@ pub(super) fn render(text: &str, error: &toml::de::Error) -> Rendered {
             (e, _) if e.contains("bool") => "use true ou false, sem aspas".to_string(),
             (e, _) if e.contains("sequence") => "use uma lista entre colchetes".to_string(),
             (e, _) if e.contains("map") || e.contains("struct") => format!(
-                "{key_shown} é uma seção: escreva [{}] numa linha e as chaves abaixo",
-                key_shown
+                "{key_shown} é uma seção: escreva [{key_shown}] numa linha e as chaves abaixo"
             ),
             _ => "confira o valor em examples/rnds-drop.toml".to_string(),
         };
@@ -156,7 +156,7 @@ pub(super) fn render(text: &str, error: &toml::de::Error) -> Rendered {
         return Rendered { line, message };
     }
     // Everything else comes from the TOML parser itself.
-    let column = place.as_ref().map(|p| p.column).unwrap_or(1);
+    let column = place.as_ref().map_or(1, |p| p.column);
     Rendered {
         line,
         message: format!(

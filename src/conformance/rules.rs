@@ -124,19 +124,18 @@ fn insert(nodes: &mut Vec<Node>, mut segments: Vec<Segment>, rule: Rule) {
         return;
     }
     let first = segments.remove(0);
-    let index = match nodes
+    let index = if let Some(i) = nodes
         .iter()
         .position(|n| n.segment.name == first.name && n.segment.choice == first.choice)
     {
-        Some(i) => i,
-        None => {
-            nodes.push(Node {
-                segment: first,
-                rules: Vec::new(),
-                children: Vec::new(),
-            });
-            nodes.len() - 1
-        }
+        i
+    } else {
+        nodes.push(Node {
+            segment: first,
+            rules: Vec::new(),
+            children: Vec::new(),
+        });
+        nodes.len() - 1
     };
     if segments.is_empty() {
         nodes[index].rules.push(rule);

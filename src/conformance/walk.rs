@@ -275,7 +275,7 @@ fn run_check(
         out.push(Violation {
             location: loc(),
             message,
-        })
+        });
     };
     match check {
         Check::Cns => {

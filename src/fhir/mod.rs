@@ -22,13 +22,18 @@ use crate::schemas;
 
 pub(crate) use hash::content_hash;
 pub(crate) use types::Bundle;
-use types::*;
+use types::{
+    BundleIdentifier, BundleMeta, CodeableConcept, Composition, Decimal, Entry, FhirInstant,
+    FhirWhen, Identifier, IdentifierReference, Joined, Meta, Notes, Observation, Quantity,
+    Reference, RelatesTo, Section, Specimen, Text, UrnUuid,
+};
 
 /// What a bundle needs besides the result itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleSettings {
     /// DATASUS requester identifier (`BRRNDS-<requester_id>`), not the CNES.
     pub requester_id: String,
+    /// Which RNDS profile versions the bundle claims.
     pub profile: ProfileSet,
 }
 
@@ -39,8 +44,10 @@ pub enum FhirError {
     #[error(
         "o valor numérico \"{0}\" não é um decimal válido (use ponto como separador, ex.: 1.25)"
     )]
+    /// A numeric result that is not a decimal FHIR accepts.
     InvalidDecimal(String),
     #[error("falha ao gerar o JSON do bundle: {0}")]
+    /// The bundle could not be serialised.
     Json(String),
 }
 

@@ -30,22 +30,29 @@ pub(crate) const TEST_PATIENT_CNS: &str = "759010928159013";
 pub(crate) const TEST_PATIENT_NAME: &str = "PACIENTE TESTE HOMOLOGACAO (FICTICIO)";
 
 #[derive(Debug, thiserror::Error)]
+/// Why the homologation run could not go on; messages are pt-BR.
 pub enum HomologationError {
     #[error(
         "homologação recusada: [rnds] environment = \"producao\"; os cenários de teste só podem \
          ir para a homologação da RNDS (ou o simulador). Use uma configuração com \
          environment = \"homologacao\""
     )]
+    /// The configuration points at production; scenarios only go to homologation.
     Production,
     #[error(transparent)]
+    /// The client could not be set up (certificate, endpoints).
     Client(#[from] ClientError),
     #[error("não foi possível gravar {path}: {source}")]
+    /// An evidence file could not be written.
     Io {
+        /// The evidence file.
         path: PathBuf,
         #[source]
+        /// The operating system's reason.
         source: std::io::Error,
     },
     #[error("falha interna ao montar os cenários: {0}")]
+    /// A scenario bundle could not be built (a defect, not an input error).
     Build(String),
 }
 
@@ -53,7 +60,9 @@ pub enum HomologationError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Expected {
+    /// RNDS should store the bundle.
     Accepted,
+    /// RNDS should refuse the bundle with an OperationOutcome.
     Rejected,
 }
 
@@ -64,11 +73,17 @@ pub struct Evidence {
     pub key: String,
     /// pt-BR description for the report.
     pub title: String,
+    /// The bundle identifier the scenario sent.
     pub lab_id: String,
+    /// Whether RNDS should accept or refuse it.
     pub expected: Expected,
+    /// File (in the evidence folder) holding the bundle sent.
     pub request_file: String,
+    /// When the request left (local time).
     pub sent_at: String,
+    /// When the answer came (local time).
     pub answered_at: String,
+    /// HTTP status of the answer; `None` when none came.
     pub http_status: Option<u16>,
     /// The id RNDS returned in `Location`.
     pub rnds_id: Option<String>,
@@ -78,30 +93,47 @@ pub struct Evidence {
     pub outcome: String,
     /// The answer body when it is an OperationOutcome (the error case).
     pub operation_outcome: Option<serde_json::Value>,
+    /// Whether RNDS answered as `expected`.
     pub passed: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// The client certificate the run used, for the evidence.
 pub struct CertificateEvidence {
+    /// Certificate subject (the lab).
     pub subject: String,
+    /// Certificate issuer (the ICP-Brasil authority).
     pub issuer: String,
+    /// Start of validity.
     pub not_before: DateTime<Utc>,
+    /// End of validity.
     pub not_after: DateTime<Utc>,
 }
 
 /// Everything the evidence folder holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct HomologationReport {
+    /// The evidence folder.
     pub folder: PathBuf,
+    /// When the run started.
     pub started_at: String,
+    /// When the run finished.
     pub finished_at: String,
+    /// `[rnds] environment` of the run.
     pub environment: String,
+    /// The EHR-services base URL the bundles went to.
     pub ehr_url: String,
+    /// The lab's CNES.
     pub cnes: String,
+    /// The DATASUS requester identifier.
     pub requester_id: String,
+    /// The RNDS profile version claimed by the bundles.
     pub profile: String,
+    /// The client certificate used.
     pub certificate: CertificateEvidence,
+    /// One entry per scenario, in run order.
     pub evidences: Vec<Evidence>,
+    /// Whether every scenario got the answer it expected.
     pub all_passed: bool,
 }
 

@@ -71,6 +71,13 @@ impl CapState {
 #[derive(Debug)]
 pub(crate) struct RecordTooLong;
 
+impl RecordTooLong {
+    /// Whether an I/O error's inner error is this one.
+    pub(crate) fn is_cause(inner: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+        inner.is::<RecordTooLong>()
+    }
+}
+
 impl std::fmt::Display for RecordTooLong {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "registro com mais de {} MB", MAX_RECORD_BYTES >> 20)
@@ -227,6 +234,6 @@ mod tests {
         let lines = "\"aberta;1\n".repeat((MAX_RECORD_BYTES / 8) as usize);
         let mut reader = CappedLines::new(lines.as_bytes(), b'\n', state);
         let error = std::io::copy(&mut reader, &mut std::io::sink()).unwrap_err();
-        assert!(error.get_ref().is_some_and(|e| e.is::<RecordTooLong>()));
+        assert!(error.get_ref().is_some_and(RecordTooLong::is_cause));
     }
 }

@@ -179,7 +179,7 @@ fn next_record(
     caps.record_starts_at(start.byte());
     reader.read_byte_record(record).map_err(|error| {
         let too_long = matches!(error.kind(), csv::ErrorKind::Io(io)
-            if io.get_ref().is_some_and(|inner| inner.is::<RecordTooLong>()));
+            if io.get_ref().is_some_and(RecordTooLong::is_cause));
         if too_long {
             InputError::Csv {
                 line: start.line(),

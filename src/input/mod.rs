@@ -30,7 +30,9 @@ pub(crate) use self::digest::{sha256_file, sha256_prefix};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
+    /// Delimited text (any delimiter and encoding the reader detects).
     Csv,
+    /// Excel workbook.
     Xlsx,
 }
 
@@ -50,6 +52,7 @@ pub struct ReadOptions {
 pub struct SourceInfo {
     /// File name (no directory).
     pub file: String,
+    /// CSV or XLSX.
     pub format: Format,
     /// Encoding used to decode a CSV, e.g. `UTF-8`, `UTF-8 (BOM)`, `windows-1252`.
     pub encoding: Option<String>,
@@ -72,6 +75,7 @@ pub struct SourceInfo {
 pub struct Row {
     /// Line (or sheet row) as a person sees it.
     pub line: u64,
+    /// Cell texts, one per header column.
     pub cells: Vec<String>,
     /// What the reader had to say about this row beyond its text (a cut
     /// cell, the text an older version read); empty for almost every row.
@@ -138,26 +142,45 @@ pub(crate) const MAX_LINE_BYTES: usize = 1 << 20;
 pub enum ReadNote {
     /// The line had `bytes` bytes (at least), more than [`MAX_LINE_BYTES`]:
     /// what follows the limit was skipped.
-    LineTooLong { bytes: u64 },
+    LineTooLong {
+        /// Length of the line in bytes (a lower bound).
+        bytes: u64,
+    },
     /// The cell of `column` (index into the cells) had `chars` characters,
     /// more than [`MAX_CELL_CHARS`]; it was cut. `last_line` is the last
     /// line the row reached (past `Row::line` when a quote was left open).
     CellTooLong {
+        /// Index of the cut cell.
         column: usize,
+        /// Characters the cell had.
         chars: usize,
+        /// Last line the row reached.
         last_line: u64,
     },
     /// The text that versions before the Excel-time rounding fix read from
     /// this cell (a date-time serial they truncated to the second below).
     /// Only kept when it differs; used to recognise results those versions
     /// sent under an identifier derived from that text.
-    LegacyText { column: usize, text: String },
+    LegacyText {
+        /// Index of the cell.
+        column: usize,
+        /// The text the older versions read.
+        text: String,
+    },
     /// The row repeats the header of `header_line`.
-    RepeatedHeader { header_line: u64 },
+    RepeatedHeader {
+        /// Line of the header this row repeats.
+        header_line: u64,
+    },
     /// The cell of `column` opened a quote that ran to `last_line`, and
     /// lines inside it look like whole rows: the quote was probably never
     /// closed and those rows were read as part of this cell.
-    QuoteSwallowedRows { column: usize, last_line: u64 },
+    QuoteSwallowedRows {
+        /// Index of the cell that opened the quote.
+        column: usize,
+        /// Last line the open quote reached.
+        last_line: u64,
+    },
 }
 
 /// An opened file: what was detected plus a stream of its data rows.

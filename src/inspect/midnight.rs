@@ -101,7 +101,7 @@ mod tests {
     use super::*;
 
     fn cells(values: &[&str]) -> Vec<String> {
-        values.iter().map(|v| v.to_string()).collect()
+        values.iter().map(ToString::to_string).collect()
     }
 
     #[test]

@@ -31,8 +31,11 @@ const EXAMPLES_PER_CODE: usize = 1;
 /// One kind of row problem: how many rows have it and one example.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProblemCount {
+    /// Stable problem code, e.g. `data_invalida`.
     pub code: String,
+    /// Rows that have this problem.
     pub rows: u64,
+    /// The first rows found with it (at most one).
     pub examples: Vec<RowIssue>,
 }
 
@@ -43,21 +46,28 @@ pub struct Inspection {
     pub file: String,
     /// What was detected while reading; None when the file is unreadable.
     pub source: Option<SourceInfo>,
+    /// Which header fed each canonical field.
     pub columns: ColumnMap,
+    /// The layout the file was read with; `None` when unreadable.
     pub layout: Option<Layout>,
     /// The preset the file's header matches, and whether the counts used it
     /// (they do without `--config`; with one, the configuration decides).
     pub preset: Option<String>,
+    /// Whether the counts used that preset.
     pub preset_applied: bool,
     /// Why no row of the file can be sent (empty when rows are judged one
     /// by one).
     pub file_issues: Vec<RowIssue>,
+    /// Data rows read.
     pub rows_total: u64,
+    /// Rows that would be sent.
     pub rows_valid: u64,
+    /// Rows with at least one problem.
     pub rows_invalid: u64,
     /// Rows that are not results to send (other exams, pending statuses,
     /// untested targets), by reason.
     pub rows_skipped: u64,
+    /// Skipped rows, counted per reason and value.
     pub skipped: Vec<SkippedRows>,
     /// Row problems by code, most frequent first.
     pub problems: Vec<ProblemCount>,
@@ -114,10 +124,10 @@ pub fn job_without_config(
 /// nothing. When the header matches a layout preset and `apply_preset`
 /// (no configuration was given), the counts use that preset.
 pub fn inspect_file(path: &Path, job: &FileJob, apply_preset: bool) -> Inspection {
-    let file = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     // The header alone (the rows stay unread) says which preset fits.
     let preset = crate::input::open(path, &job.read)
         .ok()
@@ -149,7 +159,7 @@ pub fn inspect_file(path: &Path, job: &FileJob, apply_preset: bool) -> Inspectio
     let midnight = sink
         .hours
         .as_ref()
-        .map(|h| h.flagged())
+        .map(midnight::TimestampHours::flagged)
         .unwrap_or_default()
         .into_iter()
         .filter(|m| mapped.contains(&m.header.as_str()))

@@ -298,7 +298,7 @@ impl Plan {
                     match slot.source {
                         Source::Target => v.headers[width + k] = column.clone(),
                         Source::TargetExam => {
-                            v.headers[width + k] = format!("{column} (exam_code)")
+                            v.headers[width + k] = format!("{column} (exam_code)");
                         }
                         _ => {}
                     }
@@ -699,9 +699,10 @@ impl Plan {
                         parts.join(separator)
                     }
                 }
-                Source::Analyte(key, name) => match analytes.and_then(|v| v.get(key)) {
-                    Some(value) => value.clone(),
-                    None => {
+                Source::Analyte(key, name) => {
+                    if let Some(value) = analytes.and_then(|v| v.get(key)) {
+                        value.clone()
+                    } else {
                         // An analyte field never falls back to a default:
                         // its row may sit elsewhere in the file.
                         issues.push(RowIssue {
@@ -711,15 +712,15 @@ impl Plan {
                             code: "analito_ausente".into(),
                             message: format!(
                                 "Linha {}: o grupo desta linha não tem a linha do analito \
-                                 \"{name}\", que dá {}. A linha não foi enviada: exporte o \
-                                 grupo completo, com as linhas do mesmo grupo juntas.",
+                             \"{name}\", que dá {}. A linha não foi enviada: exporte o \
+                             grupo completo, com as linhas do mesmo grupo juntas.",
                                 row.line,
                                 slot.field.label(),
                             ),
                         });
                         String::new()
                     }
-                },
+                }
             };
             if self.date_only.contains(&slot.field) {
                 text = date_part(&text).to_string();

@@ -6,14 +6,14 @@ use crate::input::Row;
 use crate::mapping::map_columns;
 
 fn plan(spec: &LayoutSpec, headers: &[&str]) -> Plan {
-    let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    let headers: Vec<String> = headers.iter().map(ToString::to_string).collect();
     Plan::new(spec, map_columns(&headers, &spec.columns))
 }
 
 fn row(line: u64, cells: &[&str]) -> Row {
     Row {
         line,
-        cells: cells.iter().map(|c| c.to_string()).collect(),
+        cells: cells.iter().map(ToString::to_string).collect(),
         notes: Vec::new(),
     }
 }

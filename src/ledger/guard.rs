@@ -84,8 +84,7 @@ pub(super) fn create_atomically(path: &Path) -> Result<(), LedgerError> {
     };
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "registro".into());
+        .map_or_else(|| "registro".into(), |n| n.to_string_lossy().into_owned());
     let temp = dir.join(format!(".{name}.novo-{}.tmp", std::process::id()));
     for leftover in
         std::iter::once(temp.clone()).chain(COMPANIONS.iter().map(|s| with_suffix(&temp, s)))

@@ -168,7 +168,8 @@ impl LedgerReader {
             per_state("'rejected'"),
             per_state("'pending', 'sending', 'unknown'"),
         ))?;
-        let rows = stmt.query_map([recent_files as i64], |r| {
+        let limit = i64::try_from(recent_files).unwrap_or(i64::MAX);
+        let rows = stmt.query_map([limit], |r| {
             Ok(RecentFile {
                 name: r.get(0)?,
                 state: r.get(1)?,

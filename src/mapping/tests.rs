@@ -31,7 +31,7 @@ fn mapped(map: &ColumnMap) -> BTreeMap<Field, &str> {
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
+    items.iter().map(ToString::to_string).collect()
 }
 
 #[test]

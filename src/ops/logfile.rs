@@ -72,7 +72,10 @@ impl RotatingFile {
     }
 
     fn write_line(&self, buf: &[u8]) -> std::io::Result<()> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if state.written > 0 && state.written + buf.len() as u64 > self.max_bytes {
             // A failed rotation must not lose the line: keep appending.
             let _ = self.rotate(&mut state);
@@ -92,7 +95,11 @@ impl Write for LineWriter<'_> {
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self
+            .0
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         state.file.flush()
     }
 }

@@ -32,9 +32,13 @@ pub struct LogSettings {
 }
 
 #[derive(Debug, Clone)]
+/// `[service] log_file`: a log file rotated by size.
 pub struct LogFile {
+    /// The current log file.
     pub path: PathBuf,
+    /// Size at which the file is rotated.
     pub max_bytes: u64,
+    /// Rotated files kept besides the current one.
     pub keep: u32,
 }
 

@@ -192,7 +192,7 @@ async fn alert_loop(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stopped(&mut stop) => return,
+            () = stopped(&mut stop) => return,
         }
         let now = Utc::now();
         let path = ledger.clone();
@@ -245,7 +245,7 @@ async fn duties(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stopped(&mut stop) => return,
+            () = stopped(&mut stop) => return,
         }
         let snapshot = ops.telemetry.snapshot();
         match snapshot.outage_since {
@@ -265,9 +265,12 @@ async fn duties(
         let idle = ops
             .last_exchange
             .lock()
-            .map(|last| last.elapsed() >= probe_every)
-            .unwrap_or(false);
-        if idle && probe.as_ref().is_none_or(|p| p.is_finished()) {
+            .is_ok_and(|last| last.elapsed() >= probe_every);
+        if idle
+            && probe
+                .as_ref()
+                .is_none_or(tokio::task::JoinHandle::is_finished)
+        {
             if let Ok(mut last) = ops.last_exchange.lock() {
                 *last = Instant::now();
             }

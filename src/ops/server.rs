@@ -135,7 +135,7 @@ pub(super) async fn serve(
                     continue;
                 }
             },
-            _ = super::stopped(&mut stop) => return,
+            () = super::stopped(&mut stop) => return,
         };
         let scrape = scrape.clone();
         tokio::spawn(async move {

@@ -29,25 +29,34 @@ pub(crate) mod exit {
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// The client certificate as `status` shows it.
 pub struct Certificate {
+    /// Certificate subject (the lab).
     pub subject: String,
+    /// End of validity.
     pub not_after: DateTime<Utc>,
+    /// Whole days until it expires (negative once expired).
     pub days_left: i64,
 }
 
 /// Everything `status` reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
+    /// When the report was made.
     pub generated_at: String,
+    /// The ledger file read.
     pub ledger_path: PathBuf,
     /// `None` when the ledger could not be read (see `attention`).
     pub ledger: Option<LedgerSnapshot>,
     /// Age of the oldest row still waiting, in seconds.
     pub oldest_pending_age_s: Option<i64>,
+    /// The client certificate; `None` when it could not be read.
     pub certificate: Option<Certificate>,
+    /// Configured inboxes that do not exist.
     pub inboxes_missing: Vec<PathBuf>,
     /// What needs a person, in pt-BR, most serious first.
     pub attention: Vec<String>,
+    /// Exit code of `status` (see `exit`).
     pub exit_code: i32,
 }
 
@@ -77,7 +86,8 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
         .map(|since| (now - since.with_timezone(&Utc)).num_seconds().max(0));
     if let Some(s) = &ledger {
         let waiting = s.rows_pending + s.rows_unresolved;
-        let limit = config.service.pending_report_after_s as i64;
+        // A limit past i64::MAX seconds means "never": saturate, do not wrap.
+        let limit = i64::try_from(config.service.pending_report_after_s).unwrap_or(i64::MAX);
         if let Some(age) = oldest_pending_age_s.filter(|age| *age > limit) {
             attention.push((
                 exit::PENDING,

@@ -152,7 +152,10 @@ impl Telemetry {
     fn succeeded(&self, now: DateTime<Utc>) -> Option<Reachability> {
         self.last_success_unix
             .store(now.timestamp(), Ordering::Relaxed);
-        let mut outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
+        let mut outage = self
+            .outage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let since = outage.since.take()?;
         outage.failures = 0;
         Some(Reachability::CameBack {
@@ -161,7 +164,10 @@ impl Telemetry {
     }
 
     fn failed(&self, now: DateTime<Utc>) -> Option<Reachability> {
-        let mut outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
+        let mut outage = self
+            .outage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         outage.failures += 1;
         if outage.since.is_some() {
             return None;
@@ -172,7 +178,10 @@ impl Telemetry {
 
     pub(crate) fn snapshot(&self) -> TelemetrySnapshot {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
+        let outage = self
+            .outage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let last = self.last_success_unix.load(Ordering::Relaxed);
         TelemetrySnapshot {
             files_processed: load(&self.files_processed),

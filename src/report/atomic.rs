@@ -106,7 +106,9 @@ impl AtomicFile {
             .writer
             .take()
             .ok_or_else(|| io::Error::other("arquivo temporário já fechado"))?;
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        let file = writer
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
         let written = match fs::rename(&self.temp, &self.target) {

@@ -80,7 +80,10 @@ fn neutralised(cell: &str) -> String {
 }
 
 fn commit(writer: csv::Writer<AtomicFile>) -> io::Result<PathBuf> {
-    writer.into_inner().map_err(|e| e.into_error())?.commit()
+    writer
+        .into_inner()
+        .map_err(csv::IntoInnerError::into_error)?
+        .commit()
 }
 
 /// The three error cells of a row: columns, values and messages of its

@@ -45,9 +45,13 @@ pub(crate) use xlsx_file::DEFAULT_SHEET;
 /// Where the reports of input `<stem>` go in `outbox`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportPaths {
+    /// `<stem>.resumo.json`.
     pub summary: PathBuf,
+    /// `<stem>.erros.csv`.
     pub errors_csv: PathBuf,
+    /// `<stem>.erros.xlsx` (XLSX input only).
     pub errors_xlsx: PathBuf,
+    /// `<stem>.enviados.csv` (the service and `send` only).
     pub sent_csv: PathBuf,
 }
 

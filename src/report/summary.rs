@@ -22,31 +22,43 @@ pub struct Summary {
     pub sha256: String,
     /// `"csv"` or `"xlsx"`; null when the format could not be recognized.
     pub format: Option<Format>,
+    /// Encoding a CSV was decoded with; null for XLSX.
     pub encoding: Option<String>,
     /// One-character string (`";"`, `","`, `"\t"`), null for XLSX.
     pub delimiter: Option<char>,
+    /// Sheet read, for XLSX.
     pub sheet: Option<String>,
+    /// Line (or sheet row) of the header.
     pub header_line: Option<u64>,
     /// Canonical field → the file's header text that was mapped onto it.
     pub columns: BTreeMap<Field, String>,
+    /// Data rows read.
     pub rows_total: u64,
+    /// Rows that became bundles.
     pub rows_valid: u64,
+    /// Rows with at least one problem.
     pub rows_invalid: u64,
     /// Rows that are not results to send (other exams, pending statuses,
     /// untested targets, analyte rows merged into a result): never errors.
     pub rows_skipped: u64,
     /// Why rows were skipped, counted per reason and value.
     pub skipped: Vec<SkippedRows>,
+    /// Every row problem, in file order.
     pub issues: Vec<RowIssue>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Rows RNDS stored (the service and `send` only).
     pub rows_sent: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Rows sent as replacements of an earlier result.
     pub rows_replaced: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Rows the ledger shows as already sent: not sent again.
     pub rows_already_sent: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Rows RNDS refused.
     pub rows_rejected: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Rows still waiting to be sent (kept for a later pass).
     pub rows_pending: Option<u64>,
     /// pt-BR text when the file could not be read at all.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,9 +72,11 @@ pub struct SkippedRows {
     pub code: String,
     /// The column whose value decided it ("" when none).
     pub column: String,
+    /// The value of that column.
     pub value: String,
     /// pt-BR sentence.
     pub reason: String,
+    /// Rows skipped for this reason and value.
     pub rows: u64,
     /// The first line skipped for this reason and value.
     pub first_line: u64,

@@ -23,7 +23,7 @@ fn headers() -> Vec<String> {
 }
 
 fn cells(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
+    list.iter().map(ToString::to_string).collect()
 }
 
 fn issue(line: u64, column: &str, value: &str, code: &str, message: &str) -> RowIssue {

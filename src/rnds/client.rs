@@ -57,7 +57,10 @@ struct Inner {
 pub enum Resolution {
     /// RNDS holds the document; `rnds_id` is `None` when only a resend's
     /// EHR-ERR866 proved it (the id itself was not learnt).
-    Stored { rnds_id: Option<String> },
+    Stored {
+        /// The id from `Location`, when it was learnt.
+        rnds_id: Option<String>,
+    },
     /// RNDS does not hold it: send it again as new.
     NotStored,
 }
@@ -65,6 +68,7 @@ pub enum Resolution {
 /// A submission with the answer it got, for evidence (`homologacao`).
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// How the submission ended.
     pub outcome: Outcome,
     /// HTTP status of the final answer; `None` when none came.
     pub status: Option<u16>,
@@ -576,11 +580,14 @@ fn search_has_entries(body: &[u8]) -> bool {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         return false;
     };
-    let total = value.get("total").and_then(|t| t.as_u64()).unwrap_or(0);
+    let total = value
+        .get("total")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
     let entries = value
         .get("entry")
         .and_then(|e| e.as_array())
-        .map_or(0, |e| e.len());
+        .map_or(0, std::vec::Vec::len);
     total > 0 || entries > 0
 }
 

@@ -39,8 +39,10 @@ pub struct Check {
     pub detail: String,
 }
 
+/// The checks `doctor` ran, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DoctorReport {
+    /// One entry per check.
     pub checks: Vec<Check>,
 }
 
@@ -142,7 +144,7 @@ impl<W: Write> Printer<'_, W> {
 /// Runs every check against the RNDS of `config_path`, printing as it goes.
 /// A check that fails leaves the ones that depend on it "not verified".
 pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorReport {
-    use names::*;
+    use names::{CERTIFICATE, FOLDERS, LINK, ORGANIZATION, REQUESTER, TOKEN};
     let mut p = Printer {
         out,
         report: DoctorReport::default(),

@@ -31,18 +31,33 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Stored; `rnds_id` is the id from `Location` (needed to replace it).
-    Accepted { rnds_id: String },
+    Accepted {
+        /// The id from `Location`.
+        rnds_id: String,
+    },
     /// EHR-ERR866: the identifier is already used. If a previous attempt's
     /// answer was lost, that attempt was stored (id unknown).
     DuplicateIdentifier,
     /// The bundle's data is wrong; `message` is the OperationOutcome text.
-    Rejected { message: String },
+    Rejected {
+        /// The OperationOutcome text.
+        message: String,
+    },
     /// EHR-ERR881/884/906, 401/403, certificate: stop sending, report once.
-    ConfigurationError { message: String },
+    ConfigurationError {
+        /// What RNDS or the TLS layer said.
+        message: String,
+    },
     /// Retries spent on 429/5xx/connect errors: leave the row pending.
-    Transient { message: String },
+    Transient {
+        /// The last error seen.
+        message: String,
+    },
     /// Time-out or connection lost after sending: the document may be stored.
-    Unknown { message: String },
+    Unknown {
+        /// What was lost and when.
+        message: String,
+    },
 }
 
 /// What the client does next after one exchange.

@@ -213,7 +213,7 @@ impl TokenCache {
             Token {
                 value: Arc::from(parsed.access_token),
                 // Counted from the request, not the answer: errs on the early side.
-                refresh_at: asked_at + (lifetime - margin),
+                refresh_at: asked_at + lifetime.saturating_sub(margin),
             },
             lifetime,
         ))

@@ -141,7 +141,7 @@ async fn settle_unresolved(
             }
             Ok(true)
         }
-        _ = until_stopped(stop.clone()) => Ok(false),
+        () = until_stopped(stop.clone()) => Ok(false),
     }
 }
 
@@ -205,12 +205,12 @@ impl Service {
         let recheck = self.finished.next_check();
         let picked = tokio::select! {
             biased;
-            _ = until_stopped(self.stop.clone()) => return Turn::Stop,
-            _ = tokio::time::sleep_until(due.map_or(far, |d| d.1).into()), if due.is_some() => {
+            () = until_stopped(self.stop.clone()) => return Turn::Stop,
+            () = tokio::time::sleep_until(due.map_or(far, |d| d.1).into()), if due.is_some() => {
                 let Some((index, _)) = due else { return Turn::Again };
                 Picked::Retry(waiting.swap_remove(index))
             }
-            _ = tokio::time::sleep_until(recheck.unwrap_or(far).into()), if recheck.is_some() => {
+            () = tokio::time::sleep_until(recheck.unwrap_or(far).into()), if recheck.is_some() => {
                 let changed = self.finished.changed(Instant::now());
                 for claimed in changed {
                     match self.admit(claimed, true).await {
@@ -249,7 +249,7 @@ impl Service {
         tokio::pin!(pass);
         tokio::select! {
             r = &mut pass => Some(r),
-            _ = until_stopped(stop) => tokio::time::timeout(grace, &mut pass).await.ok(),
+            () = until_stopped(stop) => tokio::time::timeout(grace, &mut pass).await.ok(),
         }
     }
 }

@@ -42,33 +42,45 @@ use crate::watch::WatchError;
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
+    /// The ledger could not be opened or written.
     Ledger(#[from] LedgerError),
     /// Certificate or client set-up: a configuration error (exit code 3).
     #[error(transparent)]
     Client(#[from] ClientError),
     #[error(transparent)]
+    /// An inbox or work folder could not be used.
     Watch(#[from] WatchError),
     #[error(
         "não foi possível gravar em {path}: {}{}",
         crate::io_text::reason(source),
         output_advice(source)
     )]
+    /// A report or outbox file could not be written.
     Output {
+        /// The file.
         path: PathBuf,
         #[source]
+        /// The operating system's reason.
         source: std::io::Error,
     },
     #[error(
         "outro processo rnds-drop (o serviço ou um send) já usa o registro de envios {path}; \
          pare-o antes (o registro é um só por laboratório: é ele que impede envios em dobro)"
     )]
-    LedgerBusy { path: PathBuf },
+    /// Another process holds the ledger lock.
+    LedgerBusy {
+        /// The ledger file.
+        path: PathBuf,
+    },
     #[error(
         "não foi possível abrir o endereço de métricas {addr} ([service] metrics_listen): {source}"
     )]
+    /// The metrics endpoint could not listen.
     Metrics {
+        /// `[service] metrics_listen`.
         addr: String,
         #[source]
+        /// The operating system's reason.
         source: std::io::Error,
     },
     /// A defect of the connector itself (exit code 5), never the lab's data
@@ -108,15 +120,18 @@ impl ServiceError {
         matches!(
             self,
             ServiceError::Client(_)
-                | ServiceError::Watch(WatchError::InboxMissing { .. })
-                | ServiceError::Watch(WatchError::OtherVolume { .. })
-                | ServiceError::Ledger(LedgerError::Open { .. })
-                | ServiceError::Ledger(LedgerError::NewerSchema { .. })
-                | ServiceError::Ledger(LedgerError::NotWal { .. })
-                | ServiceError::Ledger(LedgerError::Emptied { .. })
-                | ServiceError::Ledger(LedgerError::Incomplete { .. })
-                | ServiceError::Ledger(LedgerError::Missing { .. })
-                | ServiceError::Ledger(LedgerError::WalLost { .. })
+                | ServiceError::Watch(
+                    WatchError::InboxMissing { .. } | WatchError::OtherVolume { .. }
+                )
+                | ServiceError::Ledger(
+                    LedgerError::Open { .. }
+                        | LedgerError::NewerSchema { .. }
+                        | LedgerError::NotWal { .. }
+                        | LedgerError::Emptied { .. }
+                        | LedgerError::Incomplete { .. }
+                        | LedgerError::Missing { .. }
+                        | LedgerError::WalLost { .. }
+                )
                 | ServiceError::LedgerBusy { .. }
                 | ServiceError::Metrics { .. }
         ) || matches!(self, ServiceError::Output { source, .. } if output_is_misconfigured(source))

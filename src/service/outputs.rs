@@ -150,7 +150,7 @@ impl Outputs {
     pub(super) fn bundle(&mut self, json: &[u8]) -> Result<(), ServiceError> {
         if let (Some(file), Some(path)) = (self.bundles.as_mut(), self.staged.bundles.as_ref()) {
             file.write_all(json)
-                .and_then(|_| file.write_all(b"\n"))
+                .and_then(|()| file.write_all(b"\n"))
                 .map_err(output_error(path))?;
         }
         Ok(())

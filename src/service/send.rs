@@ -22,9 +22,13 @@ use super::ServiceError;
 /// How one file went.
 #[derive(Debug)]
 pub struct SentFile {
+    /// The counts written to `resumo.json`.
     pub summary: Summary,
+    /// Where the reports went.
     pub paths: ReportPaths,
+    /// Whether the file could not be read at all.
     pub unreadable: bool,
+    /// Rows left waiting, for a later `send`.
     pub pending: Vec<PendingRow>,
     /// A configuration error RNDS reported; sending stopped.
     pub config_error: Option<String>,

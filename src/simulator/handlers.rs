@@ -35,7 +35,7 @@ pub(super) async fn handle(
     if path.starts_with("/api/") {
         let faults = shared.faults();
         let jitter = if faults.jitter_ms > 0 {
-            (shared.random() * (faults.jitter_ms + 1) as f64) as u64
+            (crate::platform::random_unit() * (faults.jitter_ms + 1) as f64) as u64
         } else {
             0
         };

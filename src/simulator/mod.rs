@@ -131,28 +131,40 @@ pub struct StoredDocument {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why the simulator could not start; messages are pt-BR.
 pub enum SimError {
     #[error("não foi possível usar {path}: {}", crate::io_text::reason(source))]
+    /// A simulator file or folder could not be used.
     Io {
+        /// The file or folder.
         path: PathBuf,
         #[source]
+        /// The operating system's reason.
         source: std::io::Error,
     },
     #[error("não foi possível escutar em {addr}: {}", bind_reason(source))]
+    /// The listen address could not be bound.
     Bind {
+        /// The address.
         addr: SocketAddr,
         #[source]
+        /// The operating system's reason.
         source: std::io::Error,
     },
     #[error("falha ao gerar os certificados de teste: {0}")]
+    /// The test certificates could not be generated.
     Certificate(#[from] rcgen::Error),
     #[error("falha ao gravar o arquivo PKCS#12: {0}")]
+    /// The lab PKCS#12 file could not be written.
     Pkcs12(#[from] p12_keystore::error::Error),
     #[error("credenciais do simulador inválidas: {0}")]
+    /// The generated credentials could not be loaded.
     Credentials(String),
     #[error("configuração TLS inválida: {0}")]
+    /// The TLS configuration was refused.
     Tls(#[from] rustls::Error),
     #[error("não foi possível iniciar o runtime: {0}")]
+    /// The async runtime could not start.
     Runtime(#[source] std::io::Error),
 }
 
@@ -237,10 +249,12 @@ impl Simulator {
         format!("https://{}", self.addr)
     }
 
+    /// The certificates and keys the simulator generated.
     pub fn files(&self) -> &SimFiles {
         &self.files
     }
 
+    /// The lab identity the simulator accepts.
     pub fn identity(&self) -> &LabIdentity {
         &self.shared.identity
     }

@@ -206,7 +206,7 @@ fn generate(files: &SimFiles) -> Result<(), SimError> {
 pub(super) fn load_server(files: &SimFiles) -> Result<ServerCredentials, SimError> {
     let certs = |path: &PathBuf| -> Result<Vec<CertificateDer<'static>>, SimError> {
         CertificateDer::pem_file_iter(path)
-            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .and_then(std::iter::Iterator::collect::<Result<Vec<_>, _>>)
             .map_err(|e| SimError::Credentials(format!("{}: {e}", path.display())))
     };
     let key = PrivateKeyDer::from_pem_file(&files.server_key)

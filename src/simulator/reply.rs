@@ -88,7 +88,7 @@ pub(super) fn host_of(request: &Request<Incoming>, shared: &Shared) -> String {
     request
         .uri()
         .authority()
-        .map(|a| a.to_string())
+        .map(std::string::ToString::to_string)
         .or_else(|| {
             request
                 .headers()

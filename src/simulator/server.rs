@@ -70,7 +70,7 @@ pub(super) async fn serve(
                     drop(listener.take());
                     shared.epoch.send_modify(|e| *e += 1);
                     tokio::select! {
-                        _ = tokio::time::sleep(duration) => {}
+                        () = tokio::time::sleep(duration) => {}
                         Some(Command::Shutdown) | None = commands.recv() => return,
                     }
                     listener = rebind(addr).await;
@@ -133,7 +133,7 @@ async fn connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, shared: A
     // the same wake-up, so nothing is answered after either.
     tokio::select! {
         biased;
-        _ = kill.notified() => {}
+        () = kill.notified() => {}
         _ = epoch.changed() => {}
         _ = serving => {}
     }

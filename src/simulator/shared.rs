@@ -38,7 +38,7 @@ pub(super) struct Shared {
 /// A poisoned lock only means another request panicked mid-update; the
 /// simulator keeps serving with what is there.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shared {
@@ -76,11 +76,6 @@ impl Shared {
 
     pub(super) fn in_outage(&self) -> bool {
         lock(&self.outage_until).is_some_and(|until| Instant::now() < until)
-    }
-
-    /// A uniform random number in `0..1` for the configured faults.
-    pub(super) fn random(&self) -> f64 {
-        crate::platform::random_unit()
     }
 
     /// Issues a token valid for the configured lifetime.

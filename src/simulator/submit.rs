@@ -47,7 +47,7 @@ async fn accept(
     document_is_final(composition, shared)?;
     bundle_conforms(&bundle, shared)?;
     let rnds_id = store_document(&bundle, composition, &body, shared)?;
-    if faults.lost_answer_rate > 0.0 && shared.random() < faults.lost_answer_rate {
+    if faults.lost_answer_rate > 0.0 && crate::platform::random_unit() < faults.lost_answer_rate {
         shared.count("lost", None);
         kill.notify_one();
         // The connection task drops this future with the connection.
@@ -58,7 +58,7 @@ async fn accept(
 
 /// Configured 429s (with `Retry-After`) and 5xx answers, before any check.
 fn injected_fault(faults: &Faults, shared: &Shared) -> Result<(), Answered> {
-    if faults.rate_429 > 0.0 && shared.random() < faults.rate_429 {
+    if faults.rate_429 > 0.0 && crate::platform::random_unit() < faults.rate_429 {
         let mut reply = fail(
             shared,
             StatusCode::TOO_MANY_REQUESTS,
@@ -70,8 +70,8 @@ fn injected_fault(faults: &Faults, shared: &Shared) -> Result<(), Answered> {
         }
         return Err(Box::new(reply));
     }
-    if faults.error_5xx_rate > 0.0 && shared.random() < faults.error_5xx_rate {
-        let status = if shared.random() < 0.5 {
+    if faults.error_5xx_rate > 0.0 && crate::platform::random_unit() < faults.error_5xx_rate {
+        let status = if crate::platform::random_unit() < 0.5 {
             StatusCode::INTERNAL_SERVER_ERROR
         } else {
             StatusCode::SERVICE_UNAVAILABLE
@@ -240,7 +240,7 @@ fn store_document(
     let profile = composition
         .and_then(|c| c["meta"]["profile"][0].as_str())
         .unwrap_or_default();
-    let rnds_id = new_rnds_id(shared);
+    let rnds_id = new_rnds_id();
     let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     // The body as received, unless it spans lines (pretty-printed JSON).
     let compact;
@@ -329,11 +329,13 @@ fn replacement_target(composition: &Value) -> Result<Option<String>, String> {
 }
 
 /// `<uuid>-<4 lowercase letters or digits>`, like RNDS ids.
-fn new_rnds_id(shared: &Shared) -> String {
+fn new_rnds_id() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let suffix: String = (0..4)
         .map(|_| {
-            ALPHABET[(shared.random() * ALPHABET.len() as f64) as usize % ALPHABET.len()] as char
+            ALPHABET
+                [(crate::platform::random_unit() * ALPHABET.len() as f64) as usize % ALPHABET.len()]
+                as char
         })
         .collect();
     format!("{}-{suffix}", uuid::Uuid::new_v4())

@@ -107,8 +107,7 @@ pub(crate) fn local_instant(tz: Tz, local: NaiveDateTime) -> DateTime<FixedOffse
     let before = tz
         .offset_from_local_datetime(&(local - Duration::days(1)))
         .earliest()
-        .map(|o| o.fix())
-        .unwrap_or_else(|| tz.offset_from_utc_datetime(&local).fix());
+        .map_or_else(|| tz.offset_from_utc_datetime(&local).fix(), |o| o.fix());
     let utc = local - Duration::seconds(i64::from(before.local_minus_utc()));
     tz.from_utc_datetime(&utc).fixed_offset()
 }

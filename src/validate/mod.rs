@@ -55,7 +55,9 @@ pub struct Settings {
     pub lab_cnes: String,
     /// `Composition.author`.
     pub author: Party,
+    /// Time zone of the lab's local date-times.
     pub timezone: chrono_tz::Tz,
+    /// Fallback values for columns the file lacks.
     pub defaults: Defaults,
     /// Local exam code → LOINC/GAL code (per inbox).
     pub exam_codes: BTreeMap<String, String>,

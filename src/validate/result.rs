@@ -78,8 +78,7 @@ fn quantity(c: &mut Check, value: String, unit: Option<&str>) -> Option<ResultVa
             c.raw(Field::Result).trim(),
             c.map
                 .header(Field::ResultUnit)
-                .map(|h| format!(" (\"{h}\")"))
-                .unwrap_or_else(|| " (ex.: \"Unidade\")".into())
+                .map_or_else(|| " (ex.: \"Unidade\")".into(), |h| format!(" (\"{h}\")"))
         );
         c.push(Some(Field::Result), "unidade_ausente", message);
     }

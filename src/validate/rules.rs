@@ -270,25 +270,22 @@ fn specimen(c: &mut Check, exam: &str) -> Option<SpecimenCode> {
         }
         return found;
     }
-    match c.settings.defaults.specimen_for(exam) {
-        Some(default) => {
-            let found = mapping::specimen(default);
-            if found.is_none() {
-                let message = format!(
-                    "{}: a amostra padrão \"{default}\" da configuração ([defaults] specimen \
-                     ou [defaults.exams] specimen) não é reconhecida. Corrija a configuração: \
-                     specimen = \"<código da amostra>\", com um código de BRTipoAmostraGAL ou \
-                     HL7 v2-0487.",
-                    place(c.row.line, "")
-                );
-                c.push(None, "amostra_desconhecida", message);
-            }
-            found
+    if let Some(default) = c.settings.defaults.specimen_for(exam) {
+        let found = mapping::specimen(default);
+        if found.is_none() {
+            let message = format!(
+                "{}: a amostra padrão \"{default}\" da configuração ([defaults] specimen \
+                 ou [defaults.exams] specimen) não é reconhecida. Corrija a configuração: \
+                 specimen = \"<código da amostra>\", com um código de BRTipoAmostraGAL ou \
+                 HL7 v2-0487.",
+                place(c.row.line, "")
+            );
+            c.push(None, "amostra_desconhecida", message);
         }
-        None => {
-            c.required_empty(Field::Specimen);
-            None
-        }
+        found
+    } else {
+        c.required_empty(Field::Specimen);
+        None
     }
 }
 

@@ -154,7 +154,7 @@ impl Inboxes {
                         self.scan_requested = true;
                     }
                 }
-                _ = tokio::time::sleep_until(wake_at.into()) => {}
+                () = tokio::time::sleep_until(wake_at.into()) => {}
             }
         }
     }
@@ -218,7 +218,7 @@ fn start_watcher(
             }
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(inbox = %path.display(), "erro ao observar a pasta: {e}; varrendo")
+                tracing::warn!(inbox = %path.display(), "erro ao observar a pasta: {e}; varrendo");
             }
         }
         let _ = sender.send(index);

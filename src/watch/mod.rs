@@ -31,43 +31,64 @@ pub use scanner::{Scan, Scanner};
 pub(crate) use workdir::{any_taken_file, numbered, ClaimedFile, Disposition};
 
 #[derive(Debug, thiserror::Error)]
+/// Why an inbox or its work folder cannot be used; messages are pt-BR.
 pub enum WatchError {
     #[error(
         "a pasta de entrada {path} não existe ou não é uma pasta: crie-a ou corrija [[inbox]] \
          path na configuração"
     )]
-    InboxMissing { path: PathBuf },
+    /// The configured inbox is not a folder.
+    InboxMissing {
+        /// The configured inbox.
+        path: PathBuf,
+    },
     #[error(
         "não foi possível ler a pasta de entrada {path}: {}",
         crate::io_text::reason(source)
     )]
+    /// The inbox could not be listed.
     ReadInbox {
+        /// The inbox.
         path: PathBuf,
         #[source]
+        /// The operating system's reason.
         source: std::io::Error,
     },
     #[error(
         "a pasta de trabalho {work} está em outro volume que a pasta de entrada {inbox}; \
          ela precisa ficar no mesmo disco para que a troca de pasta seja atômica"
     )]
-    OtherVolume { inbox: PathBuf, work: PathBuf },
+    /// The work folder is on another volume, so a move would not be atomic.
+    OtherVolume {
+        /// The inbox.
+        inbox: PathBuf,
+        /// Its work folder.
+        work: PathBuf,
+    },
     #[error(
         "não foi possível preparar a pasta de trabalho {path}: {}",
         crate::io_text::reason(source)
     )]
+    /// The work folder could not be created or used.
     WorkDir {
+        /// The work folder.
         path: PathBuf,
         #[source]
+        /// The operating system's reason.
         source: std::io::Error,
     },
     #[error(
         "não foi possível mover {from} para {to}: {}",
         crate::io_text::reason(source)
     )]
+    /// A file could not be moved between folders.
     Move {
+        /// Where it was.
         from: PathBuf,
+        /// Where it was going.
         to: PathBuf,
         #[source]
+        /// The operating system's reason.
         source: std::io::Error,
     },
 }

@@ -51,8 +51,7 @@ impl DefaultPaths {
     pub fn under(program_data: Option<OsString>) -> DefaultPaths {
         let base = program_data
             .filter(|p| !p.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(FALLBACK_PROGRAM_DATA));
+            .map_or_else(|| PathBuf::from(FALLBACK_PROGRAM_DATA), PathBuf::from);
         let root = base.join("rnds-drop");
         DefaultPaths {
             config: root.join("rnds-drop.toml"),
@@ -79,8 +78,11 @@ impl DefaultPaths {
 /// What `servico instalar` registers with the SCM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallPlan {
+    /// Service name in the SCM.
     pub name: &'static str,
+    /// Name shown in the Services console.
     pub display_name: &'static str,
+    /// Description shown in the Services console.
     pub description: &'static str,
     /// The `.exe` the SCM starts (absolute).
     pub executable: PathBuf,
@@ -101,21 +103,28 @@ pub struct InstallPlan {
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error(transparent)]
+    /// The configuration could not be loaded.
     Config(#[from] ConfigError),
     #[error("caminho inválido {path}: {source}")]
+    /// A path could not be made absolute or a folder created.
     Path {
+        /// The path.
         path: PathBuf,
         #[source]
+        /// The operating system's reason.
         source: std::io::Error,
     },
     #[error(
         "o gerenciador de serviços do Windows recusou: {0} \
          (rode o Prompt de Comando ou PowerShell como Administrador)"
     )]
+    /// The Service Control Manager refused.
     Manager(String),
     #[error("o serviço {SERVICE_NAME} não está instalado")]
+    /// `servico remover` found no installed service.
     NotInstalled,
     #[error("o serviço {SERVICE_NAME} já está instalado; para trocar a configuração, remova-o e instale de novo")]
+    /// `servico instalar` found one already installed.
     AlreadyInstalled,
 }
 

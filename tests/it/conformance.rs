@@ -89,7 +89,7 @@ proptest! {
     #[test]
     fn every_valid_row_gives_a_conformant_bundle(cells in valid_row(), v1 in any::<bool>()) {
         let job = harness::job();
-        let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
+        let headers: Vec<String> = HEADERS.iter().map(std::string::ToString::to_string).collect();
         let columns = map_columns(&headers, &BTreeMap::new());
         let row = Row::new(2, cells);
         let result = validate_row(&row, &columns, &job.validate);

@@ -18,7 +18,7 @@ const CNS: [&str; 5] = [
 
 /// A lab export of `n` rows `<prefix>-000001`…; rows in `invalid` get a
 /// CNS that fails its check digits.
-pub fn export(prefix: &str, n: usize, invalid: &[usize]) -> String {
+pub(crate) fn export(prefix: &str, n: usize, invalid: &[usize]) -> String {
     let mut out = String::from(
         "Nº Pedido;Paciente;Cartão SUS;Data da Coleta;Dt. Liberação;Cód. Exame;Resultado;Material;Metodologia\n",
     );
@@ -36,7 +36,7 @@ pub fn export(prefix: &str, n: usize, invalid: &[usize]) -> String {
 }
 
 /// `rnds-drop run` with `env` added; stderr piped.
-pub fn service(config: &Path, env: &[(&str, &str)]) -> Child {
+pub(crate) fn service(config: &Path, env: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rnds-drop"));
     cmd.args(["run", "--config"])
         .arg(config)
@@ -50,7 +50,7 @@ pub fn service(config: &Path, env: &[(&str, &str)]) -> Child {
 }
 
 /// Waits for `child` to exit by itself; kills it and fails after `within`.
-pub fn exited(mut child: Child, within: Duration) -> Output {
+pub(crate) fn exited(mut child: Child, within: Duration) -> Output {
     let deadline = Instant::now() + within;
     while child.try_wait().expect("child status").is_none() {
         if Instant::now() > deadline {
@@ -67,7 +67,12 @@ pub fn exited(mut child: Child, within: Duration) -> Output {
 }
 
 /// Polls `done` every 50 ms; fails after `within` or if `child` exits.
-pub async fn until(child: &mut Child, within: Duration, what: &str, done: impl Fn() -> bool) {
+pub(crate) async fn until(
+    child: &mut Child,
+    within: Duration,
+    what: &str,
+    done: impl Fn() -> bool,
+) {
     let deadline = Instant::now() + within;
     while !done() {
         assert!(Instant::now() < deadline, "{what}: not after {within:?}");
@@ -79,7 +84,7 @@ pub async fn until(child: &mut Child, within: Duration, what: &str, done: impl F
 }
 
 /// Every file under `dir`, recursively.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
@@ -96,7 +101,7 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The summaries of input `stem` in `outbox`, oldest first.
-pub fn summaries(outbox: &Path, stem: &str) -> Vec<PathBuf> {
+pub(crate) fn summaries(outbox: &Path, stem: &str) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(outbox)
         .expect("outbox exists")
         .flatten()
@@ -108,14 +113,14 @@ pub fn summaries(outbox: &Path, stem: &str) -> Vec<PathBuf> {
 }
 
 /// Whether a file named `name` lies under `<inbox>/.rnds-drop/processados`.
-pub fn processed(inbox: &Path, name: &str) -> bool {
+pub(crate) fn processed(inbox: &Path, name: &str) -> bool {
     files_under(&inbox.join(".rnds-drop/processados"))
         .iter()
         .any(|p| p.file_name().is_some_and(|n| n == name))
 }
 
 /// Documents the simulator holds per lab id starting with `prefix`.
-pub fn stored(sim: &Simulator, prefix: &str) -> std::collections::BTreeMap<String, usize> {
+pub(crate) fn stored(sim: &Simulator, prefix: &str) -> std::collections::BTreeMap<String, usize> {
     let mut by_id = std::collections::BTreeMap::new();
     for d in sim.documents() {
         if d.lab_id.starts_with(prefix) {
@@ -125,6 +130,6 @@ pub fn stored(sim: &Simulator, prefix: &str) -> std::collections::BTreeMap<Strin
     by_id
 }
 
-pub fn json(path: &Path) -> serde_json::Value {
+pub(crate) fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).expect("report readable")).expect("JSON")
 }

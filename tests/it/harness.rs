@@ -7,29 +7,29 @@ use chrono::{DateTime, TimeZone, Utc};
 use rnds_drop::config::Config;
 use rnds_drop::pipeline::FileJob;
 
-pub fn fixtures() -> PathBuf {
+pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// The real export files kept byte for byte in `../shared/samples`.
-pub fn samples() -> PathBuf {
+pub(crate) fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples")
 }
 
 /// "Now" for every test: fixed, so future-date rules and timestamps are stable.
-pub fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 15, 0, 0)
         .single()
         .expect("valid constant instant")
 }
 
-pub fn lab_config() -> Config {
+pub(crate) fn lab_config() -> Config {
     Config::load(&fixtures().join("lab.toml")).expect("tests/fixtures/lab.toml parses")
 }
 
 /// The job `check` runs, except that every bundle (not a sample) goes
 /// through the profile self-check, so fixtures prove conformance.
-pub fn job() -> FileJob {
+pub(crate) fn job() -> FileJob {
     let config = lab_config();
     let mut job = FileJob::from_config(&config, None, now());
     job.self_check_every = 1;
@@ -38,12 +38,12 @@ pub fn job() -> FileJob {
 
 /// With `UPDATE_EXPECT=1`, snapshots are (re)written instead of compared;
 /// a reviewer then reads the diff. Without it a missing snapshot fails.
-pub fn updating() -> bool {
+pub(crate) fn updating() -> bool {
     std::env::var_os("UPDATE_EXPECT").is_some()
 }
 
 /// Compares `actual` with the JSON snapshot at `path` (or writes it).
-pub fn assert_json_snapshot(path: &Path, actual: &serde_json::Value) {
+pub(crate) fn assert_json_snapshot(path: &Path, actual: &serde_json::Value) {
     if updating() {
         let mut text = serde_json::to_string_pretty(actual).expect("serializable");
         text.push('\n');
@@ -78,14 +78,14 @@ pub fn assert_json_snapshot(path: &Path, actual: &serde_json::Value) {
 
 /// SIGTERM, as systemd stops the service (without the `kill` command).
 #[cfg(unix)]
-pub fn terminate(child: &std::process::Child) {
+pub(crate) fn terminate(child: &std::process::Child) {
     use rustix::process::{kill_process, Pid, Signal};
     kill_process(Pid::from_child(child), Signal::TERM).expect("SIGTERM delivered");
 }
 
 /// Says `SKIPPED <test>: <reason>` where `cargo test` shows it (libtest
 /// captures `print!`, not writes to the stderr handle); the caller returns.
-pub fn skipped(reason: &str) {
+pub(crate) fn skipped(reason: &str) {
     use std::io::Write;
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("(test)");

@@ -77,7 +77,7 @@ fn the_real_samples_each_get_a_useful_verdict() {
         .collect();
     names.sort();
     assert_eq!(names.len(), 10);
-    let files: Vec<&Path> = names.iter().map(|p| p.as_path()).collect();
+    let files: Vec<&Path> = names.iter().map(std::path::PathBuf::as_path).collect();
     let out = inspecionar(None, &files, dir.path());
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");

@@ -77,7 +77,7 @@ pub(crate) fn alert_in_text(error: &(dyn std::error::Error + 'static)) -> Option
     let name = text.split("received fatal alert: ").nth(1)?;
     let name: String = name
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
+        .take_while(char::is_ascii_alphanumeric)
         .collect();
     [
         Alert::CertificateRequired,

@@ -380,7 +380,11 @@ async fn thirty_minute_tokens_are_refreshed_before_they_expire() {
         // One fetch per round however many tasks asked at once.
         assert_eq!(client.tokens_fetched(), round + 1, "round {round}");
         // Half a minute before expiry: inside the client's one-minute margin.
-        clock.advance(simulator::DEFAULT_TOKEN_LIFETIME - Duration::from_secs(30));
+        clock.advance(
+            simulator::DEFAULT_TOKEN_LIFETIME
+                .checked_sub(Duration::from_secs(30))
+                .unwrap(),
+        );
     }
     assert_eq!(sim.documents().len(), 16);
     sim.shutdown().await;

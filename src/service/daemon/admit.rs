@@ -28,34 +28,32 @@ impl Service {
                 .into_iter()
                 .rfind(|f| f.work_path == claimed.work_path);
         }
-        let (file_id, pending_reported, reported) = match known {
-            Some(record) => {
-                let pending = record.reports.iter().any(|(kind, _)| kind == "pendentes");
-                tracing::info!(arquivo = %claimed.original_name, "retomando arquivo de uma execução anterior");
-                (record.id, pending, already_reported(&record))
-            }
-            None => {
-                let sha = super::super::file_sha256(claimed.work_path.clone()).await?;
-                let inbox = &self.config.inbox[claimed.inbox_index].path;
-                let id = super::super::blocking(|| {
-                    self.ledger.record_file(&NewFile {
-                        sha256: &sha,
-                        name: &claimed.original_name,
-                        inbox,
-                        work_path: &claimed.work_path,
-                    })
-                })?;
-                tracing::info!(arquivo = %claimed.original_name, "arquivo recebido");
-                (id, false, None)
-            }
+        let (file_id, pending_reported, reported) = if let Some(record) = known {
+            let pending = record.reports.iter().any(|(kind, _)| kind == "pendentes");
+            tracing::info!(arquivo = %claimed.original_name, "retomando arquivo de uma execução anterior");
+            (record.id, pending, already_reported(&record))
+        } else {
+            let sha = super::super::file_sha256(claimed.work_path.clone()).await?;
+            let inbox = &self.config.inbox[claimed.inbox_index].path;
+            let id = super::super::blocking(|| {
+                self.ledger.record_file(&NewFile {
+                    sha256: &sha,
+                    name: &claimed.original_name,
+                    inbox,
+                    work_path: &claimed.work_path,
+                })
+            })?;
+            tracing::info!(arquivo = %claimed.original_name, "arquivo recebido");
+            (id, false, None)
         };
         let now = Instant::now();
         // A fresh claim was unchanged for settle_ms already; a resumed file
         // may have changed while the service was down: start counting now.
         let settle = Duration::from_millis(self.config.inbox[claimed.inbox_index].settle_ms);
-        let quiet_since = match claimed.resumed || changed_after_finish {
-            true => now,
-            false => now.checked_sub(settle).unwrap_or(now),
+        let quiet_since = if claimed.resumed || changed_after_finish {
+            now
+        } else {
+            now.checked_sub(settle).unwrap_or(now)
         };
         let fresh = Freshness::new(claimed.look().ok(), quiet_since);
         Ok(Active {

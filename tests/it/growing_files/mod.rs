@@ -25,7 +25,7 @@ pub(super) const SETTLE_MS: u64 = 200;
 
 /// Pauses of the slow writers: longer than `settle_ms` (so the file is
 /// claimed mid-write), shorter than ten times it.
-pub(super) const PAUSE: Duration = Duration::from_millis(1_000);
+pub(super) const PAUSE: Duration = Duration::from_secs(1);
 
 pub(super) const CNS: [&str; 5] = [
     "759010928159013",

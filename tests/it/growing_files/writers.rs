@@ -87,7 +87,7 @@ async fn a_writer_pausing_in_the_middle_of_a_row_never_has_the_half_row_sent() {
 
     let documents = service.sim().documents();
     let mut ids: Vec<&str> = documents.iter().map(|d| d.lab_id.as_str()).collect();
-    ids.sort();
+    ids.sort_unstable();
     let expected: Vec<String> = (1..=5).map(|i| lab_id("MEIO", i)).collect();
     assert_eq!(ids, expected, "every row once, no replacement");
     assert!(documents.iter().all(|d| d.replaces.is_none()));
