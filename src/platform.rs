@@ -34,7 +34,7 @@ pub(crate) fn file_identity(_path: &Path, meta: &Metadata) -> u64 {
 /// A number that stays the same while `path` names the same file (0 when
 /// the OS cannot tell; then size and mtime alone decide).
 #[cfg(windows)]
-pub fn file_identity(path: &Path, _meta: &Metadata) -> u64 {
+pub(crate) fn file_identity(path: &Path, _meta: &Metadata) -> u64 {
     // Opened with read access and full sharing: works on a file Excel holds.
     winapi_util::Handle::from_path_any(path)
         .and_then(|h| winapi_util::file::information(&h))
@@ -51,7 +51,7 @@ pub(crate) fn volume_id(path: &Path) -> io::Result<u64> {
 
 /// The volume `path` (a file or a folder) is on.
 #[cfg(windows)]
-pub fn volume_id(path: &Path) -> io::Result<u64> {
+pub(crate) fn volume_id(path: &Path) -> io::Result<u64> {
     let handle = winapi_util::Handle::from_path_any(path)?;
     Ok(winapi_util::file::information(&handle)?.volume_serial_number())
 }
@@ -73,7 +73,7 @@ pub(crate) fn special_file_kind(file_type: FileType) -> Option<&'static str> {
 
 /// Windows has no FIFOs, devices or sockets in a folder listing.
 #[cfg(windows)]
-pub fn special_file_kind(_file_type: FileType) -> Option<&'static str> {
+pub(crate) fn special_file_kind(_file_type: FileType) -> Option<&'static str> {
     None
 }
 

@@ -29,7 +29,7 @@ pub(crate) enum ServicoCommand {
 }
 
 #[cfg(windows)]
-pub fn run(command: ServicoCommand) -> i32 {
+pub(crate) fn run(command: ServicoCommand) -> i32 {
     use rnds_drop::winservice::{self, scm, DefaultPaths, SetupError};
     let config_or_default =
         |config: Option<PathBuf>| config.unwrap_or_else(|| DefaultPaths::from_env().config);

@@ -223,7 +223,7 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 #[cfg(not(unix))]
-pub fn sync_dir(_dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
     // Windows cannot open a folder as a file; NTFS journals the rename.
     Ok(())
 }
