@@ -212,12 +212,7 @@ pub fn check_file_as(
             let mut summary = summary.unwrap_or_else(|| {
                 Summary::unreadable(file_name(path), String::new(), None, String::new())
             });
-            summary.sha256 = totals.sha256;
-            summary.rows_total = totals.rows_total;
-            summary.rows_valid = totals.rows_valid;
-            summary.rows_invalid = totals.rows_invalid;
-            summary.rows_skipped = totals.rows_skipped;
-            summary.skipped = totals.skipped;
+            record_totals(&mut summary, totals);
             if let Some(out) = outputs {
                 let written = out.commit()?;
                 note_written(&mut bundles_path, written.bundles, &mut moved);
@@ -472,6 +467,17 @@ struct Written {
     bundles: PathBuf,
     errors_csv: PathBuf,
     errors_xlsx: Option<PathBuf>,
+}
+
+/// Copies what the pipeline counted over the whole file into its summary
+/// (shared by `check` and the service's pass).
+pub(crate) fn record_totals(summary: &mut Summary, totals: pipeline::FileTotals) {
+    summary.sha256 = totals.sha256;
+    summary.rows_total = totals.rows_total;
+    summary.rows_valid = totals.rows_valid;
+    summary.rows_invalid = totals.rows_invalid;
+    summary.rows_skipped = totals.rows_skipped;
+    summary.skipped = totals.skipped;
 }
 
 #[cfg(test)]

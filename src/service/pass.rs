@@ -171,12 +171,7 @@ fn complete(state: &mut PassState<'_>, name: String, totals: FileTotals) -> Pass
         .take()
         .unwrap_or_else(|| Summary::unreadable(name, String::new(), None, String::new()));
     summary.error = None;
-    summary.sha256 = totals.sha256;
-    summary.rows_total = totals.rows_total;
-    summary.rows_valid = totals.rows_valid;
-    summary.rows_invalid = totals.rows_invalid;
-    summary.rows_skipped = totals.rows_skipped;
-    summary.skipped = totals.skipped;
+    crate::check::record_totals(&mut summary, totals);
     state.counts.fill(&mut summary);
     PassReport {
         summary,
