@@ -167,8 +167,9 @@ impl Ledger {
     /// hash. That re-POST is the EHR-ERR866 proof: RNDS either creates it
     /// (it was never created) or refuses the lab id because it already
     /// holds it ([`LedgerOutcome::AcceptedIdUnknown`]). A `sending` row is
-    /// never re-sent: after a restart, [`Ledger::mark_interrupted_unknown`]
-    /// turns the interrupted ones into `unknown` first.
+    /// never re-sent: after a restart `service::resolve` settles it first
+    /// (lookup by identifier, or the EHR-ERR866 proof) through
+    /// [`Ledger::unresolved`].
     pub(crate) fn begin_sending(&mut self, batch: &[Intent]) -> Result<(), LedgerError> {
         let now = now_text();
         let tx = self.conn.transaction()?;
@@ -315,11 +316,10 @@ impl Ledger {
         }
     }
 
+    /// Test-only: turns every `sending` row into `unknown`, the state a lost
+    /// answer leaves (production settles `sending` rows directly, see
+    /// `service::resolve`).
     #[cfg(test)]
-    /// At start-up, before any send: every row still `sending` was
-    /// interrupted by the stop and its answer is lost; marks them `unknown`
-    /// and returns how many. Never call it while this process has POSTs in
-    /// flight.
     pub(crate) fn mark_interrupted_unknown(&mut self) -> Result<usize, LedgerError> {
         Ok(self.conn.execute(
             "UPDATE results SET state = 'unknown', updated_at = ?1,

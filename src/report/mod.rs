@@ -35,7 +35,7 @@ pub(crate) use issues::IssueLog;
 pub(crate) use issues::ISSUES_KEPT_IN_MEMORY;
 pub(crate) use staging::{
     discard_dir, discard_empty_dir, discard_files, ensure_dir, fresh_private_dir, move_staged_file,
-    remove_leftovers, staged_files, sync_outbox,
+    remove_leftovers, staged_files,
 };
 pub use summary::{SkippedRows, Summary};
 pub(crate) use xlsx_file::ErrorsXlsx;

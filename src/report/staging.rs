@@ -7,7 +7,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use super::atomic::{create_private_dir, is_temp_leftover, sync_dir};
+use super::atomic::{create_private_dir, is_temp_leftover};
 
 /// Creates `dir` empty (a leftover of an earlier attempt is removed).
 pub(crate) fn fresh_private_dir(dir: &Path) -> io::Result<()> {
@@ -55,11 +55,6 @@ pub(crate) fn staged_files(staging: &Path) -> io::Result<Vec<String>> {
 /// Moves one staged file into `outbox` (a rename within one volume).
 pub(crate) fn move_staged_file(staging: &Path, name: &str, outbox: &Path) -> io::Result<()> {
     fs::rename(staging.join(name), outbox.join(name))
-}
-
-/// Makes the moves into `outbox` durable.
-pub(crate) fn sync_outbox(outbox: &Path) -> io::Result<()> {
-    sync_dir(outbox)
 }
 
 /// Best effort: removes every staging folder under `staging_root` and

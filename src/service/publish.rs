@@ -152,7 +152,7 @@ fn move_staged(staging: &Path, outbox: &Path) -> Result<(), ServiceError> {
             failpoint("relatorio-meio");
         }
     }
-    report::sync_outbox(outbox).map_err(output_error(outbox))
+    sync_dir(outbox).map_err(output_error(outbox))
 }
 
 /// At start: finishes the publications a crash interrupted (moving what is

@@ -865,6 +865,10 @@ async fn curl_gets_a_token_with_the_generated_pfx() {
     let output = match output {
         Ok(output) => output,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "curl not found in CI: .ci/run installs it"
+            );
             crate::test_skip::skipped("curl is not installed");
             sim.shutdown().await;
             return;

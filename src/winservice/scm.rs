@@ -160,9 +160,21 @@ fn run_service(config_path: &Path) -> i32 {
     // any, is logged below once the file is open.
     let loaded = Config::load(config_path);
     let settings = log_settings(config_path, loaded.as_ref().ok());
-    // No console under the SCM: the file is the only log.
-    if let Ok(subscriber) = crate::ops::logging::subscriber(&settings, std::io::sink) {
+    // No console under the SCM: the file is the only log. A `log_file` that
+    // cannot be opened falls back to the default folder rather than leaving
+    // the service without any log; the refusal is the first line there.
+    let mut refused = None;
+    let subscriber = crate::ops::logging::subscriber(&settings, std::io::sink).or_else(|e| {
+        refused = Some(e.to_string());
+        let mut fallback = log_settings(config_path, None);
+        fallback.timezone = settings.timezone;
+        crate::ops::logging::subscriber(&fallback, std::io::sink)
+    });
+    if let Ok(subscriber) = subscriber {
         let _ = tracing::subscriber::set_global_default(subscriber);
+    }
+    if let Some(reason) = refused {
+        tracing::warn!("o arquivo de log configurado não pôde ser aberto ({reason}); o log segue na pasta padrão");
     }
     let stop = Arc::new(Notify::new());
     let on_control = {
