@@ -19,6 +19,7 @@ mod growing_files;
 mod harness;
 mod homologation;
 mod hostile;
+mod hostile_rnds;
 mod inspect;
 mod layouts;
 mod ledger_reset;
