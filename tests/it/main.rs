@@ -20,6 +20,7 @@ mod harness;
 mod homologation;
 mod hostile;
 mod hostile_rnds;
+mod id_reuse;
 mod inspect;
 mod layouts;
 mod ledger_reset;
