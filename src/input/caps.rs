@@ -3,13 +3,17 @@
 //! the row is refused with a reason), and a record that keeps growing over
 //! many lines (a quote never closed) stops the read at
 //! [`MAX_RECORD_BYTES`] instead of swallowing the file into one cell.
+//! It also follows the quoting of the bytes it passes on (as the `csv`
+//! parser does: a quote opens only at the start of a cell) so that a file
+//! ending inside an open quote, a cell still being written, is known:
+//! the parser itself returns that last record as if it were complete.
 //!
 //! Invariant: sits between the file and the CSV parser; counts bytes and
 //! line breaks only.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::MAX_LINE_BYTES;
@@ -26,6 +30,9 @@ pub(crate) struct CapState {
     cut_count: AtomicUsize,
     /// Stream offset where the record being parsed starts.
     record_start: AtomicU64,
+    /// The stream ended inside a quoted cell: the record being parsed
+    /// when it ended (the last one) is incomplete.
+    open_quote_at_end: AtomicBool,
 }
 
 impl CapState {
@@ -58,6 +65,12 @@ impl CapState {
         taken
     }
 
+    /// Whether the stream ended inside a quoted cell (set when the end is
+    /// reached, that is while the last record is parsed).
+    pub(crate) fn ended_inside_quote(&self) -> bool {
+        self.open_quote_at_end.load(Ordering::Acquire)
+    }
+
     fn push_cut(&self, line: u64, bytes: u64) {
         match self.cut_lines.lock() {
             Ok(mut cuts) => cuts.push_back((line, bytes)),
@@ -86,12 +99,28 @@ impl std::fmt::Display for RecordTooLong {
 
 impl std::error::Error for RecordTooLong {}
 
+/// Where the bytes passed on stand in the CSV quoting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    /// At the start of a cell: a `"` here opens a quoted cell.
+    CellStart,
+    /// Inside an unquoted cell: a `"` is a plain character.
+    Unquoted,
+    /// Inside a quoted cell: delimiters and line breaks are text.
+    Quoted,
+    /// A `"` inside a quoted cell: a second one is an escaped quote,
+    /// anything else closed the cell.
+    QuoteInQuoted,
+}
+
 /// A reader that applies the caps; `line_end` is the byte that ends a
 /// physical line (`\n`, or `\r` for a file of bare CRs).
 pub(crate) struct CappedLines<R> {
     inner: R,
     state: Arc<CapState>,
     line_end: u8,
+    delimiter: u8,
+    quoting: Quoting,
     line: u64,
     line_len: u64,
     skipping: bool,
@@ -99,11 +128,18 @@ pub(crate) struct CappedLines<R> {
 }
 
 impl<R: Read> CappedLines<R> {
-    pub(crate) fn new(inner: R, line_end: u8, state: Arc<CapState>) -> CappedLines<R> {
+    pub(crate) fn new(
+        inner: R,
+        line_end: u8,
+        delimiter: u8,
+        state: Arc<CapState>,
+    ) -> CappedLines<R> {
         CappedLines {
             inner,
             state,
             line_end,
+            delimiter,
+            quoting: Quoting::CellStart,
             line: 1,
             line_len: 0,
             skipping: false,
@@ -156,6 +192,31 @@ impl<R: Read> CappedLines<R> {
         }
         kept
     }
+
+    /// Follows the quoting over bytes passed on to the parser.
+    fn follow_quoting(&mut self, bytes: &[u8]) {
+        let mut at = 0;
+        while at < bytes.len() {
+            if self.quoting == Quoting::Quoted {
+                // Most of a quoted cell is text: jump to its next quote.
+                match bytes[at..].iter().position(|&b| b == b'"') {
+                    Some(offset) => {
+                        self.quoting = Quoting::QuoteInQuoted;
+                        at += offset + 1;
+                    }
+                    None => return,
+                }
+                continue;
+            }
+            let b = bytes[at];
+            self.quoting = match (self.quoting, b) {
+                (Quoting::CellStart | Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
+                (_, b) if b == self.delimiter || b == b'\n' || b == b'\r' => Quoting::CellStart,
+                _ => Quoting::Unquoted,
+            };
+            at += 1;
+        }
+    }
 }
 
 impl<R: Read> Read for CappedLines<R> {
@@ -176,9 +237,13 @@ impl<R: Read> Read for CappedLines<R> {
                     self.state.push_cut(self.line, self.line_len);
                     self.skipping = false;
                 }
+                if self.quoting == Quoting::Quoted {
+                    self.state.open_quote_at_end.store(true, Ordering::Release);
+                }
                 return Ok(0);
             }
             let kept = self.keep(buf, filled);
+            self.follow_quoting(&buf[..kept]);
             if kept > 0 {
                 self.delivered += kept as u64;
                 return Ok(kept);
@@ -193,7 +258,7 @@ mod tests {
 
     fn capped(input: &[u8]) -> (Vec<u8>, Vec<(u64, u64)>) {
         let state = Arc::new(CapState::default());
-        let mut reader = CappedLines::new(input, b'\n', state.clone());
+        let mut reader = CappedLines::new(input, b'\n', b';', state.clone());
         let mut out = Vec::new();
         // Small reads exercise lines cut across buffer boundaries.
         let mut buf = [0u8; 4096];
@@ -228,11 +293,31 @@ mod tests {
         assert_eq!(capped(format!("{exact}\n").as_bytes()).1, vec![]);
     }
 
+    /// Whether the stream ended inside a quoted cell.
+    fn ends_inside_quote(input: &str) -> bool {
+        let state = Arc::new(CapState::default());
+        let mut reader = CappedLines::new(input.as_bytes(), b'\n', b';', state.clone());
+        std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
+        state.ended_inside_quote()
+    }
+
+    #[test]
+    fn a_file_ending_inside_a_quoted_cell_is_known() {
+        assert!(ends_inside_quote("a;b\n1;\"obs\n"));
+        assert!(ends_inside_quote("a;b\n1;\"obs \"\"x\"\" \n"));
+        assert!(ends_inside_quote("a;b\n1;\"obs;2\n3;4\n"));
+        assert!(!ends_inside_quote("a;b\n1;\"obs\n2\"\n"));
+        assert!(!ends_inside_quote("a;b\n1;\"\"\n"));
+        // A quote inside an unquoted cell is a plain character (5" tubes).
+        assert!(!ends_inside_quote("a;b\n1;5\" tubo\n"));
+        assert!(!ends_inside_quote("a;b\n1;\"x\"y\n"));
+    }
+
     #[test]
     fn a_record_that_never_ends_stops_the_read() {
         let state = Arc::new(CapState::default());
         let lines = "\"aberta;1\n".repeat((MAX_RECORD_BYTES / 8) as usize);
-        let mut reader = CappedLines::new(lines.as_bytes(), b'\n', state);
+        let mut reader = CappedLines::new(lines.as_bytes(), b'\n', b';', state);
         let error = std::io::copy(&mut reader, &mut std::io::sink()).unwrap_err();
         assert!(error.get_ref().is_some_and(RecordTooLong::is_cause));
     }

@@ -59,6 +59,7 @@ pub(crate) fn read_csv(source: CsvSource) -> Result<Table, InputError> {
     let stream: Box<dyn Read + Send> = Box::new(CappedLines::new(
         Cursor::new(head).chain(rest),
         line_end,
+        delimiter,
         caps.clone(),
     ));
     let mut reader = csv::ReaderBuilder::new()
@@ -228,6 +229,13 @@ fn capped_row(
         }
         cells.push(text);
     }
+    // The parser hands back a record cut by the end of the file inside a
+    // quote as if it were whole: it is the last one, and incomplete.
+    if caps.ended_inside_quote() {
+        notes.push(ReadNote::UnclosedQuoteAtEnd {
+            column: record.len().saturating_sub(1),
+        });
+    }
     Row { line, cells, notes }
 }
 
@@ -265,6 +273,13 @@ impl Layout {
 /// file whose only text was in our error columns is blank.
 fn keep_data_row(row: Row, layout: &Layout) -> Option<Row> {
     let width = layout.headers.len();
+    let mut short = None;
+    if row.cells.len() < width && !row.cells.is_empty() {
+        short = Some(ReadNote::ShortRow {
+            cells: row.cells.len(),
+            width,
+        });
+    }
     let mut row = Row {
         cells: fit_to_width(row.cells, width),
         ..row
@@ -277,6 +292,7 @@ fn keep_data_row(row: Row, layout: &Layout) -> Option<Row> {
     }
     super::mark_repeated_header(&mut row, &layout.headers, layout.header_line);
     mark_swallowed_rows(&mut row, layout.delimiter, width);
+    row.notes.extend(short);
     Some(row)
 }
 

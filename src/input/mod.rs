@@ -106,9 +106,12 @@ impl Row {
     /// (cut, a header again, or rows swallowed by an open quote): such a
     /// row is reported, never sent.
     pub(crate) fn is_doubtful(&self) -> bool {
-        self.notes
-            .iter()
-            .any(|note| !matches!(note, ReadNote::LegacyText { .. }))
+        self.notes.iter().any(|note| {
+            !matches!(
+                note,
+                ReadNote::LegacyText { .. } | ReadNote::ShortRow { .. }
+            )
+        })
     }
 }
 
@@ -171,6 +174,21 @@ pub enum ReadNote {
     RepeatedHeader {
         /// Line of the header this row repeats.
         header_line: u64,
+    },
+    /// The file ended inside the quoted cell of `column`: the row is
+    /// incomplete (a writer may still be writing it, or the export was
+    /// cut), whatever its cells look like.
+    UnclosedQuoteAtEnd {
+        /// Index of the cell that opened the quote.
+        column: usize,
+    },
+    /// The row has only `cells` cells, fewer than the header: the columns
+    /// past them are absent, not empty, and no default may fill them.
+    ShortRow {
+        /// How many cells the row had.
+        cells: usize,
+        /// How many the header has.
+        width: usize,
     },
     /// The cell of `column` opened a quote that ran to `last_line`, and
     /// lines inside it look like whole rows: the quote was probably never

@@ -1,6 +1,6 @@
 //! The exactly-once decision for one lab id, pure given its stored row.
 
-use super::results::{ResultRecord, ResultState};
+use super::results::{Identity, ResultRecord, ResultState};
 use super::Ledger;
 #[cfg(test)]
 use super::LedgerError;
@@ -64,5 +64,44 @@ pub(crate) fn decide_from(row: Option<&ResultRecord>, content_hash: &str) -> Dec
                 (Some(_), None) => Decision::NeedsManualReconciliation,
             }
         }
+    }
+}
+
+/// Why a row may not be sent under a lab id RNDS already holds a result
+/// for: that result is another patient's or another exam's (the lab reused
+/// the id), or it was sent before the ledger stored identities and the
+/// row's content differs from it (nothing proves it is the same result).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IdentityConflict {
+    OtherPatient,
+    OtherExam { sent: String },
+    NotRecorded,
+}
+
+/// Whether a row of `identity` and `content_hash` conflicts with the
+/// result `row` says RNDS holds. A correction (same patient, same exam;
+/// result, dates or anything else changed) does not. Only what RNDS holds
+/// binds a lab id: a first send that was refused or never arrived binds
+/// nothing, and an unresolved one is decided after it is settled.
+pub(crate) fn identity_conflict(
+    row: Option<&ResultRecord>,
+    identity: &Identity,
+    content_hash: &str,
+) -> Option<IdentityConflict> {
+    let row = row?;
+    let accepted = row.accepted_hash.as_deref()?;
+    if matches!(row.state, ResultState::Sending | ResultState::Unknown) {
+        return None;
+    }
+    match &row.identity {
+        Some(held) if held.subject_hash != identity.subject_hash => {
+            Some(IdentityConflict::OtherPatient)
+        }
+        Some(held) if held.exam_code != identity.exam_code => Some(IdentityConflict::OtherExam {
+            sent: held.exam_code.clone(),
+        }),
+        Some(_) => None,
+        None if accepted == content_hash => None,
+        None => Some(IdentityConflict::NotRecorded),
     }
 }

@@ -28,9 +28,10 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub(crate) use decision::{decide_from, Decision};
+pub(crate) use decision::{identity_conflict, IdentityConflict};
 pub(crate) use files::{FileId, FileRecord, FileState, NewFile};
 pub(crate) use lock::{LedgerLock, LockError};
-pub(crate) use results::{Intent, LedgerOutcome, ResultRecord, ResultState};
+pub(crate) use results::{Identity, Intent, LedgerOutcome, ResultRecord, ResultState};
 pub(crate) use snapshot::{LedgerReader, LedgerSnapshot};
 
 /// How long a statement waits for another connection's lock before failing.
@@ -143,6 +144,8 @@ fn reset_advice(path: &std::path::Path) -> String {
 /// a dedicated thread, one call per batch.
 pub(crate) struct Ledger {
     conn: Connection,
+    /// Key of the patient hashes ([`Ledger::identity`]), random per ledger.
+    identity_key: Vec<u8>,
     /// Dropped after `conn` (field order): see [`guard::Session`].
     _session: guard::Session,
 }
@@ -192,11 +195,34 @@ impl Ledger {
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
+        let identity_key: Vec<u8> =
+            conn.query_row("SELECT key FROM identity_key LIMIT 1", [], |r| r.get(0))?;
         let session = guard::Session::begin(path)?;
         Ok(Ledger {
             conn,
+            identity_key,
             _session: session,
         })
+    }
+
+    /// The identity stored for a result of patient `cns` and exam
+    /// `exam_code`: the CNS only as SHA-256 of this ledger's random key
+    /// and the number, so the ledger never holds the number and its hashes
+    /// cannot be looked up in a table of all CNS.
+    pub(crate) fn identity(&self, cns: &str, exam_code: &str) -> Identity {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(&self.identity_key);
+        hasher.update(cns.as_bytes());
+        let mut subject_hash = String::with_capacity(64);
+        for b in hasher.finalize() {
+            use std::fmt::Write;
+            let _ = write!(subject_hash, "{b:02x}");
+        }
+        Identity {
+            subject_hash,
+            exam_code: exam_code.to_owned(),
+        }
     }
 
     #[cfg(test)]

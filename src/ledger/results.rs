@@ -47,11 +47,22 @@ impl ResultState {
     }
 }
 
+/// Which result a lab id names: the patient (a keyed hash of the CNS,
+/// [`Ledger::identity`]) and the exam code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub subject_hash: String,
+    pub exam_code: String,
+}
+
 /// One row about to be POSTed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Intent {
     pub lab_id: String,
     pub content_hash: String,
+    /// The patient and exam of this content: stored with the intent, the
+    /// result the lab id names once RNDS holds it.
+    pub identity: Identity,
     pub file_id: FileId,
     /// Line (1-based, as the lab sees it) of the row in its file.
     pub line: u64,
@@ -101,6 +112,9 @@ pub(crate) struct ResultRecord {
     pub updated_at: String,
     /// When RNDS accepted the version it holds.
     pub sent_at: Option<String>,
+    /// Patient and exam of the latest attempt; `None` for rows written
+    /// before schema 4 (not yet learned).
+    pub identity: Option<Identity>,
 }
 
 #[cfg(test)]
@@ -116,7 +130,7 @@ pub(crate) struct StateCounts {
 }
 
 const RESULT_COLUMNS: &str = "lab_id, content_hash, state, rnds_id, replaces, accepted_hash, \
-     attempts, last_error, file_id, line, updated_at, sent_at";
+     attempts, last_error, file_id, line, updated_at, sent_at, subject_hash, exam_code";
 
 fn result_from_row(row: &Row<'_>) -> rusqlite::Result<(ResultRecord, String)> {
     let state: String = row.get(2)?;
@@ -134,6 +148,13 @@ fn result_from_row(row: &Row<'_>) -> rusqlite::Result<(ResultRecord, String)> {
             line: row.get(9)?,
             updated_at: row.get(10)?,
             sent_at: row.get(11)?,
+            identity: match (row.get(12)?, row.get(13)?) {
+                (Some(subject_hash), Some(exam_code)) => Some(Identity {
+                    subject_hash,
+                    exam_code,
+                }),
+                _ => None,
+            },
         },
         state,
     ))
@@ -160,7 +181,8 @@ impl Ledger {
     /// POSTs. Refuses the whole batch (nothing written) when a lab id is
     /// already in flight (also: twice in `batch`), or when an intent would
     /// create a second document: a lab id RNDS holds may only be sent as a
-    /// replacement of its current RNDS id.
+    /// replacement of its current RNDS id, and only for the same patient
+    /// and exam (a row without a stored identity is never replaced).
     ///
     /// One unresolved case may be sent again: an `unknown` first document
     /// (no replacement, nothing accepted before) with the same content
@@ -175,15 +197,19 @@ impl Ledger {
         let tx = self.conn.transaction()?;
         {
             let mut upsert = tx.prepare_cached(
-                "INSERT INTO results (lab_id, content_hash, state, replaces, file_id, line, updated_at)
-                 VALUES (?1, ?2, 'sending', ?3, ?4, ?5, ?6)
+                "INSERT INTO results (lab_id, content_hash, state, replaces, file_id, line, updated_at,
+                                      subject_hash, exam_code)
+                 VALUES (?1, ?2, 'sending', ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (lab_id) DO UPDATE SET
                     content_hash = excluded.content_hash, state = 'sending',
                     replaces = excluded.replaces, file_id = excluded.file_id,
-                    line = excluded.line, updated_at = excluded.updated_at
+                    line = excluded.line, updated_at = excluded.updated_at,
+                    subject_hash = excluded.subject_hash, exam_code = excluded.exam_code
                  WHERE (results.state NOT IN ('sending', 'unknown')
                         AND ((results.accepted_hash IS NULL AND excluded.replaces IS NULL)
-                          OR (results.rnds_id IS NOT NULL AND excluded.replaces = results.rnds_id)))
+                          OR (results.rnds_id IS NOT NULL AND excluded.replaces = results.rnds_id
+                              AND results.subject_hash IS excluded.subject_hash
+                              AND results.exam_code IS excluded.exam_code)))
                     OR (results.state = 'unknown' AND results.accepted_hash IS NULL
                         AND results.replaces IS NULL AND excluded.replaces IS NULL
                         AND excluded.content_hash = results.content_hash)",
@@ -195,7 +221,9 @@ impl Ledger {
                     intent.replaces,
                     intent.file_id.0,
                     intent.line,
-                    now
+                    now,
+                    intent.identity.subject_hash,
+                    intent.identity.exam_code
                 ])?;
                 if changed == 0 {
                     let state: String = tx.query_row(
@@ -214,6 +242,28 @@ impl Ledger {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Stores the identity of a row written before schema 4, once a row
+    /// with its exact accepted content (so the same patient and exam)
+    /// shows it. `false` when there was nothing to learn.
+    pub(crate) fn learn_identity(
+        &mut self,
+        lab_id: &str,
+        accepted_hash: &str,
+        identity: &Identity,
+    ) -> Result<bool, LedgerError> {
+        Ok(self.conn.execute(
+            "UPDATE results SET subject_hash = ?3, exam_code = ?4
+             WHERE lab_id = ?1 AND accepted_hash = ?2
+               AND (subject_hash IS NULL OR exam_code IS NULL)",
+            params![
+                lab_id,
+                accepted_hash,
+                identity.subject_hash,
+                identity.exam_code
+            ],
+        )? > 0)
     }
 
     /// Records the outcomes of a batch in one transaction. Outcomes are

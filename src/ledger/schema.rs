@@ -69,6 +69,15 @@ const MIGRATIONS: &[&str] = &[
     // since an instant, without scanning every row.
     "CREATE INDEX results_by_state_file ON results (state, file_id);
     CREATE INDEX result_history_by_accepted_at ON result_history (accepted_at);",
+    // 4: which result a lab id names: a keyed hash of the patient's CNS
+    // (never the number) and the exam code, so a reused lab id is never
+    // sent as a replacement of another patient's or exam's result. Rows
+    // written before stay NULL until a re-drop of their exact content
+    // shows them (`Ledger::learn_identity`). The key is random per ledger.
+    "ALTER TABLE results ADD COLUMN subject_hash TEXT;
+    ALTER TABLE results ADD COLUMN exam_code TEXT;
+    CREATE TABLE identity_key (key BLOB NOT NULL);
+    INSERT INTO identity_key (key) VALUES (randomblob(32));",
 ];
 
 pub(super) fn latest_version() -> i64 {

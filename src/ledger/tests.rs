@@ -24,6 +24,10 @@ fn intent(lab_id: &str, hash: &str, file_id: FileId, line: u64, replaces: Option
         file_id,
         line,
         replaces: replaces.map(str::to_owned),
+        identity: super::Identity {
+            subject_hash: "paciente".into(),
+            exam_code: "94309-2".into(),
+        },
     }
 }
 
@@ -560,4 +564,57 @@ fn a_late_err866_does_not_erase_a_known_rnds_id() {
         (ResultState::Accepted, before.rnds_id, before.sent_at)
     );
     assert_eq!(ledger.history("LAB-1").unwrap().len(), 1);
+}
+
+/// A row an older version accepted (no identity stored): a changed row
+/// is refused until the exact accepted content shows its patient and exam;
+/// after that, another patient or exam is refused and a correction is not.
+#[test]
+fn identities_of_rows_written_before_schema_4_are_learned_from_their_exact_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let file = a_file(&mut ledger, "f");
+    send(
+        &mut ledger,
+        intent("L1", "h1", file, 2, None),
+        accepted("R1"),
+    );
+    ledger
+        .conn
+        .execute(
+            "UPDATE results SET subject_hash = NULL, exam_code = NULL",
+            [],
+        )
+        .unwrap();
+    let ana = ledger.identity("786570704999622", "94309-2");
+    let bruno = ledger.identity("841224824475771", "94309-2");
+    assert_ne!(ana.subject_hash, bruno.subject_hash);
+    assert!(!ana.subject_hash.contains("786570704999622"));
+    let row = ledger.get("L1").unwrap();
+    assert_eq!(
+        identity_conflict(row.as_ref(), &ana, "h2"),
+        Some(IdentityConflict::NotRecorded)
+    );
+    assert_eq!(identity_conflict(row.as_ref(), &ana, "h1"), None);
+    assert!(ledger.learn_identity("L1", "h1", &ana).unwrap());
+    let row = ledger.get("L1").unwrap();
+    assert_eq!(identity_conflict(row.as_ref(), &ana, "h2"), None);
+    assert_eq!(
+        identity_conflict(row.as_ref(), &bruno, "h2"),
+        Some(IdentityConflict::OtherPatient)
+    );
+    let antigen = ledger.identity("786570704999622", "94558-4");
+    assert_eq!(
+        identity_conflict(row.as_ref(), &antigen, "h2"),
+        Some(IdentityConflict::OtherExam {
+            sent: "94309-2".into()
+        })
+    );
+    // The ledger itself refuses a replacement for another patient.
+    let mut other = intent("L1", "h3", file, 2, Some("R1"));
+    other.identity = bruno;
+    assert!(matches!(
+        ledger.begin_sending(&[other]),
+        Err(LedgerError::NotSendable { .. })
+    ));
 }

@@ -76,3 +76,39 @@ pub(crate) fn rnds_refused(line: u64, lab_id: &str, message: &str) -> String {
          linha e deixe o arquivo de novo na pasta de entrada."
     )
 }
+
+/// A row whose lab id names a result RNDS holds for another patient or
+/// exam (the lab reused the id). Never advice to change the id of the
+/// result already sent: that one stays as it is, once. `other` says whose
+/// result it is ("outro paciente (outro CNS)", "outro exame (código …)").
+pub(crate) fn lab_id_reused(line: u64, lab_id: &str, other: &str) -> String {
+    format!(
+        "Linha {line}: o identificador {lab_id} já foi usado num resultado enviado à RNDS \
+         para {other}; esta linha não foi enviada e o resultado já enviado continua como \
+         está. Se esta linha é outro exame, o laboratório precisa dar a ela um identificador \
+         que nunca tenha usado. Se ela corrige o paciente ou o exame do resultado já enviado, \
+         a correção não pode ser automática: avise o suporte do rnds-drop e não altere o \
+         identificador do resultado já enviado."
+    )
+}
+
+/// `other` of [`lab_id_reused`] for another patient.
+pub(crate) const OTHER_PATIENT: &str = "outro paciente (outro CNS)";
+
+/// `other` of [`lab_id_reused`] for another exam.
+pub(crate) fn other_exam(sent_code: &str) -> String {
+    format!("outro exame (código {sent_code})")
+}
+
+/// A changed row whose lab id an older version sent without recording
+/// its patient and exam: nothing proves it is a correction of that result.
+pub(crate) fn lab_id_without_identity(line: u64, lab_id: &str) -> String {
+    format!(
+        "Linha {line}: o exame {lab_id} foi enviado à RNDS por uma versão anterior do \
+         rnds-drop, que não guardava o paciente e o exame de cada identificador, e o \
+         conteúdo mudou; esta linha não foi enviada. Para enviar a correção, deixe antes \
+         na pasta de entrada, sem nenhuma alteração, o arquivo em que o exame foi enviado \
+         por último (o rnds-drop confere nele o paciente e o exame) e depois esta linha \
+         de novo."
+    )
+}

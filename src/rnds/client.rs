@@ -131,6 +131,11 @@ impl Client {
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .https_only(true)
+            // A redirect is never followed: a 302 would turn the POST into
+            // a GET whose 200 looks like success, and a 307 would re-post
+            // the bundle and the bearer token to whatever host it names.
+            // `outcome` classifies the 3xx itself.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(config.rnds.max_in_flight)
@@ -563,6 +568,7 @@ fn current_document_id(body: &[u8]) -> Option<Option<String>> {
             entry
                 .pointer("/resource/id")
                 .and_then(|id| id.as_str())
+                .filter(|id| super::outcome::is_rnds_id(id))
                 .map(str::to_string)
                 .or_else(|| {
                     entry
@@ -573,7 +579,11 @@ fn current_document_id(body: &[u8]) -> Option<Option<String>> {
                 .map(Some)
         });
     }
-    value.get("id")?.as_str().map(|id| Some(id.to_string()))
+    value
+        .get("id")?
+        .as_str()
+        .filter(|id| super::outcome::is_rnds_id(id))
+        .map(|id| Some(id.to_string()))
 }
 
 fn search_has_entries(body: &[u8]) -> bool {

@@ -4,8 +4,9 @@
 //!
 //! | what happened | verdict |
 //! |---|---|
-//! | 201 (or 200) with `Location`/`Content-Location` `…/Bundle/<id>` | `Accepted { rnds_id: <id> }` |
-//! | 2xx without an id in `Location` or the body's `id` | `Unknown` (stored, id not known: resolve it) |
+//! | bundle POST: 201 with `Location`/`Content-Location` `…/Bundle/<id>`, `<id>` a FHIR id | `Accepted { rnds_id: <id> }` (the contract's success, nothing else is) |
+//! | bundle POST: 201 without a well-formed id (`x y`), or any other 2xx | `Unknown` (maybe stored, id not known: resolve it) |
+//! | 2xx to a GET | the lookup reads the body (ids in it are checked the same way) |
 //! | any status whose OperationOutcome names EHR-ERR866 | `DuplicateIdentifier` |
 //! | any status naming EHR-ERR881, EHR-ERR884 or EHR-ERR906 | `ConfigurationError` |
 //! | 401 naming EHR-ERR882 (token invalid or expired) | refresh the token, retry once; a second 882 → `ConfigurationError` |
@@ -13,7 +14,7 @@
 //! | 408, 429, 500, 502, 503, 504 (and any other 5xx) to a GET | retry with back-off honouring `Retry-After`; when spent → `Transient` |
 //! | 408, 429, 503 to a bundle POST | the same retry (the server refused before storing) |
 //! | 500, 502, 504 (and other 5xx) to a bundle POST | `Unknown`: the server or a gateway may have stored it before failing; a blind resend could create a second document (or a replacement of a no-longer-current id) |
-//! | 3xx; 404/405 without an OperationOutcome | `ConfigurationError` (wrong `ehr_url`/`auth_url`) |
+//! | 3xx (never followed: the client's redirect policy is `none`); 404/405 without an OperationOutcome | `ConfigurationError` (wrong `ehr_url`/`auth_url`) |
 //! | any other 4xx (400, 404, 409, 412, 413, 422 with EHR-ERR924, …) | `Rejected` with the OperationOutcome diagnostics |
 //! | connect refused, DNS failure, TLS handshake I/O failure: nothing sent | retry; when spent → `Transient` |
 //! | TLS certificate refused (ours or the server's) | `ConfigurationError` |
@@ -162,7 +163,30 @@ pub(crate) fn classify_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> Verdic
 /// time-out, an error after the commit), so it is settled by the identifier
 /// lookup or the EHR-ERR866 proof, never retried blindly. 503 and 429 are
 /// refusals before any work and stay retryable.
+///
+/// Success is exactly the contract's: `201 Created` with the document's id
+/// in `Location` (or `Content-Location`). Any other 2xx, or a 201 whose id
+/// is missing or not an id at all, may or may not have stored the document:
+/// `Unknown`, settled by the lookup, never "sent".
 pub(crate) fn classify_post_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> Verdict {
+    if (200..300).contains(&answer.status) {
+        let status = answer.status;
+        let id = answer.location.and_then(id_from_location);
+        return Verdict::Final(match id {
+            Some(rnds_id) if status == 201 => Outcome::Accepted { rnds_id },
+            _ if status == 201 => Outcome::Unknown {
+                message: "RNDS respondeu 201 sem um id de documento válido em Location; \
+                          será conferido antes de qualquer reenvio"
+                    .into(),
+            },
+            _ => Outcome::Unknown {
+                message: format!(
+                    "RNDS respondeu HTTP {status} em vez de 201 Created; será conferido antes \
+                     de qualquer reenvio"
+                ),
+            },
+        });
+    }
     match classify_answer(answer, now) {
         Verdict::Retry { message, .. } if answer.status >= 500 && answer.status != 503 => {
             Verdict::Final(Outcome::Unknown {
@@ -322,18 +346,36 @@ fn is_operation_outcome(body: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// `https://host/api/fhir/r4/Bundle/<id>` → `<id>`.
+/// `https://host/api/fhir/r4/Bundle/<id>` → `<id>`, when `<id>` is a
+/// well-formed id ([`is_rnds_id`]).
 pub(crate) fn id_from_location(location: &str) -> Option<String> {
     let path = location.split(['?', '#']).next().unwrap_or(location);
     let id = path.trim_end_matches('/').rsplit('/').next()?;
     // A `_history/<n>` suffix would name a version, not the document.
-    (!id.is_empty() && path.contains('/')).then(|| id.to_string())
+    (path.contains('/') && is_rnds_id(id)).then(|| id.to_string())
+}
+
+/// Whether `id` can be an RNDS document id: a FHIR `id` (1 to 64 ASCII
+/// letters, digits, `-` or `.`), as RNDS' `<uuid>-<suffix>` ids are. What a
+/// proxy or a broken server puts in `Location` (`x y`, an HTML fragment)
+/// is never stored as the id a replacement would target.
+pub(crate) fn is_rnds_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 fn id_from_body(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     (value.get("resourceType")?.as_str()? == "Bundle")
-        .then(|| value.get("id")?.as_str().map(str::to_string))
+        .then(|| {
+            value
+                .get("id")?
+                .as_str()
+                .filter(|id| is_rnds_id(id))
+                .map(str::to_string)
+        })
         .flatten()
 }
 

@@ -7,7 +7,7 @@
 
 use crate::input::{ReadNote, Row, MAX_CELL_CHARS, MAX_LINE_BYTES};
 use crate::mapping::ColumnMap;
-use crate::model::RowIssue;
+use crate::model::{Field, RowIssue};
 
 /// Characters of a cut value repeated in the issue (the rest is noise).
 const VALUE_SHOWN_CHARS: usize = 60;
@@ -93,10 +93,71 @@ pub(super) fn reader_issues(row: &Row, map: &ColumnMap) -> Vec<RowIssue> {
                     ),
                 });
             }
-            ReadNote::LegacyText { .. } => {}
+            ReadNote::UnclosedQuoteAtEnd { column } => {
+                let header = map.headers.get(*column).map_or("", String::as_str);
+                issues.push(RowIssue {
+                    line: row.line,
+                    column: header.to_owned(),
+                    value: shown(row.cells.get(*column).map_or("", String::as_str)),
+                    code: "aspas_abertas_no_fim".into(),
+                    message: format!(
+                        "Linha {}, coluna \"{header}\": a célula abre aspas (\") que não se \
+                         fecham até o fim do arquivo, então a linha está incompleta e não foi \
+                         enviada (o arquivo pode ter sido lido enquanto ainda era gravado, ou \
+                         a exportação foi cortada). Se a exportação terminou, feche as aspas \
+                         dessa célula (ou retire-as) e envie o arquivo de novo.",
+                        row.line
+                    ),
+                });
+            }
+            ReadNote::LegacyText { .. } | ReadNote::ShortRow { .. } => {}
         }
     }
     issues
+}
+
+/// Fields a `[defaults]` value may fill when their cell is empty.
+const DEFAULTED: [Field; 5] = [
+    Field::ExamCode,
+    Field::ExamName,
+    Field::Specimen,
+    Field::Method,
+    Field::ReferenceRange,
+];
+
+/// A row that ends before a column a default could fill: that column is
+/// absent from the row (a writer still writing it, a cut export), not
+/// empty, and filling it from `[defaults]` would send a value the lab never
+/// wrote. One issue per such column; the row is not sent.
+pub(super) fn short_row_issues(row: &Row, map: &ColumnMap) -> Vec<RowIssue> {
+    let Some((cells, width)) = row.notes.iter().find_map(|note| match note {
+        ReadNote::ShortRow { cells, width } => Some((*cells, *width)),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    DEFAULTED
+        .iter()
+        .filter_map(|&field| {
+            let column = *map.by_field.get(&field)?;
+            (cells <= column && column < width).then(|| {
+                let header = map.headers.get(column).map_or("", String::as_str);
+                RowIssue {
+                    line: row.line,
+                    column: header.to_owned(),
+                    value: String::new(),
+                    code: "linha_incompleta".into(),
+                    message: format!(
+                        "Linha {}: a linha termina antes da coluna \"{header}\" ({cells} de \
+                         {width} colunas); o valor padrão da configuração não é usado no lugar \
+                         de uma coluna que a linha não tem, e a linha não foi enviada. Confira \
+                         se a linha foi exportada inteira e envie o arquivo de novo.",
+                        row.line
+                    ),
+                }
+            })
+        })
+        .collect()
 }
 
 /// The start of a long value, marked as cut.

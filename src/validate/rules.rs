@@ -31,6 +31,10 @@ pub(super) fn validate_row(
         // data, a swallowed row is not one cell: nothing of it is sent.
         return Err(super::notes::reader_issues(row, map));
     }
+    let short = super::notes::short_row_issues(row, map);
+    if !short.is_empty() {
+        return Err(short);
+    }
     let mut c = Check {
         row,
         map,

@@ -19,6 +19,8 @@ mod growing_files;
 mod harness;
 mod homologation;
 mod hostile;
+mod hostile_rnds;
+mod id_reuse;
 mod inspect;
 mod layouts;
 mod ledger_reset;

@@ -2,7 +2,7 @@
 //! files that cannot be read.
 
 use super::{all_rows, csv_bytes, fixture};
-use crate::input::{open_bytes, Format, InputError, ReadOptions, Row};
+use crate::input::{open_bytes, Format, InputError, ReadNote, ReadOptions, Row};
 
 fn row(line: u64, cells: &[&str]) -> Row {
     Row::new(line, cells.iter().map(|cell| (*cell).to_owned()).collect())
@@ -111,7 +111,11 @@ fn title_rows_total_row_and_ragged_rows() {
         all_rows(table),
         [
             row(4, &["1", "Ana", "Detectável", "23,5"]),
-            row(5, &["2", "Bruno", "Não detectável", ""]),
+            // Ragged: its missing cell is noted (no default may fill it).
+            Row {
+                notes: vec![ReadNote::ShortRow { cells: 3, width: 4 }],
+                ..row(5, &["2", "Bruno", "Não detectável", ""])
+            },
             row(6, &["3", "Carla", "Detectável", "30,1"]),
         ]
     );

@@ -258,3 +258,54 @@ fn a_post_answered_500_502_504_may_be_stored_so_it_is_unknown_not_retried() {
     // GETs (lookups) keep retrying every 5xx.
     assert!(matches!(classify(504, b""), Verdict::Retry { .. }));
 }
+
+fn classify_post(status: u16, location: Option<&str>, body: &[u8]) -> Outcome {
+    final_outcome(classify_post_answer(
+        &Answer {
+            status,
+            location,
+            retry_after: None,
+            body,
+        },
+        now(),
+    ))
+}
+
+#[test]
+fn only_201_with_a_well_formed_id_accepts_a_bundle_post() {
+    let good = "https://h/api/fhir/r4/Bundle/eb4fc099-e5e2-4895-9d3b-23a6de2d7324-r3x7";
+    assert!(matches!(
+        classify_post(201, Some(good), b""),
+        Outcome::Accepted { rnds_id } if rnds_id == "eb4fc099-e5e2-4895-9d3b-23a6de2d7324-r3x7"
+    ));
+    let body = br#"{"resourceType":"Bundle","id":"fake-accepted"}"#;
+    for (status, location) in [
+        (200, Some(good)),
+        (200, None),
+        (202, Some(good)),
+        (201, Some("https://h/api/fhir/r4/Bundle/x y")),
+        (201, Some("https://h/api/fhir/r4/Bundle/<b>ok</b>")),
+        (201, None),
+    ] {
+        assert!(
+            matches!(
+                classify_post(status, location, body),
+                Outcome::Unknown { .. }
+            ),
+            "{status} {location:?}"
+        );
+    }
+    assert!(matches!(
+        classify_post(307, Some(good), b""),
+        Outcome::ConfigurationError { .. }
+    ));
+}
+
+#[test]
+fn rnds_ids_are_fhir_ids() {
+    assert!(is_rnds_id("eb4fc099-e5e2-4895-9d3b-23a6de2d7324-r3x7"));
+    assert!(is_rnds_id("abc.1"));
+    for bad in ["", "x y", "a/b", "ã", "a\tb", &"a".repeat(65)] {
+        assert!(!is_rnds_id(bad), "{bad:?}");
+    }
+}

@@ -72,7 +72,10 @@ fn tally<'f>(
             counts.already_sent += 1;
             (SentStatus::AlreadyAtRnds, None)
         }
-        Fate::Rejected { message } | Fate::Manual { message } | Fate::Repeated { message } => {
+        Fate::Rejected { message }
+        | Fate::Manual { message }
+        | Fate::Repeated { message }
+        | Fate::IdentityRefused { message } => {
             counts.rejected += 1;
             (SentStatus::Rejected(message.clone()), None)
         }
@@ -99,6 +102,7 @@ fn row_issue(v: &ValidRow, fate: &Fate) -> Option<RowIssue> {
         ),
         Fate::Manual { message } => ("conciliacao_manual", message.clone()),
         Fate::Repeated { message } => ("exame_repetido", message.clone()),
+        Fate::IdentityRefused { message } => ("identificador_reutilizado", message.clone()),
         _ => return None,
     };
     Some(RowIssue {

@@ -58,6 +58,11 @@ enum Fate {
     Repeated {
         message: String,
     },
+    /// RNDS holds another patient's or exam's result under this lab id
+    /// (or one whose identity is not recorded): never sent.
+    IdentityRefused {
+        message: String,
+    },
     Pending {
         reason: String,
     },

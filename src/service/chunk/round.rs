@@ -6,7 +6,10 @@
 
 use std::collections::HashSet;
 
-use crate::ledger::{decide_from, Decision, Intent, LedgerError, LedgerOutcome, ResultState};
+use crate::ledger::{
+    decide_from, identity_conflict, Decision, IdentityConflict, Intent, LedgerError, LedgerOutcome,
+    ResultState,
+};
 use crate::report::wording;
 use crate::rnds::{ClientError, Outcome, Resolution};
 
@@ -91,6 +94,24 @@ impl PassState<'_> {
         v: &mut ValidRow,
     ) -> Result<Option<(Intent, Submission)>, ServiceError> {
         let record = self.ledger.get(&v.result.lab_id)?;
+        let identity = self
+            .ledger
+            .identity(&v.result.patient_cns, &v.result.exam.code);
+        // A reused lab id never replaces another patient's or exam's result.
+        if let Some(conflict) = identity_conflict(record.as_ref(), &identity, &v.hash) {
+            let (line, lab_id) = (v.line, v.result.lab_id.as_str());
+            let message = match conflict {
+                IdentityConflict::OtherPatient => {
+                    wording::lab_id_reused(line, lab_id, wording::OTHER_PATIENT)
+                }
+                IdentityConflict::OtherExam { sent } => {
+                    wording::lab_id_reused(line, lab_id, &wording::other_exam(&sent))
+                }
+                IdentityConflict::NotRecorded => wording::lab_id_without_identity(line, lab_id),
+            };
+            v.fate = Some(Fate::IdentityRefused { message });
+            return Ok(None);
+        }
         // Refused on an earlier pass over this very file, same content:
         // another pass (retrying its pending rows) must not resend it.
         if let Some(r) = record.as_ref().filter(|r| {
@@ -108,6 +129,14 @@ impl PassState<'_> {
             Decision::RetryPending { replaces } => (replaces, true),
             Decision::Replace { current_rnds_id } => (Some(current_rnds_id), false),
             Decision::AlreadySent { rnds_id, sent_at } => {
+                // The exact content RNDS holds: its patient and exam, for
+                // a row an older version stored without them.
+                if record.as_ref().is_some_and(|r| r.identity.is_none()) {
+                    super::super::blocking(|| {
+                        self.ledger
+                            .learn_identity(&v.result.lab_id, &v.hash, &identity)
+                    })?;
+                }
                 // Sent on behalf of this very file (an earlier pass):
                 // it counts as sent here, not as already sent.
                 let ours = record.as_ref().filter(|r| r.file_id == self.file_id);
@@ -157,6 +186,7 @@ impl PassState<'_> {
             file_id: self.file_id,
             line: v.line,
             replaces: replaces.clone(),
+            identity,
         };
         let send = Submission {
             index,
