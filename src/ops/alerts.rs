@@ -185,7 +185,11 @@ fn smtp_password(email: &AlertEmail) -> Result<Option<String>, AlertError> {
     }
     if let Some(file) = &email.password_file {
         let text = std::fs::read_to_string(file).map_err(|e| {
-            AlertError::Email(format!("não foi possível ler {}: {e}", file.display()))
+            // Never the path: what was typed there may be the password.
+            AlertError::Email(format!(
+                "não foi possível ler o arquivo indicado em [alertas.email] password_file: {}",
+                crate::io_text::reason(&e)
+            ))
         })?;
         return Ok(Some(text.lines().next().unwrap_or("").trim().to_string()));
     }

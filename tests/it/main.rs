@@ -21,6 +21,9 @@ mod homologation;
 mod hostile;
 mod inspect;
 mod layouts;
+// Shell `ulimit`, `sh -c` alert commands and unix modes.
+#[cfg(unix)]
+mod leaks;
 mod ledger_reset;
 mod operations;
 mod packaging;
