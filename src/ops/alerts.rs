@@ -165,6 +165,12 @@ impl Alerter {
 
     /// Sends `alert` by every configured channel.
     pub(crate) async fn deliver(&self, alert: &Alert) -> Result<(), AlertError> {
+        // Alerts name no file today; if one ever does, no CNS/CPF leaves.
+        let alert = &Alert {
+            condition: alert.condition,
+            subject: super::mask::for_display(&alert.subject),
+            body: super::mask::mask_identifiers(&alert.body).into_owned(),
+        };
         if let Some(email) = &self.settings.email {
             send_email(email, alert).await?;
         }

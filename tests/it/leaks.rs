@@ -5,6 +5,8 @@
 //! a log line, work folders and logs are private, and idle connections to
 //! `/metrics` never keep a file from its report.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -25,6 +27,27 @@ fn export(prefix: &str, n: usize) -> String {
         ));
     }
     out
+}
+
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// The whole answer to a plain HTTP GET on loopback.
+fn get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text
 }
 
 fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
@@ -203,5 +226,140 @@ async fn a_password_file_in_the_inbox_is_never_read_and_a_password_path_never_pr
             "{args:?} printed the password:\n{shown}"
         );
     }
+    sim.shutdown().await;
+}
+
+/// `text` without the separators a person puts inside a CNS or CPF.
+fn squeezed(text: &str) -> String {
+    text.chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '_' | '/' | '*'))
+        .collect()
+}
+
+/// The "Done when" grep of issue 18: a run with a password file planted in
+/// the inbox, CNS/CPF in file names (spaced, dotted, glued) and a newline in
+/// a name leaves no secret and no unmasked CNS/CPF in the log file, stderr,
+/// `status`, `status --json`, `/metrics`, `/healthz` or the alerts, and no
+/// forged log line; `doctor` with the password where its path belongs
+/// prints no password either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_and_no_unmasked_cns_or_cpf_in_logs_status_metrics_or_alerts() {
+    const CNS: &str = "786570704999622";
+    const CPF: &str = "52998224725";
+    let tmp = tempfile::tempdir().unwrap();
+    let (sim, ws, log_file) = workspace(tmp.path()).await;
+    let password = pfx_password(sim.files());
+    let metrics = free_port();
+    let alerts = tmp.path().join("alertas.txt");
+    extend(
+        &ws.config_path,
+        "service",
+        &[("metrics_listen", toml::Value::String(metrics.to_string()))],
+    );
+    extend(
+        &ws.config_path,
+        "alertas",
+        &[
+            ("check_interval_s", toml::Value::Integer(1)),
+            (
+                "command",
+                toml::Value::Array(vec![
+                    text("sh"),
+                    text("-c"),
+                    text(format!(
+                        "{{ echo \"$RNDS_DROP_ALERTA\"; cat; }} >> '{}'",
+                        alerts.display()
+                    )),
+                ]),
+            ),
+        ],
+    );
+    let stderr_file = tmp.path().join("stderr.txt");
+    let service = Service::start(&ws.config_path, &stderr_file, None);
+    drop_file(&ws.inbox, "pfx.senha", format!("{password}\n").as_bytes()).unwrap();
+    let good = [
+        "JOAO DA SILVA 786 5707 0499 9622.csv",
+        "786.5707.0499.9622.csv",
+        "pac_786570704999622.csv",
+        "MARIA 529 982 247 25.csv",
+        "cpf 529.982.247-25.txt",
+        "lote\nFALSO ERROR linha forjada.csv",
+    ];
+    for (i, name) in good.iter().enumerate() {
+        drop_file(&ws.inbox, name, export(&format!("G{i}"), 2).as_bytes()).unwrap();
+    }
+    drop_file(
+        &ws.inbox,
+        "786 5707 0499 9622 ruim.xlsx",
+        b"isto nao e um zip",
+    )
+    .unwrap();
+    for name in good.iter().chain(&["786 5707 0499 9622 ruim.xlsx"]) {
+        let stem = rnds_drop::check::stem(Path::new(name));
+        wait_for(name, Duration::from_secs(90), || {
+            summary_of(&ws.outbox, &stem).is_some()
+        });
+    }
+    wait_for("the failed-file alert", Duration::from_secs(30), || {
+        read_lossy(&alerts).contains("não pôde ser lido")
+    });
+
+    let mut outputs = vec![
+        ("metrics", get(metrics, "/metrics")),
+        ("healthz", get(metrics, "/healthz")),
+    ];
+    for args in [&["status"][..], &["status", "--json"][..]] {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(&ws.config_path)
+            .output()
+            .unwrap();
+        outputs.push(("status", all_output(&out)));
+    }
+    drop(service);
+    outputs.push(("log file", read_lossy(&log_file)));
+    outputs.push(("stderr", read_lossy(&stderr_file)));
+    outputs.push(("alerts", read_lossy(&alerts)));
+
+    let mut wrong: toml::Table =
+        toml::from_str(&std::fs::read_to_string(&ws.config_path).unwrap()).unwrap();
+    wrong["rnds"]
+        .as_table_mut()
+        .unwrap()
+        .insert("certificate_password_file".into(), text(&password));
+    let wrong_path = ws.root.join("senha-no-caminho.toml");
+    std::fs::write(&wrong_path, toml::to_string(&wrong).unwrap()).unwrap();
+    let doctor = Command::new(BIN)
+        .args(["doctor", "--config"])
+        .arg(&wrong_path)
+        .output()
+        .unwrap();
+    outputs.push(("doctor", all_output(&doctor)));
+
+    for (what, output) in &outputs {
+        assert!(!output.contains(&password), "password in {what}:\n{output}");
+        let digits = squeezed(output);
+        assert!(!digits.contains(CNS), "CNS unmasked in {what}:\n{output}");
+        assert!(!digits.contains(CPF), "CPF unmasked in {what}:\n{output}");
+        assert!(
+            !output.lines().any(|l| l.starts_with("FALSO")),
+            "forged line in {what}:\n{output}"
+        );
+    }
+    let status = &outputs[2].1;
+    assert!(
+        status.contains("786 **** **** **22"),
+        "names gone from status:\n{status}"
+    );
+    let log = &outputs[4].1;
+    assert!(
+        log.contains("786.****.****.**22"),
+        "names gone from the log:\n{log}"
+    );
+    assert!(
+        log.contains("lote\\nFALSO"),
+        "newline not escaped in the log:\n{log}"
+    );
     sim.shutdown().await;
 }
