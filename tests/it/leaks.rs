@@ -363,3 +363,88 @@ async fn no_secret_and_no_unmasked_cns_or_cpf_in_logs_status_metrics_or_alerts()
     );
     sim.shutdown().await;
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Issue 18 item 6: with the usual umask 022, the log folder and file, the
+/// inbox's work folders (which hold whole patient exports) and `check
+/// --out` are readable by the service account only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_work_folders_and_check_output_are_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sim, ws, log_file) = workspace(tmp.path()).await;
+    // An older version left the work folder world-readable.
+    let work = ws.inbox.join(".rnds-drop");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::create_dir(work.join("falhas")).unwrap();
+    let umask = "umask 022 && exec \"$0\" \"$@\"";
+    let stderr = std::fs::File::create(tmp.path().join("stderr.txt")).unwrap();
+    let _service = Service(
+        Command::new("sh")
+            .args(["-c", umask, BIN, "run", "--config"])
+            .arg(&ws.config_path)
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    );
+    drop_file(&ws.inbox, "exames.csv", export("MD", 2).as_bytes()).unwrap();
+    wait_for("exames.csv report", Duration::from_secs(60), || {
+        summary_of(&ws.outbox, "exames").is_some()
+    });
+    let check_out = tmp.path().join("conferencia").join("saida");
+    let check = Command::new("sh")
+        .args(["-c", umask, BIN, "check", "--config"])
+        .arg(&ws.config_path)
+        .arg("--out")
+        .arg(&check_out)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exames.csv"))
+        .output()
+        .unwrap();
+    assert!(check.status.code().is_some(), "{}", all_output(&check));
+
+    let mut folders = vec![
+        log_file.parent().unwrap().to_path_buf(),
+        check_out.clone(),
+        tmp.path().join("conferencia"),
+    ];
+    for sub in ["", "processando", "processados", "falhas", "tentativas"] {
+        folders.push(work.join(sub));
+    }
+    wait_for(
+        "exames.csv in processados/",
+        Duration::from_secs(60),
+        || walk_dirs(&work.join("processados")).len() >= 3,
+    );
+    let processed_day = walk_dirs(&work.join("processados"));
+    folders.extend(processed_day);
+    for folder in &folders {
+        assert!(
+            mode(folder) == 0o700,
+            "{} {:o}",
+            folder.display(),
+            mode(folder)
+        );
+    }
+    assert!(mode(&log_file) == 0o600, "{:o}", mode(&log_file));
+    sim.shutdown().await;
+}
+
+fn walk_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk_dirs(&path));
+            out.push(path);
+        }
+    }
+    out
+}
