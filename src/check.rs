@@ -181,7 +181,7 @@ pub fn check_file_as(
         let path = path.to_path_buf();
         move |source| OutputError { path, source }
     };
-    std::fs::create_dir_all(out_dir).map_err(out_err(out_dir))?;
+    crate::private_fs::create_private_dir_all(out_dir).map_err(out_err(out_dir))?;
     let stem = name;
     let mut paths = ReportPaths::new(out_dir, stem);
     let mut bundles_path = out_dir.join(format!("{stem}.bundles.ndjson"));

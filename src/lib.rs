@@ -17,6 +17,7 @@ mod model;
 pub mod ops;
 pub mod pipeline;
 mod platform;
+mod private_fs;
 pub mod report;
 pub mod rnds;
 pub mod schemas;

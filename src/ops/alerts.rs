@@ -165,6 +165,12 @@ impl Alerter {
 
     /// Sends `alert` by every configured channel.
     pub(crate) async fn deliver(&self, alert: &Alert) -> Result<(), AlertError> {
+        // Alerts name no file today; if one ever does, no CNS/CPF leaves.
+        let alert = &Alert {
+            condition: alert.condition,
+            subject: super::mask::for_display(&alert.subject),
+            body: super::mask::mask_identifiers(&alert.body).into_owned(),
+        };
         if let Some(email) = &self.settings.email {
             send_email(email, alert).await?;
         }
@@ -185,7 +191,11 @@ fn smtp_password(email: &AlertEmail) -> Result<Option<String>, AlertError> {
     }
     if let Some(file) = &email.password_file {
         let text = std::fs::read_to_string(file).map_err(|e| {
-            AlertError::Email(format!("não foi possível ler {}: {e}", file.display()))
+            // Never the path: what was typed there may be the password.
+            AlertError::Email(format!(
+                "não foi possível ler o arquivo indicado em [alertas.email] password_file: {}",
+                crate::io_text::reason(&e)
+            ))
         })?;
         return Ok(Some(text.lines().next().unwrap_or("").trim().to_string()));
     }

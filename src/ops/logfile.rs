@@ -11,10 +11,25 @@ use std::sync::{Arc, Mutex};
 
 use tracing_subscriber::fmt::MakeWriter;
 
+use crate::private_fs::{create_private_dir_all, private_file_options, restrict};
+
 #[derive(Debug)]
 struct State {
     file: File,
     written: u64,
+}
+
+/// `path` opened for appending, created private (0600, see `private_fs`).
+fn open_append(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    private_file_options(
+        &mut options,
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    );
+    options.open(path)
 }
 
 /// A rotating log file; clones share the file.
@@ -30,9 +45,11 @@ impl RotatingFile {
     /// Opens (appending) `path`, creating its folder.
     pub(crate) fn open(path: &Path, max_bytes: u64, keep: u32) -> std::io::Result<RotatingFile> {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            create_private_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = open_append(path)?;
+        // A log file an older version created 0644: the log names files.
+        restrict(path)?;
         let written = file.metadata()?.len();
         Ok(RotatingFile {
             path: path.to_path_buf(),
@@ -51,7 +68,8 @@ impl RotatingFile {
     fn rotate(&self, state: &mut State) -> std::io::Result<()> {
         state.file.flush()?;
         if self.keep == 0 {
-            state.file = File::create(&self.path)?;
+            state.file = open_append(&self.path)?;
+            state.file.set_len(0)?;
         } else {
             let _ = std::fs::remove_file(self.numbered(self.keep));
             for n in (1..self.keep).rev() {
@@ -62,10 +80,7 @@ impl RotatingFile {
             }
             // On Windows an open file cannot be renamed over: reopen after.
             std::fs::rename(&self.path, self.numbered(1))?;
-            state.file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)?;
+            state.file = open_append(&self.path)?;
         }
         state.written = 0;
         Ok(())

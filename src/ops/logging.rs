@@ -66,7 +66,10 @@ where
 {
     let base = tracing_subscriber::fmt::layer()
         .with_timer(LabTime(tz))
-        .with_writer(Masking(writer));
+        .with_writer(Masking {
+            inner: writer,
+            ansi: ansi && !json,
+        });
     if json {
         base.json().boxed()
     } else {

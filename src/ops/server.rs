@@ -111,7 +111,12 @@ async fn handle(
             Err(reasons) => reply(
                 StatusCode::SERVICE_UNAVAILABLE,
                 text,
-                reasons.join("\n") + "\n",
+                reasons
+                    .iter()
+                    .map(|r| super::mask::for_display(r))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    + "\n",
             ),
         },
         _ => reply(StatusCode::NOT_FOUND, text, "/metrics ou /healthz\n".into()),

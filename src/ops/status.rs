@@ -73,7 +73,14 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
     let ledger = LedgerReader::open(&config.ledger.path)
         .and_then(|reader| reader.snapshot(today_start, now - Duration::hours(1), RECENT_FILES));
     let ledger = match ledger {
-        Ok(snapshot) => Some(snapshot),
+        Ok(mut snapshot) => {
+            // File names often carry a patient's CNS or CPF (and may hold
+            // a newline): `status` is not a lab report.
+            for file in &mut snapshot.recent_files {
+                file.name = super::mask::for_display(&file.name);
+            }
+            Some(snapshot)
+        }
         Err(e) => {
             attention.push((exit::CONFIG, format!("registro de envios ilegível: {e}")));
             None

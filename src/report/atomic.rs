@@ -17,6 +17,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+#[cfg(unix)]
+use crate::private_fs::file_mode_in;
+pub(crate) use crate::private_fs::{create_private_dir, create_private_dir_all};
+
 /// Writes `bytes` to `path` atomically (readers see the old file or the new
 /// one, never a partial one). Returns where it went (see [`AtomicFile::commit`]).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
@@ -150,56 +154,6 @@ impl AtomicFile {
 
 /// How many numbered names are tried before giving up.
 const MAX_NUMBERED: u32 = 99;
-
-/// 0640 in a setgid folder (shared with its group), else 0600.
-#[cfg(unix)]
-fn file_mode_in(dir: &Path) -> u32 {
-    if shared_with_group(dir) {
-        0o640
-    } else {
-        0o600
-    }
-}
-
-#[cfg(unix)]
-fn shared_with_group(dir: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o2000 != 0)
-}
-
-/// Creates folder `path` (its parent must exist) as private as the reports
-/// it will hold: 0700, or 0750 inside a setgid folder (which passes its
-/// setgid bit on). An existing folder is left as it is.
-pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
-    // Only unix sets a mode; Windows folders inherit their parent's ACL.
-    #[cfg_attr(not(unix), allow(unused_mut))]
-    let mut builder = fs::DirBuilder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(if shared_with_group(parent_of(path)) {
-            0o750
-        } else {
-            0o700
-        });
-    }
-    match builder.create(path) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
-        other => other,
-    }
-}
-
-/// Creates folder `path` and its missing parents, each as private as
-/// [`create_private_dir`] makes one. Existing folders are left as they are.
-pub(crate) fn create_private_dir_all(path: &Path) -> io::Result<()> {
-    if path.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        create_private_dir_all(parent)?;
-    }
-    create_private_dir(path)
-}
 
 /// Whether `name` is a temporary file [`AtomicFile`] leaves behind when
 /// the process is killed before committing: `.<name>.<pid>-<n>.tmp`.

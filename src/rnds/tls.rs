@@ -103,9 +103,14 @@ impl Identity {
         file_warnings.extend(loose_permissions(
             path,
             "o certificado (com a chave privada)",
+            &path.display().to_string(),
         ));
         if let Some(key) = &rnds.certificate_key {
-            file_warnings.extend(loose_permissions(key, "a chave privada"));
+            file_warnings.extend(loose_permissions(
+                key,
+                "a chave privada",
+                &key.display().to_string(),
+            ));
         }
         let (chain, key) = if rnds.certificate_key.is_some() || looks_like_pem(&bytes) {
             load_pem(path, &bytes, rnds.certificate_key.as_deref())?
@@ -116,7 +121,11 @@ impl Identity {
                 .as_deref()
                 .filter(|_| password_came_from_file(rnds))
             {
-                file_warnings.extend(loose_permissions(file, "o arquivo de senha"));
+                file_warnings.extend(loose_permissions(
+                    file,
+                    "o arquivo de senha",
+                    "(certificate_password_file)",
+                ));
             }
             load_pkcs12(path, &bytes, &password)?
         };
@@ -225,10 +234,12 @@ fn read_password(rnds: &Rnds) -> Result<String, ClientError> {
     }
     if let Some(file) = &rnds.certificate_password_file {
         let text = std::fs::read_to_string(file).map_err(|e| {
+            // The path is never shown: what was typed there may be the
+            // password itself.
             ClientError::Config(format!(
-                "não foi possível ler o arquivo de senha {}: {}. O que fazer: confira [rnds] \
-                 certificate_password_file e se a conta do serviço pode ler o arquivo",
-                file.display(),
+                "não foi possível ler o arquivo de senha indicado em [rnds] \
+                 certificate_password_file: {}. O que fazer: escreva ali o caminho do arquivo \
+                 que contém a senha (nunca a senha) e confira se a conta do serviço pode lê-lo",
                 crate::io_text::reason(&e)
             ))
         })?;
@@ -482,23 +493,25 @@ fn password_came_from_file(rnds: &Rnds) -> bool {
 }
 
 /// A warning when `path` can be read or written by other accounts (unix
-/// mode bits). Windows ACLs are not inspected: `None` there.
+/// mode bits). Windows ACLs are not inspected: `None` there. `shown` names
+/// the file in the message: its path, or the key that holds it when the
+/// path must not be printed (a password file's path may be the password
+/// itself, typed in the wrong place).
 #[cfg(unix)]
-pub(crate) fn loose_permissions(path: &Path, what: &str) -> Option<String> {
+pub(crate) fn loose_permissions(path: &Path, what: &str, shown: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
     (mode & 0o077 != 0).then(|| {
         format!(
-            "{what} {} pode ser lido por outras contas deste computador (permissões {mode:o}). \
-             O que fazer: chmod 600 {} e deixe o arquivo com a conta do serviço como dona",
-            path.display(),
-            path.display()
+            "{what} {shown} pode ser lido por outras contas deste computador (permissões \
+             {mode:o}). O que fazer: chmod 600 nesse arquivo e deixe-o com a conta do serviço \
+             como dona"
         )
     })
 }
 
 #[cfg(not(unix))]
-pub(crate) fn loose_permissions(_path: &Path, _what: &str) -> Option<String> {
+pub(crate) fn loose_permissions(_path: &Path, _what: &str, _shown: &str) -> Option<String> {
     None
 }
 

@@ -100,7 +100,13 @@ fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
     temp_name.push(format!(".{}.tmp", std::process::id()));
     let temp = PathBuf::from(temp_name);
     let written = (|| {
-        let mut file = fs::File::create(&temp)?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        crate::private_fs::private_file_options(
+            &mut options,
+            path.parent().unwrap_or(Path::new(".")),
+        );
+        let mut file = options.open(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);

@@ -1,4 +1,7 @@
-//! Names that are never taken: hidden, temporary and lock files.
+//! Names that are never taken: hidden, temporary and lock files, and
+//! anything that is not a spreadsheet.
+
+use std::path::Path;
 
 /// True for names an inbox ignores silently: hidden files (`.*`, which
 /// covers LibreOffice's `.~lock*` and our `.rnds-drop/`), Office owner
@@ -11,4 +14,21 @@ pub(crate) fn is_ignored_name(name: &str) -> bool {
         || [".tmp", ".part", ".crdownload"]
             .iter()
             .any(|suffix| lower.ends_with(suffix))
+}
+
+/// The extensions an inbox takes (any case): `.csv`, `.txt` (CSV text),
+/// `.xlsx` and `.ods`. Anything else (a `pfx.senha` copied by mistake, a
+/// PDF, a zip) is left where it is and never read: reading it would copy
+/// its first line, as a "header", into reports and logs.
+pub(crate) fn is_spreadsheet_name(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["csv", "txt", "xlsx", "ods"].contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// LibreOffice's lock file for `name` (`.~lock.<name>#`): while it exists
+/// the file is open there and may be saved again.
+pub(crate) fn libreoffice_lock_name(name: &str) -> String {
+    format!(".~lock.{name}#")
 }

@@ -5,7 +5,7 @@ use std::fs::{self, File, FileType, Metadata};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::rules::is_ignored_name;
+use super::rules::{is_ignored_name, is_spreadsheet_name, libreoffice_lock_name};
 use super::workdir::{display_name, move_without_overwrite, ClaimedFile, WorkDirs};
 use super::WatchError;
 use crate::platform;
@@ -104,7 +104,8 @@ impl Scanner {
         for entry in entries {
             let entry = entry.map_err(read_err)?;
             let path = entry.path();
-            if is_ignored_name(&entry.file_name().to_string_lossy()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_ignored_name(&name) {
                 continue;
             }
             // `symlink_metadata`: a symlink is reported as such, not followed.
@@ -112,6 +113,10 @@ impl Scanner {
                 continue; // vanished between listing and stat
             };
             present.insert(path.clone());
+            if meta.file_type().is_file() && !is_spreadsheet_name(&name) {
+                self.warn_once(&path, || "ignorado: não é planilha".to_owned());
+                continue;
+            }
             if !meta.file_type().is_file() {
                 self.warn_once(&path, || {
                     format!(
@@ -133,6 +138,10 @@ impl Scanner {
             let settles_at = tracked.unchanged_since + self.settle;
             if now < settles_at {
                 scan.next_check = Some(scan.next_check.map_or(settles_at, |t| t.min(settles_at)));
+            } else if self.inbox.join(libreoffice_lock_name(&name)).exists() {
+                self.warn_once(&path, || {
+                    "está aberto no LibreOffice; será pego quando for fechado".to_owned()
+                });
             } else if let Err(e) = File::open(&path) {
                 self.warn_once(&path, || {
                     format!("não pode ser aberto para leitura ({e}); aguardando")

@@ -555,3 +555,38 @@ fn make_fifo(path: &Path) {
     use rustix::fs::{mkfifoat, Mode, CWD};
     mkfifoat(CWD, path, Mode::RUSR | Mode::WUSR).unwrap();
 }
+
+#[test]
+fn only_spreadsheets_are_ready_and_not_while_libreoffice_holds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("entrada");
+    fs::create_dir(&inbox).unwrap();
+    for name in [
+        "pfx.senha",
+        "notas.pdf",
+        "sem-extensao",
+        "~$exames.xlsx",
+        "exames.CSV",
+        "lote.txt",
+        "planilha.XLSX",
+        "calc.ods",
+        "aberta.xlsx",
+    ] {
+        fs::write(inbox.join(name), CSV).unwrap();
+    }
+    // LibreOffice's lock beside a workbook it has open.
+    let lock = inbox.join(".~lock.aberta.xlsx#");
+    fs::write(&lock, ",usuario,host,07.12.2026 10:00,file:///home;\n").unwrap();
+
+    let mut scanner = scanner(&inbox);
+    let t0 = Instant::now();
+    scanner.poll(t0).unwrap();
+    let scan = scanner.poll(t0 + SETTLE).unwrap();
+    assert_eq!(
+        names(&scan.ready),
+        ["calc.ods", "exames.CSV", "lote.txt", "planilha.XLSX"]
+    );
+    fs::remove_file(&lock).unwrap();
+    let scan = scanner.poll(t0 + SETTLE * 2).unwrap();
+    assert!(names(&scan.ready).contains(&"aberta.xlsx".to_string()));
+}

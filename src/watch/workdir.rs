@@ -11,6 +11,7 @@ use super::attempts::Attempts;
 use super::growth::FileLook;
 use super::WatchError;
 use crate::platform;
+use crate::private_fs::{create_private_dir_all, restrict};
 
 const WORK_ROOT: &str = ".rnds-drop";
 const PROCESSING: &str = "processando";
@@ -90,7 +91,10 @@ impl WorkDirs {
                 path: dir.clone(),
                 source,
             };
-            fs::create_dir_all(&dir).map_err(io_err)?;
+            // They hold whole patient exports: private, and tightened when
+            // an older version left them open.
+            create_private_dir_all(&dir).map_err(io_err)?;
+            restrict(&dir).map_err(io_err)?;
             if platform::volume_id(&dir).map_err(io_err)? != inbox_volume {
                 return Err(WatchError::OtherVolume {
                     inbox: inbox.to_path_buf(),
@@ -181,7 +185,7 @@ impl ClaimedFile {
             Disposition::Processed => self.work.processed(day),
             Disposition::Failed => self.work.failed(),
         };
-        fs::create_dir_all(&dir).map_err(|source| WatchError::WorkDir {
+        create_private_dir_all(&dir).map_err(|source| WatchError::WorkDir {
             path: dir.clone(),
             source,
         })?;

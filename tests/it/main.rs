@@ -23,6 +23,9 @@ mod hostile_rnds;
 mod id_reuse;
 mod inspect;
 mod layouts;
+// Shell `ulimit`, `sh -c` alert commands and unix modes.
+#[cfg(unix)]
+mod leaks;
 mod ledger_reset;
 mod operations;
 mod packaging;

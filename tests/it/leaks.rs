@@ -1,0 +1,450 @@
+//! Nothing leaks, nothing hangs (issue 18), through the real binary: a
+//! password file dropped in the inbox is never read, a password typed where
+//! its path belongs is never printed, CNS/CPF in file names are masked in
+//! logs, `status`, metrics and alerts, a newline in a file name never forges
+//! a log line, work folders and logs are private, and idle connections to
+//! `/metrics` never keep a file from its report.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rnds_drop::demo::{drop_file, report_of, write_workspace_config, Workspace};
+use rnds_drop::simulator::{self, SimFiles, SimOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rnds-drop");
+
+/// A valid export of `n` rows whose lab ids start with `prefix`.
+fn export(prefix: &str, n: usize) -> String {
+    let mut out = String::from(
+        "Nº Pedido;Paciente;Cartão SUS;Data da Coleta;Dt. Liberação;Cód. Exame;Resultado;Material;Metodologia\n",
+    );
+    for i in 1..=n {
+        out.push_str(&format!(
+            "{prefix}-{i:04};PACIENTE {i};759010928159013;03/11/2026 08:15;03/11/2026 16:40;94309-2;Não detectável;SWNAFA;RT-PCR\n"
+        ));
+    }
+    out
+}
+
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// The whole answer to a plain HTTP GET on loopback.
+fn get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text
+}
+
+fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Adds keys to a table of the config file (created when missing).
+fn extend(config: &Path, table_name: &str, keys: &[(&str, toml::Value)]) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let mut table: toml::Table = toml::from_str(&text).unwrap();
+    let section = table
+        .entry(table_name)
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        .as_table_mut()
+        .unwrap();
+    for (k, v) in keys {
+        section.insert((*k).into(), v.clone());
+    }
+    std::fs::write(config, toml::to_string(&table).unwrap()).unwrap();
+}
+
+fn text(value: impl AsRef<Path>) -> toml::Value {
+    toml::Value::String(value.as_ref().to_string_lossy().into_owned())
+}
+
+/// `rnds-drop run` with stderr in `stderr_file`; killed when dropped.
+struct Service(Child);
+
+impl Service {
+    fn start(config: &Path, stderr_file: &Path, fd_limit: Option<u32>) -> Service {
+        let stderr = std::fs::File::create(stderr_file).unwrap();
+        let mut command = match fd_limit {
+            // The shell's `ulimit` lowers the descriptor limit of the
+            // service only (then `exec`s it).
+            Some(limit) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        command
+            .args(["run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .env_remove("NO_COLOR")
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        Service(command.spawn().unwrap())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn summary_of(outbox: &Path, stem: &str) -> Option<PathBuf> {
+    std::fs::read_dir(outbox)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| report_of(&n.to_string_lossy(), stem))
+        })
+}
+
+fn read_lossy(path: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
+}
+
+fn all_output(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A simulator and a workspace with a log file; the config path.
+async fn workspace(tmp: &Path) -> (rnds_drop::simulator::Simulator, Workspace, PathBuf) {
+    let sim = simulator::start(SimOptions::new(tmp.join("simulador")))
+        .await
+        .unwrap();
+    let root = tmp.join("lab");
+    let (ws, _) = write_workspace_config(sim.files(), &root, 200, "watch").unwrap();
+    let log_file = root.join("logs").join("rnds-drop.log");
+    extend(&ws.config_path, "service", &[("log_file", text(&log_file))]);
+    (sim, ws, log_file)
+}
+
+fn pfx_password(files: &SimFiles) -> String {
+    std::fs::read_to_string(&files.lab_pfx_password_file)
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Issue 18 item 1: a copy of the PFX password file dropped in the inbox
+/// stays there, unread; one log line says why; and a password typed where
+/// its path belongs is printed by neither `doctor` nor `run`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_file_in_the_inbox_is_never_read_and_a_password_path_never_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sim, ws, log_file) = workspace(tmp.path()).await;
+    let password = pfx_password(sim.files());
+    let stderr_file = tmp.path().join("stderr.txt");
+    let service = Service::start(&ws.config_path, &stderr_file, None);
+    drop_file(&ws.inbox, "pfx.senha", format!("{password}\n").as_bytes()).unwrap();
+    drop_file(&ws.inbox, "NOTAS.PDF", b"%PDF-1.4 nada\n").unwrap();
+    // Let a few scans (scan_interval_s = 2) see them before the good file.
+    std::thread::sleep(Duration::from_secs(5));
+    drop_file(&ws.inbox, "exames.CSV", export("PW", 2).as_bytes()).unwrap();
+    wait_for("exames.CSV report", Duration::from_secs(60), || {
+        summary_of(&ws.outbox, "exames").is_some()
+    });
+    drop(service);
+
+    assert!(ws.inbox.join("pfx.senha").is_file(), "pfx.senha was taken");
+    assert!(ws.inbox.join("NOTAS.PDF").is_file(), "NOTAS.PDF was taken");
+    let outbox: Vec<String> = std::fs::read_dir(&ws.outbox)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        outbox
+            .iter()
+            .all(|n| !n.starts_with("pfx") && !n.starts_with("NOTAS")),
+        "{outbox:?}"
+    );
+    let log = read_lossy(&log_file);
+    let stderr = read_lossy(&stderr_file);
+    for (what, text) in [("log file", &log), ("stderr", &stderr)] {
+        assert!(!text.contains(&password), "password in the {what}:\n{text}");
+        let ignored: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("ignorado: não é planilha"))
+            .collect();
+        assert_eq!(ignored.len(), 2, "one line per file in the {what}:\n{text}");
+        assert!(ignored.iter().any(|l| l.contains("pfx.senha")), "{text}");
+    }
+
+    // The password typed where the path of its file belongs.
+    let config = std::fs::read_to_string(&ws.config_path).unwrap();
+    let mut table: toml::Table = toml::from_str(&config).unwrap();
+    table["rnds"]
+        .as_table_mut()
+        .unwrap()
+        .insert("certificate_password_file".into(), text(&password));
+    let wrong = ws.root.join("senha-no-caminho.toml");
+    std::fs::write(&wrong, toml::to_string(&table).unwrap()).unwrap();
+    for args in [&["doctor", "--config"][..], &["run", "--config"][..]] {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg(&wrong)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let shown = all_output(&out);
+        assert_eq!(out.status.code(), Some(3), "{args:?}:\n{shown}");
+        assert!(
+            shown.contains("certificate_password_file"),
+            "{args:?}:\n{shown}"
+        );
+        assert!(
+            !shown.contains(&password),
+            "{args:?} printed the password:\n{shown}"
+        );
+    }
+    sim.shutdown().await;
+}
+
+/// `text` without the separators a person puts inside a CNS or CPF.
+fn squeezed(text: &str) -> String {
+    text.chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '_' | '/' | '*'))
+        .collect()
+}
+
+/// The "Done when" grep of issue 18: a run with a password file planted in
+/// the inbox, CNS/CPF in file names (spaced, dotted, glued) and a newline in
+/// a name leaves no secret and no unmasked CNS/CPF in the log file, stderr,
+/// `status`, `status --json`, `/metrics`, `/healthz` or the alerts, and no
+/// forged log line; `doctor` with the password where its path belongs
+/// prints no password either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_and_no_unmasked_cns_or_cpf_in_logs_status_metrics_or_alerts() {
+    const CNS: &str = "786570704999622";
+    const CPF: &str = "52998224725";
+    let tmp = tempfile::tempdir().unwrap();
+    let (sim, ws, log_file) = workspace(tmp.path()).await;
+    let password = pfx_password(sim.files());
+    let metrics = free_port();
+    let alerts = tmp.path().join("alertas.txt");
+    extend(
+        &ws.config_path,
+        "service",
+        &[("metrics_listen", toml::Value::String(metrics.to_string()))],
+    );
+    extend(
+        &ws.config_path,
+        "alertas",
+        &[
+            ("check_interval_s", toml::Value::Integer(1)),
+            (
+                "command",
+                toml::Value::Array(vec![
+                    text("sh"),
+                    text("-c"),
+                    text(format!(
+                        "{{ echo \"$RNDS_DROP_ALERTA\"; cat; }} >> '{}'",
+                        alerts.display()
+                    )),
+                ]),
+            ),
+        ],
+    );
+    let stderr_file = tmp.path().join("stderr.txt");
+    let service = Service::start(&ws.config_path, &stderr_file, None);
+    drop_file(&ws.inbox, "pfx.senha", format!("{password}\n").as_bytes()).unwrap();
+    let good = [
+        "JOAO DA SILVA 786 5707 0499 9622.csv",
+        "786.5707.0499.9622.csv",
+        "pac_786570704999622.csv",
+        "MARIA 529 982 247 25.csv",
+        "cpf 529.982.247-25.txt",
+        "lote\nFALSO ERROR linha forjada.csv",
+    ];
+    for (i, name) in good.iter().enumerate() {
+        drop_file(&ws.inbox, name, export(&format!("G{i}"), 2).as_bytes()).unwrap();
+    }
+    drop_file(
+        &ws.inbox,
+        "786 5707 0499 9622 ruim.xlsx",
+        b"isto nao e um zip",
+    )
+    .unwrap();
+    for name in good.iter().chain(&["786 5707 0499 9622 ruim.xlsx"]) {
+        let stem = rnds_drop::check::stem(Path::new(name));
+        wait_for(name, Duration::from_secs(90), || {
+            summary_of(&ws.outbox, &stem).is_some()
+        });
+    }
+    wait_for("the failed-file alert", Duration::from_secs(30), || {
+        read_lossy(&alerts).contains("não pôde ser lido")
+    });
+
+    let mut outputs = vec![
+        ("metrics", get(metrics, "/metrics")),
+        ("healthz", get(metrics, "/healthz")),
+    ];
+    for args in [&["status"][..], &["status", "--json"][..]] {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(&ws.config_path)
+            .output()
+            .unwrap();
+        outputs.push(("status", all_output(&out)));
+    }
+    drop(service);
+    outputs.push(("log file", read_lossy(&log_file)));
+    outputs.push(("stderr", read_lossy(&stderr_file)));
+    outputs.push(("alerts", read_lossy(&alerts)));
+
+    let mut wrong: toml::Table =
+        toml::from_str(&std::fs::read_to_string(&ws.config_path).unwrap()).unwrap();
+    wrong["rnds"]
+        .as_table_mut()
+        .unwrap()
+        .insert("certificate_password_file".into(), text(&password));
+    let wrong_path = ws.root.join("senha-no-caminho.toml");
+    std::fs::write(&wrong_path, toml::to_string(&wrong).unwrap()).unwrap();
+    let doctor = Command::new(BIN)
+        .args(["doctor", "--config"])
+        .arg(&wrong_path)
+        .output()
+        .unwrap();
+    outputs.push(("doctor", all_output(&doctor)));
+
+    for (what, output) in &outputs {
+        assert!(!output.contains(&password), "password in {what}:\n{output}");
+        let digits = squeezed(output);
+        assert!(!digits.contains(CNS), "CNS unmasked in {what}:\n{output}");
+        assert!(!digits.contains(CPF), "CPF unmasked in {what}:\n{output}");
+        assert!(
+            !output.lines().any(|l| l.starts_with("FALSO")),
+            "forged line in {what}:\n{output}"
+        );
+    }
+    let status = &outputs[2].1;
+    assert!(
+        status.contains("786 **** **** **22"),
+        "names gone from status:\n{status}"
+    );
+    let log = &outputs[4].1;
+    assert!(
+        log.contains("786.****.****.**22"),
+        "names gone from the log:\n{log}"
+    );
+    assert!(
+        log.contains("lote\\nFALSO"),
+        "newline not escaped in the log:\n{log}"
+    );
+    sim.shutdown().await;
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Issue 18 item 6: with the usual umask 022, the log folder and file, the
+/// inbox's work folders (which hold whole patient exports) and `check
+/// --out` are readable by the service account only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_work_folders_and_check_output_are_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sim, ws, log_file) = workspace(tmp.path()).await;
+    // An older version left the work folder world-readable.
+    let work = ws.inbox.join(".rnds-drop");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::create_dir(work.join("falhas")).unwrap();
+    let umask = "umask 022 && exec \"$0\" \"$@\"";
+    let stderr = std::fs::File::create(tmp.path().join("stderr.txt")).unwrap();
+    let _service = Service(
+        Command::new("sh")
+            .args(["-c", umask, BIN, "run", "--config"])
+            .arg(&ws.config_path)
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    );
+    drop_file(&ws.inbox, "exames.csv", export("MD", 2).as_bytes()).unwrap();
+    wait_for("exames.csv report", Duration::from_secs(60), || {
+        summary_of(&ws.outbox, "exames").is_some()
+    });
+    let check_out = tmp.path().join("conferencia").join("saida");
+    let check = Command::new("sh")
+        .args(["-c", umask, BIN, "check", "--config"])
+        .arg(&ws.config_path)
+        .arg("--out")
+        .arg(&check_out)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exames.csv"))
+        .output()
+        .unwrap();
+    assert!(check.status.code().is_some(), "{}", all_output(&check));
+
+    let mut folders = vec![
+        log_file.parent().unwrap().to_path_buf(),
+        check_out.clone(),
+        tmp.path().join("conferencia"),
+    ];
+    for sub in ["", "processando", "processados", "falhas", "tentativas"] {
+        folders.push(work.join(sub));
+    }
+    wait_for(
+        "exames.csv in processados/",
+        Duration::from_secs(60),
+        || walk_dirs(&work.join("processados")).len() >= 3,
+    );
+    let processed_day = walk_dirs(&work.join("processados"));
+    folders.extend(processed_day);
+    for folder in &folders {
+        assert!(
+            mode(folder) == 0o700,
+            "{} {:o}",
+            folder.display(),
+            mode(folder)
+        );
+    }
+    assert!(mode(&log_file) == 0o600, "{:o}", mode(&log_file));
+    sim.shutdown().await;
+}
+
+fn walk_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk_dirs(&path));
+            out.push(path);
+        }
+    }
+    out
+}
