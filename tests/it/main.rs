@@ -9,6 +9,7 @@
 mod alerts;
 mod check;
 mod cli;
+mod config_mistakes;
 mod conformance;
 mod daemon;
 mod edges;
