@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod alerts;
+mod certificates;
 mod check;
 mod cli;
 mod config_mistakes;
