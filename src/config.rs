@@ -194,14 +194,15 @@ fn default_smtp_timeout_s() -> u64 {
 #[serde(deny_unknown_fields)]
 /// `[lab]`: the lab that signs the results.
 pub struct Lab {
-    /// The lab's CNES (7 digits; shorter values are left-padded with zeros).
+    /// The lab's CNES: exactly 7 digits, as in SCNES (a shorter one is refused,
+    /// never padded: a leading zero would name another establishment).
     /// Used as `Composition.author` and as the default performer.
     pub cnes: String,
     /// The requester identifier DATASUS issued at accreditation (NOT the
     /// CNES): it goes into `BRRNDS-<requester_id>`.
     pub requester_id: String,
     /// CNS (or CPF) of the health professional on whose behalf the lab
-    /// sends (`Authorization` header).
+    /// sends (`Authorization` header); its check digits are checked at load.
     pub requester_cns: String,
     /// IANA zone of the lab, e.g. `America/Sao_Paulo`, `America/Manaus`.
     pub timezone: String,
@@ -652,6 +653,70 @@ fn default_shutdown_grace_s() -> u64 {
     10
 }
 
+/// Why `[lab] cnes` is not a CNES: it has exactly 7 digits, and a shorter
+/// one is never padded (a zero in front names another establishment).
+fn cnes_problem(written: &str) -> String {
+    let digits = written.trim();
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && digits.len() < 7 {
+        format!(
+            "[lab] cnes = \"{digits}\" tem {} dígitos: o CNES tem 7 dígitos e o rnds-drop não \
+             completa com zeros (seria outro estabelecimento). O que fazer: copie o CNES do \
+             laboratório como está no SCNES (cnes.datasus.gov.br), ex.: cnes = \"2337991\"",
+            digits.len()
+        )
+    } else {
+        "[lab] cnes: o CNES tem 7 dígitos, só números (ex.: cnes = \"2337991\"); confira o \
+         número do laboratório no SCNES (cnes.datasus.gov.br)"
+            .into()
+    }
+}
+
+/// Why `[lab] requester_cns` is no professional's CNS (or CPF): the same
+/// check digits as a patient's. The value itself is not repeated.
+fn requester_cns_problem(written: &str) -> Option<String> {
+    use crate::validate::ids::{check_cns, check_cpf, strip_formatting};
+    let digits = strip_formatting(written);
+    let valid = if digits.len() == 11 {
+        check_cpf(&digits).is_ok()
+    } else {
+        check_cns(&digits).is_ok()
+    };
+    (!valid).then(|| {
+        "[lab] requester_cns não é um CNS válido (15 dígitos, dígito verificador conferido) \
+         nem um CPF válido (11 dígitos): um número digitado errado faria a RNDS recusar todos \
+         os envios. O que fazer: copie o CNS do profissional responsável pelo cartão SUS ou \
+         pelo SCNES, ex.: requester_cns = \"980016287385192\""
+            .into()
+    })
+}
+
+/// The first `[inbox.exam_codes]` target (the lab's or its preset's) that
+/// is no code of BRNomeExameLOINC or BRNomeExameGAL: every row mapped to it
+/// would be refused with a message asking for the mapping already there.
+fn exam_codes_problem(exam_codes: &BTreeMap<String, String>) -> Option<String> {
+    let (local, target) = exam_codes
+        .iter()
+        .find(|(_, target)| crate::mapping::exam_code(target).is_none())?;
+    Some(format!(
+        "[inbox.exam_codes] \"{local}\" = \"{target}\": \"{target}\" não é um código da \
+         tabela BRNomeExameLOINC nem da BRNomeExameGAL. O que fazer: use o código LOINC \
+         completo, com o dígito depois do hífen (ex.: \"94309-2\" para RT-PCR SARS-CoV-2)"
+    ))
+}
+
+/// Two inbox paths name one folder (`entrada` and `./entrada`): compared
+/// component by component, before relative paths are resolved.
+fn same_folder(a: &Path, b: &Path) -> bool {
+    use std::path::Component;
+    let parts = |p: &Path| -> Vec<std::ffi::OsString> {
+        p.components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .map(|c| c.as_os_str().to_os_string())
+            .collect()
+    };
+    parts(a) == parts(b)
+}
+
 /// The 27 federative units (two-letter codes), which pick the production host.
 const UFS: [&str; 27] = [
     "AC", "AL", "AM", "AP", "BA", "CE", "DF", "ES", "GO", "MA", "MG", "MS", "MT", "PA", "PB", "PE",
@@ -711,17 +776,13 @@ impl Config {
 
     fn validate(&mut self, purpose: Purpose) -> Result<(), Problem> {
         let cnes = self.lab.cnes.trim();
-        if cnes.is_empty() || cnes.len() > 7 || !cnes.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Problem::at(
-                "[lab]",
-                "cnes",
-                format!(
-                    "[lab] cnes = \"{}\": o CNES tem até 7 dígitos, só números (ex.: cnes = \"2337991\")",
-                    self.lab.cnes
-                ),
-            ));
+        if cnes.len() != 7 || !cnes.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Problem::at("[lab]", "cnes", cnes_problem(&self.lab.cnes)));
         }
-        self.lab.cnes = format!("{cnes:0>7}");
+        self.lab.cnes = cnes.to_string();
+        if let Some(message) = requester_cns_problem(&self.lab.requester_cns) {
+            return Err(Problem::at("[lab]", "requester_cns", message));
+        }
         if self.lab.requester_id.trim().is_empty() {
             return Err(Problem::at("[lab]", "requester_id", "[lab] requester_id está vazio: use o identificador do solicitante recebido do DATASUS no credenciamento (não é o CNES)".into()));
         }
@@ -775,12 +836,36 @@ impl Config {
             ));
         }
         for (i, inbox) in self.inbox.iter().enumerate() {
-            if let Err(problem) = inbox.layout_spec() {
+            let spec = inbox.layout_spec().map_err(|problem| Problem {
+                header: "[[inbox]]",
+                occurrence: i,
+                key: None,
+                message: format!("[[inbox]] {}: {problem}", inbox.path.display()),
+            })?;
+            if let Some(message) = exam_codes_problem(&spec.exam_codes) {
                 return Err(Problem {
                     header: "[[inbox]]",
                     occurrence: i,
                     key: None,
-                    message: format!("[[inbox]] {}: {problem}", inbox.path.display()),
+                    message: format!("[[inbox]] {}: {message}", inbox.path.display()),
+                });
+            }
+            if let Some(first) = self.inbox[..i]
+                .iter()
+                .position(|other| same_folder(&other.path, &inbox.path))
+            {
+                return Err(Problem {
+                    header: "[[inbox]]",
+                    occurrence: i,
+                    key: Some("path"),
+                    message: format!(
+                        "o {}º e o {}º [[inbox]] têm a mesma pasta de entrada ({}): cada pasta \
+                         é vigiada por um só [[inbox]]. O que fazer: junte as configurações num \
+                         só [[inbox]] ou use outra pasta para o segundo",
+                        first + 1,
+                        i + 1,
+                        inbox.path.display()
+                    ),
                 });
             }
             if inbox.path == inbox.outbox {

@@ -297,6 +297,9 @@ fn run_homologacao(args: &HomologacaoArgs) -> i32 {
     }
     match runtime.block_on(homologation::run(&config, &args.out)) {
         Ok(report) => {
+            if let Some(notice) = report.rehearsal_notice() {
+                println!("⚠ {notice}");
+            }
             for e in &report.evidences {
                 let mark = if e.passed { "✓" } else { "✗" };
                 println!("{mark} {} · {} · {}", e.key, e.title, e.outcome);

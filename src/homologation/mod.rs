@@ -7,7 +7,10 @@
 //!
 //! The bundles are built from a small CSV of test rows by the same core
 //! (`pipeline`) that builds the lab's real ones, so the evidence shows what
-//! production will send. Test patients are fictitious and named so.
+//! production will send. Test patients are fictitious and named so. The
+//! rows are the scenario's own: they depend on `[lab]` and `[rnds]` only,
+//! never on the lab's `[[inbox]]` (columns, presets, value maps) or
+//! `[defaults]`, so the lab's real configuration runs them unchanged.
 //!
 //! Invariant: never runs against `producao`; writes no ledger (test data
 //! is not the lab's results); no secret in any file it writes.
@@ -19,7 +22,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::config::{Config, Environment};
+use crate::config::{Config, Defaults, Environment, ExamDefaults};
 use crate::pipeline::{self, FileHeader, FileJob, RowOutcome};
 use crate::report::write_atomic;
 use crate::rnds::{Client, ClientError, Outcome};
@@ -137,6 +140,20 @@ pub struct HomologationReport {
     pub all_passed: bool,
 }
 
+/// What the report and the console say first when the run went to the
+/// local simulator: a rehearsal, which DATASUS must not be given.
+pub const REHEARSAL_NOTICE: &str = "ENSAIO no simulador local (environment = \"simulador\"): \
+    este relatório não é evidência de homologação e não deve ser enviado ao DATASUS. Para as \
+    evidências, rode de novo com environment = \"homologacao\" e o certificado ICP-Brasil do \
+    laboratório.";
+
+impl HomologationReport {
+    /// [`REHEARSAL_NOTICE`] when the run went to the simulator.
+    pub fn rehearsal_notice(&self) -> Option<&'static str> {
+        (self.environment == "simulador").then_some(REHEARSAL_NOTICE)
+    }
+}
+
 struct Planned {
     key: &'static str,
     title: &'static str,
@@ -157,7 +174,12 @@ pub async fn run(config: &Config, out: &Path) -> Result<HomologationReport, Homo
     let client = Client::new(config)?;
     let now = Utc::now();
     let tz = config.timezone();
-    let stamp = now.with_timezone(&tz).format("%Y%m%dT%H%M%S").to_string();
+    // Milliseconds: two runs in one second must not reuse lab ids (RNDS
+    // would answer EHR-ERR866) nor share an evidence folder.
+    let stamp = now
+        .with_timezone(&tz)
+        .format("%Y%m%dT%H%M%S%3f")
+        .to_string();
     let folder = out.join(format!("homologacao-{stamp}"));
     std::fs::create_dir_all(&folder).map_err(|source| HomologationError::Io {
         path: folder.clone(),
@@ -168,8 +190,7 @@ pub async fn run(config: &Config, out: &Path) -> Result<HomologationReport, Homo
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
     };
 
-    let mut job = FileJob::from_config(config, config.inbox.first(), now);
-    job.self_check_every = 1;
+    let job = scenario_job(config, now);
     let planned = plan(config, &job, &folder, &stamp, now)?;
     let mut evidences: Vec<Evidence> = Vec::new();
     for (index, p) in planned.iter().enumerate() {
@@ -278,6 +299,31 @@ fn describe(outcome: &Outcome) -> (String, Option<String>, Option<Expected>) {
         Outcome::Transient { message } => (format!("RNDS inacessível: {message}"), None, None),
         Outcome::Unknown { message } => (format!("resposta perdida: {message}"), None, None),
     }
+}
+
+/// How the test rows are read and built: the lab's `[lab]` and `[rnds]`
+/// (CNES, requester, time zone, profile) with the scenario's own columns
+/// and defaults; the lab's inboxes and `[defaults]` are for its exports.
+fn scenario_job(config: &Config, now: DateTime<Utc>) -> FileJob {
+    let exam = |category: &str, reference_range: &str| ExamDefaults {
+        category: Some(category.into()),
+        reference_range: Some(reference_range.into()),
+        ..ExamDefaults::default()
+    };
+    let mut own = config.clone();
+    own.inbox.clear();
+    own.defaults = Defaults {
+        exams: [
+            ("94309-2".to_string(), exam("0202", "Não detectável")),
+            ("94558-4".to_string(), exam("0214", "Não reagente")),
+            ("94505-5".to_string(), exam("0202", "Não reagente")),
+        ]
+        .into(),
+        ..Defaults::default()
+    };
+    let mut job = FileJob::from_config(&own, None, now);
+    job.self_check_every = 1;
+    job
 }
 
 /// The test rows, built into bundles by the real core.

@@ -73,10 +73,11 @@ dt {{ font-weight: bold; }}
 .ok {{ color: #1a6b1a; font-weight: bold; }}
 .bad {{ color: #a01010; font-weight: bold; }}
 .note {{ font-size: 12px; color: #555; }}
+.rehearsal {{ border: 3px solid #a01010; padding: 8px 12px; color: #a01010; font-weight: bold; font-size: 16px; }}
 code {{ font-size: 12px; }}
 </style></head><body>
 <h1>Evidências de homologação — RNDS (resultado de exame SARS-CoV-2)</h1>
-<p>Gerado por rnds-drop em {finished}. Pasta: <code>{folder}</code></p>
+{rehearsal}<p>Gerado por rnds-drop em {finished}. Pasta: <code>{folder}</code></p>
 {verdict}
 <dl>
 <dt>Ambiente</dt><dd>{env} — <code>{url}</code></dd>
@@ -91,6 +92,10 @@ code {{ font-size: 12px; }}
 <table>
 <tr><th>#</th><th>Cenário</th><th>Identificador</th><th>Esperado</th><th>HTTP</th><th>ID RNDS / resposta</th><th>Enviado / respondido (hora local)</th><th>OK</th></tr>
 "#,
+        rehearsal = r
+            .rehearsal_notice()
+            .map(|text| format!("<p class=rehearsal>{}</p>\n", esc(text)))
+            .unwrap_or_default(),
         cnes = esc(&r.cnes),
         finished = esc(&r.finished_at),
         started = esc(&r.started_at),
@@ -152,6 +157,7 @@ pub(super) fn xlsx(r: &HomologationReport) -> Result<Vec<u8>, XlsxError> {
     let bold = Format::new().set_bold();
     let ws = workbook.add_worksheet();
     ws.set_name("Homologação RNDS")?;
+    let rehearsal = r.rehearsal_notice().map(|text| ("Aviso", text.to_string()));
     let facts = [
         ("Ambiente", format!("{} ({})", r.environment, r.ehr_url)),
         ("CNES", r.cnes.clone()),
@@ -182,6 +188,7 @@ pub(super) fn xlsx(r: &HomologationReport) -> Result<Vec<u8>, XlsxError> {
             format!("paciente fictício {TEST_PATIENT_NAME}, CNS de teste {TEST_PATIENT_CNS}"),
         ),
     ];
+    let facts: Vec<_> = rehearsal.into_iter().chain(facts).collect();
     for (row, (label, value)) in facts.iter().enumerate() {
         ws.write_string_with_format(row as u32, 0, *label, &bold)?;
         ws.write_string(row as u32, 1, value)?;

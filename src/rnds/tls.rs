@@ -205,7 +205,7 @@ fn looks_like_pem(bytes: &[u8]) -> bool {
 }
 
 /// The password from the environment variable, else from the file's first
-/// line; never from the TOML.
+/// line (see [`password_from_file`]); never from the TOML.
 fn read_password(rnds: &Rnds) -> Result<String, ClientError> {
     if let Some(var) = &rnds.certificate_password_env {
         if let Ok(value) = std::env::var(var) {
@@ -233,7 +233,7 @@ fn read_password(rnds: &Rnds) -> Result<String, ClientError> {
         }
     }
     if let Some(file) = &rnds.certificate_password_file {
-        let text = std::fs::read_to_string(file).map_err(|e| {
+        let bytes = std::fs::read(file).map_err(|e| {
             // The path is never shown: what was typed there may be the
             // password itself.
             ClientError::Config(format!(
@@ -243,13 +243,47 @@ fn read_password(rnds: &Rnds) -> Result<String, ClientError> {
                 crate::io_text::reason(&e)
             ))
         })?;
-        return Ok(text.lines().next().unwrap_or("").trim().to_string());
+        return password_from_file(&bytes).ok_or_else(|| {
+            ClientError::Config(
+                "o arquivo de senha indicado em [rnds] certificate_password_file não é texto \
+                 UTF-8 nem UTF-16 com BOM. O que fazer: grave a senha de novo; no PowerShell: \
+                 Set-Content -NoNewline -Encoding ascii -Path <arquivo> -Value '<senha>' (para \
+                 uma senha com acentos, -Encoding utf8)"
+                    .into(),
+            )
+        });
     }
     Err(ClientError::Config(
         "o certificado PKCS#12 precisa de senha: informe certificate_password_env ou \
          certificate_password_file em [rnds] (a senha nunca vai no arquivo de configuração)"
             .into(),
     ))
+}
+
+/// The password in a password file's first line, as Windows editors write
+/// it: UTF-8 with or without BOM (Notepad), UTF-16 LE or BE with BOM
+/// (PowerShell 5's `>` and `Out-File`), CRLF or LF, surrounding blanks
+/// dropped. `None` when the bytes are none of these (never guessed).
+fn password_from_file(bytes: &[u8]) -> Option<String> {
+    let utf16 = |rest: &[u8], unit: fn([u8; 2]) -> u16| -> Option<String> {
+        let units: Vec<u16> = rest
+            .chunks(2)
+            .map(|pair| match *pair {
+                [a, b] => Some(unit([a, b])),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        String::from_utf16(&units).ok()
+    };
+    let text = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        utf16(rest, u16::from_le_bytes)?
+    } else if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
+        utf16(rest, u16::from_be_bytes)?
+    } else {
+        let rest = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+        String::from_utf8(rest.to_vec()).ok()?
+    };
+    Some(text.lines().next().unwrap_or("").trim().to_string())
 }
 
 type Chain = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);

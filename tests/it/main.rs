@@ -7,8 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod alerts;
+mod certificates;
 mod check;
 mod cli;
+mod config_mistakes;
 mod conformance;
 mod daemon;
 mod edges;

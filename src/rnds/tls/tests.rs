@@ -228,3 +228,19 @@ fn a_password_written_as_the_variable_name_is_not_echoed() {
     assert!(!message.contains("s3nh@-do-Lab"), "{message}");
     assert!(message.contains("certificate_password_env"), "{message}");
 }
+
+#[test]
+fn a_password_file_in_no_known_encoding_is_refused_not_guessed() {
+    use super::password_from_file;
+    assert_eq!(password_from_file(b"s\xe9nha\r\n"), None, "Windows-1252");
+    assert_eq!(password_from_file(&[0xFF, 0xFE, b'a']), None, "odd UTF-16");
+    assert_eq!(
+        password_from_file(&[0xFE, 0xFF, 0xD8, 0x00]),
+        None,
+        "lone surrogate"
+    );
+    assert_eq!(
+        password_from_file("\u{feff}sénha 1\r\nnext".as_bytes()).as_deref(),
+        Some("sénha 1")
+    );
+}

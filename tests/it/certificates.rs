@@ -1,0 +1,104 @@
+//! The lab's certificate as `doctor` sees it through the real binary: the
+//! password file as Windows editors write it, a foreign certificate refused
+//! by the server (always the same answer), and a chain that is not
+//! ICP-Brasil outside the simulator.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rnds_drop::simulator::{self, SimOptions, Simulator};
+
+/// The simulator's generated configuration with `edit` applied, written
+/// next to it (its relative paths still resolve).
+fn edited_config(sim: &Simulator, name: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let original = &sim.files().config_toml;
+    let text = edit(std::fs::read_to_string(original).unwrap());
+    let path = original.with_file_name(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `key = value` in place of the line that starts with `key`.
+fn replace_line(text: &str, key: &str, value: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.starts_with(&format!("{key} ")) {
+                format!("{key} = {value}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn quoted(path: &Path) -> String {
+    format!("{:?}", path.display().to_string())
+}
+
+/// `rnds-drop doctor --config`: exit code and stdout.
+fn doctor(config: &Path) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rnds-drop"))
+        .args(["doctor", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+    let mut bytes = if big_endian {
+        vec![0xFE, 0xFF]
+    } else {
+        vec![0xFF, 0xFE]
+    };
+    for unit in text.encode_utf16() {
+        let pair = if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        };
+        bytes.extend_from_slice(&pair);
+    }
+    bytes
+}
+
+/// Notepad's UTF-8 with BOM, PowerShell 5's `>` (UTF-16 LE with BOM and
+/// CRLF), UTF-16 BE and a CRLF line all give the same password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_password_file_may_have_a_bom_utf16_and_crlf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let password = std::fs::read_to_string(&sim.files().lab_pfx_password_file).unwrap();
+    let password = password.trim_end_matches(['\r', '\n']);
+    let variants: [(&str, Vec<u8>); 4] = [
+        ("utf8-bom", format!("\u{feff}{password}\r\n").into_bytes()),
+        ("utf16-le", utf16(&format!("{password}\r\n"), false)),
+        ("utf16-be", utf16(password, true)),
+        ("crlf", format!("{password}\r\n").into_bytes()),
+    ];
+    let mut failures = Vec::new();
+    for (name, bytes) in variants {
+        let file = tmp.path().join(format!("{name}.senha"));
+        std::fs::write(&file, bytes).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let config = edited_config(&sim, &format!("{name}.toml"), |t| {
+            replace_line(&t, "certificate_password_file", &quoted(&file))
+        });
+        let (code, out) = doctor(&config);
+        if code != Some(0) || !out.contains("✓ token") {
+            failures.push(format!("{name}: exit {code:?}\n{out}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    sim.shutdown().await;
+}
