@@ -30,7 +30,12 @@ pub(super) async fn handle(
 ) -> Result<Reply, Infallible> {
     let path = request.uri().path().to_string();
     if path.starts_with("/api/") {
-        shared.count_method(request.method());
+        let user_agent = request
+            .headers()
+            .get(hyper::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        shared.count_method(request.method(), user_agent);
     }
     if path.starts_with("/api/") {
         let faults = shared.faults();
