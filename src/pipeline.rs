@@ -446,7 +446,7 @@ fn process_row(
 /// defect of ours, so the row goes back to the lab instead of to RNDS.
 fn nonconformity(bundle: &[u8], line: u64) -> Option<RowIssue> {
     let violations = match serde_json::from_slice(bundle) {
-        Ok(value) => crate::conformance::check_bundle(&value),
+        Ok(value) => crate::conformance::check_lab_result(&value),
         Err(e) => vec![crate::conformance::Violation {
             location: "Bundle".into(),
             message: e.to_string(),

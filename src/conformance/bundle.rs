@@ -1,6 +1,8 @@
-//! The bundle-level rules: the document's header, its three entries with
-//! their `urn:uuid` full URLs, the profile each resource declares and the
-//! versions that go together.
+//! The bundle-level rules: the document's header, its entries with their
+//! `urn:uuid` full URLs, the profile each resource declares and the
+//! versions that go together. Every refusal names its source in a comment:
+//! a FHIR R4 `Bundle` invariant (`bdl-N`), a line of
+//! `shared/rnds/CONTRACT.md`, or an element of a published profile.
 //!
 //! Invariant: JSON and the rule tables only; no I/O.
 
@@ -23,7 +25,9 @@ pub(super) fn non_empty_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Optio
         .filter(|s| !s.trim().is_empty())
 }
 
+/// The header every RNDS document has, whatever its type.
 pub(super) fn check_bundle_header(root: &Map<String, Value>, out: &mut Vec<Violation>) {
+    // CONTRACT.md:66 (`type: "document"`); R4 bdl-9..11 apply to documents.
     match root.get("type").and_then(Value::as_str) {
         Some("document") => {}
         Some(other) => push(
@@ -41,6 +45,7 @@ pub(super) fn check_bundle_header(root: &Map<String, Value>, out: &mut Vec<Viola
         .get("meta")
         .and_then(Value::as_object)
         .and_then(|m| non_empty_str(m, "lastUpdated"));
+    // CONTRACT.md:66 (`meta.lastUpdated`).
     if last_updated.is_none() {
         push(
             out,
@@ -48,6 +53,8 @@ pub(super) fn check_bundle_header(root: &Map<String, Value>, out: &mut Vec<Viola
             "Bundle.meta.lastUpdated ausente: informe o instante da última atualização do documento",
         );
     }
+    // CONTRACT.md:66 (`timestamp`); R4 bdl-10 (a document has a date) and
+    // `Bundle.timestamp` is an `instant`: to the second, with its offset.
     match non_empty_str(root, "timestamp") {
         Some(t) if is_instant(t) => {}
         Some(t) => push(
@@ -61,6 +68,8 @@ pub(super) fn check_bundle_header(root: &Map<String, Value>, out: &mut Vec<Viola
             "Bundle.timestamp ausente: informe o instante de geração do documento",
         ),
     }
+    // CONTRACT.md:68-71 (system `BRRNDS-<requester id>`, the lab's value);
+    // R4 bdl-9 (a document has an identifier with a system and a value).
     let Some(identifier) = root.get("identifier").and_then(Value::as_object) else {
         push(
             out,
@@ -111,17 +120,18 @@ impl Context<'_> {
     }
 }
 
+/// Every entry's full URL, resource and declared profile, with the rules
+/// any document's entries follow.
 pub(super) fn index_entries<'a>(entries: &'a [Value], out: &mut Vec<Violation>) -> Context<'a> {
     let mut indexed = Vec::with_capacity(entries.len());
-    let mut counts = [0usize; 3];
     for (i, entry) in entries.iter().enumerate() {
         let obj = entry.as_object();
         let full_url = obj.and_then(|o| o.get("fullUrl")).and_then(Value::as_str);
+        // CONTRACT.md:74-77: `urn:uuid:...`; the guide's own examples use
+        // `urn:uuid:transient-0`, so any non-blank name after the prefix is
+        // accepted, not only a UUID. R4 bdl-7: a fullUrl is unique.
         match full_url {
-            Some(u)
-                if u.strip_prefix("urn:uuid:")
-                    .is_some_and(|id| uuid::Uuid::try_parse(id).is_ok()) =>
-            {
+            Some(u) if is_urn_uuid(u) => {
                 if indexed.iter().any(|e: &Entry| e.full_url == Some(u)) {
                     push(
                         out,
@@ -135,17 +145,18 @@ pub(super) fn index_entries<'a>(entries: &'a [Value], out: &mut Vec<Violation>) 
             Some(u) => push(
                 out,
                 &format!("Bundle.entry[{i}].fullUrl"),
-                &format!("fullUrl \"{u}\" inválido; use urn:uuid:<uuid>"),
+                &format!("fullUrl \"{u}\" inválido; use urn:uuid:<identificador da entrada>"),
             ),
             None => push(
                 out,
                 &format!("Bundle.entry[{i}].fullUrl"),
-                "fullUrl ausente; use urn:uuid:<uuid>",
+                "fullUrl ausente; use urn:uuid:<identificador da entrada>",
             ),
         }
         let resource = obj
             .and_then(|o| o.get("resource"))
             .and_then(Value::as_object);
+        // R4 bdl-11 and CONTRACT.md:74: a document's entries carry resources.
         if resource.is_none() {
             push(
                 out,
@@ -156,17 +167,13 @@ pub(super) fn index_entries<'a>(entries: &'a [Value], out: &mut Vec<Violation>) 
         let resource_type = resource
             .and_then(|r| r.get("resourceType"))
             .and_then(Value::as_str);
-        match resource_type {
-            Some("Composition") => counts[0] += 1,
-            Some("Observation") => counts[1] += 1,
-            Some("Specimen") => counts[2] += 1,
-            Some(other) if resource.is_some() => push(
+        // R4: every resource names its resourceType.
+        if resource.is_some() && resource_type.is_none() {
+            push(
                 out,
                 &format!("Bundle.entry[{i}].resource.resourceType"),
-                &format!("recurso \"{other}\" não faz parte do documento de resultado de exame (use Composition, Observation e Specimen)"),
-            ),
-            _ if resource.is_some() => push(out, &format!("Bundle.entry[{i}].resource.resourceType"), "resourceType ausente"),
-            _ => {}
+                "resourceType ausente",
+            );
         }
         let profile = resource
             .and_then(|r| r.get("meta"))
@@ -180,12 +187,42 @@ pub(super) fn index_entries<'a>(entries: &'a [Value], out: &mut Vec<Violation>) 
             resource,
         });
     }
+    // R4 bdl-11: the first resource of a document is its Composition.
     if indexed.first().and_then(|e| e.resource_type) != Some("Composition") && !indexed.is_empty() {
         push(
             out,
             "Bundle.entry[0].resource",
             "a primeira entrada de um Bundle document deve ser a Composition",
         );
+    }
+    Context { entries: indexed }
+}
+
+/// `urn:uuid:` followed by a name without blanks (a UUID, or the guide's
+/// `transient-0`).
+fn is_urn_uuid(full_url: &str) -> bool {
+    full_url
+        .strip_prefix("urn:uuid:")
+        .is_some_and(|name| !name.is_empty() && !name.chars().any(char::is_whitespace))
+}
+
+/// A lab result (REL) is exactly one Composition, one Observation and one
+/// Specimen: CONTRACT.md:74-100 (the Composition's one section entry is the
+/// Observation, whose `specimen` is the Specimen).
+pub(super) fn check_lab_result_entries(ctx: &Context, out: &mut Vec<Violation>) {
+    let mut counts = [0usize; 3];
+    for (i, entry) in ctx.entries.iter().enumerate() {
+        match entry.resource_type {
+            Some("Composition") => counts[0] += 1,
+            Some("Observation") => counts[1] += 1,
+            Some("Specimen") => counts[2] += 1,
+            Some(other) => push(
+                out,
+                &format!("Bundle.entry[{i}].resource.resourceType"),
+                &format!("recurso \"{other}\" não faz parte do documento de resultado de exame (use Composition, Observation e Specimen)"),
+            ),
+            None => {}
+        }
     }
     for (n, name) in counts
         .iter()
@@ -199,7 +236,32 @@ pub(super) fn index_entries<'a>(entries: &'a [Value], out: &mut Vec<Violation>) 
             );
         }
     }
-    Context { entries: indexed }
+}
+
+/// The `BRTipoDocumento` code of the bundle's Composition, when it declares
+/// one other than `REL` that the code system knows (RPM, RDM, RIA, ...):
+/// such documents are checked only as documents, since the profiles of
+/// other document types are not in `schemas/`.
+pub(super) fn other_document_type<'a>(ctx: &Context<'a>) -> Option<&'a str> {
+    const TIPO_DOCUMENTO: &str = "http://www.saude.gov.br/fhir/r4/CodeSystem/BRTipoDocumento";
+    // Codes newer than the BRTipoDocumento of shared/rnds/definitions:
+    // kyriosdata/rnds-ig@b499322, input/fsh/codesystems/BRTipoDocumento.CodeSystem.fsh.
+    const LATER_DOCUMENT_TYPES: &[&str] = &["RPM"];
+    let composition = ctx
+        .entries
+        .first()
+        .filter(|e| e.resource_type == Some("Composition"))?
+        .resource?;
+    let codings = composition.get("type")?.get("coding")?.as_array()?;
+    codings
+        .iter()
+        .filter(|c| c.get("system").and_then(Value::as_str) == Some(TIPO_DOCUMENTO))
+        .filter_map(|c| c.get("code").and_then(Value::as_str))
+        .find(|code| {
+            *code != "REL"
+                && (crate::schemas::code_systems().contains(TIPO_DOCUMENTO, code)
+                    || LATER_DOCUMENT_TYPES.contains(code))
+        })
 }
 
 pub(super) fn declared_profile(
@@ -211,6 +273,8 @@ pub(super) fn declared_profile(
         .get("meta")
         .and_then(|m| m.get("profile"))
         .and_then(Value::as_array);
+    // CONTRACT.md:79, 88, 98 name the profile of each REL resource; the
+    // first declared profile is the one checked.
     let Some(url) = declared.and_then(|p| p.first()).and_then(Value::as_str) else {
         push(
             out,
@@ -224,16 +288,7 @@ pub(super) fn declared_profile(
         .and_then(Value::as_str)
         .unwrap_or("");
     match rules::profiles().get(url) {
-        Some(p) if p.resource_type == rtype => {
-            if declared.is_some_and(|d| d.len() > 1) {
-                push(
-                    out,
-                    &format!("{base}.meta.profile"),
-                    "declare um único perfil em meta.profile",
-                );
-            }
-            Some(p)
-        }
+        Some(p) if p.resource_type == rtype => Some(p),
         Some(p) => {
             push(
                 out,
@@ -265,7 +320,11 @@ pub(super) fn declared_profile(
     }
 }
 
-/// The Composition's profile version fixes the Observation's, which fixes the Specimen's.
+/// The Composition's profile version fixes the Observation's, which fixes
+/// the Specimen's: `targetProfile` of `Composition.section.entry`
+/// (definitions/BRResultadoExameLaboratorial.xml:327) and of
+/// `Observation.specimen` (BRDiagnosticoLaboratorioClinico.xml:1010); the
+/// 2.0 pair from CONTRACT.md:102-106.
 pub(super) fn check_companions(
     profile: &Profile,
     index: usize,

@@ -13,7 +13,10 @@ mod walk;
 
 use serde_json::Value;
 
-use bundle::{check_bundle_header, check_companions, declared_profile, index_entries, push};
+use bundle::{
+    check_bundle_header, check_companions, check_lab_result_entries, declared_profile,
+    index_entries, other_document_type, push,
+};
 
 pub(crate) use ids::cns_is_valid;
 
@@ -38,7 +41,22 @@ pub(crate) fn known_profiles() -> Vec<&'static str> {
 }
 
 /// Every violation of `bundle`, in document order; empty when it conforms.
+/// A lab result (REL, or a Composition without another known document
+/// type) is checked against the REL profiles; a document of another
+/// `BRTipoDocumento` type (the guide's prescription and dispensing examples)
+/// only against the rules every RNDS document follows, since its profiles
+/// are not in `schemas/`. What the simulator accepts.
 pub fn check_bundle(bundle: &Value) -> Vec<Violation> {
+    check(bundle, false)
+}
+
+/// [`check_bundle`] that accepts nothing but a lab result (REL): what
+/// rnds-drop itself must emit.
+pub fn check_lab_result(bundle: &Value) -> Vec<Violation> {
+    check(bundle, true)
+}
+
+fn check(bundle: &Value, lab_result_only: bool) -> Vec<Violation> {
     let mut out = Vec::new();
     let Some(root) = bundle.as_object() else {
         push(&mut out, "Bundle", "o documento não é um objeto JSON");
@@ -53,6 +71,7 @@ pub fn check_bundle(bundle: &Value) -> Vec<Violation> {
         return out;
     }
     check_bundle_header(root, &mut out);
+    // CONTRACT.md:74 (REL: three entries); R4 bdl-11 (any document).
     let Some(entries) = root.get("entry").and_then(Value::as_array) else {
         push(
             &mut out,
@@ -61,6 +80,10 @@ pub fn check_bundle(bundle: &Value) -> Vec<Violation> {
         );
         return out;
     };
+    let context = index_entries(entries, &mut out);
+    if !lab_result_only && other_document_type(&context).is_some() {
+        return out;
+    }
     if entries.len() != 3 {
         push(
             &mut out,
@@ -71,7 +94,7 @@ pub fn check_bundle(bundle: &Value) -> Vec<Violation> {
             ),
         );
     }
-    let context = index_entries(entries, &mut out);
+    check_lab_result_entries(&context, &mut out);
     for (i, entry) in context.entries.iter().enumerate() {
         let Some(resource) = entry.resource else {
             continue;
@@ -95,4 +118,4 @@ pub fn check_bundle(bundle: &Value) -> Vec<Violation> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

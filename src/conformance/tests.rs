@@ -254,3 +254,70 @@ fn date_times_need_their_utc_offset() {
     b["timestamp"] = json!("08/06/2021 10:30");
     assert_eq!(single(&b).location, "Bundle.timestamp");
 }
+
+/// The example bundles of the RNDS guide's sources (see
+/// tests/fixtures/rnds-ig/README.md), parsed.
+pub(crate) fn guide_examples() -> Vec<(String, Value)> {
+    let dir = format!("{}/tests/fixtures/rnds-ig", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| {
+            let text = std::fs::read_to_string(format!("{dir}/{n}")).unwrap();
+            (n, serde_json::from_str(&text).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn the_guides_example_bundles_conform() {
+    let examples = guide_examples();
+    assert_eq!(
+        examples.len(),
+        4,
+        "{:?}",
+        examples.iter().map(|e| &e.0).collect::<Vec<_>>()
+    );
+    for (name, bundle) in &examples {
+        assert_eq!(check_bundle(bundle), vec![], "{name}");
+    }
+}
+
+#[test]
+fn transient_full_urls_are_accepted_and_still_must_be_unique() {
+    let (_, rel) = guide_examples()
+        .into_iter()
+        .find(|(n, _)| n.starts_with("rel-"))
+        .unwrap();
+    assert_eq!(check_lab_result(&rel), vec![]);
+    let mut b = rel.clone();
+    b["entry"][2]["fullUrl"] = json!("urn:uuid:transient-1");
+    let v = check_bundle(&b);
+    assert!(
+        v.iter()
+            .any(|v| v.location == "Bundle.entry[2].fullUrl" && v.message.contains("repetido")),
+        "{v:#?}"
+    );
+    let mut b = rel;
+    b["entry"][0]["fullUrl"] = json!("urn:uuid:");
+    assert!(check_bundle(&b)
+        .iter()
+        .any(|v| v.location == "Bundle.entry[0].fullUrl"));
+}
+
+#[test]
+fn only_a_lab_result_passes_the_check_of_what_rnds_drop_emits() {
+    for (name, bundle) in guide_examples() {
+        let violations = check_lab_result(&bundle);
+        assert_eq!(
+            violations.is_empty(),
+            name.starts_with("rel-"),
+            "{name}: {violations:#?}"
+        );
+    }
+}

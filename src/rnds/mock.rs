@@ -1,5 +1,6 @@
-//! A small scripted RNDS for the client's own tests (mutual TLS on
-//! 127.0.0.1, token with a chosen lifetime, bundles stored by identifier,
+//! A small scripted RNDS for the client's own tests (TLS on 127.0.0.1; a
+//! client certificate is required on the token call only, as on RNDS,
+//! CONTRACT.md:37-43, token with a chosen lifetime, bundles stored by identifier,
 //! lookups, and a queue of faults: a status with `Retry-After`, or an answer
 //! lost after the bundle was stored). The full simulator lives in
 //! `crate::simulator`; this one lets each test script exact sequences.
@@ -105,7 +106,10 @@ pub(crate) async fn start(pki: &Pki, state: State) -> Mock {
     roots
         .add(CertificateDer::from_pem_file(&pki.ca_pem).unwrap())
         .unwrap();
+    // A certificate, when presented, must chain to the CA; the token call
+    // alone demands one (`handle`).
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
         .build()
         .unwrap();
     let (chain, key) = server_identity(pki);
@@ -129,8 +133,13 @@ pub(crate) async fn start(pki: &Pki, state: State) -> Mock {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
+                let certificate = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .is_some_and(|chain| !chain.is_empty());
                 let service = hyper::service::service_fn(move |request| {
-                    handle(state.clone(), base.clone(), request)
+                    handle(state.clone(), base.clone(), request, certificate)
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls), service)
@@ -163,7 +172,12 @@ fn operation_outcome(status: u16, text: &str) -> Answer {
     )
 }
 
-async fn handle(state: Arc<Mutex<State>>, base: String, request: Request<Incoming>) -> Answer {
+async fn handle(
+    state: Arc<Mutex<State>>,
+    base: String,
+    request: Request<Incoming>,
+    certificate: bool,
+) -> Answer {
     let method = request.method().clone();
     let version = request.version();
     // HTTP/2 requests carry an absolute URI; keep only path and query.
@@ -194,6 +208,9 @@ async fn handle(state: Arc<Mutex<State>>, base: String, request: Request<Incomin
     if path == "/api/token" {
         if method != hyper::Method::GET {
             return operation_outcome(405, "Method Not Allowed");
+        }
+        if !certificate {
+            return operation_outcome(401, "client certificate required");
         }
         s.tokens_issued += 1;
         let value = format!("tok-{}", s.tokens_issued);

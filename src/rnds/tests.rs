@@ -87,6 +87,49 @@ fn stored_id(mock: &Mock, lab_id: &str) -> Option<String> {
     mock.with(|s| s.documents.get(lab_id).and_then(|ids| ids.last().cloned()))
 }
 
+/// Like RNDS, the mock demands a client certificate on the token call only:
+/// without one, the token is refused over HTTP and an EHR call reaches the
+/// token check (no failed handshake).
+#[tokio::test]
+async fn the_mock_demands_a_certificate_on_the_token_call_only() {
+    use rustls::pki_types::pem::PemObject;
+    let s = setup(Duration::from_secs(1800)).await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_file(&s.pki.ca_pem).unwrap())
+        .unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(
+        rustls::crypto::ring::default_provider().into(),
+    )
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let http = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .build()
+        .unwrap();
+    let token = http
+        .get(format!("{}/api/token", s.mock.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 401);
+    let lookup = http
+        .get(format!("{}/api/fhir/r4/metadata", s.mock.base_url))
+        .header("X-Authorization-Server", "Bearer none")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lookup.status(), 401);
+    assert!(lookup.text().await.unwrap().contains("EHR-ERR882"));
+    // The lab's client, with its certificate, still gets its token.
+    assert!(matches!(
+        s.client().submit(bundle("CERT-1")).await,
+        Outcome::Accepted { .. }
+    ));
+}
+
 #[tokio::test]
 async fn submit_is_accepted_with_the_stored_id() {
     let s = setup(Duration::from_secs(1800)).await;

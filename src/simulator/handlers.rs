@@ -30,7 +30,12 @@ pub(super) async fn handle(
 ) -> Result<Reply, Infallible> {
     let path = request.uri().path().to_string();
     if path.starts_with("/api/") {
-        shared.count_method(request.method());
+        let user_agent = request
+            .headers()
+            .get(hyper::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        shared.count_method(request.method(), user_agent);
     }
     if path.starts_with("/api/") {
         let faults = shared.faults();
@@ -57,6 +62,7 @@ async fn route(
 ) -> Reply {
     let method = request.method().clone();
     match (&method, path) {
+        // CONTRACT.md:37-43: GET, mutual TLS on this call only.
         (&Method::GET, "/api/token") if !client_certificate => fail(
             shared,
             StatusCode::UNAUTHORIZED,
@@ -64,6 +70,7 @@ async fn route(
             "O serviço de token exige autenticação mútua TLS: apresente o certificado ICP-Brasil do laboratório.",
         ),
         (&Method::GET, "/api/token") => token(shared),
+        // CONTRACT.md:39: "POST answers 405".
         (_, "/api/token") => fail(
             shared,
             StatusCode::METHOD_NOT_ALLOWED,
@@ -85,7 +92,9 @@ async fn route(
         (&Method::GET, p) if p.starts_with(FHIR_BASE) => {
             super::lookups::lookup(&request, &p[FHIR_BASE.len()..], shared)
         }
-        // Known resources, a method RNDS does not offer on them.
+        // Known resources, a method RNDS does not offer on them: the
+        // contract names POST for Bundle (CONTRACT.md:51) and GET for the
+        // rest (:129).
         (_, p) if p.starts_with(FHIR_BASE) => {
             let mut reply = fail(
                 shared,

@@ -20,6 +20,8 @@ pub(super) struct Stats {
     pub by_method: BTreeMap<String, u64>,
     pub by_status: BTreeMap<String, u64>,
     pub by_error_code: BTreeMap<String, u64>,
+    /// `/api/` requests by `User-Agent` (empty when none was sent).
+    pub by_user_agent: BTreeMap<String, u64>,
 }
 
 /// State every connection shares.
@@ -122,10 +124,15 @@ impl Shared {
         }
     }
 
-    pub(super) fn count_method(&self, method: &hyper::Method) {
-        *lock(&self.stats)
+    pub(super) fn count_method(&self, method: &hyper::Method, user_agent: &str) {
+        let mut stats = lock(&self.stats);
+        *stats
             .by_method
             .entry(method.as_str().to_string())
+            .or_default() += 1;
+        *stats
+            .by_user_agent
+            .entry(user_agent.to_string())
             .or_default() += 1;
     }
 

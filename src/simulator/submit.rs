@@ -2,7 +2,9 @@
 //! (injected faults, media type, security headers, the requester, the
 //! body, the document's status, the profiles), then the store's decision
 //! (new, duplicate, replacement) and the `201` with its Location. Each
-//! step either passes or is the answer.
+//! step either passes or is the answer. Each refusal names its source:
+//! a line of `shared/rnds/CONTRACT.md`, a profile element (through
+//! `conformance`), or the RNDS error catalogue (`schemas/rnds_errors.toml`).
 //!
 //! Invariant: knows the contract and JSON; no `fhir::` or `rnds::` types.
 
@@ -56,7 +58,9 @@ async fn accept(
     Ok(created(shared, &host, &rnds_id))
 }
 
-/// Configured 429s (with `Retry-After`) and 5xx answers, before any check.
+/// Configured 429s (with `Retry-After`) and 5xx answers, before any check:
+/// faults the operator asked for (CONTRACT.md:153-154: treat 429/5xx as
+/// transient), not rules.
 fn injected_fault(faults: &Faults, shared: &Shared) -> Result<(), Answered> {
     if faults.rate_429 > 0.0 && crate::platform::random_unit() < faults.rate_429 {
         let mut reply = fail(
@@ -86,6 +90,9 @@ fn injected_fault(faults: &Faults, shared: &Shared) -> Result<(), Answered> {
     Ok(())
 }
 
+/// CONTRACT.md:52 (`Content-Type: application/fhir+json`); FHIR R4 http
+/// §3.1.0.1.10 also allows `application/json`, which the guide's npm
+/// client sends.
 fn media_type_is_json(request: &Request<Incoming>, shared: &Shared) -> Result<(), Answered> {
     let content_type = request
         .headers()
@@ -109,8 +116,9 @@ fn media_type_is_json(request: &Request<Incoming>, shared: &Shared) -> Result<()
     Ok(())
 }
 
-/// A valid token, and the professional of `Authorization` is the lab's
-/// requester (EHR-ERR906 otherwise).
+/// A valid token (CONTRACT.md:53, EHR-ERR882 at :147), an `Authorization`
+/// (EHR-ERR884 at :148), and the professional of `Authorization` is the
+/// lab's requester (CONTRACT.md:55-57, EHR-ERR906 at :149).
 fn professional_is_authorised(
     request: &Request<Incoming>,
     shared: &Shared,
@@ -130,7 +138,10 @@ fn professional_is_authorised(
     Ok(())
 }
 
-/// The body (at most 4 MiB) and its JSON.
+/// The body and its JSON (FHIR R4 http: an unparsable body is 400). The
+/// 4 MiB cap bounds the simulator's memory; it is not an RNDS rule
+/// (CONTRACT.md:153: no payload size is published), and a REL bundle is a
+/// few kB.
 async fn read_bundle(
     request: Request<Incoming>,
     shared: &Shared,
@@ -157,7 +168,8 @@ async fn read_bundle(
     }
 }
 
-/// The bundle's `BRRNDS-<id>` system is the lab's own (EHR-ERR881).
+/// The bundle's `BRRNDS-<id>` system is the lab's own (CONTRACT.md:146,
+/// EHR-ERR881).
 fn requester_is_authorised(bundle: &Value, shared: &Shared) -> Result<(), Answered> {
     let system = bundle["identifier"]["system"].as_str().unwrap_or("");
     if let Some(id) = system.strip_prefix(RNDS_SYSTEM_PREFIX) {
@@ -182,7 +194,7 @@ fn composition_of(bundle: &Value) -> Option<&Value> {
     })
 }
 
-/// Only `final` documents are accepted (EHR-ERR924).
+/// Only `final` documents are accepted (CONTRACT.md:150, EHR-ERR924).
 fn document_is_final(composition: Option<&Value>, shared: &Shared) -> Result<(), Answered> {
     if let Some(status) = composition.and_then(|c| c["status"].as_str()) {
         if status != "final" {
@@ -197,8 +209,9 @@ fn document_is_final(composition: Option<&Value>, shared: &Shared) -> Result<(),
     Ok(())
 }
 
-/// The profiles of `schemas/`: a 422 listing every violation with its
-/// location as the issue's `expression`.
+/// The profiles of `schemas/` (each rule sourced there or in
+/// `conformance`): a 422 listing every violation with its location as the
+/// issue's `expression`.
 fn bundle_conforms(bundle: &Value, shared: &Shared) -> Result<(), Answered> {
     let violations = conformance::check_bundle(bundle);
     if violations.is_empty() {
@@ -226,8 +239,10 @@ fn bundle_conforms(bundle: &Value, shared: &Shared) -> Result<(), Answered> {
 }
 
 /// Stores the document under a new RNDS id, as new or as the replacement
-/// its `relatesTo` names; the store refuses a reused identifier
-/// (EHR-ERR866) and a replacement of anything but the current document.
+/// its `relatesTo` names (CONTRACT.md:113-125); the store refuses a reused
+/// identifier (CONTRACT.md:145, EHR-ERR866) and a replacement of anything
+/// but the current document (CONTRACT.md:123: the replacement's id is the
+/// one to target next time).
 fn store_document(
     bundle: &Value,
     composition: Option<&Value>,

@@ -311,6 +311,36 @@ async fn token_answers_the_contract_json_over_http2_too() {
     sim.shutdown().await;
 }
 
+/// The example bundles of the RNDS guide's sources are accepted, with the
+/// simulator's requester id in place of the guide author's (EHR-ERR881 is
+/// per credential).
+#[tokio::test]
+async fn the_guides_example_bundles_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+    let system = format!(
+        "{}{}",
+        reply::RNDS_SYSTEM_PREFIX,
+        sim.identity().requester_id
+    );
+    for (n, (name, mut example)) in crate::conformance::tests::guide_examples()
+        .into_iter()
+        .enumerate()
+    {
+        example["identifier"]["system"] = json!(system);
+        example["identifier"]["value"] = json!(format!("GUIA-{n}"));
+        let sent = send(&sim, &client, &token, &example).await;
+        assert_eq!(
+            sent.status,
+            StatusCode::CREATED,
+            "{name}: {:?}",
+            sent.diagnostics()
+        );
+    }
+}
+
 #[tokio::test]
 async fn each_row_of_the_error_table() {
     let dir = tempfile::tempdir().unwrap();

@@ -327,6 +327,38 @@ async fn doctor_fails_clearly_for_an_unlinked_professional() {
     sim.shutdown().await;
 }
 
+/// Every RNDS call (token, lookups, bundle POST) says who is calling:
+/// `User-Agent: rnds-drop/<version>`, as the simulator records it.
+#[tokio::test]
+async fn every_call_carries_the_user_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(dir.path(), simulator::DEFAULT_TOKEN_LIFETIME).await;
+    let (report, out) = doctor(&sim.files().config_toml).await;
+    assert_eq!(report.exit_code(), 0, "{out}");
+    let client = Client::new(&config(&sim)).unwrap();
+    assert!(matches!(
+        client.submit(bundle("UA-1")).await,
+        Outcome::Accepted { .. }
+    ));
+    assert!(client.find_document("UA-1").await.is_ok());
+    let stats = sim.stats();
+    let requests: u64 = stats["by_method"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    let expected = format!("rnds-drop/{}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        stats["by_user_agent"],
+        json!({ expected: requests }),
+        "{stats}"
+    );
+    assert!(stats["by_method"]["POST"].as_u64().unwrap() >= 2, "{stats}");
+    assert!(stats["by_method"]["GET"].as_u64().unwrap() >= 4, "{stats}");
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn accepted_id_is_the_stored_one_and_find_document_agrees() {
     let dir = tempfile::tempdir().unwrap();
