@@ -76,3 +76,16 @@ pub(crate) fn rnds_refused(line: u64, lab_id: &str, message: &str) -> String {
          linha e deixe o arquivo de novo na pasta de entrada."
     )
 }
+
+/// The summary's `error` of a file that stopped being readable after its
+/// rows up to `last_line` were handled (sent, refused or reported).
+pub(crate) fn unreadable_after(why: &str, last_line: u64) -> String {
+    format!(
+        "o arquivo só pôde ser lido até a linha {last_line}; depois dela: {why}. As linhas \
+         até a {last_line} foram tratadas: as que chegaram à RNDS estão em enviados.csv (com \
+         o identificador da RNDS) e as com problema nos arquivos de erros. Nada depois da \
+         linha {last_line} foi enviado. Corrija o arquivo depois dessa linha (ou exporte-o \
+         de novo) e coloque-o na pasta de entrada: as linhas já enviadas não serão enviadas \
+         de novo."
+    )
+}

@@ -22,6 +22,9 @@ mod hostile;
 mod inspect;
 mod layouts;
 mod ledger_reset;
+// Kills the service binary with SIGKILL (see service_kill).
+#[cfg(unix)]
+mod never_lose;
 mod operations;
 mod packaging;
 mod report_kills;
