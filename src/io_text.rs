@@ -57,3 +57,45 @@ mod tests {
         );
     }
 }
+
+/// `name` when it has at most `max_bytes` bytes; otherwise its start (cut
+/// on a character boundary) and `~` with 16 hex digits of the whole name's
+/// SHA-256, `max_bytes` long at most, so two long names that share a start
+/// stay apart. For file names built from a lab's file name: most file
+/// systems refuse names over 255 bytes, and 110 accented characters are
+/// already 220.
+pub(crate) fn bounded_name(name: &str, max_bytes: usize) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    const TAIL: usize = 17;
+    if name.len() <= max_bytes {
+        return name.to_owned();
+    }
+    let mut cut = max_bytes.saturating_sub(TAIL);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut out = String::with_capacity(max_bytes);
+    out.push_str(&name[..cut]);
+    out.push('~');
+    for byte in &Sha256::digest(name.as_bytes())[..8] {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod bounded_name_tests {
+    use super::bounded_name;
+
+    #[test]
+    fn long_names_are_cut_on_a_character_and_kept_apart() {
+        let a = format!("{}a", "ã".repeat(110));
+        let b = format!("{}b", "ã".repeat(110));
+        let (short_a, short_b) = (bounded_name(&a, 120), bounded_name(&b, 120));
+        assert!(short_a.len() <= 120, "{}", short_a.len());
+        assert!(short_a.starts_with("ããã"));
+        assert_ne!(short_a, short_b);
+        assert_eq!(bounded_name("exames", 120), "exames");
+    }
+}

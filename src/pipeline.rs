@@ -214,6 +214,11 @@ pub(crate) fn process_file<S: Sink>(
                         chunk.push(unit);
                     }
                     Some(Err(e)) => {
+                        // The rows read before the failure are handled
+                        // first: the caller reports how far the file got.
+                        if !chunk.is_empty() && sender.send(Ok(chunk)).is_err() {
+                            return;
+                        }
                         let _ = sender.send(Err(e));
                         return;
                     }
@@ -231,7 +236,15 @@ pub(crate) fn process_file<S: Sink>(
         let mut totals = FileTotals::default();
         let mut ready: Option<Vec<RowOutcome>> = None;
         for chunk in receiver {
-            let chunk = chunk?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    if let Some(previous) = ready.take() {
+                        sink.chunk(previous).map_err(PipelineError::Sink)?;
+                    }
+                    return Err(e.into());
+                }
+            };
             let mut built: Vec<Processed> = Vec::new();
             let mut delivered = Ok(());
             rayon::in_place_scope(|scope| {

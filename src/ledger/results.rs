@@ -385,6 +385,17 @@ impl Ledger {
         self.rows_where("state IN ('sending', 'unknown')", [])
     }
 
+    /// Rows whose latest attempt came from `file_id` and reached a final
+    /// state at RNDS (stored or refused): what passes over the file have
+    /// achieved so far, whatever happened to the processes that ran them.
+    pub(crate) fn final_rows_of_file(&self, file_id: FileId) -> Result<u64, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COUNT(*) FROM results WHERE file_id = ?1
+             AND state IN ('accepted', 'accepted_id_unknown', 'rejected')",
+        )?;
+        Ok(stmt.query_row([file_id.0], |r| r.get(0))?)
+    }
+
     #[cfg(test)]
     /// Rows left `pending` by transient failures: send them again.
     pub(crate) fn pending(&self) -> Result<Vec<ResultRecord>, LedgerError> {

@@ -112,3 +112,16 @@ pub(crate) fn lab_id_without_identity(line: u64, lab_id: &str) -> String {
          de novo."
     )
 }
+
+/// The summary's `error` of a file that stopped being readable after its
+/// rows up to `last_line` were handled (sent, refused or reported).
+pub(crate) fn unreadable_after(why: &str, last_line: u64) -> String {
+    format!(
+        "o arquivo só pôde ser lido até a linha {last_line}; depois dela: {why}. As linhas \
+         até a {last_line} foram tratadas: as que chegaram à RNDS estão em enviados.csv (com \
+         o identificador da RNDS) e as com problema nos arquivos de erros. Nada depois da \
+         linha {last_line} foi enviado. Corrija o arquivo depois dessa linha (ou exporte-o \
+         de novo) e coloque-o na pasta de entrada: as linhas já enviadas não serão enviadas \
+         de novo."
+    )
+}

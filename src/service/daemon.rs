@@ -27,13 +27,18 @@ use super::ServiceError;
 mod admit;
 mod next_step;
 
+use admit::Unadmitted;
+
 /// Longest wait between two passes over a file with pending rows.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
-/// Reads of one version of a file that may produce no row (the reader
-/// refused it, or the process died reading it) before it goes to `falhas/`:
-/// the second look lets a file still being copied arrive; a third would
-/// let a file that kills the service do so forever.
+/// Reads of one version of a file that may get nowhere (the reader refused
+/// it, from its start or part-way, or the process died reading it, with no
+/// new row of it final at RNDS since) before it goes to `falhas/`: the
+/// second look lets a file still being copied arrive; a third would let a
+/// file that kills the service, or fails at the same place, do so forever.
+/// A pass killed while its rows were being sent got somewhere (rows
+/// reached RNDS), so it does not count.
 const MAX_READS_WITHOUT_ROWS: u32 = 2;
 
 /// Runs the service until `shutdown` completes: resolves unresolved rows,
@@ -70,6 +75,8 @@ pub async fn run(
         config_error_logged: false,
         finished: FinishedFiles::default(),
         ops,
+        unadmitted: Vec::new(),
+        digest_failures: std::collections::HashMap::new(),
     };
     let waiting = service.serve(&mut inboxes).await;
     tracing::info!(
@@ -203,9 +210,20 @@ impl Service {
             .map(|(i, a)| (i, a.next_try));
         let far = Instant::now() + Duration::from_secs(3600);
         let recheck = self.finished.next_check();
+        let admission_due = self.unadmitted.iter().map(|u| u.next_try).min();
         let picked = tokio::select! {
             biased;
             () = until_stopped(self.stop.clone()) => return Turn::Stop,
+            () = tokio::time::sleep_until(admission_due.unwrap_or(far).into()), if admission_due.is_some() => {
+                let now = Instant::now();
+                let (due, later): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut self.unadmitted).into_iter().partition(|u| u.next_try <= now);
+                self.unadmitted = later;
+                for unadmitted in due {
+                    self.admit_or_retry(unadmitted, waiting).await;
+                }
+                return Turn::Again;
+            }
             () = tokio::time::sleep_until(due.map_or(far, |d| d.1).into()), if due.is_some() => {
                 let Some((index, _)) = due else { return Turn::Again };
                 Picked::Retry(waiting.swap_remove(index))
@@ -213,11 +231,8 @@ impl Service {
             () = tokio::time::sleep_until(recheck.unwrap_or(far).into()), if recheck.is_some() => {
                 let changed = self.finished.changed(Instant::now());
                 for claimed in changed {
-                    match self.admit(claimed, true).await {
-                        Ok(active) => waiting.push(active),
-                        // Stays in processando/, resumed on the next start.
-                        Err(e) => tracing::error!("{e}"),
-                    }
+                    let unadmitted = Unadmitted::new(claimed, true);
+                    self.admit_or_retry(unadmitted, waiting).await;
                 }
                 return Turn::Again;
             }
@@ -225,15 +240,26 @@ impl Service {
         };
         match picked {
             Picked::Retry(active) => Turn::Process(active),
-            Picked::New(claimed) => match self.admit(claimed, false).await {
-                Ok(active) => Turn::Process(active),
-                Err(e) => {
-                    // The file stays in processando/ and is resumed on the
-                    // next start.
-                    tracing::error!("{e}");
-                    Turn::Again
+            Picked::New(claimed) => {
+                let unadmitted = Unadmitted::new(claimed, false);
+                let claimed = unadmitted.claimed.clone();
+                match self.admit(claimed, false).await {
+                    Ok(active) => Turn::Process(active),
+                    Err(e) => {
+                        self.admission_failed(unadmitted, &e);
+                        Turn::Again
+                    }
                 }
-            },
+            }
+        }
+    }
+
+    /// Admits a claimed file into `waiting`, or keeps it for another try.
+    async fn admit_or_retry(&mut self, unadmitted: Unadmitted, waiting: &mut Vec<Active>) {
+        let claimed = unadmitted.claimed.clone();
+        match self.admit(claimed, unadmitted.changed_after_finish).await {
+            Ok(active) => waiting.push(active),
+            Err(e) => self.admission_failed(unadmitted, &e),
         }
     }
 
@@ -332,6 +358,10 @@ struct Service {
     finished: FinishedFiles,
     /// Progress lines, file outcomes for `/metrics` and alerts.
     ops: Ops,
+    /// Claimed files whose admission failed, tried again when due.
+    unadmitted: Vec<Unadmitted>,
+    /// Per claimed file, hashing threads that died on it.
+    digest_failures: std::collections::HashMap<std::path::PathBuf, u32>,
 }
 
 impl Service {
@@ -351,15 +381,20 @@ impl Service {
         if self.last_line_unfinished(active, before, changed, now) {
             return Ok(Next::Wait);
         }
-        let earlier_reads = active.claimed.begin_read(&before)?;
+        // What earlier passes achieved, kills included: the rows they left
+        // `sending` were settled at start, before this.
+        let progress = self.ledger.final_rows_of_file(active.file_id)?;
+        let earlier_reads = active.claimed.begin_read(&before, progress)?;
         let paths = self.paths_for(active);
         if earlier_reads >= MAX_READS_WITHOUT_ROWS {
-            self.set_aside_unreadable(active, earlier_reads, &paths, before)?;
+            self.set_aside_unreadable(active, earlier_reads, progress, &paths, before)?;
             return Ok(Next::Done);
         }
         let report = self.pass_over_snapshot(active, before, &paths).await?;
         active.passes += 1;
-        if !report.unreadable {
+        // An unreadable pass keeps its count (see MAX_READS_WITHOUT_ROWS),
+        // unless RNDS was down meanwhile: its rows wait, not the file's fault.
+        if !report.unreadable || !report.pending.is_empty() {
             active.claimed.clear_failed_reads();
         }
         self.after_read(active, report, earlier_reads, &paths)
@@ -431,29 +466,41 @@ impl Service {
         true
     }
 
-    /// Reads that never produced a row (the service stopped or ran out of
-    /// memory on this file): it goes to `falhas/` so the others go on.
+    /// Reads that got nowhere (the service stopped or ran out of memory on
+    /// this file, with no new row of it final at RNDS since): it goes to
+    /// `falhas/` so the others go on. `final_rows`: its rows that reached a
+    /// final state at RNDS in earlier passes.
     fn set_aside_unreadable(
         &mut self,
         active: &mut Active,
         earlier_reads: u32,
+        final_rows: u64,
         paths: &OutputPaths,
         before: FileLook,
     ) -> Result<(), ServiceError> {
         let sha = crate::input::sha256_file(&active.claimed.work_path).unwrap_or_default();
+        let earlier = if final_rows == 0 {
+            "sem produzir nenhuma linha".to_owned()
+        } else {
+            format!(
+                "sem avançar ({final_rows} linha(s) dele já tinham chegado à RNDS antes, \
+                 aceitas ou recusadas: o registro de envios as guarda e elas não serão \
+                 enviadas de novo)"
+            )
+        };
         let summary = Summary::unreadable(
             active.claimed.original_name.clone(),
             sha,
             None,
             format!(
-                "a leitura deste arquivo foi interrompida {earlier_reads} vezes sem produzir \
-                 nenhuma linha (o serviço parou ou ficou sem memória ao lê-lo). Ele foi posto \
-                 de lado para não travar os demais: confira se é mesmo a exportação de \
-                 exames; se for muito grande, divida-o ou salve-o como CSV e coloque-o de \
-                 novo na pasta de entrada."
+                "a leitura deste arquivo foi interrompida {earlier_reads} vezes {earlier} \
+                 (o serviço parou ou ficou sem memória ao lê-lo). Ele foi posto de lado para \
+                 não travar os demais: confira se é mesmo a exportação de exames; se for \
+                 muito grande, divida-o ou salve-o como CSV e coloque-o de novo na pasta de \
+                 entrada."
             ),
         );
-        self.fail(active, &summary, paths, Some(before))
+        self.fail(active, &summary, None, paths, Some(before))
     }
 
     /// One pass over the bytes the file had at `before` (what the writer
@@ -471,15 +518,10 @@ impl Service {
         job.self_check_every = 1;
         job.read.byte_limit = Some(before.len);
         let claimed = &active.claimed;
-        let mut rows_came = false;
-        let mut progress_line = self.ops.file_progress(&claimed.original_name);
-        let mut on_rows = |progress: &crate::ops::PassProgress| {
-            if !rows_came {
-                rows_came = true;
-                claimed.clear_failed_reads();
-            }
-            progress_line(progress);
-        };
+        // Rows coming do not clear the count of reads that got nowhere:
+        // only the end of the pass does (a file failing part-way, or
+        // killing the service part-way, must not be read for ever).
+        let mut on_rows = self.ops.file_progress(&claimed.original_name);
         let passed = run_pass(
             &claimed.work_path,
             job,
@@ -527,6 +569,11 @@ impl Service {
         if !report.unreadable {
             return self.after_pass(active, report, paths, after);
         }
+        if !report.pending.is_empty() {
+            // RNDS was down while the readable part was sent: those rows
+            // wait like any pending row; the file is judged once they went.
+            return self.keep_pending(active, report);
+        }
         let quiet = quiet_period(settle);
         if earlier_reads + 1 < MAX_READS_WITHOUT_ROWS {
             active.next_try = Instant::now() + quiet;
@@ -546,7 +593,7 @@ impl Service {
                     .into(),
             );
         }
-        self.fail(active, &report.summary, paths, after)?;
+        self.fail(active, &report.summary, report.outputs, paths, after)?;
         Ok(Next::Done)
     }
 }

@@ -191,7 +191,7 @@ pub(crate) async fn file_sha256(path: std::path::PathBuf) -> Result<String, Serv
     digest_on_blocking_thread(move || crate::input::sha256_file(&path)).await
 }
 
-async fn digest_on_blocking_thread(
+pub(crate) async fn digest_on_blocking_thread(
     digest: impl FnOnce() -> std::io::Result<String> + Send + 'static,
 ) -> Result<String, ServiceError> {
     match tokio::task::spawn_blocking(digest).await {

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::ledger::{FileId, Ledger};
 use crate::pipeline::{self, FileHeader, FileJob, FileTotals, PipelineError, RowOutcome};
-use crate::report::Summary;
+use crate::report::{wording, Summary};
 use crate::rnds::Client;
 
 use super::chunk::PassState;
@@ -89,6 +89,7 @@ pub(super) async fn run_pass(
         summary: None,
         outputs: None,
         rows_seen: 0,
+        last_line: 0,
         pending: Vec::new(),
         config_error: None,
         halt: None,
@@ -198,14 +199,30 @@ fn stopped(state: &mut PassState<'_>, name: String) -> PassReport {
     }
 }
 
-/// The file could not be read: a summary that says why, nothing else.
+/// The file could not be read. Before any row: a summary that says why,
+/// nothing else. Part-way, after rows were handled (some maybe already at
+/// RNDS): the pass's reports of those rows (`enviados.csv` with their RNDS
+/// ids, the errors files) and a summary saying from where the file could
+/// not be read.
 fn unreadable(state: &mut PassState<'_>, path: &Path, name: String, why: String) -> PassReport {
     let sha = crate::input::sha256_file(path).unwrap_or_default();
     let format = state.summary.as_ref().and_then(|s| s.format);
+    let (summary, outputs) = match (state.summary.take(), state.outputs.take()) {
+        (Some(mut summary), Some(outputs)) if state.rows_seen > 0 => {
+            summary.sha256 = sha;
+            summary.rows_total = state.rows_seen;
+            summary.rows_invalid = state.counts.invalid;
+            summary.rows_valid = state.rows_seen.saturating_sub(state.counts.invalid);
+            state.counts.fill(&mut summary);
+            summary.error = Some(wording::unreadable_after(&why, state.last_line));
+            (summary, Some(outputs))
+        }
+        _ => (Summary::unreadable(name, sha, format, why), None),
+    };
     PassReport {
-        summary: Summary::unreadable(name, sha, format, why),
-        outputs: None,
-        pending: Vec::new(),
+        summary,
+        outputs,
+        pending: std::mem::take(&mut state.pending),
         config_error: state.config_error.take(),
         unreadable: true,
         interrupted: false,

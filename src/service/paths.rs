@@ -24,6 +24,7 @@ impl OutputPaths {
     /// after the instant when a report of that second already exists (the
     /// same file dropped twice within a second must not overwrite).
     pub(crate) fn timestamped(outbox: &Path, stem: &str, instant: &str) -> OutputPaths {
+        let stem = bounded_stem(stem);
         let mut n = 1u32;
         loop {
             let name = if n == 1 {
@@ -48,14 +49,43 @@ impl OutputPaths {
 
     /// `send`'s names: `<stem>.*` like `check`, plus the bundles file.
     pub(crate) fn plain(out_dir: &Path, stem: &str) -> OutputPaths {
+        let stem = bounded_stem(stem);
         OutputPaths {
-            reports: ReportPaths::new(out_dir, stem),
+            reports: ReportPaths::new(out_dir, &stem),
             bundles: Some(out_dir.join(format!("{stem}.bundles.ndjson"))),
         }
     }
 }
 
+/// Longest report stem, in bytes: with the instant, a `_N`, the longest
+/// kind (`.enviados.csv`) and a temporary file's prefix and suffix, a name
+/// stays well under the 255 bytes file systems allow. A longer file name
+/// (110 accented characters are 220 bytes) is cut, with a digest of the
+/// whole stem so two long names stay apart; `resumo.json` still names the
+/// file in full.
+const MAX_STEM_BYTES: usize = 120;
+
+fn bounded_stem(stem: &str) -> String {
+    crate::io_text::bounded_name(stem, MAX_STEM_BYTES)
+}
+
 pub(super) fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> ServiceError {
     let path = path.to_path_buf();
     move |source| ServiceError::Output { path, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_names_of_a_long_file_name_are_bounded() {
+        let stem = "ã".repeat(110);
+        let paths = OutputPaths::timestamped(Path::new("/saida"), &stem, "20261103T164000");
+        for name in [&paths.reports.summary, &paths.reports.errors_xlsx] {
+            let name = name.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(name.len() <= 160, "{} bytes: {name}", name.len());
+            assert!(name.starts_with("ããã"), "{name}");
+        }
+    }
 }

@@ -50,6 +50,20 @@ pub(crate) fn failpoint(name: &str) {
 #[cfg(not(debug_assertions))]
 pub(crate) fn failpoint(_name: &str) {}
 
+/// Test seam like [`failpoint`], for defects rather than kills: with
+/// `RNDS_DROP_FAILPOINT=<name>` a debug build panics at that point (the
+/// caller must survive it). Release builds do not read the variable.
+#[cfg(debug_assertions)]
+pub(crate) fn failpoint_panic(name: &str) {
+    assert!(
+        std::env::var_os("RNDS_DROP_FAILPOINT").is_none_or(|v| v != name),
+        "failpoint {name}"
+    );
+}
+
+#[cfg(not(debug_assertions))]
+pub(crate) fn failpoint_panic(_name: &str) {}
+
 /// Exit code of a process stopped by [`failpoint`].
 pub const FAILPOINT_EXIT: i32 = 86;
 

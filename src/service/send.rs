@@ -82,7 +82,7 @@ pub async fn send_files(
             work_path: &absolute,
         })?;
         let mut file_progress = |p: &crate::ops::PassProgress| progress(index, p.read);
-        let report = run_pass(
+        let mut report = run_pass(
             file,
             job,
             file_id,
@@ -96,24 +96,39 @@ pub async fn send_files(
         )
         .await?;
         let reports = paths.reports.clone();
-        if report.unreadable {
-            crate::report::discard_files(
-                [&reports.errors_csv, &reports.errors_xlsx, &reports.sent_csv]
-                    .into_iter()
-                    .chain(paths.bundles.as_ref())
-                    .map(PathBuf::as_path),
-            );
-            report
-                .summary
-                .write(&reports.summary)
-                .map_err(|source| ServiceError::Output {
-                    path: reports.summary.clone(),
-                    source,
-                })?;
-            ledger.finish_file(file_id, FileState::Failed, &absolute)?;
-        } else if let Some(outputs) = report.outputs {
-            outputs.publish(&report.summary, &mut ledger, file_id, "resumo")?;
-            ledger.finish_file(file_id, FileState::Processed, &absolute)?;
+        match (report.unreadable, report.outputs.take()) {
+            // Unreadable part-way: the rows handled before (some at RNDS)
+            // are reported with the summary saying from where it failed.
+            (true, Some(outputs)) => {
+                outputs.publish(
+                    &report.summary,
+                    &mut ledger,
+                    file_id,
+                    super::publish::KIND_UNREADABLE,
+                )?;
+                ledger.finish_file(file_id, FileState::Failed, &absolute)?;
+            }
+            (true, None) => {
+                crate::report::discard_files(
+                    [&reports.errors_csv, &reports.errors_xlsx, &reports.sent_csv]
+                        .into_iter()
+                        .chain(paths.bundles.as_ref())
+                        .map(PathBuf::as_path),
+                );
+                report
+                    .summary
+                    .write(&reports.summary)
+                    .map_err(|source| ServiceError::Output {
+                        path: reports.summary.clone(),
+                        source,
+                    })?;
+                ledger.finish_file(file_id, FileState::Failed, &absolute)?;
+            }
+            (false, Some(outputs)) => {
+                outputs.publish(&report.summary, &mut ledger, file_id, "resumo")?;
+                ledger.finish_file(file_id, FileState::Processed, &absolute)?;
+            }
+            (false, None) => {}
         }
         let stop_now = report.config_error.is_some();
         results.push(SentFile {

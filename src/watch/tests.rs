@@ -124,14 +124,14 @@ fn reads_without_rows_are_counted_durably_per_version_and_cleared_on_finish() {
     scanner.poll(t0 + SETTLE).unwrap();
     let claimed = scanner.claim(&file).unwrap().expect("claimed");
     let look = claimed.look().unwrap();
-    assert_eq!(claimed.begin_read(&look).unwrap(), 0);
-    assert_eq!(claimed.begin_read(&look).unwrap(), 1);
+    assert_eq!(claimed.begin_read(&look, 0).unwrap(), 0);
+    assert_eq!(claimed.begin_read(&look, 0).unwrap(), 1);
     // A new process finds the count through its leftovers.
     let resumed = scanner.leftovers().unwrap().remove(0);
-    assert_eq!(resumed.reads_without_rows(&look), 2);
+    assert_eq!(resumed.reads_without_rows(&look, 0), 2);
     resumed.clear_failed_reads();
-    assert_eq!(claimed.reads_without_rows(&look), 0);
-    claimed.begin_read(&look).unwrap();
+    assert_eq!(claimed.reads_without_rows(&look, 0), 0);
+    claimed.begin_read(&look, 0).unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
     claimed.finish(Disposition::Failed, day).unwrap();
     let markers = dir.path().join(".rnds-drop/tentativas");

@@ -202,24 +202,29 @@ impl ClaimedFile {
     }
 
     #[cfg(test)]
-    /// Reads of this version of the file (`look`) that produced no row:
-    /// the process died while reading it, or the reader refused it.
-    pub(crate) fn reads_without_rows(&self, look: &FileLook) -> u32 {
-        self.attempts().count(look)
+    /// Reads of this version of the file (`look`) that got nowhere (at
+    /// `progress`, see [`ClaimedFile::begin_read`]): the process died
+    /// while reading it, or the reader refused it.
+    pub(crate) fn reads_without_rows(&self, look: &FileLook, progress: u64) -> u32 {
+        self.attempts().count(look, progress)
     }
 
     /// Records, durably, that a read of this version begins; returns the
-    /// reads without rows before this one.
-    pub fn begin_read(&self, look: &FileLook) -> Result<u32, WatchError> {
+    /// reads that got nowhere before this one. `progress` is the caller's
+    /// measure of what earlier reads achieved (rows of the file final at
+    /// RNDS): when it changed since the last read began, that read got
+    /// somewhere and the count starts again.
+    pub fn begin_read(&self, look: &FileLook, progress: u64) -> Result<u32, WatchError> {
         self.attempts()
-            .begin(look)
+            .begin(look, progress)
             .map_err(|source| WatchError::WorkDir {
                 path: self.work.attempts_dir(),
                 source,
             })
     }
 
-    /// The reader produced rows (or finished): the file is readable.
+    /// The read finished (or was stopped, or failed through no fault of
+    /// the file): forget the count.
     pub(crate) fn clear_failed_reads(&self) {
         if let Err(e) = self.attempts().clear() {
             tracing::warn!(arquivo = %self.original_name, "não foi possível apagar o marcador de tentativas: {e}");

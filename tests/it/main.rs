@@ -29,6 +29,9 @@ mod layouts;
 #[cfg(unix)]
 mod leaks;
 mod ledger_reset;
+// Kills the service binary with SIGKILL (see service_kill).
+#[cfg(unix)]
+mod never_lose;
 mod operations;
 mod packaging;
 mod report_kills;

@@ -104,6 +104,8 @@ pub(super) struct PassState<'a> {
     pub(super) summary: Option<Summary>,
     pub(super) outputs: Option<Outputs>,
     pub(super) rows_seen: u64,
+    /// The last line (or sheet row) of the rows handled so far.
+    pub(super) last_line: u64,
     pub(super) pending: Vec<PendingRow>,
     pub(super) config_error: Option<String>,
     /// Why nothing more is sent in this pass (configuration error, or RNDS
@@ -138,6 +140,8 @@ impl PassState<'_> {
         let mut entries: Vec<Entry> = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             self.rows_seen += 1;
+            let (RowOutcome::Valid { row, .. } | RowOutcome::Invalid { row, .. }) = &outcome;
+            self.last_line = self.last_line.max(row.line);
             entries.push(match outcome {
                 RowOutcome::Valid {
                     row,

@@ -9,7 +9,7 @@ use crate::watch::ClaimedFile;
 use super::super::freshness::Freshness;
 use super::super::publish::already_reported;
 use super::super::ServiceError;
-use super::{Active, Service};
+use super::{retry_delay, Active, Service};
 
 impl Service {
     /// Records a newly claimed file, or finds the ledger record of one
@@ -33,7 +33,7 @@ impl Service {
             tracing::info!(arquivo = %claimed.original_name, "retomando arquivo de uma execução anterior");
             (record.id, pending, already_reported(&record))
         } else {
-            let sha = super::super::file_sha256(claimed.work_path.clone()).await?;
+            let sha = self.digest_for_admission(&claimed).await?;
             let inbox = &self.config.inbox[claimed.inbox_index].path;
             let id = super::super::blocking(|| {
                 self.ledger.record_file(&NewFile {
@@ -68,4 +68,84 @@ impl Service {
             awaiting_quiet: None,
         })
     }
+
+    /// The file's SHA-256 for its ledger record. A hashing thread that died
+    /// on this file ([`MAX_DIGEST_FAILURES`] times) is a defect met on its
+    /// content: the file is recorded without a digest (like one that could
+    /// not be opened) so the pass that follows reports it, never left in
+    /// `processando/` without a report.
+    async fn digest_for_admission(
+        &mut self,
+        claimed: &ClaimedFile,
+    ) -> Result<String, ServiceError> {
+        let path = claimed.work_path.clone();
+        let digest = super::super::digest_on_blocking_thread(move || {
+            super::super::publish::failpoint_panic("sha256-admissao");
+            crate::input::sha256_file(&path)
+        })
+        .await;
+        match digest {
+            Err(e) => {
+                let failures = self
+                    .digest_failures
+                    .entry(claimed.work_path.clone())
+                    .or_default();
+                *failures += 1;
+                if *failures < MAX_DIGEST_FAILURES {
+                    return Err(e);
+                }
+                tracing::error!(
+                    arquivo = %claimed.original_name,
+                    "o SHA-256 do arquivo não pôde ser calculado ({e}); ele segue sem ele"
+                );
+                self.digest_failures.remove(&claimed.work_path);
+                Ok(String::new())
+            }
+            Ok(sha) => {
+                self.digest_failures.remove(&claimed.work_path);
+                Ok(sha)
+            }
+        }
+    }
+
+    /// A file whose admission failed (the ledger could not record it, its
+    /// digest died) is tried again after a growing delay, without waiting
+    /// for a restart.
+    pub(super) fn admission_failed(&mut self, unadmitted: Unadmitted, error: &ServiceError) {
+        let failures = unadmitted.failures + 1;
+        let delay = retry_delay(failures);
+        tracing::error!(
+            arquivo = %unadmitted.claimed.original_name,
+            nova_tentativa_em_s = delay.as_secs(),
+            "{error}; o arquivo fica em processando/ e será registrado de novo"
+        );
+        self.unadmitted.push(Unadmitted {
+            failures,
+            next_try: Instant::now() + delay,
+            ..unadmitted
+        });
+    }
+}
+
+/// Digests that died on one file before it is recorded without one.
+const MAX_DIGEST_FAILURES: u32 = 3;
+
+impl Unadmitted {
+    pub(super) fn new(claimed: ClaimedFile, changed_after_finish: bool) -> Unadmitted {
+        Unadmitted {
+            claimed,
+            changed_after_finish,
+            failures: 0,
+            next_try: Instant::now(),
+        }
+    }
+}
+
+/// A claimed file not admitted yet (see [`Service::admission_failed`]).
+pub(super) struct Unadmitted {
+    pub(super) claimed: ClaimedFile,
+    /// Taken back from `processados/` or `falhas/` (see [`Service::admit`]).
+    pub(super) changed_after_finish: bool,
+    pub(super) failures: u32,
+    pub(super) next_try: Instant,
 }

@@ -10,6 +10,7 @@ use crate::report::Summary;
 use crate::watch::{Disposition, FileLook};
 
 use super::super::freshness::{quiet_period, recheck_period};
+use super::super::outputs::Outputs;
 use super::super::pass::PassReport;
 use super::super::paths::OutputPaths;
 use super::super::publish::{publish_summary, KIND_UNREADABLE};
@@ -24,25 +25,33 @@ impl Service {
         OutputPaths::timestamped(&inbox.outbox, &stem, &report_instant(&self.config))
     }
 
-    /// Writes the summary saying why, moves the file to `falhas/` (watched
-    /// a while for late writes: a copy that resumes is read again).
+    /// Writes the summary saying why (with the reports of the rows handled
+    /// before the file stopped being readable, when there are `outputs`),
+    /// moves the file to `falhas/` (watched a while for late writes: a
+    /// copy that resumes is read again).
     pub(super) fn fail(
         &mut self,
         active: &Active,
         summary: &Summary,
+        outputs: Option<Outputs>,
         paths: &OutputPaths,
         look: Option<FileLook>,
     ) -> Result<(), ServiceError> {
         let summary_path = &paths.reports.summary;
         let today = self.today();
         let stored = blocking(|| -> Result<_, ServiceError> {
-            publish_summary(
-                summary,
-                paths,
-                &mut self.ledger,
-                active.file_id,
-                KIND_UNREADABLE,
-            )?;
+            match outputs {
+                Some(outputs) => {
+                    outputs.publish(summary, &mut self.ledger, active.file_id, KIND_UNREADABLE)?;
+                }
+                None => publish_summary(
+                    summary,
+                    paths,
+                    &mut self.ledger,
+                    active.file_id,
+                    KIND_UNREADABLE,
+                )?,
+            }
             let stored = active.claimed.finish(Disposition::Failed, today)?;
             self.ledger
                 .finish_file(active.file_id, FileState::Failed, &stored)?;
@@ -177,7 +186,7 @@ impl Service {
 
     /// Rows pending: the pending report once it is due, then the next try
     /// (backing off, a minute after a configuration error).
-    fn keep_pending(
+    pub(super) fn keep_pending(
         &mut self,
         active: &mut Active,
         report: PassReport,

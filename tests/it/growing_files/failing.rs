@@ -65,8 +65,8 @@ async fn a_file_whose_reading_was_interrupted_twice_goes_to_falhas() {
     let ready = scanner.poll(Instant::now()).unwrap().ready;
     let claimed = scanner.claim(&ready[0]).unwrap().expect("claimed");
     let look = claimed.look().unwrap();
-    claimed.begin_read(&look).unwrap();
-    claimed.begin_read(&look).unwrap();
+    claimed.begin_read(&look, 0).unwrap();
+    claimed.begin_read(&look, 0).unwrap();
 
     service.start();
     let reports = service.reports("bomba", 1, Duration::from_secs(30)).await;
