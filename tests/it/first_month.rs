@@ -162,3 +162,95 @@ fn the_fix_loop_goes_through_excel_and_enviados_names_each_result() {
         "{maria}"
     );
 }
+
+/// `rnds-drop check --config <config> --out <out> <input>`; its exit code
+/// and the `resumo.json` it wrote.
+fn check(config: &Path, out: &Path, input: &Path) -> (Option<i32>, serde_json::Value, String) {
+    let run = rnds_drop()
+        .args(["check", "--config"])
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .arg(input)
+        .output()
+        .expect("binary runs");
+    let stem = input.file_stem().unwrap().to_string_lossy().into_owned();
+    let summary = std::fs::read(out.join(format!("{stem}.resumo.json"))).expect("resumo.json");
+    (
+        run.status.code(),
+        serde_json::from_slice(&summary).expect("JSON"),
+        stdout(&run),
+    )
+}
+
+/// The test lab plus the `[[inbox]]` of a layout fixture case, and `extra`.
+fn layout_config(dir: &Path, case: &str, extra: &str) -> PathBuf {
+    let fixtures = harness::fixtures();
+    let text = format!(
+        "{}\n{}\n{extra}",
+        std::fs::read_to_string(fixtures.join("lab.toml")).unwrap(),
+        std::fs::read_to_string(fixtures.join("layouts").join(case).join("inbox.toml")).unwrap()
+    );
+    let path = dir.join(format!("{case}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Item 8: a GAL batch export without the preset's optional columns
+/// (`valorReferencia`, `observacao`) maps exactly as the full one; a
+/// configured column the file lacks lists the file's own headers.
+#[test]
+fn a_preset_maps_an_export_that_lacks_its_optional_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let full = harness::fixtures().join("layouts/gal_lote/input.csv");
+    let text = std::fs::read_to_string(&full).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let dropped: Vec<usize> = ["valorReferencia", "observacao"]
+        .iter()
+        .map(|name| header.iter().position(|h| h == name).unwrap())
+        .collect();
+    let mut lean = String::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line
+            .split(',')
+            .enumerate()
+            .filter(|(i, _)| !dropped.contains(i))
+            .map(|(_, c)| c)
+            .collect();
+        lean.push_str(&cells.join(","));
+        lean.push('\n');
+    }
+    let lean_path = dir.path().join("lote_sem_opcionais.csv");
+    std::fs::write(&lean_path, lean).unwrap();
+
+    let config = layout_config(dir.path(), "gal_lote", "");
+    let (full_code, full_summary, _) = check(&config, &dir.path().join("1"), &full);
+    let (code, summary, out) = check(&config, &dir.path().join("2"), &lean_path);
+    assert_eq!(code, full_code, "{out}");
+    assert!(summary["rows_valid"].as_u64().unwrap() > 0, "{summary}");
+    for key in ["rows_valid", "rows_invalid", "rows_skipped"] {
+        assert_eq!(summary[key], full_summary[key], "{key}: {summary}");
+    }
+
+    // A column the lab itself names is still required, and the message
+    // lists the file's headers, once each, not the layout's inner names.
+    let config = layout_config(dir.path(), "gal_lote", "");
+    let own = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("patient_cns = \"cns\"", "patient_cns = \"cartao_sus\"");
+    std::fs::write(&config, own).unwrap();
+    let (_, summary, _) = check(&config, &dir.path().join("3"), &lean_path);
+    let message = summary["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "coluna_configurada_ausente")
+        .unwrap_or_else(|| panic!("{summary}"))["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = message.split("Colunas do arquivo: ").nth(1).unwrap();
+    assert!(!listed.contains("(exam_code)"), "{message}");
+    assert_eq!(listed.matches("\"codigoAmostra\"").count(), 1, "{message}");
+    assert!(listed.contains("\"coronavirusncov\""), "{message}");
+}
