@@ -1,5 +1,5 @@
 //! `rnds-drop check`: one input file → `<stem>.bundles.ndjson`,
-//! `<stem>.erros.csv` (plus `.erros.xlsx` for XLSX input) and
+//! `<stem>.erros.csv` (plus `.erros.xlsx`, the one staff fix) and
 //! `<stem>.resumo.json` in an output folder. Offline: no network, no ledger.
 //!
 //! Invariant: glue only. The core decides what is valid; `report` decides
@@ -8,8 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::input::Format;
-use crate::model::RowIssue;
+use crate::model::{Field, RowIssue};
 use crate::pipeline::{self, FileHeader, FileJob, PipelineError, RowOutcome};
 use crate::report::{AtomicFile, ErrorsCsv, ErrorsXlsx, IssueLog, ReportPaths, Summary};
 
@@ -373,13 +372,9 @@ impl Outputs {
             move |source| OutputError { path, source }
         };
         let headers = &header.info.headers;
-        let xlsx = if header.info.format == Format::Xlsx {
-            let x = ErrorsXlsx::new(headers, header.info.sheet.as_deref())
-                .map_err(err(&paths.errors_xlsx))?;
-            Some((x, paths.errors_xlsx.clone()))
-        } else {
-            None
-        };
+        let x = ErrorsXlsx::new(headers, header.info.sheet.as_deref(), &date_columns(header))
+            .map_err(err(&paths.errors_xlsx))?;
+        let xlsx = Some((x, paths.errors_xlsx.clone()));
         let mut outputs = Outputs {
             bundles: AtomicFile::create(bundles_path).map_err(err(bundles_path))?,
             bundles_path: bundles_path.to_path_buf(),
@@ -460,6 +455,17 @@ impl Outputs {
             errors_xlsx,
         })
     }
+}
+
+/// The file's own columns that hold a date or date-time: `erros.xlsx`
+/// writes them as Excel dates (every input gets one, so staff fix rows in
+/// Excel without it turning a CNS into `8,52984E+14`).
+pub(crate) fn date_columns(header: &FileHeader) -> Vec<usize> {
+    [Field::CollectionDate, Field::IssuedDate]
+        .iter()
+        .filter_map(|field| header.columns.by_field.get(field).copied())
+        .filter(|&at| at < header.info.headers.len())
+        .collect()
 }
 
 /// Where [`Outputs::commit`] put each file.

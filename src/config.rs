@@ -529,6 +529,7 @@ impl Inbox {
             analytes: self.analytes.clone(),
             compose: self.compose.clone(),
             date_only: self.date_only.clone(),
+            preset_columns: Default::default(),
         };
         crate::layout::resolve(self.layout.as_deref(), &own)
     }

@@ -540,7 +540,7 @@ fn run_demo(args: &DemoArgs) -> i32 {
             println!("  Configuração:        {}", ws.config_path.display());
             println!("  Registro de envios:  {}", ws.ledger.display());
             println!();
-            println!("Abra os arquivos *.erros.csv para ver o que corrigir, e *.enviados.csv para o número RNDS de cada exame.");
+            println!("Corrija no Excel os arquivos *.erros.xlsx e solte-os de novo na entrada; *.enviados.csv traz o número RNDS de cada exame.");
             exit::OK
         }
         Err(e) => {

@@ -176,7 +176,8 @@ pub(crate) fn process_file<S: Sink>(
     std::thread::scope(|scope| {
         let digest = scope.spawn(|| input::sha256_prefix(path, job.read.byte_limit));
         let table = input::open(path, &job.read)?;
-        let base = mapping::map_columns(&table.info.headers, &job.layout.columns);
+        let overrides = job.layout.columns_for(&table.info.headers);
+        let base = mapping::map_columns(&table.info.headers, &overrides);
         let plan = Plan::new(&job.layout, base);
         let columns = plan.view(0).clone();
         let mut file_issues =

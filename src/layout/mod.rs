@@ -15,7 +15,7 @@ mod plan;
 mod presets;
 mod statuses;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
@@ -61,6 +61,12 @@ pub struct LayoutSpec {
     /// Date fields whose time part is ignored.
     #[serde(default)]
     pub date_only: Vec<Field>,
+    /// Fields of `columns` that came from a preset, not the inbox's own
+    /// keys: used when the file has the column, left out when it does not
+    /// (a real export of the layout may lack an optional column; what RNDS
+    /// requires is then missing loudly by its own rule).
+    #[serde(skip)]
+    pub preset_columns: BTreeSet<Field>,
 }
 
 /// `[inbox.select]`: which rows are results to send.
@@ -161,6 +167,13 @@ impl LayoutSpec {
         };
         let mut columns = base.columns.clone();
         columns.extend(self.columns.iter().map(|(k, v)| (*k, v.clone())));
+        let preset_columns = base
+            .columns
+            .keys()
+            .chain(&base.preset_columns)
+            .filter(|field| !self.columns.contains_key(field))
+            .copied()
+            .collect();
         let mut values = base.values.clone();
         for (field, map) in &self.values {
             let merged = merge(map, values.get(field).unwrap_or(&BTreeMap::new()));
@@ -191,7 +204,21 @@ impl LayoutSpec {
             } else {
                 self.date_only.clone()
             },
+            preset_columns,
         }
+    }
+
+    /// `columns` as they apply to a file with these `headers`: a preset's
+    /// column the file lacks is left out (see `preset_columns`).
+    pub(crate) fn columns_for(&self, headers: &[String]) -> BTreeMap<Field, String> {
+        self.columns
+            .iter()
+            .filter(|(field, wanted)| {
+                !self.preset_columns.contains(field)
+                    || crate::mapping::find_header(headers, wanted).is_some()
+            })
+            .map(|(field, wanted)| (*field, wanted.clone()))
+            .collect()
     }
 
     /// Does the layout do anything beyond renaming columns?

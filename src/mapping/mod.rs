@@ -23,8 +23,11 @@ pub(crate) use normalize::{key, value_key};
 pub struct ColumnMap {
     /// Field → column index in the row.
     pub by_field: BTreeMap<Field, usize>,
-    /// The file's header texts, for reports.
+    /// The file's header texts, for reports (a layout appends the headers
+    /// of the fields it fills after them).
     pub headers: Vec<String>,
+    /// How many of `headers` are the file's own.
+    pub file_headers: usize,
     /// `[inbox.columns]` overrides whose header is not in the file (or is
     /// already taken): the lab named a column, so no synonym stands in.
     pub missing_overrides: Vec<(Field, String)>,
@@ -66,11 +69,7 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
     let mut missing_overrides = Vec::new();
 
     for (&field, wanted) in overrides {
-        let wanted_key = normalize::header_key(wanted);
-        let column = headers
-            .iter()
-            .position(|h| h.trim() == wanted.trim())
-            .or_else(|| keys.iter().position(|k| *k == wanted_key));
+        let column = find_header(headers, wanted);
         // Overrides may share a column (one column feeding two fields is
         // an explicit choice of the config); synonyms never take it again.
         match column {
@@ -111,8 +110,23 @@ pub fn map_columns(headers: &[String], overrides: &BTreeMap<Field, String>) -> C
     ColumnMap {
         by_field,
         headers: headers.to_vec(),
+        file_headers: headers.len(),
         missing_overrides,
     }
+}
+
+/// The column whose header is `wanted`: written exactly, or the same once
+/// case, accents, punctuation and spacing are ignored.
+pub(crate) fn find_header(headers: &[String], wanted: &str) -> Option<usize> {
+    let wanted_key = normalize::header_key(wanted);
+    headers
+        .iter()
+        .position(|h| h.trim() == wanted.trim())
+        .or_else(|| {
+            headers
+                .iter()
+                .position(|h| normalize::header_key(h) == wanted_key)
+        })
 }
 
 /// The header wordings recognised for `field`, as written in the table.

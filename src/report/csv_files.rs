@@ -209,8 +209,31 @@ impl SentStatus {
     }
 }
 
-/// Header of `enviados.csv`.
-pub(crate) const SENT_COLUMNS: [&str; 4] = ["linha", "id_exame", "id_rnds", "situacao"];
+/// Header of `enviados.csv`: the row, its ids and fate, then what staff
+/// look a result up by (new columns go last: readers index the first four).
+pub(crate) const SENT_COLUMNS: [&str; 8] = [
+    "linha",
+    "id_exame",
+    "id_rnds",
+    "situacao",
+    "paciente",
+    "exame",
+    "resultado",
+    "data_coleta",
+];
+
+/// What staff recognise a sent result by, as `enviados.csv` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SentLookup {
+    /// The patient's name when the file has one (never sent to RNDS).
+    pub patient: String,
+    /// The exam as the row wrote it (name or code).
+    pub exam: String,
+    /// The result as sent, in words (`Não detectável`, `12,5 UI/mL (Detectável)`).
+    pub result: String,
+    /// Collection date as the lab reads it (`03/11/2026 08:15`).
+    pub collected: String,
+}
 
 /// `<stem>.enviados.csv`: one line per valid row with the RNDS id it got.
 pub(crate) struct SentCsv {
@@ -233,6 +256,7 @@ impl SentCsv {
         lab_id: &str,
         rnds_id: Option<&str>,
         status: &SentStatus,
+        lookup: &SentLookup,
     ) -> io::Result<()> {
         let status = status.text();
         self.writer.write_record([
@@ -240,6 +264,10 @@ impl SentCsv {
             &*neutralise_formula(lab_id),
             &*neutralise_formula(rnds_id.unwrap_or("")),
             &*neutralise_formula(&status),
+            &*neutralise_formula(&lookup.patient),
+            &*neutralise_formula(&lookup.exam),
+            &*neutralise_formula(&lookup.result),
+            &*neutralise_formula(&lookup.collected),
         ])?;
         self.rows += 1;
         Ok(())
@@ -314,10 +342,14 @@ mod tests {
 
         let sent_path = dir.path().join("x.enviados.csv");
         let mut sent = SentCsv::create(&sent_path).unwrap();
-        sent.write_row(3, "-2+3", Some("abc"), &SentStatus::Sent)
+        let lookup = SentLookup {
+            patient: "=Ana".into(),
+            ..SentLookup::default()
+        };
+        sent.write_row(3, "-2+3", Some("abc"), &SentStatus::Sent, &lookup)
             .unwrap();
         sent.commit().unwrap();
         let text = std::fs::read_to_string(&sent_path).unwrap();
-        assert!(text.contains("3;'-2+3;abc;enviado"), "{text}");
+        assert!(text.contains("3;'-2+3;abc;enviado;'=Ana;;;"), "{text}");
     }
 }

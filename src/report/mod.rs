@@ -1,5 +1,5 @@
 //! The outbox files written for each input `<stem>`: `resumo.json`,
-//! `erros.csv` (or `erros.xlsx` for XLSX input) and `enviados.csv`, each
+//! `erros.csv` and `erros.xlsx` (the one staff fix in Excel) and `enviados.csv`, each
 //! written to a temporary file and renamed into place, so a reader never
 //! sees half a report.
 //!
@@ -28,7 +28,7 @@ pub(crate) use atomic::{
 };
 #[cfg(test)]
 pub(crate) use csv_files::issue_cells;
-pub(crate) use csv_files::{restore_formula, ErrorsCsv, SentCsv, SentStatus};
+pub(crate) use csv_files::{restore_formula, ErrorsCsv, SentCsv, SentLookup, SentStatus};
 pub use csv_files::{ERROR_COLUMNS, FILE_NOTE_COLUMN};
 pub(crate) use issues::IssueLog;
 #[cfg(test)]
@@ -49,7 +49,7 @@ pub struct ReportPaths {
     pub summary: PathBuf,
     /// `<stem>.erros.csv`.
     pub errors_csv: PathBuf,
-    /// `<stem>.erros.xlsx` (XLSX input only).
+    /// `<stem>.erros.xlsx` (every input: the one staff fix in Excel).
     pub errors_xlsx: PathBuf,
     /// `<stem>.enviados.csv` (the service and `send` only).
     pub sent_csv: PathBuf,

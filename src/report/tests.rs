@@ -185,16 +185,27 @@ fn sent_csv_lists_each_valid_row_with_its_rnds_id() {
         (6, "P-005", None, SentStatus::Pending),
     ];
     for (line, id, rnds, status) in &rows {
-        sent.write_row(*line, id, *rnds, status).expect("row");
+        sent.write_row(*line, id, *rnds, status, &SentLookup::default())
+            .expect("row");
     }
     sent.commit().expect("commit");
 
     let (bytes, read) = read_excel_csv(&path);
-    assert!(bytes.ends_with(b"pendente\r\n"), "CRLF line ends");
+    assert!(bytes.ends_with(b"pendente;;;;\r\n"), "CRLF line ends");
     assert_eq!(
         read[0],
-        cells(&["linha", "id_exame", "id_rnds", "situacao"])
+        cells(&[
+            "linha",
+            "id_exame",
+            "id_rnds",
+            "situacao",
+            "paciente",
+            "exame",
+            "resultado",
+            "data_coleta"
+        ])
     );
+    let read: Vec<Vec<String>> = read.iter().map(|r| r[..4].to_vec()).collect();
     assert_eq!(
         read[1..],
         [
@@ -221,7 +232,7 @@ fn sent_csv_lists_each_valid_row_with_its_rnds_id() {
 fn errors_xlsx_reads_back_with_the_same_cells() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = ReportPaths::new(dir.path(), "planilha").errors_xlsx;
-    let mut errors = ErrorsXlsx::new(&headers(), Some("Resultados")).expect("new");
+    let mut errors = ErrorsXlsx::new(&headers(), Some("Resultados"), &[]).expect("new");
     let row = cells(&[
         "P-001",
         "012345678901234",
@@ -264,7 +275,7 @@ fn errors_xlsx_reads_back_with_the_same_cells() {
 /// Excel's default 8.43 characters.
 #[test]
 fn errors_xlsx_columns_fit_their_text() {
-    let mut errors = ErrorsXlsx::new(&headers(), None).expect("new");
+    let mut errors = ErrorsXlsx::new(&headers(), None, &[]).expect("new");
     let row = cells(&[
         "P-001",
         "012345678901234",
@@ -291,7 +302,7 @@ fn errors_xlsx_columns_fit_their_text() {
 fn errors_xlsx_falls_back_to_a_valid_sheet_name() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("x.erros.xlsx");
-    let errors = ErrorsXlsx::new(&headers(), Some("Jan/Fev [2021]")).expect("new");
+    let errors = ErrorsXlsx::new(&headers(), Some("Jan/Fev [2021]"), &[]).expect("new");
     errors.save(&path).expect("save");
     let book: Xlsx<_> = open_workbook(&path).expect("open");
     assert_eq!(book.sheet_names(), [DEFAULT_SHEET]);

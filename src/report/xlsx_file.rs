@@ -1,10 +1,16 @@
-//! `<stem>.erros.xlsx`: the errors file for XLSX input, same content as
-//! `erros.csv`, header in bold. Only invalid rows are held in memory.
+//! `<stem>.erros.xlsx`: the errors file staff fix in Excel (written for
+//! every input, CSV too), same content as `erros.csv`, header in bold.
+//! Every cell is a text cell in a text-formatted column, so a CNS, CPF, id
+//! or code keeps its digits when edited and saved again (a bare number
+//! would come back as `8,52984E+14`); only the date columns hold real
+//! Excel dates, shown `dd/mm/aaaa hh:mm`, which read back as the same
+//! moment. Only invalid rows are held in memory.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
 use crate::model::RowIssue;
 
@@ -33,6 +39,10 @@ const MAX_COLUMN_WIDTH: usize = 80;
 pub(crate) struct ErrorsXlsx {
     sheet: Worksheet,
     width: usize,
+    /// Columns (of the lab's own) that hold a date or date-time.
+    date_columns: Vec<usize>,
+    /// Text format (`@`): what staff type in stays text.
+    text: Format,
     /// Widest text per column so far, in characters (header included).
     widths: Vec<usize>,
     /// Next sheet row (0-based; row 0 is the header).
@@ -46,12 +56,19 @@ pub(crate) struct ErrorsXlsx {
 impl ErrorsXlsx {
     /// `sheet` is the original sheet name, kept so an inbox configured for
     /// that sheet reads the corrected file back; [`DEFAULT_SHEET`] otherwise.
-    pub(crate) fn new(headers: &[String], sheet: Option<&str>) -> io::Result<ErrorsXlsx> {
+    /// `date_columns` are the columns whose cells are written as Excel
+    /// dates when they read as one (see [`excel_moment`]).
+    pub(crate) fn new(
+        headers: &[String],
+        sheet: Option<&str>,
+        date_columns: &[usize],
+    ) -> io::Result<ErrorsXlsx> {
         let mut ws = Worksheet::new();
         if ws.set_name(sheet.unwrap_or(DEFAULT_SHEET)).is_err() {
             ws.set_name(DEFAULT_SHEET).map_err(xlsx_error)?;
         }
-        let bold = Format::new().set_bold();
+        let text = Format::new().set_num_format("@");
+        let bold = Format::new().set_bold().set_num_format("@");
         let header = headers.iter().map(String::as_str).chain(ERROR_COLUMNS);
         let mut widths = Vec::new();
         for (col, text) in header.enumerate() {
@@ -63,6 +80,8 @@ impl ErrorsXlsx {
         Ok(ErrorsXlsx {
             sheet: ws,
             width: headers.len(),
+            date_columns: date_columns.to_vec(),
+            text,
             widths,
             next_row: 1,
             left_out: 0,
@@ -85,11 +104,22 @@ impl ErrorsXlsx {
             if let Some(widest) = self.widths.get_mut(col) {
                 *widest = (*widest).max(text.chars().count());
             }
-            if !text.is_empty() {
-                self.sheet
-                    .write_string(row, column(col)?, text)
-                    .map_err(xlsx_error)?;
+            if text.is_empty() {
+                continue;
             }
+            let at = column(col)?;
+            match excel_moment(text).filter(|_| self.date_columns.contains(&col)) {
+                Some((moment, format)) => self.sheet.write_datetime_with_format(
+                    row,
+                    at,
+                    &moment,
+                    &Format::new().set_num_format(format),
+                ),
+                None => self
+                    .sheet
+                    .write_string_with_format(row, at, text, &self.text),
+            }
+            .map_err(xlsx_error)?;
         }
         self.next_row += 1;
         Ok(())
@@ -129,9 +159,16 @@ impl ErrorsXlsx {
                 .map_err(xlsx_error)?;
         }
         for (col, width) in self.column_widths().into_iter().enumerate() {
+            let at = column(col)?;
             self.sheet
-                .set_column_width(column(col)?, width as f64)
+                .set_column_width(at, width as f64)
                 .map_err(xlsx_error)?;
+            if !self.date_columns.contains(&col) {
+                // Cells staff fill in later are text too.
+                self.sheet
+                    .set_column_format(at, &self.text)
+                    .map_err(xlsx_error)?;
+            }
         }
         let mut workbook = Workbook::new();
         workbook.push_worksheet(self.sheet);
@@ -148,6 +185,51 @@ impl ErrorsXlsx {
             .map(|w| (w + 2).clamp(MIN_COLUMN_WIDTH, MAX_COLUMN_WIDTH))
             .collect()
     }
+}
+
+/// The Excel date of a cell written the way a lab or our XLSX reader
+/// writes dates (`03/11/2026 09:10`, `2026-11-03 09:10:00`, `03/11/2026`),
+/// with the number format that shows it the Brazilian way; None for
+/// anything else, which stays text. Reading the date cell back gives the
+/// same moment (date alone stays a date alone); a time of exactly
+/// midnight stays text, since it would read back as a date alone.
+fn excel_moment(text: &str) -> Option<(ExcelDateTime, &'static str)> {
+    const WITH_TIME: [&str; 5] = [
+        "%d/%m/%Y %H:%M:%S",
+        "%d/%m/%Y %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ];
+    const DATE_ONLY: [&str; 2] = ["%d/%m/%Y", "%Y-%m-%d"];
+    let text = text.trim();
+    let moment = WITH_TIME
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .filter(|m| m.time() != NaiveTime::MIN)
+        .or_else(|| {
+            DATE_ONLY
+                .iter()
+                .find_map(|f| NaiveDate::parse_from_str(text, f).ok())
+                .map(|d| d.and_time(NaiveTime::MIN))
+        })?;
+    let (date, time) = (moment.date(), moment.time());
+    let format = if time == NaiveTime::MIN {
+        "dd/mm/yyyy"
+    } else if time.second() == 0 {
+        "dd/mm/yyyy hh:mm"
+    } else {
+        "dd/mm/yyyy hh:mm:ss"
+    };
+    let year = u16::try_from(chrono::Datelike::year(&date)).ok()?;
+    let excel = ExcelDateTime::from_ymd(
+        year,
+        chrono::Datelike::month(&date) as u8,
+        chrono::Datelike::day(&date) as u8,
+    )
+    .and_then(|d| d.and_hms(time.hour() as u16, time.minute() as u8, time.second()))
+    .ok()?;
+    Some((excel, format))
 }
 
 fn column(index: usize) -> io::Result<u16> {
@@ -171,7 +253,7 @@ mod tests {
     #[test]
     fn rows_past_the_sheet_limit_are_counted_and_noted() {
         let headers = vec!["Paciente".to_string(), "CNS".to_string()];
-        let mut errors = ErrorsXlsx::new(&headers, None).unwrap();
+        let mut errors = ErrorsXlsx::new(&headers, None, &[]).unwrap();
         errors.fits = 2;
         for line in 2..6 {
             let cells = vec![format!("P{line}"), "123".to_string()];
@@ -195,5 +277,22 @@ mod tests {
             last[0].starts_with("2 linhas com problema não couberam"),
             "{last:?}"
         );
+    }
+
+    #[test]
+    fn only_dates_a_reader_gives_back_unchanged_become_excel_dates() {
+        for (text, format) in [
+            ("03/11/2026 09:10", Some("dd/mm/yyyy hh:mm")),
+            ("2026-11-03 09:10:05", Some("dd/mm/yyyy hh:mm:ss")),
+            ("03/11/2026", Some("dd/mm/yyyy")),
+            ("2026-11-03", Some("dd/mm/yyyy")),
+            ("03/11/2026 00:00", None),
+            ("31/02/2026", None),
+            ("03/11/26", None),
+            ("2026-11-03T09:10:00-03:00", None),
+            ("759010928159013", None),
+        ] {
+            assert_eq!(excel_moment(text).map(|(_, f)| f), format, "{text}");
+        }
     }
 }

@@ -6,12 +6,12 @@
 use std::io::Write;
 
 use crate::check::RowLines;
-use crate::input::Format;
 use crate::ledger::{FileId, Ledger};
 use crate::model::RowIssue;
 use crate::pipeline::FileHeader;
 use crate::report::{
-    AtomicFile, ErrorsCsv, ErrorsXlsx, IssueLog, ReportPaths, SentCsv, SentStatus, Summary,
+    AtomicFile, ErrorsCsv, ErrorsXlsx, IssueLog, ReportPaths, SentCsv, SentLookup, SentStatus,
+    Summary,
 };
 
 use super::paths::{output_error, OutputPaths};
@@ -43,14 +43,14 @@ impl Outputs {
         let staging = StagingDir::new(staging);
         let r = &staged.reports;
         let headers = &header.info.headers;
-        let xlsx = if header.info.format == Format::Xlsx {
-            Some(
-                ErrorsXlsx::new(headers, header.info.sheet.as_deref())
-                    .map_err(output_error(&r.errors_xlsx))?,
+        let xlsx = Some(
+            ErrorsXlsx::new(
+                headers,
+                header.info.sheet.as_deref(),
+                &crate::check::date_columns(header),
             )
-        } else {
-            None
-        };
+            .map_err(output_error(&r.errors_xlsx))?,
+        );
         let bundles = match &staged.bundles {
             Some(p) => Some(AtomicFile::create(p).map_err(output_error(p))?),
             None => None,
@@ -137,9 +137,10 @@ impl Outputs {
         lab_id: &str,
         rnds_id: Option<&str>,
         status: &SentStatus,
+        lookup: &SentLookup,
     ) -> Result<(), ServiceError> {
         self.sent
-            .write_row(line, lab_id, rnds_id, status)
+            .write_row(line, lab_id, rnds_id, status, lookup)
             .map_err(output_error(&self.staged.reports.sent_csv))?;
         if self.sent.rows() == 1 {
             failpoint("relatorio-parcial");

@@ -52,8 +52,14 @@ pub(super) fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64
         });
     };
     for (field, wanted) in &map.missing_overrides {
-        let headers = map
-            .headers
+        // The file's own headers, once each (not the layout's slots).
+        let mut own: Vec<&str> = Vec::new();
+        for h in map.headers.iter().take(map.file_headers) {
+            if !own.contains(&h.as_str()) {
+                own.push(h);
+            }
+        }
+        let headers = own
             .iter()
             .map(|h| format!("\"{h}\""))
             .collect::<Vec<_>>()

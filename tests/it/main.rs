@@ -15,6 +15,7 @@ mod conformance;
 mod daemon;
 mod edges;
 mod excel_time;
+mod first_month;
 // Stops the service binary with SIGTERM (see service_kill).
 #[cfg(unix)]
 mod growing_files;

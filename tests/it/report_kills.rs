@@ -89,7 +89,7 @@ async fn kills_around_report_writing_leave_one_complete_set_and_no_leftovers() {
             .to_string_lossy()
             .trim_end_matches(".resumo.json")
             .to_owned();
-        let mut expected: Vec<String> = ["enviados.csv", "erros.csv", "resumo.json"]
+        let mut expected: Vec<String> = ["enviados.csv", "erros.csv", "erros.xlsx", "resumo.json"]
             .iter()
             .map(|kind| {
                 Path::new(&format!("{set}.{kind}"))

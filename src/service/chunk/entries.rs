@@ -2,8 +2,9 @@
 //! row's bundle and `enviados.csv` line (counted by its fate), every
 //! refused, repeated or manual row also into the errors report.
 
-use crate::model::RowIssue;
-use crate::report::{wording, SentStatus};
+use crate::mapping::ColumnMap;
+use crate::model::{Field, Qualitative, ResultValue, RowIssue, When};
+use crate::report::{wording, SentLookup, SentStatus};
 
 use super::{Counts, Entry, Fate, PassState, PendingRow, ServiceError, ValidRow};
 
@@ -32,7 +33,8 @@ impl PassState<'_> {
                         &v,
                         &fate,
                     );
-                    out.sent(v.line, &v.result.lab_id, rnds_id, &status)?;
+                    let lookup = lookup(self.columns.as_ref(), &v);
+                    out.sent(v.line, &v.result.lab_id, rnds_id, &status, &lookup)?;
                     if let Some(issue) = row_issue(&v, &fate) {
                         out.failed(&v.cells, std::slice::from_ref(&issue))?;
                         out.issue(issue, summary)?;
@@ -88,6 +90,51 @@ fn tally<'f>(
             });
             (SentStatus::Pending, None)
         }
+    }
+}
+
+/// What staff look the row up by in `enviados.csv`: the patient's name and
+/// the exam as the file wrote them, the result and collection date as sent.
+fn lookup(columns: Option<&ColumnMap>, v: &ValidRow) -> SentLookup {
+    let cell = |field| {
+        columns
+            .and_then(|c| c.by_field.get(&field))
+            .and_then(|&at| v.cells.get(at))
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty())
+    };
+    let r = &v.result;
+    let result = match &r.value {
+        ResultValue::Qualitative(q) => words(*q).to_owned(),
+        ResultValue::Quantity {
+            value,
+            unit,
+            interpretation,
+        } => format!(
+            "{} {unit} ({})",
+            value.replace('.', ","),
+            words(*interpretation)
+        )
+        .replace("  (", " ("),
+    };
+    SentLookup {
+        patient: cell(Field::PatientName).unwrap_or_default(),
+        exam: cell(Field::ExamName)
+            .or_else(|| cell(Field::ExamCode))
+            .unwrap_or_else(|| r.exam.code.clone()),
+        result,
+        collected: match r.collected {
+            When::Instant(t) => t.format("%d/%m/%Y %H:%M").to_string(),
+            When::Date(d) => d.format("%d/%m/%Y").to_string(),
+        },
+    }
+}
+
+fn words(result: Qualitative) -> &'static str {
+    match result {
+        Qualitative::Detectable => "Detectável",
+        Qualitative::NotDetectable => "Não detectável",
+        Qualitative::Inconclusive => "Inconclusivo",
     }
 }
 

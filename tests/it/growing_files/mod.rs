@@ -193,9 +193,9 @@ pub(super) fn sent_rows(summary_path: &Path) -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut rows = BTreeMap::new();
     for line in text.trim_start_matches('\u{feff}').lines().skip(1) {
-        // linha;id_exame;id_rnds;situacao
+        // linha;id_exame;id_rnds;situacao;paciente;exame;resultado;data_coleta
         let cells: Vec<&str> = line.split(';').collect();
-        if let [_, id, _, status] = cells[..] {
+        if let [_, id, _, status, ..] = cells[..] {
             rows.insert(id.to_owned(), status.to_owned());
         }
     }
