@@ -190,9 +190,9 @@ fn sent_rows(summary_path: &Path) -> BTreeMap<String, (String, String)> {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut rows = BTreeMap::new();
     for line in text.trim_start_matches('\u{feff}').lines().skip(1) {
-        // linha;id_exame;id_rnds;situacao
+        // linha;id_exame;id_rnds;situacao;… (what staff look a result up by)
         let cells: Vec<&str> = line.split(';').collect();
-        if let [_, id, rnds, status] = cells[..] {
+        if let [_, id, rnds, status, ..] = cells[..] {
             rows.insert(id.to_owned(), (rnds.to_owned(), status.to_owned()));
         }
     }
