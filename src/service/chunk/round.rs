@@ -429,10 +429,10 @@ async fn settle_concurrently(
             let resolution = client
                 .resolve_unknown(&lab_id, replaces.as_deref(), bundle)
                 .await;
-            if matches!(
-                resolution,
-                Err(ClientError::Unreachable(_) | ClientError::Answer { .. })
-            ) {
+            // RNDS did not answer (time-outs, 5xx after the retries): the
+            // others would wait as long. An answer about one document (a
+            // replaced one not found) says nothing about the others.
+            if matches!(resolution, Err(ClientError::Unreachable(_))) {
                 gave_up.store(true, Ordering::SeqCst);
             }
             (k, resolution)
