@@ -16,6 +16,10 @@ pub(crate) const NOT_PROCESSED: &str = "não processado";
 pub(crate) const NOT_SENT_THIS_TIME: &str = "não enviado nesta tentativa";
 /// A request whose task died: the POST may have happened.
 pub(crate) const SEND_INTERRUPTED: &str = "envio interrompido";
+/// A lost answer not looked up in this pass: RNDS did not answer the
+/// lookups of the others (it is settled first on the next attempt).
+pub(crate) const SETTLING_POSTPONED: &str =
+    "a RNDS não respondeu às consultas; a confirmação fica para a próxima tentativa";
 
 /// Why nothing more is sent in this pass after a transient failure.
 pub(crate) fn rnds_unreachable(message: &str) -> String {

@@ -39,11 +39,33 @@ enum Answer {
     GarbageLocation,
     /// `200 OK` with a Bundle id in the body (not the contract's 201).
     PlainOk,
+    /// An answer storm: every request gets `504 Gateway Timeout` (the
+    /// lookups after 50 ms), so every POST is an unknown outcome that no
+    /// lookup can settle.
+    Storm,
+}
+
+/// What the storm server counts: requests by method, and the most lookups
+/// in progress at once.
+#[derive(Debug, Default)]
+struct Counts {
+    posts: usize,
+    gets: usize,
+    gets_in_flight: usize,
+    most_gets_at_once: usize,
 }
 
 /// Serves HTTPS on 127.0.0.1 with the simulator's server certificate;
 /// returns its base URL and the requests it saw.
 async fn hostile(files: &SimFiles, answer: Answer) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let (url, seen, _) = hostile_counted(files, answer).await;
+    (url, seen)
+}
+
+async fn hostile_counted(
+    files: &SimFiles,
+    answer: Answer,
+) -> (String, Arc<Mutex<Vec<Seen>>>, Arc<Mutex<Counts>>) {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.server_cert)
         .unwrap()
         .map(Result::unwrap)
@@ -61,18 +83,27 @@ async fn hostile(files: &SimFiles, answer: Answer) -> (String, Arc<Mutex<Vec<See
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
+    let counts = Arc::new(Mutex::new(Counts::default()));
     let log = seen.clone();
+    let counted = counts.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             let log = log.clone();
+            let counted = counted.clone();
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
                 let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                     let log = log.clone();
-                    async move { Ok::<_, std::convert::Infallible>(reply(&request, answer, port, &log)) }
+                    let counted = counted.clone();
+                    async move {
+                        if let Answer::Storm = answer {
+                            return Ok(storm(&request, &counted).await);
+                        }
+                        Ok::<_, std::convert::Infallible>(reply(&request, answer, port, &log))
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), service)
@@ -80,7 +111,29 @@ async fn hostile(files: &SimFiles, answer: Answer) -> (String, Arc<Mutex<Vec<See
             });
         }
     });
-    (format!("https://127.0.0.1:{port}"), seen)
+    (format!("https://127.0.0.1:{port}"), seen, counts)
+}
+
+async fn storm(request: &Request<Incoming>, counts: &Mutex<Counts>) -> Response<Full<Bytes>> {
+    let gateway = || {
+        Response::builder()
+            .status(504)
+            .body(Full::new(Bytes::from_static(b"Gateway Timeout")))
+            .unwrap()
+    };
+    if request.method() == hyper::Method::POST {
+        counts.lock().unwrap().posts += 1;
+        return gateway();
+    }
+    {
+        let mut c = counts.lock().unwrap();
+        c.gets += 1;
+        c.gets_in_flight += 1;
+        c.most_gets_at_once = c.most_gets_at_once.max(c.gets_in_flight);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    counts.lock().unwrap().gets_in_flight -= 1;
+    gateway()
 }
 
 fn reply(
@@ -102,7 +155,7 @@ fn reply(
             // What a redirect target would say: "stored".
             Answer::Found | Answer::Temporary => builder.status(200).body(Full::new(fake)),
             // No identifier lookup here: only a resend could settle a row.
-            Answer::GarbageLocation | Answer::PlainOk => builder
+            Answer::GarbageLocation | Answer::PlainOk | Answer::Storm => builder
                 .status(404)
                 .body(Full::new(Bytes::from_static(b"Not Found"))),
         }
@@ -125,6 +178,7 @@ fn reply(
             )
             .body(Full::default()),
         Answer::PlainOk => builder.status(200).body(Full::new(fake)),
+        Answer::Storm => builder.status(504).body(Full::default()),
     }
     .unwrap()
 }
@@ -132,6 +186,17 @@ fn reply(
 /// `send` of a 3-row export with the bundle POSTs (and lookups) going to
 /// `ehr_url`; returns the summary and the `enviados.csv` text.
 fn send(root: &Path, files: &SimFiles, ehr_url: &str) -> (serde_json::Value, String) {
+    send_rows(root, files, ehr_url, 3, "")
+}
+
+/// As [`send`], with `rows` rows and `rnds` added to `[rnds]`.
+fn send_rows(
+    root: &Path,
+    files: &SimFiles,
+    ehr_url: &str,
+    rows: usize,
+    rnds: &str,
+) -> (serde_json::Value, String) {
     let (ws, _) = write_workspace_config(files, root, 200, "watch").unwrap();
     let text = std::fs::read_to_string(&ws.config_path).unwrap();
     let text: String = text
@@ -140,7 +205,7 @@ fn send(root: &Path, files: &SimFiles, ehr_url: &str) -> (serde_json::Value, Str
             if line.starts_with("ehr_url") {
                 // Short back-offs: the lookups this server cannot answer
                 // are retried a few times before the row stays pending.
-                format!("ehr_url = \"{ehr_url}\"\nbackoff_base_ms = 1\nbackoff_max_ms = 5\n")
+                format!("ehr_url = \"{ehr_url}\"\nbackoff_base_ms = 1\nbackoff_max_ms = 5\n{rnds}")
             } else {
                 format!("{line}\n")
             }
@@ -148,7 +213,7 @@ fn send(root: &Path, files: &SimFiles, ehr_url: &str) -> (serde_json::Value, Str
         .collect();
     std::fs::write(&ws.config_path, text).unwrap();
     let input = root.join("lote.csv");
-    std::fs::write(&input, export("H", 3, &[])).unwrap();
+    std::fs::write(&input, export("H", rows, &[])).unwrap();
     let out = root.join("relatorios");
     let result = Command::new(env!("CARGO_BIN_EXE_rnds-drop"))
         .args(["send", "--config"])
@@ -219,4 +284,50 @@ async fn only_a_201_with_a_well_formed_id_makes_a_row_sent() {
         assert!(!sent.contains("fake-accepted"), "{answer:?}: {sent}");
         sim.shutdown().await;
     }
+}
+
+/// An answer storm (every POST and lookup a 504): the round stops after a
+/// few unknown outcomes instead of posting every row and settling each
+/// lost answer one by one (lookups with back-offs and a re-POST each); the
+/// lost answers it has are settled at once, up to `max_in_flight`. Counts
+/// requests, not time; the time is printed as the measurement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_storm_stops_the_round_and_settles_lost_answers_concurrently() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let (url, _, counts) = hostile_counted(sim.files(), Answer::Storm).await;
+    let root = tmp.path().to_path_buf();
+    let files = sim.files().clone();
+    let rows = 60;
+    let started = std::time::Instant::now();
+    let (summary, sent) = tokio::task::spawn_blocking(move || {
+        send_rows(
+            &root,
+            &files,
+            &url,
+            rows,
+            "max_in_flight = 4\nmax_retries = 1\n",
+        )
+    })
+    .await
+    .unwrap();
+    let counts = std::mem::take(&mut *counts.lock().unwrap());
+    println!(
+        "MEASURE answer storm, {rows} rows, every request 504 (lookups 50 ms), max_in_flight 4, \
+         max_retries 1: {} POSTs, {} lookups, at most {} lookups at once, {:?}",
+        counts.posts,
+        counts.gets,
+        counts.most_gets_at_once,
+        started.elapsed()
+    );
+    assert_eq!(summary["rows_pending"], rows, "{summary}");
+    assert!(!sent.contains(";enviado"), "{sent}");
+    // Before the fix: one POST per row plus a re-POST per lost answer
+    // (120), and two lookups per row one after the other (120).
+    assert!(counts.posts <= 16, "{counts:?}");
+    assert!(counts.gets <= 24, "{counts:?}");
+    assert!(counts.most_gets_at_once >= 2, "{counts:?}");
+    sim.shutdown().await;
 }

@@ -99,3 +99,68 @@ async fn a_reused_lab_id_never_replaces_another_patients_or_exams_result() {
     assert_eq!(sim.documents().len(), 3);
     sim.shutdown().await;
 }
+
+/// Rows an older version sent carry no patient or exam in the ledger
+/// (schema 3): a changed row is refused until the exact content sent is
+/// dropped again, which records them; then corrections go through and
+/// another patient is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_sent_before_identities_were_stored_is_learned_from_its_exact_content() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let (ws, _) = write_workspace_config(sim.files(), tmp.path(), 200, "watch").unwrap();
+    let (config, out, ledger) = (
+        ws.config_path.clone(),
+        ws.root.join("relatorios"),
+        ws.ledger,
+    );
+    let day = |name: &'static str, csv: &'static str| {
+        let (config, out) = (config.clone(), out.clone());
+        tokio::task::spawn_blocking(move || send(&config, &out, name, csv))
+    };
+    const ANA: &str =
+        "0001;ANA;786570704999622;03/11/2026 08:15;03/11/2026 16:40;94309-2;Detectável;SWNAFA;RT-PCR\n";
+    let (first, _) = day("antigo.csv", ANA).await.unwrap();
+    assert_eq!(first["rows_sent"], 1, "{first}");
+    // What a ledger written before schema 4 holds after the migration.
+    let conn = rusqlite::Connection::open(&ledger).unwrap();
+    conn.execute(
+        "UPDATE results SET subject_hash = NULL, exam_code = NULL",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+
+    let (bruno, errors) = day(
+        "bruno.csv",
+        "0001;BRUNO;841224824475771;04/11/2026 09:00;04/11/2026 12:00;94309-2;Não detectável;SWNAFA;RT-PCR\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(bruno["rows_replaced"], 0, "{bruno}");
+    assert_eq!(bruno["rows_rejected"], 1, "{bruno}");
+    assert!(errors.contains("versão anterior"), "{errors}");
+    assert_eq!(sim.documents().len(), 1);
+
+    let (again, _) = day("antigo_de_novo.csv", ANA).await.unwrap();
+    assert_eq!(again["rows_already_sent"], 1, "{again}");
+    let (bruno, errors) = day(
+        "bruno2.csv",
+        "0001;BRUNO;841224824475771;04/11/2026 09:00;04/11/2026 12:00;94309-2;Não detectável;SWNAFA;RT-PCR\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(bruno["rows_rejected"], 1, "{bruno}");
+    assert!(errors.contains("outro paciente"), "{errors}");
+    let (fixed, _) = day(
+        "correcao.csv",
+        "0001;ANA;786570704999622;03/11/2026 08:15;03/11/2026 16:40;94309-2;Não detectável;SWNAFA;RT-PCR\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(fixed["rows_replaced"], 1, "{fixed}");
+    assert_eq!(sim.documents().len(), 2);
+    sim.shutdown().await;
+}

@@ -332,7 +332,12 @@ impl PassState<'_> {
     }
 
     /// Lost answers are settled now, before anything else is decided: a
-    /// row proved not stored goes again in the next round.
+    /// row proved not stored goes again in the next round. They are settled
+    /// at once, up to `max_in_flight` (each may take lookups with back-offs
+    /// and a re-POST); once one cannot be settled (RNDS does not answer the
+    /// lookups either) or a stop is requested, the rest are not tried now:
+    /// they stay unknown in the ledger and are settled before anything else
+    /// on the next pass.
     async fn settle_lost_answers(
         &mut self,
         entries: &mut [Entry],
@@ -340,11 +345,8 @@ impl PassState<'_> {
         batch: &mut Vec<(String, LedgerOutcome)>,
         next: &mut Vec<usize>,
     ) {
-        for answer in lost {
-            let resolution = self
-                .client
-                .resolve_unknown(&answer.lab_id, answer.replaces.as_deref(), answer.bundle)
-                .await;
+        let resolutions = settle_concurrently(self.client, &self.stop, &lost).await;
+        for (answer, resolution) in lost.into_iter().zip(resolutions) {
             let Entry::Valid(v) = &mut entries[answer.index] else {
                 continue;
             };
@@ -389,4 +391,63 @@ impl PassState<'_> {
             batch.push((answer.lab_id, outcome));
         }
     }
+}
+
+/// Settles every lost answer, at most `max_in_flight` at once, in the order
+/// given; after the first one the lookups could not settle (or a stop),
+/// the rest are not tried (an `Unreachable` error saying so).
+async fn settle_concurrently(
+    client: &crate::rnds::Client,
+    stop: &tokio::sync::watch::Receiver<bool>,
+    lost: &[LostAnswer],
+) -> Vec<Result<Resolution, ClientError>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let limit = Arc::new(tokio::sync::Semaphore::new(client.max_in_flight().max(1)));
+    let gave_up = Arc::new(AtomicBool::new(false));
+    let mut set = tokio::task::JoinSet::new();
+    let mut results: Vec<Option<Result<Resolution, ClientError>>> =
+        (0..lost.len()).map(|_| None).collect();
+    for (k, answer) in lost.iter().enumerate() {
+        let permit = limit.clone().acquire_owned().await;
+        if gave_up.load(Ordering::SeqCst) || super::super::stopping(stop) {
+            results[k] = Some(Err(ClientError::Unreachable(
+                wording::SETTLING_POSTPONED.into(),
+            )));
+            continue;
+        }
+        let client = client.clone();
+        let gave_up = gave_up.clone();
+        let (lab_id, replaces, bundle) = (
+            answer.lab_id.clone(),
+            answer.replaces.clone(),
+            answer.bundle.clone(),
+        );
+        set.spawn(async move {
+            let _permit = permit;
+            let resolution = client
+                .resolve_unknown(&lab_id, replaces.as_deref(), bundle)
+                .await;
+            // RNDS did not answer (time-outs, 5xx after the retries): the
+            // others would wait as long. An answer about one document (a
+            // replaced one not found) says nothing about the others.
+            if matches!(resolution, Err(ClientError::Unreachable(_))) {
+                gave_up.store(true, Ordering::SeqCst);
+            }
+            (k, resolution)
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        if let Ok((k, resolution)) = joined {
+            results[k] = Some(resolution);
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| {
+            // A settling task that panicked: still unknown, never resent.
+            r.unwrap_or_else(|| Err(ClientError::Unreachable(wording::SEND_INTERRUPTED.into())))
+        })
+        .collect()
 }

@@ -1,6 +1,6 @@
 //! The POSTs of one round, at most `max_in_flight` at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{watch, Semaphore};
@@ -11,9 +11,18 @@ use crate::rnds::{Client, Outcome};
 
 use super::Submission;
 
+/// Unknown outcomes (502/504, time-outs, lost answers) in a row, with no
+/// definite answer between them, that stop the round: an answer storm.
+/// Each costs a lookup (with back-offs) and maybe a re-POST to settle, and
+/// at a 30 s time-out a chunk of them would hold every file for hours.
+/// Five in a row is an outage, not the odd lost answer (at 5 % lost
+/// answers, 3 in 10 million).
+pub(super) const UNKNOWN_STREAK_TO_HALT: usize = 5;
+
 /// Submits every bundle, at most `max_in_flight` at once. After a
 /// configuration error, a transient failure that outlived the client's
-/// retries (RNDS is down: do not spend hours retrying row by row) or a
+/// retries (RNDS is down: do not spend hours retrying row by row), an
+/// answer storm ([`UNKNOWN_STREAK_TO_HALT`] unknown outcomes in a row) or a
 /// stop request, the rest are not sent (they come back `Transient`,
 /// which leaves them pending).
 pub(super) async fn submit_all(
@@ -23,6 +32,7 @@ pub(super) async fn submit_all(
 ) -> Vec<Outcome> {
     let limit = Arc::new(Semaphore::new(client.max_in_flight().max(1)));
     let halted = Arc::new(AtomicBool::new(false));
+    let unknown_streak = Arc::new(AtomicUsize::new(0));
     let mut set = JoinSet::new();
     let mut answers: Vec<Option<Outcome>> = vec![None; sends.len()];
     for (k, send) in sends.iter().enumerate() {
@@ -36,14 +46,20 @@ pub(super) async fn submit_all(
         let client = client.clone();
         let bundle = send.bundle.clone();
         let halted = halted.clone();
+        let unknown_streak = unknown_streak.clone();
         set.spawn(async move {
             let _permit = permit;
             let outcome = client.submit(bundle).await;
-            if matches!(
-                outcome,
-                Outcome::ConfigurationError { .. } | Outcome::Transient { .. }
-            ) {
-                halted.store(true, Ordering::SeqCst);
+            match outcome {
+                Outcome::ConfigurationError { .. } | Outcome::Transient { .. } => {
+                    halted.store(true, Ordering::SeqCst);
+                }
+                Outcome::Unknown { .. } => {
+                    if unknown_streak.fetch_add(1, Ordering::SeqCst) + 1 >= UNKNOWN_STREAK_TO_HALT {
+                        halted.store(true, Ordering::SeqCst);
+                    }
+                }
+                _ => unknown_streak.store(0, Ordering::SeqCst),
             }
             (k, outcome)
         });

@@ -1,5 +1,6 @@
 //! Writers that pause longer than `settle_ms`: between rows, in the
-//! middle of a row, after the file reached `processados/`, in the middle of
+//! middle of a row or inside a quoted cell, after the file reached
+//! `processados/`, in the middle of
 //! a workbook; and an export without a final line break.
 
 use std::io::Write;
@@ -201,5 +202,61 @@ async fn a_workbook_copied_with_a_pause_is_read_once_complete_not_failed() {
     assert_eq!(count(&s, "rows_invalid"), 1, "{s}");
     service.moved_to("processados", "copia.xlsx").await;
     assert!(crate::daemon::files_under(&service.work("falhas")).is_empty());
+    service.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_pausing_inside_a_quoted_cell_never_has_the_half_row_sent() {
+    let mut service = Service::new().await;
+    service.start();
+    // The observation cell of row 4 spans two lines; the writer pauses
+    // after its first line break, inside the open quote. Read as it
+    // stands, row 4 ends there and `[defaults]` would fill its exam,
+    // specimen and method.
+    let header = "Nº Pedido;Paciente;Cartão SUS;Data da Coleta;Dt. Liberação;Resultado;Observação;Cód. Exame;Material;Metodologia\n";
+    let full = |i: usize| {
+        format!(
+            "{};PACIENTE {i};{};03/11/2026 08:15;03/11/2026 16:40;Não detectável;;94309-2;SWNAFA;RT-PCR\n",
+            lab_id("ASPAS", i),
+            CNS[i % CNS.len()]
+        )
+    };
+    let mut first = header.to_owned();
+    for i in 1..=3 {
+        first.push_str(&full(i));
+    }
+    first.push_str(&format!(
+        "{};PACIENTE 4;{};03/11/2026 08:15;03/11/2026 16:40;Detectável;\"coleta repetida\n",
+        lab_id("ASPAS", 4),
+        CNS[4]
+    ));
+    let rest = format!("em 04/11\";94309-2;SWNAFA;RT-PCR\n{}", full(5));
+    let writer = slow_writer(service.ws.inbox.join("aspas.csv"), vec![first, rest]);
+    let claimed = tokio::task::spawn_blocking(move || writer.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed,
+        [true],
+        "the file was not claimed during the pause: the test proves nothing"
+    );
+
+    let reports = service.reports("aspas", 1, Duration::from_secs(60)).await;
+    let s = summary(&reports[0]);
+    assert_eq!(count(&s, "rows_sent"), 5, "{s}");
+    let documents = service.sim().documents();
+    let mut ids: Vec<&str> = documents.iter().map(|d| d.lab_id.as_str()).collect();
+    ids.sort_unstable();
+    let expected: Vec<String> = (1..=5).map(|i| lab_id("ASPAS", i)).collect();
+    assert_eq!(ids, expected, "every row once, no replacement");
+    assert!(documents.iter().all(|d| d.replaces.is_none()));
+    for d in &documents {
+        assert_eq!(
+            method_text(&d.bundle).as_deref(),
+            Some("RT-PCR"),
+            "{}",
+            d.lab_id
+        );
+    }
     service.stop();
 }
