@@ -19,6 +19,7 @@ pub mod pipeline;
 mod platform;
 pub mod report;
 pub mod rnds;
+pub mod rnds_errors;
 pub mod schemas;
 pub mod service;
 pub mod simulator;

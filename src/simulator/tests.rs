@@ -311,6 +311,45 @@ async fn token_answers_the_contract_json_over_http2_too() {
     sim.shutdown().await;
 }
 
+/// The `answer_code` fault answers every bundle POST with that code of
+/// RNDS' error list, after authentication; nothing is stored.
+#[tokio::test]
+async fn the_answer_code_fault_answers_every_post_with_its_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+    sim.set_faults(Faults {
+        answer_code: Some("ERR880".into()),
+        ..Faults::default()
+    });
+    let sent = send(&sim, &client, &token, &bundle("F-1")).await;
+    assert_eq!(sent.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        sent.diagnostics(),
+        vec!["(EHR-ERR880) Você não possui autorização para enviar documentos para esta UF."]
+    );
+    let sent = post(
+        &sim,
+        &client,
+        "not-a-token",
+        &sim.identity().requester_cns,
+        &bundle("F-2"),
+    )
+    .await;
+    assert_eq!(
+        sent.status,
+        StatusCode::UNAUTHORIZED,
+        "the token is checked first"
+    );
+    sim.set_faults(Faults::default());
+    assert_eq!(
+        send(&sim, &client, &token, &bundle("F-1")).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(sim.documents().len(), 1);
+}
+
 /// The example bundles of the RNDS guide's sources are accepted, with the
 /// simulator's requester id in place of the guide author's (EHR-ERR881 is
 /// per credential).

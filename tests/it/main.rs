@@ -25,6 +25,7 @@ mod ledger_reset;
 mod operations;
 mod packaging;
 mod report_kills;
+mod rnds_errors;
 mod safety;
 mod tidy;
 // Kills the service binary with SIGKILL/SIGTERM; Windows stops it through
