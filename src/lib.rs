@@ -20,6 +20,7 @@ mod platform;
 mod private_fs;
 pub mod report;
 pub mod rnds;
+pub mod rnds_errors;
 pub mod schemas;
 pub mod service;
 pub mod simulator;

@@ -58,6 +58,7 @@ pub fn check_lab_result(bundle: &Value) -> Vec<Violation> {
 
 fn check(bundle: &Value, lab_result_only: bool) -> Vec<Violation> {
     let mut out = Vec::new();
+    // FHIR R4 JSON: a resource is an object naming its resourceType.
     let Some(root) = bundle.as_object() else {
         push(&mut out, "Bundle", "o documento não é um objeto JSON");
         return out;

@@ -71,20 +71,26 @@ impl Segment {
     }
 }
 
-/// Checks that need more than cardinality and values.
+/// Checks that need more than cardinality and values; a profile rule
+/// names one with `check`, and each has its source here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Check {
-    /// A patient CNS (15 digits with its check rule).
+    /// A patient CNS (15 digits with its check rule): CONTRACT.md:81, :158-164.
     Cns,
-    /// CNES / CNPJ / CPF according to the sibling `system`.
+    /// CNES / CNPJ / CPF according to the sibling `system`: CONTRACT.md:82-84,
+    /// :165-172.
     Organization,
-    /// `valueCodeableConcept` XOR `valueQuantity` with `interpretation`.
+    /// `valueCodeableConcept` XOR `valueQuantity` with `interpretation`:
+    /// CONTRACT.md:92-95.
     Result,
-    /// A FHIR `dateTime`: a date, or a date-time with its UTC offset.
+    /// A FHIR R4 `dateTime`: a date, or a date-time with its UTC offset
+    /// (CONTRACT.md:108-111).
     DateTime,
-    /// A FHIR `instant`: date-time to the second with its UTC offset.
+    /// A FHIR R4 `instant`: date-time to the second with its UTC offset.
     Instant,
-    /// A reference that must resolve to this resource type in the bundle.
+    /// A reference that must resolve to this resource type in the bundle:
+    /// CONTRACT.md:74-77 (entries linked by references) and the profile's
+    /// target type.
     Reference(&'static str),
 }
 

@@ -73,8 +73,13 @@ pub(crate) fn replacement_not_built(error: &dyn Display) -> String {
     format!("não foi possível montar a substituição ({error}); avise o suporte do rnds-drop")
 }
 
-/// The row's line in the errors report when RNDS refused it.
+/// The row's line in the errors report when RNDS refused it. A refusal
+/// with a code of RNDS' error list already ends with that code's action
+/// (`schemas/rnds_errors.toml`); any other gets the general one.
 pub(crate) fn rnds_refused(line: u64, lab_id: &str, message: &str) -> String {
+    if crate::rnds_errors::catalogue().find_in(message).is_some() {
+        return format!("Linha {line}: a RNDS recusou o exame {lab_id}: {message}");
+    }
     format!(
         "Linha {line}: a RNDS recusou o exame {lab_id}: {message}. Corrija a \
          linha e deixe o arquivo de novo na pasta de entrada."

@@ -7,9 +7,8 @@
 //! | bundle POST: 201 with `Location`/`Content-Location` `…/Bundle/<id>`, `<id>` a FHIR id | `Accepted { rnds_id: <id> }` (the contract's success, nothing else is) |
 //! | bundle POST: 201 without a well-formed id (`x y`), or any other 2xx | `Unknown` (maybe stored, id not known: resolve it) |
 //! | 2xx to a GET | the lookup reads the body (ids in it are checked the same way) |
-//! | any status whose OperationOutcome names EHR-ERR866 | `DuplicateIdentifier` |
-//! | any status naming EHR-ERR881, EHR-ERR884 or EHR-ERR906 | `ConfigurationError` |
 //! | 401 naming EHR-ERR882 (token invalid or expired) | refresh the token, retry once; a second 882 → `ConfigurationError` |
+//! | any other status naming a code of `schemas/rnds_errors.toml` (RNDS' error list) | by the code's class: `already_at_rnds` → `DuplicateIdentifier` (EHR-ERR866, MSG010, …); `fix_configuration` → `ConfigurationError`; `fix_row` → `Rejected`; `retry_later` → retry; the message carries the table's pt-BR action |
 //! | 401 otherwise, 403 | `ConfigurationError` |
 //! | 408, 429, 500, 502, 503, 504 (and any other 5xx) to a GET | retry with back-off honouring `Retry-After`; when spent → `Transient` |
 //! | 408, 429, 503 to a bundle POST | the same retry (the server refused before storing) |
@@ -27,6 +26,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+
+use crate::rnds_errors::ErrorClass;
 
 /// The final fate of one bundle submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,34 +107,28 @@ pub(crate) fn classify_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> Verdic
             }),
         };
     }
-    if has("EHR-ERR866") {
-        return Verdict::Final(Outcome::DuplicateIdentifier);
-    }
     let configuration = |advice: &str| {
         Verdict::Final(Outcome::ConfigurationError {
             message: format!("{said} — {advice}"),
         })
     };
-    if has("EHR-ERR881") {
-        return configuration(
-            "o identificador do solicitante ([lab] requester_id) não é o que o DATASUS emitiu \
-             para este certificado; corrija-o",
-        );
-    }
-    if has("EHR-ERR884") {
-        return configuration(
-            "dados de autenticação inválidos; confira [lab] requester_cns (CNS ou CPF do \
-             profissional, enviado no cabeçalho Authorization)",
-        );
-    }
-    if has("EHR-ERR906") {
-        return configuration(
-            "o profissional de [lab] requester_cns não tem vínculo autorizado (CBO) com o CNES \
-             do certificado; peça ao gestor o vínculo no CNES ou informe outro profissional",
-        );
-    }
+    // CONTRACT.md:147: a new token, once, before the code's class applies.
     if status == 401 && has("EHR-ERR882") {
         return Verdict::RefreshToken { message: said };
+    }
+    if let Some(entry) = crate::rnds_errors::catalogue().find_in(&text) {
+        let with_action = format!("{said} — {}", entry.action);
+        return match entry.class {
+            ErrorClass::AlreadyAtRnds => Verdict::Final(Outcome::DuplicateIdentifier),
+            ErrorClass::FixConfiguration => configuration(&entry.action),
+            ErrorClass::FixRow => Verdict::Final(Outcome::Rejected {
+                message: with_action,
+            }),
+            ErrorClass::RetryLater => Verdict::Retry {
+                message: with_action,
+                retry_after: answer.retry_after.and_then(|v| parse_retry_after(v, now)),
+            },
+        };
     }
     match status {
         401 => configuration(

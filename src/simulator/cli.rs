@@ -36,6 +36,11 @@ pub struct SimulateArgs {
     /// Share (0.0–1.0) of accepted bundles whose answer is lost (stored, connection dropped).
     #[arg(long, default_value_t = 0.0)]
     pub lost_answer_rate: f64,
+    /// Answer every bundle POST with this RNDS error code (e.g. ERR880;
+    /// the codes of schemas/rnds_errors.toml). A bundle whose identifier
+    /// value is SIMULAR-<code> gets that answer without this option.
+    #[arg(long, value_parser = known_code)]
+    pub answer_code: Option<String>,
     /// Token lifetime in seconds (RNDS: 1800).
     #[arg(long, default_value_t = 1800)]
     pub token_lifetime_s: u64,
@@ -53,10 +58,19 @@ impl SimulateArgs {
                 rate_429: self.rate_429,
                 retry_after_s: self.retry_after_s,
                 lost_answer_rate: self.lost_answer_rate,
+                answer_code: self.answer_code.clone(),
             },
             token_lifetime: Duration::from_secs(self.token_lifetime_s),
         }
     }
+}
+
+/// A code of the RNDS error table, as RNDS writes it (`ERR880`, `EHR-ERR880`).
+fn known_code(code: &str) -> Result<String, String> {
+    crate::rnds_errors::catalogue()
+        .get(code)
+        .map(|entry| entry.code.clone())
+        .ok_or_else(|| format!("\"{code}\" não está em schemas/rnds_errors.toml"))
 }
 
 /// Starts the simulator, prints its URL, files and a curl command, and
@@ -129,6 +143,8 @@ mod tests {
             "0.05",
             "--token-lifetime-s",
             "60",
+            "--answer-code",
+            "EHR-ERR880",
         ])
         .unwrap();
         let o = cli.args.options();
@@ -143,6 +159,7 @@ mod tests {
                 rate_429: 0.2,
                 retry_after_s: 3,
                 lost_answer_rate: 0.05,
+                answer_code: Some("ERR880".into()),
             }
         );
         assert_eq!(o.token_lifetime, Duration::from_secs(60));
@@ -156,5 +173,14 @@ mod tests {
             }
         );
         assert_eq!(defaults.token_lifetime, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn an_answer_code_outside_the_table_is_refused() {
+        let error = Cli::try_parse_from(["simulate", "--answer-code", "ERR871"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("schemas/rnds_errors.toml"), "{error}");
     }
 }

@@ -77,6 +77,10 @@ pub struct Faults {
     /// Share of accepted bundles whose answer is lost: the document is
     /// stored, then the connection is dropped before the reply.
     pub lost_answer_rate: f64,
+    /// A code of `schemas/rnds_errors.toml` (`ERR880`) every bundle POST is
+    /// answered with, after authentication. A bundle whose identifier value
+    /// is `SIMULAR-<code>` gets that answer without this flag.
+    pub answer_code: Option<String>,
 }
 
 /// The files a simulator works with, all inside its folder.

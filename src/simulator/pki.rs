@@ -172,8 +172,15 @@ fn generate(files: &SimFiles) -> Result<(), SimError> {
     let ca = new_ca("rnds-drop simulador CA de teste")?;
 
     let server_key = KeyPair::generate()?;
-    let mut params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+    // `*.saude.gov.br` too: a client that builds RNDS' own host names (the
+    // guide's npm client calls `<uf>-ehr-services.saude.gov.br` for its
+    // version check) reaches the simulator by name resolution alone, still
+    // verifying the certificate against this test CA.
+    let mut params = CertificateParams::new(vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "*.saude.gov.br".to_string(),
+    ])?;
     params
         .distinguished_name
         .push(DnType::CommonName, "localhost");

@@ -20,6 +20,7 @@ use super::shared::Shared;
 use super::store::{self, Refusal};
 use super::Faults;
 use crate::conformance;
+use crate::rnds_errors::ErrorClass;
 
 const MAX_BODY: usize = 4 << 20;
 
@@ -44,6 +45,7 @@ async fn accept(
     professional_is_authorised(&request, shared)?;
     let host = host_of(&request, shared);
     let (body, bundle) = read_bundle(request, shared).await?;
+    catalogued_answer(&faults, &bundle, shared)?;
     requester_is_authorised(&bundle, shared)?;
     let composition = composition_of(&bundle);
     document_is_final(composition, shared)?;
@@ -93,6 +95,43 @@ fn injected_fault(faults: &Faults, shared: &Shared) -> Result<(), Answered> {
 /// CONTRACT.md:52 (`Content-Type: application/fhir+json`); FHIR R4 http
 /// §3.1.0.1.10 also allows `application/json`, which the guide's npm
 /// client sends.
+/// The answer RNDS gives with a code of its error list, when asked for by
+/// the `answer_code` fault or a `SIMULAR-<code>` identifier value. The
+/// status per class is the simulator's choice (RNDS publishes none for most
+/// codes, docs/RNDS.md): 422 for the row and duplicates, 403 for access
+/// (401 for the token's EHR-ERR882), 503 for instability.
+fn catalogued_answer(faults: &Faults, bundle: &Value, shared: &Shared) -> Result<(), Answered> {
+    let asked = faults.answer_code.as_deref().or_else(|| {
+        bundle["identifier"]["value"]
+            .as_str()
+            .and_then(|v| v.strip_prefix(SIMULATED_CODE_PREFIX))
+    });
+    let Some(entry) = asked.and_then(|code| crate::rnds_errors::catalogue().get(code)) else {
+        return Ok(());
+    };
+    let status = match entry.class {
+        _ if entry.code == "ERR882" => StatusCode::UNAUTHORIZED,
+        ErrorClass::FixRow | ErrorClass::AlreadyAtRnds => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorClass::FixConfiguration => StatusCode::FORBIDDEN,
+        ErrorClass::RetryLater => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let text = entry.message.clone().unwrap_or_else(|| {
+        format!(
+            "Resposta simulada: código {} da lista de mensagens e erros da RNDS.",
+            entry.code
+        )
+    });
+    Err(Box::new(fail(
+        shared,
+        status,
+        Some(&format!("EHR-{}", entry.code)),
+        &text,
+    )))
+}
+
+/// The identifier value that asks the simulator for a catalogued answer.
+pub(super) const SIMULATED_CODE_PREFIX: &str = "SIMULAR-";
+
 fn media_type_is_json(request: &Request<Incoming>, shared: &Shared) -> Result<(), Answered> {
     let content_type = request
         .headers()

@@ -44,6 +44,18 @@ fn pfx_identity(files: &SimFiles) -> Identity {
 }
 
 fn client_with(files: &SimFiles, identity: Option<Identity>, alpn: &[&[u8]]) -> Client {
+    Client::builder()
+        .use_preconfigured_tls(tls_config(files, identity, alpn))
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+fn tls_config(
+    files: &SimFiles,
+    identity: Option<Identity>,
+    alpn: &[&[u8]],
+) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for ca in CertificateDer::pem_file_iter(&files.ca_pem).unwrap() {
@@ -58,11 +70,7 @@ fn client_with(files: &SimFiles, identity: Option<Identity>, alpn: &[&[u8]]) -> 
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Client::builder()
-        .use_preconfigured_tls(config)
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
+    config
 }
 
 fn lab_client(sim: &Simulator) -> Client {
@@ -309,6 +317,71 @@ async fn token_answers_the_contract_json_over_http2_too() {
         .unwrap()
         .starts_with(&format!("https://{}/api/fhir/r4/Bundle/", sim.addr())));
     sim.shutdown().await;
+}
+
+/// The server certificate also names `*.saude.gov.br`: a client that
+/// builds RNDS' own host names (the guide's npm client checks its version
+/// at `<uf>-ehr-services.saude.gov.br`) reaches the simulator by name
+/// resolution alone and still verifies it against the test CA.
+#[tokio::test]
+async fn rnds_host_names_verify_against_the_simulator_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let host = "go-ehr-services.saude.gov.br";
+    let client = Client::builder()
+        .use_preconfigured_tls(tls_config(
+            sim.files(),
+            Some(pfx_identity(sim.files())),
+            &[b"http/1.1"],
+        ))
+        .resolve(host, sim.addr())
+        .build()
+        .unwrap();
+    let answer = client
+        .get(format!("https://{host}:{}/api/token", sim.addr().port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+}
+
+/// The `answer_code` fault answers every bundle POST with that code of
+/// RNDS' error list, after authentication; nothing is stored.
+#[tokio::test]
+async fn the_answer_code_fault_answers_every_post_with_its_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+    sim.set_faults(Faults {
+        answer_code: Some("ERR880".into()),
+        ..Faults::default()
+    });
+    let sent = send(&sim, &client, &token, &bundle("F-1")).await;
+    assert_eq!(sent.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        sent.diagnostics(),
+        vec!["(EHR-ERR880) Você não possui autorização para enviar documentos para esta UF."]
+    );
+    let sent = post(
+        &sim,
+        &client,
+        "not-a-token",
+        &sim.identity().requester_cns,
+        &bundle("F-2"),
+    )
+    .await;
+    assert_eq!(
+        sent.status,
+        StatusCode::UNAUTHORIZED,
+        "the token is checked first"
+    );
+    sim.set_faults(Faults::default());
+    assert_eq!(
+        send(&sim, &client, &token, &bundle("F-1")).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(sim.documents().len(), 1);
 }
 
 /// The example bundles of the RNDS guide's sources are accepted, with the

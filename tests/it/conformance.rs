@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use rnds_drop::config::ProfileSet;
-use rnds_drop::conformance::check_bundle;
+use rnds_drop::conformance::check_lab_result;
 use rnds_drop::fhir::{to_json_bytes, BundleSettings};
 use rnds_drop::input::Row;
 use rnds_drop::mapping::map_columns;
@@ -104,7 +104,7 @@ proptest! {
         for replaces in [None, Some("eb4fc099-e5e2-4895-9d3b-23a6de2d7324-r3x7")] {
             let bytes = to_json_bytes(&result, &settings, &job.timestamp, replaces).expect("bundle");
             let bundle: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
-            let violations = check_bundle(&bundle);
+            let violations = check_lab_result(&bundle);
             prop_assert!(violations.is_empty(), "{violations:?}\n{bundle}");
         }
     }

@@ -36,6 +36,7 @@ mod never_lose;
 mod operations;
 mod packaging;
 mod report_kills;
+mod rnds_errors;
 mod safety;
 mod tidy;
 // Kills the service binary with SIGKILL/SIGTERM; Windows stops it through

@@ -159,7 +159,13 @@ fn data_errors_are_rejections_keeping_the_diagnostics() {
     assert_eq!(
         final_outcome(classify(422, &body)),
         Outcome::Rejected {
-            message: "HTTP 422: (EHR-ERR924) O status do documento deve ser final".into()
+            message: format!(
+                "HTTP 422: (EHR-ERR924) O status do documento deve ser final — {}",
+                crate::rnds_errors::catalogue()
+                    .get("ERR924")
+                    .unwrap()
+                    .action
+            )
         }
     );
     let body = serde_json::json!({"resourceType": "OperationOutcome", "issue": [

@@ -584,3 +584,59 @@ async fn faults_of_the_issue_still_store_each_result_exactly_once() {
     }
     sim.shutdown().await;
 }
+
+/// Every code of RNDS' error list (schemas/rnds_errors.toml) end to end:
+/// the simulator answers it (identifier `SIMULAR-<code>`), the client
+/// classifies it by the table's class, and a refusal carries the table's
+/// pt-BR action.
+#[tokio::test]
+async fn every_catalogued_code_is_answered_and_classified() {
+    use crate::rnds_errors::{catalogue, ErrorClass};
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(dir.path(), simulator::DEFAULT_TOKEN_LIFETIME).await;
+    let mut config = config(&sim);
+    config.rnds.max_retries = 1;
+    config.rnds.backoff_base_ms = 1;
+    config.rnds.backoff_max_ms = 2;
+    let client = Client::new(&config).unwrap();
+    let entries = catalogue().entries();
+    assert_eq!(entries.len(), 251);
+    for entry in entries {
+        let code = &entry.code;
+        let outcome = client.submit(bundle(&format!("SIMULAR-{code}"))).await;
+        let carries = |message: &str| {
+            assert!(
+                message.contains(&format!("EHR-{code}")),
+                "{code}: {message}"
+            );
+        };
+        match (entry.class, &outcome) {
+            (ErrorClass::AlreadyAtRnds, Outcome::DuplicateIdentifier) => {}
+            (ErrorClass::FixRow, Outcome::Rejected { message }) => {
+                carries(message);
+                assert!(message.ends_with(&entry.action), "{code}: {message}");
+            }
+            (ErrorClass::FixConfiguration, Outcome::ConfigurationError { message }) => {
+                carries(message);
+                if code != "ERR882" {
+                    assert!(message.ends_with(&entry.action), "{code}: {message}");
+                }
+            }
+            (ErrorClass::RetryLater, Outcome::Transient { message }) => {
+                carries(message);
+                assert!(message.contains(&entry.action), "{code}: {message}");
+            }
+            _ => panic!("{code} ({:?}) became {outcome:?}", entry.class),
+        }
+    }
+    assert!(
+        sim.documents().is_empty(),
+        "a simulated refusal stored nothing"
+    );
+    let stats = sim.stats();
+    assert_eq!(
+        stats["by_error_code"]["EHR-ERR880"], 1,
+        "answered once each: {stats}"
+    );
+    sim.shutdown().await;
+}

@@ -92,6 +92,16 @@ pub(super) const RULES: &[Rule] = &[
         forbidden: &[&["std::fs", "std::net", "tokio", "reqwest", "rusqlite", "crate"]],
     },
     Rule {
+        section: "src/rnds_errors.rs",
+        invariant: "data only; knows codes, classes and sentences, not HTTP, rows or bundles.",
+        modules: &["rnds_errors.rs"],
+        forbidden: &[
+            IO_AND_CLOCK,
+            EDGES,
+            &["crate::fhir", "crate::model", "crate::input", "crate::validate"],
+        ],
+    },
+    Rule {
         section: "src/model.rs",
         invariant: "no file format, no FHIR JSON, no I/O.",
         modules: &["model.rs"],
