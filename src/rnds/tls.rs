@@ -34,6 +34,9 @@ pub(crate) struct CertificateInfo {
     pub cnpj_or_cpf: Option<String>,
     /// Issuer distinguished name (the certification authority).
     pub issuer: String,
+    /// Whether the issuer is an ICP-Brasil authority: its name has an
+    /// `O` or `OU` "ICP-Brasil", as every AC of the ICP-Brasil tree does.
+    pub icp_brasil: bool,
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
 }
@@ -453,10 +456,17 @@ fn describe_der(der: &[u8]) -> Result<CertificateInfo, String> {
     let timestamp = |t: &x509_parser::time::ASN1Time| {
         DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
     };
+    let issuer = cert.issuer();
+    let icp_brasil = issuer
+        .iter_organization()
+        .chain(issuer.iter_organizational_unit())
+        .filter_map(|attribute| attribute.as_str().ok())
+        .any(|name| name.to_ascii_lowercase().contains("icp-brasil"));
     Ok(CertificateInfo {
         subject: cert.subject().to_string(),
         cnpj_or_cpf,
-        issuer: cert.issuer().to_string(),
+        issuer: issuer.to_string(),
+        icp_brasil,
         not_before: timestamp(&cert.validity().not_before),
         not_after: timestamp(&cert.validity().not_after),
     })
