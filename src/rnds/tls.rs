@@ -42,6 +42,19 @@ pub(crate) struct CertificateInfo {
 }
 
 impl CertificateInfo {
+    /// What `status` may know without the password (subject, issuer,
+    /// validity), as the JSON the service records in the ledger.
+    pub(crate) fn public_part_json(&self) -> String {
+        serde_json::json!({
+            "version": 1,
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "not_before": self.not_before,
+            "not_after": self.not_after,
+        })
+        .to_string()
+    }
+
     /// `válido de 01/02/2025 00:00 UTC até 01/02/2026 00:00 UTC`.
     pub(crate) fn validity_text(&self) -> String {
         format!(

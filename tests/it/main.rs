@@ -29,6 +29,7 @@ mod packaging;
 mod report_kills;
 mod safety;
 mod tidy;
+mod uncorrected;
 // Kills the service binary with SIGKILL/SIGTERM; Windows stops it through
 // the same shutdown future by Ctrl+C or the service manager (src/winservice).
 #[cfg(unix)]
