@@ -3,6 +3,8 @@
 //! binary, next to a running service) counts them with their file and
 //! since when, and needs no PFX password to judge the certificate.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,6 +37,22 @@ fn status(config: &Path) -> (Option<i32>, String) {
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
+}
+
+/// The body of `GET /metrics` (plain HTTP on loopback).
+fn metrics(addr: SocketAddr) -> String {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
 }
 
 /// Waits (bounded) until `count` summaries are in the outbox; on time-out
@@ -75,10 +93,16 @@ async fn status_counts_rows_waiting_in_errors_reports_until_they_come_back_fixed
     // Told at once: the test must not wait a day (nor read the clock).
     let text = std::fs::read_to_string(&ws.config_path).unwrap();
     let mut table: toml::Table = toml::from_str(&text).unwrap();
-    table["service"]
-        .as_table_mut()
+    let metrics_at = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
-        .insert("uncorrected_rows_after_s".into(), toml::Value::Integer(0));
+        .local_addr()
+        .unwrap();
+    let service = table["service"].as_table_mut().unwrap();
+    service.insert("uncorrected_rows_after_s".into(), toml::Value::Integer(0));
+    service.insert(
+        "metrics_listen".into(),
+        toml::Value::String(metrics_at.to_string()),
+    );
     std::fs::write(&ws.config_path, toml::to_string(&table).unwrap()).unwrap();
     let log = tmp.path().join("servico.log");
     let _service = Service(
@@ -123,6 +147,11 @@ async fn status_counts_rows_waiting_in_errors_reports_until_they_come_back_fixed
     assert!(out.contains("fevereiro.csv (2"), "{out}");
     assert!(out.contains("✓ certificado:"), "{out}");
     assert!(!out.contains("✗ certificado"), "{out}");
+    let exposition = metrics(metrics_at);
+    assert!(
+        exposition.contains("\nrnds_drop_uncorrected_rows 2\n"),
+        "{exposition}"
+    );
 
     // The errors report comes back fixed: nothing waits any more.
     let fixed = format!(
@@ -139,4 +168,9 @@ async fn status_counts_rows_waiting_in_errors_reports_until_they_come_back_fixed
         "{out}"
     );
     assert!(out.contains("✓ nada precisa de atenção"), "{out}");
+    let exposition = metrics(metrics_at);
+    assert!(
+        exposition.contains("\nrnds_drop_uncorrected_rows 0\n"),
+        "{exposition}"
+    );
 }
