@@ -139,10 +139,13 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
             attention.push((
                 exit::ROWS_NEED_FIXING,
                 format!(
-                    "{} linhas inválidas aguardam correção há {} ({}): esses exames não chegam à \
-                     RNDS até que alguém corrija o relatório *.erros (xlsx ou csv) na pasta de \
-                     saída e o solte de novo na entrada",
-                    s.rows_uncorrected,
+                    "{} há {}: {}. Esses exames não chegam à RNDS até que alguém corrija o \
+                     relatório *.erros (xlsx ou csv) na pasta de saída e o solte de novo na \
+                     entrada",
+                    match s.rows_uncorrected {
+                        1 => "1 linha inválida aguarda correção".to_string(),
+                        n => format!("{n} linhas inválidas aguardam correção"),
+                    },
                     human_age(age),
                     uncorrected_files_text(&s.uncorrected_files, tz)
                 ),

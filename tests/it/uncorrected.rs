@@ -144,7 +144,11 @@ async fn status_counts_rows_waiting_in_errors_reports_until_they_come_back_fixed
         out.contains("linhas inválidas aguardam correção: 2"),
         "{out}"
     );
-    assert!(out.contains("fevereiro.csv (2"), "{out}");
+    assert!(out.contains("fevereiro.csv (2 linhas, desde "), "{out}");
+    assert!(
+        out.contains("✗ 2 linhas inválidas aguardam correção há "),
+        "{out}"
+    );
     assert!(out.contains("✓ certificado:"), "{out}");
     assert!(!out.contains("✗ certificado"), "{out}");
     let exposition = metrics(metrics_at);
