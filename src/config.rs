@@ -571,6 +571,12 @@ pub struct Service {
     /// this long, in seconds; a follow-up report comes when they are sent.
     #[serde(default = "default_pending_report_after_s")]
     pub pending_report_after_s: u64,
+    /// Invalid rows listed in an errors report and not yet dropped again
+    /// corrected are shown by `status` and `/metrics` at once; after this
+    /// long, in seconds, `status` asks a person to act (exit 1) and
+    /// `[alertas]` sends a message. Default one day.
+    #[serde(default = "default_uncorrected_rows_after_s")]
+    pub uncorrected_rows_after_s: u64,
     /// On SIGINT/SIGTERM, how long in-flight requests may take, in seconds.
     #[serde(default = "default_shutdown_grace_s")]
     pub shutdown_grace_s: u64,
@@ -612,6 +618,7 @@ impl Default for Service {
         Service {
             scan_interval_s: default_scan_interval_s(),
             pending_report_after_s: default_pending_report_after_s(),
+            uncorrected_rows_after_s: default_uncorrected_rows_after_s(),
             shutdown_grace_s: default_shutdown_grace_s(),
             progress_log_s: default_progress_log_s(),
             metrics_listen: None,
@@ -646,6 +653,9 @@ fn default_log_file_keep() -> u32 {
 
 fn default_scan_interval_s() -> u64 {
     30
+}
+fn default_uncorrected_rows_after_s() -> u64 {
+    86_400
 }
 fn default_pending_report_after_s() -> u64 {
     300

@@ -16,6 +16,7 @@ mod lock;
 mod results;
 mod schema;
 mod snapshot;
+mod uncorrected;
 
 #[cfg(test)]
 mod guard_tests;
@@ -32,7 +33,7 @@ pub(crate) use decision::{identity_conflict, IdentityConflict};
 pub(crate) use files::{FileId, FileRecord, FileState, NewFile};
 pub(crate) use lock::{LedgerLock, LockError};
 pub(crate) use results::{Identity, Intent, LedgerOutcome, ResultRecord, ResultState};
-pub(crate) use snapshot::{LedgerReader, LedgerSnapshot};
+pub(crate) use snapshot::{LedgerReader, LedgerSnapshot, UncorrectedFile};
 
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -78,6 +78,22 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE results ADD COLUMN exam_code TEXT;
     CREATE TABLE identity_key (key BLOB NOT NULL);
     INSERT INTO identity_key (key) VALUES (randomblob(32));",
+    // 5: invalid rows waiting in an errors report, by lab id, until a later
+    // file brings that lab id valid (`since`: when it was first refused);
+    // and what the service learnt that `status` cannot read on its own
+    // (`certificate`: the PFX's public part, read with the password).
+    "CREATE TABLE invalid_rows (
+        lab_id  TEXT PRIMARY KEY,
+        file_id INTEGER NOT NULL REFERENCES files (id),
+        line    INTEGER NOT NULL,
+        since   TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX invalid_rows_by_file ON invalid_rows (file_id);
+    CREATE TABLE service_state (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 pub(super) fn latest_version() -> i64 {

@@ -28,6 +28,16 @@ pub struct RecentFile {
     pub pending: u64,
 }
 
+/// A file whose errors report still holds rows not brought back valid.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UncorrectedFile {
+    pub name: String,
+    /// Its rows still waiting for a correction.
+    pub rows: u64,
+    /// When the oldest of them was first refused.
+    pub since: String,
+}
+
 /// What the ledger says at one instant.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LedgerSnapshot {
@@ -54,6 +64,16 @@ pub struct LedgerSnapshot {
     pub oldest_pending_since: Option<String>,
     /// When RNDS last accepted a document.
     pub last_accepted_at: Option<String>,
+    /// Invalid rows (by lab id) listed in an errors report and not yet
+    /// brought back valid by a later file.
+    pub rows_uncorrected: u64,
+    /// When the oldest of them was first refused.
+    pub uncorrected_since: Option<String>,
+    /// The files they wait in, oldest first (at most the recent-files count).
+    pub uncorrected_files: Vec<UncorrectedFile>,
+    /// The certificate's public part as the service last read it (JSON),
+    /// with when; `None` before a service of this version ran.
+    pub recorded_certificate: Option<(String, String)>,
 }
 
 /// A read-only connection to a ledger file.
@@ -181,6 +201,46 @@ impl LedgerReader {
             })
         })?;
         s.recent_files = rows.collect::<rusqlite::Result<_>>()?;
+        // Schema 4: a ledger a service of this version has not opened yet
+        // lacks these tables; it has nothing to say about them.
+        let has_table = |name: &str| -> rusqlite::Result<bool> {
+            tx.query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+        };
+        if has_table("invalid_rows")? {
+            let (rows, since) =
+                tx.query_row("SELECT COUNT(*), MIN(since) FROM invalid_rows", [], |r| {
+                    Ok((r.get::<_, u64>(0)?, r.get::<_, Option<String>>(1)?))
+                })?;
+            s.rows_uncorrected = rows;
+            s.uncorrected_since = since;
+            let mut stmt = tx.prepare(
+                "SELECT f.name, COUNT(*), MIN(i.since) FROM invalid_rows i
+                 JOIN files f ON f.id = i.file_id
+                 GROUP BY i.file_id ORDER BY MIN(i.since), i.file_id LIMIT ?1",
+            )?;
+            let files = stmt.query_map([limit], |r| {
+                Ok(UncorrectedFile {
+                    name: r.get(0)?,
+                    rows: r.get(1)?,
+                    since: r.get(2)?,
+                })
+            })?;
+            s.uncorrected_files = files.collect::<rusqlite::Result<_>>()?;
+        }
+        if has_table("service_state")? {
+            s.recorded_certificate = tx
+                .query_row(
+                    "SELECT value, updated_at FROM service_state WHERE key = ?1",
+                    [super::uncorrected::CERTIFICATE_KEY],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                )
+                .optional()?;
+        }
         Ok(s)
     }
 }

@@ -1,6 +1,7 @@
 //! `[alertas]`: a message (e-mail over SMTP with STARTTLS, and/or a
 //! command) when rows stay pending too long, a file fails, RNDS refuses
-//! rows, or the certificate is about to expire. At most one message per
+//! rows, invalid rows wait in an errors report past `[service]
+//! uncorrected_rows_after_s`, or the certificate is about to expire. At most one message per
 //! condition per `repeat_after_s` (kept in memory: a restart may repeat
 //! one). Deciding is pure ([`Alerter::due`]); delivering is the edge.
 
@@ -22,6 +23,7 @@ pub(crate) enum Condition {
     Pending,
     FileFailed,
     Rejected,
+    Uncorrected,
     Certificate,
 }
 
@@ -34,6 +36,11 @@ pub(crate) struct AlertInputs {
     /// Totals of this process (only increases trigger).
     pub files_failed: u64,
     pub rows_rejected: u64,
+    /// Invalid rows waiting in errors reports, the age of the oldest (s)
+    /// and the files they wait in (pt-BR, for the message).
+    pub rows_uncorrected: u64,
+    pub oldest_uncorrected_age_s: Option<i64>,
+    pub uncorrected_files: String,
     pub certificate_days_left: i64,
 }
 
@@ -57,15 +64,18 @@ pub(crate) enum AlertError {
 #[derive(Debug)]
 pub(crate) struct Alerter {
     settings: Alertas,
+    /// `[service] uncorrected_rows_after_s`: the same age `status` uses.
+    uncorrected_after_s: u64,
     last_sent: HashMap<Condition, Instant>,
     files_failed_seen: u64,
     rows_rejected_seen: u64,
 }
 
 impl Alerter {
-    pub(crate) fn new(settings: Alertas) -> Alerter {
+    pub(crate) fn new(settings: Alertas, uncorrected_after_s: u64) -> Alerter {
         Alerter {
             settings,
+            uncorrected_after_s,
             last_sent: HashMap::new(),
             files_failed_seen: 0,
             rows_rejected_seen: 0,
@@ -114,6 +124,24 @@ impl Alerter {
                      saída: cada linha diz a coluna, o valor e como corrigir. Corrija a \
                      planilha e coloque-a de novo na pasta de entrada.",
                     i.rows_rejected - self.rows_rejected_seen
+                ),
+            });
+        }
+        if let Some(age) = i
+            .oldest_uncorrected_age_s
+            .filter(|age| *age >= i64::try_from(self.uncorrected_after_s).unwrap_or(i64::MAX))
+        {
+            raised.push(Alert {
+                condition: Condition::Uncorrected,
+                subject: "rnds-drop: linhas inválidas aguardam correção".into(),
+                body: format!(
+                    "{} linha(s) inválida(s) aguardam correção há {} ({}).\n\
+                     Esses exames não chegam à RNDS até que alguém corrija o relatório *.erros \
+                     (xlsx ou csv) na pasta de saída e o coloque de novo na pasta de entrada; \
+                     `rnds-drop status` mostra a situação.",
+                    i.rows_uncorrected,
+                    human_age(age),
+                    i.uncorrected_files
                 ),
             });
         }
@@ -287,7 +315,7 @@ mod tests {
 
     #[test]
     fn each_condition_is_raised_once_per_period() {
-        let mut alerter = Alerter::new(settings());
+        let mut alerter = Alerter::new(settings(), 86_400);
         let t0 = Instant::now();
         let mut inputs = AlertInputs {
             oldest_pending_age_s: Some(60),

@@ -181,6 +181,27 @@ pub(crate) fn render(i: &ScrapeInputs) -> String {
                 (i.now - since.with_timezone(&Utc)).num_seconds().max(0)
             });
         let _ = writeln!(o, "rnds_drop_oldest_pending_age_seconds {age}");
+        family(
+            o,
+            "rnds_drop_uncorrected_rows",
+            "gauge",
+            "Invalid rows waiting in errors reports, not yet dropped again corrected.",
+        );
+        let _ = writeln!(o, "rnds_drop_uncorrected_rows {}", s.rows_uncorrected);
+        family(
+            o,
+            "rnds_drop_oldest_uncorrected_age_seconds",
+            "gauge",
+            "Age of the oldest invalid row not yet corrected (0: none).",
+        );
+        let age = s
+            .uncorrected_since
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map_or(0, |since| {
+                (i.now - since.with_timezone(&Utc)).num_seconds().max(0)
+            });
+        let _ = writeln!(o, "rnds_drop_oldest_uncorrected_age_seconds {age}");
     }
     out
 }

@@ -116,7 +116,7 @@ impl Ops {
         }
         if let Some(settings) = &config.alertas {
             tokio::spawn(alert_loop(
-                alerts::Alerter::new(settings.clone()),
+                alerts::Alerter::new(settings.clone(), config.service.uncorrected_rows_after_s),
                 self.telemetry.clone(),
                 config.ledger.path.clone(),
                 client.certificate().not_after,
@@ -198,14 +198,35 @@ async fn alert_loop(
         let path = ledger.clone();
         let snapshot = tokio::task::spawn_blocking(move || {
             crate::ledger::LedgerReader::open(&path)
-                .and_then(|r| r.snapshot(now, now, 0))
+                .and_then(|r| r.snapshot(now, now, 10))
                 .ok()
         })
         .await
         .ok()
         .flatten();
         let t = telemetry.snapshot();
+        let age_since = |stamp: Option<&str>| {
+            stamp
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|since| (now - since.with_timezone(&Utc)).num_seconds())
+        };
+        let oldest_uncorrected_age_s = age_since(
+            snapshot
+                .as_ref()
+                .and_then(|s| s.uncorrected_since.as_deref()),
+        );
+        let rows_uncorrected = snapshot.as_ref().map_or(0, |s| s.rows_uncorrected);
+        let uncorrected_files = snapshot.as_ref().map_or(String::new(), |s| {
+            s.uncorrected_files
+                .iter()
+                .map(|f| format!("{}: {}", f.name, f.rows))
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
         let inputs = alerts::AlertInputs {
+            rows_uncorrected,
+            oldest_uncorrected_age_s,
+            uncorrected_files,
             oldest_pending_age_s: snapshot
                 .as_ref()
                 .and_then(|s| s.oldest_pending_since.as_deref())

@@ -37,6 +37,10 @@ pub struct Certificate {
     pub not_after: DateTime<Utc>,
     /// Whole days until it expires (negative once expired).
     pub days_left: i64,
+    /// When the service recorded it (RFC 3339), when `status` could not
+    /// open the certificate itself (no PFX password in this shell); `None`
+    /// when read from the file now.
+    pub recorded_at: Option<String>,
 }
 
 /// Everything `status` reports.
@@ -50,6 +54,8 @@ pub struct StatusReport {
     pub ledger: Option<LedgerSnapshot>,
     /// Age of the oldest row still waiting, in seconds.
     pub oldest_pending_age_s: Option<i64>,
+    /// Age of the oldest invalid row not yet brought back corrected, in seconds.
+    pub oldest_uncorrected_age_s: Option<i64>,
     /// The client certificate; `None` when it could not be read.
     pub certificate: Option<Certificate>,
     /// Configured inboxes that do not exist.
@@ -129,8 +135,36 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
         }
     }
 
-    let certificate = match crate::rnds::read_certificate_info(&config.rnds) {
-        Ok(info) => {
+    let oldest_uncorrected_age_s = ledger
+        .as_ref()
+        .and_then(|s| s.uncorrected_since.as_deref())
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|since| (now - since.with_timezone(&Utc)).num_seconds().max(0));
+    if let (Some(s), Some(age)) = (&ledger, oldest_uncorrected_age_s) {
+        let limit = i64::try_from(config.service.uncorrected_rows_after_s).unwrap_or(i64::MAX);
+        if age >= limit {
+            attention.push((
+                exit::ROWS_NEED_FIXING,
+                format!(
+                    "{} há {}: {}. Esses exames não chegam à RNDS até que alguém corrija o \
+                     relatório *.erros (xlsx ou csv) na pasta de saída e o solte de novo na \
+                     entrada",
+                    match s.rows_uncorrected {
+                        1 => "1 linha inválida aguarda correção".to_string(),
+                        n => format!("{n} linhas inválidas aguardam correção"),
+                    },
+                    human_age(age),
+                    uncorrected_files_text(&s.uncorrected_files, tz)
+                ),
+            ));
+        }
+    }
+
+    let recorded = ledger
+        .as_ref()
+        .and_then(|s| s.recorded_certificate.as_ref());
+    let certificate = match certificate_info(config, recorded) {
+        Ok((info, recorded_at)) => {
             let days_left = (info.not_after - now).num_days();
             if info.not_after < now {
                 attention.push((
@@ -154,6 +188,7 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
                 subject: info.subject,
                 not_after: info.not_after,
                 days_left,
+                recorded_at,
             })
         }
         Err(e) => {
@@ -187,11 +222,61 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
         ledger_path: config.ledger.path.clone(),
         ledger,
         oldest_pending_age_s,
+        oldest_uncorrected_age_s,
         certificate,
         inboxes_missing,
         exit_code: attention.first().map_or(exit::OK, |(code, _)| *code),
         attention: attention.into_iter().map(|(_, text)| text).collect(),
     }
+}
+
+/// The certificate's subject and validity: from the file when this shell
+/// can open it, else as the service last recorded it (`status` needs no
+/// PFX password), with when. The file's error when neither is known.
+fn certificate_info(
+    config: &Config,
+    recorded: Option<&(String, String)>,
+) -> Result<(RecordedCertificate, Option<String>), String> {
+    match crate::rnds::read_certificate_info(&config.rnds) {
+        Ok(info) => Ok((
+            RecordedCertificate {
+                subject: info.subject,
+                not_after: info.not_after,
+            },
+            None,
+        )),
+        Err(e) => recorded
+            .and_then(|(json, at)| {
+                serde_json::from_str::<RecordedCertificate>(json)
+                    .ok()
+                    .map(|info| (info, Some(at.clone())))
+            })
+            .ok_or_else(|| e.to_string()),
+    }
+}
+
+/// The part of the service's certificate record `status` shows.
+#[derive(serde::Deserialize)]
+struct RecordedCertificate {
+    subject: String,
+    not_after: DateTime<Utc>,
+}
+
+/// `fevereiro.csv (2 linhas, desde 03/12/2026 08:15)`, oldest first.
+fn uncorrected_files_text(files: &[crate::ledger::UncorrectedFile], tz: chrono_tz::Tz) -> String {
+    files
+        .iter()
+        .map(|f| {
+            format!(
+                "{} ({} {}, desde {})",
+                f.name,
+                f.rows,
+                if f.rows == 1 { "linha" } else { "linhas" },
+                local_text(&f.since, tz)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The report for a person, in pt-BR.
@@ -222,6 +307,15 @@ pub fn render_text(report: &StatusReport, tz: chrono_tz::Tz) -> String {
             "recusados pela RNDS (a corrigir): {}",
             s.rows_rejected
         ));
+        let files = if s.uncorrected_files.is_empty() {
+            String::new()
+        } else {
+            format!(" · {}", uncorrected_files_text(&s.uncorrected_files, tz))
+        };
+        line(format!(
+            "linhas inválidas aguardam correção: {}{files}",
+            s.rows_uncorrected
+        ));
         line(format!(
             "último envio aceito pela RNDS: {}",
             s.last_accepted_at
@@ -250,8 +344,19 @@ pub fn render_text(report: &StatusReport, tz: chrono_tz::Tz) -> String {
         }
     }
     if let Some(c) = &report.certificate {
+        let mark = if c.days_left >= CERTIFICATE_WARNING_DAYS {
+            "✓"
+        } else {
+            "✗"
+        };
+        let source = c.recorded_at.as_deref().map_or(String::new(), |at| {
+            format!(
+                " · lido pelo serviço em {} (sem a senha do PFX aqui)",
+                local_text(at, tz)
+            )
+        });
         line(format!(
-            "certificado: {} · válido até {} ({} dias)",
+            "{mark} certificado: {} · válido até {} ({} dias){source}",
             c.subject,
             local_date(c.not_after, tz),
             c.days_left

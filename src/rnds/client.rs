@@ -128,6 +128,7 @@ impl Client {
         let identity = Identity::load(&config.rnds)?;
         let tls = identity.client_config(config.rnds.extra_ca.as_deref())?;
         let timeout = Duration::from_secs(config.rnds.timeout_s.max(1));
+        let probe_tls = Arc::new(tls.clone());
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .https_only(true)
@@ -149,7 +150,13 @@ impl Client {
                 ))
             })?;
         let endpoints = Endpoints::resolve(&config.rnds, &config.lab.uf);
-        let tokens = TokenCache::new(http.clone(), endpoints.token_url(), clock);
+        let tokens = TokenCache::new(
+            http.clone(),
+            endpoints.token_url(),
+            clock,
+            probe_tls,
+            timeout.min(Duration::from_secs(10)),
+        );
         Ok(Client {
             inner: Arc::new(Inner {
                 http,

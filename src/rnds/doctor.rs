@@ -222,6 +222,23 @@ fn certificate<W: Write>(p: &mut Printer<'_, W>, config: &Config) -> Option<Clie
         info.issuer,
         info.validity_text()
     );
+    if !info.icp_brasil && config.rnds.environment != Environment::Simulador {
+        p.record(
+            CERTIFICATE,
+            CheckStatus::ConfigurationProblem,
+            format!(
+                "{detail}. O certificado não é da ICP-Brasil (o emissor não é uma autoridade \
+                 certificadora ICP-Brasil) e a RNDS de {} o recusará. O que fazer: use em \
+                 [rnds] certificate o certificado e-CNPJ (ou e-CPF) A1 ICP-Brasil do \
+                 laboratório, exportado com a chave privada e a cadeia",
+                match config.rnds.environment {
+                    Environment::Producao => "produção",
+                    _ => "homologação",
+                }
+            ),
+        );
+        return Some(client);
+    }
     let warnings = client.warnings(chrono::Utc::now());
     if warnings.is_empty() {
         p.passed(CERTIFICATE, detail);

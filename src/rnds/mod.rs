@@ -11,6 +11,7 @@ mod client;
 pub(crate) mod doctor;
 mod endpoints;
 mod error;
+mod handshake;
 mod outcome;
 mod request;
 mod retry;

@@ -256,6 +256,14 @@ pub(crate) fn transport_failure(error: &reqwest::Error) -> TransportFailure {
     }
 }
 
+/// The certificate refusal (pt-BR) inside a TLS stream's I/O error, for
+/// the bare handshake of `handshake.rs`; `None` for any other failure.
+pub(crate) fn certificate_refusal_in(error: &std::io::Error) -> Option<String> {
+    find_rustls_error(error)
+        .filter(|tls| is_certificate_problem(tls))
+        .map(words::certificate_refusal)
+}
+
 fn is_certificate_problem(error: &rustls::Error) -> bool {
     use rustls::AlertDescription as A;
     match error {
@@ -270,6 +278,9 @@ fn is_certificate_problem(error: &rustls::Error) -> bool {
                 | A::UnknownCA
                 | A::CertificateRequired
                 | A::AccessDenied
+                // From a server after our certificate: its signature (or
+                // our proof of the key) did not verify.
+                | A::DecryptError
         ),
         _ => false,
     }

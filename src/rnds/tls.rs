@@ -34,11 +34,27 @@ pub(crate) struct CertificateInfo {
     pub cnpj_or_cpf: Option<String>,
     /// Issuer distinguished name (the certification authority).
     pub issuer: String,
+    /// Whether the issuer is an ICP-Brasil authority: its name has an
+    /// `O` or `OU` "ICP-Brasil", as every AC of the ICP-Brasil tree does.
+    pub icp_brasil: bool,
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
 }
 
 impl CertificateInfo {
+    /// What `status` may know without the password (subject, issuer,
+    /// validity), as the JSON the service records in the ledger.
+    pub(crate) fn public_part_json(&self) -> String {
+        serde_json::json!({
+            "version": 1,
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "not_before": self.not_before,
+            "not_after": self.not_after,
+        })
+        .to_string()
+    }
+
     /// `válido de 01/02/2025 00:00 UTC até 01/02/2026 00:00 UTC`.
     pub(crate) fn validity_text(&self) -> String {
         format!(
@@ -465,10 +481,17 @@ fn describe_der(der: &[u8]) -> Result<CertificateInfo, String> {
     let timestamp = |t: &x509_parser::time::ASN1Time| {
         DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
     };
+    let issuer = cert.issuer();
+    let icp_brasil = issuer
+        .iter_organization()
+        .chain(issuer.iter_organizational_unit())
+        .filter_map(|attribute| attribute.as_str().ok())
+        .any(|name| name.to_ascii_lowercase().contains("icp-brasil"));
     Ok(CertificateInfo {
         subject: cert.subject().to_string(),
         cnpj_or_cpf,
-        issuer: cert.issuer().to_string(),
+        issuer: issuer.to_string(),
+        icp_brasil,
         not_before: timestamp(&cert.validity().not_before),
         not_after: timestamp(&cert.validity().not_after),
     })

@@ -58,6 +58,10 @@ struct Token {
 pub(crate) struct TokenCache {
     http: reqwest::Client,
     url: String,
+    /// The client's TLS configuration, for the handshake probe of a
+    /// connection that broke (`handshake.rs`), and its time limit.
+    probe_tls: Arc<rustls::ClientConfig>,
+    probe_timeout: Duration,
     current: RwLock<Slot>,
     fetches: AtomicU64,
     clock: Clock,
@@ -79,10 +83,18 @@ struct TokenAnswer {
 }
 
 impl TokenCache {
-    pub(super) fn new(http: reqwest::Client, url: String, clock: Clock) -> TokenCache {
+    pub(super) fn new(
+        http: reqwest::Client,
+        url: String,
+        clock: Clock,
+        probe_tls: Arc<rustls::ClientConfig>,
+        probe_timeout: Duration,
+    ) -> TokenCache {
         TokenCache {
             http,
             url,
+            probe_tls,
+            probe_timeout,
             current: RwLock::new(Slot::default()),
             fetches: AtomicU64::new(0),
             clock,
@@ -149,28 +161,48 @@ impl TokenCache {
         self.fetches.load(Ordering::Relaxed)
     }
 
+    /// The token request failed before an answer. A connection that broke
+    /// after it was set up may be the server refusing the certificate
+    /// (TLS 1.3): a bare handshake tells, so the same certificate always
+    /// gets the same answer.
+    async fn request_failed(&self, error: &reqwest::Error) -> ClientError {
+        let refused =
+            |m: String| ClientError::Config(format!("serviço de token {}: {m}", self.url));
+        match transport_failure(error) {
+            TransportFailure::Certificate(m) => refused(m),
+            TransportFailure::Invalid(m) => ClientError::Config(format!(
+                "endereço do serviço de token inválido ({m}); confira auth_url (https://)"
+            )),
+            TransportFailure::AfterSending(m) => {
+                match super::handshake::certificate_refusal(
+                    self.probe_tls.clone(),
+                    &self.url,
+                    self.probe_timeout,
+                )
+                .await
+                {
+                    Some(words) => refused(words),
+                    None => self.unreachable(&m),
+                }
+            }
+            TransportFailure::BeforeSending(m) => self.unreachable(&m),
+        }
+    }
+
+    fn unreachable(&self, reason: &str) -> ClientError {
+        ClientError::Unreachable(format!(
+            "não foi possível obter o token em {}: {reason}",
+            self.url
+        ))
+    }
+
     async fn fetch(&self) -> Result<(Token, Duration), ClientError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let asked_at = self.clock.now();
-        let answer =
-            self.http
-                .get(&self.url)
-                .send()
-                .await
-                .map_err(|e| match transport_failure(&e) {
-                    TransportFailure::Certificate(m) => {
-                        ClientError::Config(format!("serviço de token {}: {m}", self.url))
-                    }
-                    TransportFailure::Invalid(m) => ClientError::Config(format!(
-                        "endereço do serviço de token inválido ({m}); confira auth_url (https://)"
-                    )),
-                    TransportFailure::BeforeSending(m) | TransportFailure::AfterSending(m) => {
-                        ClientError::Unreachable(format!(
-                            "não foi possível obter o token em {}: {m}",
-                            self.url
-                        ))
-                    }
-                })?;
+        let answer = match self.http.get(&self.url).send().await {
+            Ok(answer) => answer,
+            Err(error) => return Err(self.request_failed(&error).await),
+        };
         let status = answer.status().as_u16();
         let body = answer.bytes().await.map_err(|e| {
             ClientError::Unreachable(format!(

@@ -54,6 +54,8 @@ pub async fn run(
     let (_ledger_lock, mut ledger) = open_ledger(&config)?;
     let ops = Ops::new(&config);
     let client = Client::observed(&config, Some(ops.observer()))?;
+    // `status` runs without the PFX password: it reads this instead.
+    ledger.record_certificate(&client.certificate().public_part_json())?;
     let _daily_warnings = DailyWarnings::start(client.clone());
     prepare_outboxes(&config, &mut ledger)?;
     let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;

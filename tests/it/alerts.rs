@@ -196,3 +196,79 @@ timeout_s = 10
     );
     assert!(!mail.data.contains("759010928159013"));
 }
+
+/// An invalid row left in its errors report past `[service]
+/// uncorrected_rows_after_s` (0 here: the test must not wait a day) sends
+/// one message naming the file, never the patient.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_waiting_in_an_errors_report_send_one_email() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let files = sim.files().clone();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let smtp_port = listener.local_addr().unwrap().port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    tokio::spawn(smtp_sink(
+        listener,
+        acceptor(&files.server_cert, &files.server_key),
+        received.clone(),
+    ));
+    let (ws, _) = write_workspace_config(&files, &tmp.path().join("lab"), 200, "watch").unwrap();
+    let mut text = std::fs::read_to_string(&ws.config_path)
+        .unwrap()
+        .replace("[service]\n", "[service]\nuncorrected_rows_after_s = 0\n");
+    text.push_str(&format!(
+        r#"
+[alertas]
+repeat_after_s = 3600
+check_interval_s = 1
+
+[alertas.email]
+smtp_host = "127.0.0.1"
+smtp_port = {smtp_port}
+from = "rnds-drop@laboratorio.test"
+to = ["ti@laboratorio.test"]
+extra_ca = "{ca}"
+timeout_s = 10
+"#,
+        ca = files.ca_pem.display()
+    ));
+    std::fs::write(&ws.config_path, text).unwrap();
+    let config = Config::load(&ws.config_path).unwrap();
+    assert_eq!(config.service.uncorrected_rows_after_s, 0);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = tokio::spawn(rnds_drop::service::run(config, async move {
+        let _ = stopped.await;
+    }));
+    drop_file(
+        &ws.inbox,
+        "marco.csv",
+        "Nº Pedido;Paciente;Cartão SUS;Data da Coleta;Dt. Liberação;Cód. Exame;Resultado;Material;Metodologia\n\
+         UA-1;PACIENTE 1;759010928159014;03/11/2026 08:15;03/11/2026 16:40;94309-2;Detectável;SWNAFA;RT-PCR\n"
+            .as_bytes(),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no alert e-mail within 60 s");
+        assert!(!service.is_finished(), "the service stopped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // More checks while the row still waits: still one message.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _ = stop.send(());
+    service.await.unwrap().unwrap();
+    let mails = received.lock().unwrap().clone();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    // Quoted-printable: soft line breaks joined again.
+    let mail = mails[0].data.replace("=\r\n", "").replace("=\n", "");
+    assert!(mail.contains("Subject: rnds-drop: linhas "), "{mail}");
+    assert!(
+        mail.contains("linha(s) inv=C3=A1lida(s) aguardam corre=C3=A7=C3=A3o"),
+        "{mail}"
+    );
+    assert!(mail.contains("(marco.csv: 1)"), "{mail}");
+    assert!(!mail.contains("759010928159014"), "{mail}");
+}

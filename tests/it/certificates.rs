@@ -102,3 +102,66 @@ async fn the_password_file_may_have_a_bom_utf16_and_crlf() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     sim.shutdown().await;
 }
+
+/// A certificate of another CA (a second simulator's lab): the server
+/// refuses it during the handshake. Every run gives the same answer, exit 3
+/// "o servidor recusou o certificado", never exit 4 "confira a internet"
+/// (the TLS alert used to race the connection reset).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_certificate_is_always_the_server_refusing_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let other = simulator::start(SimOptions::new(tmp.path().join("outro")))
+        .await
+        .unwrap();
+    let foreign = other.files().clone();
+    other.shutdown().await;
+    let config = edited_config(&sim, "estrangeiro.toml", |t| {
+        let t = replace_line(&t, "certificate", &quoted(&foreign.lab_pfx));
+        replace_line(
+            &t,
+            "certificate_password_file",
+            &quoted(&foreign.lab_pfx_password_file),
+        )
+    });
+    let runs: Vec<(Option<i32>, String)> = (0..8).map(|_| doctor(&config)).collect();
+    let codes: Vec<Option<i32>> = runs.iter().map(|(code, _)| *code).collect();
+    for (code, out) in &runs {
+        assert!(
+            *code == Some(3)
+                && out.contains("✗ token: serviço de token")
+                && out.contains("o servidor recusou o certificado do laboratório")
+                && !out.contains("internet"),
+            "exit codes {codes:?}:\n{out}"
+        );
+    }
+    sim.shutdown().await;
+}
+
+/// Outside the simulator RNDS accepts only ICP-Brasil certificates: a chain
+/// whose issuer is no ICP-Brasil authority is a ✗ before any connection
+/// is blamed (here the simulator's own test CA, named as homologation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_says_a_certificate_outside_icp_brasil_will_be_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let simulated = edited_config(&sim, "simulador.toml", |t| t);
+    let (code, out) = doctor(&simulated);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("não é da ICP-Brasil"), "{out}");
+
+    let config = edited_config(&sim, "homologacao.toml", |t| {
+        replace_line(&t, "environment", "\"homologacao\"")
+    });
+    let (code, out) = doctor(&config);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("✗ certificado:") && out.contains("não é da ICP-Brasil"),
+        "{out}"
+    );
+    sim.shutdown().await;
+}

@@ -39,6 +39,7 @@ mod report_kills;
 mod rnds_errors;
 mod safety;
 mod tidy;
+mod uncorrected;
 // Kills the service binary with SIGKILL/SIGTERM; Windows stops it through
 // the same shutdown future by Ctrl+C or the service manager (src/winservice).
 #[cfg(unix)]

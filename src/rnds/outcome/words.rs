@@ -63,6 +63,10 @@ fn alert_reason(alert: Alert) -> &'static str {
         Alert::CertificateExpired => "disse que o certificado do laboratório está vencido",
         Alert::CertificateRevoked => "disse que o certificado do laboratório foi revogado",
         Alert::AccessDenied => "negou o acesso a este certificado",
+        Alert::DecryptError => {
+            "não conseguiu validar a assinatura do certificado do laboratório: foi emitido por \
+             outra autoridade certificadora, ou a chave não é a deste certificado"
+        }
         Alert::BadCertificate | Alert::UnsupportedCertificate | Alert::CertificateUnknown => {
             "não aceitou o certificado do laboratório"
         }
@@ -88,6 +92,7 @@ pub(crate) fn alert_in_text(error: &(dyn std::error::Error + 'static)) -> Option
         Alert::CertificateExpired,
         Alert::CertificateUnknown,
         Alert::AccessDenied,
+        Alert::DecryptError,
     ]
     .into_iter()
     .find(|alert| format!("{alert:?}") == name)

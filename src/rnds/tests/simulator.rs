@@ -101,7 +101,8 @@ async fn doctor_passes_with_the_generated_config() {
 }
 
 /// Production is never posted to: the requester check is reported as not
-/// checkable, every other check runs read-only, and the exit code stays 0.
+/// checkable and every other check runs read-only. The only ✗ is the
+/// simulator's test certificate, which is not ICP-Brasil.
 #[tokio::test]
 async fn doctor_sends_no_post_to_production() {
     let dir = tempfile::tempdir().unwrap();
@@ -109,7 +110,15 @@ async fn doctor_sends_no_post_to_production() {
     let path = edited_config(&sim, |t| replace_line(t, "environment", "\"producao\""));
     let (report, out) = doctor(&path).await;
     println!("{out}");
-    assert_eq!(report.exit_code(), 0, "{out}");
+    assert_eq!(report.exit_code(), 3, "{out}");
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::ConfigurationProblem)
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(failed, [names::CERTIFICATE], "{out}");
+    assert!(out.contains("não é da ICP-Brasil"), "{out}");
     let requester = report.check(names::REQUESTER).unwrap();
     assert_eq!(requester.status, CheckStatus::NotCheckable, "{out}");
     assert!(

@@ -138,6 +138,8 @@ impl PassState<'_> {
 
     pub(super) async fn chunk(&mut self, outcomes: Vec<RowOutcome>) -> Result<(), ServiceError> {
         let mut entries: Vec<Entry> = Vec::with_capacity(outcomes.len());
+        // Invalid rows by lab id (the ones a corrected drop can bring back).
+        let mut invalid_ids: Vec<(String, u64)> = Vec::new();
         for outcome in outcomes {
             self.rows_seen += 1;
             let (RowOutcome::Valid { row, .. } | RowOutcome::Invalid { row, .. }) = &outcome;
@@ -160,6 +162,15 @@ impl PassState<'_> {
                 }
                 RowOutcome::Invalid { row, issues } => {
                     self.counts.invalid += 1;
+                    if let Some(lab_id) = self
+                        .columns
+                        .as_ref()
+                        .and_then(|c| c.cell(&row, crate::model::Field::LabId))
+                        .map(str::trim)
+                        .filter(|id| !id.is_empty())
+                    {
+                        invalid_ids.push((lab_id.to_string(), row.line));
+                    }
                     Entry::Invalid {
                         cells: row.cells,
                         issues,
@@ -167,6 +178,15 @@ impl PassState<'_> {
                 }
             });
         }
+        let valid_ids: Vec<&str> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Valid(v) => Some(v.result.lab_id.as_str()),
+                Entry::Invalid { .. } => None,
+            })
+            .collect();
+        self.ledger
+            .note_row_validity(self.file_id, &invalid_ids, &valid_ids)?;
         self.mark_repeated(&mut entries);
         self.resolve_unresolved(&mut entries).await?;
         let mut todo: Vec<usize> = entries
