@@ -46,16 +46,23 @@ struct Lab {
     child: Option<Child>,
     /// Extra environment of the next start (debug test seams).
     env: Vec<(String, String)>,
+    /// Where the next start's stderr (at `info`) goes; none by default.
+    log: Option<PathBuf>,
 }
 
 impl Lab {
     async fn new(latency_ms: u64) -> Lab {
+        Lab::with_faults(Faults {
+            latency_ms,
+            ..Faults::default()
+        })
+        .await
+    }
+
+    async fn with_faults(faults: Faults) -> Lab {
         let tmp = tempfile::tempdir().unwrap();
         let sim = simulator::start(SimOptions {
-            faults: Faults {
-                latency_ms,
-                ..Faults::default()
-            },
+            faults,
             ..SimOptions::new(tmp.path().join("simulador"))
         })
         .await
@@ -67,6 +74,7 @@ impl Lab {
             ws,
             child: None,
             env: Vec::new(),
+            log: None,
         }
     }
 
@@ -78,6 +86,11 @@ impl Lab {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if let Some(log) = &self.log {
+            command
+                .env("RUST_LOG", "info")
+                .stderr(std::fs::File::create(log).unwrap());
+        }
         for (key, value) in &self.env {
             command.env(key, value);
         }
@@ -326,4 +339,32 @@ async fn a_file_whose_admission_fails_is_retried_and_ends_in_a_report() {
     lab.stop();
     assert_eq!(lab.stored().len(), 3);
     assert_eq!(count(&summary(&report), "rows_sent"), 3);
+}
+
+/// Issue 17 item 9: a lost answer now and then (5 %) is no outage: the
+/// service does not log "A RNDS não está respondendo" and "voltou" for
+/// each one (the README promises one line per outage).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lone_lost_answers_do_not_log_an_outage_each() {
+    const ROWS: usize = 300;
+    let mut lab = Lab::with_faults(Faults {
+        lost_answer_rate: 0.05,
+        ..Faults::default()
+    })
+    .await;
+    let log = lab.ws.root.join("servico.log");
+    lab.log = Some(log.clone());
+    drop_file(&lab.ws.inbox, "perdas.csv", rows("Q", ROWS).as_bytes()).unwrap();
+    lab.start();
+    lab.outcome("processados", Duration::from_secs(120)).await;
+    lab.stop();
+    assert_eq!(lab.stored().len(), ROWS);
+    assert!(lab.stored().values().all(|n| *n == 1));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let went_down = text.matches("A RNDS não está respondendo").count();
+    let came_back = text.matches("A RNDS voltou a responder").count();
+    // Three lost answers in a row without a success between them are an
+    // outage; among 300 rows at 5 % that is rare, and never one per loss.
+    assert!(went_down <= 1, "{went_down} outages announced:\n{text}");
+    assert_eq!(came_back, went_down, "{text}");
 }
