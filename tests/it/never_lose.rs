@@ -368,3 +368,43 @@ async fn lone_lost_answers_do_not_log_an_outage_each() {
     assert!(went_down <= 1, "{went_down} outages announced:\n{text}");
     assert_eq!(came_back, went_down, "{text}");
 }
+
+/// Issue 17 item 9: a writer that truncates its open file (after the
+/// service claimed it and sent its rows) and writes other rows: the rows
+/// sent from the old content still appear in the report (`enviados.csv`,
+/// with their RNDS ids), beside the new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_sent_before_a_writer_truncated_the_file_stay_in_the_report() {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut lab = Lab::new(0).await;
+    lab.start();
+    let path = lab.ws.inbox.join("reescrito.csv");
+    let mut file = std::fs::File::create(&path).unwrap();
+    file.write_all(rows("OLD", 3).as_bytes()).unwrap();
+    file.flush().unwrap();
+    // Claimed (the open handle follows the rename), read and sent.
+    lab.documents_at_least(3, Duration::from_secs(30)).await;
+    file.set_len(0).unwrap();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file.write_all(rows("NEW", 2).as_bytes()).unwrap();
+    file.flush().unwrap();
+    drop(file);
+    let report = lab.outcome("processados", Duration::from_secs(60)).await;
+    // Settled: a single report set.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    lab.stop();
+    assert_eq!(lab.summaries().len(), 1, "{:?}", lab.summaries());
+    assert_eq!(lab.stored().len(), 5);
+    let sent = sent_rows(&lab.summaries()[0]);
+    for id in ["OLD-00001", "OLD-00002", "OLD-00003"] {
+        let (rnds_id, status) = sent
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} was sent but is in no report: {sent:?}"));
+        assert!(!rnds_id.is_empty(), "{id}: {status}");
+        assert!(status.contains("versão anterior"), "{id}: {status}");
+    }
+    for id in ["NEW-00001", "NEW-00002"] {
+        assert_eq!(sent[id].1, "enviado", "{sent:?}");
+    }
+    let _ = report;
+}
