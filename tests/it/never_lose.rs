@@ -408,3 +408,43 @@ async fn rows_sent_before_a_writer_truncated_the_file_stay_in_the_report() {
     }
     let _ = report;
 }
+
+/// Issue 17 item 9: a writer that reopens its file by name (`>>`) after
+/// the service claimed it makes a new, headerless file in the inbox. Its
+/// rows are never sent with a guessed header, and its report says it is
+/// the rest of the earlier file and exactly what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_reopened_by_name_after_the_claim_says_what_to_do() {
+    use std::io::Write;
+    let mut lab = Lab::new(0).await;
+    lab.start();
+    let path = lab.ws.inbox.join("acrescido.csv");
+    drop_file(&lab.ws.inbox, "acrescido.csv", rows("R", 3).as_bytes()).unwrap();
+    lab.outcome("processados", Duration::from_secs(60)).await;
+    // The exporter appends the next rows by name: a new file, no header.
+    let all = rows("R", 5);
+    let rest: String = all.lines().skip(4).flat_map(|l| [l, "\n"]).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .unwrap();
+    file.write_all(rest.as_bytes()).unwrap();
+    drop(file);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lab.summaries().len() < 2 {
+        assert!(Instant::now() < deadline, "no report for the appended rows");
+        lab.alive();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    lab.stop();
+    assert_eq!(lab.stored().len(), 3, "the headerless rows are not sent");
+    let second = summary(&lab.summaries()[1]);
+    let text = second["issues"].to_string();
+    assert!(text.contains("continuação"), "{second}");
+    assert!(text.contains("cabeçalho do arquivo original"), "{second}");
+    assert!(
+        text.contains("processados"),
+        "names where the original is: {second}"
+    );
+}
