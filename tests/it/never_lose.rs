@@ -448,3 +448,47 @@ async fn a_file_reopened_by_name_after_the_claim_says_what_to_do() {
         "names where the original is: {second}"
     );
 }
+
+/// Issue 17 items 1 and 3: a file whose rows reached RNDS in a killed pass
+/// and whose later reads were killed without any progress (here by the
+/// debug failpoint at the start of a read) goes to `falhas/`; its report
+/// is true: it says rows had reached RNDS and lists them in
+/// `enviados.csv` with their RNDS ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_set_aside_after_kills_lists_the_rows_it_had_sent() {
+    let mut lab = Lab::new(0).await;
+    drop_file(&lab.ws.inbox, "morto.csv", rows("M", 3).as_bytes()).unwrap();
+    // Killed once the report is staged: rows at RNDS, nothing published.
+    for failpoint in [
+        "relatorio-preparado",
+        "leitura-iniciada",
+        "leitura-iniciada",
+    ] {
+        lab.env = vec![("RNDS_DROP_FAILPOINT".into(), failpoint.into())];
+        lab.start();
+        let mut child = lab.child.take().unwrap();
+        let exit = child.wait().unwrap();
+        assert_eq!(
+            exit.code(),
+            Some(rnds_drop::service::FAILPOINT_EXIT),
+            "{failpoint}"
+        );
+    }
+    assert_eq!(lab.stored().len(), 3);
+    assert!(lab.summaries().is_empty());
+    lab.env.clear();
+    lab.start();
+    let report = lab.outcome("falhas", Duration::from_secs(60)).await;
+    lab.stop();
+    assert_eq!(lab.stored().len(), 3, "nothing sent twice");
+    let s = summary(&report);
+    let error = s["error"].as_str().unwrap_or_default();
+    assert!(error.contains("3 linha(s)"), "{s}");
+    assert!(!error.contains("sem produzir nenhuma linha"), "{s}");
+    let sent = sent_rows(&report);
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    for (id, (rnds_id, status)) in &sent {
+        assert!(!rnds_id.is_empty(), "{id}: {status}");
+        assert_eq!(status, "enviado");
+    }
+}

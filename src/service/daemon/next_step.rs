@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::check;
-use crate::ledger::FileState;
+use crate::ledger::{FileState, ResultRecord};
 use crate::model::RowIssue;
 use crate::report::{wording, Summary};
 use crate::watch::{Disposition, FileLook};
@@ -27,7 +27,8 @@ impl Service {
     }
 
     /// Writes the summary saying why (with the reports of the rows handled
-    /// before the file stopped being readable, when there are `outputs`),
+    /// before the file stopped being readable, when there are `outputs`,
+    /// or an `enviados.csv` of `earlier_rows`, from the ledger),
     /// moves the file to `falhas/` (watched a while for late writes: a
     /// copy that resumes is read again).
     pub(super) fn fail(
@@ -35,6 +36,7 @@ impl Service {
         active: &Active,
         summary: &Summary,
         outputs: Option<Outputs>,
+        earlier_rows: &[ResultRecord],
         paths: &OutputPaths,
         look: Option<FileLook>,
     ) -> Result<(), ServiceError> {
@@ -47,6 +49,7 @@ impl Service {
                 }
                 None => publish_summary(
                     summary,
+                    earlier_rows,
                     paths,
                     &mut self.ledger,
                     active.file_id,
