@@ -212,6 +212,28 @@ impl Ledger {
         self.file_where("id = ?1", id.0)
     }
 
+    /// The latest file recorded before `before` with the same name from
+    /// the same inbox (a writer that reopened a claimed file by name).
+    pub(crate) fn earlier_file_named(
+        &self,
+        before: FileId,
+        name: &str,
+        inbox: &Path,
+    ) -> Result<Option<FileRecord>, LedgerError> {
+        let id: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM files WHERE name = ?1 AND inbox = ?2 AND id < ?3
+                 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![name, path_text(inbox), before.0], |r| r.get(0))
+            .optional()?;
+        match id {
+            Some(id) => self.file(FileId(id)),
+            None => Ok(None),
+        }
+    }
+
     /// Files still `processing` (claimed before a stop), oldest first.
     pub(crate) fn files_in_progress(&self) -> Result<Vec<FileRecord>, LedgerError> {
         let ids: Vec<i64> = {

@@ -402,6 +402,26 @@ impl Ledger {
         self.rows_where("state = 'pending'", [])
     }
 
+    /// Rows whose latest attempt came from `file_id` and that `seen` does
+    /// not know (streamed: a file of a million rows is not held in memory).
+    pub(crate) fn results_of_file_except(
+        &self,
+        file_id: FileId,
+        seen: impl Fn(&str) -> bool,
+    ) -> Result<Vec<ResultRecord>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RESULT_COLUMNS} FROM results WHERE file_id = ?1 ORDER BY line"
+        ))?;
+        let mut found = Vec::new();
+        for row in stmt.query_map([file_id.0], result_from_row)? {
+            let row = row?;
+            if !seen(&row.0.lab_id) {
+                found.push(with_state(row)?);
+            }
+        }
+        Ok(found)
+    }
+
     #[cfg(test)]
     /// Rows whose latest attempt came from `file_id`.
     pub(crate) fn results_of_file(

@@ -35,12 +35,23 @@ pub(crate) enum Reachability {
     CameBack { lasted: chrono::Duration },
 }
 
+/// How long failed exchanges must go on, without a success between them,
+/// to be an outage. A lost answer drops its connection and with it every
+/// request multiplexed on it (a burst of failures within milliseconds),
+/// and a lone 503 among successes is not RNDS being down either:
+/// announcing those logged a "não está respondendo" / "voltou" pair per
+/// lost answer (123 pairs in 30 s at 5 % lost answers).
+const OUTAGE_AFTER_S: i64 = 5;
+
 #[derive(Debug, Default)]
 struct Outage {
-    /// First failure of the current outage.
-    since: Option<DateTime<Utc>>,
-    /// Failed exchanges during it.
+    /// First failure of the current run of failures.
+    first_failure: Option<DateTime<Utc>>,
+    /// Failed exchanges since the last success.
     failures: u64,
+    /// Whether the run of failures was long enough to be an outage (it
+    /// was announced, and its end will be).
+    declared: bool,
 }
 
 /// Counters of one service process.
@@ -156,10 +167,13 @@ impl Telemetry {
             .outage
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let since = outage.since.take()?;
+        let since = outage.first_failure.take();
         outage.failures = 0;
+        if !std::mem::take(&mut outage.declared) {
+            return None;
+        }
         Some(Reachability::CameBack {
-            lasted: now - since,
+            lasted: now - since?,
         })
     }
 
@@ -169,11 +183,12 @@ impl Telemetry {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         outage.failures += 1;
-        if outage.since.is_some() {
+        let since = *outage.first_failure.get_or_insert(now);
+        if outage.declared || (now - since).num_seconds() < OUTAGE_AFTER_S {
             return None;
         }
-        outage.since = Some(now);
-        Some(Reachability::WentDown { since: now })
+        outage.declared = true;
+        Some(Reachability::WentDown { since })
     }
 
     pub(crate) fn snapshot(&self) -> TelemetrySnapshot {
@@ -191,8 +206,8 @@ impl Telemetry {
             latency_buckets: std::array::from_fn(|i| load(&self.latency_buckets[i])),
             latency_sum_s: load(&self.latency_sum_us) as f64 / 1e6,
             last_success_unix: (last > 0).then_some(last),
-            outage_since: outage.since,
-            outage_failures: outage.failures,
+            outage_since: outage.first_failure.filter(|_| outage.declared),
+            outage_failures: if outage.declared { outage.failures } else { 0 },
         }
     }
 }
@@ -211,11 +226,12 @@ mod tests {
         let t = Telemetry::default();
         let ms = Duration::from_millis(30);
         assert_eq!(t.exchange(ms, Some(201), at(0)), None);
+        assert_eq!(t.exchange(ms, None, at(1)), None);
+        assert_eq!(t.snapshot().outage_since, None, "one failure is no outage");
         assert_eq!(
-            t.exchange(ms, None, at(1)),
+            t.unreachable(at(2)),
             Some(Reachability::WentDown { since: at(1) })
         );
-        assert_eq!(t.unreachable(at(2)), None);
         assert_eq!(t.exchange(ms, Some(503), at(3)), None);
         assert_eq!(t.snapshot().outage_failures, 3);
         // A refusal (4xx) is an answer: RNDS is back.
@@ -229,6 +245,24 @@ mod tests {
         let s = t.snapshot();
         assert_eq!(s.answers, [1, 1, 0, 1, 2]);
         assert_eq!(s.last_success_unix, Some(at(7).timestamp()));
+    }
+
+    #[test]
+    fn lone_failures_among_successes_are_no_outage() {
+        let t = Telemetry::default();
+        let ms = Duration::from_millis(30);
+        for minute in 0..20 {
+            // A lost answer dropping the connection: the requests on it
+            // fail at once; the next ones succeed.
+            for _ in 0..8 {
+                assert_eq!(t.exchange(ms, None, at(minute)), None);
+            }
+            assert_eq!(t.exchange(ms, Some(201), at(minute)), None);
+            assert_eq!(t.exchange(ms, Some(503), at(minute)), None);
+            assert_eq!(t.exchange(ms, Some(201), at(minute)), None);
+        }
+        let s = t.snapshot();
+        assert_eq!((s.outage_since, s.outage_failures), (None, 0));
     }
 
     #[test]

@@ -189,6 +189,10 @@ pub(crate) enum SentStatus {
     Rejected(String),
     /// Not sent yet (RNDS unreachable); will be retried.
     Pending,
+    /// A row an earlier read of this file handled, no longer in the file
+    /// (the writer rewrote it while it was being processed), with the
+    /// state the ledger holds for it (`sent`: RNDS stored it).
+    GoneFromFile { sent: bool },
 }
 
 impl SentStatus {
@@ -205,6 +209,16 @@ impl SentStatus {
             SentStatus::Rejected(reason) if reason.trim().is_empty() => "rejeitado".into(),
             SentStatus::Rejected(reason) => format!("rejeitado: {}", reason.trim()),
             SentStatus::Pending => "pendente".into(),
+            SentStatus::GoneFromFile { sent: true } => "enviado de uma versão anterior deste \
+                arquivo: o arquivo foi reescrito enquanto era processado e esta linha não está \
+                mais nele. O exame continua na RNDS. Se ele não devia ter sido enviado, peça \
+                ao suporte a correção na RNDS (não troque o número do exame)"
+                .into(),
+            SentStatus::GoneFromFile { sent: false } => "não enviado: estava numa versão \
+                anterior deste arquivo, que foi reescrito enquanto era processado, e não está \
+                mais nele. Se o exame deve ir para a RNDS, coloque-o num arquivo na pasta de \
+                entrada"
+                .into(),
         }
     }
 }

@@ -134,3 +134,20 @@ pub(crate) fn unreadable_after(why: &str, last_line: u64) -> String {
          de novo."
     )
 }
+
+/// A headerless file named like a file this inbox handed over before: the
+/// rest of it, appended by a writer that reopened it by name after the
+/// claim. `original`: where that earlier file is now.
+pub(crate) fn reopened_by_name(name: &str, original: &str) -> String {
+    format!(
+        "este arquivo não tem linha de cabeçalho e tem o mesmo nome de um arquivo recebido \
+         antes nesta pasta ({name}): parece ser a continuação dele, gravada pelo programa de \
+         exportação depois que o rnds-drop já tinha pegado o arquivo (o programa reabriu o \
+         arquivo pelo nome para acrescentar linhas). Nenhuma linha deste arquivo foi enviada. \
+         O que fazer: copie a linha de cabeçalho do arquivo original (guardado em {original}) \
+         para o início deste arquivo e coloque-o de novo na pasta de entrada; as linhas já \
+         enviadas do original não serão enviadas de novo. Para que isso não se repita, \
+         configure a exportação para gravar com outro nome (ou terminado em .tmp) e \
+         renomear o arquivo ao terminar."
+    )
+}

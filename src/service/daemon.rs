@@ -392,6 +392,7 @@ impl Service {
             self.set_aside_unreadable(active, earlier_reads, progress, &paths, before)?;
             return Ok(Next::Done);
         }
+        super::publish::failpoint("leitura-iniciada");
         let report = self.pass_over_snapshot(active, before, &paths).await?;
         active.passes += 1;
         // An unreadable pass keeps its count (see MAX_READS_WITHOUT_ROWS),
@@ -486,8 +487,8 @@ impl Service {
         } else {
             format!(
                 "sem avançar ({final_rows} linha(s) dele já tinham chegado à RNDS antes, \
-                 aceitas ou recusadas: o registro de envios as guarda e elas não serão \
-                 enviadas de novo)"
+                 aceitas ou recusadas, e estão em enviados.csv: elas não serão enviadas \
+                 de novo)"
             )
         };
         let summary = Summary::unreadable(
@@ -502,7 +503,14 @@ impl Service {
                  entrada."
             ),
         );
-        self.fail(active, &summary, None, paths, Some(before))
+        // The rows earlier (killed) passes got to RNDS: their enviados.csv.
+        let earlier_rows = if final_rows == 0 {
+            Vec::new()
+        } else {
+            self.ledger
+                .results_of_file_except(active.file_id, |_| false)?
+        };
+        self.fail(active, &summary, None, &earlier_rows, paths, Some(before))
     }
 
     /// One pass over the bytes the file had at `before` (what the writer
@@ -595,7 +603,7 @@ impl Service {
                     .into(),
             );
         }
-        self.fail(active, &report.summary, report.outputs, paths, after)?;
+        self.fail(active, &report.summary, report.outputs, &[], paths, after)?;
         Ok(Next::Done)
     }
 }

@@ -10,9 +10,10 @@ use std::path::Path;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::ledger::ResultState;
 use crate::ledger::{FileId, Ledger};
 use crate::pipeline::{self, FileHeader, FileJob, FileTotals, PipelineError, RowOutcome};
-use crate::report::{wording, Summary};
+use crate::report::{wording, SentStatus, Summary};
 use crate::rnds::Client;
 
 use super::chunk::PassState;
@@ -121,7 +122,10 @@ pub(super) async fn run_pass(
         Err(e) => return Err(InternalFailure::ReadInterrupted(e).into()),
     };
     Ok(match totals {
-        Ok(totals) if !interrupted => complete(&mut state, name, totals),
+        Ok(totals) if !interrupted => {
+            rows_gone_from_file(&mut state)?;
+            complete(&mut state, name, totals)
+        }
         Ok(_) | Err(PipelineError::Sink(())) => stopped(&mut state, name),
         Err(PipelineError::Input(e)) => unreadable(&mut state, path, name, e.to_string()),
     })
@@ -163,6 +167,42 @@ async fn drive(
         }
     }
     Ok(false)
+}
+
+/// Rows an earlier read of this file handled that it no longer holds (a
+/// writer truncated its open file and wrote other rows): they go into
+/// `enviados.csv` too, so the report shows every row this file sent.
+fn rows_gone_from_file(state: &mut PassState<'_>) -> Result<(), ServiceError> {
+    let Some(outputs) = state.outputs.as_mut() else {
+        return Ok(());
+    };
+    let mut gone = 0u64;
+    let first_rows = &state.first_rows;
+    let gone_rows = state
+        .ledger
+        .results_of_file_except(state.file_id, |lab_id| first_rows.contains_key(lab_id))?;
+    for record in gone_rows {
+        let sent = matches!(
+            record.state,
+            ResultState::Accepted | ResultState::AcceptedIdUnknown
+        );
+        let rnds_id = record.rnds_id.as_deref().filter(|_| sent);
+        outputs.sent(
+            record.line,
+            &record.lab_id,
+            rnds_id,
+            &SentStatus::GoneFromFile { sent },
+        )?;
+        gone += 1;
+    }
+    if gone > 0 {
+        tracing::warn!(
+            linhas = gone,
+            "linhas tratadas numa versão anterior do arquivo não estão mais nele (o arquivo \
+             foi reescrito durante o processamento); elas constam em enviados.csv"
+        );
+    }
+    Ok(())
 }
 
 /// The whole file was read and every chunk handled.

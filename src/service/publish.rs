@@ -9,8 +9,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ledger::{FileId, FileRecord, Ledger};
-use crate::report::{self, create_private_dir, sync_dir, ReportPaths, Summary};
+use crate::ledger::{FileId, FileRecord, Ledger, ResultRecord, ResultState};
+use crate::report::{
+    self, create_private_dir, sync_dir, ReportPaths, SentCsv, SentStatus, Summary,
+};
 use crate::watch::Disposition;
 
 use super::paths::{output_error, OutputPaths, STAGING_DIR};
@@ -88,10 +90,12 @@ impl Drop for StagingDir {
     }
 }
 
-/// Publishes `summary` alone (a file that could not be read) the same way
-/// as [`Outputs::publish`].
+/// Publishes `summary` (a file that could not be read) the same way as
+/// [`Outputs::publish`], with an `enviados.csv` of `earlier_rows` when
+/// earlier passes of the file had rows reach RNDS.
 pub(super) fn publish_summary(
     summary: &Summary,
+    earlier_rows: &[ResultRecord],
     paths: &OutputPaths,
     ledger: &mut Ledger,
     file_id: FileId,
@@ -99,6 +103,22 @@ pub(super) fn publish_summary(
 ) -> Result<(), ServiceError> {
     let (staging, staged) = stage_for(paths)?;
     let mut staging = StagingDir::new(staging);
+    if !earlier_rows.is_empty() {
+        let path = &staged.reports.sent_csv;
+        let mut sent = SentCsv::create(path).map_err(output_error(path))?;
+        for row in earlier_rows {
+            let status = match row.state {
+                ResultState::Accepted | ResultState::AcceptedIdUnknown => SentStatus::Sent,
+                ResultState::Rejected => {
+                    SentStatus::Rejected(row.last_error.clone().unwrap_or_default())
+                }
+                _ => SentStatus::Pending,
+            };
+            sent.write_row(row.line, &row.lab_id, row.rnds_id.as_deref(), &status)
+                .map_err(output_error(path))?;
+        }
+        sent.commit().map_err(output_error(path))?;
+    }
     summary
         .write(&staged.reports.summary)
         .map_err(output_error(&staged.reports.summary))?;

@@ -5,8 +5,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::check;
-use crate::ledger::FileState;
-use crate::report::Summary;
+use crate::ledger::{FileState, ResultRecord};
+use crate::model::RowIssue;
+use crate::report::{wording, Summary};
 use crate::watch::{Disposition, FileLook};
 
 use super::super::freshness::{quiet_period, recheck_period};
@@ -26,7 +27,8 @@ impl Service {
     }
 
     /// Writes the summary saying why (with the reports of the rows handled
-    /// before the file stopped being readable, when there are `outputs`),
+    /// before the file stopped being readable, when there are `outputs`,
+    /// or an `enviados.csv` of `earlier_rows`, from the ledger),
     /// moves the file to `falhas/` (watched a while for late writes: a
     /// copy that resumes is read again).
     pub(super) fn fail(
@@ -34,6 +36,7 @@ impl Service {
         active: &Active,
         summary: &Summary,
         outputs: Option<Outputs>,
+        earlier_rows: &[ResultRecord],
         paths: &OutputPaths,
         look: Option<FileLook>,
     ) -> Result<(), ServiceError> {
@@ -46,6 +49,7 @@ impl Service {
                 }
                 None => publish_summary(
                     summary,
+                    earlier_rows,
                     paths,
                     &mut self.ledger,
                     active.file_id,
@@ -147,8 +151,12 @@ impl Service {
         } else {
             "resumo"
         };
+        let mut report = report;
         let stored = blocking(|| -> Result<_, ServiceError> {
-            if let Some(outputs) = report.outputs {
+            if let Some(mut outputs) = report.outputs {
+                if let Some(issue) = self.reopened_by_name(active, &report.summary)? {
+                    outputs.file_issue(issue, &mut report.summary)?;
+                }
                 outputs.publish(&report.summary, &mut self.ledger, active.file_id, kind)?;
             }
             let stored = active.claimed.finish(Disposition::Processed, today)?;
@@ -182,6 +190,43 @@ impl Service {
             );
         }
         Ok(())
+    }
+
+    /// A file read as having no results columns (its first line is data,
+    /// not a header) whose name an earlier file of this inbox had: the
+    /// issue that says it is the rest of that file and exactly what to do.
+    fn reopened_by_name(
+        &self,
+        active: &Active,
+        summary: &Summary,
+    ) -> Result<Option<RowIssue>, ServiceError> {
+        let headerless = summary
+            .issues
+            .iter()
+            .any(|i| i.code == crate::validate::file_kind::NOT_RESULTS);
+        if !headerless {
+            return Ok(None);
+        }
+        let inbox = &self.config.inbox[active.claimed.inbox_index].path;
+        let name = &active.claimed.original_name;
+        let Some(earlier) = self
+            .ledger
+            .earlier_file_named(active.file_id, name, inbox)?
+        else {
+            return Ok(None);
+        };
+        let original = earlier
+            .stored_path
+            .unwrap_or(earlier.work_path)
+            .display()
+            .to_string();
+        Ok(Some(RowIssue {
+            line: summary.header_line.unwrap_or(1),
+            column: String::new(),
+            value: String::new(),
+            code: "continuacao_de_arquivo_ja_recebido".into(),
+            message: wording::reopened_by_name(name, &original),
+        }))
     }
 
     /// Rows pending: the pending report once it is due, then the next try
