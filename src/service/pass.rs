@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use crate::ledger::ResultState;
 use crate::ledger::{FileId, Ledger};
 use crate::pipeline::{self, FileHeader, FileJob, FileTotals, PipelineError, RowOutcome};
-use crate::report::{wording, SentStatus, Summary};
+use crate::report::{wording, SentLookup, SentStatus, Summary};
 use crate::rnds::Client;
 
 use super::chunk::PassState;
@@ -192,6 +192,8 @@ fn rows_gone_from_file(state: &mut PassState<'_>) -> Result<(), ServiceError> {
             &record.lab_id,
             rnds_id,
             &SentStatus::GoneFromFile { sent },
+            // The row is no longer in the file: only the ledger's ids remain.
+            &SentLookup::default(),
         )?;
         gone += 1;
     }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ledger::{FileId, FileRecord, Ledger, ResultRecord, ResultState};
 use crate::report::{
-    self, create_private_dir, sync_dir, ReportPaths, SentCsv, SentStatus, Summary,
+    self, create_private_dir, sync_dir, ReportPaths, SentCsv, SentLookup, SentStatus, Summary,
 };
 use crate::watch::Disposition;
 
@@ -114,8 +114,16 @@ pub(super) fn publish_summary(
                 }
                 _ => SentStatus::Pending,
             };
-            sent.write_row(row.line, &row.lab_id, row.rnds_id.as_deref(), &status)
-                .map_err(output_error(path))?;
+            // Rows of earlier passes: the ledger keeps ids, not the row's cells.
+            let lookup = SentLookup::default();
+            sent.write_row(
+                row.line,
+                &row.lab_id,
+                row.rnds_id.as_deref(),
+                &status,
+                &lookup,
+            )
+            .map_err(output_error(path))?;
         }
         sent.commit().map_err(output_error(path))?;
     }
