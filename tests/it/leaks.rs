@@ -156,7 +156,9 @@ fn pfx_password(files: &SimFiles) -> String {
 
 /// Issue 18 item 1: a copy of the PFX password file dropped in the inbox
 /// stays there, unread; one log line says why; and a password typed where
-/// its path belongs is printed by neither `doctor` nor `run`.
+/// its path belongs is printed by neither `doctor` nor `run`. Issue 19
+/// item 9: Excel's `~$` owner file is never taken, nor a sheet while
+/// LibreOffice's lock is beside it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_file_in_the_inbox_is_never_read_and_a_password_path_never_printed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -166,12 +168,25 @@ async fn a_password_file_in_the_inbox_is_never_read_and_a_password_path_never_pr
     let service = Service::start(&ws.config_path, &stderr_file, None);
     drop_file(&ws.inbox, "pfx.senha", format!("{password}\n").as_bytes()).unwrap();
     drop_file(&ws.inbox, "NOTAS.PDF", b"%PDF-1.4 nada\n").unwrap();
+    // Excel's owner file, and a sheet LibreOffice has open (its lock beside).
+    drop_file(&ws.inbox, "~$exames.xlsx", b"\x05usuario").unwrap();
+    let lock = ws.inbox.join(".~lock.aberta.csv#");
+    std::fs::write(&lock, ",usuario,host,07.12.2026 10:00,file:///home;\n").unwrap();
+    drop_file(&ws.inbox, "aberta.csv", export("LO", 2).as_bytes()).unwrap();
     // Let a few scans (scan_interval_s = 2) see them before the good file.
     std::thread::sleep(Duration::from_secs(5));
     drop_file(&ws.inbox, "exames.CSV", export("PW", 2).as_bytes()).unwrap();
     wait_for("exames.CSV report", Duration::from_secs(60), || {
         summary_of(&ws.outbox, "exames").is_some()
     });
+    assert!(ws.inbox.join("~$exames.xlsx").is_file(), "owner file taken");
+    assert!(ws.inbox.join("aberta.csv").is_file(), "taken under a lock");
+    std::fs::remove_file(&lock).unwrap();
+    wait_for(
+        "aberta.csv report once unlocked",
+        Duration::from_secs(60),
+        || summary_of(&ws.outbox, "aberta").is_some(),
+    );
     drop(service);
 
     assert!(ws.inbox.join("pfx.senha").is_file(), "pfx.senha was taken");
