@@ -240,6 +240,28 @@ async fn a_password_file_in_the_inbox_is_never_read_and_a_password_path_never_pr
             "{args:?} printed the password:\n{shown}"
         );
     }
+    // A numeric password typed there without quotes: a type error that
+    // names the key, never the value.
+    let text = std::fs::read_to_string(&ws.config_path).unwrap();
+    let unquoted = ws.root.join("senha-numerica.toml");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("certificate_password_file"))
+        .unwrap();
+    std::fs::write(
+        &unquoted,
+        text.replace(line, "certificate_password_file = 90817263"),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["doctor", "--config"])
+        .arg(&unquoted)
+        .output()
+        .unwrap();
+    let shown = all_output(&out);
+    assert_eq!(out.status.code(), Some(3), "{shown}");
+    assert!(shown.contains("certificate_password_file"), "{shown}");
+    assert!(!shown.contains("90817263"), "{shown}");
     sim.shutdown().await;
 }
 
