@@ -9,6 +9,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+#[cfg(unix)]
 fn parent_of(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

@@ -17,7 +17,15 @@ pub(super) struct Rendered {
 /// Keys whose value must never be repeated (nor live in this file).
 pub(super) fn is_secret_key(key: &str) -> bool {
     let key = key.trim().trim_matches('"').to_ascii_lowercase();
-    let secret = [
+    names_a_secret(&key) && !key.ends_with("_env") && !key.ends_with("_file")
+}
+
+/// Keys about a secret, `*_password_file` and `*_password_env` included:
+/// their value is never repeated either (the password may have been
+/// typed where its file or variable belongs).
+fn names_a_secret(key: &str) -> bool {
+    let key = key.trim().trim_matches('"').to_ascii_lowercase();
+    [
         "password",
         "senha",
         "secret",
@@ -27,8 +35,7 @@ pub(super) fn is_secret_key(key: &str) -> bool {
         "passphrase",
     ]
     .iter()
-    .any(|word| key.contains(word));
-    secret && !key.ends_with("_env") && !key.ends_with("_file")
+    .any(|word| key.contains(word))
 }
 
 pub(super) fn render(text: &str, error: &toml::de::Error) -> Rendered {
@@ -107,7 +114,7 @@ pub(super) fn render(text: &str, error: &toml::de::Error) -> Rendered {
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
         let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
-        let secret = key.as_deref().is_some_and(is_secret_key);
+        let secret = key.as_deref().is_some_and(names_a_secret);
         let value = if secret {
             None
         } else {

@@ -122,6 +122,20 @@ fn a_password_written_in_the_file_is_never_repeated() {
 }
 
 #[test]
+fn a_numeric_password_written_where_its_file_or_variable_belongs_is_never_repeated() {
+    for key in ["certificate_password_file", "certificate_password_env"] {
+        let text = LAB.replace(
+            "certificate_password_env = \"RNDS_PFX_SENHA\"",
+            &format!("{key} = 90817263"),
+        );
+        let message = error(&text);
+        assert!(!message.contains("90817263"), "{message}");
+        assert!(message.contains(key), "{message}");
+        assert!(message.contains("entre aspas"), "{message}");
+    }
+}
+
+#[test]
 fn a_missing_section_is_named_without_pointing_at_a_comment() {
     let without_lab = LAB.replace("[lab]", "[laboratorio]");
     let message = error(&without_lab);

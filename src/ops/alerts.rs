@@ -212,9 +212,19 @@ impl Alerter {
 fn smtp_password(email: &AlertEmail) -> Result<Option<String>, AlertError> {
     if let Some(var) = &email.password_env {
         return std::env::var(var).map(Some).map_err(|_| {
-            AlertError::Email(format!(
-                "a variável de ambiente {var} (password_env) não está definida"
-            ))
+            // Only a conventional variable name is repeated: anything else
+            // may be the password itself, written in the wrong key.
+            let conventional = var
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            AlertError::Email(if conventional {
+                format!("a variável de ambiente {var} (password_env) não está definida")
+            } else {
+                "[alertas.email] password_env não é o nome de uma variável de ambiente \
+                 definida: escreva ali só o nome da variável (ex.: SMTP_SENHA); se você \
+                 escreveu a senha nessa chave, apague-a do arquivo"
+                    .into()
+            })
         });
     }
     if let Some(file) = &email.password_file {
@@ -311,6 +321,32 @@ mod tests {
             command: None,
             email: None,
         }
+    }
+
+    #[test]
+    fn a_password_typed_where_its_variable_or_file_belongs_is_never_printed() {
+        let secret = "Minha senha 123!";
+        let email = |env: Option<&str>, file: Option<&str>| AlertEmail {
+            smtp_host: "smtp.exemplo.com.br".into(),
+            smtp_port: 587,
+            from: "rnds-drop@exemplo.com.br".into(),
+            to: vec!["ti@exemplo.com.br".into()],
+            username: Some("rnds".into()),
+            password_env: env.map(Into::into),
+            password_file: file.map(Into::into),
+            extra_ca: None,
+            timeout_s: 5,
+        };
+        for settings in [email(Some(secret), None), email(None, Some(secret))] {
+            let error = smtp_password(&settings).unwrap_err().to_string();
+            assert!(!error.contains(secret), "{error}");
+            assert!(error.contains("password_"), "{error}");
+        }
+        // A conventional variable name is still named.
+        let error = smtp_password(&email(Some("SMTP_SENHA_NAO_DEFINIDA"), None))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("SMTP_SENHA_NAO_DEFINIDA"), "{error}");
     }
 
     #[test]

@@ -49,7 +49,8 @@ impl RotatingFile {
         }
         let file = open_append(path)?;
         // A log file an older version created 0644: the log names files.
-        restrict(path)?;
+        // Best effort: a file another account owns is still appended to.
+        let _ = restrict(path);
         let written = file.metadata()?.len();
         Ok(RotatingFile {
             path: path.to_path_buf(),

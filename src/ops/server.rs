@@ -1,20 +1,24 @@
 //! The plain-HTTP endpoint of `[service] metrics_listen`: `GET /metrics`
 //! and `GET /healthz` (200 `ok`, or 503 with the reasons, one per line).
 //! Meant for loopback or a monitoring network; it serves no data about
-//! patients, only counts.
+//! patients, only counts. It can never stall the service: at most
+//! `MAX_CONNECTIONS` at once (more are closed on arrival), headers within
+//! `HEADER_READ_TIMEOUT`, every connection closed after
+//! `CONNECTION_TIME_LIMIT`, one request per connection.
 
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use super::metrics::{health, render, ScrapeInputs};
 use super::telemetry::Telemetry;
@@ -123,12 +127,23 @@ async fn handle(
     })
 }
 
+/// Connections served at once. A scrape needs one; beyond this a new
+/// connection is closed at once, so idle or half-sent requests can never
+/// take the descriptors the inbox work needs.
+const MAX_CONNECTIONS: usize = 32;
+/// A request's headers must arrive within this.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Whatever a connection does, it is closed after this (a scrape takes
+/// well under a second).
+const CONNECTION_TIME_LIMIT: Duration = Duration::from_secs(15);
+
 /// Serves until `stop`.
 pub(super) async fn serve(
     listener: TcpListener,
     scrape: Arc<Scrape>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -136,18 +151,27 @@ pub(super) async fn serve(
                 Err(e) => {
                     // E.g. too many open files: wait instead of spinning.
                     tracing::debug!("métricas: conexão recusada: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 }
             },
             () = super::stopped(&mut stop) => return,
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Refused: closed before a byte is read.
+            drop(stream);
+            continue;
+        };
         let scrape = scrape.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| handle(request, scrape.clone()));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_TIME_LIMIT, connection).await;
+            drop(slot);
         });
     }
 }

@@ -92,9 +92,12 @@ impl WorkDirs {
                 source,
             };
             // They hold whole patient exports: private, and tightened when
-            // an older version left them open.
+            // an older version left them open (best effort: a folder another
+            // account owns still works as before).
             create_private_dir_all(&dir).map_err(io_err)?;
-            restrict(&dir).map_err(io_err)?;
+            if let Err(e) = restrict(&dir) {
+                tracing::warn!(pasta = %dir.display(), "não foi possível restringir as permissões: {e}");
+            }
             if platform::volume_id(&dir).map_err(io_err)? != inbox_volume {
                 return Err(WatchError::OtherVolume {
                     inbox: inbox.to_path_buf(),
