@@ -254,3 +254,246 @@ fn a_preset_maps_an_export_that_lacks_its_optional_columns() {
     assert_eq!(listed.matches("\"codigoAmostra\"").count(), 1, "{message}");
     assert!(listed.contains("\"coronavirusncov\""), "{message}");
 }
+
+/// Item 10: `--help` and usage mistakes in Portuguese, exit 64 for a
+/// mistake, 0 for help.
+#[test]
+fn help_and_usage_mistakes_speak_portuguese() {
+    let help = rnds_drop().arg("--help").output().expect("binary runs");
+    assert_eq!(help.status.code(), Some(0));
+    let text = stdout(&help);
+    for wanted in [
+        "Uso: rnds-drop <COMANDO>",
+        "Comandos:",
+        "Opções:",
+        "Mostra esta ajuda",
+        "Confere arquivos",
+    ] {
+        assert!(text.contains(wanted), "{wanted:?} missing:\n{text}");
+    }
+    for english in [
+        "Usage:",
+        "Commands:",
+        "Options:",
+        "Print help",
+        "Validate files",
+    ] {
+        assert!(!text.contains(english), "{english:?} in:\n{text}");
+    }
+
+    let check_help = rnds_drop().args(["check", "--help"]).output().unwrap();
+    let text = stdout(&check_help);
+    for wanted in [
+        "Uso: rnds-drop check [OPÇÕES] <ARQUIVOS>...",
+        "Argumentos:",
+        "(padrão: rnds-drop.toml)",
+    ] {
+        assert!(text.contains(wanted), "{wanted:?} missing:\n{text}");
+    }
+    assert!(!text.contains("[default:"), "{text}");
+
+    for (args, wanted) in [
+        (
+            &["chek"][..],
+            "comando desconhecido: chek (você quis dizer check?)",
+        ),
+        (&["check"][..], "falta <ARQUIVOS>"),
+        (
+            &["check", "--saida", "x", "a.csv"][..],
+            "opção desconhecida: --saida",
+        ),
+    ] {
+        let out = rnds_drop().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(64), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(wanted), "{args:?}: {wanted:?} missing:\n{err}");
+        for english in ["error:", "tip:", "For more information", "Usage:"] {
+            assert!(!err.contains(english), "{args:?}: {english:?} in:\n{err}");
+        }
+    }
+}
+
+/// Item 10: what `demo` prints once it is over: no folder to "drop files
+/// into" (nothing watches it any more), counts in correct Portuguese.
+#[test]
+fn demo_says_what_to_do_after_it_has_stopped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = stdout(&demo(dir.path()));
+    assert!(!text.contains("solte aqui"), "{text}");
+    assert!(text.contains("erros.xlsx"), "{text}");
+    assert!(text.contains("rnds-drop run --config"), "{text}");
+}
+
+/// Item 10: one valid row is "1 válida"; an issue without a column (here
+/// a category the configuration lacks for the row's exam) shows an empty
+/// `erro_coluna` entry, not " | ".
+#[test]
+fn counts_agree_in_number_and_columnless_issues_leave_no_bar() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("lab.toml");
+    let lab = std::fs::read_to_string(harness::fixtures().join("lab.toml")).unwrap();
+    std::fs::write(&config, lab.replacen("category = \"0202\"\n", "", 1)).unwrap();
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exames.csv"))
+            .unwrap();
+    let lines: Vec<&str> = example.lines().collect();
+    // ANA (94558-4, its own category: valid), CARLOS (94309-2: bad CNS
+    // and no category).
+    let input = dir.path().join("um.csv");
+    std::fs::write(
+        &input,
+        format!("{}\n{}\n{}\n", lines[0], lines[3], lines[4]),
+    )
+    .unwrap();
+    let out = rnds_drop()
+        .args(["check", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(dir.path().join("saida"))
+        .arg(&input)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains("2 linhas, 1 válida, 1 com problema"),
+        "{text}"
+    );
+    let errors = std::fs::read_to_string(dir.path().join("saida/um.erros.csv")).unwrap();
+    let carlos = errors.lines().find(|l| l.contains("CARLOS")).unwrap();
+    assert!(carlos.contains("categoria"), "{carlos}");
+    assert!(carlos.contains(";Cartão SUS;"), "{carlos}");
+}
+
+/// Item 10: the progress bar on a terminal counts the Brazilian way
+/// (`30.000`, `12.345/s`, never `30,000` or `12,345.6789/s`).
+#[test]
+fn the_progress_bar_writes_numbers_the_brazilian_way() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("lote.csv");
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exames.csv"))
+            .unwrap();
+    let mut lines = example.lines();
+    let mut text = format!("{}\n", lines.next().unwrap());
+    let row = lines.next().unwrap();
+    for i in 0..30_000 {
+        text.push_str(&row.replacen("2026-000101", &format!("X-{i:06}"), 1));
+        text.push('\n');
+    }
+    std::fs::write(&file, text).unwrap();
+    let command = format!(
+        "{} check --config {} --out {} {}",
+        env!("CARGO_BIN_EXE_rnds-drop"),
+        harness::fixtures().join("lab.toml").display(),
+        tmp.path().join("saida").display(),
+        file.display()
+    );
+    let on_pty = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("CI")
+        .output();
+    let Ok(on_pty) = on_pty else {
+        assert!(std::env::var("CI").is_err(), "script(1) missing in CI");
+        return harness::skipped("script(1) from util-linux is not installed");
+    };
+    let tty = String::from_utf8_lossy(&on_pty.stdout).into_owned();
+    assert!(tty.contains("lote.csv: 30.000 linhas"), "{tty}");
+    assert!(tty.contains("linhas ·"), "no bar:\n{tty}");
+    let frames: Vec<&str> = tty
+        .split(['\r', '\n'])
+        .filter(|f| f.contains("linhas ·"))
+        .collect();
+    for frame in &frames {
+        let english = frame.as_bytes().windows(5).any(|w| {
+            w[0].is_ascii_digit() && w[1] == b',' && w[2..].iter().all(u8::is_ascii_digit)
+        });
+        assert!(!english, "English thousands in {frame:?}");
+        let rate = frame
+            .split(" · ")
+            .find(|part| part.ends_with("/s"))
+            .unwrap_or_else(|| panic!("no rate in {frame:?}"));
+        assert!(
+            rate.trim_end_matches("/s")
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.'),
+            "{rate:?} in {frame:?}"
+        );
+    }
+    assert!(!frames.is_empty());
+}
+
+/// Item 10: the README's quick start, walked with the built binary: its
+/// steps are numbered 1, 2, 3… without a gap or repeat, every `rnds-drop`
+/// command it cites exists (`--help` answers 0), and the offline steps
+/// (demo, inspecionar, check) run on the files of `examples/`.
+#[test]
+fn the_quick_start_is_numbered_and_its_commands_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("## Início rápido (pt-BR)")
+        .expect("quick start");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let numbers: Vec<u32> = section
+        .lines()
+        .filter_map(|l| l.split_once(". **").and_then(|(n, _)| n.parse().ok()))
+        .collect();
+    let expected: Vec<u32> = (1..=numbers.len() as u32).collect();
+    assert_eq!(numbers, expected, "quick start numbering");
+    assert!(
+        section.contains("cargo install --path . --locked"),
+        "how it gets on the PATH"
+    );
+
+    let commands: Vec<&str> = section
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|code| code.starts_with("rnds-drop "))
+        .collect();
+    assert!(commands.len() >= 6, "{commands:?}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root.join("examples/exames.csv"),
+        dir.path().join("exames.csv"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root.join("examples/exames.csv"),
+        dir.path().join("exportacao.csv"),
+    )
+    .unwrap();
+    std::fs::copy(
+        harness::fixtures().join("lab.toml"),
+        dir.path().join("rnds-drop.toml"),
+    )
+    .unwrap();
+    for command in commands {
+        let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let Some(sub) = words
+            .first()
+            .filter(|w| !w.starts_with('-') && !w.starts_with('<'))
+        else {
+            continue;
+        };
+        let help = rnds_drop().args([sub, &"--help"]).output().unwrap();
+        assert_eq!(help.status.code(), Some(0), "{command}: {}", stderr(&help));
+        let mut run = rnds_drop();
+        run.current_dir(dir.path());
+        match *sub {
+            "demo" => run.args(["demo", "--dir"]).arg(dir.path().join("demo")),
+            "inspecionar" | "check" => run.args(&words),
+            _ => continue,
+        };
+        let out = run.output().unwrap();
+        // check and inspecionar say 1 for the example's deliberate errors.
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{command}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+    assert!(dir.path().join("saida/exames.erros.xlsx").is_file());
+}
