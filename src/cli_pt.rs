@@ -47,7 +47,10 @@ fn localize_at(cmd: Command, path: &str, root: bool) -> Command {
     if cmd.get_positionals().next().is_some() {
         template.push_str("\nArgumentos:\n{positionals}\n");
     }
-    template.push_str("\nOpções:\n{options}{after-help-section}");
+    template.push_str("\nOpções:\n{options}");
+    if cmd.get_after_help().is_some() {
+        template.push_str("\n\n{after-help}");
+    }
     let cmd = cmd.override_usage(usage).help_template(template);
     cmd.mut_subcommands(|sub| {
         let sub_path = format!("{path} {}", sub.get_name());
@@ -83,6 +86,18 @@ fn usage(cmd: &Command, path: &str) -> String {
 /// The default value and the accepted values said in the option's own
 /// text, in Portuguese, instead of clap's `[default: …]`.
 fn with_default_in_text(arg: Arg) -> Arg {
+    // Placeholders in Portuguese (`--config <ARQUIVO>`, not `<CONFIG>`).
+    let placeholder = match arg.get_id().as_str() {
+        "config" => Some("ARQUIVO"),
+        "out" | "dir" => Some("PASTA"),
+        "log_format" => Some("FORMATO"),
+        "listen" => Some("ENDEREÇO"),
+        _ => None,
+    };
+    let arg = match placeholder {
+        Some(name) if !arg.is_positional() => arg.value_name(name),
+        _ => arg,
+    };
     let mut notes = Vec::new();
     let possible: Vec<String> = arg
         .get_possible_values()

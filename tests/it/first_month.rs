@@ -268,6 +268,7 @@ fn help_and_usage_mistakes_speak_portuguese() {
         "Opções:",
         "Mostra esta ajuda",
         "Confere arquivos",
+        "Códigos de saída",
     ] {
         assert!(text.contains(wanted), "{wanted:?} missing:\n{text}");
     }
@@ -291,6 +292,7 @@ fn help_and_usage_mistakes_speak_portuguese() {
         assert!(text.contains(wanted), "{wanted:?} missing:\n{text}");
     }
     assert!(!text.contains("[default:"), "{text}");
+    assert!(!text.contains('{'), "a template tag left: {text}");
 
     for (args, wanted) in [
         (
