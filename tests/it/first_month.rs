@@ -499,3 +499,73 @@ fn the_quick_start_is_numbered_and_its_commands_run() {
     }
     assert!(dir.path().join("saida/exames.erros.xlsx").is_file());
 }
+
+/// `examples/exames.csv` with the exam cell of each data row replaced by
+/// `exams[i]` (the rows repeat as needed, each with its own lab id).
+fn exams_file(path: &Path, exams: &[&str]) {
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exames.csv"))
+            .unwrap();
+    let mut lines = example.lines();
+    let mut text = format!("{}\n", lines.next().unwrap());
+    let row = lines.next().unwrap();
+    for (i, exam) in exams.iter().enumerate() {
+        let line = row
+            .replacen("2026-000101", &format!("X-{i:04}"), 1)
+            .replacen(";94309-2;", &format!(";{exam};"), 1);
+        text.push_str(&line);
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// Item 7: `inspecionar` lists every distinct unknown exam with its count,
+/// so a lab maps them all at once; when most of them are other exams it
+/// suggests skipping other exams (after mapping the SARS-CoV-2 ones).
+#[test]
+fn inspecionar_lists_every_unknown_value_and_suggests_skipping_other_exams() {
+    let dir = tempfile::tempdir().unwrap();
+    let mixed = dir.path().join("lis.csv");
+    exams_file(
+        &mixed,
+        &[
+            "COVID-19 RT-PCR",
+            "COVID-19 RT-PCR",
+            "Antígeno SARS-CoV-2",
+            "COVID PCR",
+            "TSH",
+            "TSH",
+            "TSH",
+            "HEMOGRAMA",
+            "HEMOGRAMA",
+            "GLICOSE",
+            "CREATININA",
+            "94309-2",
+        ],
+    );
+    let out = rnds_drop().arg("inspecionar").arg(&mixed).output().unwrap();
+    let text = stdout(&out);
+    for wanted in [
+        "\"COVID-19 RT-PCR\" (2)",
+        "\"Antígeno SARS-CoV-2\" (1)",
+        "\"COVID PCR\" (1)",
+        "\"TSH\" (3)",
+        "\"HEMOGRAMA\" (2)",
+        "\"GLICOSE\" (1)",
+        "other_exams = \"skip\"",
+    ] {
+        assert!(text.contains(wanted), "{wanted:?} missing:\n{text}");
+    }
+
+    let covid_only = dir.path().join("covid.csv");
+    exams_file(&covid_only, &["COVID-19 RT-PCR", "COVID PCR", "94309-2"]);
+    let text = stdout(
+        &rnds_drop()
+            .arg("inspecionar")
+            .arg(&covid_only)
+            .output()
+            .unwrap(),
+    );
+    assert!(text.contains("\"COVID PCR\" (1)"), "{text}");
+    assert!(!text.contains("other_exams"), "{text}");
+}
