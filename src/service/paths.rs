@@ -22,14 +22,27 @@ pub(crate) struct OutputPaths {
 impl OutputPaths {
     /// The service's names: `<stem>.<AAAAMMDDTHHMMSS>.*`, with `_2`, `_3`…
     /// after the instant when a report of that second already exists (the
-    /// same file dropped twice within a second must not overwrite).
-    pub(crate) fn timestamped(outbox: &Path, stem: &str, instant: &str) -> OutputPaths {
+    /// same file dropped twice within a second must not overwrite). The
+    /// suffix also carries the extension of `input` (the file's name), so
+    /// twins dropped together say which report is whose:
+    /// `exames_fev.<instant>.*` and `exames_fev.<instant>_2_xlsx.*`.
+    pub(crate) fn timestamped(
+        outbox: &Path,
+        stem: &str,
+        input: &str,
+        instant: &str,
+    ) -> OutputPaths {
+        let extension = Path::new(input)
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .filter(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_alphanumeric()))
+            .map_or(String::new(), |e| format!("_{e}"));
         let mut n = 1u32;
         loop {
             let name = if n == 1 {
                 format!("{stem}.{instant}")
             } else {
-                format!("{stem}.{instant}_{n}")
+                format!("{stem}.{instant}_{n}{extension}")
             };
             let reports = ReportPaths::new(outbox, &name);
             // A set still staged is taken too: the service holds a pass's

@@ -569,3 +569,76 @@ fn inspecionar_lists_every_unknown_value_and_suggests_skipping_other_exams() {
     assert!(text.contains("\"COVID PCR\" (1)"), "{text}");
     assert!(!text.contains("other_exams"), "{text}");
 }
+
+/// A minimal OpenDocument spreadsheet (what LibreOffice saves), one sheet
+/// of text cells.
+fn write_ods(path: &Path, rows: &[Vec<&str>]) {
+    use std::io::Write;
+    let mut table = String::new();
+    for row in rows {
+        table.push_str("<table:table-row>");
+        for cell in row {
+            table.push_str(&format!(
+                "<table:table-cell office:value-type=\"string\"><text:p>{cell}</text:p></table:table-cell>"
+            ));
+        }
+        table.push_str("</table:table-row>");
+    }
+    let content = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <office:document-content \
+         xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" \
+         xmlns:table=\"urn:oasis:names:tc:opendocument:xmlns:table:1.0\" \
+         xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\" office:version=\"1.2\">\
+         <office:body><office:spreadsheet><table:table table:name=\"Resultados\">{table}\
+         </table:table></office:spreadsheet></office:body></office:document-content>"
+    );
+    let manifest = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+        <manifest:manifest xmlns:manifest=\"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0\" manifest:version=\"1.2\">\
+        <manifest:file-entry manifest:full-path=\"/\" manifest:media-type=\"application/vnd.oasis.opendocument.spreadsheet\"/>\
+        <manifest:file-entry manifest:full-path=\"content.xml\" manifest:media-type=\"text/xml\"/>\
+        </manifest:manifest>";
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("mimetype", stored).unwrap();
+    zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+        .unwrap();
+    zip.start_file("META-INF/manifest.xml", stored).unwrap();
+    zip.write_all(manifest.as_bytes()).unwrap();
+    zip.start_file("content.xml", stored).unwrap();
+    zip.write_all(content.as_bytes()).unwrap();
+    zip.finish().unwrap();
+}
+
+/// Item 9: an `.ods` (LibreOffice) is read like an `.xlsx`; an HTML page
+/// saved as `.xls` is told what it is.
+#[test]
+fn files_as_labs_have_them_ods_and_a_web_page_named_xls() {
+    let dir = tempfile::tempdir().unwrap();
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exames.csv"))
+            .unwrap();
+    let rows: Vec<Vec<&str>> = example.lines().map(|l| l.split(';').collect()).collect();
+    let ods = dir.path().join("exames.ods");
+    write_ods(&ods, &rows);
+    let config = harness::fixtures().join("lab.toml");
+    let (code, summary, out) = check(&config, &dir.path().join("1"), &ods);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(summary["rows_total"], 6, "{summary}");
+    assert_eq!(summary["rows_valid"], 4, "{summary}");
+
+    let page = dir.path().join("exames.xls");
+    std::fs::write(
+        &page,
+        "<html><head><meta charset=\"utf-8\"></head><body><table>\
+         <tr><td>Nº Pedido</td><td>Paciente</td></tr><tr><td>1</td><td>ANA</td></tr>\
+         </table></body></html>",
+    )
+    .unwrap();
+    let (code, summary, out) = check(&config, &dir.path().join("2"), &page);
+    assert_eq!(code, Some(2), "{out}");
+    let error = summary["error"].as_str().unwrap_or_default();
+    assert!(error.contains("página da web"), "{summary}");
+    assert!(!out.contains("tabela de apoio"), "{out}");
+}
