@@ -22,6 +22,7 @@ pub mod rnds;
 pub mod schemas;
 pub mod service;
 pub mod simulator;
+pub mod template;
 pub mod validate;
 pub mod watch;
 pub mod winservice;

@@ -642,3 +642,51 @@ fn files_as_labs_have_them_ods_and_a_web_page_named_xls() {
     assert!(error.contains("página da web"), "{summary}");
     assert!(!out.contains("tabela de apoio"), "{out}");
 }
+
+/// Item 11: `examples/modelo.csv` and `examples/modelo.xlsx` are what
+/// `rnds_drop::template` builds from `schemas/` today (UPDATE_EXPECT=1
+/// rewrites them), and a template filled in with one row is sent as is.
+#[test]
+fn the_template_is_in_step_with_the_schemas_and_a_filled_row_passes() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let csv = rnds_drop::template::template_csv();
+    let xlsx = rnds_drop::template::template_xlsx().expect("template builds");
+    assert_eq!(
+        xlsx,
+        rnds_drop::template::template_xlsx().unwrap(),
+        "deterministic"
+    );
+    if harness::updating() {
+        std::fs::write(examples.join("modelo.csv"), &csv).unwrap();
+        std::fs::write(examples.join("modelo.xlsx"), &xlsx).unwrap();
+    }
+    assert!(
+        std::fs::read(examples.join("modelo.csv")).ok() == Some(csv.clone()),
+        "examples/modelo.csv is stale: run the tests with UPDATE_EXPECT=1"
+    );
+    assert!(
+        std::fs::read(examples.join("modelo.xlsx")).ok() == Some(xlsx),
+        "examples/modelo.xlsx is stale: run the tests with UPDATE_EXPECT=1"
+    );
+
+    let mut book: Xlsx<_> = calamine::open_workbook(examples.join("modelo.xlsx")).unwrap();
+    assert_eq!(book.sheet_names(), ["Exames", "Valores aceitos"]);
+    let accepted = book.worksheet_range("Valores aceitos").unwrap();
+    let codes: Vec<String> = accepted.rows().map(|r| text(&r[1])).collect();
+    for code in ["94309-2", "94558-4", "1", "2", "3", "SWNAFA"] {
+        assert!(codes.iter().any(|c| c == code), "{code} not listed");
+    }
+
+    // The CSV template with one row typed in by the lab.
+    let dir = tempfile::tempdir().unwrap();
+    let header = String::from_utf8(csv).unwrap();
+    let filled = format!(
+        "{header}2026-000900;MARIA DA SILVA;759010928159013;03/11/2026 08:15;03/11/2026 16:40;\
+         94309-2;Não detectável;;;SWNAFA;RT-PCR;Não detectável;\r\n"
+    );
+    let input = dir.path().join("modelo-preenchido.csv");
+    std::fs::write(&input, filled).unwrap();
+    let (code, summary, out) = check(&harness::fixtures().join("lab.toml"), dir.path(), &input);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(summary["rows_valid"], 1, "{summary}");
+}
