@@ -690,3 +690,67 @@ fn the_template_is_in_step_with_the_schemas_and_a_filled_row_passes() {
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(summary["rows_valid"], 1, "{summary}");
 }
+
+/// Item 10: `relatorio.xlsx` of `homologacao` shows times as a Brazilian
+/// reads them (`07/12/2026 19:10:03`, not `2026-12-07T19:10:03.123-03:00`)
+/// and gives every column of the evidence table a width.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_homologation_workbook_reads_like_a_brazilian_document() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = rnds_drop::simulator::start(rnds_drop::simulator::SimOptions::new(
+        tmp.path().join("simulador"),
+    ))
+    .await
+    .unwrap();
+    let (_, config) =
+        rnds_drop::demo::write_workspace_config(sim.files(), &tmp.path().join("lab"), 200, "watch")
+            .unwrap();
+    let report = rnds_drop::homologation::run(&config, &tmp.path().join("evidencias"))
+        .await
+        .unwrap();
+    sim.shutdown().await;
+    let path = report.folder.join("relatorio.xlsx");
+    let rows = sheet_rows(&path);
+    let value_of = |label: &str| {
+        rows.iter()
+            .find(|r| text(&r[0]) == label)
+            .map(|r| text(&r[1]))
+            .unwrap_or_else(|| panic!("no {label} row"))
+    };
+    let brazilian = |t: &str| {
+        let b = t.as_bytes();
+        t.len() == 19 && b[2] == b'/' && b[5] == b'/' && b[10] == b' ' && b[13] == b':'
+    };
+    for label in ["Início", "Fim"] {
+        let value = value_of(label);
+        assert!(brazilian(&value), "{label}: {value:?}");
+    }
+    let header = rows
+        .iter()
+        .position(|r| text(&r[0]) == "Cenário")
+        .expect("evidence table");
+    let sent = rows[header]
+        .iter()
+        .position(|c| text(c) == "Enviado")
+        .unwrap();
+    for row in &rows[header + 1..] {
+        assert!(brazilian(&text(&row[sent])), "{:?}", row[sent]);
+    }
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(),
+        &mut xml,
+    )
+    .unwrap();
+    // Adjacent columns of one width share a `<col>`: the last one given a
+    // width must be the 13th.
+    let cols = xml
+        .split("<cols>")
+        .nth(1)
+        .and_then(|c| c.split("</cols>").next());
+    assert!(
+        cols.is_some_and(|c| c.contains("max=\"13\"")),
+        "not every column has a width: {cols:?}"
+    );
+}
