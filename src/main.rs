@@ -425,18 +425,31 @@ fn run_send(args: &CheckArgs) -> i32 {
             println!("✗ {}: não foi possível ler o arquivo: {error}", s.file);
         } else {
             println!(
-                "{} {}: {} linhas · {} enviadas · {} substituídas · {} já enviadas · {} inválidas · {} recusadas pela RNDS · {} pendentes{}",
-                if s.rows_invalid + s.rows_rejected.unwrap_or(0) + s.rows_pending.unwrap_or(0) == 0 { "✓" } else { "✗" },
+                "{} {}: {} · {} · {} · {} · {} · {} pela RNDS · {}{}",
+                if s.rows_invalid + s.rows_rejected.unwrap_or(0) + s.rows_pending.unwrap_or(0) == 0
+                {
+                    "✓"
+                } else {
+                    "✗"
+                },
                 s.file,
-                s.rows_total,
-                s.rows_sent.unwrap_or(0),
-                s.rows_replaced.unwrap_or(0),
-                s.rows_already_sent.unwrap_or(0),
-                s.rows_invalid,
-                s.rows_rejected.unwrap_or(0),
-                s.rows_pending.unwrap_or(0),
+                count(s.rows_total, "linha", "linhas"),
+                count(s.rows_sent.unwrap_or(0), "enviada", "enviadas"),
+                count(s.rows_replaced.unwrap_or(0), "substituída", "substituídas"),
+                count(
+                    s.rows_already_sent.unwrap_or(0),
+                    "já enviada",
+                    "já enviadas"
+                ),
+                count(s.rows_invalid, "inválida", "inválidas"),
+                count(s.rows_rejected.unwrap_or(0), "recusada", "recusadas"),
+                count(s.rows_pending.unwrap_or(0), "pendente", "pendentes"),
                 if s.rows_skipped > 0 {
-                    format!(" · {} ignoradas{}", s.rows_skipped, skipped_note(s))
+                    format!(
+                        " · {}{}",
+                        count(s.rows_skipped, "ignorada", "ignoradas"),
+                        skipped_note(s)
+                    )
                 } else {
                     String::new()
                 },
