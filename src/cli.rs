@@ -1,5 +1,7 @@
 //! Command-line arguments (clap). Each subcommand's arguments resolve into
-//! library calls in `main.rs`.
+//! library calls in `main.rs`. The doc comments of commands and arguments
+//! are the help lab staff read, hence in Portuguese (see `cli_pt.rs` for
+//! the headings and usage errors).
 //!
 //! Invariant: knows nothing of file contents, FHIR or the network.
 
@@ -31,7 +33,7 @@ Códigos de saída / exit codes:
 
 /// rnds-drop: planilhas de laboratório → RNDS, cada resultado enviado uma única vez.
 #[derive(Debug, Parser)]
-#[command(name = "rnds-drop", version, about, after_help = AFTER_HELP)]
+#[command(name = "rnds-drop", version, after_help = AFTER_HELP)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -39,64 +41,64 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Validate files and write bundles and reports, offline (no network).
+    /// Confere arquivos e grava os bundles e relatórios, sem rede.
     Check(CheckArgs),
-    /// Show how each file is read and mapped, what it lacks, and a config
-    /// snippet; writes nothing, no network, no config needed.
+    /// Mostra como cada arquivo é lido e mapeado, o que falta e um trecho de
+    /// configuração; não grava nada, sem rede, sem configuração.
     #[command(name = "inspecionar", alias = "inspect")]
     Inspect(crate::inspect_cli::InspectArgs),
-    /// Check, then submit the valid rows to RNDS once (no service needed).
+    /// Confere e envia as linhas válidas à RNDS uma única vez (sem serviço).
     Send(CheckArgs),
-    /// Pre-flight: configuration, certificate, token, CNES, requester link.
+    /// Verificação antes de produzir: configuração, certificado, token, CNES, solicitante.
     Doctor(ConfigArg),
-    /// Run the service: watch the inboxes, send, write reports.
+    /// Roda o serviço: vigia as pastas de entrada, envia, grava os relatórios.
     Run(RunArgs),
-    /// Homologation evidence (RNDS guide step 7): fixed scenarios against
-    /// the configured RNDS (never production), evidence folder and report.
+    /// Evidências de homologação (passo 7 do guia da RNDS): cenários fixos contra
+    /// a RNDS configurada (nunca produção), pasta de evidências e relatório.
     Homologacao(HomologacaoArgs),
-    /// How the service is doing, read-only (works while it runs).
+    /// Como está o serviço, só leitura (funciona com ele rodando).
     Status(StatusArgs),
-    /// Run the local RNDS simulator (HTTPS with mutual TLS).
+    /// Roda o simulador local da RNDS (HTTPS com certificado de cliente).
     Simulate(rnds_drop::simulator::cli::SimulateArgs),
-    /// Local demonstration: simulator, inbox, example files, reports.
+    /// Demonstração local: simulador, pasta de entrada, arquivos de exemplo, relatórios.
     Demo(DemoArgs),
-    /// Windows service: `servico instalar`, `servico remover`.
+    /// Serviço do Windows: `servico instalar`, `servico remover`.
     Servico {
         #[command(subcommand)]
         command: crate::servico::ServicoCommand,
     },
-    /// Start a new, empty ledger on purpose (the old one is kept aside).
-    /// Without --confirm only explains the consequences.
+    /// Começa de propósito um registro de envios novo e vazio (o antigo fica
+    /// guardado). Sem --confirm só explica as consequências.
     NewLedger(NewLedgerArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct NewLedgerArgs {
-    /// Configuration file.
+    /// Arquivo de configuração.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
-    /// Really start the new ledger (after reading the consequences).
+    /// Começa de fato o registro novo (depois de ler as consequências).
     #[arg(long)]
     pub confirm: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ConfigArg {
-    /// Configuration file.
+    /// Arquivo de configuração.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct CheckArgs {
-    /// Configuration file.
+    /// Arquivo de configuração.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
-    /// Folder for the outputs (created if missing).
+    /// Pasta dos relatórios (criada se não existir).
     #[arg(long, short, default_value = "saida")]
     pub out: PathBuf,
-    /// CSV or XLSX files.
-    #[arg(required = true)]
+    /// Arquivos CSV ou XLSX.
+    #[arg(required = true, value_name = "ARQUIVOS")]
     pub files: Vec<PathBuf>,
 }
 
@@ -109,37 +111,37 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct RunArgs {
-    /// Configuration file.
+    /// Arquivo de configuração.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
-    /// Log format on stderr.
+    /// Formato do log na saída de erros.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct HomologacaoArgs {
-    /// Configuration file (environment `homologacao` or `simulador`).
+    /// Arquivo de configuração (ambiente `homologacao` ou `simulador`).
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
-    /// Folder where the evidence folder `homologacao-<instant>` is created.
+    /// Pasta onde é criada a pasta de evidências `homologacao-<instante>`.
     #[arg(long, short, default_value = ".")]
     pub out: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct StatusArgs {
-    /// Configuration file.
+    /// Arquivo de configuração.
     #[arg(long, short, default_value = "rnds-drop.toml")]
     pub config: PathBuf,
-    /// Machine-readable JSON instead of text.
+    /// JSON para programas em vez de texto.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct DemoArgs {
-    /// Workspace folder (default: a new temporary folder).
+    /// Pasta de trabalho (padrão: uma pasta temporária nova).
     #[arg(long)]
     pub dir: Option<PathBuf>,
 }

@@ -15,13 +15,13 @@ use crate::exit;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct InspectArgs {
-    /// Configuration file (optional): counts then use its first
-    /// `[[inbox]]`, defaults and exam codes, as `check` does. Only `[lab]`
-    /// is needed, as for `check`.
+    /// Arquivo de configuração (opcional): as contagens usam então o primeiro
+    /// `[[inbox]]`, os valores padrão e os códigos de exame, como o `check`.
+    /// Basta a seção `[lab]`, como para o `check`.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    /// CSV or XLSX files.
-    #[arg(required = true)]
+    /// Arquivos CSV ou XLSX.
+    #[arg(required = true, value_name = "ARQUIVOS")]
     pub files: Vec<PathBuf>,
 }
 

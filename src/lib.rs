@@ -24,6 +24,7 @@ pub mod rnds_errors;
 pub mod schemas;
 pub mod service;
 pub mod simulator;
+pub mod template;
 pub mod validate;
 pub mod watch;
 pub mod winservice;

@@ -2,6 +2,7 @@
 //! to the documented exit codes (see `exit.rs`).
 
 mod cli;
+mod cli_pt;
 mod exit;
 mod inspect_cli;
 mod progress;
@@ -10,7 +11,8 @@ mod servico;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches};
 use rnds_drop::check::{self, Verdict};
 use rnds_drop::config::{Config, Purpose};
 use rnds_drop::pipeline::FileJob;
@@ -22,15 +24,26 @@ use cli::{
 use progress::FileBar;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = cli_pt::localize(Cli::command())
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
-            // --help and --version are not mistakes.
-            let _ = e.print();
-            if !e.use_stderr() {
-                return ExitCode::from(exit::OK as u8);
+            match e.kind() {
+                // --help and --version are not mistakes.
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    return ExitCode::from(exit::OK as u8);
+                }
+                // The help (in Portuguese), then what was missing.
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                }
+                _ => {}
             }
-            eprintln!("✗ linha de comando inválida (veja acima); os comandos e opções estão em `rnds-drop --help`");
+            eprintln!("✗ linha de comando inválida: {}", cli_pt::usage_error(&e));
+            eprintln!("  os comandos e opções estão em `rnds-drop --help` (e `rnds-drop <comando> --help`)");
             return ExitCode::from(exit::USAGE as u8);
         }
     };
@@ -105,38 +118,47 @@ fn print_checked(checked: &check::CheckedFile) {
     match (&s.error, checked.verdict) {
         (Some(error), _) => println!("✗ {}: não foi possível ler o arquivo: {error}", s.file),
         (None, Verdict::AllValid) if s.rows_skipped == 0 => println!(
-            "✓ {}: {} linhas, todas válidas → {}",
+            "✓ {}: {}, {} → {}",
             s.file,
-            s.rows_total,
+            count(s.rows_total, "linha", "linhas"),
+            if s.rows_total == 1 {
+                "válida"
+            } else {
+                "todas válidas"
+            },
             checked.bundles.display()
         ),
         (None, _) if s.file_issues().next().is_some() => println!(
-            "✗ {}: {} linhas, nenhuma pode ser enviada (motivo abaixo e no início de {})",
+            "✗ {}: {}, nenhuma pode ser enviada (motivo abaixo e no início de {})",
             s.file,
-            s.rows_total,
-            checked.paths.errors_csv.display()
+            count(s.rows_total, "linha", "linhas"),
+            checked.paths.errors_xlsx.display()
         ),
         (None, Verdict::AllValid) => println!(
-            "✓ {}: {} linhas, {} válidas, {} ignoradas{} → {}",
+            "✓ {}: {}, {}, {}{} → {}",
             s.file,
-            s.rows_total,
-            s.rows_valid,
-            s.rows_skipped,
+            count(s.rows_total, "linha", "linhas"),
+            count(s.rows_valid, "válida", "válidas"),
+            count(s.rows_skipped, "ignorada", "ignoradas"),
             skipped_note(s),
             checked.bundles.display()
         ),
         (None, _) => println!(
-            "✗ {}: {} linhas, {} válidas, {} com problema{} → corrija {}",
+            "✗ {}: {}, {}, {} com problema{} → corrija {}",
             s.file,
-            s.rows_total,
-            s.rows_valid,
-            s.rows_invalid,
+            count(s.rows_total, "linha", "linhas"),
+            count(s.rows_valid, "válida", "válidas"),
+            rnds_drop::report::pt_number(s.rows_invalid),
             if s.rows_skipped > 0 {
-                format!(", {} ignoradas{}", s.rows_skipped, skipped_note(s))
+                format!(
+                    ", {}{}",
+                    count(s.rows_skipped, "ignorada", "ignoradas"),
+                    skipped_note(s)
+                )
             } else {
                 String::new()
             },
-            checked.paths.errors_csv.display()
+            checked.paths.errors_xlsx.display()
         ),
     }
     print_file_issues(s);
@@ -148,6 +170,13 @@ fn print_checked(checked: &check::CheckedFile) {
             written.display()
         );
     }
+}
+
+/// `1 linha`, `2 linhas`, `30.000 linhas`: the number the Brazilian way and
+/// the word agreeing with it.
+fn count(n: u64, one: &str, many: &str) -> String {
+    let word = if n == 1 { one } else { many };
+    format!("{} {word}", rnds_drop::report::pt_number(n))
 }
 
 /// Why no row of a file can be sent, one sentence per line.
@@ -399,18 +428,31 @@ fn run_send(args: &CheckArgs) -> i32 {
             println!("✗ {}: não foi possível ler o arquivo: {error}", s.file);
         } else {
             println!(
-                "{} {}: {} linhas · {} enviadas · {} substituídas · {} já enviadas · {} inválidas · {} recusadas pela RNDS · {} pendentes{}",
-                if s.rows_invalid + s.rows_rejected.unwrap_or(0) + s.rows_pending.unwrap_or(0) == 0 { "✓" } else { "✗" },
+                "{} {}: {} · {} · {} · {} · {} · {} pela RNDS · {}{}",
+                if s.rows_invalid + s.rows_rejected.unwrap_or(0) + s.rows_pending.unwrap_or(0) == 0
+                {
+                    "✓"
+                } else {
+                    "✗"
+                },
                 s.file,
-                s.rows_total,
-                s.rows_sent.unwrap_or(0),
-                s.rows_replaced.unwrap_or(0),
-                s.rows_already_sent.unwrap_or(0),
-                s.rows_invalid,
-                s.rows_rejected.unwrap_or(0),
-                s.rows_pending.unwrap_or(0),
+                count(s.rows_total, "linha", "linhas"),
+                count(s.rows_sent.unwrap_or(0), "enviada", "enviadas"),
+                count(s.rows_replaced.unwrap_or(0), "substituída", "substituídas"),
+                count(
+                    s.rows_already_sent.unwrap_or(0),
+                    "já enviada",
+                    "já enviadas"
+                ),
+                count(s.rows_invalid, "inválida", "inválidas"),
+                count(s.rows_rejected.unwrap_or(0), "recusada", "recusadas"),
+                count(s.rows_pending.unwrap_or(0), "pendente", "pendentes"),
                 if s.rows_skipped > 0 {
-                    format!(" · {} ignoradas{}", s.rows_skipped, skipped_note(s))
+                    format!(
+                        " · {}{}",
+                        count(s.rows_skipped, "ignorada", "ignoradas"),
+                        skipped_note(s)
+                    )
                 } else {
                     String::new()
                 },
@@ -418,7 +460,7 @@ fn run_send(args: &CheckArgs) -> i32 {
             print_file_issues(s);
             println!("  enviados: {}", f.paths.sent_csv.display());
             if s.rows_invalid + s.rows_rejected.unwrap_or(0) > 0 {
-                println!("  corrija: {}", f.paths.errors_csv.display());
+                println!("  corrija: {}", f.paths.errors_xlsx.display());
             }
         }
         println!("  resumo: {}", f.paths.summary.display());
@@ -527,7 +569,7 @@ fn run_demo(args: &DemoArgs) -> i32 {
             println!("  documentos no simulador: {}", d.documents);
             println!();
             println!("  Pasta de trabalho:   {}", ws.root.display());
-            println!("  Entrada (solte aqui): {}", ws.inbox.display());
+            println!("  Entrada (já lida):   {}", ws.inbox.display());
             println!("  Relatórios:          {}", ws.outbox.display());
             for r in &d.reports {
                 println!(
@@ -540,7 +582,12 @@ fn run_demo(args: &DemoArgs) -> i32 {
             println!("  Configuração:        {}", ws.config_path.display());
             println!("  Registro de envios:  {}", ws.ledger.display());
             println!();
-            println!("Corrija no Excel os arquivos *.erros.xlsx e solte-os de novo na entrada; *.enviados.csv traz o número RNDS de cada exame.");
+            println!("Os arquivos *.erros.xlsx mostram o que corrigir (corrija no Excel); *.enviados.csv traz o número RNDS de cada exame.");
+            println!("A demonstração terminou: nada vigia mais a pasta de entrada. Para continuar, com o simulador");
+            println!(
+                "(`rnds-drop simulate`, em outro terminal) ou a RNDS de verdade, rode o serviço:"
+            );
+            println!("  rnds-drop run --config {}", ws.config_path.display());
             exit::OK
         }
         Err(e) => {

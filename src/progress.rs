@@ -6,7 +6,8 @@ use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use rnds_drop::report::pt_number;
 
 /// Whether bars are drawn at all.
 pub(crate) fn enabled() -> bool {
@@ -20,16 +21,19 @@ pub(crate) struct FileBar {
 
 impl FileBar {
     pub(crate) fn new(file: &Path, name: &str) -> FileBar {
+        // Hidden until styled: a bar drawn on creation showed its first
+        // frame twice (default style, then ours).
+        let hidden = ProgressDrawTarget::hidden();
         let bar = if let Some(total) = estimated_rows(file) {
-            let bar = ProgressBar::new(total);
+            let bar = ProgressBar::with_draw_target(Some(total), hidden);
             bar.set_style(style(
-                "{prefix} [{bar:30}] {human_pos}/~{human_len} linhas · {per_sec} · faltam ~{eta}",
+                "{prefix} [{bar:30}] {pos_pt}/~{len_pt} linhas · {rate_pt} · faltam ~{eta}",
             ));
             bar
         } else {
-            let bar = ProgressBar::new_spinner();
+            let bar = ProgressBar::with_draw_target(None, hidden);
             bar.set_style(style(
-                "{prefix} {spinner} {human_pos} linhas · {per_sec} · {elapsed}",
+                "{prefix} {spinner} {pos_pt} linhas · {rate_pt} · {elapsed}",
             ));
             bar
         };
@@ -57,9 +61,29 @@ impl FileBar {
     }
 }
 
+/// The bar's numbers the Brazilian way: `134.643/~1.000.000 linhas ·
+/// 52.310/s` (indicatif's own keys print `134,643` and `52,310.1961/s`).
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "pos_pt",
+            |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}", pt_number(s.pos()));
+            },
+        )
+        .with_key(
+            "len_pt",
+            |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}", pt_number(s.len().unwrap_or(0)));
+            },
+        )
+        .with_key(
+            "rate_pt",
+            |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}/s", pt_number(s.per_sec().round() as u64));
+            },
+        )
         .progress_chars("=> ")
 }
 

@@ -11,18 +11,18 @@ use crate::exit;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ServicoCommand {
-    /// Register rnds-drop as a Windows service (automatic start). Run as Administrator.
+    /// Registra o rnds-drop como serviço do Windows (início automático). Rode como Administrador.
     Instalar {
-        /// Configuration file (default: %ProgramData%\rnds-drop\rnds-drop.toml).
+        /// Arquivo de configuração (padrão: %ProgramData%\rnds-drop\rnds-drop.toml).
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
-    /// Stop and remove the Windows service (configuration, ledger and logs stay).
+    /// Para e remove o serviço do Windows (configuração, registro de envios e logs ficam).
     Remover,
-    /// Run as the service (started by Windows, not by hand).
+    /// Roda como serviço (iniciado pelo Windows, não à mão).
     #[command(hide = true)]
     Executar {
-        /// Configuration file.
+        /// Arquivo de configuração.
         #[arg(long, short)]
         config: Option<PathBuf>,
     },

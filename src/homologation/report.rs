@@ -173,8 +173,8 @@ pub(super) fn xlsx(r: &HomologationReport) -> Result<Vec<u8>, XlsxError> {
                 r.certificate.not_after.format("%d/%m/%Y")
             ),
         ),
-        ("Início", r.started_at.clone()),
-        ("Fim", r.finished_at.clone()),
+        ("Início", lab_time(&r.started_at)),
+        ("Fim", lab_time(&r.finished_at)),
         (
             "Resultado",
             if r.all_passed {
@@ -189,9 +189,17 @@ pub(super) fn xlsx(r: &HomologationReport) -> Result<Vec<u8>, XlsxError> {
         ),
     ];
     let facts: Vec<_> = rehearsal.into_iter().chain(facts).collect();
+    // Widest text per column (facts and table), for the widths below.
+    let mut widths = [0usize; 13];
+    let mut fit = |col: usize, text: &str| {
+        if let Some(w) = widths.get_mut(col) {
+            *w = (*w).max(text.chars().count());
+        }
+    };
     for (row, (label, value)) in facts.iter().enumerate() {
         ws.write_string_with_format(row as u32, 0, *label, &bold)?;
         ws.write_string(row as u32, 1, value)?;
+        fit(0, label);
     }
     let header_row = facts.len() as u32 + 1;
     let headers = [
@@ -211,6 +219,7 @@ pub(super) fn xlsx(r: &HomologationReport) -> Result<Vec<u8>, XlsxError> {
     ];
     for (col, h) in headers.iter().enumerate() {
         ws.write_string_with_format(header_row, col as u16, *h, &bold)?;
+        fit(col, h);
     }
     for (i, e) in r.evidences.iter().enumerate() {
         let row = header_row + 1 + i as u32;
@@ -229,20 +238,29 @@ pub(super) fn xlsx(r: &HomologationReport) -> Result<Vec<u8>, XlsxError> {
             e.replaces.clone().unwrap_or_default(),
             e.outcome.clone(),
             oo,
-            e.sent_at.clone(),
-            e.answered_at.clone(),
+            lab_time(&e.sent_at),
+            lab_time(&e.answered_at),
             if e.passed { "sim" } else { "NÃO" }.to_string(),
             e.request_file.clone(),
         ];
         for (col, text) in cells.iter().enumerate() {
             ws.write_string(row, col as u16, text)?;
+            fit(col, text);
         }
     }
-    ws.set_column_width(0, 28)?;
-    ws.set_column_width(1, 55)?;
-    ws.set_column_width(2, 30)?;
-    ws.set_column_width(5, 40)?;
-    ws.set_column_width(7, 40)?;
-    ws.set_column_width(8, 50)?;
+    // Every column as wide as its text (within bounds: a long answer wraps
+    // in Excel's cell view rather than push the sheet).
+    for (col, width) in widths.iter().enumerate() {
+        ws.set_column_width(col as u16, (width + 2).clamp(8, 60) as f64)?;
+    }
     workbook.save_to_buffer()
+}
+
+/// An RFC 3339 instant (`2026-12-07T19:10:03.123-03:00`) as the lab reads
+/// it: `07/12/2026 19:10:03` in the instant's own offset (the lab's zone);
+/// the text as it is when it does not parse.
+fn lab_time(instant: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(instant)
+        .map(|t| t.format("%d/%m/%Y %H:%M:%S").to_string())
+        .unwrap_or_else(|_| instant.to_owned())
 }

@@ -8,6 +8,7 @@ mod caps;
 mod csv;
 mod decode;
 mod digest;
+mod ods;
 mod redrop;
 mod sniff;
 mod xlsx;
@@ -17,9 +18,7 @@ mod xlsx_cells;
 mod tests;
 
 use std::fs::File;
-#[cfg(test)]
-use std::io::Cursor;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use self::csv::{read_csv, CsvSource, SNIFF_LEN};
@@ -240,6 +239,12 @@ pub(crate) fn open(path: &Path, options: &ReadOptions) -> Result<Table, InputErr
         .take((SNIFF_LEN as u64).min(limit))
         .read_to_end(&mut head)?;
     match classify(&head, &name)? {
+        Kind::Ods => {
+            file.seek(SeekFrom::Start(0))?;
+            let mut bytes = Vec::new();
+            file.take(limit).read_to_end(&mut bytes)?;
+            ods::read_ods(name, Cursor::new(bytes), options.sheet.as_deref())
+        }
         Kind::Xlsx => {
             file.seek(SeekFrom::Start(0))?;
             if limit == u64::MAX {
@@ -285,6 +290,11 @@ pub(crate) fn open_bytes(
 ) -> Result<Table, InputError> {
     let head_len = bytes.len().min(SNIFF_LEN);
     match classify(&bytes[..head_len], name)? {
+        Kind::Ods => ods::read_ods(
+            name.to_owned(),
+            Cursor::new(bytes),
+            options.sheet.as_deref(),
+        ),
         Kind::Xlsx => xlsx::read_xlsx(name.to_owned(), Cursor::new(bytes), options),
         Kind::Csv => {
             let head = bytes[..head_len].to_vec();
@@ -305,6 +315,30 @@ pub(crate) fn open_bytes(
 enum Kind {
     Csv,
     Xlsx,
+    /// OpenDocument spreadsheet (LibreOffice).
+    Ods,
+}
+
+/// The first entry of an ODS zip is its uncompressed `mimetype`.
+const ODS_MIMETYPE: &[u8] = b"application/vnd.oasis.opendocument.spreadsheet";
+
+/// An HTML page (some systems "export to Excel" as a web page named
+/// `.xls`): its first tag, after a BOM and blanks.
+fn is_html(head: &[u8]) -> bool {
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let start = text
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    let opening: Vec<u8> = text[start..]
+        .iter()
+        .take(512)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    opening.starts_with(b"<")
+        && [&b"<html"[..], b"<!doctype html", b"<table"]
+            .iter()
+            .any(|tag| opening.windows(tag.len()).any(|w| w == *tag))
 }
 
 /// Recognises the format from the first bytes; refuses binary content that
@@ -317,7 +351,12 @@ fn classify(head: &[u8], name: &str) -> Result<Kind, InputError> {
         return Err(InputError::Empty);
     }
     if head.starts_with(ZIP) {
-        return Ok(Kind::Xlsx);
+        let ods = head
+            .get(..200)
+            .unwrap_or(head)
+            .windows(ODS_MIMETYPE.len())
+            .any(|w| w == ODS_MIMETYPE);
+        return Ok(if ods { Kind::Ods } else { Kind::Xlsx });
     }
     if head.starts_with(CFB) {
         return Err(InputError::Xlsx(
@@ -327,6 +366,15 @@ fn classify(head: &[u8], name: &str) -> Result<Kind, InputError> {
         ));
     }
     let lower = name.to_lowercase();
+    if is_html(head) {
+        return Err(InputError::UnknownFormat(
+            "o arquivo é uma página da web (HTML), não uma planilha, mesmo com a extensão do \
+             Excel: o sistema que o gerou salva a tabela como página da web. Abra-o no Excel e \
+             use Arquivo > Salvar como > Pasta de Trabalho do Excel (.xlsx) ou CSV, ou peça \
+             ao sistema a exportação em .xlsx ou CSV"
+                .into(),
+        ));
+    }
     if lower.ends_with(".xlsx") || lower.ends_with(".xlsm") {
         return Err(InputError::Xlsx(
             "o arquivo tem extensão .xlsx mas não é uma planilha XLSX (conteúdo corrompido ou de outro tipo)"

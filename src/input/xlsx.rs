@@ -106,7 +106,7 @@ impl Iterator for ReceivedRows {
 
 /// Refuses, from the zip directory alone, a workbook whose parts would
 /// take too long or too much memory to read.
-fn check_part_sizes<RS: Read + Seek>(source: &mut RS) -> Result<(), InputError> {
+pub(super) fn check_part_sizes<RS: Read + Seek>(source: &mut RS) -> Result<(), InputError> {
     let mut archive = match zip::ZipArchive::new(&mut *source) {
         Ok(archive) => archive,
         // calamine gives the better-worded error for a broken zip.

@@ -28,6 +28,11 @@ pub use render::{render, snippet};
 /// Issues listed per problem code in the report (the rest are counted).
 const EXAMPLES_PER_CODE: usize = 1;
 
+/// Distinct values kept per problem code that names an unknown value (the
+/// rows of further values are only counted): enough for a lab to map all
+/// its names in one round, bounded on a file of a million different cells.
+const VALUES_PER_CODE: usize = 40;
+
 /// One kind of row problem: how many rows have it and one example.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProblemCount {
@@ -37,6 +42,31 @@ pub struct ProblemCount {
     pub rows: u64,
     /// The first rows found with it (at most one).
     pub examples: Vec<RowIssue>,
+    /// For a value no table knows (an exam, result, specimen, status or a
+    /// layout value map): each distinct value with its rows, most frequent
+    /// first (at most [`VALUES_PER_CODE`]).
+    pub values: Vec<(String, u64)>,
+    /// Rows whose value was past the [`VALUES_PER_CODE`] kept.
+    pub rows_of_other_values: u64,
+}
+
+impl ProblemCount {
+    /// Does this code name an unknown value, worth listing value by value?
+    pub(crate) fn lists_values(code: &str) -> bool {
+        code.ends_with("_desconhecido")
+            || code.ends_with("_desconhecida")
+            || code == "valor_nao_mapeado"
+    }
+
+    fn count_value(&mut self, value: &str) {
+        if let Some(entry) = self.values.iter_mut().find(|(v, _)| v == value) {
+            entry.1 += 1;
+        } else if self.values.len() < VALUES_PER_CODE {
+            self.values.push((value.to_string(), 1));
+        } else {
+            self.rows_of_other_values += 1;
+        }
+    }
 }
 
 /// Everything `inspecionar` found out about one file.
@@ -222,6 +252,10 @@ impl InspectSink {
     fn problems(&self) -> Vec<ProblemCount> {
         let mut all: Vec<ProblemCount> = self.by_code.values().cloned().collect();
         all.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| a.code.cmp(&b.code)));
+        for p in &mut all {
+            p.values
+                .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        }
         all
     }
 }
@@ -260,8 +294,13 @@ impl pipeline::Sink for InspectSink {
                             code: issue.code.clone(),
                             rows: 0,
                             examples: Vec::new(),
+                            values: Vec::new(),
+                            rows_of_other_values: 0,
                         });
                 entry.rows += 1;
+                if ProblemCount::lists_values(&issue.code) {
+                    entry.count_value(issue.value.trim());
+                }
                 if entry.examples.len() < EXAMPLES_PER_CODE {
                     entry.examples.push(issue.clone());
                 }

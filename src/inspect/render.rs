@@ -203,6 +203,12 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
     for p in i.problems.iter().take(PROBLEMS_SHOWN) {
         let example = p.examples.first().map_or("", |e| e.message.as_str());
         let _ = writeln!(out, "  {} linha(s) · {}: {example}", p.rows, p.code);
+        if !p.values.is_empty() {
+            out.push_str(&values_line(p));
+        }
+    }
+    if let Some(p) = i.problems.iter().find(|p| p.code == "exame_desconhecido") {
+        out.push_str(&other_exams_suggestion(p));
     }
     if i.problems.len() > PROBLEMS_SHOWN {
         let _ = writeln!(
@@ -399,4 +405,78 @@ pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
 
 fn has_default(i: &Inspection, job: &FileJob, field: Field, assumed: bool) -> bool {
     matches!(source(i, job, field, assumed), Source::Default(_))
+}
+
+/// Every distinct value of a problem that names unknown values, with its
+/// rows: `    valores (linhas): "TSH" (3) · "COVID PCR" (1)`.
+fn values_line(p: &super::ProblemCount) -> String {
+    let listed: Vec<String> = p
+        .values
+        .iter()
+        .map(|(value, rows)| {
+            if value.is_empty() {
+                format!("(vazio) ({rows})")
+            } else {
+                format!("\"{value}\" ({rows})")
+            }
+        })
+        .collect();
+    let more = if p.rows_of_other_values > 0 {
+        format!(
+            " · e mais {} linha(s) com outros valores (veja o erros.xlsx do check)",
+            p.rows_of_other_values
+        )
+    } else {
+        String::new()
+    };
+    format!("    valores (linhas): {}{more}\n", listed.join(" · "))
+}
+
+/// Words that mark an exam name as SARS-CoV-2 (case and accents aside).
+const SARS_COV_2_MARKS: [&str; 6] = ["covid", "sars", "corona", "ncov", "cov2", "cov-2"];
+
+fn looks_like_sars_cov_2(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    SARS_COV_2_MARKS.iter().any(|m| lower.contains(m))
+}
+
+/// Distinct values with their rows, borrowed from a [`super::ProblemCount`].
+type ValueRows<'a> = Vec<&'a (String, u64)>;
+
+/// When most unknown exams are other exams (TSH, hemograma…), the file is
+/// a LIS export of every exam: suggest skipping other exams, after mapping
+/// the SARS-CoV-2 names, which `skip` would otherwise ignore unsent.
+fn other_exams_suggestion(p: &super::ProblemCount) -> String {
+    let (covid, other): (ValueRows<'_>, ValueRows<'_>) = p
+        .values
+        .iter()
+        .partition(|(value, _)| looks_like_sars_cov_2(value));
+    let other_rows: u64 = other.iter().map(|(_, rows)| rows).sum();
+    let covid_rows: u64 = covid.iter().map(|(_, rows)| rows).sum();
+    if other_rows <= covid_rows + p.rows_of_other_values {
+        return String::new();
+    }
+    let names = |list: &[&(String, u64)]| {
+        list.iter()
+            .take(5)
+            .map(|(v, _)| format!("\"{v}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!(
+        "  Sugestão: a maioria dos exames desconhecidos não é de SARS-CoV-2 ({}): o arquivo \
+         parece trazer todos os exames do laboratório. Acrescente ao [[inbox]]\n    \
+         [inbox.select]\n    other_exams = \"skip\"\n  para ignorar (sem erro) as linhas de \
+         outros exames.\n",
+        names(&other)
+    );
+    if !covid.is_empty() {
+        out.push_str(&format!(
+            "  Antes, mapeie em [inbox.exam_codes] os nomes que parecem de SARS-CoV-2 ({}), \
+             cada um com o código LOINC do exame que ele é: com other_exams = \"skip\", um nome \
+             não mapeado seria ignorado, não enviado.\n",
+            names(&covid)
+        ));
+    }
+    out
 }

@@ -32,6 +32,19 @@ pub(crate) fn file_note(issue: &RowIssue) -> (Vec<String>, RowIssue) {
     (vec![issue.message.clone()], note)
 }
 
+/// `30000` → `30.000`: a count the way a Brazilian reads it.
+pub fn pt_number(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// Separator of several issues of one row inside one cell.
 pub(crate) const ISSUE_SEPARATOR: &str = " | ";
 
@@ -87,14 +100,18 @@ fn commit(writer: csv::Writer<AtomicFile>) -> io::Result<PathBuf> {
 }
 
 /// The three error cells of a row: columns, values and messages of its
-/// issues, each joined with [`ISSUE_SEPARATOR`] in the same order.
+/// issues, each joined with [`ISSUE_SEPARATOR`] in the same order; a
+/// problem with no column (or no value) adds nothing to that cell, and a
+/// column or value named twice is named once, so a cell never reads " | ".
 pub(crate) fn issue_cells(issues: &[RowIssue]) -> [String; 3] {
     let join = |part: fn(&RowIssue) -> &str| {
-        issues
-            .iter()
-            .map(part)
-            .collect::<Vec<_>>()
-            .join(ISSUE_SEPARATOR)
+        let mut parts: Vec<&str> = Vec::new();
+        for text in issues.iter().map(part) {
+            if !text.is_empty() && !parts.contains(&text) {
+                parts.push(text);
+            }
+        }
+        parts.join(ISSUE_SEPARATOR)
     };
     [
         join(|i| &i.column),
@@ -307,6 +324,18 @@ mod tests {
             value: value.into(),
             code: "x".into(),
             message: format!("Linha 2: \"{value}\" não serve."),
+        }
+    }
+
+    #[test]
+    fn counts_are_written_the_brazilian_way() {
+        for (n, text) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1.000"),
+            (1_234_567, "1.234.567"),
+        ] {
+            assert_eq!(pt_number(n), text);
         }
     }
 

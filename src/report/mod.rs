@@ -28,8 +28,8 @@ pub(crate) use atomic::{
 };
 #[cfg(test)]
 pub(crate) use csv_files::issue_cells;
+pub use csv_files::{pt_number, ERROR_COLUMNS, FILE_NOTE_COLUMN};
 pub(crate) use csv_files::{restore_formula, ErrorsCsv, SentCsv, SentLookup, SentStatus};
-pub use csv_files::{ERROR_COLUMNS, FILE_NOTE_COLUMN};
 pub(crate) use issues::IssueLog;
 #[cfg(test)]
 pub(crate) use issues::ISSUES_KEPT_IN_MEMORY;

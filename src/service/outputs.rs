@@ -210,7 +210,7 @@ mod tests {
                 .join("lote.20261103T164000"),
         )
         .unwrap();
-        let paths = OutputPaths::timestamped(dir.path(), "lote", "20261103T164000");
+        let paths = OutputPaths::timestamped(dir.path(), "lote", "lote", "20261103T164000");
         assert!(paths
             .reports
             .summary

@@ -22,15 +22,28 @@ pub(crate) struct OutputPaths {
 impl OutputPaths {
     /// The service's names: `<stem>.<AAAAMMDDTHHMMSS>.*`, with `_2`, `_3`…
     /// after the instant when a report of that second already exists (the
-    /// same file dropped twice within a second must not overwrite).
-    pub(crate) fn timestamped(outbox: &Path, stem: &str, instant: &str) -> OutputPaths {
+    /// same file dropped twice within a second must not overwrite). The
+    /// suffix also carries the extension of `input` (the file's name), so
+    /// twins dropped together say which report is whose:
+    /// `exames_fev.<instant>.*` and `exames_fev.<instant>_2_xlsx.*`.
+    pub(crate) fn timestamped(
+        outbox: &Path,
+        stem: &str,
+        input: &str,
+        instant: &str,
+    ) -> OutputPaths {
+        let extension = Path::new(input)
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .filter(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_alphanumeric()))
+            .map_or(String::new(), |e| format!("_{e}"));
         let stem = bounded_stem(stem);
         let mut n = 1u32;
         loop {
             let name = if n == 1 {
                 format!("{stem}.{instant}")
             } else {
-                format!("{stem}.{instant}_{n}")
+                format!("{stem}.{instant}_{n}{extension}")
             };
             let reports = ReportPaths::new(outbox, &name);
             // A set still staged is taken too: the service holds a pass's
@@ -81,7 +94,12 @@ mod tests {
     #[test]
     fn report_names_of_a_long_file_name_are_bounded() {
         let stem = "ã".repeat(110);
-        let paths = OutputPaths::timestamped(Path::new("/saida"), &stem, "20261103T164000");
+        let paths = OutputPaths::timestamped(
+            Path::new("/saida"),
+            &stem,
+            &format!("{stem}.csv"),
+            "20261103T164000",
+        );
         for name in [&paths.reports.summary, &paths.reports.errors_xlsx] {
             let name = name.file_name().unwrap().to_string_lossy().into_owned();
             assert!(name.len() <= 160, "{} bytes: {name}", name.len());

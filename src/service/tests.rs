@@ -195,27 +195,36 @@ fn sent_rows(summary_path: &Path) -> Vec<(String, String, String, String)> {
 fn report_names_never_overwrite_and_sort_in_order() {
     use super::paths::OutputPaths;
     let dir = tempfile::tempdir().unwrap();
-    let first = OutputPaths::timestamped(dir.path(), "lote", "20261103T164000");
+    let first = OutputPaths::timestamped(dir.path(), "lote", "lote", "20261103T164000");
     assert!(first
         .reports
         .summary
         .ends_with("lote.20261103T164000.resumo.json"));
     std::fs::write(&first.reports.summary, b"{}").unwrap();
-    let second = OutputPaths::timestamped(dir.path(), "lote", "20261103T164000");
+    let second = OutputPaths::timestamped(dir.path(), "lote", "lote", "20261103T164000");
     assert!(second
         .reports
         .summary
         .ends_with("lote.20261103T164000_2.resumo.json"));
     assert!(first.reports.summary < second.reports.summary);
     std::fs::write(&second.reports.summary, b"{}").unwrap();
-    let third = OutputPaths::timestamped(dir.path(), "lote", "20261103T164000");
+    let third = OutputPaths::timestamped(dir.path(), "lote", "lote", "20261103T164000");
     assert!(third
         .reports
         .sent_csv
         .ends_with("lote.20261103T164000_3.enviados.csv"));
 
+    // Twins (`lote.csv` then `lote.xlsx` in the same second): the second
+    // report says it is the xlsx's.
+    let twin = OutputPaths::timestamped(dir.path(), "lote", "lote.XLSX", "20261103T164000");
+    assert!(twin
+        .reports
+        .summary
+        .ends_with("lote.20261103T164000_2_xlsx.resumo.json"));
+
     assert!(report_of("lote.20261103T164000.resumo.json", "lote"));
     assert!(report_of("lote.20261103T164000_2.resumo.json", "lote"));
+    assert!(report_of("lote.20261103T164000_2_xlsx.resumo.json", "lote"));
     assert!(!report_of(
         "lote-corrigido.20261103T164000.resumo.json",
         "lote"

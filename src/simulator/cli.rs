@@ -9,39 +9,39 @@ use std::time::Duration;
 
 use super::{Faults, SimError, SimOptions};
 
-/// Runs a local RNDS (mutual TLS, real rules, fault injection).
+/// Roda uma RNDS local (TLS mútuo, regras reais, falhas simuladas).
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateArgs {
-    /// Address and port to listen on.
+    /// Endereço e porta em que escuta.
     #[arg(long, default_value = "127.0.0.1:8443")]
     pub listen: SocketAddr,
-    /// Folder for the certificates, the config snippet and stored documents.
+    /// Pasta dos certificados, do trecho de configuração e dos documentos recebidos.
     #[arg(long, default_value = "./rnds-simulador")]
     pub dir: PathBuf,
-    /// Fixed delay added to every answer, in milliseconds.
+    /// Atraso fixo em cada resposta, em milissegundos.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// Extra random delay up to this many milliseconds.
+    /// Atraso aleatório extra, até tantos milissegundos.
     #[arg(long, default_value_t = 0)]
     pub jitter_ms: u64,
-    /// Share (0.0–1.0) of bundle POSTs answered 500/503.
+    /// Fração (0.0–1.0) dos envios respondidos com 500/503.
     #[arg(long, default_value_t = 0.0)]
     pub error_5xx_rate: f64,
-    /// Share (0.0–1.0) of bundle POSTs answered 429.
+    /// Fração (0.0–1.0) dos envios respondidos com 429.
     #[arg(long = "rate-429", default_value_t = 0.0)]
     pub rate_429: f64,
-    /// `Retry-After` of the 429 answers, in seconds.
+    /// `Retry-After` das respostas 429, em segundos.
     #[arg(long, default_value_t = 1)]
     pub retry_after_s: u64,
-    /// Share (0.0–1.0) of accepted bundles whose answer is lost (stored, connection dropped).
+    /// Fração (0.0–1.0) dos envios aceitos cuja resposta se perde (gravado, conexão cortada).
     #[arg(long, default_value_t = 0.0)]
     pub lost_answer_rate: f64,
-    /// Answer every bundle POST with this RNDS error code (e.g. ERR880;
-    /// the codes of schemas/rnds_errors.toml). A bundle whose identifier
-    /// value is SIMULAR-<code> gets that answer without this option.
+    /// Responde a todo envio com este código de erro da RNDS (ex.: ERR880;
+    /// os códigos de schemas/rnds_errors.toml). Um bundle cujo identificador
+    /// é SIMULAR-<código> recebe essa resposta sem esta opção.
     #[arg(long, value_parser = known_code)]
     pub answer_code: Option<String>,
-    /// Token lifetime in seconds (RNDS: 1800).
+    /// Validade do token em segundos (RNDS: 1800).
     #[arg(long, default_value_t = 1800)]
     pub token_lifetime_s: u64,
 }

@@ -271,7 +271,7 @@ fn check_shows_a_progress_bar_on_a_terminal_only() {
         tty_text.contains("linhas ·"),
         "no bar on a terminal:\n{tty_text}"
     );
-    assert!(tty_text.contains("lote.csv: 30000 linhas"), "{tty_text}");
+    assert!(tty_text.contains("lote.csv: 30.000 linhas"), "{tty_text}");
 
     let piped = Command::new(bin)
         .args(["check", "--config"])
@@ -286,7 +286,7 @@ fn check_shows_a_progress_bar_on_a_terminal_only() {
         !stderr.contains("linhas ·"),
         "bar drawn on a pipe:\n{stderr}"
     );
-    assert!(String::from_utf8_lossy(&piped.stdout).contains("lote.csv: 30000 linhas"));
+    assert!(String::from_utf8_lossy(&piped.stdout).contains("lote.csv: 30.000 linhas"));
 }
 
 /// The commented operations and alert blocks of the example, enabled as a

@@ -23,7 +23,12 @@ impl Service {
     pub(super) fn paths_for(&self, active: &Active) -> OutputPaths {
         let inbox = &self.config.inbox[active.claimed.inbox_index];
         let stem = check::stem(Path::new(&active.claimed.original_name));
-        OutputPaths::timestamped(&inbox.outbox, &stem, &report_instant(&self.config))
+        OutputPaths::timestamped(
+            &inbox.outbox,
+            &stem,
+            &active.claimed.original_name,
+            &report_instant(&self.config),
+        )
     }
 
     /// Writes the summary saying why (with the reports of the rows handled
