@@ -1,5 +1,7 @@
 //! `<stem>.erros.xlsx`: the errors file for XLSX input, same content as
-//! `erros.csv`, header in bold. Only invalid rows are held in memory.
+//! `erros.csv`, header in bold. The sheet is written in rust_xlsxwriter's
+//! constant-memory mode: each row goes to a temporary file as soon as the
+//! next one starts, so a long list of invalid rows costs disk, not memory.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -9,17 +11,13 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use crate::model::RowIssue;
 
 use super::atomic::write_atomic;
-use super::csv_files::{aligned, file_note, issue_cells, ERROR_COLUMNS};
+use super::csv_files::{aligned, cut_note, file_note, issue_cells, ERROR_COLUMNS, MAX_LISTED_ROWS};
 
 /// Sheet name when the original one cannot be reused.
 pub(crate) const DEFAULT_SHEET: &str = "Erros";
 
-/// Rows of an Excel sheet (header included).
-pub(super) const EXCEL_MAX_ROWS: u32 = 1_048_576;
-
-/// Data rows that fit: the header takes the first row and the last is
-/// kept for the note saying the rest is only in `erros.csv`.
-const DATA_ROWS_THAT_FIT: u32 = EXCEL_MAX_ROWS - 2;
+/// Data rows listed, as in `erros.csv` (far below Excel's 1,048,576).
+const DATA_ROWS_THAT_FIT: u32 = MAX_LISTED_ROWS as u32;
 
 fn xlsx_error(e: XlsxError) -> io::Error {
     io::Error::other(format!("falha ao gerar a planilha de erros: {e}"))
@@ -31,13 +29,14 @@ const MIN_COLUMN_WIDTH: usize = 8;
 const MAX_COLUMN_WIDTH: usize = 80;
 
 pub(crate) struct ErrorsXlsx {
-    sheet: Worksheet,
+    /// Holds the one sheet (constant-memory mode), reached by index.
+    workbook: Workbook,
     width: usize,
     /// Widest text per column so far, in characters (header included).
     widths: Vec<usize>,
     /// Next sheet row (0-based; row 0 is the header).
     next_row: u32,
-    /// Rows that did not fit the sheet (they are in `erros.csv`).
+    /// Rows past the cap, counted only.
     left_out: u64,
     /// Data rows the sheet takes.
     fits: u32,
@@ -47,7 +46,8 @@ impl ErrorsXlsx {
     /// `sheet` is the original sheet name, kept so an inbox configured for
     /// that sheet reads the corrected file back; [`DEFAULT_SHEET`] otherwise.
     pub(crate) fn new(headers: &[String], sheet: Option<&str>) -> io::Result<ErrorsXlsx> {
-        let mut ws = Worksheet::new();
+        let mut workbook = Workbook::new();
+        let ws = workbook.add_worksheet_with_constant_memory();
         if ws.set_name(sheet.unwrap_or(DEFAULT_SHEET)).is_err() {
             ws.set_name(DEFAULT_SHEET).map_err(xlsx_error)?;
         }
@@ -61,7 +61,7 @@ impl ErrorsXlsx {
         }
         ws.set_freeze_panes(1, 0).map_err(xlsx_error)?;
         Ok(ErrorsXlsx {
-            sheet: ws,
+            workbook,
             width: headers.len(),
             widths,
             next_row: 1,
@@ -72,13 +72,17 @@ impl ErrorsXlsx {
 
     /// One invalid row: its original `cells` (as text, so leading zeros of
     /// CNS and CNES stay), then its issues.
-    /// Past Excel's row limit the row is only counted (see [`ErrorsXlsx::save`]).
+    /// Past the cap the row is only counted (see [`ErrorsXlsx::save`]).
     pub(crate) fn write_row(&mut self, cells: &[String], issues: &[RowIssue]) -> io::Result<()> {
-        let row = self.next_row;
-        if row > self.fits {
+        if self.next_row > self.fits {
             self.left_out += 1;
             return Ok(());
         }
+        self.write_listed(cells, issues)
+    }
+
+    fn write_listed(&mut self, cells: &[String], issues: &[RowIssue]) -> io::Result<()> {
+        let row = self.next_row;
         let errors = issue_cells(issues);
         let all = aligned(cells, self.width).chain(errors.iter().map(String::as_str));
         for (col, text) in all.enumerate() {
@@ -86,7 +90,7 @@ impl ErrorsXlsx {
                 *widest = (*widest).max(text.chars().count());
             }
             if !text.is_empty() {
-                self.sheet
+                sheet(&mut self.workbook)?
                     .write_string(row, column(col)?, text)
                     .map_err(xlsx_error)?;
             }
@@ -107,35 +111,27 @@ impl ErrorsXlsx {
         u64::from(self.next_row - 1)
     }
 
-    /// Rows that did not fit Excel's sheet and are only in `erros.csv`.
+    /// Rows past the cap.
     #[cfg(test)]
     pub(crate) fn rows_left_out(&self) -> u64 {
         self.left_out
     }
 
     /// Builds the workbook and writes it atomically to `path`. When rows
-    /// were left out, the sheet's last row says how many and where they are.
+    /// were left out, the sheet's last row says how many, as `erros.csv`'s.
     /// Returns where it went (see [`super::AtomicFile::commit`]).
     pub(crate) fn save(mut self, path: &Path) -> io::Result<PathBuf> {
         if self.left_out > 0 {
-            let note = format!(
-                "{} linhas com problema não couberam nesta planilha (o Excel tem no máximo \
-                 {EXCEL_MAX_ROWS} linhas); a lista completa está no arquivo .erros.csv de mesmo \
-                 nome.",
-                self.left_out
-            );
-            self.sheet
-                .write_string(self.next_row, 0, note)
+            let (cells, note) = file_note(&cut_note(self.left_out));
+            self.write_listed(&cells, std::slice::from_ref(&note))?;
+        }
+        let widths = self.column_widths();
+        let ws = sheet(&mut self.workbook)?;
+        for (col, width) in widths.into_iter().enumerate() {
+            ws.set_column_width(column(col)?, width as f64)
                 .map_err(xlsx_error)?;
         }
-        for (col, width) in self.column_widths().into_iter().enumerate() {
-            self.sheet
-                .set_column_width(column(col)?, width as f64)
-                .map_err(xlsx_error)?;
-        }
-        let mut workbook = Workbook::new();
-        workbook.push_worksheet(self.sheet);
-        let bytes = workbook.save_to_buffer().map_err(xlsx_error)?;
+        let bytes = self.workbook.save_to_buffer().map_err(xlsx_error)?;
         write_atomic(path, &bytes)
     }
 }
@@ -148,6 +144,11 @@ impl ErrorsXlsx {
             .map(|w| (w + 2).clamp(MIN_COLUMN_WIDTH, MAX_COLUMN_WIDTH))
             .collect()
     }
+}
+
+/// The errors sheet, the workbook's only one.
+fn sheet(workbook: &mut Workbook) -> io::Result<&mut Worksheet> {
+    workbook.worksheet_from_index(0).map_err(xlsx_error)
 }
 
 fn column(index: usize) -> io::Result<u16> {
@@ -192,7 +193,7 @@ mod tests {
             .collect();
         assert_eq!(range.height(), 4);
         assert!(
-            last[0].starts_with("2 linhas com problema não couberam"),
+            last[0].starts_with("Mais 2 linhas com problema não foram listadas"),
             "{last:?}"
         );
     }

@@ -5,10 +5,11 @@
 //! `submit` the bounded-concurrency POSTs, `entries` the reports' rows.
 
 mod entries;
+mod first_rows;
 mod round;
 mod submit;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tokio::sync::{watch, Semaphore};
@@ -23,6 +24,7 @@ use crate::pipeline::{FileHeader, FileJob, RowOutcome};
 use crate::report::{wording, Summary};
 use crate::rnds::Client;
 
+use self::first_rows::FirstRows;
 use super::outputs::Outputs;
 use super::paths::OutputPaths;
 use super::resolve::{resolve_one, Resolved};
@@ -106,8 +108,8 @@ pub(super) struct PassState<'a> {
     /// still read and reported, its rows pending.
     pub(super) halt: Option<String>,
     pub(super) counts: Counts,
-    /// Lab id → (line, content hash) of its first row in this file.
-    pub(super) first_rows: HashMap<String, (u64, String)>,
+    /// Lab id → (line, content) of its first row in this file.
+    pub(super) first_rows: FirstRows,
     /// The file's column map, once its header is known.
     pub(super) columns: Option<ColumnMap>,
 }
@@ -220,19 +222,13 @@ impl PassState<'_> {
         for e in entries.iter_mut() {
             let Entry::Valid(v) = e else { continue };
             let lab_id = &v.result.lab_id;
-            match self.first_rows.get(lab_id) {
-                None => {
-                    self.first_rows
-                        .insert(lab_id.clone(), (v.line, v.hash.clone()));
-                }
-                Some((first, hash)) => {
-                    let message = if *hash == v.hash {
-                        wording::repeated_same_content(v.line, lab_id, *first)
-                    } else {
-                        wording::repeated_other_content(v.line, lab_id, *first)
-                    };
-                    v.fate = Some(Fate::Repeated { message });
-                }
+            if let Some(earlier) = self.first_rows.note(lab_id, v.line, &v.hash) {
+                let message = if earlier.same_content {
+                    wording::repeated_same_content(v.line, lab_id, earlier.line)
+                } else {
+                    wording::repeated_other_content(v.line, lab_id, earlier.line)
+                };
+                v.fate = Some(Fate::Repeated { message });
             }
         }
     }
