@@ -440,7 +440,9 @@ impl Service {
         paths: &OutputPaths,
         before: FileLook,
     ) -> Result<(), ServiceError> {
-        let sha = crate::input::sha256_file(&active.claimed.work_path).unwrap_or_default();
+        // A whole-file digest: off the async workers.
+        let sha = super::blocking(|| crate::input::sha256_file(&active.claimed.work_path))
+            .unwrap_or_default();
         let summary = Summary::unreadable(
             active.claimed.original_name.clone(),
             sha,

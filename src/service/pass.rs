@@ -200,7 +200,8 @@ fn stopped(state: &mut PassState<'_>, name: String) -> PassReport {
 
 /// The file could not be read: a summary that says why, nothing else.
 fn unreadable(state: &mut PassState<'_>, path: &Path, name: String, why: String) -> PassReport {
-    let sha = crate::input::sha256_file(path).unwrap_or_default();
+    // A whole-file digest: off the async workers.
+    let sha = super::blocking(|| crate::input::sha256_file(path)).unwrap_or_default();
     let format = state.summary.as_ref().and_then(|s| s.format);
     PassReport {
         summary: Summary::unreadable(name, sha, format, why),
