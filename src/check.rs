@@ -301,10 +301,7 @@ impl pipeline::Sink for CheckSink<'_> {
 
     fn header(&mut self, header: &FileHeader) -> Result<(), OutputError> {
         let mut summary = summary_of(header);
-        let mut log = IssueLog::create(&self.paths.summary).map_err(|source| OutputError {
-            path: self.paths.summary.clone(),
-            source,
-        })?;
+        let mut log = IssueLog::new();
         for issue in &header.file_issues {
             log.push(issue.clone(), &mut summary)
                 .map_err(|source| OutputError {

@@ -26,6 +26,15 @@ pub(crate) const CHUNK_ROWS: usize = 4096;
 /// length caps cannot make three chunks in flight cost gigabytes.
 pub(crate) const CHUNK_BYTES: usize = 16 << 20;
 
+/// Rows read before a file is judged as a whole: when at least
+/// [`GARBAGE_PERCENT`] % of the first this-many results are invalid, the
+/// file is not an export of results in the configured layout, and it
+/// stops there as one file-level problem instead of a million row ones.
+pub(crate) const GARBAGE_CHECK_ROWS: u64 = 1000;
+
+/// See [`GARBAGE_CHECK_ROWS`].
+pub(crate) const GARBAGE_PERCENT: u64 = 99;
+
 /// Everything needed to process one file, resolved from the configuration.
 #[derive(Debug, Clone)]
 pub struct FileJob {
@@ -235,6 +244,9 @@ pub(crate) fn process_file<S: Sink>(
         // the sink (writing gigabytes of JSON is not free either).
         let every = job.self_check_every.max(1);
         let mut totals = FileTotals::default();
+        // A file whose columns are all missing is already one file-level
+        // problem; judged only when the header looked right.
+        let mut judge = GarbageJudge::new(header.file_issues.is_empty());
         let mut ready: Option<Vec<RowOutcome>> = None;
         for chunk in receiver {
             let chunk = match chunk {
@@ -269,6 +281,9 @@ pub(crate) fn process_file<S: Sink>(
                 }
             }
             totals.count(&outcomes);
+            if let Some(garbage) = judge.look(&outcomes) {
+                return Err(PipelineError::Input(garbage));
+            }
             ready = Some(outcomes);
         }
         if let Some(last) = ready {
@@ -277,6 +292,65 @@ pub(crate) fn process_file<S: Sink>(
         totals.sha256 = joined_digest(digest.join()).map_err(PipelineError::Input)?;
         Ok(totals)
     })
+}
+
+/// Counts the first [`GARBAGE_CHECK_ROWS`] results of a file, then says
+/// whether the file is garbage (once).
+struct GarbageJudge {
+    /// Still counting.
+    open: bool,
+    seen: u64,
+    invalid: u64,
+    /// The first problem met, quoted as an example.
+    example: Option<String>,
+}
+
+impl GarbageJudge {
+    fn new(open: bool) -> GarbageJudge {
+        GarbageJudge {
+            open,
+            seen: 0,
+            invalid: 0,
+            example: None,
+        }
+    }
+
+    /// Takes the next results; the file-level problem when the first
+    /// [`GARBAGE_CHECK_ROWS`] of them are at least [`GARBAGE_PERCENT`] %
+    /// invalid.
+    fn look(&mut self, outcomes: &[RowOutcome]) -> Option<InputError> {
+        if !self.open {
+            return None;
+        }
+        for outcome in outcomes {
+            self.seen += 1;
+            match outcome {
+                RowOutcome::Invalid { issues, .. } => {
+                    self.invalid += 1;
+                    if self.example.is_none() {
+                        self.example = issues.first().map(|issue| issue.message.clone());
+                    }
+                }
+                RowOutcome::Valid { .. } => {}
+            }
+            if self.seen == GARBAGE_CHECK_ROWS {
+                self.open = false;
+                if self.invalid * 100 < self.seen * GARBAGE_PERCENT {
+                    return None;
+                }
+                let last_line = match outcome {
+                    RowOutcome::Valid { row, .. } | RowOutcome::Invalid { row, .. } => row.line,
+                };
+                return Some(InputError::MostlyInvalid {
+                    checked: self.seen,
+                    invalid: self.invalid,
+                    last_line,
+                    example: self.example.take().unwrap_or_default(),
+                });
+            }
+        }
+        None
+    }
 }
 
 /// One unit's items: a plain row gives exactly one outcome without any

@@ -11,8 +11,10 @@ mod digest;
 mod ods;
 mod redrop;
 mod sniff;
+mod window;
 mod xlsx;
 mod xlsx_cells;
+mod xlsx_scan;
 
 #[cfg(test)]
 mod tests;
@@ -24,6 +26,7 @@ use std::path::Path;
 use self::csv::{read_csv, CsvSource, SNIFF_LEN};
 use self::decode::{choose_encoding, is_utf8_stream};
 pub(crate) use self::digest::{sha256_file, sha256_prefix};
+use self::window::Window;
 
 /// What kind of file was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -221,6 +224,18 @@ pub(crate) enum InputError {
     Empty,
     #[error("CSV inválido na linha {line}: {message}")]
     Csv { line: u64, message: String },
+    #[error(
+        "das primeiras {checked} linhas de dados, {invalid} têm problema: o arquivo não parece \
+         uma exportação de resultados no formato configurado para esta pasta (colunas trocadas \
+         ou conteúdo de outro tipo). A leitura parou na linha {last_line}; as linhas seguintes \
+         não foram lidas. Exemplo: {example} Corrija o arquivo original e envie-o inteiro de novo"
+    )]
+    MostlyInvalid {
+        checked: u64,
+        invalid: u64,
+        last_line: u64,
+        example: String,
+    },
 }
 
 /// Opens a CSV or XLSX file (detected by content, then by extension).
@@ -252,10 +267,11 @@ pub(crate) fn open(path: &Path, options: &ReadOptions) -> Result<Table, InputErr
                 xlsx::read_xlsx(name, reader, options)
             } else {
                 // A snapshot of a file that may still grow: only the bytes
-                // measured before the read (a workbook is small compressed).
-                let mut bytes = Vec::new();
-                file.take(limit).read_to_end(&mut bytes)?;
-                xlsx::read_xlsx(name, std::io::Cursor::new(bytes), options)
+                // measured before the read, through a window (never a copy
+                // of the whole file in memory).
+                let window = Window::new(file, limit)?;
+                let reader = std::io::BufReader::with_capacity(256 * 1024, window);
+                xlsx::read_xlsx(name, reader, options)
             }
         }
         Kind::Csv => {

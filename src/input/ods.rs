@@ -24,7 +24,7 @@ pub(super) fn read_ods<RS: Read + Seek>(
     mut source: RS,
     wanted: Option<&str>,
 ) -> Result<Table, InputError> {
-    super::xlsx::check_part_sizes(&mut source)?;
+    super::xlsx_scan::check_parts(&mut source)?;
     source.seek(SeekFrom::Start(0))?;
     let mut book = Ods::new(source).map_err(|e| unreadable(&e.to_string()))?;
     let names = book.sheet_names();

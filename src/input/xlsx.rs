@@ -3,8 +3,9 @@
 //! formulas as their cached values) and combines a two-row merged header.
 //!
 //! The sheet is streamed cell by cell on its own thread (never loaded
-//! whole), and the workbook's parts are size-checked from the zip directory
-//! before calamine opens them, so a hostile workbook costs bounded memory.
+//! whole), and the workbook's parts are inflated and counted first
+//! (`xlsx_scan`: real sizes, not the zip directory's, and no over-long
+//! cell), so a hostile workbook costs bounded memory.
 //!
 //! Invariant: yields text cells with their sheet row number; knows nothing of
 //! what the columns mean.
@@ -27,14 +28,6 @@ pub(crate) const MAX_SHEET_ROWS: u32 = 1_048_576;
 /// The most columns a sheet can have in Excel (`XFD`).
 const MAX_SHEET_COLUMNS: u32 = 16_384;
 
-/// Largest uncompressed sheet XML read (a full Excel sheet of 20 text
-/// columns is about 800 MB); the 1.5 GB "bomb" is refused before reading.
-pub(crate) const MAX_SHEET_XML_BYTES: u64 = 1 << 30;
-
-/// Largest uncompressed size of any other part; calamine holds these
-/// (shared strings, styles, workbook) in memory whole.
-pub(crate) const MAX_PART_BYTES: u64 = 64 << 20;
-
 /// Rows in flight between the reading thread and the pipeline.
 const ROWS_IN_FLIGHT: usize = 1024;
 
@@ -54,7 +47,7 @@ pub(crate) fn read_xlsx<RS>(
 where
     RS: Read + Seek + Send + 'static,
 {
-    check_part_sizes(&mut source)?;
+    super::xlsx_scan::check_parts(&mut source)?;
     source.seek(SeekFrom::Start(0))?;
     let (header_tx, header_rx) = mpsc::sync_channel::<Result<SourceInfo, InputError>>(1);
     let (rows_tx, rows_rx) = mpsc::sync_channel::<RowResult>(ROWS_IN_FLIGHT);
@@ -102,44 +95,6 @@ impl Iterator for ReceivedRows {
         }
         item
     }
-}
-
-/// Refuses, from the zip directory alone, a workbook whose parts would
-/// take too long or too much memory to read.
-pub(super) fn check_part_sizes<RS: Read + Seek>(source: &mut RS) -> Result<(), InputError> {
-    let mut archive = match zip::ZipArchive::new(&mut *source) {
-        Ok(archive) => archive,
-        // calamine gives the better-worded error for a broken zip.
-        Err(_) => return Ok(()),
-    };
-    for index in 0..archive.len() {
-        let Ok(part) = archive.by_index_raw(index) else {
-            continue;
-        };
-        let name = part.name().to_owned();
-        let size = part.size();
-        let is_sheet = name.starts_with("xl/worksheets/") && name.ends_with(".xml");
-        let limit = if is_sheet {
-            MAX_SHEET_XML_BYTES
-        } else {
-            MAX_PART_BYTES
-        };
-        if size > limit {
-            let what = if is_sheet {
-                "uma aba da planilha"
-            } else {
-                "uma parte interna da planilha"
-            };
-            return Err(InputError::Xlsx(format!(
-                "{what} ({name}) tem {} MB de dados descompactados, mais que o limite de {} MB \
-                 que o conector lê; o arquivo não foi lido. Divida os exames em arquivos \
-                 menores ou exporte como CSV",
-                size >> 20,
-                limit >> 20
-            )));
-        }
-    }
-    Ok(())
 }
 
 fn stream_workbook<RS: Read + Seek>(

@@ -147,6 +147,9 @@ pub(crate) struct Ledger {
     conn: Connection,
     /// Key of the patient hashes ([`Ledger::identity`]), random per ledger.
     identity_key: Vec<u8>,
+    /// Where the file is: tests count this ledger's reads under it.
+    #[cfg(test)]
+    path: std::path::PathBuf,
     /// Dropped after `conn` (field order): see [`guard::Session`].
     _session: guard::Session,
 }
@@ -202,6 +205,8 @@ impl Ledger {
         Ok(Ledger {
             conn,
             identity_key,
+            #[cfg(test)]
+            path: path.to_path_buf(),
             _session: session,
         })
     }
@@ -236,4 +241,39 @@ impl Ledger {
 /// Current time as stored in the ledger (RFC 3339, UTC, milliseconds).
 fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// How a ledger file was read, per path (tests only; tests run in
+/// parallel, each on its own ledger): point reads ([`Ledger::get`]) and
+/// batched reads ([`Ledger::get_many`]).
+#[cfg(test)]
+pub(crate) mod read_counts {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    static COUNTS: Mutex<Option<HashMap<PathBuf, (u64, u64)>>> = Mutex::new(None);
+
+    pub(crate) fn add(path: &Path, point: u64, batched: u64) {
+        let mut counts = COUNTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = counts
+            .get_or_insert_with(HashMap::new)
+            .entry(path.to_path_buf())
+            .or_default();
+        entry.0 += point;
+        entry.1 += batched;
+    }
+
+    /// (point reads, batched reads) of the ledger at `path` so far.
+    pub(crate) fn of(path: &Path) -> (u64, u64) {
+        let counts = COUNTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        counts
+            .as_ref()
+            .and_then(|counts| counts.get(path).copied())
+            .unwrap_or_default()
+    }
 }

@@ -1,5 +1,7 @@
 //! Results per lab id: intents before the POSTs, outcomes after, queries.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::files::FileId;
@@ -166,8 +168,12 @@ fn with_state((mut record, state): (ResultRecord, String)) -> Result<ResultRecor
 }
 
 impl Ledger {
-    /// The stored row of `lab_id`.
+    /// The stored row of `lab_id` (tests; the service reads a chunk's rows
+    /// at once through [`Ledger::get_many`]).
+    #[cfg(test)]
     pub(crate) fn get(&self, lab_id: &str) -> Result<Option<ResultRecord>, LedgerError> {
+        #[cfg(test)]
+        super::read_counts::add(&self.path, 1, 0);
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {RESULT_COLUMNS} FROM results WHERE lab_id = ?1"
         ))?;
@@ -175,6 +181,34 @@ impl Ledger {
             .optional()?
             .map(with_state)
             .transpose()
+    }
+
+    /// The stored rows of `lab_ids` (those the ledger has), read in one
+    /// read transaction: one lock and one consistent snapshot for a whole
+    /// chunk instead of a point read per row.
+    pub(crate) fn get_many<'a>(
+        &mut self,
+        lab_ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<String, ResultRecord>, LedgerError> {
+        let tx = self.conn.transaction()?;
+        let mut found = HashMap::new();
+        {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT {RESULT_COLUMNS} FROM results WHERE lab_id = ?1"
+            ))?;
+            for lab_id in lab_ids {
+                if found.contains_key(lab_id) {
+                    continue;
+                }
+                if let Some(row) = stmt.query_row([lab_id], result_from_row).optional()? {
+                    found.insert(lab_id.to_owned(), with_state(row)?);
+                }
+            }
+        }
+        tx.commit()?;
+        #[cfg(test)]
+        super::read_counts::add(&self.path, 0, 1);
+        Ok(found)
     }
 
     /// Records `sending` for every intent in one transaction, before the

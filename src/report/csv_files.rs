@@ -45,6 +45,29 @@ pub fn pt_number(n: u64) -> String {
     out
 }
 
+/// Rows an errors file lists (whole-file lines included); past this they
+/// are counted and a closing line says how many were left out. A file with
+/// a million bad rows gets a report a person can open, not gigabytes.
+pub(crate) const MAX_LISTED_ROWS: u64 = 10_000;
+
+/// The closing whole-file line of an errors file that left `left_out` rows
+/// out. A whole-file line: a corrected errors file dropped back in is read
+/// without it.
+pub(crate) fn cut_note(left_out: u64) -> RowIssue {
+    RowIssue {
+        line: 0,
+        column: FILE_NOTE_COLUMN.into(),
+        value: left_out.to_string(),
+        code: "linhas_nao_listadas".into(),
+        message: format!(
+            "Mais {left_out} linhas com problema não foram listadas aqui (este relatório lista \
+             no máximo {MAX_LISTED_ROWS} linhas; o resumo conta todos os problemas). Corrija \
+             o arquivo original e envie-o inteiro de novo: resultados já enviados não são \
+             enviados outra vez."
+        ),
+    }
+}
+
 /// Separator of several issues of one row inside one cell.
 pub(crate) const ISSUE_SEPARATOR: &str = " | ";
 
@@ -137,6 +160,8 @@ pub(crate) struct ErrorsCsv {
     writer: csv::Writer<AtomicFile>,
     width: usize,
     rows: u64,
+    /// Rows past [`MAX_LISTED_ROWS`], counted only.
+    left_out: u64,
     record: Vec<String>,
 }
 
@@ -154,12 +179,22 @@ impl ErrorsCsv {
             writer,
             width: headers.len(),
             rows: 0,
+            left_out: 0,
             record: Vec::new(),
         })
     }
 
-    /// One invalid row: its original `cells`, then its issues.
+    /// One invalid row: its original `cells`, then its issues. Past
+    /// [`MAX_LISTED_ROWS`] the row is only counted.
     pub(crate) fn write_row(&mut self, cells: &[String], issues: &[RowIssue]) -> io::Result<()> {
+        if self.rows >= MAX_LISTED_ROWS {
+            self.left_out += 1;
+            return Ok(());
+        }
+        self.write_listed(cells, issues)
+    }
+
+    fn write_listed(&mut self, cells: &[String], issues: &[RowIssue]) -> io::Result<()> {
         self.record.clear();
         self.record
             .extend(aligned(cells, self.width).map(neutralised));
@@ -182,9 +217,14 @@ impl ErrorsCsv {
         self.rows
     }
 
-    /// Flushes and moves the file into place; returns where it went (see
+    /// Ends the file with [`cut_note`] when rows were left out, flushes
+    /// and moves it into place; returns where it went (see
     /// [`AtomicFile::commit`]).
-    pub(crate) fn commit(self) -> io::Result<PathBuf> {
+    pub(crate) fn commit(mut self) -> io::Result<PathBuf> {
+        if self.left_out > 0 {
+            let (cells, note) = file_note(&cut_note(self.left_out));
+            self.write_listed(&cells, std::slice::from_ref(&note))?;
+        }
         commit(self.writer)
     }
 }

@@ -1,94 +1,69 @@
-//! The issues of `resumo.json`, spooled to a temporary file beside it: a
-//! file whose million rows are all wrong costs disk, not a gigabyte of
-//! memory. The summary is then written around the spool.
+//! The issues of `resumo.json`: every problem counted by its code, the
+//! first [`EXAMPLES_PER_CODE`] of each code kept as examples. A file whose
+//! million rows are all wrong gets a summary of a few hundred kilobytes,
+//! not a gigabyte (the rows themselves are in `erros.csv`, up to its cap).
 
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::collections::BTreeMap;
+use std::io;
 use std::path::{Path, PathBuf};
 
-use super::atomic::{create_temp_beside, AtomicFile};
 use super::summary::Summary;
 use crate::model::RowIssue;
 
-/// How many issues a [`Summary`] keeps in memory for callers that inspect
-/// it; the written `resumo.json` always lists every issue.
-pub(crate) const ISSUES_KEPT_IN_MEMORY: usize = 1000;
+/// Problems of one code listed in `resumo.json`; the rest are counted.
+pub(crate) const EXAMPLES_PER_CODE: u64 = 50;
 
-/// Every issue of one file, in order, already laid out as the `issues`
-/// array of `resumo.json`. Dropped, it removes its temporary file.
-#[derive(Debug)]
+/// Distinct codes counted one by one; more (codes are a short fixed list,
+/// so this is a guard, not a limit anyone meets) count under `outros`.
+const MAX_CODES: usize = 200;
+
+/// Every issue of one file, counted by code, the first of each kept in
+/// `summary.issues` in file order.
+#[derive(Debug, Default)]
 pub(crate) struct IssueLog {
-    spool: PathBuf,
-    writer: BufWriter<File>,
-    count: u64,
+    counts: BTreeMap<String, u64>,
+    left_out: u64,
 }
 
 impl IssueLog {
-    /// A new log whose spool sits beside `summary_path`.
-    pub(crate) fn create(summary_path: &Path) -> io::Result<IssueLog> {
-        let (spool, file) = create_temp_beside(summary_path)?;
-        Ok(IssueLog {
-            spool,
-            writer: BufWriter::with_capacity(64 * 1024, file),
-            count: 0,
-        })
+    /// An empty log.
+    pub(crate) fn new() -> IssueLog {
+        IssueLog::default()
     }
 
-    /// Appends `issue`; also keeps it in `summary.issues` while that holds
-    /// fewer than [`ISSUES_KEPT_IN_MEMORY`].
+    /// Counts `issue`; keeps it in `summary.issues` while its code has
+    /// fewer than [`EXAMPLES_PER_CODE`] there.
     pub(crate) fn push(&mut self, issue: RowIssue, summary: &mut Summary) -> io::Result<()> {
-        let pretty = serde_json::to_string_pretty(&issue)?;
-        if self.count > 0 {
-            self.writer.write_all(b",")?;
-        }
-        for line in pretty.lines() {
-            self.writer.write_all(b"\n    ")?;
-            self.writer.write_all(line.as_bytes())?;
-        }
-        self.count += 1;
-        if summary.issues.len() < ISSUES_KEPT_IN_MEMORY {
+        let code = if self.counts.len() < MAX_CODES || self.counts.contains_key(&issue.code) {
+            issue.code.clone()
+        } else {
+            "outros".to_owned()
+        };
+        let count = self.counts.entry(code).or_insert(0);
+        *count += 1;
+        if *count <= EXAMPLES_PER_CODE {
             summary.issues.push(issue);
+        } else {
+            self.left_out += 1;
         }
         Ok(())
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> u64 {
-        self.count
+        self.counts.values().sum()
     }
 
-    /// Writes `summary` atomically to `path`, its `issues` taken from the
-    /// log (all of them) instead of from memory. Returns where it went (see
-    /// [`AtomicFile::commit`]).
-    pub(crate) fn write_summary(mut self, summary: &Summary, path: &Path) -> io::Result<PathBuf> {
-        self.writer.flush()?;
-        let mut head = summary.clone();
-        head.issues = Vec::new();
-        let text = serde_json::to_string_pretty(&head)?;
-        // Field names are unique and string values are escaped, so this
-        // exact text can only be the (empty) issues field itself.
-        const EMPTY: &str = "\n  \"issues\": []";
-        let at = text
-            .find(EMPTY)
-            .ok_or_else(|| io::Error::other("resumo sem o campo issues"))?;
-        let mut out = AtomicFile::create(path)?;
-        out.write_all(&text.as_bytes()[..at])?;
-        out.write_all(b"\n  \"issues\": [")?;
-        if self.count > 0 {
-            let mut spool = BufReader::new(File::open(&self.spool)?);
-            io::copy(&mut spool, &mut out)?;
-            out.write_all(b"\n  ]")?;
-        } else {
-            out.write_all(b"]")?;
+    /// Writes `summary` atomically to `path`; when examples were left out,
+    /// with how many and the count of every code. Returns where it went
+    /// (see [`super::AtomicFile::commit`]).
+    pub(crate) fn write_summary(self, summary: &Summary, path: &Path) -> io::Result<PathBuf> {
+        if self.left_out == 0 {
+            return summary.write(path);
         }
-        out.write_all(&text.as_bytes()[at + EMPTY.len()..])?;
-        out.write_all(b"\n")?;
-        out.commit()
-    }
-}
-
-impl Drop for IssueLog {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.spool);
+        let mut whole = summary.clone();
+        whole.issues_left_out = self.left_out;
+        whole.issue_counts = self.counts;
+        whole.write(path)
     }
 }

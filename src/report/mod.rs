@@ -32,7 +32,7 @@ pub use csv_files::{pt_number, ERROR_COLUMNS, FILE_NOTE_COLUMN};
 pub(crate) use csv_files::{restore_formula, ErrorsCsv, SentCsv, SentLookup, SentStatus};
 pub(crate) use issues::IssueLog;
 #[cfg(test)]
-pub(crate) use issues::ISSUES_KEPT_IN_MEMORY;
+pub(crate) use issues::EXAMPLES_PER_CODE;
 pub(crate) use staging::{
     discard_dir, discard_empty_dir, discard_files, ensure_dir, fresh_private_dir, move_staged_file,
     remove_leftovers, staged_files,

@@ -1,5 +1,6 @@
 //! `<stem>.resumo.json`: what was detected in a file, how many rows were
-//! valid, every issue, and (after sending) what happened to the valid rows.
+//! valid, its issues (counted by code, the first of each code listed), and
+//! (after sending) what happened to the valid rows.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -43,8 +44,17 @@ pub struct Summary {
     pub rows_skipped: u64,
     /// Why rows were skipped, counted per reason and value.
     pub skipped: Vec<SkippedRows>,
-    /// Every row problem, in file order.
+    /// Row problems in file order: every one, or when a file has more than
+    /// 50 of one code, the first 50 of that code (then `issues_left_out`
+    /// and `issue_counts` say how many there were).
     pub issues: Vec<RowIssue>,
+    /// Problems counted but not listed in `issues` (absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub issues_left_out: u64,
+    /// Code → how many problems of that code, listed or not (present only
+    /// when some were left out of `issues`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub issue_counts: BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     /// Rows RNDS stored (the service and `send` only).
     pub rows_sent: Option<u64>,
@@ -63,6 +73,11 @@ pub struct Summary {
     /// pt-BR text when the file could not be read at all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// Rows skipped for one reason and value (`resumo.json` `skipped`).
@@ -128,6 +143,8 @@ impl Summary {
             rows_skipped: 0,
             skipped: Vec::new(),
             issues: Vec::new(),
+            issues_left_out: 0,
+            issue_counts: BTreeMap::new(),
             rows_sent: None,
             rows_replaced: None,
             rows_already_sent: None,

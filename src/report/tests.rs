@@ -501,13 +501,13 @@ fn sample_summary() -> Summary {
 }
 
 #[test]
-fn issue_log_writes_every_issue_and_keeps_only_the_first_in_memory() {
+fn issue_log_lists_the_first_of_each_code_and_counts_them_all() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = ReportPaths::new(dir.path(), "lote").summary;
     let mut summary = sample_summary();
-    let mut log = IssueLog::create(&path).expect("log");
-    let total = ISSUES_KEPT_IN_MEMORY + 5;
-    let all: Vec<RowIssue> = (0..total as u64)
+    let mut log = IssueLog::new();
+    let total = 2 * EXAMPLES_PER_CODE + 10;
+    let all: Vec<RowIssue> = (0..total)
         .map(|i| {
             if i % 2 == 0 {
                 bad_cns(i + 2)
@@ -519,20 +519,22 @@ fn issue_log_writes_every_issue_and_keeps_only_the_first_in_memory() {
     for i in &all {
         log.push(i.clone(), &mut summary).expect("push");
     }
-    assert_eq!(log.len(), total as u64);
-    assert_eq!(summary.issues.len(), ISSUES_KEPT_IN_MEMORY);
-    assert_eq!(summary.issues[..], all[..ISSUES_KEPT_IN_MEMORY]);
+    assert_eq!(log.len(), total);
+    let listed = 2 * EXAMPLES_PER_CODE as usize;
+    assert_eq!(summary.issues[..], all[..listed]);
     log.write_summary(&summary, &path).expect("written");
 
-    // The file is what writing the whole summary from memory would give.
-    let mut whole = summary.clone();
-    whole.issues = all;
     let written: Value = serde_json::from_slice(&fs::read(&path).expect("read")).expect("JSON");
-    assert_eq!(written, serde_json::to_value(&whole).expect("value"));
+    assert_eq!(written["issues"].as_array().expect("issues").len(), listed);
+    assert_eq!(written["issues_left_out"], json!(10));
+    let codes = [bad_cns(2).code, bad_date(3).code];
     assert_eq!(
-        listing(dir.path()),
-        vec!["lote.resumo.json"],
-        "spool removed"
+        written["issue_counts"][&codes[0]],
+        json!(EXAMPLES_PER_CODE + 5)
+    );
+    assert_eq!(
+        written["issue_counts"][&codes[1]],
+        json!(EXAMPLES_PER_CODE + 5)
     );
 }
 
@@ -541,14 +543,11 @@ fn issue_log_without_issues_writes_an_empty_list() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = ReportPaths::new(dir.path(), "lote").summary;
     let summary = sample_summary();
-    IssueLog::create(&path)
-        .expect("log")
+    IssueLog::new()
         .write_summary(&summary, &path)
         .expect("written");
     let written: Value = serde_json::from_slice(&fs::read(&path).expect("read")).expect("JSON");
     assert_eq!(written, serde_json::to_value(&summary).expect("value"));
     assert_eq!(written["issues"], json!([]));
-    // Dropped without writing: the spool goes too.
-    drop(IssueLog::create(&path).expect("log"));
     assert_eq!(listing(dir.path()), vec!["lote.resumo.json"]);
 }

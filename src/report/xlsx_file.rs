@@ -4,7 +4,9 @@
 //! or code keeps its digits when edited and saved again (a bare number
 //! would come back as `8,52984E+14`); only the date columns hold real
 //! Excel dates, shown `dd/mm/aaaa hh:mm`, which read back as the same
-//! moment. Only invalid rows are held in memory.
+//! moment. The sheet is written in rust_xlsxwriter's constant-memory mode:
+//! each row goes to a temporary file as soon as the next one starts, so a
+//! long list of invalid rows costs disk, not memory.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -15,17 +17,13 @@ use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 use crate::model::RowIssue;
 
 use super::atomic::write_atomic;
-use super::csv_files::{aligned, file_note, issue_cells, ERROR_COLUMNS};
+use super::csv_files::{aligned, cut_note, file_note, issue_cells, ERROR_COLUMNS, MAX_LISTED_ROWS};
 
 /// Sheet name when the original one cannot be reused.
 pub(crate) const DEFAULT_SHEET: &str = "Erros";
 
-/// Rows of an Excel sheet (header included).
-pub(super) const EXCEL_MAX_ROWS: u32 = 1_048_576;
-
-/// Data rows that fit: the header takes the first row and the last is
-/// kept for the note saying the rest is only in `erros.csv`.
-const DATA_ROWS_THAT_FIT: u32 = EXCEL_MAX_ROWS - 2;
+/// Data rows listed, as in `erros.csv` (far below Excel's 1,048,576).
+const DATA_ROWS_THAT_FIT: u32 = MAX_LISTED_ROWS as u32;
 
 fn xlsx_error(e: XlsxError) -> io::Error {
     io::Error::other(format!("falha ao gerar a planilha de erros: {e}"))
@@ -37,7 +35,8 @@ const MIN_COLUMN_WIDTH: usize = 8;
 const MAX_COLUMN_WIDTH: usize = 80;
 
 pub(crate) struct ErrorsXlsx {
-    sheet: Worksheet,
+    /// Holds the one sheet (constant-memory mode), reached by index.
+    workbook: Workbook,
     width: usize,
     /// Columns (of the lab's own) that hold a date or date-time.
     date_columns: Vec<usize>,
@@ -47,7 +46,7 @@ pub(crate) struct ErrorsXlsx {
     widths: Vec<usize>,
     /// Next sheet row (0-based; row 0 is the header).
     next_row: u32,
-    /// Rows that did not fit the sheet (they are in `erros.csv`).
+    /// Rows past the cap, counted only.
     left_out: u64,
     /// Data rows the sheet takes.
     fits: u32,
@@ -63,7 +62,8 @@ impl ErrorsXlsx {
         sheet: Option<&str>,
         date_columns: &[usize],
     ) -> io::Result<ErrorsXlsx> {
-        let mut ws = Worksheet::new();
+        let mut workbook = Workbook::new();
+        let ws = workbook.add_worksheet_with_constant_memory();
         if ws.set_name(sheet.unwrap_or(DEFAULT_SHEET)).is_err() {
             ws.set_name(DEFAULT_SHEET).map_err(xlsx_error)?;
         }
@@ -78,7 +78,7 @@ impl ErrorsXlsx {
         }
         ws.set_freeze_panes(1, 0).map_err(xlsx_error)?;
         Ok(ErrorsXlsx {
-            sheet: ws,
+            workbook,
             width: headers.len(),
             date_columns: date_columns.to_vec(),
             text,
@@ -91,13 +91,17 @@ impl ErrorsXlsx {
 
     /// One invalid row: its original `cells` (as text, so leading zeros of
     /// CNS and CNES stay), then its issues.
-    /// Past Excel's row limit the row is only counted (see [`ErrorsXlsx::save`]).
+    /// Past the cap the row is only counted (see [`ErrorsXlsx::save`]).
     pub(crate) fn write_row(&mut self, cells: &[String], issues: &[RowIssue]) -> io::Result<()> {
-        let row = self.next_row;
-        if row > self.fits {
+        if self.next_row > self.fits {
             self.left_out += 1;
             return Ok(());
         }
+        self.write_listed(cells, issues)
+    }
+
+    fn write_listed(&mut self, cells: &[String], issues: &[RowIssue]) -> io::Result<()> {
+        let row = self.next_row;
         let errors = issue_cells(issues);
         let all = aligned(cells, self.width).chain(errors.iter().map(String::as_str));
         for (col, text) in all.enumerate() {
@@ -108,16 +112,16 @@ impl ErrorsXlsx {
                 continue;
             }
             let at = column(col)?;
-            match excel_moment(text).filter(|_| self.date_columns.contains(&col)) {
-                Some((moment, format)) => self.sheet.write_datetime_with_format(
+            let moment = excel_moment(text).filter(|_| self.date_columns.contains(&col));
+            let ws = sheet(&mut self.workbook)?;
+            match moment {
+                Some((moment, format)) => ws.write_datetime_with_format(
                     row,
                     at,
                     &moment,
                     &Format::new().set_num_format(format),
                 ),
-                None => self
-                    .sheet
-                    .write_string_with_format(row, at, text, &self.text),
+                None => ws.write_string_with_format(row, at, text, &self.text),
             }
             .map_err(xlsx_error)?;
         }
@@ -137,42 +141,31 @@ impl ErrorsXlsx {
         u64::from(self.next_row - 1)
     }
 
-    /// Rows that did not fit Excel's sheet and are only in `erros.csv`.
+    /// Rows past the cap.
     #[cfg(test)]
     pub(crate) fn rows_left_out(&self) -> u64 {
         self.left_out
     }
 
     /// Builds the workbook and writes it atomically to `path`. When rows
-    /// were left out, the sheet's last row says how many and where they are.
+    /// were left out, the sheet's last row says how many, as `erros.csv`'s.
     /// Returns where it went (see [`super::AtomicFile::commit`]).
     pub(crate) fn save(mut self, path: &Path) -> io::Result<PathBuf> {
         if self.left_out > 0 {
-            let note = format!(
-                "{} linhas com problema não couberam nesta planilha (o Excel tem no máximo \
-                 {EXCEL_MAX_ROWS} linhas); a lista completa está no arquivo .erros.csv de mesmo \
-                 nome.",
-                self.left_out
-            );
-            self.sheet
-                .write_string(self.next_row, 0, note)
-                .map_err(xlsx_error)?;
+            let (cells, note) = file_note(&cut_note(self.left_out));
+            self.write_listed(&cells, std::slice::from_ref(&note))?;
         }
-        for (col, width) in self.column_widths().into_iter().enumerate() {
+        let widths = self.column_widths();
+        let ws = sheet(&mut self.workbook)?;
+        for (col, width) in widths.into_iter().enumerate() {
             let at = column(col)?;
-            self.sheet
-                .set_column_width(at, width as f64)
-                .map_err(xlsx_error)?;
+            ws.set_column_width(at, width as f64).map_err(xlsx_error)?;
             if !self.date_columns.contains(&col) {
                 // Cells staff fill in later are text too.
-                self.sheet
-                    .set_column_format(at, &self.text)
-                    .map_err(xlsx_error)?;
+                ws.set_column_format(at, &self.text).map_err(xlsx_error)?;
             }
         }
-        let mut workbook = Workbook::new();
-        workbook.push_worksheet(self.sheet);
-        let bytes = workbook.save_to_buffer().map_err(xlsx_error)?;
+        let bytes = self.workbook.save_to_buffer().map_err(xlsx_error)?;
         write_atomic(path, &bytes)
     }
 }
@@ -232,6 +225,11 @@ fn excel_moment(text: &str) -> Option<(ExcelDateTime, &'static str)> {
     Some((excel, format))
 }
 
+/// The errors sheet, the workbook's only one.
+fn sheet(workbook: &mut Workbook) -> io::Result<&mut Worksheet> {
+    workbook.worksheet_from_index(0).map_err(xlsx_error)
+}
+
 fn column(index: usize) -> io::Result<u16> {
     u16::try_from(index).map_err(|_| io::Error::other("planilha com colunas demais"))
 }
@@ -274,7 +272,7 @@ mod tests {
             .collect();
         assert_eq!(range.height(), 4);
         assert!(
-            last[0].starts_with("2 linhas com problema não couberam"),
+            last[0].starts_with("Mais 2 linhas com problema não foram listadas"),
             "{last:?}"
         );
     }

@@ -481,7 +481,9 @@ impl Service {
         paths: &OutputPaths,
         before: FileLook,
     ) -> Result<(), ServiceError> {
-        let sha = crate::input::sha256_file(&active.claimed.work_path).unwrap_or_default();
+        // A whole-file digest: off the async workers.
+        let sha = super::blocking(|| crate::input::sha256_file(&active.claimed.work_path))
+            .unwrap_or_default();
         let earlier = if final_rows == 0 {
             "sem produzir nenhuma linha".to_owned()
         } else {

@@ -60,7 +60,7 @@ impl Outputs {
             errors: ErrorsCsv::create(&r.errors_csv, headers)
                 .map_err(output_error(&r.errors_csv))?,
             sent: SentCsv::create(&r.sent_csv).map_err(output_error(&r.sent_csv))?,
-            issues: IssueLog::create(&r.summary).map_err(output_error(&r.summary))?,
+            issues: IssueLog::new(),
             xlsx,
             bundles,
             paths: paths.clone(),

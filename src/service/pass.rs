@@ -180,7 +180,7 @@ fn rows_gone_from_file(state: &mut PassState<'_>) -> Result<(), ServiceError> {
     let first_rows = &state.first_rows;
     let gone_rows = state
         .ledger
-        .results_of_file_except(state.file_id, |lab_id| first_rows.contains_key(lab_id))?;
+        .results_of_file_except(state.file_id, |lab_id| first_rows.contains(lab_id))?;
     for record in gone_rows {
         let sent = matches!(
             record.state,
@@ -247,7 +247,8 @@ fn stopped(state: &mut PassState<'_>, name: String) -> PassReport {
 /// ids, the errors files) and a summary saying from where the file could
 /// not be read.
 fn unreadable(state: &mut PassState<'_>, path: &Path, name: String, why: String) -> PassReport {
-    let sha = crate::input::sha256_file(path).unwrap_or_default();
+    // A whole-file digest: off the async workers.
+    let sha = super::blocking(|| crate::input::sha256_file(path)).unwrap_or_default();
     let format = state.summary.as_ref().and_then(|s| s.format);
     let (summary, outputs) = match (state.summary.take(), state.outputs.take()) {
         (Some(mut summary), Some(outputs)) if state.rows_seen > 0 => {

@@ -382,6 +382,24 @@ async fn send_of_ten_thousand_rows_stores_each_valid_row_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_reads_the_ledger_in_batches_never_a_point_read_per_row() {
+    let h = plain_harness().await;
+    let rows = 3 * crate::pipeline::CHUNK_ROWS;
+    let file = h.ws.root.join("lote.csv");
+    std::fs::write(&file, export("b", rows, &[], &[])).unwrap();
+    let out = h.ws.root.join("relatorios");
+    let mut progress = |_: usize, _: u64| {};
+    let sent = send_files(&h.config, std::slice::from_ref(&file), &out, &mut progress)
+        .await
+        .unwrap();
+    assert_eq!(sent[0].summary.rows_sent, Some(rows as u64));
+    let (point, batched) = crate::ledger::read_counts::of(&h.config.ledger.path);
+    assert_eq!(point, 0, "point reads of the chunks");
+    // Per chunk: one read before deciding, one per round (one round here).
+    assert!(batched <= 2 * 3, "{batched} batched reads");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_in_the_middle_of_a_file_leaves_rows_pending_then_sends_them_once() {
     let faults = Faults {
         latency_ms: 10,

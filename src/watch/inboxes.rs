@@ -113,14 +113,17 @@ impl Inboxes {
     /// `processando/`): first those resumed from a previous run, then new
     /// ones as they settle. Cancel-safe (use it in `tokio::select!` with the
     /// shutdown signal): a file is claimed only right before it is
-    /// returned. Listing and renaming are short blocking calls.
+    /// returned. Listing and renaming block on the disk (a network share
+    /// can take seconds): they run through `service::blocking`, so the
+    /// runtime's other tasks (the metrics port, sends) go on meanwhile.
     pub(crate) async fn next_ready(&mut self) -> ClaimedFile {
         loop {
             if let Some(claimed) = self.resumed.pop_front() {
                 return claimed;
             }
             while let Some((index, path)) = self.ready.pop_front() {
-                match self.inboxes[index].scanner.claim(&path) {
+                let scanner = &mut self.inboxes[index].scanner;
+                match crate::service::blocking(|| scanner.claim(&path)) {
                     Ok(Some(claimed)) => return claimed,
                     Ok(None) => {}
                     Err(e) => {
@@ -139,7 +142,7 @@ impl Inboxes {
             }
             let now = Instant::now();
             if self.scan_due(now) {
-                self.scan_all(now);
+                crate::service::blocking(|| self.scan_all(now));
                 continue;
             }
             let wake_at = [Some(self.next_full_scan), self.next_poll, self.next_check]

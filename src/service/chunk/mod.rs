@@ -5,6 +5,7 @@
 //! `submit` the bounded-concurrency POSTs, `entries` the reports' rows.
 
 mod entries;
+mod first_rows;
 mod round;
 mod submit;
 
@@ -16,13 +17,14 @@ use tokio::task::JoinSet;
 
 use crate::fhir;
 use crate::input::Row;
-use crate::ledger::{FileId, Ledger, ResultState};
+use crate::ledger::{FileId, Ledger, ResultRecord, ResultState};
 use crate::mapping::ColumnMap;
 use crate::model::{LabResult, RowIssue};
 use crate::pipeline::{FileHeader, FileJob, RowOutcome};
 use crate::report::{wording, Summary};
 use crate::rnds::Client;
 
+use self::first_rows::FirstRows;
 use super::outputs::Outputs;
 use super::paths::OutputPaths;
 use super::resolve::{resolve_one, Resolved};
@@ -113,8 +115,8 @@ pub(super) struct PassState<'a> {
     /// still read and reported, its rows pending.
     pub(super) halt: Option<String>,
     pub(super) counts: Counts,
-    /// Lab id → (line, content hash) of its first row in this file.
-    pub(super) first_rows: HashMap<String, (u64, String)>,
+    /// Lab id → (line, content) of its first row in this file.
+    pub(super) first_rows: FirstRows,
     /// The file's column map, once its header is known.
     pub(super) columns: Option<ColumnMap>,
 }
@@ -140,6 +142,8 @@ impl PassState<'_> {
         let mut entries: Vec<Entry> = Vec::with_capacity(outcomes.len());
         // Invalid rows by lab id (the ones a corrected drop can bring back).
         let mut invalid_ids: Vec<(String, u64)> = Vec::new();
+        // (entry index, the lab id versions before the Excel-time fix derived)
+        let mut legacy_ids: Vec<(usize, String)> = Vec::new();
         for outcome in outcomes {
             self.rows_seen += 1;
             let (RowOutcome::Valid { row, .. } | RowOutcome::Invalid { row, .. }) = &outcome;
@@ -150,12 +154,14 @@ impl PassState<'_> {
                     result,
                     bundle,
                 } => {
-                    let (result, bundle) = self.adopt_legacy_id(&row, *result, bundle)?;
+                    if let Some(legacy) = self.legacy_id(&row, &result) {
+                        legacy_ids.push((entries.len(), legacy));
+                    }
                     Entry::Valid(Box::new(ValidRow {
                         line: row.line,
                         cells: row.cells,
                         hash: fhir::content_hash(&result),
-                        result,
+                        result: *result,
                         bundle,
                         fate: None,
                     }))
@@ -178,6 +184,23 @@ impl PassState<'_> {
                 }
             });
         }
+        // Every lab id of the chunk (and every legacy one) read once, in
+        // one read transaction, off the async workers.
+        let wanted = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Valid(v) => Some(v.result.lab_id.as_str()),
+                Entry::Invalid { .. } => None,
+            })
+            .chain(legacy_ids.iter().map(|(_, id)| id.as_str()));
+        let known = super::blocking(|| self.ledger.get_many(wanted))?;
+        for (index, legacy) in legacy_ids {
+            if let Entry::Valid(v) = &mut entries[index] {
+                self.adopt_legacy_id(v, legacy, &known)?;
+            }
+        }
+        // Which lab ids wait in an errors report, and which came back valid
+        // (after legacy adoption: the ids as they will be sent).
         let valid_ids: Vec<&str> = entries
             .iter()
             .filter_map(|e| match e {
@@ -185,10 +208,12 @@ impl PassState<'_> {
                 Entry::Invalid { .. } => None,
             })
             .collect();
-        self.ledger
-            .note_row_validity(self.file_id, &invalid_ids, &valid_ids)?;
+        super::blocking(|| {
+            self.ledger
+                .note_row_validity(self.file_id, &invalid_ids, &valid_ids)
+        })?;
         self.mark_repeated(&mut entries);
-        self.resolve_unresolved(&mut entries).await?;
+        self.resolve_unresolved(&mut entries, &known).await?;
         let mut todo: Vec<usize> = entries
             .iter()
             .enumerate()
@@ -213,32 +238,32 @@ impl PassState<'_> {
         super::blocking(|| self.write_entries(entries))
     }
 
+    /// The lab id versions before the Excel-time rounding fix derived for
+    /// this row, when it differs from today's.
+    fn legacy_id(&self, row: &Row, result: &LabResult) -> Option<String> {
+        let columns = self.columns.as_ref()?;
+        crate::validate::legacy_lab_id(row, columns, &self.job.validate, &result.lab_id)
+    }
+
     /// Versions before the Excel-time rounding fix derived some lab ids
     /// from an instant one second early. A row whose id the ledger does not
     /// know, but knows the id those versions derived, is that same
     /// document: it keeps the old id, so the corrected instant goes out
     /// once as a replacement (then "já enviado"), never as a second document.
     fn adopt_legacy_id(
-        &mut self,
-        row: &Row,
-        mut result: LabResult,
-        bundle: Vec<u8>,
-    ) -> Result<(LabResult, Vec<u8>), ServiceError> {
-        let Some(columns) = self.columns.as_ref() else {
-            return Ok((result, bundle));
-        };
-        let Some(legacy) =
-            crate::validate::legacy_lab_id(row, columns, &self.job.validate, &result.lab_id)
-        else {
-            return Ok((result, bundle));
-        };
-        if self.ledger.get(&result.lab_id)?.is_some() || self.ledger.get(&legacy)?.is_none() {
-            return Ok((result, bundle));
+        &self,
+        v: &mut ValidRow,
+        legacy: String,
+        known: &HashMap<String, ResultRecord>,
+    ) -> Result<(), ServiceError> {
+        if known.contains_key(&v.result.lab_id) || !known.contains_key(&legacy) {
+            return Ok(());
         }
-        result.lab_id = legacy;
-        let bundle = fhir::to_json_bytes(&result, &self.job.bundle, &self.job.timestamp, None)
+        v.result.lab_id = legacy;
+        v.bundle = fhir::to_json_bytes(&v.result, &self.job.bundle, &self.job.timestamp, None)
             .map_err(InternalFailure::Bundle)?;
-        Ok((result, bundle))
+        v.hash = fhir::content_hash(&v.result);
+        Ok(())
     }
 
     /// A lab id must appear once per file. A later row with the same
@@ -249,19 +274,13 @@ impl PassState<'_> {
         for e in entries.iter_mut() {
             let Entry::Valid(v) = e else { continue };
             let lab_id = &v.result.lab_id;
-            match self.first_rows.get(lab_id) {
-                None => {
-                    self.first_rows
-                        .insert(lab_id.clone(), (v.line, v.hash.clone()));
-                }
-                Some((first, hash)) => {
-                    let message = if *hash == v.hash {
-                        wording::repeated_same_content(v.line, lab_id, *first)
-                    } else {
-                        wording::repeated_other_content(v.line, lab_id, *first)
-                    };
-                    v.fate = Some(Fate::Repeated { message });
-                }
+            if let Some(earlier) = self.first_rows.note(lab_id, v.line, &v.hash) {
+                let message = if earlier.same_content {
+                    wording::repeated_same_content(v.line, lab_id, earlier.line)
+                } else {
+                    wording::repeated_other_content(v.line, lab_id, earlier.line)
+                };
+                v.fate = Some(Fate::Repeated { message });
             }
         }
     }
@@ -269,7 +288,11 @@ impl PassState<'_> {
     /// Rows whose last attempt is `sending`/`unknown` are settled before
     /// any decision (identifier lookup, or the EHR-ERR866 proof when this
     /// row carries the very content of that attempt).
-    async fn resolve_unresolved(&mut self, entries: &mut [Entry]) -> Result<(), ServiceError> {
+    async fn resolve_unresolved(
+        &mut self,
+        entries: &mut [Entry],
+        known: &HashMap<String, ResultRecord>,
+    ) -> Result<(), ServiceError> {
         let mut jobs = Vec::new();
         let mut seen = HashSet::new();
         for (i, e) in entries.iter_mut().enumerate() {
@@ -277,7 +300,7 @@ impl PassState<'_> {
             if !seen.insert(v.result.lab_id.clone()) {
                 continue;
             }
-            let Some(record) = self.ledger.get(&v.result.lab_id)? else {
+            let Some(record) = known.get(&v.result.lab_id).cloned() else {
                 continue;
             };
             if !matches!(record.state, ResultState::Sending | ResultState::Unknown) {

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use crate::ledger::{
     decide_from, identity_conflict, Decision, IdentityConflict, Intent, LedgerError, LedgerOutcome,
-    ResultState,
+    ResultRecord, ResultState,
 };
 use crate::report::wording;
 use crate::rnds::{ClientError, Outcome, Resolution};
@@ -69,6 +69,16 @@ impl PassState<'_> {
         todo: Vec<usize>,
     ) -> Result<RoundPlan, ServiceError> {
         let mut plan = RoundPlan::default();
+        // The ledger as the previous round left it: every lab id of this
+        // round read once, in one read transaction.
+        let wanted: Vec<&str> = todo
+            .iter()
+            .filter_map(|&i| match &entries[i] {
+                Entry::Valid(v) => Some(v.result.lab_id.as_str()),
+                Entry::Invalid { .. } => None,
+            })
+            .collect();
+        let mut known = super::super::blocking(|| self.ledger.get_many(wanted))?;
         let mut seen = HashSet::new();
         for i in todo {
             let Entry::Valid(v) = &mut entries[i] else {
@@ -78,7 +88,8 @@ impl PassState<'_> {
                 plan.next.push(i);
                 continue;
             }
-            if let Some((intent, send)) = self.decide_row(i, v)? {
+            let record = known.remove(&v.result.lab_id);
+            if let Some((intent, send)) = self.decide_row(i, v, record)? {
                 plan.intents.push(intent);
                 plan.sends.push(send);
             }
@@ -92,8 +103,8 @@ impl PassState<'_> {
         &mut self,
         index: usize,
         v: &mut ValidRow,
+        record: Option<ResultRecord>,
     ) -> Result<Option<(Intent, Submission)>, ServiceError> {
-        let record = self.ledger.get(&v.result.lab_id)?;
         let identity = self
             .ledger
             .identity(&v.result.patient_cns, &v.result.exam.code);
