@@ -16,13 +16,21 @@ use super::Submission;
 /// Each costs a lookup (with back-offs) and maybe a re-POST to settle, and
 /// at a 30 s time-out a chunk of them would hold every file for hours.
 /// Five in a row is an outage, not the odd lost answer (at 5 % lost
-/// answers, 3 in 10 million).
+/// answers, 3 in 10 million) — counted beyond the requests in flight: one
+/// dropped HTTP/2 connection fails every request on it at once, which is
+/// one lost answer, not a storm (see [`unknowns_that_halt`]).
 pub(super) const UNKNOWN_STREAK_TO_HALT: usize = 5;
+
+/// Unknown outcomes in a row that halt a round sending `in_flight` at
+/// once: a whole connection's worth may fail together from one loss.
+fn unknowns_that_halt(in_flight: usize) -> usize {
+    in_flight + UNKNOWN_STREAK_TO_HALT
+}
 
 /// Submits every bundle, at most `max_in_flight` at once. After a
 /// configuration error, a transient failure that outlived the client's
 /// retries (RNDS is down: do not spend hours retrying row by row), an
-/// answer storm ([`UNKNOWN_STREAK_TO_HALT`] unknown outcomes in a row) or a
+/// answer storm ([`unknowns_that_halt`] unknown outcomes in a row) or a
 /// stop request, the rest are not sent (they come back `Transient`,
 /// which leaves them pending).
 pub(super) async fn submit_all(
@@ -30,7 +38,9 @@ pub(super) async fn submit_all(
     stop: &watch::Receiver<bool>,
     sends: &[Submission],
 ) -> Vec<Outcome> {
-    let limit = Arc::new(Semaphore::new(client.max_in_flight().max(1)));
+    let in_flight = client.max_in_flight().max(1);
+    let limit = Arc::new(Semaphore::new(in_flight));
+    let halt_after = unknowns_that_halt(in_flight);
     let halted = Arc::new(AtomicBool::new(false));
     let unknown_streak = Arc::new(AtomicUsize::new(0));
     let mut set = JoinSet::new();
@@ -55,7 +65,7 @@ pub(super) async fn submit_all(
                     halted.store(true, Ordering::SeqCst);
                 }
                 Outcome::Unknown { .. } => {
-                    if unknown_streak.fetch_add(1, Ordering::SeqCst) + 1 >= UNKNOWN_STREAK_TO_HALT {
+                    if unknown_streak.fetch_add(1, Ordering::SeqCst) + 1 >= halt_after {
                         halted.store(true, Ordering::SeqCst);
                     }
                 }
