@@ -23,7 +23,9 @@ pub enum ErrorClass {
     /// The document is already at RNDS: never resent as new. Only codes
     /// that say "this identifier/document already exists" (EHR-ERR866).
     AlreadyAtRnds,
-    /// RNDS is unstable: the row stays pending and is retried.
+    /// RNDS is unstable: the row stays pending and is retried (after a
+    /// bundle POST answered 4xx other than 408/429, only once the
+    /// identifier lookup or the EHR-ERR866 proof says it was not stored).
     RetryLater,
 }
 
