@@ -20,10 +20,27 @@ pub enum ErrorClass {
     FixRow,
     /// Sending stops until the configuration or the credential's access changes.
     FixConfiguration,
-    /// The document is already at RNDS: never resent as new.
+    /// The document is already at RNDS: never resent as new. Only codes
+    /// that say "this identifier/document already exists" (EHR-ERR866).
     AlreadyAtRnds,
-    /// RNDS is unstable: the row stays pending and is retried.
+    /// RNDS is unstable: the row stays pending and is retried (after a
+    /// bundle POST answered 4xx other than 408/429, only once the
+    /// identifier lookup or the EHR-ERR866 proof says it was not stored).
     RetryLater,
+}
+
+impl ErrorClass {
+    /// Which class decides when an answer names several codes: the proof
+    /// that the document is stored first (resending it would duplicate),
+    /// then a configuration stop, then the row's refusal, then a retry.
+    pub fn priority(self) -> u8 {
+        match self {
+            ErrorClass::AlreadyAtRnds => 3,
+            ErrorClass::FixConfiguration => 2,
+            ErrorClass::FixRow => 1,
+            ErrorClass::RetryLater => 0,
+        }
+    }
 }
 
 /// One catalogued code.
@@ -31,6 +48,8 @@ pub enum ErrorClass {
 pub struct CatalogueEntry {
     /// As RNDS writes it without the `EHR-` prefix (`ERR866`, `MSG010`).
     pub code: String,
+    /// The table's group (`credencial`, `token`, `pesquisa`, …).
+    pub group: String,
     /// What happens to the row.
     pub class: ErrorClass,
     /// What lab staff do, in pt-BR.
@@ -59,8 +78,6 @@ struct CatalogueFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GroupFile {
-    // Named in the file for its readers; the code needs only the rest.
-    #[allow(dead_code)]
     name: String,
     class: ErrorClass,
     action: String,
@@ -91,6 +108,7 @@ impl Catalogue {
                 let entry = CatalogueEntry {
                     message: file.messages.get(&code).cloned(),
                     code: code.clone(),
+                    group: group.name.clone(),
                     class: group.class,
                     action: group.action.clone(),
                     source: format!("{}; {}", group.source, file.catalogue),
@@ -113,12 +131,18 @@ impl Catalogue {
         all
     }
 
-    /// The first catalogued code `text` names as a word (`(EHR-ERR880)
-    /// Você não possui…` names ERR880; `ERR8800` names nothing).
+    /// The catalogued code `text` names as a word (`(EHR-ERR880) Você não
+    /// possui…` names ERR880; `ERR8800` names nothing) whose class weighs
+    /// most ([`ErrorClass::priority`]); among equals, the first. Every code
+    /// of an answer counts: `(EHR-ERR999) …; (EHR-ERR866) …` is EHR-ERR866.
     pub fn find_in(&self, text: &str) -> Option<&CatalogueEntry> {
         text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
             .map(|word| word.trim_end_matches(['.', '-']))
-            .find_map(|word| self.get(word))
+            .filter_map(|word| self.get(word))
+            .fold(None, |best: Option<&CatalogueEntry>, entry| match best {
+                Some(b) if b.class.priority() >= entry.class.priority() => Some(b),
+                _ => Some(entry),
+            })
     }
 }
 

@@ -59,7 +59,9 @@ pub(crate) fn needs_manual_reconciliation(line: u64, lab_id: &str) -> String {
     )
 }
 
-/// EHR-ERR866 on a replacement: never advise renumbering the exam.
+/// "Identifier already used" (EHR-ERR866, or MSG010/MSG017 which say the
+/// same, the only codes classed `already_at_rnds`) on a replacement: never
+/// advise renumbering the exam.
 pub(crate) fn replacement_refused_as_duplicate(line: u64, lab_id: &str) -> String {
     format!(
         "Linha {line}: a RNDS recusou a substituição do exame {lab_id} (EHR-ERR866, \

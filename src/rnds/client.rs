@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use super::outcome::{
     classify_answer, classify_post_answer, classify_transport, transport_failure, Answer, Verdict,
 };
-use super::outcome::{diagnostics, TransportFailure};
+use super::outcome::{diagnostics, lookup_refusal_halts, TransportFailure};
 use super::request::{self, Credentials};
 use super::retry::Backoff;
 use super::tls::Identity;
@@ -252,7 +252,9 @@ impl Client {
             .map_err(ClientError::Config)?;
         // A search answers 200 with an empty searchset when nothing matches;
         // a 404 means this RNDS does not offer the lookup at all.
-        let Some(body) = self.lookup(url).await? else {
+        // The lookup is unconfirmed for lab results (CONTRACT.md:134-136):
+        // only a refused credential stops the service, not a refused search.
+        let Some(body) = self.lookup(url, lookup_refusal_halts).await? else {
             return Err(ClientError::Answer {
                 status: 404,
                 message: "esta RNDS não oferece a consulta por identificador".into(),
@@ -268,7 +270,7 @@ impl Client {
     pub(crate) async fn organization(&self, cnes: &str) -> Result<Option<String>, ClientError> {
         let url =
             request::organization_url(&self.inner.endpoints, cnes).map_err(ClientError::Config)?;
-        Ok(self.lookup(url).await?.map(|body| {
+        Ok(self.lookup(url, always).await?.map(|body| {
             serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v.get("name")?.as_str().map(str::to_string))
@@ -285,7 +287,7 @@ impl Client {
         let url = request::practitioner_role_url(&self.inner.endpoints, cns, cnes)
             .map_err(ClientError::Config)?;
         Ok(self
-            .lookup(url)
+            .lookup(url, always)
             .await?
             .is_some_and(|body| search_has_entries(&body)))
     }
@@ -354,8 +356,15 @@ impl Client {
         self.submit(probe.to_string().into_bytes()).await
     }
 
-    /// A GET lookup: `Some(body)` for 2xx, `None` for 404.
-    async fn lookup(&self, url: reqwest::Url) -> Result<Option<Vec<u8>>, ClientError> {
+    /// A GET lookup: `Some(body)` for 2xx, `None` for 404. An answer
+    /// classified as a configuration error is [`ClientError::Config`] when
+    /// `halts(status, body)`, else [`ClientError::Answer`] (the lookup is
+    /// unavailable, the service is not misconfigured).
+    async fn lookup(
+        &self,
+        url: reqwest::Url,
+        halts: fn(u16, &[u8]) -> bool,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
         let inner = &self.inner;
         let driven = self
             .drive(true, |token| {
@@ -372,7 +381,9 @@ impl Client {
                 body,
                 outcome,
             }) => Err(match outcome {
-                Outcome::ConfigurationError { message } => ClientError::Config(message),
+                Outcome::ConfigurationError { message } if halts(status, &body) => {
+                    ClientError::Config(message)
+                }
                 _ => ClientError::Answer {
                     status,
                     message: diagnostics(&body),
@@ -539,6 +550,11 @@ pub(crate) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u
             Err(e) => return Err(super::outcome::transport_reason(&e)),
         }
     }
+}
+
+/// For the doctor's lookups: every configuration verdict is one.
+fn always(_status: u16, _body: &[u8]) -> bool {
+    true
 }
 
 /// An outcome that ends a lookup or a resolution without an answer to use.

@@ -49,6 +49,9 @@ pub(crate) struct State {
     /// Whether `identifier?system=&value=` is served (else 404, like an
     /// RNDS without that lookup).
     pub identifier_lookup: bool,
+    /// Whether `identifier?…` is refused with 400 `validation.type.param`
+    /// (an RNDS whose lookup does not accept this search).
+    pub identifier_lookup_refused: bool,
     /// Added before answering each bundle `POST`.
     pub latency: Duration,
     /// HTTP version of the last request (HTTP/2 is offered by ALPN).
@@ -76,6 +79,7 @@ impl State {
             bundle_posts: 0,
             expired_token_refusals: 0,
             identifier_lookup: true,
+            identifier_lookup_refused: false,
             latency: Duration::ZERO,
             last_version: None,
         }
@@ -297,6 +301,12 @@ async fn handle(
                 .header("content-location", &location)
                 .body(Full::new(Bytes::new()))
                 .unwrap())
+        }
+        (hyper::Method::GET, "/api/fhir/r4/identifier") if s.identifier_lookup_refused => {
+            operation_outcome(
+                400,
+                "(validation.type.param) Parâmetro de pesquisa inválido",
+            )
         }
         (hyper::Method::GET, "/api/fhir/r4/identifier") if s.identifier_lookup => {
             let ids = (query.get("system") == Some(&system))

@@ -8,15 +8,16 @@
 //! | bundle POST: 201 without a well-formed id (`x y`), or any other 2xx | `Unknown` (maybe stored, id not known: resolve it) |
 //! | 2xx to a GET | the lookup reads the body (ids in it are checked the same way) |
 //! | 401 naming EHR-ERR882 (token invalid or expired) | refresh the token, retry once; a second 882 → `ConfigurationError` |
-//! | any other status naming a code of `schemas/rnds_errors.toml` (RNDS' error list) | by the code's class: `already_at_rnds` → `DuplicateIdentifier` (EHR-ERR866, MSG010, …); `fix_configuration` → `ConfigurationError`; `fix_row` → `Rejected`; `retry_later` → retry; the message carries the table's pt-BR action |
+//! | any other status naming a code of `schemas/rnds_errors.toml` (RNDS' error list) | by the class of the strongest code named anywhere in the answer (`already_at_rnds` > `fix_configuration` > `fix_row` > `retry_later`): `already_at_rnds` → `DuplicateIdentifier` (only EHR-ERR866, MSG010 "Identifier duplicado", MSG017 "Documento já existe"; ERR870, VIOLATION_UK_CONSTRAINT and other conflicts are `fix_row`); `fix_configuration` → `ConfigurationError`; `fix_row` → `Rejected`; `retry_later` → retry (to a bundle POST with a status other than 408/429/503: `Unknown`); the message carries the table's pt-BR action |
 //! | 401 otherwise, 403 | `ConfigurationError` |
 //! | 408, 429, 500, 502, 503, 504 (and any other 5xx) to a GET | retry with back-off honouring `Retry-After`; when spent → `Transient` |
 //! | 408, 429, 503 to a bundle POST | the same retry (the server refused before storing) |
-//! | 500, 502, 504 (and other 5xx) to a bundle POST | `Unknown`: the server or a gateway may have stored it before failing; a blind resend could create a second document (or a replacement of a no-longer-current id) |
+//! | 500, 502, 504 (and other 5xx), or a 4xx naming a `retry_later` code, to a bundle POST | `Unknown`: the server or a gateway may have stored it before failing; a blind resend could create a second document (or a replacement of a no-longer-current id) |
+//! | a lookup refused with a configuration verdict | stops sending only for 401, 403 or a `credencial`/`token` code ([`lookup_refusal_halts`]); otherwise "lookup unavailable" (the client falls back to the resend proof for a first send) |
 //! | 3xx (never followed: the client's redirect policy is `none`); 404/405 without an OperationOutcome | `ConfigurationError` (wrong `ehr_url`/`auth_url`) |
 //! | any other 4xx (400, 404, 409, 412, 413, 422 with EHR-ERR924, …) | `Rejected` with the OperationOutcome diagnostics |
 //! | connect refused, DNS failure, TLS handshake I/O failure: nothing sent | retry; when spent → `Transient` |
-//! | TLS certificate refused (ours or the server's) | `ConfigurationError` |
+//! | TLS certificate refused (ours or the server's) | `ConfigurationError`; a `decrypt_error` alert counts only on the bare handshake probe of `handshake.rs` (elsewhere it may end a stream after sending: `Unknown`) |
 //! | request cannot be built (`http://` URL, invalid header value) | `ConfigurationError` |
 //! | time-out, connection reset or body lost after the request may have been sent | `Unknown` (never resent as new) |
 //!
@@ -37,8 +38,9 @@ pub enum Outcome {
         /// The id from `Location`.
         rnds_id: String,
     },
-    /// EHR-ERR866: the identifier is already used. If a previous attempt's
-    /// answer was lost, that attempt was stored (id unknown).
+    /// EHR-ERR866 (or MSG010/MSG017, the same words): the identifier is
+    /// already used. If a previous attempt's answer was lost, that attempt
+    /// was stored (id unknown).
     DuplicateIdentifier,
     /// The bundle's data is wrong; `message` is the OperationOutcome text.
     Rejected {
@@ -154,9 +156,10 @@ pub(crate) fn classify_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> Verdic
 }
 
 /// [`classify_answer`] for a bundle POST, which is not idempotent: a 5xx
-/// other than 503 may come after the document was stored (a gateway
-/// time-out, an error after the commit), so it is settled by the identifier
-/// lookup or the EHR-ERR866 proof, never retried blindly. 503 and 429 are
+/// other than 503, or a 4xx other than 408/429 whose code says "retry
+/// later", may come after the document was stored (a gateway time-out, an
+/// error after the commit), so it is settled by the identifier lookup or
+/// the EHR-ERR866 proof, never retried blindly. 408, 429 and 503 are
 /// refusals before any work and stay retryable.
 ///
 /// Success is exactly the contract's: `201 Created` with the document's id
@@ -183,7 +186,11 @@ pub(crate) fn classify_post_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> V
         });
     }
     match classify_answer(answer, now) {
-        Verdict::Retry { message, .. } if answer.status >= 500 && answer.status != 503 => {
+        // 429 and 503 refuse before any work; anything else that asks for a
+        // retry (a 5xx, or a 4xx naming a retry_later code such as
+        // ERROR_CONSUME_MESSAGE) may have come after the document was
+        // stored, and a replacement re-POSTed after that is stale.
+        Verdict::Retry { message, .. } if !matches!(answer.status, 408 | 429 | 503) => {
             Verdict::Final(Outcome::Unknown {
                 message: format!(
                     "{message} depois do envio: a RNDS pode ter gravado o documento; \
@@ -258,10 +265,34 @@ pub(crate) fn transport_failure(error: &reqwest::Error) -> TransportFailure {
 
 /// The certificate refusal (pt-BR) inside a TLS stream's I/O error, for
 /// the bare handshake of `handshake.rs`; `None` for any other failure.
+/// There (and only there: nothing is sent after that handshake) a
+/// `decrypt_error` alert is the server failing to verify our certificate's
+/// proof of its key; on a request's connection the same alert may end a
+/// stream after the request left, which must stay `Unknown`.
 pub(crate) fn certificate_refusal_in(error: &std::io::Error) -> Option<String> {
     find_rustls_error(error)
-        .filter(|tls| is_certificate_problem(tls))
+        .filter(|tls| {
+            is_certificate_problem(tls)
+                || matches!(
+                    tls,
+                    rustls::Error::AlertReceived(rustls::AlertDescription::DecryptError)
+                )
+        })
         .map(words::certificate_refusal)
+}
+
+/// Whether a lookup refused with a configuration verdict must stop all
+/// sending: only when RNDS refused the credential itself (401, 403, a code
+/// of the `credencial` or `token` groups). Any other refusal of a lookup
+/// (`validation.type.param`, the `pesquisa` codes: the identifier lookup is
+/// unconfirmed for lab results, CONTRACT.md:134-136) means "this lookup is
+/// unavailable"; the caller falls back as it would without the lookup, and a
+/// resend is classified like any bundle POST.
+pub(crate) fn lookup_refusal_halts(status: u16, body: &[u8]) -> bool {
+    matches!(status, 401 | 403)
+        || crate::rnds_errors::catalogue()
+            .find_in(&diagnostics(body))
+            .is_some_and(|entry| matches!(entry.group.as_str(), "credencial" | "token"))
 }
 
 fn is_certificate_problem(error: &rustls::Error) -> bool {
@@ -278,9 +309,6 @@ fn is_certificate_problem(error: &rustls::Error) -> bool {
                 | A::UnknownCA
                 | A::CertificateRequired
                 | A::AccessDenied
-                // From a server after our certificate: its signature (or
-                // our proof of the key) did not verify.
-                | A::DecryptError
         ),
         _ => false,
     }

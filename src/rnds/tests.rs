@@ -313,6 +313,28 @@ async fn without_the_lookup_a_resend_proves_storage() {
 }
 
 #[tokio::test]
+async fn a_refused_lookup_falls_back_to_the_resend_not_a_configuration_halt() {
+    let s = setup(Duration::from_secs(1800)).await;
+    s.mock.with(|st| {
+        st.identifier_lookup_refused = true;
+        st.faults.push_back(Fault::LoseAnswer);
+    });
+    let client = s.client();
+    assert!(matches!(
+        client.submit(bundle("EX-LOST")).await,
+        Outcome::Unknown { .. }
+    ));
+    // 400 validation.type.param: the lookup is unavailable, not a wrong
+    // configuration; the resend's EHR-ERR866 proves storage.
+    let resolution = client
+        .resolve_unknown("EX-LOST", None, bundle("EX-LOST"))
+        .await;
+    assert_eq!(resolution, Ok(Resolution::Stored { rnds_id: None }));
+    assert_eq!(s.mock.with(|st| st.documents.len()), 1, "stored once");
+    assert_eq!(s.mock.with(|st| st.bundle_posts), 2);
+}
+
+#[tokio::test]
 async fn find_document_returns_the_current_id() {
     let s = setup(Duration::from_secs(1800)).await;
     let client = s.client();

@@ -315,3 +315,104 @@ fn rnds_ids_are_fhir_ids() {
         assert!(!is_rnds_id(bad), "{bad:?}");
     }
 }
+
+fn outcome_body_of(texts: &[&str]) -> Vec<u8> {
+    let issues: Vec<_> = texts
+        .iter()
+        .map(|t| serde_json::json!({"severity": "error", "code": "processing", "diagnostics": t}))
+        .collect();
+    serde_json::json!({"resourceType": "OperationOutcome", "issue": issues})
+        .to_string()
+        .into_bytes()
+}
+
+#[test]
+fn only_identifier_already_used_wordings_mean_already_at_rnds() {
+    for code in ["EHR-ERR866", "EHR-MSG010", "EHR-MSG017"] {
+        assert_eq!(
+            final_outcome(classify(422, &outcome_body(code, "já existe"))),
+            Outcome::DuplicateIdentifier,
+            "{code}"
+        );
+    }
+    // A generic unique-key error, a stale replacement, …: never "stored".
+    for code in [
+        "EHR-ERR870",
+        "EHR-MSG009",
+        "EHR-MSG011",
+        "EHR-ERR823",
+        "VIOLATION_UK_CONSTRAINT",
+    ] {
+        for post in [false, true] {
+            let body = outcome_body(code, "conflito");
+            let outcome = if post {
+                classify_post(422, None, &body)
+            } else {
+                final_outcome(classify(422, &body))
+            };
+            assert!(
+                matches!(outcome, Outcome::Rejected { .. }),
+                "{code} (POST: {post}): {outcome:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_code_in_the_answer_counts_by_class_priority() {
+    let both = outcome_body_of(&["(EHR-ERR999) falha interna", "(EHR-ERR866) já utilizado"]);
+    assert_eq!(
+        classify_post(422, None, &both),
+        Outcome::DuplicateIdentifier
+    );
+    let config = outcome_body_of(&["(EHR-ERR924) status final", "(EHR-ERR881) sistema"]);
+    assert!(matches!(
+        final_outcome(classify(422, &config)),
+        Outcome::ConfigurationError { .. }
+    ));
+    let row = outcome_body_of(&["(EHR-ERR999) falha interna", "(EHR-ERR924) status final"]);
+    assert!(matches!(
+        final_outcome(classify(422, &row)),
+        Outcome::Rejected { .. }
+    ));
+}
+
+#[test]
+fn a_4xx_retry_later_answer_to_a_bundle_post_is_unknown_never_resent() {
+    let consume = outcome_body("ERROR_CONSUME_MESSAGE", "falha ao consumir a mensagem");
+    assert!(matches!(
+        classify_post(422, None, &consume),
+        Outcome::Unknown { .. }
+    ));
+    // To a GET it is still retried; 429/503 to a POST too (refused before storing).
+    assert!(matches!(classify(422, &consume), Verdict::Retry { .. }));
+    for status in [429, 503] {
+        let verdict = classify_post_answer(
+            &Answer {
+                status,
+                location: None,
+                retry_after: None,
+                body: &outcome_body("EHR-ERR999", "instável"),
+            },
+            now(),
+        );
+        assert!(matches!(verdict, Verdict::Retry { .. }), "{status}");
+    }
+    // A deterministic constraint violation is the row's, not RNDS' instability.
+    let constraint = outcome_body("VIOLATION_CONSTRAINT", "restrição violada");
+    assert!(matches!(
+        classify_post(422, None, &constraint),
+        Outcome::Rejected { .. }
+    ));
+}
+
+#[test]
+fn decrypt_error_is_a_certificate_refusal_only_in_the_handshake_probe() {
+    let alert = rustls::Error::AlertReceived(rustls::AlertDescription::DecryptError);
+    // Mid-stream, after a request may have left: not a certificate verdict.
+    assert!(!is_certificate_problem(&alert));
+    // On the bare handshake probe (nothing sent), it is the server refusing
+    // our certificate's proof.
+    let io = std::io::Error::new(std::io::ErrorKind::InvalidData, alert);
+    assert!(certificate_refusal_in(&io).is_some());
+}
