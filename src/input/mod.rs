@@ -9,6 +9,7 @@ mod csv;
 mod decode;
 mod digest;
 mod ods;
+mod ods_bounds;
 mod redrop;
 mod sniff;
 mod window;

@@ -1,7 +1,8 @@
 //! OpenDocument spreadsheets (`.ods`, what LibreOffice saves) through
 //! calamine's `Ods` reader. Unlike XLSX, calamine reads an ODS sheet whole,
 //! so the sheet is bounded from the zip directory first (its `content.xml`,
-//! as any XLSX part), then read into rows the way an XLSX sheet is: the
+//! as any XLSX part) and by the cells its repeats expand to
+//! ([`super::ods_bounds`]), then read into rows the way an XLSX sheet is: the
 //! same cell texts, header search, re-dropped errors columns and blank or
 //! total rows left out.
 //!
@@ -25,6 +26,8 @@ pub(super) fn read_ods<RS: Read + Seek>(
     wanted: Option<&str>,
 ) -> Result<Table, InputError> {
     super::xlsx_scan::check_parts(&mut source)?;
+    source.seek(SeekFrom::Start(0))?;
+    super::ods_bounds::check_dense_size(&mut source)?;
     source.seek(SeekFrom::Start(0))?;
     let mut book = Ods::new(source).map_err(|e| unreadable(&e.to_string()))?;
     let names = book.sheet_names();

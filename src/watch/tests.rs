@@ -571,6 +571,14 @@ fn only_spreadsheets_are_ready_and_not_while_libreoffice_holds_them() {
         "planilha.XLSX",
         "calc.ods",
         "aberta.xlsx",
+        "certificado.PFX",
+        "chave.key",
+        "rnds-drop.toml",
+        "antigo.XLS",
+        "macros.xlsm",
+        "binaria.xlsb",
+        "pagina.htm",
+        "pagina.Html",
     ] {
         fs::write(inbox.join(name), CSV).unwrap();
     }
@@ -584,7 +592,17 @@ fn only_spreadsheets_are_ready_and_not_while_libreoffice_holds_them() {
     let scan = scanner.poll(t0 + SETTLE).unwrap();
     assert_eq!(
         names(&scan.ready),
-        ["calc.ods", "exames.CSV", "lote.txt", "planilha.XLSX"]
+        [
+            "antigo.XLS",
+            "binaria.xlsb",
+            "calc.ods",
+            "exames.CSV",
+            "lote.txt",
+            "macros.xlsm",
+            "pagina.Html",
+            "pagina.htm",
+            "planilha.XLSX"
+        ]
     );
     fs::remove_file(&lock).unwrap();
     let scan = scanner.poll(t0 + SETTLE * 2).unwrap();

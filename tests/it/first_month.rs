@@ -573,7 +573,11 @@ fn inspecionar_lists_every_unknown_value_and_suggests_skipping_other_exams() {
 /// A minimal OpenDocument spreadsheet (what LibreOffice saves), one sheet
 /// of text cells.
 fn write_ods(path: &Path, rows: &[Vec<&str>]) {
-    use std::io::Write;
+    write_ods_table(path, &ods_rows(rows, ""), "");
+}
+
+/// `rows` as ODS table rows of text cells, each row ending in `filler`.
+fn ods_rows(rows: &[Vec<&str>], filler: &str) -> String {
     let mut table = String::new();
     for row in rows {
         table.push_str("<table:table-row>");
@@ -582,8 +586,16 @@ fn write_ods(path: &Path, rows: &[Vec<&str>]) {
                 "<table:table-cell office:value-type=\"string\"><text:p>{cell}</text:p></table:table-cell>"
             ));
         }
+        table.push_str(filler);
         table.push_str("</table:table-row>");
     }
+    table
+}
+
+/// An `.ods` whose one sheet holds the table rows `table` then `tail`.
+fn write_ods_table(path: &Path, table: &str, tail: &str) {
+    use std::io::Write;
+    let table = format!("{table}{tail}");
     let content = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
          <office:document-content \
@@ -753,4 +765,82 @@ async fn the_homologation_workbook_reads_like_a_brazilian_document() {
         cols.is_some_and(|c| c.contains("max=\"13\"")),
         "not every column has a width: {cols:?}"
     );
+}
+
+/// `rnds-drop check` under a 3 GB address-space limit (so a reader that
+/// inflates a small file aborts instead of eating the machine): exit code,
+/// `resumo.json` (Null when missing) and all output.
+fn check_with_memory_limit(
+    config: &Path,
+    out: &Path,
+    input: &Path,
+) -> (Option<i32>, serde_json::Value, String) {
+    let run = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 3000000 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_rnds-drop"))
+        .args(["check", "--config"])
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .arg(input)
+        .output()
+        .expect("binary runs");
+    let stem = input.file_stem().unwrap().to_string_lossy().into_owned();
+    let summary = std::fs::read(out.join(format!("{stem}.resumo.json")))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    (
+        run.status.code(),
+        summary,
+        format!("{}{}", stdout(&run), stderr(&run)),
+    )
+}
+
+/// Review finding 5: a few hundred bytes of `.ods` whose one filled row is
+/// repeated 200,000 times over 1,000 columns is refused with a reason
+/// (exit 2), not expanded until the process aborts; the empty rows and
+/// columns LibreOffice repeats to the sheet's edge are still read.
+#[cfg(unix)]
+#[test]
+fn an_ods_that_repeats_a_filled_row_into_millions_of_cells_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = harness::fixtures().join("lab.toml");
+    let bomb = dir.path().join("bomba.ods");
+    write_ods_table(
+        &bomb,
+        "<table:table-row table:number-rows-repeated=\"200000\">\
+         <table:table-cell table:number-columns-repeated=\"1000\" office:value-type=\"string\">\
+         <text:p>x</text:p></table:table-cell></table:table-row>",
+        "",
+    );
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 2048);
+    let (code, summary, out) = check_with_memory_limit(&config, &dir.path().join("1"), &bomb);
+    assert_eq!(code, Some(2), "{out}");
+    let error = summary["error"].as_str().unwrap_or_default();
+    assert!(error.contains("repete"), "{summary}\n{out}");
+    assert!(error.contains("células"), "{summary}");
+
+    // What LibreOffice writes: empty cells to column 1024, empty rows to
+    // the last row of the sheet.
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exames.csv"))
+            .unwrap();
+    let rows: Vec<Vec<&str>> = example.lines().map(|l| l.split(';').collect()).collect();
+    let filler = format!(
+        "<table:table-cell table:number-columns-repeated=\"{}\"/>",
+        1024 - rows[0].len()
+    );
+    let tail = format!(
+        "<table:table-row table:number-rows-repeated=\"{}\">\
+         <table:table-cell table:number-columns-repeated=\"1024\"/></table:table-row>",
+        1_048_576 - rows.len()
+    );
+    let saved = dir.path().join("salva.ods");
+    write_ods_table(&saved, &ods_rows(&rows, &filler), &tail);
+    let (code, summary, out) = check_with_memory_limit(&config, &dir.path().join("2"), &saved);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(summary["rows_total"], 6, "{summary}");
+    assert_eq!(summary["rows_valid"], 4, "{summary}");
 }

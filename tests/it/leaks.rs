@@ -560,3 +560,71 @@ async fn idle_metrics_connections_never_keep_a_file_from_its_report() {
     }
     sim.shutdown().await;
 }
+
+/// The names in `dir` (empty when it does not exist).
+fn names_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Review finding 3: a spreadsheet we cannot read (a legacy `.xls`, a web
+/// page saved as `.HTM`) is taken to `falhas/` with a report that says
+/// why, while a file that is no spreadsheet at all stays unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_xls_or_a_web_page_in_the_inbox_gets_a_report_and_goes_to_falhas() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sim, ws, _log_file) = workspace(tmp.path()).await;
+    let stderr_file = tmp.path().join("stderr.txt");
+    let service = Service::start(&ws.config_path, &stderr_file, None);
+    // A Compound File Binary header: what Excel 97-2003 writes.
+    let mut legacy = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1".to_vec();
+    legacy.resize(2048, 0);
+    drop_file(&ws.inbox, "exames.xls", &legacy).unwrap();
+    drop_file(
+        &ws.inbox,
+        "pagina.HTM",
+        b"<html><body><table><tr><td>N\xC2\xBA Pedido</td></tr></table></body></html>",
+    )
+    .unwrap();
+    drop_file(
+        &ws.inbox,
+        "certificado.key",
+        b"-----BEGIN PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let failed = ws.inbox.join(".rnds-drop").join("falhas");
+    for (stem, reason) in [
+        ("exames", "formato antigo .xls"),
+        ("pagina", "página da web"),
+    ] {
+        wait_for(
+            &format!("{stem} report and file in falhas/"),
+            Duration::from_secs(60),
+            || {
+                summary_of(&ws.outbox, stem).is_some()
+                    && names_in(&failed).iter().any(|n| n.contains(stem))
+            },
+        );
+        let report = read_lossy(&summary_of(&ws.outbox, stem).unwrap());
+        assert!(report.contains(reason), "{stem}:\n{report}");
+    }
+    drop(service);
+    assert!(
+        ws.inbox.join("certificado.key").is_file(),
+        "the key was taken"
+    );
+    assert!(
+        names_in(&ws.outbox)
+            .iter()
+            .all(|n| !n.starts_with("certificado")),
+        "{:?}",
+        names_in(&ws.outbox)
+    );
+    sim.shutdown().await;
+}
