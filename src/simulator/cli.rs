@@ -36,6 +36,15 @@ pub struct SimulateArgs {
     /// Share (0.0–1.0) of accepted bundles whose answer is lost (stored, connection dropped).
     #[arg(long, default_value_t = 0.0)]
     pub lost_answer_rate: f64,
+    /// Share (0.0–1.0) of bundle POSTs held for --stall-ms before they are processed (time-outs).
+    #[arg(long, default_value_t = 0.0)]
+    pub stall_rate: f64,
+    /// How long a stalled bundle POST is held, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub stall_ms: u64,
+    /// Share (0.0–1.0) of bundle POSTs answered 302 to a page that says 200 (nothing stored).
+    #[arg(long, default_value_t = 0.0)]
+    pub redirect_rate: f64,
     /// Token lifetime in seconds (RNDS: 1800).
     #[arg(long, default_value_t = 1800)]
     pub token_lifetime_s: u64,
@@ -53,6 +62,9 @@ impl SimulateArgs {
                 rate_429: self.rate_429,
                 retry_after_s: self.retry_after_s,
                 lost_answer_rate: self.lost_answer_rate,
+                stall_rate: self.stall_rate,
+                stall_ms: self.stall_ms,
+                redirect_rate: self.redirect_rate,
             },
             token_lifetime: Duration::from_secs(self.token_lifetime_s),
         }
@@ -127,6 +139,12 @@ mod tests {
             "3",
             "--lost-answer-rate",
             "0.05",
+            "--stall-rate",
+            "0.3",
+            "--stall-ms",
+            "1500",
+            "--redirect-rate",
+            "0.4",
             "--token-lifetime-s",
             "60",
         ])
@@ -143,6 +161,9 @@ mod tests {
                 rate_429: 0.2,
                 retry_after_s: 3,
                 lost_answer_rate: 0.05,
+                stall_rate: 0.3,
+                stall_ms: 1500,
+                redirect_rate: 0.4,
             }
         );
         assert_eq!(o.token_lifetime, Duration::from_secs(60));
