@@ -15,8 +15,9 @@ pub(crate) const ALL: &[&str] = &[
 ];
 
 /// What a seed may use unless told otherwise: the classes that held on the
-/// code this harness was written against (see BENCHMARKS.md).
-pub(crate) const DEFAULT: &str = "kill,term,lost,5xx,429,timeout,outage,pause";
+/// code this harness was written against (main at 37d3c7f; BENCHMARKS.md
+/// says why the others fail). Add a class back when its defect is fixed.
+pub(crate) const DEFAULT: &str = "term,lost,5xx,429,timeout,redirect,outage,pause,corrupt";
 
 /// Parses `kill,lost` or `all`; an unknown class is an error naming the known ones.
 pub(crate) fn parse(list: &str) -> Result<BTreeSet<&'static str>, String> {
