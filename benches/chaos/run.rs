@@ -15,8 +15,9 @@ use crate::writers;
 const SETTLE_MS: u64 = 200;
 /// After the last fault, how long a seed may take to reach its end state.
 const HEAL_DEADLINE: Duration = Duration::from_secs(90);
-/// A kill whose instant never comes (no file to resume, say) is dropped.
-const KILL_ARM_LIMIT_MS: u64 = 10_000;
+/// A kill whose instant never comes (no file to resume, say) lands this
+/// long after the start instead (the service then idles or settles).
+const KILL_ARM_LIMIT_MS: u64 = 4_000;
 
 struct Args {
     seeds: Vec<u64>,
@@ -306,10 +307,8 @@ fn run_seed(seed: u64, enabled: &BTreeSet<&'static str>, keep: bool) -> Outcome 
                     Trigger::Documents(n) => sim.document_count() >= docs_at_start + n,
                     Trigger::Uptime(ms) => service.uptime_ms() >= *ms,
                 };
-                if fired {
+                if fired || service.uptime_ms() > KILL_ARM_LIMIT_MS {
                     armed_at = Some(Instant::now());
-                } else if service.uptime_ms() > KILL_ARM_LIMIT_MS {
-                    next_kill = kills.next();
                 }
             }
             if armed_at.is_some_and(|at| at.elapsed().as_millis() as u64 >= kill.delay_ms) {
