@@ -17,7 +17,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::QName;
 use quick_xml::Reader;
 
-use super::xlsx::MAX_PART_BYTES;
+use super::xlsx_scan::MAX_PART_BYTES;
 use super::InputError;
 
 /// The most rows a sheet may have: Excel's limit, as for `.xlsx`.

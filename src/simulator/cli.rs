@@ -41,6 +41,15 @@ pub struct SimulateArgs {
     /// é SIMULAR-<código> recebe essa resposta sem esta opção.
     #[arg(long, value_parser = known_code)]
     pub answer_code: Option<String>,
+    /// Fração (0.0–1.0) dos envios retidos por --stall-ms antes de serem tratados (tempo esgotado).
+    #[arg(long, default_value_t = 0.0)]
+    pub stall_rate: f64,
+    /// Quanto tempo um envio retido fica parado, em milissegundos.
+    #[arg(long, default_value_t = 0)]
+    pub stall_ms: u64,
+    /// Fração (0.0–1.0) dos envios respondidos com 302 para uma página que diz 200 (nada gravado).
+    #[arg(long, default_value_t = 0.0)]
+    pub redirect_rate: f64,
     /// Validade do token em segundos (RNDS: 1800).
     #[arg(long, default_value_t = 1800)]
     pub token_lifetime_s: u64,
@@ -59,6 +68,9 @@ impl SimulateArgs {
                 retry_after_s: self.retry_after_s,
                 lost_answer_rate: self.lost_answer_rate,
                 answer_code: self.answer_code.clone(),
+                stall_rate: self.stall_rate,
+                stall_ms: self.stall_ms,
+                redirect_rate: self.redirect_rate,
             },
             token_lifetime: Duration::from_secs(self.token_lifetime_s),
         }
@@ -141,6 +153,12 @@ mod tests {
             "3",
             "--lost-answer-rate",
             "0.05",
+            "--stall-rate",
+            "0.3",
+            "--stall-ms",
+            "1500",
+            "--redirect-rate",
+            "0.4",
             "--token-lifetime-s",
             "60",
             "--answer-code",
@@ -160,6 +178,9 @@ mod tests {
                 retry_after_s: 3,
                 lost_answer_rate: 0.05,
                 answer_code: Some("ERR880".into()),
+                stall_rate: 0.3,
+                stall_ms: 1500,
+                redirect_rate: 0.4,
             }
         );
         assert_eq!(o.token_lifetime, Duration::from_secs(60));

@@ -84,6 +84,10 @@ async fn route(
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             reply
         }
+        // Where an injected redirect points: a 200 that stores nothing.
+        (&Method::GET, super::submit::REDIRECT_TARGET) => {
+            json_reply(StatusCode::OK, &json!({"id": "fake-accepted"}))
+        }
         (&Method::GET, "/_sim/stats") => {
             let body = shared.stats_json();
             json_reply(StatusCode::OK, &body)

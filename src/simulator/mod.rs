@@ -2,7 +2,8 @@
 //! with mutual TLS for the token (a client certificate from its own test
 //! CA; EHR calls need only the token, as on RNDS), the token
 //! service, bundle submission with the contract's checks and error codes,
-//! the lookups, fault injection (latency, 429, 5xx, lost answers, outages)
+//! the lookups, fault injection (latency, 429, 5xx, lost answers, stalls,
+//! redirects, outages)
 //! and inspection endpoints (`/_sim/documents`, `/_sim/stats`). Documents
 //! are kept in its folder, so a restart keeps them. Bundles are checked
 //! with [`crate::conformance`] against the profile rules kept as data.
@@ -81,6 +82,16 @@ pub struct Faults {
     /// answered with, after authentication. A bundle whose identifier value
     /// is `SIMULAR-<code>` gets that answer without this flag.
     pub answer_code: Option<String>,
+    /// Share of bundle POSTs held for `stall_ms` before they are checked
+    /// (a client with a shorter time-out gives up; if it stays, the bundle
+    /// is then processed as usual).
+    pub stall_rate: f64,
+    /// How long a stalled POST is held, in milliseconds.
+    pub stall_ms: u64,
+    /// Share of bundle POSTs answered `302 Found` to `/_sim/redirected`,
+    /// which answers `200 {"id":"fake-accepted"}` to a GET: nothing is
+    /// stored. A client that follows redirects believes it was accepted.
+    pub redirect_rate: f64,
 }
 
 /// The files a simulator works with, all inside its folder.

@@ -41,6 +41,11 @@ async fn accept(
 ) -> Result<Reply, Answered> {
     let faults = shared.faults();
     injected_fault(&faults, shared)?;
+    redirected(&faults, &request, shared)?;
+    if faults.stall_rate > 0.0 && crate::platform::random_unit() < faults.stall_rate {
+        shared.count("stalled", None);
+        tokio::time::sleep(std::time::Duration::from_millis(faults.stall_ms)).await;
+    }
     media_type_is_json(&request, shared)?;
     professional_is_authorised(&request, shared)?;
     let host = host_of(&request, shared);
@@ -92,9 +97,6 @@ fn injected_fault(faults: &Faults, shared: &Shared) -> Result<(), Answered> {
     Ok(())
 }
 
-/// CONTRACT.md:52 (`Content-Type: application/fhir+json`); FHIR R4 http
-/// §3.1.0.1.10 also allows `application/json`, which the guide's npm
-/// client sends.
 /// The answer RNDS gives with a code of its error list, when asked for by
 /// the `answer_code` fault or a `SIMULAR-<code>` identifier value. The
 /// status per class is the simulator's choice (RNDS publishes none for most
@@ -132,6 +134,32 @@ fn catalogued_answer(faults: &Faults, bundle: &Value, shared: &Shared) -> Result
 /// The identifier value that asks the simulator for a catalogued answer.
 pub(super) const SIMULATED_CODE_PREFIX: &str = "SIMULAR-";
 
+/// Configured redirects: `302 Found` to `/_sim/redirected`, a page that
+/// answers any GET with `200` and a fake id. Nothing is stored.
+fn redirected(
+    faults: &Faults,
+    request: &Request<Incoming>,
+    shared: &Shared,
+) -> Result<(), Answered> {
+    if faults.redirect_rate > 0.0 && crate::platform::random_unit() < faults.redirect_rate {
+        shared.count("302", None);
+        let location = format!("https://{}{REDIRECT_TARGET}", host_of(request, shared));
+        let mut reply = Response::new(Full::new(Bytes::new()));
+        *reply.status_mut() = StatusCode::FOUND;
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            reply.headers_mut().insert(LOCATION, v);
+        }
+        return Err(Box::new(reply));
+    }
+    Ok(())
+}
+
+/// Where an injected redirect points (see [`redirected`]).
+pub(super) const REDIRECT_TARGET: &str = "/_sim/redirected";
+
+/// CONTRACT.md:52 (`Content-Type: application/fhir+json`); FHIR R4 http
+/// §3.1.0.1.10 also allows `application/json`, which the guide's npm
+/// client sends.
 fn media_type_is_json(request: &Request<Incoming>, shared: &Shared) -> Result<(), Answered> {
     let content_type = request
         .headers()

@@ -635,6 +635,45 @@ async fn a_lost_answer_still_stores_the_document() {
 }
 
 #[tokio::test]
+async fn an_injected_redirect_stores_nothing_and_points_at_a_fake_acceptance() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim_in(dir.path()).await;
+    let client = lab_client(&sim);
+    let token = get_token(&sim, &client).await;
+    sim.set_faults(Faults {
+        redirect_rate: 1.0,
+        ..Faults::default()
+    });
+    let answer = client
+        .post(format!("{}/api/fhir/r4/Bundle", sim.base_url()))
+        .header("Content-Type", "application/fhir+json")
+        .header("X-Authorization-Server", format!("Bearer {token}"))
+        .header("Authorization", &sim.identity().requester_cns)
+        .body(bundle("R-1").to_string())
+        .send()
+        .await
+        .unwrap();
+    // Whether or not this client follows redirects, nothing was stored.
+    let followed = answer.url().path() == "/_sim/redirected";
+    assert!(
+        followed || answer.status() == reqwest::StatusCode::FOUND,
+        "{answer:?}"
+    );
+    assert!(sim.documents().is_empty());
+    let page = client
+        .get(format!("{}/_sim/redirected", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        page.json_value().await.unwrap()["id"],
+        json!("fake-accepted")
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn throttling_and_server_errors_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let sim = sim_in(dir.path()).await;

@@ -1,0 +1,494 @@
+//! The verdict of a seed, from what a person could look at afterwards: the
+//! simulator's stored documents (its `documents.jsonl`, read here as plain
+//! JSON), the reports in the outbox and where each input file ended. It
+//! knows the rows because the harness wrote them; it uses no code of the
+//! service (no parser, no mapping, no ledger).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::scenario::{InputFile, Row};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Violation {
+    pub(crate) kind: &'static str,
+    pub(crate) detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.detail)
+    }
+}
+
+/// A stored document, reduced to the fields a row decides.
+#[derive(Debug, Clone)]
+struct Document {
+    lab_id: String,
+    rnds_id: String,
+    replaces: Option<String>,
+    content: Content,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Content {
+    cns: String,
+    loinc: String,
+    result: String,
+    effective: String,
+    method: String,
+}
+
+impl Content {
+    fn of(row: &Row) -> Content {
+        Content {
+            cns: row.cns.clone(),
+            loinc: row.exam.loinc().into(),
+            result: row.result_code().into(),
+            effective: row.effective(),
+            method: row.exam.method().into(),
+        }
+    }
+
+    fn same_result_of(&self, other: &Content) -> bool {
+        self.cns == other.cns && self.loinc == other.loinc
+    }
+}
+
+fn documents(path: &Path) -> Vec<Document> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .map(|d| {
+            let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+            let entries = d["bundle"]["entry"].as_array().cloned().unwrap_or_default();
+            let resource = |kind: &str| {
+                entries
+                    .iter()
+                    .map(|e| e["resource"].clone())
+                    .find(|r| r["resourceType"] == kind)
+                    .unwrap_or(Value::Null)
+            };
+            let composition = resource("Composition");
+            let observation = resource("Observation");
+            let subject = text(&observation["subject"]["identifier"]["value"]);
+            let cns = if subject == text(&composition["subject"]["identifier"]["value"]) {
+                subject
+            } else {
+                format!("(Composition and Observation disagree: {subject})")
+            };
+            Document {
+                lab_id: text(&d["lab_id"]),
+                rnds_id: text(&d["rnds_id"]),
+                replaces: d["replaces"].as_str().map(str::to_string),
+                content: Content {
+                    cns,
+                    loinc: text(&observation["code"]["coding"][0]["code"]),
+                    result: text(&observation["valueCodeableConcept"]["coding"][0]["code"]),
+                    effective: text(&observation["effectiveDateTime"]),
+                    method: text(&observation["method"]["text"]),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Every version of one lab id the writers wrote, in writing order.
+#[derive(Default)]
+struct Versions {
+    /// `(file index, row, required)`: required rows are in a readable
+    /// file's final content; others may or may not reach RNDS.
+    written: Vec<(usize, Row, bool)>,
+}
+
+/// One report set: `resumo.json` and its `enviados.csv` lines.
+struct ReportSet {
+    name: String,
+    summary: Value,
+    /// `(lab_id, rnds_id, status)`.
+    sent: Vec<(String, String, String)>,
+    sent_csv_present: bool,
+}
+
+fn report_sets(outbox: &Path, stem: &str) -> Vec<ReportSet> {
+    let mut names: Vec<String> = std::fs::read_dir(outbox)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let base = name.strip_suffix(".resumo.json")?;
+            let (file_stem, _instant) = base.rsplit_once('.')?;
+            (file_stem == stem).then(|| base.to_string())
+        })
+        .map(|base| {
+            let summary = std::fs::read(outbox.join(format!("{base}.resumo.json")))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or(Value::Null);
+            let sent_path = outbox.join(format!("{base}.enviados.csv"));
+            let sent_csv_present = sent_path.exists();
+            let sent = std::fs::read(&sent_path)
+                .map(|bytes| {
+                    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+                    csv::ReaderBuilder::new()
+                        .delimiter(b';')
+                        .from_reader(bytes)
+                        .records()
+                        .filter_map(Result::ok)
+                        .map(|r| {
+                            let cell = |i: usize| r.get(i).unwrap_or("").to_string();
+                            (cell(1), cell(2), cell(3))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            ReportSet {
+                name: format!("{base}.resumo.json"),
+                summary,
+                sent,
+                sent_csv_present,
+            }
+        })
+        .collect()
+}
+
+fn count(summary: &Value, key: &str) -> u64 {
+    summary[key].as_u64().unwrap_or(0)
+}
+
+fn is_sent(status: &str) -> bool {
+    status == "enviado" || status == "substituído"
+}
+
+/// Where an input file ended: `processados`, `falhas`, or still waiting.
+fn location(inbox: &Path, name: &str) -> &'static str {
+    let state = inbox.join(".rnds-drop");
+    let found = |dir: &Path| -> bool {
+        walk(dir)
+            .iter()
+            .any(|p| p.file_name().is_some_and(|n| n == name))
+    };
+    if found(&state.join("processados")) {
+        "processados"
+    } else if found(&state.join("falhas")) {
+        "falhas"
+    } else if found(&state.join("processando")) {
+        "processando"
+    } else if inbox.join(name).exists() {
+        "entrada"
+    } else {
+        "nowhere"
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Whether every input file has reached its end state (used to wait).
+pub(crate) fn settled(files: &[InputFile], inbox: &Path, outbox: &Path) -> bool {
+    files.iter().all(|f| {
+        let sets = report_sets(outbox, f.stem());
+        let pending = sets
+            .last()
+            .is_some_and(|s| count(&s.summary, "rows_pending") > 0);
+        !sets.is_empty() && !pending && matches!(location(inbox, &f.name), "processados" | "falhas")
+    })
+}
+
+/// Whether every file of `phase` has a report set.
+pub(crate) fn reported(files: &[InputFile], phase: u8, outbox: &Path) -> bool {
+    files
+        .iter()
+        .filter(|f| f.phase == phase)
+        .all(|f| !report_sets(outbox, f.stem()).is_empty())
+}
+
+pub(crate) fn check(
+    files: &[InputFile],
+    documents_file: &Path,
+    inbox: &Path,
+    outbox: &Path,
+) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut fail = |kind: &'static str, detail: String| violations.push(Violation { kind, detail });
+    let documents = documents(documents_file);
+
+    let mut versions: BTreeMap<String, Versions> = BTreeMap::new();
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|i| files[*i].phase);
+    for i in order {
+        let file = &files[i];
+        for row in &file.replaced_rows {
+            versions
+                .entry(row.lab_id.clone())
+                .or_default()
+                .written
+                .push((i, row.clone(), false));
+        }
+        for row in &file.rows {
+            let required = file.readable() && row.valid;
+            versions
+                .entry(row.lab_id.clone())
+                .or_default()
+                .written
+                .push((i, row.clone(), required));
+        }
+    }
+
+    // Documents against the rows.
+    let mut by_lab_id: BTreeMap<&str, Vec<&Document>> = BTreeMap::new();
+    for d in &documents {
+        by_lab_id.entry(d.lab_id.as_str()).or_default().push(d);
+    }
+    for (lab_id, docs) in &by_lab_id {
+        let Some(v) = versions.get(*lab_id) else {
+            fail("unknown document", format!("{lab_id} was never written"));
+            continue;
+        };
+        let first = v
+            .written
+            .iter()
+            .find(|(_, r, _)| r.valid)
+            .map(|(_, r, _)| Content::of(r));
+        let allowed: Vec<Content> = v
+            .written
+            .iter()
+            .filter(|(_, r, _)| r.valid)
+            .map(|(_, r, _)| Content::of(r))
+            .filter(|c| first.as_ref().is_some_and(|f| c.same_result_of(f)))
+            .collect();
+        for (n, d) in docs.iter().enumerate() {
+            if let Some(target) = &d.replaces {
+                let before = documents.iter().find(|p| &p.rnds_id == target);
+                if let Some(before) = before {
+                    if !before.content.same_result_of(&d.content) {
+                        fail(
+                            "cross-patient replacement",
+                            format!(
+                                "{lab_id}: {} {} replaced by {} {}",
+                                before.content.cns,
+                                before.content.loinc,
+                                d.content.cns,
+                                d.content.loinc
+                            ),
+                        );
+                    } else if before.content == d.content {
+                        fail(
+                            "duplicated",
+                            format!("{lab_id}: replaced by the same content"),
+                        );
+                    }
+                }
+            } else if n > 0 {
+                fail("duplicated", format!("{lab_id}: a second new document"));
+            }
+            let written_version = v
+                .written
+                .iter()
+                .any(|(_, r, _)| r.valid && Content::of(r) == d.content);
+            // A version written for another patient or exam is the
+            // cross-patient finding above, not a wrong field.
+            if !allowed.contains(&d.content) && written_version && d.replaces.is_none() {
+                fail(
+                    "reused id sent",
+                    format!(
+                        "{lab_id} ({}): another patient's or exam's row under this id",
+                        d.rnds_id
+                    ),
+                );
+            }
+            if !allowed.contains(&d.content) && !written_version {
+                let written: Vec<&Row> = v.written.iter().map(|(_, r, _)| r).collect();
+                let closest = written
+                    .iter()
+                    .map(|r| Content::of(r))
+                    .find(|c| c.cns == d.content.cns);
+                let what = match closest {
+                    Some(c) => differences(&c, &d.content),
+                    None => format!("patient {} was never written for it", d.content.cns),
+                };
+                let kind = if v.written.iter().any(|(_, r, _)| !r.valid)
+                    && closest_invalid(&written, &d.content)
+                {
+                    "invalid row sent"
+                } else {
+                    "wrong field"
+                };
+                fail(kind, format!("{lab_id} ({}): {what}", d.rnds_id));
+            }
+        }
+    }
+    for (lab_id, v) in &versions {
+        let Some(first) = v
+            .written
+            .iter()
+            .find(|(_, r, _)| r.valid)
+            .map(|(_, r, _)| Content::of(r))
+        else {
+            continue;
+        };
+        let expected = v
+            .written
+            .iter()
+            .filter(|(_, r, required)| *required && Content::of(r).same_result_of(&first))
+            .map(|(i, r, _)| (i, Content::of(r)))
+            .next_back();
+        let Some((file, expected)) = expected else {
+            continue;
+        };
+        match by_lab_id.get(lab_id.as_str()).and_then(|d| d.last()) {
+            None => fail(
+                "missing",
+                format!("{lab_id} of {} never reached RNDS", files[*file].name),
+            ),
+            Some(current) if current.content != expected => fail(
+                "wrong final",
+                format!(
+                    "{lab_id}: RNDS keeps a version that is not the last one written ({})",
+                    differences(&expected, &current.content)
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+
+    // Reports against the documents and the files.
+    let mut all_sets: Vec<(usize, ReportSet)> = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let sets = report_sets(outbox, file.stem());
+        let place = location(inbox, &file.name);
+        if sets.is_empty() {
+            fail("no report", format!("{} (file in {place})", file.name));
+        }
+        match (file.readable(), place) {
+            (true, "processados") | (false, "falhas") => {}
+            (true, "falhas") => fail("good file in falhas", file.name.clone()),
+            (_, place) => fail("file not finished", format!("{} is in {place}", file.name)),
+        }
+        let earlier_pending = sets
+            .iter()
+            .take(sets.len().saturating_sub(1))
+            .any(|s| count(&s.summary, "rows_pending") > 0);
+        if sets.len() > 1 && !earlier_pending && !file.behaviour.writes_late() {
+            let names: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
+            fail(
+                "extra report set",
+                format!("{}: {}", file.name, names.join(", ")),
+            );
+        }
+        for set in &sets {
+            let summary = &set.summary;
+            if summary.is_null() {
+                fail("unreadable report", set.name.clone());
+                continue;
+            }
+            let listed = set.sent.iter().filter(|(_, _, s)| is_sent(s)).count() as u64;
+            let counted = count(summary, "rows_sent") + count(summary, "rows_replaced");
+            if listed != counted {
+                fail(
+                    "report counts disagree",
+                    format!(
+                        "{}: rows_sent + rows_replaced = {counted}, enviados.csv lists {listed}",
+                        set.name
+                    ),
+                );
+            }
+            if counted > 0 && !set.sent_csv_present {
+                fail(
+                    "report set incomplete",
+                    format!("{}: no enviados.csv", set.name),
+                );
+            }
+            for (lab_id, rnds_id, status) in &set.sent {
+                if is_sent(status)
+                    && !documents
+                        .iter()
+                        .any(|d| &d.lab_id == lab_id && &d.rnds_id == rnds_id)
+                {
+                    fail(
+                        "reported sent, not at RNDS",
+                        format!("{}: {lab_id} \"{status}\" with id {rnds_id:?}", set.name),
+                    );
+                }
+            }
+        }
+        if let Some(last) = sets.last() {
+            if count(&last.summary, "rows_pending") > 0 {
+                fail("pending at the end", last.name.clone());
+            }
+        }
+        all_sets.extend(sets.into_iter().map(|s| (i, s)));
+    }
+    let mut reported_ids: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for (_, set) in &all_sets {
+        for (lab_id, rnds_id, status) in &set.sent {
+            if is_sent(status) || status.starts_with("já enviado") {
+                reported_ids.insert((lab_id, rnds_id));
+            }
+        }
+    }
+    for d in &documents {
+        let mentioned = reported_ids.contains(&(d.lab_id.as_str(), d.rnds_id.as_str()))
+            || reported_ids.contains(&(d.lab_id.as_str(), ""));
+        if !mentioned {
+            let other = all_sets
+                .iter()
+                .flat_map(|(_, s)| s.sent.iter().map(move |r| (s, r)))
+                .find(|(_, (l, _, _))| *l == d.lab_id)
+                .map(|(s, (_, _, status))| {
+                    format!(" (only: \"{}\" in {})", shorten(status), s.name)
+                })
+                .unwrap_or_default();
+            fail(
+                "stored, never reported sent",
+                format!("{} ({}){other}", d.lab_id, d.rnds_id),
+            );
+        }
+    }
+    violations
+}
+
+fn closest_invalid(written: &[&Row], content: &Content) -> bool {
+    written.iter().any(|r| !r.valid && r.cns == content.cns)
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(60).collect()
+}
+
+fn differences(expected: &Content, got: &Content) -> String {
+    let mut out = Vec::new();
+    for (name, e, g) in [
+        ("CNS", &expected.cns, &got.cns),
+        ("exam", &expected.loinc, &got.loinc),
+        ("result", &expected.result, &got.result),
+        ("collected", &expected.effective, &got.effective),
+        ("method", &expected.method, &got.method),
+    ] {
+        if e != g {
+            out.push(format!("{name} {g:?} instead of {e:?}"));
+        }
+    }
+    out.join(", ")
+}
