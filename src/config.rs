@@ -12,6 +12,8 @@ use serde::Deserialize;
 use crate::layout::{Analytes, Compose, LayoutSpec, Select, Target};
 use crate::model::Field;
 
+#[cfg(test)]
+mod layout_keys_tests;
 mod messages;
 #[cfg(test)]
 mod tests;
@@ -519,7 +521,14 @@ pub struct Inbox {
 impl Inbox {
     /// The inbox's layout: its preset with its own keys on top.
     pub(crate) fn layout_spec(&self) -> Result<LayoutSpec, String> {
-        let own = LayoutSpec {
+        crate::layout::resolve(self.layout.as_deref(), &self.own_layout())
+    }
+
+    /// The inbox's own layout keys, copied by hand (serde's `flatten` does
+    /// not work with `deny_unknown_fields`); `layout_keys_tests` fails
+    /// when this and `LayoutSpec` drift apart.
+    fn own_layout(&self) -> LayoutSpec {
+        LayoutSpec {
             description: None,
             columns: self.columns.clone(),
             exam_codes: self.exam_codes.clone(),
@@ -530,8 +539,7 @@ impl Inbox {
             compose: self.compose.clone(),
             date_only: self.date_only.clone(),
             preset_columns: Default::default(),
-        };
-        crate::layout::resolve(self.layout.as_deref(), &own)
+        }
     }
 }
 

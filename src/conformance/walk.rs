@@ -1,6 +1,6 @@
 //! Applies a profile's rule tree to one resource: cardinalities, fixed and
 //! allowed values, code-system membership and the special checks (CNS,
-//! CNES/CNPJ/CPF, value[x], references inside the bundle).
+//! CNES/CNPJ/CPF, `value[x]`, references inside the bundle).
 //!
 //! Invariant: JSON and the rule tables only; no I/O, no allocation unless
 //! a violation is found.

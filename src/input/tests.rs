@@ -1,6 +1,7 @@
 //! Tests through the public entry points `open` and `open_bytes`.
 
 mod csv_files;
+mod fuzz_open;
 mod limits;
 mod properties;
 mod samples;

@@ -39,7 +39,9 @@ impl Ledger {
     }
 }
 
-/// [`Ledger::decide`] without the look-up.
+/// The exactly-once decision for a new occurrence of a lab id carrying
+/// `content_hash`, given its stored row (from [`Ledger::get`]; `None` when
+/// the lab id is new).
 pub(crate) fn decide_from(row: Option<&ResultRecord>, content_hash: &str) -> Decision {
     let Some(row) = row else {
         return Decision::New;

@@ -3,7 +3,7 @@
 //! state and RNDS id of its result. Intent is written before the side
 //! effect (`sending` before the POST, in one transaction per batch) so a
 //! crash at any instant leaves rows that [`Ledger::unresolved`] returns on
-//! the next start; [`Ledger::decide`] turns a stored row into the
+//! the next start; [`decide_from`] turns a stored row into the
 //! exactly-once decision for a new occurrence of the same lab id.
 //!
 //! Invariant: this module knows nothing of HTTP, FHIR content or

@@ -76,7 +76,7 @@ impl DoctorReport {
     }
 }
 
-/// Check names, also the keys of [`DoctorReport::check`].
+/// Check names, the values of [`Check::name`].
 pub(crate) mod names {
     pub(crate) const CONFIG: &str = "configuração";
     pub(crate) const FOLDERS: &str = "pastas";

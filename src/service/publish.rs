@@ -91,7 +91,7 @@ impl Drop for StagingDir {
 }
 
 /// Publishes `summary` (a file that could not be read) the same way as
-/// [`Outputs::publish`], with an `enviados.csv` of `earlier_rows` when
+/// [`Outputs::publish`](super::outputs::Outputs::publish), with an `enviados.csv` of `earlier_rows` when
 /// earlier passes of the file had rows reach RNDS.
 pub(super) fn publish_summary(
     summary: &Summary,

@@ -40,7 +40,8 @@ pub struct SimOptions {
     pub dir: PathBuf,
     /// Where to listen; `127.0.0.1:0` picks a free port.
     pub listen: SocketAddr,
-    /// Faults injected from the start (change them with [`Simulator::set_faults`]).
+    /// Faults injected from the start (see [`Faults`]; unit tests change them
+    /// later with `Simulator::set_faults`).
     pub faults: Faults,
     /// Lifetime of the tokens `GET /api/token` issues (RNDS: 30 minutes).
     pub token_lifetime: Duration,

@@ -110,7 +110,7 @@ pub(crate) fn file_issue(map: &ColumnMap, header_line: u64) -> Option<RowIssue> 
 }
 
 /// Why a row's panel result is not sent as a SARS-CoV-2 result, completing
-/// "<place>: ".
+/// `"<place>: "`.
 pub(crate) fn row_reason(columns: &PanelColumns, detected: bool) -> String {
     let p = columns.panel;
     if detected {
