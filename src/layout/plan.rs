@@ -161,6 +161,105 @@ fn find(headers: &[String], wanted: &str) -> Option<usize> {
         .or_else(|| headers.iter().position(|h| mapping::key(h) == key))
 }
 
+/// Slots: who fills each field the layout touches (targets, analytes,
+/// composed fields, then mapped or date-only fields from their own column).
+fn slots(
+    spec: &LayoutSpec,
+    base: &ColumnMap,
+    targets: &[CompiledTarget],
+    analytes: Option<&CompiledAnalytes>,
+    compose: Vec<(Field, Vec<usize>, String, String)>,
+) -> Vec<Slot> {
+    let headers = &base.headers;
+    let mut slots: Vec<Slot> = Vec::new();
+    let own_header = |f: Field| base.header(f).unwrap_or(f.name()).to_string();
+    if !targets.is_empty() {
+        slots.push(Slot {
+            field: Field::Result,
+            source: Source::Target,
+            header: String::new(),
+        });
+        slots.push(Slot {
+            field: Field::ExamCode,
+            source: Source::TargetExam,
+            header: String::new(),
+        });
+        if let Some(&id) = base.by_field.get(&Field::LabId) {
+            slots.push(Slot {
+                field: Field::LabId,
+                source: Source::SuffixedId(id),
+                header: own_header(Field::LabId),
+            });
+        }
+    }
+    if let (Some(a), Some(spec_a)) = (&analytes, &spec.analytes) {
+        let value_header = headers.get(a.value).cloned().unwrap_or_default();
+        for (name, field) in &spec_a.fields {
+            slots.retain(|s| s.field != *field);
+            slots.push(Slot {
+                field: *field,
+                source: Source::Analyte(value_key(name), name.clone()),
+                header: format!("{value_header} ({name})"),
+            });
+        }
+    }
+    for (field, columns, separator, header) in compose {
+        slots.retain(|s| s.field != field);
+        slots.push(Slot {
+            field,
+            source: Source::Compose(columns, separator),
+            header,
+        });
+    }
+    // Mapped or date-only fields read from their own column.
+    for field in spec.values.keys().chain(&spec.date_only) {
+        if slots.iter().any(|s| s.field == *field) {
+            continue;
+        }
+        if let Some(&i) = base.by_field.get(field) {
+            slots.push(Slot {
+                field: *field,
+                source: Source::Column(i),
+                header: own_header(*field),
+            });
+        }
+    }
+
+    slots
+}
+
+/// One column view per target (its headers named after the target column),
+/// or the single view when the layout has no targets.
+fn views(
+    view: &ColumnMap,
+    targets: &[CompiledTarget],
+    slots: &[Slot],
+    width: usize,
+) -> Vec<ColumnMap> {
+    let headers = &view.headers;
+    let mut views = Vec::new();
+    for target in targets.iter().map(Some).chain(std::iter::once(None)) {
+        if target.is_none() && !views.is_empty() {
+            break;
+        }
+        let mut v = view.clone();
+        if let Some(t) = target {
+            let column = headers.get(t.column).cloned().unwrap_or_default();
+            for (k, slot) in slots.iter().enumerate() {
+                match slot.source {
+                    Source::Target => v.headers[width + k] = column.clone(),
+                    Source::TargetExam => {
+                        v.headers[width + k] = format!("{column} (exam_code)");
+                    }
+                    _ => {}
+                }
+            }
+        }
+        views.push(v);
+    }
+    views
+}
+
 impl Plan {
     /// Compiles `spec` against a file whose columns were mapped into `base`.
     pub(crate) fn new(spec: &LayoutSpec, base: ColumnMap) -> Plan {
@@ -218,60 +317,7 @@ impl Plan {
             }
         }
 
-        // Slots: who fills each field the layout touches.
-        let mut slots: Vec<Slot> = Vec::new();
-        let own_header = |f: Field| base.header(f).unwrap_or(f.name()).to_string();
-        if !targets.is_empty() {
-            slots.push(Slot {
-                field: Field::Result,
-                source: Source::Target,
-                header: String::new(),
-            });
-            slots.push(Slot {
-                field: Field::ExamCode,
-                source: Source::TargetExam,
-                header: String::new(),
-            });
-            if let Some(&id) = base.by_field.get(&Field::LabId) {
-                slots.push(Slot {
-                    field: Field::LabId,
-                    source: Source::SuffixedId(id),
-                    header: own_header(Field::LabId),
-                });
-            }
-        }
-        if let (Some(a), Some(spec_a)) = (&analytes, &spec.analytes) {
-            let value_header = headers.get(a.value).cloned().unwrap_or_default();
-            for (name, field) in &spec_a.fields {
-                slots.retain(|s| s.field != *field);
-                slots.push(Slot {
-                    field: *field,
-                    source: Source::Analyte(value_key(name), name.clone()),
-                    header: format!("{value_header} ({name})"),
-                });
-            }
-        }
-        for (field, columns, separator, header) in compose {
-            slots.retain(|s| s.field != field);
-            slots.push(Slot {
-                field,
-                source: Source::Compose(columns, separator),
-                header,
-            });
-        }
-        // Mapped or date-only fields read from their own column.
-        for field in spec.values.keys().chain(&spec.date_only) {
-            if slots.iter().any(|s| s.field == *field) {
-                continue;
-            }
-            if let Some(&i) = base.by_field.get(field) {
-                slots.push(Slot {
-                    field: *field,
-                    source: Source::Column(i),
-                    header: own_header(*field),
-                });
-            }
-        }
+        let slots = slots(spec, &base, &targets, analytes.as_ref(), compose);
 
         let mut view = base;
         for (k, slot) in slots.iter().enumerate() {
@@ -286,26 +332,7 @@ impl Plan {
                 _ => None,
             };
         }
-        let mut views = Vec::new();
-        for target in targets.iter().map(Some).chain(std::iter::once(None)) {
-            if target.is_none() && !views.is_empty() {
-                break;
-            }
-            let mut v = view.clone();
-            if let Some(t) = target {
-                let column = headers.get(t.column).cloned().unwrap_or_default();
-                for (k, slot) in slots.iter().enumerate() {
-                    match slot.source {
-                        Source::Target => v.headers[width + k] = column.clone(),
-                        Source::TargetExam => {
-                            v.headers[width + k] = format!("{column} (exam_code)");
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            views.push(v);
-        }
+        let views = views(&view, &targets, &slots, width);
         let set = |v: &[String]| v.iter().map(|s| value_key(s)).collect::<HashSet<_>>();
         Plan {
             width,
