@@ -794,6 +794,25 @@ impl Config {
     }
 
     fn validate(&mut self, purpose: Purpose) -> Result<(), Problem> {
+        self.validate_lab()?;
+        self.validate_rnds(purpose)?;
+        self.validate_inboxes()?;
+        if purpose == Purpose::Service && self.inbox.is_empty() {
+            return Err(Problem {
+                header: "",
+                occurrence: 0,
+                key: None,
+                message: "nenhuma pasta de entrada: o serviço precisa de pelo menos uma seção \
+                          [[inbox]] com path (onde os arquivos chegam) e outbox (onde saem os \
+                          relatórios); veja examples/rnds-drop.toml"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `[lab]`: CNES, requester, time zone and UF, normalized in place.
+    fn validate_lab(&mut self) -> Result<(), Problem> {
         let cnes = self.lab.cnes.trim();
         if cnes.len() != 7 || !cnes.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Problem::at("[lab]", "cnes", cnes_problem(&self.lab.cnes)));
@@ -827,6 +846,12 @@ impl Config {
             ));
         }
         self.lab.uf = uf.to_ascii_lowercase();
+        Ok(())
+    }
+
+    /// `[rnds]`: present unless offline, at least one request in flight, the
+    /// simulator's addresses.
+    fn validate_rnds(&self, purpose: Purpose) -> Result<(), Problem> {
         if purpose != Purpose::Offline && !self.rnds.is_configured() {
             return Err(Problem {
                 header: "",
@@ -854,6 +879,11 @@ impl Config {
                 "[rnds] environment = \"simulador\" exige auth_url e ehr_url (o endereço do simulador, ex.: \"https://127.0.0.1:8443\")".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// Each `[[inbox]]`: its layout, its exam codes, its own folders.
+    fn validate_inboxes(&self) -> Result<(), Problem> {
         for (i, inbox) in self.inbox.iter().enumerate() {
             let spec = inbox.layout_spec().map_err(|problem| Problem {
                 header: "[[inbox]]",
@@ -898,17 +928,6 @@ impl Config {
                     ),
                 });
             }
-        }
-        if purpose == Purpose::Service && self.inbox.is_empty() {
-            return Err(Problem {
-                header: "",
-                occurrence: 0,
-                key: None,
-                message: "nenhuma pasta de entrada: o serviço precisa de pelo menos uma seção \
-                          [[inbox]] com path (onde os arquivos chegam) e outbox (onde saem os \
-                          relatórios); veja examples/rnds-drop.toml"
-                    .into(),
-            });
         }
         Ok(())
     }

@@ -375,6 +375,54 @@ fn run_status(args: &StatusArgs) -> i32 {
     report.exit_code
 }
 
+/// One file's result line, its issues and where its reports are.
+fn print_sent_file(f: &rnds_drop::service::SentFile) {
+    let s = &f.summary;
+    if let Some(error) = &s.error {
+        println!("✗ {}: não foi possível ler o arquivo: {error}", s.file);
+    } else {
+        println!(
+            "{} {}: {} · {} · {} · {} · {} · {} pela RNDS · {}{}",
+            if s.rows_invalid + s.rows_rejected.unwrap_or(0) + s.rows_pending.unwrap_or(0) == 0 {
+                "✓"
+            } else {
+                "✗"
+            },
+            s.file,
+            count(s.rows_total, "linha", "linhas"),
+            count(s.rows_sent.unwrap_or(0), "enviada", "enviadas"),
+            count(s.rows_replaced.unwrap_or(0), "substituída", "substituídas"),
+            count(
+                s.rows_already_sent.unwrap_or(0),
+                "já enviada",
+                "já enviadas"
+            ),
+            count(s.rows_invalid, "inválida", "inválidas"),
+            count(s.rows_rejected.unwrap_or(0), "recusada", "recusadas"),
+            count(s.rows_pending.unwrap_or(0), "pendente", "pendentes"),
+            if s.rows_skipped > 0 {
+                format!(
+                    " · {}{}",
+                    count(s.rows_skipped, "ignorada", "ignoradas"),
+                    skipped_note(s)
+                )
+            } else {
+                String::new()
+            },
+        );
+        print_file_issues(s);
+        println!("  enviados: {}", f.paths.sent_csv.display());
+        if s.rows_invalid + s.rows_rejected.unwrap_or(0) > 0 {
+            println!("  corrija: {}", f.paths.errors_xlsx.display());
+        }
+    }
+    println!("  resumo: {}", f.paths.summary.display());
+    if let Some(message) = &f.config_error {
+        eprintln!("✗ erro de configuração informado pela RNDS: {message}");
+        eprintln!("  rode `rnds-drop doctor` e corrija a configuração; as linhas não enviadas ficaram pendentes");
+    }
+}
+
 fn run_send(args: &CheckArgs) -> i32 {
     let (config, runtime) = match config_and_runtime(&args.config, Purpose::Network) {
         Ok(both) => both,
@@ -423,51 +471,8 @@ fn run_send(args: &CheckArgs) -> i32 {
     };
     let (mut config_error, mut pending, mut unreadable, mut failed) = (false, false, false, false);
     for f in &files {
+        print_sent_file(f);
         let s = &f.summary;
-        if let Some(error) = &s.error {
-            println!("✗ {}: não foi possível ler o arquivo: {error}", s.file);
-        } else {
-            println!(
-                "{} {}: {} · {} · {} · {} · {} · {} pela RNDS · {}{}",
-                if s.rows_invalid + s.rows_rejected.unwrap_or(0) + s.rows_pending.unwrap_or(0) == 0
-                {
-                    "✓"
-                } else {
-                    "✗"
-                },
-                s.file,
-                count(s.rows_total, "linha", "linhas"),
-                count(s.rows_sent.unwrap_or(0), "enviada", "enviadas"),
-                count(s.rows_replaced.unwrap_or(0), "substituída", "substituídas"),
-                count(
-                    s.rows_already_sent.unwrap_or(0),
-                    "já enviada",
-                    "já enviadas"
-                ),
-                count(s.rows_invalid, "inválida", "inválidas"),
-                count(s.rows_rejected.unwrap_or(0), "recusada", "recusadas"),
-                count(s.rows_pending.unwrap_or(0), "pendente", "pendentes"),
-                if s.rows_skipped > 0 {
-                    format!(
-                        " · {}{}",
-                        count(s.rows_skipped, "ignorada", "ignoradas"),
-                        skipped_note(s)
-                    )
-                } else {
-                    String::new()
-                },
-            );
-            print_file_issues(s);
-            println!("  enviados: {}", f.paths.sent_csv.display());
-            if s.rows_invalid + s.rows_rejected.unwrap_or(0) > 0 {
-                println!("  corrija: {}", f.paths.errors_xlsx.display());
-            }
-        }
-        println!("  resumo: {}", f.paths.summary.display());
-        if let Some(message) = &f.config_error {
-            eprintln!("✗ erro de configuração informado pela RNDS: {message}");
-            eprintln!("  rode `rnds-drop doctor` e corrija a configuração; as linhas não enviadas ficaram pendentes");
-        }
         config_error |= f.config_error.is_some();
         pending |= !f.pending.is_empty();
         unreadable |= f.unreadable;

@@ -38,6 +38,60 @@ fn names_a_secret(key: &str) -> bool {
     .any(|word| key.contains(word))
 }
 
+/// A key serde does not know: a password gets its own safe advice.
+fn unknown_field_message(within: &str, rest: &str) -> String {
+    let (field, accepted) = split_expected(rest);
+    if is_secret_key(&field) {
+        return format!(
+            "{within}{field}: a senha do certificado não pode ficar no arquivo de \
+                 configuração. Apague esta linha e informe a senha numa variável de ambiente \
+                 (certificate_password_env = \"RNDS_PFX_SENHA\") ou num arquivo legível só \
+                 pela conta do serviço (certificate_password_file = \"/etc/rnds-drop/pfx.senha\")"
+        );
+    }
+    format!(
+        "{within}a chave `{field}` não existe{}. Confira a grafia ou apague a linha \
+             (examples/rnds-drop.toml tem todas as chaves comentadas)",
+        if accepted.is_empty() {
+            String::new()
+        } else {
+            format!(" (chaves aceitas aqui: {})", accepted.join(", "))
+        }
+    )
+}
+
+/// A value of the wrong type, with how to write it right (never echoing a
+/// secret's value).
+fn invalid_type_message(within: &str, key: Option<&str>, key_shown: &str, rest: &str) -> String {
+    let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+    let secret = key.is_some_and(names_a_secret);
+    let value = if secret {
+        None
+    } else {
+        found
+            .split_once(' ')
+            .map(|(_, v)| v.trim_matches(['`', '"']).to_string())
+    };
+    let fix = match (expected.trim(), value) {
+        (e, Some(v)) if e.contains("string") || e.contains("path") => {
+            format!("escreva o valor entre aspas: {key_shown} = \"{v}\"")
+        }
+        (e, _) if e.contains("string") || e.contains("path") => {
+            "escreva o valor entre aspas".to_string()
+        }
+        (e, _) if e.starts_with('u') || e.starts_with('i') || e.contains("integer") => {
+            format!("use um número inteiro, sem aspas (ex.: {key_shown} = 30)")
+        }
+        (e, _) if e.contains("bool") => "use true ou false, sem aspas".to_string(),
+        (e, _) if e.contains("sequence") => "use uma lista entre colchetes".to_string(),
+        (e, _) if e.contains("map") || e.contains("struct") => {
+            format!("{key_shown} é uma seção: escreva [{key_shown}] numa linha e as chaves abaixo")
+        }
+        _ => "confira o valor em examples/rnds-drop.toml".to_string(),
+    };
+    format!("{within}{key_shown}: valor do tipo errado; {fix}")
+}
+
 pub(super) fn render(text: &str, error: &toml::de::Error) -> Rendered {
     let message = error.message();
     let at = error.span().map(|s| s.start.min(text.len()));
@@ -56,30 +110,8 @@ pub(super) fn render(text: &str, error: &toml::de::Error) -> Rendered {
     };
 
     if let Some(rest) = message.strip_prefix("unknown field ") {
-        let (field, accepted) = split_expected(rest);
-        if is_secret_key(&field) {
-            return Rendered {
-                line,
-                message: format!(
-                    "{within}{field}: a senha do certificado não pode ficar no arquivo de \
-                     configuração. Apague esta linha e informe a senha numa variável de ambiente \
-                     (certificate_password_env = \"RNDS_PFX_SENHA\") ou num arquivo legível só \
-                     pela conta do serviço (certificate_password_file = \"/etc/rnds-drop/pfx.senha\")"
-                ),
-            };
-        }
-        return Rendered {
-            line,
-            message: format!(
-                "{within}a chave `{field}` não existe{}. Confira a grafia ou apague a linha \
-                 (examples/rnds-drop.toml tem todas as chaves comentadas)",
-                if accepted.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (chaves aceitas aqui: {})", accepted.join(", "))
-                }
-            ),
-        };
+        let message = unknown_field_message(&within, rest);
+        return Rendered { line, message };
     }
     if let Some(rest) = message.strip_prefix("missing field ") {
         let (field, _) = split_expected(rest);
@@ -113,36 +145,8 @@ pub(super) fn render(text: &str, error: &toml::de::Error) -> Rendered {
         return Rendered { line, message };
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
-        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
-        let secret = key.as_deref().is_some_and(names_a_secret);
-        let value = if secret {
-            None
-        } else {
-            found
-                .split_once(' ')
-                .map(|(_, v)| v.trim_matches(['`', '"']).to_string())
-        };
-        let fix = match (expected.trim(), value) {
-            (e, Some(v)) if e.contains("string") || e.contains("path") => {
-                format!("escreva o valor entre aspas: {key_shown} = \"{v}\"")
-            }
-            (e, _) if e.contains("string") || e.contains("path") => {
-                "escreva o valor entre aspas".to_string()
-            }
-            (e, _) if e.starts_with('u') || e.starts_with('i') || e.contains("integer") => {
-                format!("use um número inteiro, sem aspas (ex.: {key_shown} = 30)")
-            }
-            (e, _) if e.contains("bool") => "use true ou false, sem aspas".to_string(),
-            (e, _) if e.contains("sequence") => "use uma lista entre colchetes".to_string(),
-            (e, _) if e.contains("map") || e.contains("struct") => format!(
-                "{key_shown} é uma seção: escreva [{key_shown}] numa linha e as chaves abaixo"
-            ),
-            _ => "confira o valor em examples/rnds-drop.toml".to_string(),
-        };
-        return Rendered {
-            line,
-            message: format!("{within}{key_shown}: valor do tipo errado; {fix}"),
-        };
+        let message = invalid_type_message(&within, key.as_deref(), &key_shown, rest);
+        return Rendered { line, message };
     }
     if message.starts_with("invalid value") || message.starts_with("invalid length") {
         return Rendered {

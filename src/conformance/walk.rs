@@ -261,6 +261,42 @@ fn check_coding(
     }
 }
 
+/// What is wrong with an Observation's `value[x]`: only a coded result or a
+/// quantity with unit and interpretation is accepted.
+fn result_problems(parent: &Map<String, Value>, value: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some(key) = parent
+        .keys()
+        .find(|k| k.starts_with("value") && k.len() > 5)
+    else {
+        return problems;
+    };
+    match key.as_str() {
+        "valueCodeableConcept" => {}
+        "valueQuantity" => {
+            let q = value.as_object();
+            let has_value = q.and_then(|q| q.get("value")).is_some_and(Value::is_number);
+            let has_unit = q
+                .and_then(|q| q.get("unit"))
+                .and_then(Value::as_str)
+                .is_some_and(|u| !u.is_empty());
+            if !has_value {
+                problems.push("valueQuantity sem value numérico".into());
+            }
+            if !has_unit {
+                problems.push("valueQuantity sem unit: informe a unidade do resultado".into());
+            }
+            if !parent.contains_key("interpretation") {
+                problems.push("um resultado numérico (valueQuantity) exige interpretation de BRResultadoQualitativoExame".into());
+            }
+        }
+        other => problems.push(format!(
+            "{other} não é aceito: use valueCodeableConcept (BRResultadoQualitativoExame) ou valueQuantity com interpretation"
+        )),
+    }
+    problems
+}
+
 fn run_check(
     check: Check,
     parent: &Map<String, Value>,
@@ -324,34 +360,8 @@ fn run_check(
             }
         }
         Check::Result => {
-            let Some(key) = parent
-                .keys()
-                .find(|k| k.starts_with("value") && k.len() > 5)
-            else {
-                return;
-            };
-            match key.as_str() {
-                "valueCodeableConcept" => {}
-                "valueQuantity" => {
-                    let q = value.as_object();
-                    let has_value = q.and_then(|q| q.get("value")).is_some_and(Value::is_number);
-                    let has_unit = q
-                        .and_then(|q| q.get("unit"))
-                        .and_then(Value::as_str)
-                        .is_some_and(|u| !u.is_empty());
-                    if !has_value {
-                        fail("valueQuantity sem value numérico".into());
-                    }
-                    if !has_unit {
-                        fail("valueQuantity sem unit: informe a unidade do resultado".into());
-                    }
-                    if !parent.contains_key("interpretation") {
-                        fail("um resultado numérico (valueQuantity) exige interpretation de BRResultadoQualitativoExame".into());
-                    }
-                }
-                other => fail(format!(
-                    "{other} não é aceito: use valueCodeableConcept (BRResultadoQualitativoExame) ou valueQuantity com interpretation"
-                )),
+            for message in result_problems(parent, value) {
+                fail(message);
             }
         }
         Check::Reference(target) => {

@@ -155,109 +155,9 @@ pub(crate) fn build<'a>(
     replaces: Option<&'a str>,
 ) -> Result<Bundle<'a>, FhirError> {
     let ids = EntryIds::for_lab_id(&result.lab_id);
-    let issued = FhirInstant(result.issued);
-
-    let (value_quantity, value_codeable_concept, interpretation) = match &result.value {
-        ResultValue::Qualitative(q) => (
-            None,
-            Some(CodeableConcept::one(schemas::QUALITATIVE, q.code())),
-            None,
-        ),
-        ResultValue::Quantity {
-            value,
-            unit,
-            interpretation,
-        } => (
-            Some(Quantity {
-                value: decimal(value)?,
-                unit: unit.trim(),
-            }),
-            None,
-            Some([CodeableConcept::one(
-                schemas::QUALITATIVE,
-                interpretation.code(),
-            )]),
-        ),
-    };
-
-    let composition = Composition {
-        resource_type: "Composition",
-        meta: Meta {
-            profile: [profiles::composition(settings.profile)],
-        },
-        status: "final",
-        kind: CodeableConcept::one(schemas::DOCUMENT_TYPE, "REL"),
-        subject: patient(&result.patient_cns),
-        date: issued,
-        author: [party(&result.author)],
-        title: profiles::TITLE,
-        relates_to: replaces.map(|rnds_id| {
-            [RelatesTo {
-                code: "replaces",
-                target_reference: Reference {
-                    reference: Joined("Composition/", rnds_id),
-                },
-            }]
-        }),
-        section: [Section {
-            entry: [Reference {
-                reference: UrnUuid(ids.observation),
-            }],
-        }],
-    };
-
-    let observation = Observation {
-        resource_type: "Observation",
-        meta: Meta {
-            profile: [profiles::observation(settings.profile)],
-        },
-        status: "final",
-        category: [CodeableConcept::one(
-            schemas::SUBGROUP_SUS,
-            &result.category,
-        )],
-        code: CodeableConcept::one(
-            match result.exam.system {
-                ExamSystem::Loinc => schemas::LOINC,
-                ExamSystem::Gal => schemas::GAL_EXAM,
-            },
-            &result.exam.code,
-        ),
-        subject: patient(&result.patient_cns),
-        effective_date_time: match settings.profile {
-            ProfileSet::V2 => Some(FhirWhen(result.collected)),
-            ProfileSet::V1 => None,
-        },
-        issued,
-        performer: [party(&result.performer)],
-        value_quantity,
-        value_codeable_concept,
-        interpretation,
-        note: Notes(&result.notes),
-        method: Text {
-            text: &result.method,
-        },
-        specimen: Reference {
-            reference: UrnUuid(ids.specimen),
-        },
-        reference_range: [Text {
-            text: &result.reference_range,
-        }],
-    };
-
-    let specimen = Specimen {
-        resource_type: "Specimen",
-        meta: Meta {
-            profile: [profiles::SPECIMEN],
-        },
-        kind: CodeableConcept::one(
-            match result.specimen.system {
-                SpecimenSystem::Gal => schemas::SPECIMEN_GAL,
-                SpecimenSystem::Hl7V2_0487 => schemas::SPECIMEN_HL7,
-            },
-            &result.specimen.code,
-        ),
-    };
+    let composition = composition(result, settings, ids, replaces);
+    let observation = observation(result, settings, ids)?;
+    let specimen = specimen(result);
 
     Ok(Bundle {
         resource_type: "Bundle",
@@ -285,6 +185,127 @@ pub(crate) fn build<'a>(
             },
         ),
     })
+}
+
+/// The Composition: the document that lists the Observation, and which
+/// earlier one it replaces.
+fn composition<'a>(
+    result: &'a LabResult,
+    settings: &'a BundleSettings,
+    ids: EntryIds,
+    replaces: Option<&'a str>,
+) -> Composition<'a> {
+    Composition {
+        resource_type: "Composition",
+        meta: Meta {
+            profile: [profiles::composition(settings.profile)],
+        },
+        status: "final",
+        kind: CodeableConcept::one(schemas::DOCUMENT_TYPE, "REL"),
+        subject: patient(&result.patient_cns),
+        date: FhirInstant(result.issued),
+        author: [party(&result.author)],
+        title: profiles::TITLE,
+        relates_to: replaces.map(|rnds_id| {
+            [RelatesTo {
+                code: "replaces",
+                target_reference: Reference {
+                    reference: Joined("Composition/", rnds_id),
+                },
+            }]
+        }),
+        section: [Section {
+            entry: [Reference {
+                reference: UrnUuid(ids.observation),
+            }],
+        }],
+    }
+}
+
+/// The Observation: the exam, its result and how it was obtained.
+fn observation<'a>(
+    result: &'a LabResult,
+    settings: &'a BundleSettings,
+    ids: EntryIds,
+) -> Result<Observation<'a>, FhirError> {
+    let (value_quantity, value_codeable_concept, interpretation) = match &result.value {
+        ResultValue::Qualitative(q) => (
+            None,
+            Some(CodeableConcept::one(schemas::QUALITATIVE, q.code())),
+            None,
+        ),
+        ResultValue::Quantity {
+            value,
+            unit,
+            interpretation,
+        } => (
+            Some(Quantity {
+                value: decimal(value)?,
+                unit: unit.trim(),
+            }),
+            None,
+            Some([CodeableConcept::one(
+                schemas::QUALITATIVE,
+                interpretation.code(),
+            )]),
+        ),
+    };
+
+    Ok(Observation {
+        resource_type: "Observation",
+        meta: Meta {
+            profile: [profiles::observation(settings.profile)],
+        },
+        status: "final",
+        category: [CodeableConcept::one(
+            schemas::SUBGROUP_SUS,
+            &result.category,
+        )],
+        code: CodeableConcept::one(
+            match result.exam.system {
+                ExamSystem::Loinc => schemas::LOINC,
+                ExamSystem::Gal => schemas::GAL_EXAM,
+            },
+            &result.exam.code,
+        ),
+        subject: patient(&result.patient_cns),
+        effective_date_time: match settings.profile {
+            ProfileSet::V2 => Some(FhirWhen(result.collected)),
+            ProfileSet::V1 => None,
+        },
+        issued: FhirInstant(result.issued),
+        performer: [party(&result.performer)],
+        value_quantity,
+        value_codeable_concept,
+        interpretation,
+        note: Notes(&result.notes),
+        method: Text {
+            text: &result.method,
+        },
+        specimen: Reference {
+            reference: UrnUuid(ids.specimen),
+        },
+        reference_range: [Text {
+            text: &result.reference_range,
+        }],
+    })
+}
+
+/// The Specimen: the kind of sample.
+fn specimen(result: &LabResult) -> Specimen<'_> {
+    Specimen {
+        resource_type: "Specimen",
+        meta: Meta {
+            profile: [profiles::SPECIMEN],
+        },
+        kind: CodeableConcept::one(
+            match result.specimen.system {
+                SpecimenSystem::Gal => schemas::SPECIMEN_GAL,
+                SpecimenSystem::Hl7V2_0487 => schemas::SPECIMEN_HL7,
+            },
+            &result.specimen.code,
+        ),
+    }
 }
 
 /// FHIR `instant` text (`2021-06-08T14:00:00-03:00`) for the `timestamp`

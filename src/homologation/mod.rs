@@ -326,14 +326,9 @@ fn scenario_job(config: &Config, now: DateTime<Utc>) -> FileJob {
     job
 }
 
-/// The test rows, built into bundles by the real core.
-fn plan(
-    config: &Config,
-    job: &FileJob,
-    folder: &Path,
-    stamp: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<Planned>, HomologationError> {
+/// The test rows as a lab export: PCR, antigen, quantitative IgG and the
+/// PCR's correction, collected and released yesterday.
+fn test_rows_csv(config: &Config, stamp: &str, now: DateTime<Utc>) -> String {
     let day = (now - Duration::days(1))
         .with_timezone(&config.timezone())
         .format("%d/%m/%Y")
@@ -385,6 +380,19 @@ fn plan(
             "{lab_id};{TEST_PATIENT_NAME};{TEST_PATIENT_CNS};{day} 08:00;{day} 16:00;{exam};{result};{unit};{interpretation};{specimen};{method}\n"
         ));
     }
+    csv
+}
+
+/// The test rows, built into bundles by the real core.
+fn plan(
+    config: &Config,
+    job: &FileJob,
+    folder: &Path,
+    stamp: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Planned>, HomologationError> {
+    let id = |kind: &str| format!("HMG-{stamp}-{kind}");
+    let csv = test_rows_csv(config, stamp, now);
     let source = folder.join("linhas-de-teste.csv");
     write_json_file(&source, csv.as_bytes())?;
 

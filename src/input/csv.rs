@@ -87,15 +87,7 @@ pub(crate) fn read_csv(source: CsvSource) -> Result<Table, InputError> {
     let cells: Vec<Vec<String>> = first_rows.iter().map(|row| row.cells.clone()).collect();
     let header_index = sniff::find_header(&cells).ok_or(InputError::NoHeader)?;
     if first_rows[header_index].is_cut() {
-        return Err(InputError::Csv {
-            line: first_rows[header_index].line,
-            message: format!(
-                "a linha do cabeçalho passa do limite de {} MB por linha ou de {} caracteres \
-                 por coluna; confira se o arquivo é mesmo uma exportação de exames em CSV",
-                MAX_LINE_BYTES >> 20,
-                super::MAX_CELL_CHARS
-            ),
-        });
+        return Err(header_too_long(first_rows[header_index].line));
     }
     let mut headers = header_texts(&first_rows[header_index].cells);
     if headers.is_empty() {
@@ -143,6 +135,19 @@ pub(crate) fn read_csv(source: CsvSource) -> Result<Table, InputError> {
         info,
         rows: Box::new(rows),
     })
+}
+
+/// The header row was cut by the line or cell cap: not a results export.
+fn header_too_long(line: u64) -> InputError {
+    InputError::Csv {
+        line,
+        message: format!(
+            "a linha do cabeçalho passa do limite de {} MB por linha ou de {} caracteres \
+             por coluna; confira se o arquivo é mesmo uma exportação de exames em CSV",
+            MAX_LINE_BYTES >> 20,
+            super::MAX_CELL_CHARS
+        ),
+    }
 }
 
 /// The sample cut after its last line break, unless it is the whole file, so

@@ -6,8 +6,8 @@
 use std::fmt::Write;
 
 use super::{layout_headers, Inspection, Layout, MidnightColumn};
-use crate::input::Format;
-use crate::layout::preset;
+use crate::input::{Format, SourceInfo};
+use crate::layout::{preset, LayoutSpec};
 use crate::model::Field;
 use crate::pipeline::FileJob;
 use crate::report::SkippedRows;
@@ -84,6 +84,70 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
         );
         return out;
     };
+    write_reading(&mut out, src);
+    if let Some(layout) = &i.layout {
+        let _ = writeln!(out, "Leiaute: {}", layout.describe());
+    }
+    write_fields(&mut out, i, job, assumed);
+    write_unused_columns(&mut out, i, job, src);
+    if !i.file_issues.is_empty() {
+        let _ = writeln!(
+            out,
+            "O que falta para a RNDS (nenhuma linha pode ser enviada):"
+        );
+        for issue in &i.file_issues {
+            let _ = writeln!(out, "  ✗ {}", issue.message);
+        }
+    }
+    let not_results = matches!(i.layout, Some(Layout::Instrument | Layout::NotResults));
+    if not_results {
+        let _ = writeln!(
+            out,
+            "Linhas: {} · nenhuma é um resultado de exame de paciente",
+            i.rows_total
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Linhas: {} · {} seriam enviadas · {} ignoradas (não são resultados a enviar) · {} com problema",
+            i.rows_total, i.rows_valid, i.rows_skipped, i.rows_invalid
+        );
+    }
+    write_skipped_and_problems(&mut out, i);
+    for m in &i.midnight {
+        let _ = writeln!(out, "! {}", midnight_warning(m));
+    }
+    if let Some(name) = &i.preset {
+        let how = if i.preset_applied {
+            "as contagens acima já usam esse leiaute"
+        } else {
+            "as contagens acima usam a configuração dada"
+        };
+        let _ = writeln!(
+            out,
+            "(o cabeçalho tem todas as colunas do leiaute pronto \"{name}\": {how})"
+        );
+    }
+    if assumed {
+        let _ = writeln!(
+            out,
+            "(sem --config: contei as linhas supondo que a configuração vai definir category, \
+             method e reference_range em [defaults]; fuso America/Sao_Paulo)"
+        );
+    }
+    if !not_results {
+        let _ = writeln!(out, "Trecho para a configuração (cole no rnds-drop.toml):");
+        for line in snippet(i, job, assumed).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    let verdict = verdict(i);
+    let _ = writeln!(out, "{verdict}");
+    out
+}
+
+/// How the file was read: format, encoding, separator or sheet, header line.
+fn write_reading(out: &mut String, src: &SourceInfo) {
     match src.format {
         Format::Csv => {
             let delimiter = match src.delimiter {
@@ -107,9 +171,10 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
             );
         }
     }
-    if let Some(layout) = &i.layout {
-        let _ = writeln!(out, "Leiaute: {}", layout.describe());
-    }
+}
+
+/// Where each field comes from: a column, a default or nowhere.
+fn write_fields(out: &mut String, i: &Inspection, job: &FileJob, assumed: bool) {
     let _ = writeln!(out, "Campos (campo ← coluna do arquivo ou valor padrão):");
     for (field, required) in FIELDS {
         let text = match source(i, job, field, assumed) {
@@ -130,6 +195,10 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
             );
         }
     }
+}
+
+/// The file's columns that no field and no layout uses.
+fn write_unused_columns(out: &mut String, i: &Inspection, job: &FileJob, src: &SourceInfo) {
     let used: Vec<usize> = i.columns.by_field.values().copied().collect();
     let preset_spec = i.preset.as_deref().and_then(preset);
     let by_layout: Vec<String> = layout_headers(&job.layout)
@@ -165,29 +234,10 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
             shown.join(", ")
         );
     }
-    if !i.file_issues.is_empty() {
-        let _ = writeln!(
-            out,
-            "O que falta para a RNDS (nenhuma linha pode ser enviada):"
-        );
-        for issue in &i.file_issues {
-            let _ = writeln!(out, "  ✗ {}", issue.message);
-        }
-    }
-    let not_results = matches!(i.layout, Some(Layout::Instrument | Layout::NotResults));
-    if not_results {
-        let _ = writeln!(
-            out,
-            "Linhas: {} · nenhuma é um resultado de exame de paciente",
-            i.rows_total
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "Linhas: {} · {} seriam enviadas · {} ignoradas (não são resultados a enviar) · {} com problema",
-            i.rows_total, i.rows_valid, i.rows_skipped, i.rows_invalid
-        );
-    }
+}
+
+/// Why rows are skipped and what is wrong with the rest, most rows first.
+fn write_skipped_and_problems(out: &mut String, i: &Inspection) {
     let mut skipped: Vec<&SkippedRows> = i.skipped.iter().collect();
     skipped.sort_by_key(|s| std::cmp::Reverse(s.rows));
     for s in skipped.iter().take(PROBLEMS_SHOWN) {
@@ -217,34 +267,11 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
             i.problems.len() - PROBLEMS_SHOWN
         );
     }
-    for m in &i.midnight {
-        let _ = writeln!(out, "! {}", midnight_warning(m));
-    }
-    if let Some(name) = &i.preset {
-        let how = if i.preset_applied {
-            "as contagens acima já usam esse leiaute"
-        } else {
-            "as contagens acima usam a configuração dada"
-        };
-        let _ = writeln!(
-            out,
-            "(o cabeçalho tem todas as colunas do leiaute pronto \"{name}\": {how})"
-        );
-    }
-    if assumed {
-        let _ = writeln!(
-            out,
-            "(sem --config: contei as linhas supondo que a configuração vai definir category, \
-             method e reference_range em [defaults]; fuso America/Sao_Paulo)"
-        );
-    }
-    if !not_results {
-        let _ = writeln!(out, "Trecho para a configuração (cole no rnds-drop.toml):");
-        for line in snippet(i, job, assumed).lines() {
-            let _ = writeln!(out, "  {line}");
-        }
-    }
-    let verdict = if i.sendable_as_is() {
+}
+
+/// The last line: can the file be sent as it is?
+fn verdict(i: &Inspection) -> String {
+    if i.sendable_as_is() {
         "✓ pode ser enviado como está".to_string()
     } else if !i.file_issues.is_empty() {
         "✗ não pode ser enviado: resolva o que falta acima".to_string()
@@ -255,9 +282,7 @@ pub fn render(i: &Inspection, job: &FileJob, assumed: bool) -> String {
             "✗ não pode ser enviado como está: {} de {} linhas seriam recusadas",
             i.rows_invalid, i.rows_total
         )
-    };
-    let _ = writeln!(out, "{verdict}");
-    out
+    }
 }
 
 fn midnight_warning(m: &MidnightColumn) -> String {
@@ -296,9 +321,24 @@ pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
     if let Some((name, _)) = &preset_spec {
         let _ = writeln!(out, "layout = {}", quoted(name));
     }
-    // Date fields whose values are dates stored as midnight.
-    let dates: Vec<String> = i
-        .midnight
+    let dates = date_only_fields(i);
+    if !dates.is_empty() {
+        let _ = writeln!(out, "date_only = [{}]", dates.join(", "));
+    }
+    out.push_str("\n[inbox.columns]\n");
+    write_columns(&mut out, i, job, assumed, preset_spec.as_ref());
+    write_exam_codes(&mut out, i, job);
+    let defaults = defaults_lines(i, job, assumed);
+    if !defaults.is_empty() {
+        out.push_str("\n[inbox.defaults]\n");
+        out.push_str(&defaults);
+    }
+    out
+}
+
+/// Date fields whose values are dates stored as midnight, as TOML strings.
+fn date_only_fields(i: &Inspection) -> Vec<String> {
+    i.midnight
         .iter()
         .filter_map(|m| {
             i.columns
@@ -309,11 +349,17 @@ pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
         })
         .filter(|f| matches!(f, Field::CollectionDate | Field::IssuedDate))
         .map(|f| quoted(f.name()))
-        .collect();
-    if !dates.is_empty() {
-        let _ = writeln!(out, "date_only = [{}]", dates.join(", "));
-    }
-    out.push_str("\n[inbox.columns]\n");
+        .collect()
+}
+
+/// `[inbox.columns]`: each column found, each missing required one commented.
+fn write_columns(
+    out: &mut String,
+    i: &Inspection,
+    job: &FileJob,
+    assumed: bool,
+    preset_spec: Option<&(&str, LayoutSpec)>,
+) {
     let width = i.source.as_ref().map_or(0, |s| s.headers.len());
     for (field, required) in FIELDS
         .iter()
@@ -324,7 +370,6 @@ pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
             || i.columns.has(field)
             || (field == Field::ExamCode && i.columns.has(Field::ExamName));
         let from_preset = preset_spec
-            .as_ref()
             .and_then(|(_, spec)| spec.columns.get(&field))
             .is_some_and(|h| Some(h.as_str()) == i.columns.header(field));
         // Fields the layout fills (a target, an analyte) point past the
@@ -345,6 +390,10 @@ pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
             _ => {}
         }
     }
+}
+
+/// The exam code table, or a commented hint of how to write one.
+fn write_exam_codes(out: &mut String, i: &Inspection, job: &FileJob) {
     if !job.validate.exam_codes.is_empty() {
         out.push_str("\n[inbox.exam_codes]\n");
         for (local, code) in &job.validate.exam_codes {
@@ -361,6 +410,10 @@ pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
              # \"<código do laboratório>\" = \"<código LOINC>\"\n",
         );
     }
+}
+
+/// The `[inbox.defaults]` lines for fields that have no column.
+fn defaults_lines(i: &Inspection, job: &FileJob, assumed: bool) -> String {
     let mut defaults = String::new();
     for (field, key, placeholder) in [
         (Field::ExamCode, "exam_code", "<código LOINC>"),
@@ -396,11 +449,7 @@ pub fn snippet(i: &Inspection, job: &FileJob, assumed: bool) -> String {
         defaults
             .push_str("# category = \"0202\"   # 0202 laboratório clínico, 0214 teste rápido\n");
     }
-    if !defaults.is_empty() {
-        out.push_str("\n[inbox.defaults]\n");
-        out.push_str(&defaults);
-    }
-    out
+    defaults
 }
 
 fn has_default(i: &Inspection, job: &FileJob, field: Field, assumed: bool) -> bool {

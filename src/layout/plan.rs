@@ -161,6 +161,238 @@ fn find(headers: &[String], wanted: &str) -> Option<usize> {
         .or_else(|| headers.iter().position(|h| mapping::key(h) == key))
 }
 
+/// Slots: who fills each field the layout touches (targets, analytes,
+/// composed fields, then mapped or date-only fields from their own column).
+fn slots(
+    spec: &LayoutSpec,
+    base: &ColumnMap,
+    targets: &[CompiledTarget],
+    analytes: Option<&CompiledAnalytes>,
+    compose: Vec<(Field, Vec<usize>, String, String)>,
+) -> Vec<Slot> {
+    let headers = &base.headers;
+    let mut slots: Vec<Slot> = Vec::new();
+    let own_header = |f: Field| base.header(f).unwrap_or(f.name()).to_string();
+    if !targets.is_empty() {
+        slots.push(Slot {
+            field: Field::Result,
+            source: Source::Target,
+            header: String::new(),
+        });
+        slots.push(Slot {
+            field: Field::ExamCode,
+            source: Source::TargetExam,
+            header: String::new(),
+        });
+        if let Some(&id) = base.by_field.get(&Field::LabId) {
+            slots.push(Slot {
+                field: Field::LabId,
+                source: Source::SuffixedId(id),
+                header: own_header(Field::LabId),
+            });
+        }
+    }
+    if let (Some(a), Some(spec_a)) = (&analytes, &spec.analytes) {
+        let value_header = headers.get(a.value).cloned().unwrap_or_default();
+        for (name, field) in &spec_a.fields {
+            slots.retain(|s| s.field != *field);
+            slots.push(Slot {
+                field: *field,
+                source: Source::Analyte(value_key(name), name.clone()),
+                header: format!("{value_header} ({name})"),
+            });
+        }
+    }
+    for (field, columns, separator, header) in compose {
+        slots.retain(|s| s.field != field);
+        slots.push(Slot {
+            field,
+            source: Source::Compose(columns, separator),
+            header,
+        });
+    }
+    // Mapped or date-only fields read from their own column.
+    for field in spec.values.keys().chain(&spec.date_only) {
+        if slots.iter().any(|s| s.field == *field) {
+            continue;
+        }
+        if let Some(&i) = base.by_field.get(field) {
+            slots.push(Slot {
+                field: *field,
+                source: Source::Column(i),
+                header: own_header(*field),
+            });
+        }
+    }
+
+    slots
+}
+
+/// One column view per target (its headers named after the target column),
+/// or the single view when the layout has no targets.
+fn views(
+    view: &ColumnMap,
+    targets: &[CompiledTarget],
+    slots: &[Slot],
+    width: usize,
+) -> Vec<ColumnMap> {
+    let headers = &view.headers;
+    let mut views = Vec::new();
+    for target in targets.iter().map(Some).chain(std::iter::once(None)) {
+        if target.is_none() && !views.is_empty() {
+            break;
+        }
+        let mut v = view.clone();
+        if let Some(t) = target {
+            let column = headers.get(t.column).cloned().unwrap_or_default();
+            for (k, slot) in slots.iter().enumerate() {
+                match slot.source {
+                    Source::Target => v.headers[width + k] = column.clone(),
+                    Source::TargetExam => {
+                        v.headers[width + k] = format!("{column} (exam_code)");
+                    }
+                    _ => {}
+                }
+            }
+        }
+        views.push(v);
+    }
+    views
+}
+
+/// Why a group of analyte rows cannot be joined into one result, if it cannot.
+fn group_problem(group: &Group, results: usize) -> Option<(&'static str, &'static str)> {
+    if group.no_key {
+        Some((
+            "grupo_sem_chave",
+            "as colunas de agrupamento ([inbox.analytes] key) estão vazias: não se sabe a \
+             que resultado esta linha pertence. Preencha a chave e exporte de novo.",
+        ))
+    } else if group.reopened {
+        Some((
+            "grupo_disperso",
+            "outras linhas com a mesma chave ([inbox.analytes] key) aparecem antes, \
+             separadas desta por linhas de outra chave; as linhas de um grupo devem vir \
+             juntas. Nada deste grupo foi juntado nem enviado: exporte o arquivo ordenado \
+             pela chave.",
+        ))
+    } else if group.truncated {
+        Some((
+            "grupo_grande_demais",
+            "o grupo passa de [inbox.analytes] max_group_rows linhas; nada deste grupo foi \
+             enviado. Confira a chave de agrupamento ou aumente o limite.",
+        ))
+    } else if results > 1 {
+        Some((
+            "resultado_repetido_no_grupo",
+            "o grupo tem mais de uma linha com o analito do resultado; não se sabe qual \
+             enviar. Deixe uma só linha de resultado por grupo.",
+        ))
+    } else {
+        None
+    }
+}
+
+/// A field composed of several columns, all filled or none (an issue when
+/// only some are).
+fn composed(
+    row: &Row,
+    slot: &Slot,
+    columns: &[usize],
+    separator: &str,
+    issues: &mut Vec<RowIssue>,
+) -> String {
+    let cell = |row: &Row, i: usize| row.cells.get(i).map_or("", |c| c.trim()).to_string();
+    let parts: Vec<String> = columns.iter().map(|&i| cell(row, i)).collect();
+    if parts.iter().any(|p| mapping::is_blank_optional(p)) {
+        if parts.iter().any(|p| !mapping::is_blank_optional(p)) {
+            issues.push(RowIssue {
+                line: row.line,
+                column: slot.header.clone(),
+                value: parts.join(separator),
+                code: "campo_composto_incompleto".into(),
+                message: format!(
+                    "Linha {}: {} é formado pelas colunas {} e alguma delas está \
+                     vazia. Preencha todas e exporte de novo.",
+                    row.line,
+                    slot.field.label(),
+                    slot.header
+                ),
+            });
+        }
+        String::new()
+    } else {
+        parts.join(separator)
+    }
+}
+
+/// Each analyte value of a group by key; a field fed twice with different
+/// values is an issue, not a choice.
+fn analyte_values(
+    a: &CompiledAnalytes,
+    mapped: &[(Field, Row)],
+    name_header: &str,
+    issues: &mut Vec<RowIssue>,
+) -> HashMap<String, String> {
+    let analyte = |row: &Row| row.cells.get(a.name).map_or("", |c| c.trim()).to_string();
+    let mut values: HashMap<String, String> = HashMap::new();
+    for (field, row) in mapped {
+        let name = analyte(row);
+        let value = row.cells.get(a.value).map_or("", |c| c.trim()).to_string();
+        let key = value_key(&name);
+        match values.get(&key) {
+            Some(previous) if *previous != value => issues.push(RowIssue {
+                line: row.line,
+                column: name_header.to_owned(),
+                value: name.clone(),
+                code: "analito_repetido".into(),
+                message: format!(
+                    "Linha {}: o analito \"{name}\" ({}) aparece mais de uma vez no grupo \
+                     com valores diferentes (\"{previous}\" e \"{value}\"); não se sabe \
+                     qual vale. Deixe uma só linha desse analito.",
+                    row.line,
+                    crate::model::Field::name(*field)
+                ),
+            }),
+            _ => {
+                values.insert(key, value);
+            }
+        }
+    }
+    values
+}
+
+/// A field filled from the group's analyte rows.
+fn analyte_text(
+    row: &Row,
+    slot: &Slot,
+    key: &str,
+    name: &str,
+    analytes: Option<&HashMap<String, String>>,
+    issues: &mut Vec<RowIssue>,
+) -> String {
+    if let Some(value) = analytes.and_then(|v| v.get(key)) {
+        value.clone()
+    } else {
+        // An analyte field never falls back to a default:
+        // its row may sit elsewhere in the file.
+        issues.push(RowIssue {
+            line: row.line,
+            column: slot.header.clone(),
+            value: String::new(),
+            code: "analito_ausente".into(),
+            message: format!(
+                "Linha {}: o grupo desta linha não tem a linha do analito \
+             \"{name}\", que dá {}. A linha não foi enviada: exporte o \
+             grupo completo, com as linhas do mesmo grupo juntas.",
+                row.line,
+                slot.field.label(),
+            ),
+        });
+        String::new()
+    }
+}
+
 impl Plan {
     /// Compiles `spec` against a file whose columns were mapped into `base`.
     pub(crate) fn new(spec: &LayoutSpec, base: ColumnMap) -> Plan {
@@ -218,60 +450,7 @@ impl Plan {
             }
         }
 
-        // Slots: who fills each field the layout touches.
-        let mut slots: Vec<Slot> = Vec::new();
-        let own_header = |f: Field| base.header(f).unwrap_or(f.name()).to_string();
-        if !targets.is_empty() {
-            slots.push(Slot {
-                field: Field::Result,
-                source: Source::Target,
-                header: String::new(),
-            });
-            slots.push(Slot {
-                field: Field::ExamCode,
-                source: Source::TargetExam,
-                header: String::new(),
-            });
-            if let Some(&id) = base.by_field.get(&Field::LabId) {
-                slots.push(Slot {
-                    field: Field::LabId,
-                    source: Source::SuffixedId(id),
-                    header: own_header(Field::LabId),
-                });
-            }
-        }
-        if let (Some(a), Some(spec_a)) = (&analytes, &spec.analytes) {
-            let value_header = headers.get(a.value).cloned().unwrap_or_default();
-            for (name, field) in &spec_a.fields {
-                slots.retain(|s| s.field != *field);
-                slots.push(Slot {
-                    field: *field,
-                    source: Source::Analyte(value_key(name), name.clone()),
-                    header: format!("{value_header} ({name})"),
-                });
-            }
-        }
-        for (field, columns, separator, header) in compose {
-            slots.retain(|s| s.field != field);
-            slots.push(Slot {
-                field,
-                source: Source::Compose(columns, separator),
-                header,
-            });
-        }
-        // Mapped or date-only fields read from their own column.
-        for field in spec.values.keys().chain(&spec.date_only) {
-            if slots.iter().any(|s| s.field == *field) {
-                continue;
-            }
-            if let Some(&i) = base.by_field.get(field) {
-                slots.push(Slot {
-                    field: *field,
-                    source: Source::Column(i),
-                    header: own_header(*field),
-                });
-            }
-        }
+        let slots = slots(spec, &base, &targets, analytes.as_ref(), compose);
 
         let mut view = base;
         for (k, slot) in slots.iter().enumerate() {
@@ -286,26 +465,7 @@ impl Plan {
                 _ => None,
             };
         }
-        let mut views = Vec::new();
-        for target in targets.iter().map(Some).chain(std::iter::once(None)) {
-            if target.is_none() && !views.is_empty() {
-                break;
-            }
-            let mut v = view.clone();
-            if let Some(t) = target {
-                let column = headers.get(t.column).cloned().unwrap_or_default();
-                for (k, slot) in slots.iter().enumerate() {
-                    match slot.source {
-                        Source::Target => v.headers[width + k] = column.clone(),
-                        Source::TargetExam => {
-                            v.headers[width + k] = format!("{column} (exam_code)");
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            views.push(v);
-        }
+        let views = views(&view, &targets, &slots, width);
         let set = |v: &[String]| v.iter().map(|s| value_key(s)).collect::<HashSet<_>>();
         Plan {
             width,
@@ -497,7 +657,7 @@ impl Plan {
         }
     }
 
-    fn apply_group(&self, group: Group, out: &mut Vec<Mapped>) {
+    fn apply_group(&self, mut group: Group, out: &mut Vec<Mapped>) {
         let Some(a) = &self.analytes else {
             for row in group.rows {
                 self.apply_row(row, out);
@@ -508,7 +668,7 @@ impl Plan {
         let field_of = |row: &Row| a.fields.get(&value_key(&analyte(row))).copied();
         let name_header = self.header(a.name);
         let mut mapped = Vec::new();
-        for row in group.rows {
+        for row in std::mem::take(&mut group.rows) {
             match field_of(&row) {
                 Some(f) => mapped.push((f, row)),
                 None => out.push(Mapped::Skipped(Skip {
@@ -523,35 +683,7 @@ impl Plan {
             return;
         }
         let results = mapped.iter().filter(|(f, _)| *f == Field::Result).count();
-        let problem = if group.no_key {
-            Some((
-                "grupo_sem_chave",
-                "as colunas de agrupamento ([inbox.analytes] key) estão vazias: não se sabe a \
-                 que resultado esta linha pertence. Preencha a chave e exporte de novo.",
-            ))
-        } else if group.reopened {
-            Some((
-                "grupo_disperso",
-                "outras linhas com a mesma chave ([inbox.analytes] key) aparecem antes, \
-                 separadas desta por linhas de outra chave; as linhas de um grupo devem vir \
-                 juntas. Nada deste grupo foi juntado nem enviado: exporte o arquivo ordenado \
-                 pela chave.",
-            ))
-        } else if group.truncated {
-            Some((
-                "grupo_grande_demais",
-                "o grupo passa de [inbox.analytes] max_group_rows linhas; nada deste grupo foi \
-                 enviado. Confira a chave de agrupamento ou aumente o limite.",
-            ))
-        } else if results > 1 {
-            Some((
-                "resultado_repetido_no_grupo",
-                "o grupo tem mais de uma linha com o analito do resultado; não se sabe qual \
-                 enviar. Deixe uma só linha de resultado por grupo.",
-            ))
-        } else {
-            None
-        };
+        let problem = group_problem(&group, results);
         if results == 0 && problem.is_none() {
             for (_, row) in mapped {
                 out.push(Mapped::Skipped(Skip {
@@ -594,32 +726,7 @@ impl Plan {
             }
             return;
         }
-        // Each analyte value by key; a field fed twice with different
-        // values is an issue, not a choice.
-        let mut values: HashMap<String, String> = HashMap::new();
-        for (field, row) in &mapped {
-            let name = analyte(row);
-            let value = row.cells.get(a.value).map_or("", |c| c.trim()).to_string();
-            let key = value_key(&name);
-            match values.get(&key) {
-                Some(previous) if *previous != value => issues.push(RowIssue {
-                    line: row.line,
-                    column: name_header.clone(),
-                    value: name.clone(),
-                    code: "analito_repetido".into(),
-                    message: format!(
-                        "Linha {}: o analito \"{name}\" ({}) aparece mais de uma vez no grupo \
-                         com valores diferentes (\"{previous}\" e \"{value}\"); não se sabe \
-                         qual vale. Deixe uma só linha desse analito.",
-                        row.line,
-                        crate::model::Field::name(*field)
-                    ),
-                }),
-                _ => {
-                    values.insert(key, value);
-                }
-            }
-        }
+        let mut values = analyte_values(a, &mapped, &name_header, &mut issues);
         let base_value = base.cells.get(a.value).map_or("", |c| c.trim()).to_string();
         values.insert(value_key(&analyte(&base)), base_value);
         for (_, row) in &mapped {
@@ -677,49 +784,10 @@ impl Plan {
                     }
                 }
                 Source::Compose(columns, separator) => {
-                    let parts: Vec<String> = columns.iter().map(|&i| cell(&row, i)).collect();
-                    if parts.iter().any(|p| mapping::is_blank_optional(p)) {
-                        if parts.iter().any(|p| !mapping::is_blank_optional(p)) {
-                            issues.push(RowIssue {
-                                line: row.line,
-                                column: slot.header.clone(),
-                                value: parts.join(separator),
-                                code: "campo_composto_incompleto".into(),
-                                message: format!(
-                                    "Linha {}: {} é formado pelas colunas {} e alguma delas está \
-                                     vazia. Preencha todas e exporte de novo.",
-                                    row.line,
-                                    slot.field.label(),
-                                    slot.header
-                                ),
-                            });
-                        }
-                        String::new()
-                    } else {
-                        parts.join(separator)
-                    }
+                    composed(&row, slot, columns, separator, &mut issues)
                 }
                 Source::Analyte(key, name) => {
-                    if let Some(value) = analytes.and_then(|v| v.get(key)) {
-                        value.clone()
-                    } else {
-                        // An analyte field never falls back to a default:
-                        // its row may sit elsewhere in the file.
-                        issues.push(RowIssue {
-                            line: row.line,
-                            column: slot.header.clone(),
-                            value: String::new(),
-                            code: "analito_ausente".into(),
-                            message: format!(
-                                "Linha {}: o grupo desta linha não tem a linha do analito \
-                             \"{name}\", que dá {}. A linha não foi enviada: exporte o \
-                             grupo completo, com as linhas do mesmo grupo juntas.",
-                                row.line,
-                                slot.field.label(),
-                            ),
-                        });
-                        String::new()
-                    }
+                    analyte_text(&row, slot, key, name, analytes, &mut issues)
                 }
             };
             if self.date_only.contains(&slot.field) {

@@ -132,29 +132,7 @@ impl LedgerReader {
             )?,
             ..LedgerSnapshot::default()
         };
-        {
-            let mut stmt = tx.prepare("SELECT state, COUNT(*) FROM results GROUP BY state")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
-            for row in rows {
-                let (state, n) = row?;
-                match state.as_str() {
-                    "pending" => s.rows_pending += n,
-                    "sending" | "unknown" => s.rows_unresolved += n,
-                    "rejected" => s.rows_rejected += n,
-                    _ => s.rows_accepted += n,
-                }
-            }
-            let mut stmt = tx.prepare("SELECT state, COUNT(*) FROM files GROUP BY state")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
-            for row in rows {
-                let (state, n) = row?;
-                match state.as_str() {
-                    "processing" => s.files_processing = n,
-                    "processed" => s.files_processed = n,
-                    _ => s.files_failed += n,
-                }
-            }
-        }
+        count_states(&tx, &mut s)?;
         // A file still `processing` holds rows not final yet, some of which
         // may never have reached the ledger (RNDS down before their intent).
         s.oldest_pending_since = tx
@@ -174,33 +152,8 @@ impl LedgerReader {
             })
             .optional()?
             .flatten();
-        // Per file and state through `results_by_state_file` (schema 3):
-        // index seeks, not a walk over a large file's rows.
-        let per_state = |states: &str| {
-            format!(
-                "(SELECT COUNT(*) FROM results r WHERE r.state IN ({states}) AND r.file_id = f.id)"
-            )
-        };
-        let mut stmt = tx.prepare(&format!(
-            "SELECT f.name, f.state, f.claimed_at, f.finished_at, {}, {}, {}
-             FROM files f ORDER BY f.id DESC LIMIT ?1",
-            per_state("'accepted', 'accepted_id_unknown'"),
-            per_state("'rejected'"),
-            per_state("'pending', 'sending', 'unknown'"),
-        ))?;
         let limit = i64::try_from(recent_files).unwrap_or(i64::MAX);
-        let rows = stmt.query_map([limit], |r| {
-            Ok(RecentFile {
-                name: r.get(0)?,
-                state: r.get(1)?,
-                claimed_at: r.get(2)?,
-                finished_at: r.get(3)?,
-                accepted: r.get(4)?,
-                rejected: r.get(5)?,
-                pending: r.get(6)?,
-            })
-        })?;
-        s.recent_files = rows.collect::<rusqlite::Result<_>>()?;
+        s.recent_files = recent_files_of(&tx, limit)?;
         // Schema 4: a ledger a service of this version has not opened yet
         // lacks these tables; it has nothing to say about them.
         let has_table = |name: &str| -> rusqlite::Result<bool> {
@@ -243,6 +196,60 @@ impl LedgerReader {
         }
         Ok(s)
     }
+}
+
+/// Results and files counted by state.
+fn count_states(tx: &Connection, s: &mut LedgerSnapshot) -> Result<(), LedgerError> {
+    let mut stmt = tx.prepare("SELECT state, COUNT(*) FROM results GROUP BY state")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+    for row in rows {
+        let (state, n) = row?;
+        match state.as_str() {
+            "pending" => s.rows_pending += n,
+            "sending" | "unknown" => s.rows_unresolved += n,
+            "rejected" => s.rows_rejected += n,
+            _ => s.rows_accepted += n,
+        }
+    }
+    let mut stmt = tx.prepare("SELECT state, COUNT(*) FROM files GROUP BY state")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+    for row in rows {
+        let (state, n) = row?;
+        match state.as_str() {
+            "processing" => s.files_processing = n,
+            "processed" => s.files_processed = n,
+            _ => s.files_failed += n,
+        }
+    }
+    Ok(())
+}
+
+/// The last `limit` files, newest first, with their rows by outcome.
+fn recent_files_of(tx: &Connection, limit: i64) -> Result<Vec<RecentFile>, LedgerError> {
+    // Per file and state through `results_by_state_file` (schema 3):
+    // index seeks, not a walk over a large file's rows.
+    let per_state = |states: &str| {
+        format!("(SELECT COUNT(*) FROM results r WHERE r.state IN ({states}) AND r.file_id = f.id)")
+    };
+    let mut stmt = tx.prepare(&format!(
+        "SELECT f.name, f.state, f.claimed_at, f.finished_at, {}, {}, {}
+         FROM files f ORDER BY f.id DESC LIMIT ?1",
+        per_state("'accepted', 'accepted_id_unknown'"),
+        per_state("'rejected'"),
+        per_state("'pending', 'sending', 'unknown'"),
+    ))?;
+    let rows = stmt.query_map([limit], |r| {
+        Ok(RecentFile {
+            name: r.get(0)?,
+            state: r.get(1)?,
+            claimed_at: r.get(2)?,
+            finished_at: r.get(3)?,
+            accepted: r.get(4)?,
+            rejected: r.get(5)?,
+            pending: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The ledger's own timestamp format, so text comparison orders instants.

@@ -31,10 +31,20 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// The exposition text.
 pub(crate) fn render(i: &ScrapeInputs) -> String {
-    let t = &i.telemetry;
     let mut out = String::with_capacity(4096);
     let o = &mut out;
 
+    write_traffic(o, i);
+    write_health(o, i);
+    if let Ok(s) = &i.ledger {
+        write_ledger(o, s, i.now);
+    }
+    out
+}
+
+/// What this process did: files, rows, RNDS answers and latency, tokens.
+fn write_traffic(o: &mut String, i: &ScrapeInputs) {
+    let t = &i.telemetry;
     family(
         o,
         "rnds_drop_files_total",
@@ -89,7 +99,11 @@ pub(crate) fn render(i: &ScrapeInputs) -> String {
         "Access tokens fetched from RNDS.",
     );
     let _ = writeln!(o, "rnds_drop_token_fetches_total {}", i.tokens_fetched);
+}
 
+/// Certificate expiry, last RNDS success, whether RNDS and the ledger answer.
+fn write_health(o: &mut String, i: &ScrapeInputs) {
+    let t = &i.telemetry;
     // Prometheus wants base units: days left = (this - time()) / 86400.
     family(
         o,
@@ -134,76 +148,74 @@ pub(crate) fn render(i: &ScrapeInputs) -> String {
         "1 when the ledger could be read.",
     );
     let _ = writeln!(o, "rnds_drop_ledger_up {}", u8::from(i.ledger.is_ok()));
-    if let Ok(s) = &i.ledger {
-        family(
-            o,
-            "rnds_drop_ledger_rows",
-            "gauge",
-            "Rows in the ledger by state.",
-        );
-        for (state, n) in [
-            ("aceita", s.rows_accepted),
-            ("recusada", s.rows_rejected),
-            ("pendente", s.rows_pending),
-            ("sem_confirmacao", s.rows_unresolved),
-        ] {
-            let _ = writeln!(o, "rnds_drop_ledger_rows{{state=\"{state}\"}} {n}");
-        }
-        family(
-            o,
-            "rnds_drop_pending_rows",
-            "gauge",
-            "Rows waiting for RNDS.",
-        );
-        let _ = writeln!(
-            o,
-            "rnds_drop_pending_rows {}",
-            s.rows_pending + s.rows_unresolved
-        );
-        family(
-            o,
-            "rnds_drop_files_in_progress",
-            "gauge",
-            "Files claimed and not finished.",
-        );
-        let _ = writeln!(o, "rnds_drop_files_in_progress {}", s.files_processing);
-        family(
-            o,
-            "rnds_drop_oldest_pending_age_seconds",
-            "gauge",
-            "Age of the oldest file with rows still waiting (0: none).",
-        );
-        let age = s
-            .oldest_pending_since
-            .as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map_or(0, |since| {
-                (i.now - since.with_timezone(&Utc)).num_seconds().max(0)
-            });
-        let _ = writeln!(o, "rnds_drop_oldest_pending_age_seconds {age}");
-        family(
-            o,
-            "rnds_drop_uncorrected_rows",
-            "gauge",
-            "Invalid rows waiting in errors reports, not yet dropped again corrected.",
-        );
-        let _ = writeln!(o, "rnds_drop_uncorrected_rows {}", s.rows_uncorrected);
-        family(
-            o,
-            "rnds_drop_oldest_uncorrected_age_seconds",
-            "gauge",
-            "Age of the oldest invalid row not yet corrected (0: none).",
-        );
-        let age = s
-            .uncorrected_since
-            .as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map_or(0, |since| {
-                (i.now - since.with_timezone(&Utc)).num_seconds().max(0)
-            });
-        let _ = writeln!(o, "rnds_drop_oldest_uncorrected_age_seconds {age}");
+}
+
+/// The ledger's rows by state and the age of what is waiting.
+fn write_ledger(o: &mut String, s: &LedgerSnapshot, now: DateTime<Utc>) {
+    family(
+        o,
+        "rnds_drop_ledger_rows",
+        "gauge",
+        "Rows in the ledger by state.",
+    );
+    for (state, n) in [
+        ("aceita", s.rows_accepted),
+        ("recusada", s.rows_rejected),
+        ("pendente", s.rows_pending),
+        ("sem_confirmacao", s.rows_unresolved),
+    ] {
+        let _ = writeln!(o, "rnds_drop_ledger_rows{{state=\"{state}\"}} {n}");
     }
-    out
+    family(
+        o,
+        "rnds_drop_pending_rows",
+        "gauge",
+        "Rows waiting for RNDS.",
+    );
+    let _ = writeln!(
+        o,
+        "rnds_drop_pending_rows {}",
+        s.rows_pending + s.rows_unresolved
+    );
+    family(
+        o,
+        "rnds_drop_files_in_progress",
+        "gauge",
+        "Files claimed and not finished.",
+    );
+    let _ = writeln!(o, "rnds_drop_files_in_progress {}", s.files_processing);
+    family(
+        o,
+        "rnds_drop_oldest_pending_age_seconds",
+        "gauge",
+        "Age of the oldest file with rows still waiting (0: none).",
+    );
+    let age = age_s(s.oldest_pending_since.as_deref(), now);
+    let _ = writeln!(o, "rnds_drop_oldest_pending_age_seconds {age}");
+    family(
+        o,
+        "rnds_drop_uncorrected_rows",
+        "gauge",
+        "Invalid rows waiting in errors reports, not yet dropped again corrected.",
+    );
+    let _ = writeln!(o, "rnds_drop_uncorrected_rows {}", s.rows_uncorrected);
+    family(
+        o,
+        "rnds_drop_oldest_uncorrected_age_seconds",
+        "gauge",
+        "Age of the oldest invalid row not yet corrected (0: none).",
+    );
+    let age = age_s(s.uncorrected_since.as_deref(), now);
+    let _ = writeln!(o, "rnds_drop_oldest_uncorrected_age_seconds {age}");
+}
+
+/// Seconds since an RFC 3339 time (0: none or unreadable).
+fn age_s(since: Option<&str>, now: DateTime<Utc>) -> i64 {
+    since
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map_or(0, |since| {
+            (now - since.with_timezone(&Utc)).num_seconds().max(0)
+        })
 }
 
 /// `Ok` or the reasons (pt-BR) the service is not healthy.

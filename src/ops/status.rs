@@ -98,41 +98,7 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|since| (now - since.with_timezone(&Utc)).num_seconds().max(0));
     if let Some(s) = &ledger {
-        let waiting = s.rows_pending + s.rows_unresolved;
-        // A limit past i64::MAX seconds means "never": saturate, do not wrap.
-        let limit = i64::try_from(config.service.pending_report_after_s).unwrap_or(i64::MAX);
-        if let Some(age) = oldest_pending_age_s.filter(|age| *age > limit) {
-            attention.push((
-                exit::PENDING,
-                format!(
-                    "há exames aguardando a RNDS há {} ({waiting} linhas registradas, {} arquivos \
-                     em processamento): confira a conexão com a RNDS; eles serão enviados \
-                     sozinhos quando ela responder",
-                    human_age(age),
-                    s.files_processing
-                ),
-            ));
-        }
-        if s.rows_rejected > 0 {
-            attention.push((
-                exit::ROWS_NEED_FIXING,
-                format!(
-                    "{} exames foram recusados pela RNDS e ainda não foram corrigidos: veja os \
-                     arquivos *.erros.csv na pasta de saída, corrija e solte a planilha de novo",
-                    s.rows_rejected
-                ),
-            ));
-        }
-        if s.files_failed_today > 0 {
-            attention.push((
-                exit::ROWS_NEED_FIXING,
-                format!(
-                    "{} arquivos não puderam ser lidos hoje: veja o motivo no resumo.json de \
-                     cada um e a cópia em falhas/",
-                    s.files_failed_today
-                ),
-            ));
-        }
+        ledger_attention(config, s, oldest_pending_age_s, &mut attention);
     }
 
     let oldest_uncorrected_age_s = ledger
@@ -141,61 +107,13 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|since| (now - since.with_timezone(&Utc)).num_seconds().max(0));
     if let (Some(s), Some(age)) = (&ledger, oldest_uncorrected_age_s) {
-        let limit = i64::try_from(config.service.uncorrected_rows_after_s).unwrap_or(i64::MAX);
-        if age >= limit {
-            attention.push((
-                exit::ROWS_NEED_FIXING,
-                format!(
-                    "{} há {}: {}. Esses exames não chegam à RNDS até que alguém corrija o \
-                     relatório *.erros (xlsx ou csv) na pasta de saída e o solte de novo na \
-                     entrada",
-                    match s.rows_uncorrected {
-                        1 => "1 linha inválida aguarda correção".to_string(),
-                        n => format!("{n} linhas inválidas aguardam correção"),
-                    },
-                    human_age(age),
-                    uncorrected_files_text(&s.uncorrected_files, tz)
-                ),
-            ));
-        }
+        uncorrected_attention(config, s, age, &mut attention);
     }
 
     let recorded = ledger
         .as_ref()
         .and_then(|s| s.recorded_certificate.as_ref());
-    let certificate = match certificate_info(config, recorded) {
-        Ok((info, recorded_at)) => {
-            let days_left = (info.not_after - now).num_days();
-            if info.not_after < now {
-                attention.push((
-                    exit::CONFIG,
-                    format!(
-                        "o certificado expirou em {}: nada pode ser enviado; renove-o e \
-                         atualize [rnds] certificate",
-                        local_date(info.not_after, tz)
-                    ),
-                ));
-            } else if days_left < CERTIFICATE_WARNING_DAYS {
-                attention.push((
-                    exit::CONFIG,
-                    format!(
-                        "o certificado expira em {days_left} dias ({}): providencie a renovação",
-                        local_date(info.not_after, tz)
-                    ),
-                ));
-            }
-            Some(Certificate {
-                subject: info.subject,
-                not_after: info.not_after,
-                days_left,
-                recorded_at,
-            })
-        }
-        Err(e) => {
-            attention.push((exit::CONFIG, format!("certificado: {e}")));
-            None
-        }
-    };
+    let certificate = certificate_status(config, recorded, now, &mut attention);
 
     let inboxes_missing: Vec<PathBuf> = config
         .inbox
@@ -227,6 +145,120 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
         inboxes_missing,
         exit_code: attention.first().map_or(exit::OK, |(code, _)| *code),
         attention: attention.into_iter().map(|(_, text)| text).collect(),
+    }
+}
+
+/// Rows waiting too long for RNDS, rows RNDS refused, files that failed today.
+fn ledger_attention(
+    config: &Config,
+    s: &LedgerSnapshot,
+    oldest_pending_age_s: Option<i64>,
+    attention: &mut Vec<(i32, String)>,
+) {
+    let waiting = s.rows_pending + s.rows_unresolved;
+    // A limit past i64::MAX seconds means "never": saturate, do not wrap.
+    let limit = i64::try_from(config.service.pending_report_after_s).unwrap_or(i64::MAX);
+    if let Some(age) = oldest_pending_age_s.filter(|age| *age > limit) {
+        attention.push((
+            exit::PENDING,
+            format!(
+                "há exames aguardando a RNDS há {} ({waiting} linhas registradas, {} arquivos \
+                 em processamento): confira a conexão com a RNDS; eles serão enviados \
+                 sozinhos quando ela responder",
+                human_age(age),
+                s.files_processing
+            ),
+        ));
+    }
+    if s.rows_rejected > 0 {
+        attention.push((
+            exit::ROWS_NEED_FIXING,
+            format!(
+                "{} exames foram recusados pela RNDS e ainda não foram corrigidos: veja os \
+                 arquivos *.erros.csv na pasta de saída, corrija e solte a planilha de novo",
+                s.rows_rejected
+            ),
+        ));
+    }
+    if s.files_failed_today > 0 {
+        attention.push((
+            exit::ROWS_NEED_FIXING,
+            format!(
+                "{} arquivos não puderam ser lidos hoje: veja o motivo no resumo.json de \
+                 cada um e a cópia em falhas/",
+                s.files_failed_today
+            ),
+        ));
+    }
+}
+
+/// Invalid rows nobody has corrected and dropped again for too long.
+fn uncorrected_attention(
+    config: &Config,
+    s: &LedgerSnapshot,
+    age: i64,
+    attention: &mut Vec<(i32, String)>,
+) {
+    let tz = config.timezone();
+    let limit = i64::try_from(config.service.uncorrected_rows_after_s).unwrap_or(i64::MAX);
+    if age >= limit {
+        attention.push((
+            exit::ROWS_NEED_FIXING,
+            format!(
+                "{} há {}: {}. Esses exames não chegam à RNDS até que alguém corrija o \
+                 relatório *.erros (xlsx ou csv) na pasta de saída e o solte de novo na \
+                 entrada",
+                match s.rows_uncorrected {
+                    1 => "1 linha inválida aguarda correção".to_string(),
+                    n => format!("{n} linhas inválidas aguardam correção"),
+                },
+                human_age(age),
+                uncorrected_files_text(&s.uncorrected_files, tz)
+            ),
+        ));
+    }
+}
+
+/// The certificate's validity, with a warning when it expired or soon will.
+fn certificate_status(
+    config: &Config,
+    recorded: Option<&(String, String)>,
+    now: DateTime<Utc>,
+    attention: &mut Vec<(i32, String)>,
+) -> Option<Certificate> {
+    let tz = config.timezone();
+    match certificate_info(config, recorded) {
+        Ok((info, recorded_at)) => {
+            let days_left = (info.not_after - now).num_days();
+            if info.not_after < now {
+                attention.push((
+                    exit::CONFIG,
+                    format!(
+                        "o certificado expirou em {}: nada pode ser enviado; renove-o e \
+                         atualize [rnds] certificate",
+                        local_date(info.not_after, tz)
+                    ),
+                ));
+            } else if days_left < CERTIFICATE_WARNING_DAYS {
+                attention.push((
+                    exit::CONFIG,
+                    format!(
+                        "o certificado expira em {days_left} dias ({}): providencie a renovação",
+                        local_date(info.not_after, tz)
+                    ),
+                ));
+            }
+            Some(Certificate {
+                subject: info.subject,
+                not_after: info.not_after,
+                days_left,
+                recorded_at,
+            })
+        }
+        Err(e) => {
+            attention.push((exit::CONFIG, format!("certificado: {e}")));
+            None
+        }
     }
 }
 

@@ -20,64 +20,10 @@ pub(super) fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64
         |pick: fn(&crate::config::ExamDefaults) -> bool| defaults.exams.values().any(pick);
     let mut issues = Vec::new();
     let missing = |field: Field, config_hint: Option<&str>, issues: &mut Vec<RowIssue>| {
-        let known = mapping::header_wordings(field)
-            .iter()
-            .map(|w| format!("\"{w}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let hint = config_hint
-            .map(|h| format!(", ou defina um valor padrão em [defaults] ({h})"))
-            .unwrap_or_default();
-        let cpf_note = match field {
-            Field::PatientCns if map.has(Field::PatientCpf) => {
-                " O arquivo tem CPF, mas a RNDS identifica o paciente só pelo CNS: o CPF não \
-                 pode ser usado."
-            }
-            Field::PatientCns => " A RNDS identifica o paciente só pelo CNS.",
-            _ => "",
-        };
-        issues.push(RowIssue {
-            line: header_line,
-            column: String::new(),
-            value: String::new(),
-            code: "coluna_ausente".into(),
-            message: format!(
-                "Linha {header_line} (cabeçalho): nenhuma linha deste arquivo pode ser enviada: \
-                 nenhuma coluna com {} foi encontrada.{cpf_note} Nomes reconhecidos: {known}. \
-                 Renomeie a coluna para um desses nomes ou indique-a em [inbox.columns] \
-                 ({} = \"nome da coluna\"){hint}.",
-                label(field),
-                field.name()
-            ),
-        });
+        issues.push(missing_column(map, field, config_hint, header_line));
     };
     for (field, wanted) in &map.missing_overrides {
-        // The file's own headers, once each (not the layout's slots).
-        let mut own: Vec<&str> = Vec::new();
-        for h in map.headers.iter().take(map.file_headers) {
-            if !own.contains(&h.as_str()) {
-                own.push(h);
-            }
-        }
-        let headers = own
-            .iter()
-            .map(|h| format!("\"{h}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        issues.push(RowIssue {
-            line: header_line,
-            column: wanted.clone(),
-            value: String::new(),
-            code: "coluna_configurada_ausente".into(),
-            message: format!(
-                "Linha {header_line} (cabeçalho): a configuração ([inbox.columns] {} = \"{wanted}\") \
-                 diz que {} está na coluna \"{wanted}\", mas o arquivo não tem essa coluna (ou \
-                 ela já foi usada para outro campo). Colunas do arquivo: {headers}. Corrija o \
-                 nome em [inbox.columns] ou o cabeçalho do arquivo.",
-                field.name(),
-                label(*field)
-            ),
-        });
+        issues.push(missing_override(map, *field, wanted, header_line));
     }
     for field in [
         Field::PatientCns,
@@ -137,4 +83,74 @@ pub(super) fn file_issues(map: &ColumnMap, settings: &Settings, header_line: u64
         });
     }
     issues
+}
+
+/// A required field with neither a column nor a default: the names it is
+/// recognized by and how to name it in the configuration.
+fn missing_column(
+    map: &ColumnMap,
+    field: Field,
+    config_hint: Option<&str>,
+    header_line: u64,
+) -> RowIssue {
+    let known = mapping::header_wordings(field)
+        .iter()
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let hint = config_hint
+        .map(|h| format!(", ou defina um valor padrão em [defaults] ({h})"))
+        .unwrap_or_default();
+    let cpf_note = match field {
+        Field::PatientCns if map.has(Field::PatientCpf) => {
+            " O arquivo tem CPF, mas a RNDS identifica o paciente só pelo CNS: o CPF não \
+             pode ser usado."
+        }
+        Field::PatientCns => " A RNDS identifica o paciente só pelo CNS.",
+        _ => "",
+    };
+    RowIssue {
+        line: header_line,
+        column: String::new(),
+        value: String::new(),
+        code: "coluna_ausente".into(),
+        message: format!(
+            "Linha {header_line} (cabeçalho): nenhuma linha deste arquivo pode ser enviada: \
+             nenhuma coluna com {} foi encontrada.{cpf_note} Nomes reconhecidos: {known}. \
+             Renomeie a coluna para um desses nomes ou indique-a em [inbox.columns] \
+             ({} = \"nome da coluna\"){hint}.",
+            label(field),
+            field.name()
+        ),
+    }
+}
+
+/// A column named in [inbox.columns] that the file does not have.
+fn missing_override(map: &ColumnMap, field: Field, wanted: &str, header_line: u64) -> RowIssue {
+    // The file's own headers, once each (not the layout's slots).
+    let mut own: Vec<&str> = Vec::new();
+    for h in map.headers.iter().take(map.file_headers) {
+        if !own.contains(&h.as_str()) {
+            own.push(h);
+        }
+    }
+    let headers = own
+        .iter()
+        .map(|h| format!("\"{h}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    RowIssue {
+        line: header_line,
+        column: wanted.to_owned(),
+        value: String::new(),
+        code: "coluna_configurada_ausente".into(),
+        message: format!(
+            "Linha {header_line} (cabeçalho): a configuração ([inbox.columns] {} = \"{wanted}\") \
+             diz que {} está na coluna \"{wanted}\", mas o arquivo não tem essa coluna (ou \
+             ela já foi usada para outro campo). Colunas do arquivo: {headers}. Corrija o \
+             nome em [inbox.columns] ou o cabeçalho do arquivo.",
+            field.name(),
+            label(field)
+        ),
+    }
 }
