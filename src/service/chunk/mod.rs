@@ -185,8 +185,12 @@ impl PassState<'_> {
                 Entry::Invalid { .. } => None,
             })
             .collect();
-        self.ledger
-            .note_row_validity(self.file_id, &invalid_ids, &valid_ids)?;
+        // A transaction with its fsync: off the async worker, like the
+        // other ledger writes.
+        super::blocking(|| {
+            self.ledger
+                .note_row_validity(self.file_id, &invalid_ids, &valid_ids)
+        })?;
         self.mark_repeated(&mut entries);
         self.resolve_unresolved(&mut entries).await?;
         let mut todo: Vec<usize> = entries
