@@ -201,8 +201,9 @@ impl LedgerReader {
             })
         })?;
         s.recent_files = rows.collect::<rusqlite::Result<_>>()?;
-        // Schema 4: a ledger a service of this version has not opened yet
-        // lacks these tables; it has nothing to say about them.
+        // Schema 5 (`invalid_rows`, `service_state`): a ledger a service
+        // of this version has not opened yet lacks these tables; it has
+        // nothing to say about them.
         let has_table = |name: &str| -> rusqlite::Result<bool> {
             tx.query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
