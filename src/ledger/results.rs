@@ -430,6 +430,17 @@ impl Ledger {
         Ok(stmt.query_row([file_id.0], |r| r.get(0))?)
     }
 
+    /// Rows whose latest attempt came from `file_id`, in any state
+    /// (pending, sending and unknown included): the rows passes over the
+    /// file have recorded so far. A pass killed while RNDS was down got
+    /// somewhere too: its rows wait in the ledger.
+    pub(crate) fn recorded_rows_of_file(&self, file_id: FileId) -> Result<u64, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM results WHERE file_id = ?1")?;
+        Ok(stmt.query_row([file_id.0], |r| r.get(0))?)
+    }
+
     #[cfg(test)]
     /// Rows left `pending` by transient failures: send them again.
     pub(crate) fn pending(&self) -> Result<Vec<ResultRecord>, LedgerError> {

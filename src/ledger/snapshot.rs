@@ -154,8 +154,9 @@ impl LedgerReader {
             .flatten();
         let limit = i64::try_from(recent_files).unwrap_or(i64::MAX);
         s.recent_files = recent_files_of(&tx, limit)?;
-        // Schema 4: a ledger a service of this version has not opened yet
-        // lacks these tables; it has nothing to say about them.
+        // Schema 5 (`invalid_rows`, `service_state`): a ledger a service
+        // of this version has not opened yet lacks these tables; it has
+        // nothing to say about them.
         let has_table = |name: &str| -> rusqlite::Result<bool> {
             tx.query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",

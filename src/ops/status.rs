@@ -85,6 +85,9 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
             for file in &mut snapshot.recent_files {
                 file.name = super::mask::for_display(&file.name);
             }
+            for file in &mut snapshot.uncorrected_files {
+                file.name = super::mask::for_display(&file.name);
+            }
             Some(snapshot)
         }
         Err(e) => {

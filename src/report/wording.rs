@@ -96,10 +96,12 @@ pub(crate) fn lab_id_reused(line: u64, lab_id: &str, other: &str) -> String {
     format!(
         "Linha {line}: o identificador {lab_id} já foi usado num resultado enviado à RNDS \
          para {other}; esta linha não foi enviada e o resultado já enviado continua como \
-         está. Se esta linha é outro exame, o laboratório precisa dar a ela um identificador \
-         que nunca tenha usado. Se ela corrige o paciente ou o exame do resultado já enviado, \
-         a correção não pode ser automática: avise o suporte do rnds-drop e não altere o \
-         identificador do resultado já enviado."
+         está. Se esta linha corrige o paciente ou o exame do resultado já enviado, não \
+         altere o identificador: avise o suporte do rnds-drop (essa correção não pode ser \
+         automática). Se é um exame diferente que o sistema do laboratório numerou com um \
+         identificador repetido, peça ao responsável por esse sistema que corrija a \
+         numeração repetida; na dúvida, avise o suporte do rnds-drop antes de mudar qualquer \
+         identificador."
     )
 }
 
@@ -152,4 +154,30 @@ pub(crate) fn reopened_by_name(name: &str, original: &str) -> String {
          configure a exportação para gravar com outro nome (ou terminado em .tmp) e \
          renomear o arquivo ao terminar."
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Review finding 12: staff who misjudge a correction as "another
+    /// exam" must not be led to renumber it: the first advice is to keep
+    /// the identifier, and no sentence invites a fresh one.
+    #[test]
+    fn a_reused_lab_id_never_invites_renumbering() {
+        for other in [OTHER_PATIENT.to_owned(), other_exam("94309-2")] {
+            let text = lab_id_reused(7, "A-1", &other);
+            let lower = text.to_lowercase();
+            for forbidden in [
+                "novo identificador",
+                "identificador que nunca",
+                "nunca tenha usado",
+            ] {
+                assert!(!lower.contains(forbidden), "{forbidden}: {text}");
+            }
+            let keep = lower.find("não altere o identificador").expect(&text);
+            let other_exam = lower.find("exame diferente").expect(&text);
+            assert!(keep < other_exam, "{text}");
+        }
+    }
 }

@@ -34,11 +34,11 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
 /// Reads of one version of a file that may get nowhere (the reader refused
 /// it, from its start or part-way, or the process died reading it, with no
-/// new row of it final at RNDS since) before it goes to `falhas/`: the
+/// new row of it recorded in the ledger since) before it goes to `falhas/`: the
 /// second look lets a file still being copied arrive; a third would let a
 /// file that kills the service, or fails at the same place, do so forever.
 /// A pass killed while its rows were being sent got somewhere (rows
-/// reached RNDS), so it does not count.
+/// recorded, at RNDS or waiting for it), so it does not count.
 const MAX_READS_WITHOUT_ROWS: u32 = 2;
 
 /// Runs the service until `shutdown` completes: resolves unresolved rows,
@@ -383,9 +383,10 @@ impl Service {
         if self.last_line_unfinished(active, before, changed, now) {
             return Ok(Next::Wait);
         }
-        // What earlier passes achieved, kills included: the rows they left
-        // `sending` were settled at start, before this.
-        let progress = self.ledger.final_rows_of_file(active.file_id)?;
+        // What earlier passes achieved, kills included: the rows they
+        // recorded, in any state (RNDS may have been down: pending rows
+        // are progress too, the file is not at fault).
+        let progress = self.ledger.recorded_rows_of_file(active.file_id)?;
         let earlier_reads = active.claimed.begin_read(&before, progress)?;
         let paths = self.paths_for(active);
         if earlier_reads >= MAX_READS_WITHOUT_ROWS {
@@ -470,28 +471,40 @@ impl Service {
     }
 
     /// Reads that got nowhere (the service stopped or ran out of memory on
-    /// this file, with no new row of it final at RNDS since): it goes to
-    /// `falhas/` so the others go on. `final_rows`: its rows that reached a
-    /// final state at RNDS in earlier passes.
+    /// this file, with no new row of it recorded in the ledger since): it
+    /// goes to `falhas/` so the others go on. `recorded_rows`: its rows
+    /// earlier passes recorded, in any state.
     fn set_aside_unreadable(
         &mut self,
         active: &mut Active,
         earlier_reads: u32,
-        final_rows: u64,
+        recorded_rows: u64,
         paths: &OutputPaths,
         before: FileLook,
     ) -> Result<(), ServiceError> {
         // A whole-file digest: off the async workers.
         let sha = super::blocking(|| crate::input::sha256_file(&active.claimed.work_path))
             .unwrap_or_default();
-        let earlier = if final_rows == 0 {
+        let final_rows = self.ledger.final_rows_of_file(active.file_id)?;
+        let waiting = recorded_rows.saturating_sub(final_rows);
+        let earlier = if recorded_rows == 0 {
             "sem produzir nenhuma linha".to_owned()
         } else {
-            format!(
-                "sem avançar ({final_rows} linha(s) dele já tinham chegado à RNDS antes, \
-                 aceitas ou recusadas, e estão em enviados.csv: elas não serão enviadas \
-                 de novo)"
-            )
+            let mut told = Vec::new();
+            if final_rows > 0 {
+                told.push(format!(
+                    "{final_rows} linha(s) dele já tinham chegado à RNDS antes, aceitas ou \
+                     recusadas, e estão em enviados.csv: elas não serão enviadas de novo"
+                ));
+            }
+            if waiting > 0 {
+                told.push(format!(
+                    "{waiting} linha(s) dele aguardavam envio ou confirmação da RNDS e estão \
+                     em enviados.csv: elas só serão enviadas se o arquivo for colocado de \
+                     novo na pasta de entrada"
+                ));
+            }
+            format!("sem avançar ({})", told.join("; "))
         };
         let summary = Summary::unreadable(
             active.claimed.original_name.clone(),
@@ -505,8 +518,8 @@ impl Service {
                  entrada."
             ),
         );
-        // The rows earlier (killed) passes got to RNDS: their enviados.csv.
-        let earlier_rows = if final_rows == 0 {
+        // The rows earlier (killed) passes recorded: their enviados.csv.
+        let earlier_rows = if recorded_rows == 0 {
             Vec::new()
         } else {
             self.ledger

@@ -10,9 +10,10 @@
 //! to one version of the file: when its size or modification time
 //! changed, it starts again at zero (a file still being written is not a
 //! failing file). It also starts again when the caller's progress figure
-//! changed since the last read began (rows of the file that reached a
-//! final state at RNDS): a read killed while its rows were being sent got
-//! somewhere, and is not a read without rows.
+//! changed since the last read began (rows of the file recorded in the
+//! ledger, in any state): a read killed while its rows were being sent,
+//! or while they waited for RNDS, got somewhere, and is not a read
+//! without rows.
 
 use std::fs;
 use std::io::{self, Write};

@@ -214,8 +214,8 @@ impl ClaimedFile {
 
     /// Records, durably, that a read of this version begins; returns the
     /// reads that got nowhere before this one. `progress` is the caller's
-    /// measure of what earlier reads achieved (rows of the file final at
-    /// RNDS): when it changed since the last read began, that read got
+    /// measure of what earlier reads achieved (rows of the file recorded
+    /// in the ledger): when it changed since the last read began, that read got
     /// somewhere and the count starts again.
     pub fn begin_read(&self, look: &FileLook, progress: u64) -> Result<u32, WatchError> {
         self.attempts()

@@ -330,7 +330,17 @@ async fn no_secret_and_no_unmasked_cns_or_cpf_in_logs_status_metrics_or_alerts()
         b"isto nao e um zip",
     )
     .unwrap();
-    for name in good.iter().chain(&["786 5707 0499 9622 ruim.xlsx"]) {
+    // A row to correct: the file's name is listed as uncorrected.
+    let mut with_bad_row = export("B", 1);
+    with_bad_row.push_str(
+        "B-0002;PACIENTE;123;03/11/2026 08:15;03/11/2026 16:40;94309-2;Não detectável;SWNAFA;RT-PCR\n",
+    );
+    let uncorrected = "corrigir 786.5707.0499.9622.csv";
+    drop_file(&ws.inbox, uncorrected, with_bad_row.as_bytes()).unwrap();
+    for name in good
+        .iter()
+        .chain(&["786 5707 0499 9622 ruim.xlsx", uncorrected])
+    {
         let stem = rnds_drop::check::stem(Path::new(name));
         wait_for(name, Duration::from_secs(90), || {
             summary_of(&ws.outbox, &stem).is_some()
@@ -387,6 +397,10 @@ async fn no_secret_and_no_unmasked_cns_or_cpf_in_logs_status_metrics_or_alerts()
     assert!(
         status.contains("786 **** **** **22"),
         "names gone from status:\n{status}"
+    );
+    assert!(
+        status.contains("corrigir 786.****.****.**22.csv (1 linha"),
+        "uncorrected file gone from status:\n{status}"
     );
     let log = &outputs[4].1;
     assert!(

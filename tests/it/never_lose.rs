@@ -40,7 +40,7 @@ fn rows(prefix: &str, n: usize) -> String {
 }
 
 struct Lab {
-    _tmp: tempfile::TempDir,
+    tmp: tempfile::TempDir,
     sim: Simulator,
     ws: Workspace,
     child: Option<Child>,
@@ -69,7 +69,7 @@ impl Lab {
         .unwrap();
         let (ws, _config) = write_workspace_config(sim.files(), tmp.path(), 200, "watch").unwrap();
         Lab {
-            _tmp: tmp,
+            tmp,
             sim,
             ws,
             child: None,
@@ -491,4 +491,63 @@ async fn a_file_set_aside_after_kills_lists_the_rows_it_had_sent() {
         assert!(!rnds_id.is_empty(), "{id}: {status}");
         assert_eq!(status, "enviado");
     }
+}
+
+/// Review finding 8: while RNDS refuses every send (503), a pass records
+/// the file's rows as pending and is killed; a second pass is killed the
+/// same way. Neither got a row final at RNDS, but both recorded rows in the
+/// ledger, so the file is not "interrupted without producing any row":
+/// once RNDS is back every row goes once and the file is processed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kills_while_rnds_is_down_do_not_set_a_file_aside() {
+    let mut lab = Lab::with_faults(Faults {
+        answer_code: Some("ERR999".into()),
+        ..Faults::default()
+    })
+    .await;
+    drop_file(&lab.ws.inbox, "fora.csv", rows("F", 3).as_bytes()).unwrap();
+    // Killed once the first (pending) row of the pass is in its report:
+    // the rows are in the ledger, none reached RNDS.
+    for _ in 0..2 {
+        lab.env = vec![("RNDS_DROP_FAILPOINT".into(), "relatorio-parcial".into())];
+        lab.start();
+        let mut child = lab.child.take().unwrap();
+        assert_eq!(
+            child.wait().unwrap().code(),
+            Some(rnds_drop::service::FAILPOINT_EXIT)
+        );
+    }
+    assert!(lab.stored().is_empty());
+    assert!(lab.summaries().is_empty());
+    // RNDS is back, at the same address.
+    let listen = lab
+        .sim
+        .base_url()
+        .trim_start_matches("https://")
+        .parse()
+        .unwrap();
+    let placeholder = simulator::start(SimOptions::new(lab.tmp.path().join("outro")))
+        .await
+        .unwrap();
+    std::mem::replace(&mut lab.sim, placeholder)
+        .shutdown()
+        .await;
+    let healthy = simulator::start(SimOptions {
+        listen,
+        ..SimOptions::new(lab.tmp.path().join("simulador"))
+    })
+    .await
+    .unwrap();
+    std::mem::replace(&mut lab.sim, healthy).shutdown().await;
+    lab.env.clear();
+    lab.start();
+    let report = lab.outcome("processados", Duration::from_secs(60)).await;
+    lab.stop();
+    let stored = lab.stored();
+    assert_eq!(stored.len(), 3, "every row reached RNDS");
+    assert!(stored.values().all(|n| *n == 1), "a row was stored twice");
+    let s = summary(&report);
+    assert!(s["error"].is_null(), "{s}");
+    assert_eq!(count(&s, "rows_sent"), 3, "{s}");
+    assert!(crate::daemon::files_under(&lab.work("falhas")).is_empty());
 }

@@ -208,6 +208,8 @@ impl PassState<'_> {
                 Entry::Invalid { .. } => None,
             })
             .collect();
+        // A transaction with its fsync: off the async worker, like the
+        // other ledger writes.
         super::blocking(|| {
             self.ledger
                 .note_row_validity(self.file_id, &invalid_ids, &valid_ids)
