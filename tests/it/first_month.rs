@@ -770,6 +770,7 @@ async fn the_homologation_workbook_reads_like_a_brazilian_document() {
 /// `rnds-drop check` under a 3 GB address-space limit (so a reader that
 /// inflates a small file aborts instead of eating the machine): exit code,
 /// `resumo.json` (Null when missing) and all output.
+#[cfg(unix)]
 fn check_with_memory_limit(
     config: &Path,
     out: &Path,
