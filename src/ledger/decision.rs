@@ -40,7 +40,7 @@ impl Ledger {
 }
 
 /// The exactly-once decision for a new occurrence of a lab id carrying
-/// `content_hash`, given its stored row (from [`Ledger::get`]; `None` when
+/// `content_hash`, given its stored row (from [`Ledger::get_many`]; `None` when
 /// the lab id is new).
 pub(crate) fn decide_from(row: Option<&ResultRecord>, content_hash: &str) -> Decision {
     let Some(row) = row else {
