@@ -250,6 +250,10 @@ pub(crate) enum SentStatus {
     /// (the writer rewrote it while it was being processed), with the
     /// state the ledger holds for it (`sent`: RNDS stored it).
     GoneFromFile { sent: bool },
+    /// Sent, but the answer never arrived (or the process stopped while
+    /// sending): RNDS may hold it. Checked with RNDS before anything is
+    /// sent again, never resent blindly.
+    Unconfirmed,
 }
 
 impl SentStatus {
@@ -270,6 +274,9 @@ impl SentStatus {
                 arquivo: o arquivo foi reescrito enquanto era processado e esta linha não está \
                 mais nele. O exame continua na RNDS. Se ele não devia ter sido enviado, peça \
                 ao suporte a correção na RNDS (não troque o número do exame)"
+                .into(),
+            SentStatus::Unconfirmed => "aguardando confirmação da RNDS: o envio pode ter \
+                chegado; o rnds-drop confere na RNDS antes de qualquer reenvio (nada a fazer)"
                 .into(),
             SentStatus::GoneFromFile { sent: false } => "não enviado: estava numa versão \
                 anterior deste arquivo, que foi reescrito enquanto era processado, e não está \

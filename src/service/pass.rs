@@ -10,7 +10,6 @@ use std::path::Path;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::ledger::ResultState;
 use crate::ledger::{FileId, Ledger};
 use crate::pipeline::{self, FileHeader, FileJob, FileTotals, PipelineError, RowOutcome};
 use crate::report::{wording, SentLookup, SentStatus, Summary};
@@ -19,7 +18,7 @@ use crate::rnds::Client;
 use super::chunk::PassState;
 use super::outputs::Outputs;
 use super::paths::OutputPaths;
-use super::rows::{Counts, PendingRow};
+use super::rows::{ledger_only_status, Counts, PendingRow};
 use super::stopping;
 use super::{InternalFailure, ServiceError};
 
@@ -182,16 +181,14 @@ fn rows_gone_from_file(state: &mut PassState<'_>) -> Result<(), ServiceError> {
         .ledger
         .results_of_file_except(state.file_id, |lab_id| first_rows.contains(lab_id))?;
     for record in gone_rows {
-        let sent = matches!(
-            record.state,
-            ResultState::Accepted | ResultState::AcceptedIdUnknown
-        );
-        let rnds_id = record.rnds_id.as_deref().filter(|_| sent);
+        let status = ledger_only_status(&record, true);
+        let held = matches!(status, SentStatus::GoneFromFile { sent: true });
+        let rnds_id = record.rnds_id.as_deref().filter(|_| held);
         outputs.sent(
             record.line,
             &record.lab_id,
             rnds_id,
-            &SentStatus::GoneFromFile { sent },
+            &status,
             // The row is no longer in the file: only the ledger's ids remain.
             &SentLookup::default(),
         )?;

@@ -9,13 +9,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ledger::{FileId, FileRecord, Ledger, ResultRecord, ResultState};
+use crate::ledger::{FileId, FileRecord, Ledger, ResultRecord};
 use crate::report::{
-    self, create_private_dir, sync_dir, ReportPaths, SentCsv, SentLookup, SentStatus, Summary,
+    self, create_private_dir, sync_dir, ReportPaths, SentCsv, SentLookup, Summary,
 };
 use crate::watch::Disposition;
 
 use super::paths::{output_error, OutputPaths, STAGING_DIR};
+use super::rows::ledger_only_status;
 use super::ServiceError;
 
 /// Report kinds that end a file's journey: once one is recorded, a
@@ -107,13 +108,7 @@ pub(super) fn publish_summary(
         let path = &staged.reports.sent_csv;
         let mut sent = SentCsv::create(path).map_err(output_error(path))?;
         for row in earlier_rows {
-            let status = match row.state {
-                ResultState::Accepted | ResultState::AcceptedIdUnknown => SentStatus::Sent,
-                ResultState::Rejected => {
-                    SentStatus::Rejected(row.last_error.clone().unwrap_or_default())
-                }
-                _ => SentStatus::Pending,
-            };
+            let status = ledger_only_status(row, false);
             // Rows of earlier passes: the ledger keeps ids, not the row's cells.
             let lookup = SentLookup::default();
             sent.write_row(
