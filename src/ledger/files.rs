@@ -126,6 +126,25 @@ impl Ledger {
         Ok(FileId(self.conn.last_insert_rowid()))
     }
 
+    /// When file `id` was claimed (`None`: no such file, or a time this
+    /// version cannot read).
+    pub(crate) fn file_claimed_at(
+        &self,
+        id: FileId,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, LedgerError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT claimed_at FROM files WHERE id = ?1",
+                params![id.0],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(text
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|at| at.to_utc()))
+    }
+
     /// Marks a file finished and records where it was moved.
     pub(crate) fn finish_file(
         &mut self,

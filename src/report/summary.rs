@@ -73,6 +73,13 @@ pub struct Summary {
     /// pt-BR text when the file could not be read at all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// When the service took the file from its inbox (RFC 3339, the lab's
+    /// time zone): the instant in the report's name (the service only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<String>,
+    /// The inbox folder the file was dropped in (the service only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inbox: Option<String>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
@@ -151,6 +158,8 @@ impl Summary {
             rows_rejected: None,
             rows_pending: None,
             error: None,
+            received_at: None,
+            inbox: None,
         }
     }
 

@@ -320,6 +320,9 @@ enum Picked {
 struct Active {
     claimed: ClaimedFile,
     file_id: FileId,
+    /// When the service took it from its inbox (its ledger record's
+    /// `claimed_at`): in its report names.
+    received: chrono::DateTime<chrono::Utc>,
     /// When this run took it (the pending-report clock).
     since: Instant,
     pending_reported: bool,

@@ -242,14 +242,6 @@ pub(crate) fn stopping(stop: &tokio::sync::watch::Receiver<bool>) -> bool {
     *stop.borrow()
 }
 
-/// `AAAAMMDDTHHMMSS` in the lab's time zone, for report names.
-pub(crate) fn report_instant(config: &crate::config::Config) -> String {
-    chrono::Utc::now()
-        .with_timezone(&config.timezone())
-        .format("%Y%m%dT%H%M%S")
-        .to_string()
-}
-
 /// Creates the folder that holds the ledger file and takes the ledger's
 /// lock (one process per ledger, see `ledger::LedgerLock`).
 pub(crate) fn prepare_ledger_dir(path: &std::path::Path) -> Result<LedgerLock, ServiceError> {

@@ -190,7 +190,7 @@ impl Outputs {
         }
         sent.commit().map_err(output_error(&r.sent_csv))?;
         issues
-            .write_summary(summary, &r.summary)
+            .write_summary(&paths.summary_of(summary), &r.summary)
             .map_err(output_error(&r.summary))?;
         publish_staged(&mut staging, &paths.reports.summary, ledger, file_id, kind)?;
         Ok(paths.reports)
@@ -210,7 +210,12 @@ mod tests {
                 .join("lote.20261103T164000"),
         )
         .unwrap();
-        let paths = OutputPaths::timestamped(dir.path(), "lote", "lote", "20261103T164000");
+        let paths = OutputPaths::timestamped(
+            dir.path(),
+            "lote",
+            "lote",
+            &super::super::paths::Received::example("2026-11-03T16:40:00-03:00"),
+        );
         assert!(paths
             .reports
             .summary

@@ -1,9 +1,12 @@
 //! Where one pass's reports go: the service's timestamped names, `send`'s
 //! plain ones, and the hidden staging folder both are prepared in.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use crate::report::ReportPaths;
+use chrono::{DateTime, FixedOffset};
+
+use crate::report::{ReportPaths, Summary};
 
 use super::ServiceError;
 
@@ -11,39 +14,44 @@ use super::ServiceError;
 pub const STAGING_DIR: &str = ".rnds-drop-staging";
 
 /// Where reports named `<name>.<kind>` go: `name` is the file's stem, plus
-/// a `.<AAAAMMDDTHHMMSS>` instant for the service.
+/// for the service the instant it was received and its extension.
 #[derive(Debug, Clone)]
 pub(crate) struct OutputPaths {
     pub reports: ReportPaths,
     /// `<name>.bundles.ndjson` (only `send` writes it, like `check`).
     pub bundles: Option<PathBuf>,
+    /// The service's: which input the set belongs to.
+    pub received: Option<Received>,
 }
 
 impl OutputPaths {
-    /// The service's names: `<stem>.<AAAAMMDDTHHMMSS>.*`, with `_2`, `_3`…
-    /// after the instant when a report of that second already exists (the
-    /// same file dropped twice within a second must not overwrite). The
-    /// suffix also carries the extension of `input` (the file's name), so
-    /// twins dropped together say which report is whose:
-    /// `exames_fev.<instant>.*` and `exames_fev.<instant>_2_xlsx.*`.
+    /// The service's names: `<stem>.<AAAAMMDDTHHMMSS>_<extension>.*`, the
+    /// instant the input was received (the lab's time) and its extension,
+    /// so every report says which input it belongs to: `lote.csv` and
+    /// `lote.xlsx` dropped together, or `lote.csv` dropped again later or
+    /// into another inbox, never share a name. `_2`, `_3`… follow when a
+    /// set of that name already exists (a later report of the same input,
+    /// or a same-named file of another inbox received in the same second;
+    /// its `resumo.json` names the inbox), so names sort in order.
     pub(crate) fn timestamped(
         outbox: &Path,
         stem: &str,
         input: &str,
-        instant: &str,
+        received: &Received,
     ) -> OutputPaths {
         let extension = Path::new(input)
             .extension()
             .map(|e| e.to_string_lossy().to_lowercase())
             .filter(|e| !e.is_empty() && e.chars().all(|c| c.is_ascii_alphanumeric()))
             .map_or(String::new(), |e| format!("_{e}"));
+        let instant = received.at.format("%Y%m%dT%H%M%S");
         let stem = bounded_stem(stem);
         let mut n = 1u32;
         loop {
             let name = if n == 1 {
-                format!("{stem}.{instant}")
+                format!("{stem}.{instant}{extension}")
             } else {
-                format!("{stem}.{instant}_{n}{extension}")
+                format!("{stem}.{instant}{extension}_{n}")
             };
             let reports = ReportPaths::new(outbox, &name);
             // A set still staged is taken too: the service holds a pass's
@@ -54,6 +62,7 @@ impl OutputPaths {
                 return OutputPaths {
                     reports,
                     bundles: None,
+                    received: Some(received.clone()),
                 };
             }
             n += 1;
@@ -66,8 +75,33 @@ impl OutputPaths {
         OutputPaths {
             reports: ReportPaths::new(out_dir, &stem),
             bundles: Some(out_dir.join(format!("{stem}.bundles.ndjson"))),
+            received: None,
         }
     }
+
+    /// `summary` as its `resumo.json` says it: with when and where the
+    /// input was received, for the service's sets.
+    pub(crate) fn summary_of<'a>(&self, summary: &'a Summary) -> Cow<'a, Summary> {
+        match &self.received {
+            None => Cow::Borrowed(summary),
+            Some(received) => {
+                let mut stamped = summary.clone();
+                stamped.received_at = Some(received.at.to_rfc3339());
+                stamped.inbox = Some(received.inbox.to_string_lossy().into_owned());
+                Cow::Owned(stamped)
+            }
+        }
+    }
+}
+
+/// When and where the service received an input: its report names and
+/// `resumo.json` say it.
+#[derive(Debug, Clone)]
+pub(crate) struct Received {
+    /// In the lab's time zone.
+    pub at: DateTime<FixedOffset>,
+    /// The inbox folder it was dropped in.
+    pub inbox: PathBuf,
 }
 
 /// Longest report stem, in bytes: with the instant, a `_N`, the longest
@@ -88,6 +122,17 @@ pub(super) fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> Servic
 }
 
 #[cfg(test)]
+impl Received {
+    /// Received at `rfc3339` into `/entrada`.
+    pub(crate) fn example(rfc3339: &str) -> Received {
+        Received {
+            at: DateTime::parse_from_rfc3339(rfc3339).unwrap_or_default(),
+            inbox: PathBuf::from("/entrada"),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -98,7 +143,7 @@ mod tests {
             Path::new("/saida"),
             &stem,
             &format!("{stem}.csv"),
-            "20261103T164000",
+            &Received::example("2026-11-03T16:40:00-03:00"),
         );
         for name in [&paths.reports.summary, &paths.reports.errors_xlsx] {
             let name = name.file_name().unwrap().to_string_lossy().into_owned();

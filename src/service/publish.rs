@@ -122,7 +122,8 @@ pub(super) fn publish_summary(
         }
         sent.commit().map_err(output_error(path))?;
     }
-    summary
+    paths
+        .summary_of(summary)
         .write(&staged.reports.summary)
         .map_err(output_error(&staged.reports.summary))?;
     publish_staged(&mut staging, &paths.reports.summary, ledger, file_id, kind)
@@ -153,6 +154,7 @@ pub(super) fn stage_for(paths: &OutputPaths) -> Result<(PathBuf, OutputPaths), S
     let staged = OutputPaths {
         reports: ReportPaths::new(&staging, &name),
         bundles,
+        received: paths.received.clone(),
     };
     Ok((staging, staged))
 }

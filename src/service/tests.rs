@@ -193,38 +193,46 @@ fn sent_rows(summary_path: &Path) -> Vec<(String, String, String, String)> {
 
 #[test]
 fn report_names_never_overwrite_and_sort_in_order() {
-    use super::paths::OutputPaths;
+    use super::paths::{OutputPaths, Received};
     let dir = tempfile::tempdir().unwrap();
-    let first = OutputPaths::timestamped(dir.path(), "lote", "lote", "20261103T164000");
+    let at = Received::example("2026-11-03T16:40:00-03:00");
+    let first = OutputPaths::timestamped(dir.path(), "lote", "lote.csv", &at);
     assert!(first
         .reports
         .summary
-        .ends_with("lote.20261103T164000.resumo.json"));
+        .ends_with("lote.20261103T164000_csv.resumo.json"));
     std::fs::write(&first.reports.summary, b"{}").unwrap();
-    let second = OutputPaths::timestamped(dir.path(), "lote", "lote", "20261103T164000");
+    let second = OutputPaths::timestamped(dir.path(), "lote", "lote.csv", &at);
     assert!(second
         .reports
         .summary
-        .ends_with("lote.20261103T164000_2.resumo.json"));
+        .ends_with("lote.20261103T164000_csv_2.resumo.json"));
     assert!(first.reports.summary < second.reports.summary);
     std::fs::write(&second.reports.summary, b"{}").unwrap();
-    let third = OutputPaths::timestamped(dir.path(), "lote", "lote", "20261103T164000");
+    let third = OutputPaths::timestamped(dir.path(), "lote", "lote.csv", &at);
     assert!(third
         .reports
         .sent_csv
-        .ends_with("lote.20261103T164000_3.enviados.csv"));
+        .ends_with("lote.20261103T164000_csv_3.enviados.csv"));
 
-    // Twins (`lote.csv` then `lote.xlsx` in the same second): the second
-    // report says it is the xlsx's.
-    let twin = OutputPaths::timestamped(dir.path(), "lote", "lote.XLSX", "20261103T164000");
+    // Twins (`lote.csv` and `lote.xlsx` received in the same second): each
+    // report says whose it is.
+    let twin = OutputPaths::timestamped(dir.path(), "lote", "lote.XLSX", &at);
     assert!(twin
         .reports
         .summary
-        .ends_with("lote.20261103T164000_2_xlsx.resumo.json"));
+        .ends_with("lote.20261103T164000_xlsx.resumo.json"));
+    // A file without an extension: the instant alone.
+    let bare = OutputPaths::timestamped(dir.path(), "lote", "lote", &at);
+    assert!(bare
+        .reports
+        .summary
+        .ends_with("lote.20261103T164000.resumo.json"));
 
     assert!(report_of("lote.20261103T164000.resumo.json", "lote"));
     assert!(report_of("lote.20261103T164000_2.resumo.json", "lote"));
     assert!(report_of("lote.20261103T164000_2_xlsx.resumo.json", "lote"));
+    assert!(report_of("lote.20261103T164000_csv.resumo.json", "lote"));
     assert!(!report_of(
         "lote-corrigido.20261103T164000.resumo.json",
         "lote"

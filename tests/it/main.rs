@@ -38,6 +38,7 @@ mod never_lose;
 mod operations;
 mod packaging;
 mod report_kills;
+mod report_names;
 mod rnds_errors;
 mod safety;
 mod tidy;

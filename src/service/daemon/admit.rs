@@ -28,10 +28,13 @@ impl Service {
                 .into_iter()
                 .rfind(|f| f.work_path == claimed.work_path);
         }
-        let (file_id, pending_reported, reported) = if let Some(record) = known {
+        let (file_id, pending_reported, reported, received) = if let Some(record) = known {
             let pending = record.reports.iter().any(|(kind, _)| kind == "pendentes");
             tracing::info!(arquivo = %claimed.original_name, "retomando arquivo de uma execução anterior");
-            (record.id, pending, already_reported(&record))
+            // Its report names keep the instant of its first admission.
+            let received = chrono::DateTime::parse_from_rfc3339(&record.claimed_at)
+                .map_or_else(|_| chrono::Utc::now(), |at| at.to_utc());
+            (record.id, pending, already_reported(&record), received)
         } else {
             let sha = self.digest_for_admission(&claimed).await?;
             let inbox = &self.config.inbox[claimed.inbox_index].path;
@@ -44,7 +47,11 @@ impl Service {
                 })
             })?;
             tracing::info!(arquivo = %claimed.original_name, "arquivo recebido");
-            (id, false, None)
+            let received = self
+                .ledger
+                .file_claimed_at(id)?
+                .unwrap_or_else(chrono::Utc::now);
+            (id, false, None, received)
         };
         let now = Instant::now();
         // A fresh claim was unchanged for settle_ms already; a resumed file
@@ -59,6 +66,7 @@ impl Service {
         Ok(Active {
             claimed,
             file_id,
+            received,
             since: now,
             pending_reported,
             reported,

@@ -13,9 +13,9 @@ use crate::watch::{Disposition, FileLook};
 use super::super::freshness::{quiet_period, recheck_period};
 use super::super::outputs::Outputs;
 use super::super::pass::PassReport;
-use super::super::paths::OutputPaths;
+use super::super::paths::{OutputPaths, Received};
 use super::super::publish::{publish_summary, KIND_UNREADABLE};
-use super::super::{blocking, report_instant, ServiceError};
+use super::super::{blocking, ServiceError};
 use super::{retry_delay, Active, Held, Next, Service, MAX_RETRY_DELAY};
 
 impl Service {
@@ -23,11 +23,18 @@ impl Service {
     pub(super) fn paths_for(&self, active: &Active) -> OutputPaths {
         let inbox = &self.config.inbox[active.claimed.inbox_index];
         let stem = check::stem(Path::new(&active.claimed.original_name));
+        let received = Received {
+            at: active
+                .received
+                .with_timezone(&self.config.timezone())
+                .fixed_offset(),
+            inbox: inbox.path.clone(),
+        };
         OutputPaths::timestamped(
             &inbox.outbox,
             &stem,
             &active.claimed.original_name,
-            &report_instant(&self.config),
+            &received,
         )
     }
 
