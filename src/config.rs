@@ -677,10 +677,14 @@ fn default_shutdown_grace_s() -> u64 {
 fn cnes_problem(written: &str) -> String {
     let digits = written.trim();
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && digits.len() < 7 {
+        // The zero-padded value is shown for the lab to check in SCNES and
+        // write itself; it is never taken in its place.
+        let padded = format!("{digits:0>7}");
         format!(
             "[lab] cnes = \"{digits}\" tem {} dígitos: o CNES tem 7 dígitos e o rnds-drop não \
-             completa com zeros (seria outro estabelecimento). O que fazer: copie o CNES do \
-             laboratório como está no SCNES (cnes.datasus.gov.br), ex.: cnes = \"2337991\"",
+             completa com zeros (seria outro estabelecimento). O que fazer: confira o CNES do \
+             laboratório no SCNES (cnes.datasus.gov.br); se o CNES do laboratório é {padded}, \
+             escreva os 7 dígitos: cnes = \"{padded}\"",
             digits.len()
         )
     } else {

@@ -43,6 +43,14 @@ fn a_six_digit_cnes_is_refused_not_padded_into_another_establishment() {
     assert!(stderr.contains("7 dígitos"), "{stderr}");
     assert!(stderr.contains("linha 3"), "{stderr}");
     assert!(stderr.contains("não completa com zeros"), "{stderr}");
+    // The value it would be with the zero, for the lab to confirm and
+    // write itself: never taken silently.
+    assert!(
+        stderr.contains(
+            "se o CNES do laboratório é 0337991, escreva os 7 dígitos: cnes = \"0337991\""
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]
