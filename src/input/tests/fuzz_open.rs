@@ -2,7 +2,8 @@
 //! mutated real exports (`shared/samples`, `tests/fixtures`, a small ODS)
 //! under every accepted extension, read whole or as a snapshot
 //! (`byte_limit`). Never a panic, every row within the caps, and the row
-//! stream ends. The case counts keep the run to a few seconds.
+//! stream ends. The case counts keep the run to a few seconds (see
+//! [`cases`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -176,8 +177,17 @@ fn open_and_read(name: &str, bytes: &[u8], byte_limit: Option<u64>) -> Result<()
     Ok(())
 }
 
+/// Cases per target: 256 in the test suite (a few seconds); `.ci/run`'s
+/// fuzz stage sets `RNDS_FUZZ_CASES` for a longer, still bounded run.
+fn cases() -> u32 {
+    std::env::var("RNDS_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(256)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn mutated_real_exports_open_without_panic_within_the_caps(
