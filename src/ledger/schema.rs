@@ -94,6 +94,15 @@ const MIGRATIONS: &[&str] = &[
         value      TEXT NOT NULL,
         updated_at TEXT NOT NULL
     ) WITHOUT ROWID;",
+    // 6: invalid rows without a lab id, by file and line (no correction
+    // can be matched to them by id): kept until a later file of the same
+    // name, or its errors report, is dropped.
+    "CREATE TABLE invalid_rows_without_id (
+        file_id INTEGER NOT NULL REFERENCES files (id),
+        line    INTEGER NOT NULL,
+        since   TEXT NOT NULL,
+        PRIMARY KEY (file_id, line)
+    ) WITHOUT ROWID;",
 ];
 
 pub(super) fn latest_version() -> i64 {

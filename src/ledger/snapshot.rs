@@ -166,17 +166,25 @@ impl LedgerReader {
             .map(|n| n > 0)
         };
         if has_table("invalid_rows")? {
-            let (rows, since) =
-                tx.query_row("SELECT COUNT(*), MIN(since) FROM invalid_rows", [], |r| {
-                    Ok((r.get::<_, u64>(0)?, r.get::<_, Option<String>>(1)?))
-                })?;
+            // Schema 6 adds the rows without a lab id, by file and line.
+            let waiting = if has_table("invalid_rows_without_id")? {
+                "(SELECT file_id, since FROM invalid_rows
+                  UNION ALL SELECT file_id, since FROM invalid_rows_without_id)"
+            } else {
+                "invalid_rows"
+            };
+            let (rows, since) = tx.query_row(
+                &format!("SELECT COUNT(*), MIN(since) FROM {waiting}"),
+                [],
+                |r| Ok((r.get::<_, u64>(0)?, r.get::<_, Option<String>>(1)?)),
+            )?;
             s.rows_uncorrected = rows;
             s.uncorrected_since = since;
-            let mut stmt = tx.prepare(
-                "SELECT f.name, COUNT(*), MIN(i.since) FROM invalid_rows i
+            let mut stmt = tx.prepare(&format!(
+                "SELECT f.name, COUNT(*), MIN(i.since) FROM {waiting} i
                  JOIN files f ON f.id = i.file_id
-                 GROUP BY i.file_id ORDER BY MIN(i.since), i.file_id LIMIT ?1",
-            )?;
+                 GROUP BY i.file_id ORDER BY MIN(i.since), i.file_id LIMIT ?1"
+            ))?;
             let files = stmt.query_map([limit], |r| {
                 Ok(UncorrectedFile {
                     name: r.get(0)?,

@@ -3,7 +3,8 @@
 //! file brings that lab id valid (whatever RNDS then answers): the result
 //! that would otherwise never arrive stays visible to `status`, `/metrics`
 //! and `[alertas]`. Rows without a lab id cannot be matched with their
-//! correction and are not kept.
+//! correction: they are kept by file and line until a later file of the
+//! same name (or its errors report) is dropped.
 
 use rusqlite::params;
 
@@ -15,14 +16,16 @@ pub(super) const CERTIFICATE_KEY: &str = "certificate";
 impl Ledger {
     /// One chunk's verdicts: `invalid` (lab id, line) rows wait from now on
     /// (a lab id already waiting keeps its first date and points at this
-    /// file); `valid` lab ids are no longer waiting.
+    /// file); `valid` lab ids are no longer waiting; the invalid rows
+    /// `without_id` (their lines) wait by file and line.
     pub(crate) fn note_row_validity(
         &mut self,
         file: FileId,
         invalid: &[(String, u64)],
         valid: &[&str],
+        without_id: &[u64],
     ) -> Result<(), LedgerError> {
-        if invalid.is_empty() && valid.is_empty() {
+        if invalid.is_empty() && valid.is_empty() && without_id.is_empty() {
             return Ok(());
         }
         let now = now_text();
@@ -40,6 +43,43 @@ impl Ledger {
             for (lab_id, line) in invalid {
                 let line = i64::try_from(*line).unwrap_or(i64::MAX);
                 waiting.execute(params![lab_id, file.0, line, now])?;
+            }
+            let mut unmatched = tx.prepare_cached(
+                "INSERT OR IGNORE INTO invalid_rows_without_id (file_id, line, since)
+                 VALUES (?1, ?2, ?3)",
+            )?;
+            for line in without_id {
+                let line = i64::try_from(*line).unwrap_or(i64::MAX);
+                unmatched.execute(params![file.0, line, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A file just recorded as `file` replaces the earlier files for which
+    /// `replaces(name)` holds (the same name, or its errors report): their
+    /// invalid rows without a lab id no longer wait.
+    pub(crate) fn drop_rows_without_id_replaced_by(
+        &mut self,
+        file: FileId,
+        replaces: impl Fn(&str) -> bool,
+    ) -> Result<(), LedgerError> {
+        let tx = self.conn.transaction()?;
+        let earlier: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT DISTINCT u.file_id, f.name FROM invalid_rows_without_id u
+                 JOIN files f ON f.id = u.file_id WHERE u.file_id <> ?1",
+            )?;
+            let rows = stmt.query_map([file.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (id, name) in earlier {
+            if replaces(&name) {
+                tx.execute(
+                    "DELETE FROM invalid_rows_without_id WHERE file_id = ?1",
+                    [id],
+                )?;
             }
         }
         tx.commit()?;

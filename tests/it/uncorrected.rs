@@ -178,3 +178,56 @@ async fn status_counts_rows_waiting_in_errors_reports_until_they_come_back_fixed
         "{exposition}"
     );
 }
+
+/// A row refused without a lab id cannot be matched with its correction by
+/// id: it is kept by file and line, counted by `status` until a file of the
+/// same name (or its errors report) comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_counts_invalid_rows_without_a_lab_id_by_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let (ws, _) =
+        write_workspace_config(sim.files(), &tmp.path().join("lab"), 200, "watch").unwrap();
+    let log = tmp.path().join("servico.log");
+    let _service = Service(
+        Command::new(env!("CARGO_BIN_EXE_rnds-drop"))
+            .args(["run", "--config"])
+            .arg(&ws.config_path)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // Line 3 has no lab id (and a bad CNS), line 4 only a bad CNS.
+    let first = format!(
+        "{HEADER}{}{}{}",
+        row("SI-1", "759010928159013"),
+        row("", "12345"),
+        row("SI-3", "12345")
+    );
+    drop_file(&ws.inbox, "marco.csv", first.as_bytes()).unwrap();
+    wait_for_summaries(&ws.outbox, 1, &log);
+    let (_, out) = status(&ws.config_path);
+    assert!(
+        out.contains("linhas inválidas aguardam correção: 2"),
+        "{out}"
+    );
+    assert!(out.contains("marco.csv (2 linhas, desde "), "{out}");
+
+    // The same file comes back fixed: the row now has its lab id.
+    let fixed = format!(
+        "{HEADER}{}{}{}",
+        row("SI-1", "759010928159013"),
+        row("SI-2", "759010928159013"),
+        row("SI-3", "759010928159013")
+    );
+    drop_file(&ws.inbox, "marco.csv", fixed.as_bytes()).unwrap();
+    wait_for_summaries(&ws.outbox, 2, &log);
+    let (_, out) = status(&ws.config_path);
+    assert!(
+        out.contains("linhas inválidas aguardam correção: 0"),
+        "{out}"
+    );
+}

@@ -142,6 +142,8 @@ impl PassState<'_> {
         let mut entries: Vec<Entry> = Vec::with_capacity(outcomes.len());
         // Invalid rows by lab id (the ones a corrected drop can bring back).
         let mut invalid_ids: Vec<(String, u64)> = Vec::new();
+        // Lines of invalid rows without a lab id (kept by file and line).
+        let mut invalid_without_id: Vec<u64> = Vec::new();
         // (entry index, the lab id versions before the Excel-time fix derived)
         let mut legacy_ids: Vec<(usize, String)> = Vec::new();
         for outcome in outcomes {
@@ -176,6 +178,8 @@ impl PassState<'_> {
                         .filter(|id| !id.is_empty())
                     {
                         invalid_ids.push((lab_id.to_string(), row.line));
+                    } else {
+                        invalid_without_id.push(row.line);
                     }
                     Entry::Invalid {
                         cells: row.cells,
@@ -211,8 +215,12 @@ impl PassState<'_> {
         // A transaction with its fsync: off the async worker, like the
         // other ledger writes.
         super::blocking(|| {
-            self.ledger
-                .note_row_validity(self.file_id, &invalid_ids, &valid_ids)
+            self.ledger.note_row_validity(
+                self.file_id,
+                &invalid_ids,
+                &valid_ids,
+                &invalid_without_id,
+            )
         })?;
         self.mark_repeated(&mut entries);
         self.resolve_unresolved(&mut entries, &known).await?;

@@ -46,6 +46,16 @@ impl Service {
                     work_path: &claimed.work_path,
                 })
             })?;
+            // Rows without a lab id of an earlier file of this name (or of
+            // the file whose errors report this is) stop waiting: this file
+            // is their correction.
+            let stem = crate::check::stem(std::path::Path::new(&claimed.original_name));
+            super::super::blocking(|| {
+                self.ledger.drop_rows_without_id_replaced_by(id, |earlier| {
+                    let earlier = crate::check::stem(std::path::Path::new(earlier));
+                    earlier == stem || stem.starts_with(&format!("{earlier}."))
+                })
+            })?;
             tracing::info!(arquivo = %claimed.original_name, "arquivo recebido");
             let received = self
                 .ledger
