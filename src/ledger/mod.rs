@@ -155,6 +155,12 @@ pub(crate) struct Ledger {
 }
 
 impl Ledger {
+    /// Whether a ledger file lies at `path` (before [`Ledger::open`], which
+    /// would create it).
+    pub(crate) fn file_exists(path: &Path) -> bool {
+        path.exists()
+    }
+
     /// Opens the ledger at `path`, switches it to WAL and applies pending
     /// migrations. When no file exists a complete new one is created
     /// atomically (mode 0600 on unix); callers that know of earlier sends

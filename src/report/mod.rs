@@ -34,8 +34,8 @@ pub(crate) use issues::IssueLog;
 #[cfg(test)]
 pub(crate) use issues::EXAMPLES_PER_CODE;
 pub(crate) use staging::{
-    discard_dir, discard_empty_dir, discard_files, ensure_dir, fresh_private_dir, move_staged_file,
-    remove_leftovers, staged_files,
+    discard_dir, discard_empty_dir, discard_files, ensure_dir, fresh_private_dir, is_staged,
+    move_staged_file, remove_leftovers, staged_files,
 };
 pub use summary::{SkippedRows, Summary};
 pub(crate) use xlsx_file::ErrorsXlsx;
@@ -63,6 +63,12 @@ impl ReportPaths {
             errors_xlsx: outbox.join(format!("{stem}.erros.xlsx")),
             sent_csv: outbox.join(format!("{stem}.enviados.csv")),
         }
+    }
+
+    /// A set of these names is already in the outbox (its summary or its
+    /// `enviados.csv`): the service picks another name.
+    pub(crate) fn taken(&self) -> bool {
+        self.summary.exists() || self.sent_csv.exists()
     }
 }
 

@@ -75,3 +75,9 @@ pub(crate) fn remove_leftovers(outbox: &Path, staging_root: &Path) {
         }
     }
 }
+
+/// A staging folder holds a set (its publication not finished, or a pass's
+/// reports held until its file is quiet).
+pub(crate) fn is_staged(dir: &Path) -> bool {
+    dir.is_dir()
+}

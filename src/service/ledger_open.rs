@@ -16,7 +16,7 @@ use super::{prepare_ledger_dir, ServiceError};
 pub(crate) fn open_ledger(config: &Config) -> Result<(LedgerLock, Ledger), ServiceError> {
     let path = &config.ledger.path;
     let mut lock = prepare_ledger_dir(path)?;
-    if !path.exists() {
+    if !Ledger::file_exists(path) {
         if let Some(evidence) = earlier_sends(config, &lock) {
             return Err(LedgerError::Missing {
                 path: path.clone(),

@@ -58,7 +58,7 @@ impl OutputPaths {
             // reports until its file is quiet, and another file of the same
             // stem may be read meanwhile.
             let staged = outbox.join(STAGING_DIR).join(&name);
-            if !reports.summary.exists() && !reports.sent_csv.exists() && !staged.exists() {
+            if !reports.taken() && !crate::report::is_staged(&staged) {
                 return OutputPaths {
                     reports,
                     bundles: None,

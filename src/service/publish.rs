@@ -205,7 +205,7 @@ pub(super) fn settle_reports(
     let unfinished = ledger.unpublished_reports()?;
     for report in &unfinished {
         let outbox = report.summary.parent().unwrap_or(Path::new("."));
-        if report.staging.is_dir() {
+        if crate::report::is_staged(&report.staging) {
             move_staged(&report.staging, outbox)?;
             crate::report::discard_dir(&report.staging);
         }

@@ -290,7 +290,7 @@ pub(super) const RULES: &[Rule] = &[
     },
     Rule {
         section: "src/service/",
-        invariant: "glue only, no `std::fs` outside its tests. Knows the order of",
+        invariant: "glue only, no `std::fs` outside its tests and no file system probe (`Path::exists`, `is_dir`, `metadata`…): the modules whose job is I/O answer those.",
         modules: &["service/"],
         // The types that flow between the steps (`input::Row`,
         // `mapping::ColumnMap`) and the edge helpers it sequences
@@ -308,7 +308,22 @@ pub(super) const RULES: &[Rule] = &[
             "crate::mapping::map_columns",
             "crate::layout",
             "crate::validate::validate_row",
-        ]],
+        ],
+            &[
+                // `Path`'s file system methods, as the scan names method
+                // calls (no import shows them).
+                ".exists",
+                ".try_exists",
+                ".is_dir",
+                ".is_file",
+                ".is_symlink",
+                ".metadata",
+                ".symlink_metadata",
+                ".read_dir",
+                ".read_link",
+                ".canonicalize",
+            ],
+        ],
     },
     Rule {
         section: "src/demo.rs",

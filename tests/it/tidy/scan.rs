@@ -354,12 +354,14 @@ fn tokens(code: &str) -> Vec<Token> {
     out
 }
 
-/// Every path the code names, absolute: `use` trees expanded, and each
-/// `a::b::c` run of tokens outside `use`.
+/// Every path the code names, absolute: `use` trees expanded, each
+/// `a::b::c` run of tokens outside `use`, and each method call as
+/// `.name`.
 fn named_paths(code: &str, module: &[String]) -> Vec<NamedPath> {
     let tokens = tokens(code);
     let children = declared_modules(code);
     let mut raw: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut methods: Vec<NamedPath> = Vec::new();
     let mut i = 0;
     while i < tokens.len() {
         let t = &tokens[i];
@@ -370,6 +372,19 @@ fn named_paths(code: &str, module: &[String]) -> Vec<NamedPath> {
                 .map_or(tokens.len(), |p| i + p);
             expand_use(&tokens[i + 1..end], Vec::new(), &mut raw);
             i = end + 1;
+            continue;
+        }
+        // A method call, `.exists()`: named `.exists` (file system probes
+        // on `Path` are methods, which no import shows).
+        if t.text == "."
+            && tokens.get(i + 1).is_some_and(|n| is_ident(&n.text))
+            && tokens.get(i + 2).is_some_and(|n| n.text == "(")
+        {
+            methods.push(NamedPath {
+                line: t.line,
+                segments: vec![format!(".{}", tokens[i + 1].text)],
+            });
+            i += 2;
             continue;
         }
         let starts_path = is_ident(&t.text) && tokens.get(i + 1).is_some_and(|n| n.text == "::");
@@ -394,6 +409,7 @@ fn named_paths(code: &str, module: &[String]) -> Vec<NamedPath> {
             line,
             segments: absolute(segments, module, &children),
         })
+        .chain(methods)
         .collect()
 }
 
