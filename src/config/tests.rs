@@ -258,3 +258,27 @@ fn an_unknown_column_field_lists_the_fields() {
     );
     assert!(message.contains("lab_id"), "{message}");
 }
+
+/// By default the number of requests in flight adapts under a ceiling of
+/// 32; `fixed_in_flight` pins it (and must be at least 1).
+#[test]
+fn in_flight_adapts_under_a_ceiling_unless_fixed() {
+    let config = Config::parse(LAB, Path::new("t.toml"), Path::new("/etc/rnds-drop")).unwrap();
+    assert_eq!(
+        (config.rnds.max_in_flight, config.rnds.fixed_in_flight),
+        (32, None)
+    );
+    assert_eq!(config.rnds.in_flight_ceiling(), 32);
+    let fixed = LAB.replace(
+        "certificate = \"lab.pfx\"\n",
+        "certificate = \"lab.pfx\"\nfixed_in_flight = 8\n",
+    );
+    let config = Config::parse(&fixed, Path::new("t.toml"), Path::new("/etc/rnds-drop")).unwrap();
+    assert_eq!(config.rnds.in_flight_ceiling(), 8);
+    let message = error(&fixed.replace("fixed_in_flight = 8", "fixed_in_flight = 0"));
+    assert_portuguese(&message);
+    assert!(
+        message.contains("[rnds] fixed_in_flight deve ser pelo menos 1"),
+        "{message}"
+    );
+}

@@ -18,10 +18,23 @@ pub(crate) struct ScrapeInputs {
     /// The read-only ledger snapshot, or why it could not be read.
     pub ledger: Result<LedgerSnapshot, String>,
     pub tokens_fetched: u64,
+    /// Requests to RNDS: allowed in flight, in flight, the ceiling.
+    pub concurrency: Concurrency,
     pub certificate_not_after: DateTime<Utc>,
     pub inboxes_missing: Vec<PathBuf>,
     /// `/healthz` turns 503 once RNDS is unreachable this long.
     pub rnds_down_limit: chrono::Duration,
+}
+
+/// The in-flight gate of the RNDS client at the scrape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Concurrency {
+    /// Requests allowed in flight now (adaptive: 1 to `ceiling`).
+    pub limit: usize,
+    /// Requests in flight now.
+    pub in_flight: usize,
+    /// `max_in_flight` (or `fixed_in_flight`).
+    pub ceiling: usize,
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -35,6 +48,7 @@ pub(crate) fn render(i: &ScrapeInputs) -> String {
     let o = &mut out;
 
     write_traffic(o, i);
+    write_concurrency(o, &i.concurrency);
     write_health(o, i);
     if let Ok(s) = &i.ledger {
         write_ledger(o, s, i.now);
@@ -99,6 +113,30 @@ fn write_traffic(o: &mut String, i: &ScrapeInputs) {
         "Access tokens fetched from RNDS.",
     );
     let _ = writeln!(o, "rnds_drop_token_fetches_total {}", i.tokens_fetched);
+}
+
+/// The RNDS client's in-flight gate: its limit now, its ceiling, its load.
+fn write_concurrency(o: &mut String, c: &Concurrency) {
+    for (name, help, value) in [
+        (
+            "rnds_drop_rnds_concurrency_limit",
+            "Requests to RNDS allowed in flight at once now (adapts between 1 and the ceiling).",
+            c.limit,
+        ),
+        (
+            "rnds_drop_rnds_concurrency_ceiling",
+            "The most requests to RNDS ever in flight at once (max_in_flight or fixed_in_flight).",
+            c.ceiling,
+        ),
+        (
+            "rnds_drop_rnds_requests_in_flight",
+            "Requests to RNDS in flight now.",
+            c.in_flight,
+        ),
+    ] {
+        family(o, name, "gauge", help);
+        let _ = writeln!(o, "{name} {value}");
+    }
 }
 
 /// Certificate expiry, last RNDS success, whether RNDS and the ledger answer.
@@ -259,6 +297,11 @@ mod tests {
             telemetry: TelemetrySnapshot::default(),
             ledger: Ok(LedgerSnapshot::default()),
             tokens_fetched: 2,
+            concurrency: Concurrency {
+                limit: 5,
+                in_flight: 3,
+                ceiling: 32,
+            },
             certificate_not_after: now + chrono::Duration::days(90),
             inboxes_missing: Vec::new(),
             rnds_down_limit: chrono::Duration::minutes(5),
@@ -304,6 +347,13 @@ mod tests {
             );
         }
         assert!(text.contains("rnds_drop_rnds_request_duration_seconds_bucket{le=\"+Inf\"} 0"));
+        for line in [
+            "rnds_drop_rnds_concurrency_limit 5",
+            "rnds_drop_rnds_requests_in_flight 3",
+            "rnds_drop_rnds_concurrency_ceiling 32",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
         let expiry = i.certificate_not_after.timestamp();
         assert!(text.contains(&format!(
             "rnds_drop_certificate_expiry_timestamp_seconds {expiry}"

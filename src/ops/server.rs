@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use super::metrics::{health, render, ScrapeInputs};
+use super::metrics::{health, render, Concurrency, ScrapeInputs};
 use super::telemetry::Telemetry;
 use crate::config::Config;
 use crate::ledger::LedgerReader;
@@ -69,6 +69,11 @@ impl Scrape {
             telemetry: self.telemetry.snapshot(),
             ledger,
             tokens_fetched: self.client.tokens_fetched(),
+            concurrency: Concurrency {
+                limit: self.client.concurrency_limit(),
+                in_flight: self.client.requests_in_flight(),
+                ceiling: self.client.max_in_flight(),
+            },
             certificate_not_after: self.client.certificate().not_after,
             inboxes_missing: self
                 .inboxes

@@ -1,7 +1,9 @@
 //! The public [`Client`]: one bundle per `submit`, with the token handled,
-//! transient failures retried within `max_retries`, and at most
-//! `max_in_flight` requests on the wire at once (a semaphore held per HTTP
-//! attempt, not during back-off sleeps, so callers may spawn freely).
+//! transient failures retried within `max_retries`, and a bounded number
+//! of requests on the wire at once: a gate (`gate.rs`) held per HTTP
+//! attempt, not during back-off sleeps, so callers may spawn freely, whose
+//! limit adapts between 1 and `max_in_flight` to RNDS' latency and
+//! refusals (`concurrency.rs`), or stays at `fixed_in_flight`.
 //!
 //! Invariant: the client never decides exactly-once on its own: an
 //! [`Outcome::Unknown`] is returned, never resent as new; the caller records
@@ -10,12 +12,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
+use super::concurrency::Limiter;
+use super::gate::Gate;
 use super::outcome::{
     classify_answer, classify_post_answer, classify_transport, transport_failure, Answer, Verdict,
 };
 use super::outcome::{diagnostics, lookup_refusal_halts, TransportFailure};
+use super::outcome::{pressure_of_answer, pressure_of_failure, Pressure};
 use super::request::{self, Credentials};
 use super::retry::Backoff;
 use super::tls::Identity;
@@ -45,7 +48,7 @@ struct Inner {
     credentials: Credentials,
     requester_id: String,
     backoff: Backoff,
-    in_flight: Semaphore,
+    gate: Gate,
     max_in_flight: usize,
     certificate: CertificateInfo,
     file_warnings: Vec<String>,
@@ -139,7 +142,7 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(config.rnds.max_in_flight)
+            .pool_max_idle_per_host(config.rnds.in_flight_ceiling())
             .user_agent(concat!("rnds-drop/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| {
@@ -167,8 +170,11 @@ impl Client {
                 },
                 requester_id: config.lab.requester_id.clone(),
                 backoff: Backoff::from_config(&config.rnds),
-                in_flight: Semaphore::new(config.rnds.max_in_flight),
-                max_in_flight: config.rnds.max_in_flight,
+                gate: Gate::new(match config.rnds.fixed_in_flight {
+                    Some(n) => Limiter::fixed(n),
+                    None => Limiter::adaptive(config.rnds.max_in_flight),
+                }),
+                max_in_flight: config.rnds.in_flight_ceiling(),
                 certificate: identity.info().clone(),
                 file_warnings: identity.file_warnings().to_vec(),
                 observer,
@@ -176,8 +182,20 @@ impl Client {
         })
     }
 
+    /// The most requests ever in flight at once (the adaptive ceiling or
+    /// the fixed number): callers size their own task bounds by it.
     pub(crate) fn max_in_flight(&self) -> usize {
         self.inner.max_in_flight
+    }
+
+    /// Requests allowed in flight now (`/metrics`).
+    pub(crate) fn concurrency_limit(&self) -> usize {
+        self.inner.gate.limit()
+    }
+
+    /// Requests in flight now (`/metrics`).
+    pub(crate) fn requests_in_flight(&self) -> usize {
+        self.inner.gate.in_flight()
     }
 
     pub(crate) fn endpoints(&self) -> &Endpoints {
@@ -490,10 +508,16 @@ impl Client {
         }
     }
 
-    /// One HTTP exchange under the in-flight bound.
+    /// One HTTP exchange under the in-flight gate; what it said about
+    /// RNDS' load goes back to the gate's limiter.
     async fn attempt(&self, request: reqwest::RequestBuilder) -> Attempt {
-        // The semaphore is never closed; without a permit we still proceed.
-        let _permit = self.inner.in_flight.acquire().await.ok();
+        let permit = self.inner.gate.acquire().await;
+        let (attempt, pressure) = self.exchange(request).await;
+        permit.finish(pressure);
+        attempt
+    }
+
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> (Attempt, Pressure) {
         let started = std::time::Instant::now();
         let sent = request.send().await;
         if let Some(observer) = &self.inner.observer {
@@ -502,7 +526,11 @@ impl Client {
         }
         let response = match sent {
             Ok(response) => response,
-            Err(e) => return Attempt::Failed(transport_failure(&e)),
+            Err(e) => {
+                let failure = transport_failure(&e);
+                let pressure = pressure_of_failure(&failure);
+                return (Attempt::Failed(failure), pressure);
+            }
         };
         let header = |name: reqwest::header::HeaderName| {
             response
@@ -516,15 +544,23 @@ impl Client {
             header(reqwest::header::LOCATION).or_else(|| header(reqwest::header::CONTENT_LOCATION));
         let retry_after = header(reqwest::header::RETRY_AFTER);
         match read_capped(response).await {
-            Ok(body) => Attempt::Answered {
-                status,
-                location,
-                retry_after,
-                body,
-            },
-            Err(reason) => Attempt::Failed(TransportFailure::AfterSending(format!(
-                "HTTP {status}, corpo da resposta perdido: {reason}"
-            ))),
+            Ok(body) => {
+                let pressure = pressure_of_answer(status, &body);
+                let attempt = Attempt::Answered {
+                    status,
+                    location,
+                    retry_after,
+                    body,
+                };
+                (attempt, pressure)
+            }
+            Err(reason) => {
+                let failure = TransportFailure::AfterSending(format!(
+                    "HTTP {status}, corpo da resposta perdido: {reason}"
+                ));
+                let pressure = pressure_of_failure(&failure);
+                (Attempt::Failed(failure), pressure)
+            }
         }
     }
 }

@@ -8,9 +8,11 @@
 //! ledger), helped by [`Client::resolve_unknown`].
 
 mod client;
+mod concurrency;
 pub(crate) mod doctor;
 mod endpoints;
 mod error;
+mod gate;
 mod handshake;
 mod outcome;
 mod request;

@@ -21,6 +21,12 @@
 //! | request cannot be built (`http://` URL, invalid header value) | `ConfigurationError` |
 //! | time-out, connection reset or body lost after the request may have been sent | `Unknown` (never resent as new) |
 //!
+//! What an exchange says about RNDS' load ([`Pressure`], for the adaptive
+//! limit on requests in flight) is decided here too: 408, 429, 5xx, a
+//! `retry_later` code, a time-out or a lost or refused connection is
+//! back-pressure; a certificate refusal or an unbuildable request says
+//! nothing; any other answer is a round-trip time.
+//!
 //! Invariant: pure (no I/O, no clock of its own); knows nothing of rows,
 //! the ledger or the token cache.
 
@@ -199,6 +205,49 @@ pub(crate) fn classify_post_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> V
             })
         }
         other => other,
+    }
+}
+
+/// What one exchange says about RNDS' load, for the adaptive limit on
+/// requests in flight (`concurrency.rs`). Decided here, next to what is
+/// retryable, so the two never disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pressure {
+    /// RNDS answered in its own time (2xx, a refusal of the row or the
+    /// configuration, 404): the round-trip time is a sample.
+    Answered,
+    /// RNDS is over capacity or failing: 408, 429, any 5xx, an answer
+    /// naming a `retry_later` code, a time-out or a connection lost or
+    /// refused.
+    Overload,
+    /// Says nothing about load: a refused certificate, a request that
+    /// could not be built.
+    Neutral,
+}
+
+/// [`Pressure`] of an answer.
+pub(crate) fn pressure_of_answer(status: u16, body: &[u8]) -> Pressure {
+    match status {
+        408 | 429 | 500..=599 => Pressure::Overload,
+        // Only a refusal can name a code; read the body only then.
+        400..=499
+            if crate::rnds_errors::catalogue()
+                .find_in(&diagnostics(body))
+                .is_some_and(|entry| entry.class == ErrorClass::RetryLater) =>
+        {
+            Pressure::Overload
+        }
+        _ => Pressure::Answered,
+    }
+}
+
+/// [`Pressure`] of an exchange that got no answer.
+pub(crate) fn pressure_of_failure(failure: &TransportFailure) -> Pressure {
+    match failure {
+        TransportFailure::BeforeSending(_) | TransportFailure::AfterSending(_) => {
+            Pressure::Overload
+        }
+        TransportFailure::Certificate(_) | TransportFailure::Invalid(_) => Pressure::Neutral,
     }
 }
 

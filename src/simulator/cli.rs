@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Faults, SimError, SimOptions};
+use super::{Faults, ServerCapacity, SimError, SimOptions};
 
 /// Roda uma RNDS local (TLS mútuo, regras reais, falhas simuladas).
 #[derive(Debug, Clone, clap::Args)]
@@ -18,9 +18,19 @@ pub struct SimulateArgs {
     /// Pasta dos certificados, do trecho de configuração e dos documentos recebidos.
     #[arg(long, default_value = "./rnds-simulador")]
     pub dir: PathBuf,
-    /// Atraso fixo em cada resposta, em milissegundos.
+    /// Atraso fixo em cada resposta, em milissegundos (com --capacity, o
+    /// tempo que cada requisição ocupa um atendente).
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Requisições FHIR atendidas ao mesmo tempo (0: sem limite). As demais
+    /// esperam na fila; com a fila cheia, a resposta é 429 com Retry-After.
+    /// A latência cresce com a carga (o tempo na fila).
+    #[arg(long, default_value_t = 0)]
+    pub capacity: usize,
+    /// Requisições que podem esperar na fila com --capacity (padrão: o
+    /// mesmo número de --capacity).
+    #[arg(long, requires = "capacity")]
+    pub queue: Option<usize>,
     /// Atraso aleatório extra, até tantos milissegundos.
     #[arg(long, default_value_t = 0)]
     pub jitter_ms: u64,
@@ -30,6 +40,9 @@ pub struct SimulateArgs {
     /// Fração (0.0–1.0) dos envios respondidos com 429.
     #[arg(long = "rate-429", default_value_t = 0.0)]
     pub rate_429: f64,
+    /// Fração (0.0–1.0) dos envios respondidos com 503 (nada gravado).
+    #[arg(long = "rate-503", default_value_t = 0.0)]
+    pub rate_503: f64,
     /// `Retry-After` das respostas 429, em segundos.
     #[arg(long, default_value_t = 1)]
     pub retry_after_s: u64,
@@ -65,6 +78,7 @@ impl SimulateArgs {
                 jitter_ms: self.jitter_ms,
                 error_5xx_rate: self.error_5xx_rate,
                 rate_429: self.rate_429,
+                rate_503: self.rate_503,
                 retry_after_s: self.retry_after_s,
                 lost_answer_rate: self.lost_answer_rate,
                 answer_code: self.answer_code.clone(),
@@ -73,6 +87,10 @@ impl SimulateArgs {
                 redirect_rate: self.redirect_rate,
             },
             token_lifetime: Duration::from_secs(self.token_lifetime_s),
+            capacity: (self.capacity > 0).then(|| ServerCapacity {
+                workers: self.capacity,
+                queue: self.queue.unwrap_or(self.capacity),
+            }),
         }
     }
 }
@@ -149,6 +167,10 @@ mod tests {
             "0.1",
             "--rate-429",
             "0.2",
+            "--rate-503",
+            "0.25",
+            "--capacity",
+            "16",
             "--retry-after-s",
             "3",
             "--lost-answer-rate",
@@ -175,6 +197,7 @@ mod tests {
                 jitter_ms: 5,
                 error_5xx_rate: 0.1,
                 rate_429: 0.2,
+                rate_503: 0.25,
                 retry_after_s: 3,
                 lost_answer_rate: 0.05,
                 answer_code: Some("ERR880".into()),
@@ -184,6 +207,22 @@ mod tests {
             }
         );
         assert_eq!(o.token_lifetime, Duration::from_secs(60));
+        // The queue defaults to as many as the workers.
+        assert_eq!(
+            o.capacity,
+            Some(ServerCapacity {
+                workers: 16,
+                queue: 16
+            })
+        );
+        let queued = Cli::try_parse_from(["simulate", "--capacity", "4", "--queue", "0"]).unwrap();
+        assert_eq!(
+            queued.args.options().capacity,
+            Some(ServerCapacity {
+                workers: 4,
+                queue: 0
+            })
+        );
         let defaults = Cli::try_parse_from(["simulate"]).unwrap().args.options();
         assert_eq!(defaults.listen, "127.0.0.1:8443".parse().unwrap());
         assert_eq!(
@@ -194,6 +233,7 @@ mod tests {
             }
         );
         assert_eq!(defaults.token_lifetime, Duration::from_secs(1800));
+        assert_eq!(defaults.capacity, None);
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub(super) async fn handle(
             .unwrap_or("");
         shared.count_method(request.method(), user_agent);
     }
+    // Held until the reply is built: the worker of the capacity model.
+    let mut _worker = None;
     if path.starts_with("/api/") {
         let faults = shared.faults();
         let jitter = if faults.jitter_ms > 0 {
@@ -45,6 +47,12 @@ pub(super) async fn handle(
             0
         };
         let delay = faults.latency_ms + jitter.min(faults.jitter_ms);
+        if let (Some(capacity), true) = (&shared.capacity, path.starts_with(FHIR_BASE)) {
+            match capacity.admit(faults.latency_ms) {
+                Ok(ticket) => _worker = Some(ticket.serve().await),
+                Err(refused) => return Ok(over_capacity(&shared, refused.retry_after_s)),
+            }
+        }
         if delay > 0 {
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
@@ -119,6 +127,20 @@ async fn route(
             &format!("Resource {path} is not known"),
         ),
     }
+}
+
+/// The capacity model's refusal: every worker busy and the queue full.
+fn over_capacity(shared: &Shared, retry_after_s: u64) -> Reply {
+    let mut reply = fail(
+        shared,
+        StatusCode::TOO_MANY_REQUESTS,
+        None,
+        "Too many requests: capacidade do servidor esgotada",
+    );
+    if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+        reply.headers_mut().insert(hyper::header::RETRY_AFTER, v);
+    }
+    reply
 }
 
 fn token(shared: &Shared) -> Reply {

@@ -3,7 +3,8 @@
 //! CA; EHR calls need only the token, as on RNDS), the token
 //! service, bundle submission with the contract's checks and error codes,
 //! the lookups, fault injection (latency, 429, 5xx, lost answers, stalls,
-//! redirects, outages)
+//! redirects, outages), a capacity model (`capacity`: workers, a queue,
+//! 429 beyond it)
 //! and inspection endpoints (`/_sim/documents`, `/_sim/stats`). Documents
 //! are kept in its folder, so a restart keeps them. Bundles are checked
 //! with [`crate::conformance`] against the profile rules kept as data.
@@ -11,6 +12,7 @@
 //! Invariant: knows the contract and JSON only; no `fhir::` or `rnds::`
 //! types, so a builder or client bug cannot hide behind the same bug here.
 
+mod capacity;
 pub mod cli;
 mod handlers;
 mod lookups;
@@ -45,6 +47,21 @@ pub struct SimOptions {
     pub faults: Faults,
     /// Lifetime of the tokens `GET /api/token` issues (RNDS: 30 minutes).
     pub token_lifetime: Duration,
+    /// How many FHIR requests are served at once and how many may wait;
+    /// `None`: every request is served at once (no capacity model).
+    pub capacity: Option<ServerCapacity>,
+}
+
+/// The capacity model (see `capacity.rs`): `workers` FHIR requests served
+/// at once, each for its latency; up to `queue` more wait their turn; any
+/// more are answered `429` with `Retry-After`. Latency so grows with load
+/// (time in the queue), and throughput stays below `workers / latency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerCapacity {
+    /// Requests served at once (at least 1).
+    pub workers: usize,
+    /// Requests that may wait for a worker; more are refused with 429.
+    pub queue: usize,
 }
 
 impl SimOptions {
@@ -55,6 +72,7 @@ impl SimOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             faults: Faults::default(),
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            capacity: None,
         }
     }
 }
@@ -74,6 +92,9 @@ pub struct Faults {
     pub error_5xx_rate: f64,
     /// Share of bundle POSTs answered 429 with `Retry-After` (nothing stored).
     pub rate_429: f64,
+    /// Share of bundle POSTs answered 503 (refused before any work, nothing
+    /// stored: a brown-out, retryable without a lookup).
+    pub rate_503: f64,
     /// `Retry-After` of the 429 answers, in seconds.
     pub retry_after_s: u64,
     /// Share of accepted bundles whose answer is lost: the document is
@@ -236,6 +257,7 @@ pub async fn start(options: SimOptions) -> Result<Simulator, SimError> {
         options.faults,
         options.token_lifetime,
         store,
+        options.capacity,
     ));
     let (commands, receiver) = mpsc::unbounded_channel();
     let task = tokio::spawn(server::serve(
@@ -275,9 +297,9 @@ impl Simulator {
         &self.shared.identity
     }
 
-    #[cfg(test)]
-    /// Replaces the injected faults; applies to requests that start afterwards.
-    pub(crate) fn set_faults(&self, faults: Faults) {
+    /// Replaces the injected faults; applies to requests that start
+    /// afterwards (tests, and the benchmarks' fault schedules).
+    pub fn set_faults(&self, faults: Faults) {
         self.shared.set_faults(faults);
     }
 
@@ -288,9 +310,9 @@ impl Simulator {
         let _ = self.commands.send(server::Command::Outage(duration));
     }
 
-    #[cfg(test)]
-    /// What `/_sim/stats` shows: requests by status, RNDS code and method.
-    pub(crate) fn stats(&self) -> serde_json::Value {
+    /// What `/_sim/stats` shows: requests by status, RNDS code and method,
+    /// and the capacity model's load (`capacity`).
+    pub fn stats(&self) -> serde_json::Value {
         self.shared.stats_json()
     }
 

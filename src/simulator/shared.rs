@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::capacity::Capacity;
 use super::store::Store;
-use super::{Faults, LabIdentity, StoredDocument};
+use super::{Faults, LabIdentity, ServerCapacity, StoredDocument};
 
 /// Requests answered, by HTTP status and by RNDS error code.
 #[derive(Debug, Default, serde::Serialize)]
@@ -33,6 +34,8 @@ pub(super) struct Shared {
     store: Mutex<Store>,
     stats: Mutex<Stats>,
     outage_until: Mutex<Option<Instant>>,
+    /// The capacity model of the FHIR API, when one was asked for.
+    pub(super) capacity: Option<std::sync::Arc<Capacity>>,
     /// Bumped to close every live connection (outage, shutdown).
     pub(super) epoch: watch::Sender<u64>,
 }
@@ -49,6 +52,7 @@ impl Shared {
         faults: Faults,
         token_lifetime: Duration,
         store: Store,
+        capacity: Option<ServerCapacity>,
     ) -> Shared {
         Shared {
             identity,
@@ -58,6 +62,7 @@ impl Shared {
             store: Mutex::new(store),
             stats: Mutex::new(Stats::default()),
             outage_until: Mutex::new(None),
+            capacity: capacity.map(|c| Capacity::new(c.workers, c.queue)),
             epoch: watch::channel(0).0,
         }
     }
@@ -66,7 +71,6 @@ impl Shared {
         lock(&self.faults).clone()
     }
 
-    #[cfg(test)]
     pub(super) fn set_faults(&self, faults: Faults) {
         *lock(&self.faults) = faults;
     }
@@ -137,6 +141,15 @@ impl Shared {
     }
 
     pub(super) fn stats_json(&self) -> serde_json::Value {
-        serde_json::to_value(&*lock(&self.stats)).unwrap_or_default()
+        let mut stats = serde_json::to_value(&*lock(&self.stats)).unwrap_or_default();
+        if let (Some(capacity), Some(fields)) = (&self.capacity, stats.as_object_mut()) {
+            let mut load = serde_json::to_value(capacity.load()).unwrap_or_default();
+            if let Some(load) = load.as_object_mut() {
+                load.insert("workers".into(), capacity.workers().into());
+                load.insert("queue".into(), capacity.queue().into());
+            }
+            fields.insert("capacity".into(), load);
+        }
+        stats
     }
 }

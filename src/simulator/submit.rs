@@ -65,7 +65,7 @@ async fn accept(
     Ok(created(shared, &host, &rnds_id))
 }
 
-/// Configured 429s (with `Retry-After`) and 5xx answers, before any check:
+/// Configured 429s (with `Retry-After`), 503s and 5xx answers, before any check:
 /// faults the operator asked for (CONTRACT.md:153-154: treat 429/5xx as
 /// transient), not rules.
 fn injected_fault(faults: &Faults, shared: &Shared) -> Result<(), Answered> {
@@ -80,6 +80,14 @@ fn injected_fault(faults: &Faults, shared: &Shared) -> Result<(), Answered> {
             reply.headers_mut().insert(RETRY_AFTER, v);
         }
         return Err(Box::new(reply));
+    }
+    if faults.rate_503 > 0.0 && crate::platform::random_unit() < faults.rate_503 {
+        return Err(Box::new(fail(
+            shared,
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "Serviço temporariamente indisponível (simulado)",
+        )));
     }
     if faults.error_5xx_rate > 0.0 && crate::platform::random_unit() < faults.error_5xx_rate {
         let status = if crate::platform::random_unit() < 0.5 {

@@ -702,7 +702,74 @@ async fn throttling_and_server_errors_store_nothing() {
     });
     let sent = send(&sim, &client, &token, &bundle("T-1")).await;
     assert!(sent.status.is_server_error(), "{}", sent.status);
+    sim.set_faults(Faults {
+        rate_503: 1.0,
+        ..Faults::default()
+    });
+    let sent = send(&sim, &client, &token, &bundle("T-1")).await;
+    assert_eq!(sent.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(sim.documents().is_empty());
+    sim.shutdown().await;
+}
+
+/// The capacity model over HTTPS: one worker and one place in the queue.
+/// Six POSTs sent at once on one HTTP/2 connection (each holds the worker
+/// 2 s, so all six arrive while the first is served): two are admitted
+/// and stored one after the other, four are refused with 429 and a
+/// `Retry-After`, and never two are served at once.
+#[tokio::test]
+async fn a_full_server_queues_then_refuses_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(SimOptions {
+        faults: Faults {
+            latency_ms: 2000,
+            ..Faults::default()
+        },
+        capacity: Some(ServerCapacity {
+            workers: 1,
+            queue: 1,
+        }),
+        ..SimOptions::new(dir.path())
+    })
+    .await
+    .unwrap();
+    let client = client_with(sim.files(), Some(pfx_identity(sim.files())), &[b"h2"]);
+    let token = get_token(&sim, &client).await;
+    let url = format!("{}/api/fhir/r4/Bundle", sim.base_url());
+    let posts: Vec<_> = (0..6)
+        .map(|i| {
+            client
+                .post(&url)
+                .header("Content-Type", "application/fhir+json")
+                .header("X-Authorization-Server", format!("Bearer {token}"))
+                .header("Authorization", &sim.identity().requester_cns)
+                .body(bundle(&format!("CAP-{i}")).to_string())
+                .send()
+        })
+        .map(tokio::spawn)
+        .collect();
+    let mut statuses = Vec::new();
+    for post in posts {
+        let reply = post.await.unwrap().unwrap();
+        if reply.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(
+                reply.headers()["retry-after"],
+                "4",
+                "(1 queued + 1 served) × 2 s"
+            );
+        }
+        statuses.push(reply.status().as_u16());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 201, 429, 429, 429, 429]);
+    assert_eq!(sim.documents().len(), 2);
+    let load = &sim.stats()["capacity"];
+    assert_eq!(load["peak_in_service"], 1, "{load}");
+    assert_eq!(load["refused"], 4, "{load}");
+    assert_eq!(
+        (load["admitted"].as_u64(), load["in_service"].as_u64()),
+        (Some(0), Some(0))
+    );
     sim.shutdown().await;
 }
 

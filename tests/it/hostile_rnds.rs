@@ -289,7 +289,8 @@ async fn only_a_201_with_a_well_formed_id_makes_a_row_sent() {
 /// An answer storm (every POST and lookup a 504): the round stops after a
 /// few unknown outcomes instead of posting every row and settling each
 /// lost answer one by one (lookups with back-offs and a re-POST each); the
-/// lost answers it has are settled at once, up to `max_in_flight`. Counts
+/// lost answers it has are settled at once, up to `fixed_in_flight` (fixed:
+/// the adaptive limit would fall to 1 under a storm of 504s). Counts
 /// requests, not time; the time is printed as the measurement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_storm_stops_the_round_and_settles_lost_answers_concurrently() {
@@ -308,14 +309,14 @@ async fn an_answer_storm_stops_the_round_and_settles_lost_answers_concurrently()
             &files,
             &url,
             rows,
-            "max_in_flight = 4\nmax_retries = 1\n",
+            "fixed_in_flight = 4\nmax_retries = 1\n",
         )
     })
     .await
     .unwrap();
     let counts = std::mem::take(&mut *counts.lock().unwrap());
     println!(
-        "MEASURE answer storm, {rows} rows, every request 504 (lookups 50 ms), max_in_flight 4, \
+        "MEASURE answer storm, {rows} rows, every request 504 (lookups 50 ms), fixed_in_flight 4, \
          max_retries 1: {} POSTs, {} lookups, at most {} lookups at once, {:?}",
         counts.posts,
         counts.gets,

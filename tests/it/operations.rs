@@ -205,6 +205,17 @@ async fn status_metrics_health_and_outage_log_of_a_running_service() {
         exposition.contains("rnds_drop_pending_rows 0"),
         "{exposition}"
     );
+    // The adaptive limit on requests to RNDS: within 1..=max_in_flight (32).
+    let limit: usize = exposition
+        .lines()
+        .find_map(|l| l.strip_prefix("rnds_drop_rnds_concurrency_limit "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no concurrency limit in\n{exposition}"));
+    assert!((1..=32).contains(&limit), "{limit}");
+    assert!(
+        exposition.contains("rnds_drop_rnds_concurrency_ceiling 32"),
+        "{exposition}"
+    );
     promtool_check(&exposition);
 
     // The simulator goes down: /healthz turns 503 with the reason, then 200

@@ -416,3 +416,38 @@ fn decrypt_error_is_a_certificate_refusal_only_in_the_handshake_probe() {
     let io = std::io::Error::new(std::io::ErrorKind::InvalidData, alert);
     assert!(certificate_refusal_in(&io).is_some());
 }
+
+/// What shrinks the adaptive limit: refusals for load and failures, not
+/// a row refused for its data or a refused certificate.
+#[test]
+fn back_pressure_is_load_refusals_and_failures_only() {
+    for status in [408, 429, 500, 502, 503, 504] {
+        assert_eq!(
+            pressure_of_answer(status, b""),
+            Pressure::Overload,
+            "{status}"
+        );
+    }
+    let unstable = outcome_body("EHR-ERR828", "instável");
+    assert_eq!(pressure_of_answer(422, &unstable), Pressure::Overload);
+    let bad_row = outcome_body("EHR-ERR783", "campo inválido");
+    for (status, body) in [(201, &b""[..]), (422, &bad_row[..]), (404, b""), (401, b"")] {
+        assert_eq!(
+            pressure_of_answer(status, body),
+            Pressure::Answered,
+            "{status}"
+        );
+    }
+    assert_eq!(
+        pressure_of_failure(&TransportFailure::AfterSending("time-out".into())),
+        Pressure::Overload
+    );
+    assert_eq!(
+        pressure_of_failure(&TransportFailure::BeforeSending("recusada".into())),
+        Pressure::Overload
+    );
+    assert_eq!(
+        pressure_of_failure(&TransportFailure::Certificate("expirado".into())),
+        Pressure::Neutral
+    );
+}
