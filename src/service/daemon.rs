@@ -79,6 +79,7 @@ pub async fn run(
         ops,
         unadmitted: Vec::new(),
         digest_failures: std::collections::HashMap::new(),
+        certificate_renewals_recorded: 0,
     };
     let waiting = service.serve(&mut inboxes).await;
     tracing::info!(
@@ -163,6 +164,22 @@ enum Turn {
 }
 
 impl Service {
+    /// A certificate renewed during the last pass goes to the ledger, so
+    /// `status` shows the validity in use.
+    fn record_renewed_certificate(&mut self) {
+        let renewals = self.client.certificate_renewals();
+        if renewals == self.certificate_renewals_recorded {
+            return;
+        }
+        match self
+            .ledger
+            .record_certificate(&self.client.certificate().public_part_json())
+        {
+            Ok(()) => self.certificate_renewals_recorded = renewals,
+            Err(e) => tracing::warn!("o certificado renovado não foi anotado no registro: {e}"),
+        }
+    }
+
     /// The main loop: the next file due (a retry, a finished file that
     /// changed, a new one), one pass over it, until a stop. Returns the
     /// files still waiting.
@@ -179,6 +196,7 @@ impl Service {
                 Turn::Process(active) => active,
             };
             let result = self.process_with_grace(&mut active, grace).await;
+            self.record_renewed_certificate();
             match result {
                 None => {
                     tracing::warn!(
@@ -364,6 +382,8 @@ struct Service {
     unadmitted: Vec<Unadmitted>,
     /// Per claimed file, hashing threads that died on it.
     digest_failures: std::collections::HashMap<std::path::PathBuf, u32>,
+    /// Renewed certificates recorded in the ledger for `status`.
+    certificate_renewals_recorded: u64,
 }
 
 impl Service {

@@ -15,6 +15,7 @@ pub mod cli;
 mod handlers;
 mod lookups;
 mod pki;
+pub use pki::renewed_lab_pfx;
 mod reply;
 mod server;
 mod shared;
@@ -100,6 +101,8 @@ pub struct Faults {
 pub struct SimFiles {
     /// The test CA (PEM): trust it as `extra_ca`.
     pub ca_pem: PathBuf,
+    /// The test CA's key (PEM, mode 0600): issues renewed lab certificates.
+    pub ca_key: PathBuf,
     /// The lab's identity: key, certificate and CA chain in PKCS#12.
     pub lab_pfx: PathBuf,
     /// The PFX password on one line (mode 0600).
@@ -288,9 +291,9 @@ impl Simulator {
         let _ = self.commands.send(server::Command::Outage(duration));
     }
 
-    #[cfg(test)]
-    /// What `/_sim/stats` shows: requests by status, RNDS code and method.
-    pub(crate) fn stats(&self) -> serde_json::Value {
+    /// What `/_sim/stats` shows: requests by status, RNDS code and method,
+    /// tokens by the client certificate's subject.
+    pub fn stats(&self) -> serde_json::Value {
         self.shared.stats_json()
     }
 

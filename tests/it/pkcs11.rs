@@ -1,0 +1,1 @@
+//! A3 tokens through SoftHSM2 (filled in below).
