@@ -50,9 +50,7 @@ pub(super) fn load(
 ) -> Result<TokenIdentity, ClientError> {
     let uri = Pkcs11Uri::parse(uri_text).map_err(config)?;
     let module_path = module_path(rnds)?;
-    let module = module(&module_path)?;
     let token = Arc::new(Token {
-        module,
         module_path,
         uri,
         pin: PinSource::from(rnds)?,
@@ -65,7 +63,7 @@ pub(super) fn load(
     token.login(slot, &session)?;
     token.private_key(&session, key_id.as_deref())?;
     let kind = KeyKind::of(&der)?;
-    let mechanisms = token.module.get_mechanism_list(slot).unwrap_or_default();
+    let mechanisms = token.module()?.get_mechanism_list(slot).unwrap_or_default();
     let key = TokenKey {
         token,
         key_id,
@@ -84,7 +82,6 @@ pub(super) fn certificate_der(rnds: &Rnds, uri_text: &str) -> Result<Vec<u8>, Cl
     let uri = Pkcs11Uri::parse(uri_text).map_err(config)?;
     let module_path = module_path(rnds)?;
     let token = Token {
-        module: module(&module_path)?,
         module_path,
         uri,
         pin: PinSource::None,
@@ -110,13 +107,26 @@ fn module_path(rnds: &Rnds) -> Result<PathBuf, ClientError> {
     })
 }
 
-/// The process's modules, loaded and initialised once each.
-fn module(path: &Path) -> Result<Pkcs11, ClientError> {
+/// The process's modules, each loaded and initialised once, until a
+/// token goes missing ([`forget_module`]).
+fn modules() -> std::sync::MutexGuard<'static, HashMap<PathBuf, Pkcs11>> {
     static MODULES: OnceLock<Mutex<HashMap<PathBuf, Pkcs11>>> = OnceLock::new();
-    let mut modules = MODULES
+    MODULES
         .get_or_init(Mutex::default)
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Drops the process's handle on a module whose token went missing: when
+/// the last clone goes, the module is finalised, and the next use loads
+/// and initialises it again, which makes it look for its tokens afresh
+/// (many modules, SoftHSM2 among them, list slots only at initialisation).
+fn forget_module(path: &Path) {
+    modules().remove(path);
+}
+
+fn module(path: &Path) -> Result<Pkcs11, ClientError> {
+    let mut modules = modules();
     if let Some(module) = modules.get(path) {
         return Ok(module.clone());
     }
@@ -229,7 +239,6 @@ impl PinSource {
 
 /// One token as the URI names it, in one module.
 struct Token {
-    module: Pkcs11,
     module_path: PathBuf,
     uri: Pkcs11Uri,
     pin: PinSource,
@@ -248,6 +257,10 @@ impl std::fmt::Debug for Token {
 }
 
 impl Token {
+    fn module(&self) -> Result<Pkcs11, ClientError> {
+        module(&self.module_path)
+    }
+
     fn named(&self) -> String {
         self.uri
             .token
@@ -255,9 +268,20 @@ impl Token {
             .map_or_else(|| "do certificado".into(), |label| format!("\"{label}\""))
     }
 
-    /// The slot holding the token, and a read-only session on it.
+    /// The slot holding the token, and a read-only session on it. A token
+    /// that is not found makes the module be loaded again next time.
     fn session(&self) -> Result<(Slot, Session), ClientError> {
-        let slots = self.module.get_slots_with_token().map_err(|e| {
+        let module = self.module()?;
+        let found = self.open(&module);
+        if matches!(found, Err(ClientError::Unreachable(_))) {
+            drop(module);
+            forget_module(&self.module_path);
+        }
+        found
+    }
+
+    fn open(&self, module: &Pkcs11) -> Result<(Slot, Session), ClientError> {
+        let slots = module.get_slots_with_token().map_err(|e| {
             ClientError::Unreachable(format!(
                 "o módulo PKCS#11 não listou os tokens: {}",
                 rv_words(&e)
@@ -265,7 +289,7 @@ impl Token {
         })?;
         let slot = slots
             .into_iter()
-            .find(|slot| self.matches(*slot))
+            .find(|slot| self.matches(module, *slot))
             .ok_or_else(|| {
                 ClientError::Unreachable(format!(
                     "o token {} não está conectado (nenhum leitor do módulo {} o mostra). O que \
@@ -274,7 +298,7 @@ impl Token {
                     self.module_path.display()
                 ))
             })?;
-        let session = self.module.open_ro_session(slot).map_err(|e| {
+        let session = module.open_ro_session(slot).map_err(|e| {
             ClientError::Unreachable(format!(
                 "não foi possível abrir o token {}: {}",
                 self.named(),
@@ -284,11 +308,11 @@ impl Token {
         Ok((slot, session))
     }
 
-    fn matches(&self, slot: Slot) -> bool {
+    fn matches(&self, module: &Pkcs11, slot: Slot) -> bool {
         if self.uri.slot_id.is_some_and(|id| id != slot.id()) {
             return false;
         }
-        let Ok(info) = self.module.get_token_info(slot) else {
+        let Ok(info) = module.get_token_info(slot) else {
             return false;
         };
         let same = |wanted: &Option<String>, got: &str| {
@@ -339,7 +363,8 @@ impl Token {
     /// Logs in as the user, unless already logged in; refuses to try a PIN
     /// the token already refused.
     fn login(&self, slot: Slot, session: &Session) -> Result<(), ClientError> {
-        let info = self.module.get_token_info(slot).ok();
+        let module = self.module()?;
+        let info = module.get_token_info(slot).ok();
         if info
             .as_ref()
             .is_some_and(cryptoki::slot::TokenInfo::user_pin_locked)
@@ -362,7 +387,7 @@ impl Token {
             Ok(()) | Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
             Err(P11Error::Pkcs11(RvError::PinIncorrect | RvError::PinLenRange, _)) => {
                 *refused = Some(digest);
-                let after = self.module.get_token_info(slot).ok();
+                let after = module.get_token_info(slot).ok();
                 let tries = match after {
                     Some(i) if i.user_pin_locked() => return Err(self.locked()),
                     Some(i) if i.user_pin_final_try() => {
@@ -433,14 +458,21 @@ impl Token {
     ) -> Result<Vec<u8>, ClientError> {
         let (slot, session) = self.session()?;
         self.login(slot, &session)?;
-        let key = self.private_key(&session, key_id)?;
-        session.sign(mechanism, key, data).map_err(|e| {
-            ClientError::Unreachable(format!(
-                "o token {} não assinou: {}",
-                self.named(),
-                rv_words(&e)
-            ))
-        })
+        let signed = self.private_key(&session, key_id).and_then(|key| {
+            session.sign(mechanism, key, data).map_err(|e| {
+                ClientError::Unreachable(format!(
+                    "o token {} não assinou: {}",
+                    self.named(),
+                    rv_words(&e)
+                ))
+            })
+        });
+        if signed.is_err() {
+            // A token that vanished under an open slot: look for it afresh.
+            drop(session);
+            forget_module(&self.module_path);
+        }
+        signed
     }
 }
 
