@@ -203,9 +203,18 @@ impl Client {
         self.inner.identity.info()
     }
 
-    /// How many renewed certificates were adopted since start.
-    pub(crate) fn certificate_renewals(&self) -> u64 {
-        self.inner.identity.renewals()
+    /// What the service records for `status` (which runs without the
+    /// password or PIN): the certificate in use and, while a renewed one
+    /// could not be used, why.
+    pub(crate) fn certificate_record(&self) -> String {
+        let mut record: serde_json::Value =
+            serde_json::from_str(&self.certificate().public_part_json()).unwrap_or_default();
+        if let (Some(fields), Some(problem)) =
+            (record.as_object_mut(), self.certificate_renewal_problem())
+        {
+            fields.insert("renewal_problem".into(), problem.into());
+        }
+        record.to_string()
     }
 
     /// Why a renewed certificate is not in use, while that lasts (pt-BR).

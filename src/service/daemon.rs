@@ -55,7 +55,8 @@ pub async fn run(
     let ops = Ops::new(&config);
     let client = Client::observed(&config, Some(ops.observer()))?;
     // `status` runs without the PFX password: it reads this instead.
-    ledger.record_certificate(&client.certificate().public_part_json())?;
+    let certificate_recorded = client.certificate_record();
+    ledger.record_certificate(&certificate_recorded)?;
     let _daily_warnings = DailyWarnings::start(client.clone());
     prepare_outboxes(&config, &mut ledger)?;
     let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;
@@ -79,7 +80,7 @@ pub async fn run(
         ops,
         unadmitted: Vec::new(),
         digest_failures: std::collections::HashMap::new(),
-        certificate_renewals_recorded: 0,
+        certificate_recorded,
     };
     let waiting = service.serve(&mut inboxes).await;
     tracing::info!(
@@ -164,19 +165,16 @@ enum Turn {
 }
 
 impl Service {
-    /// A certificate renewed during the last pass goes to the ledger, so
-    /// `status` shows the validity in use.
+    /// A certificate renewed during the last pass, or a renewal that
+    /// failed, goes to the ledger, so `status` shows the one in use.
     fn record_renewed_certificate(&mut self) {
-        let renewals = self.client.certificate_renewals();
-        if renewals == self.certificate_renewals_recorded {
+        let record = self.client.certificate_record();
+        if record == self.certificate_recorded {
             return;
         }
-        match self
-            .ledger
-            .record_certificate(&self.client.certificate().public_part_json())
-        {
-            Ok(()) => self.certificate_renewals_recorded = renewals,
-            Err(e) => tracing::warn!("o certificado renovado não foi anotado no registro: {e}"),
+        match self.ledger.record_certificate(&record) {
+            Ok(()) => self.certificate_recorded = record,
+            Err(e) => tracing::warn!("o certificado em uso não foi anotado no registro: {e}"),
         }
     }
 
@@ -382,8 +380,8 @@ struct Service {
     unadmitted: Vec<Unadmitted>,
     /// Per claimed file, hashing threads that died on it.
     digest_failures: std::collections::HashMap<std::path::PathBuf, u32>,
-    /// Renewed certificates recorded in the ledger for `status`.
-    certificate_renewals_recorded: u64,
+    /// What was last recorded in the ledger about the certificate.
+    certificate_recorded: String,
 }
 
 impl Service {

@@ -2,7 +2,8 @@
 //! a `.pfx` replaced by one the password does not open keeps the old
 //! identity working and says so in the log; the renewed `.pfx` with the
 //! right password is used from the next token on (the simulator sees its
-//! subject) and `/metrics` shows its validity, with no restart.
+//! subject) and `/metrics` shows its validity, with no restart. The
+//! refused renewal is also in `status`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -68,6 +69,15 @@ fn replace(path: &Path, bytes: &[u8]) {
     let temp = path.with_extension("novo");
     std::fs::write(&temp, bytes).unwrap();
     std::fs::rename(&temp, path).unwrap();
+}
+
+fn status(config: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rnds-drop"))
+        .args(["status", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
 fn expiry_metric(metrics: SocketAddr) -> Option<i64> {
@@ -148,6 +158,12 @@ async fn a_pfx_replaced_while_running_is_used_from_the_next_token() {
     );
     assert!(!text.contains("outra-senha"), "{text}");
     assert_eq!(expiry_metric(metrics), Some(old_expiry));
+    // `status` (without the service's identity) says so too.
+    wait_for(
+        "status names the refused renewal",
+        Duration::from_secs(30),
+        || status(&ws.config_path).contains("continua com o certificado anterior"),
+    );
 
     // The right renewal: the next token presents it.
     let password = std::fs::read_to_string(&sim.files().lab_pfx_password_file).unwrap();

@@ -32,8 +32,6 @@ struct State {
     /// A changed source that could not be used: its fingerprint (`None`
     /// when it could not even be read) and why, in pt-BR.
     refused: Option<(Option<Vec<u8>>, String)>,
-    /// Identities adopted since start (0: the one loaded at start).
-    renewals: u64,
 }
 
 impl std::fmt::Debug for LiveIdentity {
@@ -52,7 +50,6 @@ impl LiveIdentity {
             state: RwLock::new(State {
                 identity: Arc::new(identity),
                 refused: None,
-                renewals: 0,
             }),
             failures,
         }))
@@ -68,7 +65,6 @@ impl LiveIdentity {
             state: RwLock::new(State {
                 identity: Arc::new(identity),
                 refused: None,
-                renewals: 0,
             }),
             failures: SigningFailures::default(),
         })
@@ -85,11 +81,6 @@ impl LiveIdentity {
 
     pub(crate) fn file_warnings(&self) -> Vec<String> {
         self.state().identity.file_warnings().to_vec()
-    }
-
-    /// How many renewed identities were adopted since start.
-    pub(crate) fn renewals(&self) -> u64 {
-        self.state().renewals
     }
 
     /// Why a renewed certificate is not in use (pt-BR), while that lasts.
@@ -145,7 +136,6 @@ impl LiveIdentity {
                 let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
                 state.identity = Arc::new(renewed);
                 state.refused = None;
-                state.renewals += 1;
                 tracing::info!(
                     titular = %info.subject,
                     validade = %info.validity_text(),
