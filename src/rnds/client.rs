@@ -442,8 +442,12 @@ impl Client {
                     return Driven::Stop(Outcome::ConfigurationError { message })
                 }
                 Err(other) => {
+                    // A lab token (A3) that could not sign is not RNDS
+                    // being down: the identity logs that itself.
                     if let (ClientError::Unreachable(_), Some(o)) = (&other, &inner.observer) {
-                        o.unreachable();
+                        if !inner.tokens.failed_on_lab_token() {
+                            o.unreachable();
+                        }
                     }
                     (other.to_string(), None)
                 }

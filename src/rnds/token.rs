@@ -162,6 +162,12 @@ impl TokenCache {
         Ok(lifetime)
     }
 
+    /// Whether the last fetch failed because the lab's token (A3) could
+    /// not sign, not because RNDS was unreachable.
+    pub(super) fn failed_on_lab_token(&self) -> bool {
+        self.identity.token_trouble()
+    }
+
     /// How many tokens were fetched so far (tests, diagnostics).
     pub(super) fn fetches(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
@@ -252,6 +258,7 @@ impl TokenCache {
                 self.url
             ))
         })?;
+        self.identity.token_obtained();
         let lifetime = Duration::from_millis(parsed.expires_in);
         let margin = REFRESH_MARGIN.min(lifetime / 2);
         Ok((

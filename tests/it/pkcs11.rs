@@ -376,4 +376,14 @@ async fn a_token_signs_the_handshake_doctor_send_run() {
     }
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(!log_text.contains(PIN), "{log_text}");
+    // The log names the token, not RNDS, and says when it signs again.
+    assert!(
+        log_text.contains(&format!("o token \"{TOKEN}\" não está conectado"))
+            && log_text.contains("o token voltou a assinar"),
+        "{log_text}"
+    );
+    assert!(
+        !log_text.contains("A RNDS não está respondendo"),
+        "{log_text}"
+    );
 }

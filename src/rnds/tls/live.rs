@@ -9,6 +9,7 @@
 //! Invariant: never leaves the service without an identity; never logs a
 //! password or PIN.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::Utc;
@@ -25,6 +26,9 @@ pub(crate) struct LiveIdentity {
     rnds: Rnds,
     state: RwLock<State>,
     failures: SigningFailures,
+    /// The last token request failed because the token (A3) could not
+    /// sign: RNDS itself was not the problem.
+    token_trouble: AtomicBool,
 }
 
 struct State {
@@ -52,6 +56,7 @@ impl LiveIdentity {
                 refused: None,
             }),
             failures,
+            token_trouble: AtomicBool::new(false),
         }))
     }
 
@@ -67,6 +72,7 @@ impl LiveIdentity {
                 refused: None,
             }),
             failures: SigningFailures::default(),
+            token_trouble: AtomicBool::new(false),
         })
     }
 
@@ -94,12 +100,38 @@ impl LiveIdentity {
         })
     }
 
-    /// The reason a handshake's signature failed on the token, once.
+    /// The reason a handshake's signature failed on the token, once; the
+    /// first of a run of them is logged (pt-BR), as RNDS is not at fault.
     pub(crate) fn take_signing_failure(&self) -> Option<ClientError> {
-        self.failures
+        let Some(failure) = self
+            .failures
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
+        else {
+            // The token signed: this failure is RNDS' or the network's.
+            self.token_trouble.store(false, Ordering::Relaxed);
+            return None;
+        };
+        if !self.token_trouble.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "{failure}. Os exames ficam aguardando e seguem sozinhos quando o token \
+                 voltar; nada será enviado duas vezes"
+            );
+        }
+        Some(failure)
+    }
+
+    /// Whether the last token request failed on the token, not on RNDS.
+    pub(crate) fn token_trouble(&self) -> bool {
+        self.token_trouble.load(Ordering::Relaxed)
+    }
+
+    /// A token was obtained: the token (A3), if any, signs again.
+    pub(crate) fn token_obtained(&self) {
+        if self.token_trouble.swap(false, Ordering::Relaxed) {
+            tracing::info!("o token voltou a assinar; os exames aguardando seguem agora");
+        }
     }
 
     /// Adopts a renewed certificate when the source changed and the new
