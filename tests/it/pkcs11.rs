@@ -4,8 +4,9 @@
 //! handshake through it: `doctor` lists the token with a ready URI and
 //! fetches a token, `send` stores the documents, a wrong PIN stops with
 //! exit 3 before anything is sent, an unloadable module is named in
-//! pt-BR, and `run` keeps rows pending while the token is gone and sends
-//! them when it is back.
+//! pt-BR, `run` keeps rows pending while the token is gone and sends
+//! them when it is back, and a certificate renewed on the token is used
+//! from the next token on.
 //!
 //! Without softhsm2 the test says SKIPPED (in CI it fails: `.ci/run`
 //! installs it).
@@ -21,6 +22,7 @@ const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const TOKEN: &str = "rnds-lab";
 const PIN: &str = "246810";
 const LABEL: &str = "LAB EXEMPLO";
+const RENEWED: &str = "LABORATORIO EXEMPLO RENOVADO LTDA:11222333000181";
 
 fn export(prefix: &str) -> String {
     format!(
@@ -61,6 +63,10 @@ fn import_certificate_helper() {
     use cryptoki::object::{Attribute, CertificateType, ObjectClass};
     use cryptoki::session::UserType;
     use cryptoki::types::AuthPin;
+    let id: u8 = std::env::var("RNDS_DROP_TEST_CERT_ID")
+        .unwrap()
+        .parse()
+        .unwrap();
     let der = std::fs::read(der_path).unwrap();
     let module = Pkcs11::new(MODULE).unwrap();
     module.initialize(CInitializeArgs::OsThreads).unwrap();
@@ -74,6 +80,16 @@ fn import_certificate_helper() {
     session
         .login(UserType::User, Some(&AuthPin::from(PIN.to_string())))
         .unwrap();
+    // A renewal replaces the certificate object under the same label.
+    for old in session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::Label(LABEL.as_bytes().to_vec()),
+        ])
+        .unwrap()
+    {
+        session.destroy_object(old).unwrap();
+    }
     let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
     session
         .create_object(&[
@@ -82,7 +98,7 @@ fn import_certificate_helper() {
             Attribute::Token(true),
             Attribute::Private(false),
             Attribute::Label(LABEL.as_bytes().to_vec()),
-            Attribute::Id(vec![0x01]),
+            Attribute::Id(vec![id]),
             Attribute::Subject(cert.subject().as_raw().to_vec()),
             Attribute::Value(der),
         ])
@@ -116,8 +132,15 @@ fn token_with_lab_identity(dir: &Path, pfx: &Path, password: &str) -> PathBuf {
             "13579",
         ],
     );
+    import_identity(&conf, dir, &std::fs::read(pfx).unwrap(), password, 1);
+    conf
+}
+
+/// Puts the key and certificate of a PKCS#12 on the token under `LABEL`
+/// with CKA_ID `id`, replacing the certificate object already there.
+fn import_identity(conf: &Path, dir: &Path, pfx: &[u8], password: &str, id: u8) {
     let store = p12_keystore::KeyStore::from_pkcs12(
-        &std::fs::read(pfx).unwrap(),
+        pfx,
         password,
         p12_keystore::Pkcs12ImportPolicy::Relaxed,
     )
@@ -125,8 +148,9 @@ fn token_with_lab_identity(dir: &Path, pfx: &Path, password: &str) -> PathBuf {
     let (_, chain) = store.private_key_chain().unwrap();
     let key_pem = dir.join("lab.key.pem");
     std::fs::write(&key_pem, pkcs8_pem(chain.key().as_der())).unwrap();
+    let id_hex = format!("{id:02x}");
     softhsm(
-        &conf,
+        conf,
         &[
             "--import",
             key_pem.to_str().unwrap(),
@@ -135,7 +159,7 @@ fn token_with_lab_identity(dir: &Path, pfx: &Path, password: &str) -> PathBuf {
             "--label",
             LABEL,
             "--id",
-            "01",
+            &id_hex,
             "--pin",
             PIN,
         ],
@@ -150,13 +174,13 @@ fn token_with_lab_identity(dir: &Path, pfx: &Path, password: &str) -> PathBuf {
             "--ignored",
             "--nocapture",
         ])
-        .env("SOFTHSM2_CONF", &conf)
+        .env("SOFTHSM2_CONF", conf)
         .env("RNDS_DROP_TEST_CERT_DER", &cert_der)
+        .env("RNDS_DROP_TEST_CERT_ID", id.to_string())
         .output()
         .unwrap();
     assert!(out.status.success(), "certificate import: {}", text(&out));
     assert!(text(&out).contains("1 passed"), "{}", text(&out));
-    conf
 }
 
 fn pkcs8_pem(der: &[u8]) -> String {
@@ -385,5 +409,27 @@ async fn a_token_signs_the_handshake_doctor_send_run() {
     assert!(
         !log_text.contains("A RNDS não está respondendo"),
         "{log_text}"
+    );
+
+    // The certificate renewed on the token (a new key and certificate
+    // object under the same label): the next token presents it.
+    let renewed = simulator::renewed_lab_pfx(sim.files(), RENEWED, 2031, "renovado").unwrap();
+    import_identity(&conf, tmp.path(), &renewed, "renovado", 2);
+    std::thread::sleep(Duration::from_secs(3));
+    drop_file(&ws.inbox, "renovado.csv", export("RENOVADO").as_bytes()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sim.documents().len() < 8 {
+        assert!(
+            Instant::now() < deadline,
+            "renovado.csv not stored: {}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let subjects = sim.stats()["tokens_by_subject"].to_string();
+    assert!(
+        subjects.contains(RENEWED),
+        "{subjects}\n{}",
+        std::fs::read_to_string(&log).unwrap()
     );
 }
