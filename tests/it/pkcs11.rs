@@ -301,6 +301,8 @@ async fn a_token_signs_the_handshake_doctor_send_run() {
         "{shown}"
     );
     assert!(!shown.contains(PIN), "{shown}");
+    // SoftHSM2's free slot holds no token: it is not listed.
+    assert!(!shown.contains("token \"\""), "{shown}");
 
     // send: the documents reach the simulator through the token's signature.
     let input = root.join("lote.csv");

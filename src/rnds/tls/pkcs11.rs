@@ -176,7 +176,7 @@ fn rv_words(error: &P11Error) -> String {
             RvError::PinIncorrect => "PIN incorreto".into(),
             RvError::PinLocked => "PIN bloqueado".into(),
             RvError::DeviceError | RvError::DeviceMemory => "o token informou um defeito".into(),
-            other => format!("o módulo respondeu {other:?}"),
+            other => format!("o módulo respondeu o código PKCS#11 {other:?}"),
         },
         P11Error::LibraryLoading(_) => "o módulo não pôde ser carregado".into(),
         _ => "erro interno da biblioteca PKCS#11".into(),
@@ -710,9 +710,13 @@ pub(crate) fn list(module_path: &Path) -> Result<Vec<TokenListing>, ClientError>
     })?;
     let mut listings = Vec::new();
     for slot in slots {
+        // An empty slot some modules keep (SoftHSM2's free slot) is no token.
         let Ok(info) = module.get_token_info(slot) else {
             continue;
         };
+        if !info.token_initialized() {
+            continue;
+        }
         let label = info.label().trim().to_string();
         let mut listing = TokenListing {
             label: label.clone(),
