@@ -240,6 +240,54 @@ pub enum ProfileSet {
     V1,
 }
 
+/// Where the lab's certificate and its key live: the text of `[rnds]
+/// certificate`, told apart by its scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateSource {
+    /// A PKCS#12 or PEM file (A1); relative paths resolve against the
+    /// configuration file's folder.
+    File(PathBuf),
+    /// An object on a token or smartcard (A3), as its RFC 7512 URI
+    /// (`pkcs11:token=…;object=…`), signed through `pkcs11_module`.
+    Pkcs11(String),
+    // The Windows certificate store (`store:CurrentUser\My`) is a third
+    // variant, parsed in `CertificateSource::parse`.
+}
+
+impl CertificateSource {
+    /// `pkcs11:…` is a token URI; anything else is a file path.
+    pub fn parse(text: &str) -> CertificateSource {
+        let scheme = text.get(..7).unwrap_or_default();
+        if scheme.eq_ignore_ascii_case("pkcs11:") {
+            CertificateSource::Pkcs11(text.to_string())
+        } else {
+            CertificateSource::File(PathBuf::from(text))
+        }
+    }
+
+    /// The file, when the certificate is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            CertificateSource::File(path) => Some(path),
+            CertificateSource::Pkcs11(_) => None,
+        }
+    }
+
+    /// How messages name it: the file's path or the URI.
+    pub fn shown(&self) -> String {
+        match self {
+            CertificateSource::File(path) => path.display().to_string(),
+            CertificateSource::Pkcs11(uri) => uri.clone(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CertificateSource {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|text| CertificateSource::parse(&text))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 /// `[rnds]`: where and how results are sent.
@@ -249,9 +297,11 @@ pub struct Rnds {
     /// `"2.0"` (default) or `"1.x"`.
     #[serde(default)]
     pub profile: ProfileSet,
-    /// The lab's ICP-Brasil certificate: a PKCS#12 file (`.pfx`/`.p12`) or
-    /// a PEM file with the certificate chain (then `certificate_key` too).
-    pub certificate: PathBuf,
+    /// The lab's ICP-Brasil certificate: a PKCS#12 file (`.pfx`/`.p12`), a
+    /// PEM file with the certificate chain (then `certificate_key` too), or
+    /// an A3 token's object as an RFC 7512 URI (`pkcs11:token=…;object=…`,
+    /// then `pkcs11_module` and `pin_env`/`pin_file`).
+    pub certificate: CertificateSource,
     /// PEM private key, only when `certificate` is a PEM file.
     #[serde(default)]
     pub certificate_key: Option<PathBuf>,
@@ -262,6 +312,18 @@ pub struct Rnds {
     /// the service account). The password never goes in this TOML.
     #[serde(default)]
     pub certificate_password_file: Option<PathBuf>,
+    /// Path of the token vendor's PKCS#11 module (e.g.
+    /// `/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so`), only with a
+    /// `pkcs11:` certificate.
+    #[serde(default)]
+    pub pkcs11_module: Option<PathBuf>,
+    /// Name of the environment variable that holds the token's PIN.
+    #[serde(default)]
+    pub pin_env: Option<String>,
+    /// File whose first line is the token's PIN (readable only by the
+    /// service account). The PIN never goes in this TOML.
+    #[serde(default)]
+    pub pin_file: Option<PathBuf>,
     /// An extra CA certificate (PEM) to trust besides the standard roots:
     /// the simulator's CA or a corporate proxy's. Verification is never off.
     #[serde(default)]
@@ -322,10 +384,13 @@ impl Rnds {
         Rnds {
             environment: Environment::Homologacao,
             profile: ProfileSet::default(),
-            certificate: PathBuf::new(),
+            certificate: CertificateSource::File(PathBuf::new()),
             certificate_key: None,
             certificate_password_env: None,
             certificate_password_file: None,
+            pkcs11_module: None,
+            pin_env: None,
+            pin_file: None,
             extra_ca: None,
             auth_url: None,
             ehr_url: None,
@@ -969,10 +1034,15 @@ impl Config {
                 *p = base.join(&*p);
             }
         };
-        abs(&mut self.rnds.certificate);
+        // A `pkcs11:` URI is not a path: it stays as written.
+        if let CertificateSource::File(path) = &mut self.rnds.certificate {
+            abs(path);
+        }
         for p in [
             &mut self.rnds.certificate_key,
             &mut self.rnds.certificate_password_file,
+            &mut self.rnds.pin_file,
+            &mut self.rnds.pkcs11_module,
             &mut self.rnds.extra_ca,
         ]
         .into_iter()

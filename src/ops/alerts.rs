@@ -25,6 +25,9 @@ pub(crate) enum Condition {
     Rejected,
     Uncorrected,
     Certificate,
+    /// A renewed certificate the service could not use (it goes on with
+    /// the previous one).
+    CertificateRenewal,
 }
 
 /// What the alerter looks at, gathered by the service.
@@ -42,6 +45,21 @@ pub(crate) struct AlertInputs {
     pub oldest_uncorrected_age_s: Option<i64>,
     pub uncorrected_files: String,
     pub certificate_days_left: i64,
+    /// Why a renewed certificate is not in use (pt-BR), while that lasts.
+    pub certificate_renewal_problem: Option<String>,
+}
+
+/// A renewed certificate the service could not use, while that lasts.
+fn renewal_alert(i: &AlertInputs) -> Option<Alert> {
+    let problem = i.certificate_renewal_problem.as_ref()?;
+    Some(Alert {
+        condition: Condition::CertificateRenewal,
+        subject: "rnds-drop: o certificado renovado não pôde ser usado".into(),
+        body: format!(
+            "{problem}.\nConfira o novo arquivo e a senha dele; os envios seguem com o \
+             certificado anterior enquanto ele valer."
+        ),
+    })
 }
 
 /// One message to deliver.
@@ -164,6 +182,7 @@ impl Alerter {
                 ),
             });
         }
+        raised.extend(renewal_alert(i));
         self.files_failed_seen = i.files_failed;
         self.rows_rejected_seen = i.rows_rejected;
         let period = Duration::from_secs(s.repeat_after_s);

@@ -119,7 +119,7 @@ impl Ops {
                 alerts::Alerter::new(settings.clone(), config.service.uncorrected_rows_after_s),
                 self.telemetry.clone(),
                 config.ledger.path.clone(),
-                client.certificate().not_after,
+                client.clone(),
                 stop.clone(),
             ));
         }
@@ -185,7 +185,7 @@ async fn alert_loop(
     mut alerter: alerts::Alerter,
     telemetry: Arc<Telemetry>,
     ledger: std::path::PathBuf,
-    certificate_not_after: chrono::DateTime<Utc>,
+    client: crate::rnds::Client,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(alerter.check_every());
@@ -235,7 +235,9 @@ async fn alert_loop(
             rows_waiting: snapshot.map_or(0, |s| s.rows_pending + s.rows_unresolved),
             files_failed: t.files_failed,
             rows_rejected: t.rows[4],
-            certificate_days_left: (certificate_not_after - now).num_days(),
+            // The certificate in use now: a renewed one from its first token on.
+            certificate_days_left: (client.certificate().not_after - now).num_days(),
+            certificate_renewal_problem: client.certificate_renewal_problem(),
         };
         for alert in alerter.due(&inputs, Instant::now()) {
             match alerter.deliver(&alert).await {

@@ -232,6 +232,9 @@ fn certificate_status(
     let tz = config.timezone();
     match certificate_info(config, recorded) {
         Ok((info, recorded_at)) => {
+            if let Some(problem) = &info.renewal_problem {
+                attention.push((exit::CONFIG, problem.clone()));
+            }
             let days_left = (info.not_after - now).num_days();
             if info.not_after < now {
                 attention.push((
@@ -277,6 +280,7 @@ fn certificate_info(
             RecordedCertificate {
                 subject: info.subject,
                 not_after: info.not_after,
+                renewal_problem: None,
             },
             None,
         )),
@@ -295,6 +299,10 @@ fn certificate_info(
 struct RecordedCertificate {
     subject: String,
     not_after: DateTime<Utc>,
+    /// A renewed certificate the service could not use (it goes on with
+    /// this one), as it said when it recorded this.
+    #[serde(default)]
+    renewal_problem: Option<String>,
 }
 
 /// `fevereiro.csv (2 linhas, desde 03/12/2026 08:15)`, oldest first.

@@ -21,7 +21,7 @@ use super::outcome::{diagnostics, lookup_refusal_halts, TransportFailure};
 use super::outcome::{pressure_of_answer, pressure_of_failure, Pressure};
 use super::request::{self, Credentials};
 use super::retry::Backoff;
-use super::tls::Identity;
+use super::tls::{client_config, LiveIdentity};
 use super::token::{Clock, TokenCache};
 use super::{CertificateInfo, ClientError, Endpoints, Outcome};
 use crate::config::Config;
@@ -50,8 +50,7 @@ struct Inner {
     backoff: Backoff,
     gate: Gate,
     max_in_flight: usize,
-    certificate: CertificateInfo,
-    file_warnings: Vec<String>,
+    identity: Arc<LiveIdentity>,
     observer: Option<Arc<dyn ExchangeObserver>>,
 }
 
@@ -102,6 +101,33 @@ enum Attempt {
     Failed(TransportFailure),
 }
 
+fn http_client(
+    tls: rustls::ClientConfig,
+    timeout: Duration,
+    max_idle: usize,
+) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .https_only(true)
+        // A redirect is never followed: a 302 would turn the POST into
+        // a GET whose 200 looks like success, and a 307 would re-post
+        // the bundle and the bearer token to whatever host it names.
+        // `outcome` classifies the 3xx itself.
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_max_idle_per_host(max_idle)
+        .user_agent(concat!("rnds-drop/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| {
+            ClientError::Config(format!(
+                "não foi possível criar o cliente HTTPS ({}); confira [rnds] extra_ca e o \
+                 certificado",
+                super::outcome::transport_reason(&e)
+            ))
+        })
+}
+
 impl Client {
     /// Loads the certificate and builds the TLS client; no network yet.
     pub fn new(config: &Config) -> Result<Client, ClientError> {
@@ -128,33 +154,22 @@ impl Client {
         observer: Option<Arc<dyn ExchangeObserver>>,
         clock: Clock,
     ) -> Result<Client, ClientError> {
-        let identity = Identity::load(&config.rnds)?;
-        let tls = identity.client_config(config.rnds.extra_ca.as_deref())?;
+        let identity = LiveIdentity::load(&config.rnds)?;
+        let tls = client_config(identity.clone(), config.rnds.extra_ca.as_deref())?;
         let timeout = Duration::from_secs(config.rnds.timeout_s.max(1));
         let probe_tls = Arc::new(tls.clone());
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .https_only(true)
-            // A redirect is never followed: a 302 would turn the POST into
-            // a GET whose 200 looks like success, and a 307 would re-post
-            // the bundle and the bearer token to whatever host it names.
-            // `outcome` classifies the 3xx itself.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(config.rnds.in_flight_ceiling())
-            .user_agent(concat!("rnds-drop/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                ClientError::Config(format!(
-                    "não foi possível criar o cliente HTTPS ({}); confira [rnds] extra_ca e o \
-                     certificado",
-                    super::outcome::transport_reason(&e)
-                ))
-            })?;
+        let http = http_client(tls.clone(), timeout, config.rnds.in_flight_ceiling())?;
+        // Each token request opens its own connection and resumes no
+        // earlier session, so its full handshake presents the identity in
+        // use now (a renewed certificate, a token's signature): one
+        // handshake per ~30 minutes.
+        let mut token_tls = tls;
+        token_tls.resumption = rustls::client::Resumption::disabled();
+        let token_http = http_client(token_tls, timeout, 0)?;
         let endpoints = Endpoints::resolve(&config.rnds, &config.lab.uf);
         let tokens = TokenCache::new(
-            http.clone(),
+            token_http,
+            identity.clone(),
             endpoints.token_url(),
             clock,
             probe_tls,
@@ -175,8 +190,7 @@ impl Client {
                     None => Limiter::adaptive(config.rnds.max_in_flight),
                 }),
                 max_in_flight: config.rnds.in_flight_ceiling(),
-                certificate: identity.info().clone(),
-                file_warnings: identity.file_warnings().to_vec(),
+                identity,
                 observer,
             }),
         })
@@ -202,21 +216,39 @@ impl Client {
         &self.inner.endpoints
     }
 
-    pub(crate) fn certificate(&self) -> &CertificateInfo {
-        &self.inner.certificate
+    /// The certificate in use (a renewed one from its first token on).
+    pub(crate) fn certificate(&self) -> CertificateInfo {
+        self.inner.identity.info()
+    }
+
+    /// What the service records for `status` (which runs without the
+    /// password or PIN): the certificate in use and, while a renewed one
+    /// could not be used, why.
+    pub(crate) fn certificate_record(&self) -> String {
+        let mut record: serde_json::Value =
+            serde_json::from_str(&self.certificate().public_part_json()).unwrap_or_default();
+        if let (Some(fields), Some(problem)) =
+            (record.as_object_mut(), self.certificate_renewal_problem())
+        {
+            fields.insert("renewal_problem".into(), problem.into());
+        }
+        record.to_string()
+    }
+
+    /// Why a renewed certificate is not in use, while that lasts (pt-BR).
+    pub(crate) fn certificate_renewal_problem(&self) -> Option<String> {
+        self.inner.identity.renewal_problem()
     }
 
     /// What lab IT should act on soon (pt-BR): the certificate expiring
-    /// within 30 days of `now`, certificate or password files other
-    /// accounts can read. `doctor` prints them; `run` logs them daily.
+    /// within 30 days of `now`, a renewed certificate that could not be
+    /// used, certificate or password files other accounts can read.
+    /// `doctor` prints them; `run` logs them daily.
     pub(crate) fn warnings(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
-        let mut warnings: Vec<String> = self
-            .inner
-            .certificate
-            .expiry_warning(now)
-            .into_iter()
-            .collect();
-        warnings.extend(self.inner.file_warnings.iter().cloned());
+        let identity = &self.inner.identity;
+        let mut warnings: Vec<String> = identity.info().expiry_warning(now).into_iter().collect();
+        warnings.extend(identity.renewal_problem());
+        warnings.extend(identity.file_warnings());
         warnings
     }
 
@@ -428,8 +460,12 @@ impl Client {
                     return Driven::Stop(Outcome::ConfigurationError { message })
                 }
                 Err(other) => {
+                    // A lab token (A3) that could not sign is not RNDS
+                    // being down: the identity logs that itself.
                     if let (ClientError::Unreachable(_), Some(o)) = (&other, &inner.observer) {
-                        o.unreachable();
+                        if !inner.tokens.failed_on_lab_token() {
+                            o.unreachable();
+                        }
                     }
                     (other.to_string(), None)
                 }

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::Path;
 
 mod folders;
+mod tokens;
 
 use super::{Client, ClientError, Outcome};
 use crate::config::{Config, Environment};
@@ -80,6 +81,7 @@ impl DoctorReport {
 pub(crate) mod names {
     pub(crate) const CONFIG: &str = "configuração";
     pub(crate) const FOLDERS: &str = "pastas";
+    pub(crate) const TOKENS: &str = "tokens PKCS#11";
     pub(crate) const CERTIFICATE: &str = "certificado";
     pub(crate) const TOKEN: &str = "token";
     pub(crate) const ORGANIZATION: &str = "estabelecimento (CNES)";
@@ -155,6 +157,9 @@ pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorRepor
     };
     let (status, detail) = folders::check_folders(&config);
     p.record(FOLDERS, status, detail);
+    if let Some((status, detail)) = tokens::check_tokens(&config) {
+        p.record(names::TOKENS, status, detail);
+    }
     let Some(client) = certificate(&mut p, &config) else {
         p.not_verified(&[TOKEN, ORGANIZATION, LINK, REQUESTER]);
         return p.report;

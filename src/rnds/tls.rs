@@ -1,6 +1,8 @@
 //! The lab's identity and the TLS configuration built from it: a PKCS#12
 //! file (legacy RC2-40/3DES/SHA-1 or modern AES-256/SHA-256, via
-//! `p12-keystore` with PBES1) or a PEM chain plus key; the standard roots
+//! `p12-keystore` with PBES1), a PEM chain plus key, or a token's
+//! certificate whose key signs on the token (`pkcs11.rs`); the identity in
+//! use is swapped when the source is renewed (`live.rs`); the standard roots
 //! from `webpki-roots` plus the optional `extra_ca`; client authentication
 //! with the leaf and its intermediates. Verification of the server can never
 //! be turned off: there is no code path that installs another verifier.
@@ -9,17 +11,25 @@
 //! password ever reaches a message or a log.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore};
 
 use super::ClientError;
-use crate::config::Rnds;
+use crate::config::{CertificateSource, Rnds};
 
+mod live;
+pub(crate) mod pkcs11;
+mod pkcs11_uri;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use live::LiveIdentity;
+pub(crate) use pkcs11::SigningFailures;
 
 /// Certificates expiring within this many days are announced with a warning.
 const EXPIRY_WARNING_DAYS: i64 = 30;
@@ -65,20 +75,22 @@ impl CertificateInfo {
     }
 }
 
-/// The loaded client identity: leaf first, then intermediates, and its key.
+/// The loaded client identity: leaf first, then intermediates, and the key
+/// that signs for it (in memory for a file, on the token for `pkcs11:`).
 pub(crate) struct Identity {
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+    certified: Arc<CertifiedKey>,
     info: CertificateInfo,
     /// pt-BR warnings found while loading: files others can read.
     file_warnings: Vec<String>,
+    /// What [`source_fingerprint`] said of the source this was loaded from.
+    fingerprint: Vec<u8>,
 }
 
 impl std::fmt::Debug for Identity {
     // The key never appears in debug output.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Identity")
-            .field("chain_len", &self.chain.len())
+            .field("chain_len", &self.certified.cert.len())
             .field("info", &self.info)
             .finish_non_exhaustive()
     }
@@ -86,78 +98,58 @@ impl std::fmt::Debug for Identity {
 
 impl Identity {
     /// Loads the certificate named by `[rnds]` and checks it is valid now.
-    pub(crate) fn load(rnds: &Rnds) -> Result<Identity, ClientError> {
-        Identity::load_at(rnds, Utc::now())
+    pub(crate) fn load(rnds: &Rnds, failures: SigningFailures) -> Result<Identity, ClientError> {
+        Identity::load_at(rnds, Utc::now(), failures)
     }
 
     /// As [`Identity::load`], with the validity judged at `now`.
-    pub(crate) fn load_at(rnds: &Rnds, now: DateTime<Utc>) -> Result<Identity, ClientError> {
-        let identity = Identity::load_any_validity(rnds)?;
+    pub(crate) fn load_at(
+        rnds: &Rnds,
+        now: DateTime<Utc>,
+        failures: SigningFailures,
+    ) -> Result<Identity, ClientError> {
+        let identity = Identity::load_any_validity(rnds, failures)?;
         check_validity(&identity.info, now)?;
         Ok(identity)
     }
 
     /// Loads the certificate whatever its validity period.
-    fn load_any_validity(rnds: &Rnds) -> Result<Identity, ClientError> {
+    fn load_any_validity(rnds: &Rnds, failures: SigningFailures) -> Result<Identity, ClientError> {
         if !rnds.is_configured() {
-            return Err(ClientError::Config(
-                "o arquivo de configuração não tem a seção [rnds] (ambiente e certificado): \
-                 acrescente-a (veja examples/rnds-drop.toml); sem ela só o check funciona"
-                    .into(),
-            ));
+            return Err(not_configured());
         }
-        let path = &rnds.certificate;
-        let bytes = std::fs::read(path).map_err(|e| {
-            ClientError::Config(format!(
-                "não foi possível ler o certificado {}: {}. O que fazer: confira [rnds] \
-                 certificate (caminhos relativos partem da pasta do arquivo de configuração)",
-                path.display(),
-                crate::io_text::reason(&e)
-            ))
-        })?;
-        let mut file_warnings = Vec::new();
-        file_warnings.extend(loose_permissions(
-            path,
-            "o certificado (com a chave privada)",
-            &path.display().to_string(),
-        ));
-        if let Some(key) = &rnds.certificate_key {
-            file_warnings.extend(loose_permissions(
-                key,
-                "a chave privada",
-                &key.display().to_string(),
-            ));
-        }
-        let (chain, key) = if rnds.certificate_key.is_some() || looks_like_pem(&bytes) {
-            load_pem(path, &bytes, rnds.certificate_key.as_deref())?
-        } else {
-            let password = read_password(rnds)?;
-            if let Some(file) = rnds
-                .certificate_password_file
-                .as_deref()
-                .filter(|_| password_came_from_file(rnds))
-            {
-                file_warnings.extend(loose_permissions(
-                    file,
-                    "o arquivo de senha",
-                    "(certificate_password_file)",
-                ));
+        let fingerprint = source_fingerprint(rnds)?;
+        let (chain, key, file_warnings, shown) = match &rnds.certificate {
+            CertificateSource::File(path) => {
+                let (chain, key, warnings) = load_file(rnds, path)?;
+                let key = rustls::crypto::ring::sign::any_supported_type(&key)
+                    .map_err(|_| key_mismatch())?;
+                (chain, key, warnings, path.display().to_string())
             }
-            load_pkcs12(path, &bytes, &password)?
+            CertificateSource::Pkcs11(uri) => {
+                let token = pkcs11::load(rnds, uri, failures)?;
+                (token.chain, token.key, Vec::new(), "do token".to_string())
+            }
         };
         let Some(leaf) = chain.first() else {
             return Err(ClientError::Config(format!(
-                "{} não contém nenhum certificado",
-                path.display()
+                "{shown} não contém nenhum certificado"
             )));
         };
         let info = describe_der(leaf)
-            .map_err(|m| ClientError::Config(format!("certificado {}: {m}", path.display())))?;
+            .map_err(|m| ClientError::Config(format!("certificado {shown}: {m}")))?;
+        let certified = CertifiedKey::new(chain, key);
+        // A key in memory is compared with the certificate here; a token's
+        // key is the one with the certificate's CKA_ID (checked at load).
+        match certified.keys_match() {
+            Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
+            Err(_) => return Err(key_mismatch()),
+        }
         Ok(Identity {
-            chain,
-            key,
+            certified: Arc::new(certified),
             info,
             file_warnings,
+            fingerprint,
         })
     }
 
@@ -170,46 +162,146 @@ impl Identity {
         &self.file_warnings
     }
 
-    /// The rustls configuration: ring provider, standard roots plus
-    /// `extra_ca`, this identity for client authentication, HTTP/2 offered.
-    pub(crate) fn client_config(
-        &self,
-        extra_ca: Option<&Path>,
-    ) -> Result<ClientConfig, ClientError> {
-        let mut roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        if let Some(ca_path) = extra_ca {
-            add_extra_ca(&mut roots, ca_path)?;
-        }
-        let mut config =
-            ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
-                .with_safe_default_protocol_versions()
-                .map_err(|_| {
-                    ClientError::Config(
-                "a biblioteca TLS recusou as versões de protocolo padrão (defeito do rnds-drop)"
-                    .into(),
-            )
-                })?
-                .with_root_certificates(roots)
-                .with_client_auth_cert(self.chain.clone(), self.key.clone_key())
-                .map_err(|_| {
-                    ClientError::Config(
-                        "a chave privada não serve para o certificado; confira se a chave \
-                         é a do certificado e se é RSA ou ECDSA"
-                            .into(),
-                    )
-                })?;
-        // reqwest leaves ALPN to a preconfigured rustls config.
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(config)
+    pub(crate) fn fingerprint(&self) -> &[u8] {
+        &self.fingerprint
+    }
+
+    pub(crate) fn certified(&self) -> Arc<CertifiedKey> {
+        self.certified.clone()
     }
 }
 
+/// The rustls configuration: ring provider, standard roots plus
+/// `extra_ca`, `identity` for client authentication (asked at every
+/// handshake, so a renewed certificate is used from the next connection
+/// on), HTTP/2 offered.
+pub(crate) fn client_config(
+    identity: Arc<LiveIdentity>,
+    extra_ca: Option<&Path>,
+) -> Result<ClientConfig, ClientError> {
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(ca_path) = extra_ca {
+        add_extra_ca(&mut roots, ca_path)?;
+    }
+    let mut config =
+        ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+            .with_safe_default_protocol_versions()
+            .map_err(|_| {
+                ClientError::Config(
+                    "a biblioteca TLS recusou as versões de protocolo padrão (defeito do rnds-drop)"
+                        .into(),
+                )
+            })?
+            .with_root_certificates(roots)
+            .with_client_cert_resolver(identity);
+    // reqwest leaves ALPN to a preconfigured rustls config.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+fn not_configured() -> ClientError {
+    ClientError::Config(
+        "o arquivo de configuração não tem a seção [rnds] (ambiente e certificado): \
+         acrescente-a (veja examples/rnds-drop.toml); sem ela só o check funciona"
+            .into(),
+    )
+}
+
+fn key_mismatch() -> ClientError {
+    ClientError::Config(
+        "a chave privada não serve para o certificado; confira se a chave \
+         é a do certificado e se é RSA ou ECDSA"
+            .into(),
+    )
+}
+
+/// What changes when the certificate is renewed: the SHA-256 of the
+/// certificate file (and its PEM key), or of the token's certificate
+/// object. Read before each token request; cheap.
+pub(crate) fn source_fingerprint(rnds: &Rnds) -> Result<Vec<u8>, ClientError> {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    match &rnds.certificate {
+        CertificateSource::File(path) => {
+            hash.update(read_certificate_file(path)?);
+            if let Some(key) = &rnds.certificate_key {
+                hash.update(std::fs::read(key).unwrap_or_default());
+            }
+        }
+        CertificateSource::Pkcs11(uri) => hash.update(pkcs11::certificate_der(rnds, uri)?),
+    }
+    Ok(hash.finalize().to_vec())
+}
+
+fn read_certificate_file(path: &Path) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path).map_err(|e| {
+        ClientError::Config(format!(
+            "não foi possível ler o certificado {}: {}. O que fazer: confira [rnds] \
+             certificate (caminhos relativos partem da pasta do arquivo de configuração)",
+            path.display(),
+            crate::io_text::reason(&e)
+        ))
+    })
+}
+
+/// A PKCS#12 or PEM file: its chain, key and loose-permission warnings.
+fn load_file(
+    rnds: &Rnds,
+    path: &Path,
+) -> Result<
+    (
+        Vec<CertificateDer<'static>>,
+        PrivateKeyDer<'static>,
+        Vec<String>,
+    ),
+    ClientError,
+> {
+    let bytes = read_certificate_file(path)?;
+    let mut file_warnings = Vec::new();
+    file_warnings.extend(loose_permissions(
+        path,
+        "o certificado (com a chave privada)",
+        &path.display().to_string(),
+    ));
+    if let Some(key) = &rnds.certificate_key {
+        file_warnings.extend(loose_permissions(
+            key,
+            "a chave privada",
+            &key.display().to_string(),
+        ));
+    }
+    let (chain, key) = if rnds.certificate_key.is_some() || looks_like_pem(&bytes) {
+        load_pem(path, &bytes, rnds.certificate_key.as_deref())?
+    } else {
+        let password = read_password(rnds)?;
+        if let Some(file) = rnds
+            .certificate_password_file
+            .as_deref()
+            .filter(|_| password_came_from_file(rnds))
+        {
+            file_warnings.extend(loose_permissions(
+                file,
+                "o arquivo de senha",
+                "(certificate_password_file)",
+            ));
+        }
+        load_pkcs12(path, &bytes, &password)?
+    };
+    Ok((chain, key, file_warnings))
+}
+
 /// Describes the configured certificate even when expired or not yet
-/// valid (`status` and `/healthz` report the validity themselves).
+/// valid (`status` and `/healthz` report the validity themselves). A
+/// token's certificate is read without the PIN.
 pub(crate) fn read_certificate_info(rnds: &Rnds) -> Result<CertificateInfo, ClientError> {
-    Identity::load_any_validity(rnds).map(|identity| identity.info)
+    if let (true, CertificateSource::Pkcs11(uri)) = (rnds.is_configured(), &rnds.certificate) {
+        let der = pkcs11::certificate_der(rnds, uri)?;
+        return describe_der(&der)
+            .map_err(|m| ClientError::Config(format!("certificado do token: {m}")));
+    }
+    Identity::load_any_validity(rnds, SigningFailures::default()).map(|identity| identity.info)
 }
 
 fn looks_like_pem(bytes: &[u8]) -> bool {
@@ -280,7 +372,7 @@ fn read_password(rnds: &Rnds) -> Result<String, ClientError> {
 /// it: UTF-8 with or without BOM (Notepad), UTF-16 LE or BE with BOM
 /// (PowerShell 5's `>` and `Out-File`), CRLF or LF, surrounding blanks
 /// dropped. `None` when the bytes are none of these (never guessed).
-fn password_from_file(bytes: &[u8]) -> Option<String> {
+pub(super) fn password_from_file(bytes: &[u8]) -> Option<String> {
     let utf16 = |rest: &[u8], unit: fn([u8; 2]) -> u16| -> Option<String> {
         let units: Vec<u16> = rest
             .chunks(2)
@@ -470,7 +562,7 @@ fn add_extra_ca(roots: &mut RootCertStore, path: &Path) -> Result<(), ClientErro
     Ok(())
 }
 
-fn describe_der(der: &[u8]) -> Result<CertificateInfo, String> {
+pub(super) fn describe_der(der: &[u8]) -> Result<CertificateInfo, String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der)
         .map_err(|_| "o conteúdo não é um certificado X.509 legível".to_string())?;
     let cnpj_or_cpf = cert

@@ -17,6 +17,7 @@ use tokio::sync::RwLock;
 use tokio::time::Instant;
 
 use super::outcome::{diagnostics, transport_failure, TransportFailure};
+use super::tls::LiveIdentity;
 use super::ClientError;
 
 /// Refresh this long before expiry (capped at half the lifetime, so very
@@ -56,7 +57,10 @@ struct Token {
 }
 
 pub(crate) struct TokenCache {
+    /// A client that keeps no connection: each token request's handshake
+    /// presents the identity in use at that moment.
     http: reqwest::Client,
+    identity: Arc<LiveIdentity>,
     url: String,
     /// The client's TLS configuration, for the handshake probe of a
     /// connection that broke (`handshake.rs`), and its time limit.
@@ -85,6 +89,7 @@ struct TokenAnswer {
 impl TokenCache {
     pub(super) fn new(
         http: reqwest::Client,
+        identity: Arc<LiveIdentity>,
         url: String,
         clock: Clock,
         probe_tls: Arc<rustls::ClientConfig>,
@@ -92,6 +97,7 @@ impl TokenCache {
     ) -> TokenCache {
         TokenCache {
             http,
+            identity,
             url,
             probe_tls,
             probe_timeout,
@@ -156,6 +162,12 @@ impl TokenCache {
         Ok(lifetime)
     }
 
+    /// Whether the last fetch failed because the lab's token (A3) could
+    /// not sign, not because RNDS was unreachable.
+    pub(super) fn failed_on_lab_token(&self) -> bool {
+        self.identity.token_trouble()
+    }
+
     /// How many tokens were fetched so far (tests, diagnostics).
     pub(super) fn fetches(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
@@ -166,6 +178,11 @@ impl TokenCache {
     /// (TLS 1.3): a bare handshake tells, so the same certificate always
     /// gets the same answer.
     async fn request_failed(&self, error: &reqwest::Error) -> ClientError {
+        // The token (A3) could not sign our side of the handshake: its own
+        // words (unplugged: retry later; PIN refused: configuration).
+        if let Some(signing) = self.identity.take_signing_failure() {
+            return signing;
+        }
         let refused =
             |m: String| ClientError::Config(format!("serviço de token {}: {m}", self.url));
         match transport_failure(error) {
@@ -198,6 +215,8 @@ impl TokenCache {
 
     async fn fetch(&self) -> Result<(Token, Duration), ClientError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
+        // A renewed certificate is adopted here, before the handshake.
+        self.identity.refresh();
         let asked_at = self.clock.now();
         let answer = match self.http.get(&self.url).send().await {
             Ok(answer) => answer,
@@ -239,6 +258,7 @@ impl TokenCache {
                 self.url
             ))
         })?;
+        self.identity.token_obtained();
         let lifetime = Duration::from_millis(parsed.expires_in);
         let margin = REFRESH_MARGIN.min(lifetime / 2);
         Ok((

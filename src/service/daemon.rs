@@ -55,7 +55,8 @@ pub async fn run(
     let ops = Ops::new(&config);
     let client = Client::observed(&config, Some(ops.observer()))?;
     // `status` runs without the PFX password: it reads this instead.
-    ledger.record_certificate(&client.certificate().public_part_json())?;
+    let certificate_recorded = client.certificate_record();
+    ledger.record_certificate(&certificate_recorded)?;
     let _daily_warnings = DailyWarnings::start(client.clone());
     prepare_outboxes(&config, &mut ledger)?;
     let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;
@@ -79,6 +80,7 @@ pub async fn run(
         ops,
         unadmitted: Vec::new(),
         digest_failures: std::collections::HashMap::new(),
+        certificate_recorded,
     };
     let waiting = service.serve(&mut inboxes).await;
     tracing::info!(
@@ -163,6 +165,19 @@ enum Turn {
 }
 
 impl Service {
+    /// A certificate renewed during the last pass, or a renewal that
+    /// failed, goes to the ledger, so `status` shows the one in use.
+    fn record_renewed_certificate(&mut self) {
+        let record = self.client.certificate_record();
+        if record == self.certificate_recorded {
+            return;
+        }
+        match self.ledger.record_certificate(&record) {
+            Ok(()) => self.certificate_recorded = record,
+            Err(e) => tracing::warn!("o certificado em uso não foi anotado no registro: {e}"),
+        }
+    }
+
     /// The main loop: the next file due (a retry, a finished file that
     /// changed, a new one), one pass over it, until a stop. Returns the
     /// files still waiting.
@@ -179,6 +194,7 @@ impl Service {
                 Turn::Process(active) => active,
             };
             let result = self.process_with_grace(&mut active, grace).await;
+            self.record_renewed_certificate();
             match result {
                 None => {
                     tracing::warn!(
@@ -367,6 +383,8 @@ struct Service {
     unadmitted: Vec<Unadmitted>,
     /// Per claimed file, hashing threads that died on it.
     digest_failures: std::collections::HashMap<std::path::PathBuf, u32>,
+    /// What was last recorded in the ledger about the certificate.
+    certificate_recorded: String,
 }
 
 impl Service {

@@ -26,7 +26,7 @@ pub(super) async fn handle(
     request: Request<Incoming>,
     shared: Arc<Shared>,
     kill: Arc<Notify>,
-    client_certificate: bool,
+    client_subject: Option<Arc<str>>,
 ) -> Result<Reply, Infallible> {
     let path = request.uri().path().to_string();
     if path.starts_with("/api/") {
@@ -57,7 +57,7 @@ pub(super) async fn handle(
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
     }
-    let reply = route(request, &path, &shared, &kill, client_certificate).await;
+    let reply = route(request, &path, &shared, &kill, client_subject.as_deref()).await;
     Ok(reply)
 }
 
@@ -66,18 +66,21 @@ async fn route(
     path: &str,
     shared: &Shared,
     kill: &Notify,
-    client_certificate: bool,
+    client_subject: Option<&str>,
 ) -> Reply {
     let method = request.method().clone();
     match (&method, path) {
         // CONTRACT.md:37-43: GET, mutual TLS on this call only.
-        (&Method::GET, "/api/token") if !client_certificate => fail(
+        (&Method::GET, "/api/token") if client_subject.is_none() => fail(
             shared,
             StatusCode::UNAUTHORIZED,
             None,
             "O serviço de token exige autenticação mútua TLS: apresente o certificado ICP-Brasil do laboratório.",
         ),
-        (&Method::GET, "/api/token") => token(shared),
+        (&Method::GET, "/api/token") => {
+            shared.count_token_subject(client_subject.unwrap_or_default());
+            token(shared)
+        }
         // CONTRACT.md:39: "POST answers 405".
         (_, "/api/token") => fail(
             shared,

@@ -17,6 +17,7 @@ pub mod cli;
 mod handlers;
 mod lookups;
 mod pki;
+pub use pki::renewed_lab_pfx;
 mod reply;
 mod server;
 mod shared;
@@ -121,6 +122,8 @@ pub struct Faults {
 pub struct SimFiles {
     /// The test CA (PEM): trust it as `extra_ca`.
     pub ca_pem: PathBuf,
+    /// The test CA's key (PEM, mode 0600): issues renewed lab certificates.
+    pub ca_key: PathBuf,
     /// The lab's identity: key, certificate and CA chain in PKCS#12.
     pub lab_pfx: PathBuf,
     /// The PFX password on one line (mode 0600).
@@ -311,7 +314,8 @@ impl Simulator {
     }
 
     /// What `/_sim/stats` shows: requests by status, RNDS code and method,
-    /// and the capacity model's load (`capacity`).
+    /// the capacity model's load (`capacity`) and tokens by the client
+    /// certificate's subject.
     pub fn stats(&self) -> serde_json::Value {
         self.shared.stats_json()
     }

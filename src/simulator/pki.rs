@@ -39,6 +39,7 @@ impl SimFiles {
     pub(super) fn in_dir(dir: &Path) -> SimFiles {
         SimFiles {
             ca_pem: dir.join("ca.pem"),
+            ca_key: dir.join("ca.key"),
             lab_pfx: dir.join("lab.pfx"),
             lab_pfx_password_file: dir.join("lab.pfx.senha"),
             config_toml: dir.join("rnds-drop.toml"),
@@ -81,6 +82,7 @@ fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), SimError> 
 pub(super) fn ensure_credentials(files: &SimFiles) -> Result<(), SimError> {
     let all = [
         &files.ca_pem,
+        &files.ca_key,
         &files.server_cert,
         &files.server_key,
         &files.lab_pfx,
@@ -113,8 +115,12 @@ fn ca_params(common_name: &str) -> Result<CertificateParams, SimError> {
 pub(super) struct TestCa {
     pub cert: CertificateDer<'static>,
     pub pem: String,
+    pub key_pem: String,
     pub issuer: Issuer<'static, KeyPair>,
 }
+
+/// The simulator's CA's common name.
+const CA_NAME: &str = "rnds-drop simulador CA de teste";
 
 pub(super) fn new_ca(common_name: &str) -> Result<TestCa, SimError> {
     let key = KeyPair::generate()?;
@@ -123,14 +129,49 @@ pub(super) fn new_ca(common_name: &str) -> Result<TestCa, SimError> {
     Ok(TestCa {
         cert: cert.der().clone(),
         pem: cert.pem(),
+        key_pem: key.serialize_pem(),
         issuer: Issuer::new(params, key),
     })
 }
 
+/// A renewed lab identity issued by the simulator's CA, as the PKCS#12
+/// bytes a lab would receive: `subject` (an e-CNPJ-like `NAME:CNPJ`),
+/// valid until 1 January of `valid_until_year`, encrypted with `password`.
+pub fn renewed_lab_pfx(
+    files: &SimFiles,
+    subject: &str,
+    valid_until_year: i32,
+    password: &str,
+) -> Result<Vec<u8>, SimError> {
+    let ca_pem = fs::read_to_string(&files.ca_pem).map_err(io(&files.ca_pem))?;
+    let key_pem = fs::read_to_string(&files.ca_key).map_err(io(&files.ca_key))?;
+    let ca_cert = CertificateDer::from_pem_slice(ca_pem.as_bytes())
+        .map_err(|e| SimError::Credentials(format!("{}: {e}", files.ca_pem.display())))?;
+    let ca = TestCa {
+        cert: ca_cert,
+        pem: ca_pem,
+        key_pem: key_pem.clone(),
+        issuer: Issuer::new(ca_params(CA_NAME)?, KeyPair::from_pem(&key_pem)?),
+    };
+    let (leaf, key) = client_identity_until(&ca, subject, Some(valid_until_year))?;
+    pkcs12(&leaf, &key, &[ca.cert.as_ref()], password)
+}
+
 /// A client certificate for `subject`, signed by `ca`: (leaf DER, PKCS#8 key DER).
 pub(super) fn client_identity(ca: &TestCa, subject: &str) -> Result<(Vec<u8>, Vec<u8>), SimError> {
+    client_identity_until(ca, subject, None)
+}
+
+fn client_identity_until(
+    ca: &TestCa,
+    subject: &str,
+    valid_until_year: Option<i32>,
+) -> Result<(Vec<u8>, Vec<u8>), SimError> {
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
+    if let Some(year) = valid_until_year {
+        params.not_after = rcgen::date_time_ymd(year, 1, 1);
+    }
     params.distinguished_name.push(DnType::CountryName, "BR");
     params
         .distinguished_name
@@ -169,7 +210,7 @@ pub(super) fn pkcs12(
 }
 
 fn generate(files: &SimFiles) -> Result<(), SimError> {
-    let ca = new_ca("rnds-drop simulador CA de teste")?;
+    let ca = new_ca(CA_NAME)?;
 
     let server_key = KeyPair::generate()?;
     // `*.saude.gov.br` too: a client that builds RNDS' own host names (the
@@ -193,6 +234,7 @@ fn generate(files: &SimFiles) -> Result<(), SimError> {
     let pfx = pkcs12(&leaf, &key, &[ca.cert.as_ref()], &password)?;
 
     write_file(&files.ca_pem, ca.pem.as_bytes(), false)?;
+    write_file(&files.ca_key, ca.key_pem.as_bytes(), true)?;
     let chain_pem = format!("{}{}", server.pem(), ca.pem);
     write_file(&files.server_cert, chain_pem.as_bytes(), false)?;
     write_file(

@@ -116,15 +116,27 @@ async fn connection(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, shared: A
         },
     };
     let kill = Arc::new(Notify::new());
-    let client_certificate = tls
+    // The leaf's subject (empty when unreadable), `None` without a certificate.
+    let client_subject: Option<Arc<str>> = tls
         .get_ref()
         .1
         .peer_certificates()
-        .is_some_and(|chain| !chain.is_empty());
+        .and_then(|chain| chain.first())
+        .map(|leaf| {
+            x509_parser::parse_x509_certificate(leaf)
+                .map(|(_, cert)| cert.subject().to_string())
+                .unwrap_or_default()
+                .into()
+        });
     let service = {
         let kill = kill.clone();
         service_fn(move |request| {
-            super::handlers::handle(request, shared.clone(), kill.clone(), client_certificate)
+            super::handlers::handle(
+                request,
+                shared.clone(),
+                kill.clone(),
+                client_subject.clone(),
+            )
         })
     };
     let builder = auto::Builder::new(TokioExecutor::new());

@@ -23,6 +23,9 @@ pub(super) struct Stats {
     pub by_error_code: BTreeMap<String, u64>,
     /// `/api/` requests by `User-Agent` (empty when none was sent).
     pub by_user_agent: BTreeMap<String, u64>,
+    /// Tokens issued, by the subject of the client certificate that asked
+    /// (a renewed certificate shows up as a new subject).
+    pub tokens_by_subject: BTreeMap<String, u64>,
 }
 
 /// State every connection shares.
@@ -82,6 +85,14 @@ impl Shared {
 
     pub(super) fn in_outage(&self) -> bool {
         lock(&self.outage_until).is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Counts a token issued to the client certificate with `subject`.
+    pub(super) fn count_token_subject(&self, subject: &str) {
+        *lock(&self.stats)
+            .tokens_by_subject
+            .entry(subject.to_string())
+            .or_default() += 1;
     }
 
     /// Issues a token valid for the configured lifetime.

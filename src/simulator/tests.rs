@@ -982,7 +982,10 @@ async fn the_generated_config_loads_and_points_at_the_simulator() {
         config.rnds.ehr_url.as_deref(),
         Some(sim.base_url().as_str())
     );
-    assert_eq!(config.rnds.certificate, sim.files().lab_pfx);
+    assert_eq!(
+        config.rnds.certificate.file(),
+        Some(sim.files().lab_pfx.as_path())
+    );
     assert_eq!(config.rnds.extra_ca.as_ref(), Some(&sim.files().ca_pem));
     assert_eq!(
         config.rnds.certificate_password_file.as_ref(),

@@ -37,6 +37,8 @@ mod ledger_reset;
 mod never_lose;
 mod operations;
 mod packaging;
+mod pkcs11;
+mod renewal;
 mod report_kills;
 mod report_names;
 mod rnds_errors;

@@ -2,7 +2,14 @@ use super::*;
 use crate::rnds::testutil::{self, pfx, pki, Encoding, PASSWORD};
 
 fn load(config: &crate::config::Config) -> Result<Identity, ClientError> {
-    Identity::load(&config.rnds)
+    Identity::load(&config.rnds, SigningFailures::default())
+}
+
+impl Identity {
+    /// The TLS configuration with this identity, never renewed.
+    fn into_config(self, extra_ca: Option<&Path>) -> Result<ClientConfig, ClientError> {
+        client_config(LiveIdentity::fixed(self), extra_ca)
+    }
 }
 
 fn config_error(result: Result<Identity, ClientError>) -> String {
@@ -18,7 +25,7 @@ fn legacy_rc2_3des_sha1_pfx_loads_with_its_chain() {
     let pki = pki(dir.path(), "lab", None);
     let file = pfx(&pki, Encoding::Legacy);
     let identity = load(&testutil::config(dir.path(), &file, PASSWORD, "")).unwrap();
-    assert_eq!(identity.chain.len(), 2, "leaf plus the CA");
+    assert_eq!(identity.certified.cert.len(), 2, "leaf plus the CA");
     let info = identity.info();
     assert!(info.subject.contains("LAB EXEMPLO"), "{}", info.subject);
     assert_eq!(info.cnpj_or_cpf.as_deref(), Some("12345678000195"));
@@ -27,7 +34,7 @@ fn legacy_rc2_3des_sha1_pfx_loads_with_its_chain() {
         "{}",
         info.issuer
     );
-    identity.client_config(Some(&pki.ca_pem)).unwrap();
+    identity.into_config(Some(&pki.ca_pem)).unwrap();
 }
 
 #[test]
@@ -36,7 +43,7 @@ fn openssl1_default_rc2_certificates_3des_key_pfx_loads() {
     let pki = pki(dir.path(), "lab", None);
     let file = pfx(&pki, Encoding::Openssl1Default);
     let identity = load(&testutil::config(dir.path(), &file, PASSWORD, "")).unwrap();
-    assert_eq!(identity.chain.len(), 2);
+    assert_eq!(identity.certified.cert.len(), 2);
 }
 
 #[test]
@@ -49,7 +56,7 @@ fn modern_aes256_sha256_pfx_loads() {
         identity.info().cnpj_or_cpf.as_deref(),
         Some("12345678000195")
     );
-    let tls = identity.client_config(None).unwrap();
+    let tls = identity.into_config(None).unwrap();
     assert_eq!(
         tls.alpn_protocols,
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
@@ -124,8 +131,18 @@ fn validity_is_judged_at_the_given_instant() {
     let config = testutil::config(dir.path(), &pfx(&pki, Encoding::Modern), PASSWORD, "");
     let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
     // 20 days before expiry: loads (with a warning).
-    assert!(Identity::load_at(&config.rnds, at("2029-12-12T00:00:00Z")).is_ok());
-    assert!(Identity::load_at(&config.rnds, at("2030-01-02T00:00:00Z")).is_err());
+    assert!(Identity::load_at(
+        &config.rnds,
+        at("2029-12-12T00:00:00Z"),
+        SigningFailures::default()
+    )
+    .is_ok());
+    assert!(Identity::load_at(
+        &config.rnds,
+        at("2030-01-02T00:00:00Z"),
+        SigningFailures::default()
+    )
+    .is_err());
 }
 
 #[test]
@@ -134,7 +151,12 @@ fn expiry_within_30_days_is_announced() {
     let pki = pki(dir.path(), "lab", Some((2020, 2030)));
     let config = testutil::config(dir.path(), &pfx(&pki, Encoding::Modern), PASSWORD, "");
     let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-    let identity = Identity::load_at(&config.rnds, at("2029-12-12T00:00:00Z")).unwrap();
+    let identity = Identity::load_at(
+        &config.rnds,
+        at("2029-12-12T00:00:00Z"),
+        SigningFailures::default(),
+    )
+    .unwrap();
     let soon = identity
         .info()
         .expiry_warning(at("2029-12-12T00:00:00Z"))
@@ -158,8 +180,8 @@ fn pem_chain_and_key_load() {
     let pki = pki(dir.path(), "lab", None);
     let extra = format!("certificate_key = \"{}\"", pki.key_pem.display());
     let identity = load(&testutil::config(dir.path(), &pki.cert_pem, "", &extra)).unwrap();
-    assert_eq!(identity.chain.len(), 2);
-    identity.client_config(Some(&pki.ca_pem)).unwrap();
+    assert_eq!(identity.certified.cert.len(), 2);
+    identity.into_config(Some(&pki.ca_pem)).unwrap();
 }
 
 #[test]
@@ -200,7 +222,7 @@ fn extra_ca_must_hold_a_certificate() {
     let empty = dir.path().join("vazio.pem");
     std::fs::write(&empty, "nada aqui\n").unwrap();
     assert!(matches!(
-        identity.client_config(Some(&empty)),
+        identity.into_config(Some(&empty)),
         Err(ClientError::Config(m)) if m.contains("nenhum certificado")
     ));
 }
