@@ -16,6 +16,7 @@ use crate::report::Summary;
 use crate::rnds::Client;
 use crate::watch::{unterminated_tail, ClaimedFile, Disposition, FileLook, Inboxes, WatchSettings};
 
+use super::clock::Clock;
 use super::freshness::{quiet_period, recheck_period, FinishedFiles, Freshness};
 use super::ledger_open::open_ledger;
 use super::pass::{run_pass, PassContext, PassReport};
@@ -50,6 +51,15 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
+    run_on_clock(config, shutdown, Clock::default()).await
+}
+
+/// [`run`] with its deadlines on `clock` (tests move it forward).
+pub(crate) async fn run_on_clock(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Clock,
+) -> Result<(), ServiceError> {
     let stop = stop_on(shutdown);
     let (_ledger_lock, mut ledger) = open_ledger(&config)?;
     let ops = Ops::new(&config);
@@ -81,6 +91,7 @@ pub async fn run(
         unadmitted: Vec::new(),
         digest_failures: std::collections::HashMap::new(),
         certificate_recorded,
+        clock,
     };
     let waiting = service.serve(&mut inboxes).await;
     tracing::info!(
@@ -210,7 +221,7 @@ impl Service {
                 // `sending`, resolved before the next decision.
                 Some(Err(e)) => {
                     tracing::error!(arquivo = %active.claimed.original_name, "{e}; nova tentativa em 1 minuto");
-                    active.next_try = Instant::now() + MAX_RETRY_DELAY;
+                    active.next_try = self.clock.now() + MAX_RETRY_DELAY;
                     waiting.push(active);
                 }
             }
@@ -226,14 +237,16 @@ impl Service {
             .enumerate()
             .min_by_key(|(_, a)| a.next_try)
             .map(|(i, a)| (i, a.next_try));
-        let far = Instant::now() + Duration::from_secs(3600);
+        let far = self.clock.now() + Duration::from_secs(3600);
         let recheck = self.finished.next_check();
         let admission_due = self.unadmitted.iter().map(|u| u.next_try).min();
         let picked = tokio::select! {
             biased;
             () = until_stopped(self.stop.clone()) => return Turn::Stop,
-            () = tokio::time::sleep_until(admission_due.unwrap_or(far).into()), if admission_due.is_some() => {
-                let now = Instant::now();
+            // A test moved the clock: the deadlines above are stale.
+            () = self.clock.moved() => return Turn::Again,
+            () = tokio::time::sleep_until(self.clock.deadline(admission_due.unwrap_or(far))), if admission_due.is_some() => {
+                let now = self.clock.now();
                 let (due, later): (Vec<_>, Vec<_>) =
                     std::mem::take(&mut self.unadmitted).into_iter().partition(|u| u.next_try <= now);
                 self.unadmitted = later;
@@ -242,14 +255,14 @@ impl Service {
                 }
                 return Turn::Again;
             }
-            () = tokio::time::sleep_until(due.map_or(far, |d| d.1).into()), if due.is_some() => {
+            () = tokio::time::sleep_until(self.clock.deadline(due.map_or(far, |d| d.1))), if due.is_some() => {
                 let Some((index, _)) = due else { return Turn::Again };
                 Picked::Retry(waiting.swap_remove(index))
             }
-            () = tokio::time::sleep_until(recheck.unwrap_or(far).into()), if recheck.is_some() => {
-                let changed = self.finished.changed(Instant::now());
+            () = tokio::time::sleep_until(self.clock.deadline(recheck.unwrap_or(far))), if recheck.is_some() => {
+                let changed = self.finished.changed(self.clock.now());
                 for claimed in changed {
-                    let unadmitted = Unadmitted::new(claimed, true);
+                    let unadmitted = Unadmitted::new(claimed, true, self.clock.now());
                     self.admit_or_retry(unadmitted, waiting).await;
                 }
                 return Turn::Again;
@@ -259,7 +272,7 @@ impl Service {
         match picked {
             Picked::Retry(active) => Turn::Process(active),
             Picked::New(claimed) => {
-                let unadmitted = Unadmitted::new(claimed, false);
+                let unadmitted = Unadmitted::new(claimed, false, self.clock.now());
                 let claimed = unadmitted.claimed.clone();
                 match self.admit(claimed, false).await {
                     Ok(active) => Turn::Process(active),
@@ -385,12 +398,14 @@ struct Service {
     digest_failures: std::collections::HashMap<std::path::PathBuf, u32>,
     /// What was last recorded in the ledger about the certificate.
     certificate_recorded: String,
+    /// When files are due (tests move it instead of waiting).
+    clock: Clock,
 }
 
 impl Service {
     /// One pass over the file, then the reports and the file's next step.
     async fn process(&mut self, active: &mut Active) -> Result<Next, ServiceError> {
-        let now = Instant::now();
+        let now = self.clock.now();
         let Some(before) = look_or_gone(active) else {
             return Ok(Next::Done);
         };
@@ -601,8 +616,8 @@ impl Service {
         let settle = self.settle_of(active);
         let name = &active.claimed.original_name;
         let after = active.claimed.look().ok();
-        if active.fresh.observe(after, Instant::now()) {
-            active.next_try = Instant::now() + settle;
+        if active.fresh.observe(after, self.clock.now()) {
+            active.next_try = self.clock.now() + settle;
             tracing::info!(
                 arquivo = %name,
                 "o arquivo mudou durante a leitura (ainda está sendo escrito); será lido de novo"
@@ -622,7 +637,7 @@ impl Service {
         }
         let quiet = quiet_period(settle);
         if earlier_reads + 1 < MAX_READS_WITHOUT_ROWS {
-            active.next_try = Instant::now() + quiet;
+            active.next_try = self.clock.now() + quiet;
             tracing::warn!(
                 arquivo = %name,
                 motivo = report.summary.error.as_deref().unwrap_or(""),

@@ -88,15 +88,15 @@ pub(super) struct FinishedFiles {
 
 impl FinishedFiles {
     /// Watches `stored` (where `claimed` was moved, looking like `look`),
-    /// checked every `settle`.
+    /// checked every `settle` from `now` (the daemon's clock).
     pub(super) fn push(
         &mut self,
         claimed: ClaimedFile,
         stored: PathBuf,
         look: FileLook,
         settle: Duration,
+        now: Instant,
     ) {
-        let now = Instant::now();
         let every = recheck_period(settle);
         self.files.push(Finished {
             claimed,
@@ -198,7 +198,13 @@ mod tests {
         let stored = claimed.finish(Disposition::Processed, day).unwrap();
         let look = FileLook::of(&stored).unwrap();
         let mut finished = FinishedFiles::default();
-        finished.push(claimed, stored.clone(), look, Duration::ZERO);
+        finished.push(
+            claimed,
+            stored.clone(),
+            look,
+            Duration::ZERO,
+            Instant::now(),
+        );
         let due = finished.next_check().unwrap();
         assert!(finished.changed(due).is_empty(), "unchanged: kept watching");
         assert!(finished.next_check().is_some());

@@ -12,6 +12,7 @@
 //! files are parsed, bundles built, answers classified or rows stored.
 
 mod chunk;
+mod clock;
 mod daemon;
 mod freshness;
 mod ledger_open;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::{run, send_files, ServiceError};
+use super::{send_files, ServiceError};
 use crate::config::Config;
 use crate::demo::{drop_file, report_of, write_workspace_config, Workspace};
 use crate::simulator::{self, Faults, SimOptions, Simulator};
@@ -60,6 +60,8 @@ struct Harness {
     config: Config,
     stop: Option<oneshot::Sender<()>>,
     service: Option<JoinHandle<Result<(), ServiceError>>>,
+    /// The daemon's clock: a test moves it instead of waiting out delays.
+    clock: super::clock::Clock,
 }
 
 /// Watch mode, no faults, the default token lifetime.
@@ -95,6 +97,7 @@ async fn harness(mode: &str, faults: Faults, token_lifetime: Duration) -> Harnes
         config,
         stop: None,
         service: None,
+        clock: super::clock::Clock::default(),
     }
 }
 
@@ -106,9 +109,13 @@ impl Harness {
     fn start(&mut self) {
         let (stop, stopped) = oneshot::channel::<()>();
         self.stop = Some(stop);
-        self.service = Some(tokio::spawn(run(self.config.clone(), async move {
-            let _ = stopped.await;
-        })));
+        self.service = Some(tokio::spawn(super::daemon::run_on_clock(
+            self.config.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+            self.clock.clone(),
+        )));
     }
 
     async fn stop(&mut self) {
@@ -118,6 +125,18 @@ impl Harness {
         if let Some(service) = self.service.take() {
             service.await.unwrap().unwrap();
         }
+    }
+
+    /// The summaries of `stem` now, oldest first.
+    fn reports_now(&self, stem: &str) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&self.ws.outbox)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| report_of(&e.file_name().to_string_lossy(), stem))
+            .map(|e| e.path())
+            .collect();
+        found.sort();
+        found
     }
 
     /// Waits until `n` summaries of `stem` exist; returns them oldest first.
@@ -155,6 +174,9 @@ impl Harness {
         by_id
     }
 }
+
+/// The daemon's longest wait before a file is tried again.
+const MAX_BACK_OFF: Duration = Duration::from_secs(60);
 
 fn summary(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
@@ -430,11 +452,21 @@ async fn outage_in_the_middle_of_a_file_leaves_rows_pending_then_sends_them_once
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // The scenario: RNDS refuses connections for 30 s mid-file.
-    // The service's back-off (1, 2, 4 … 60 s) reaches past it, hence the
-    // generous deadline.
-    h.sim().outage(Duration::from_secs(30));
-
-    let reports = h.reports("surto", 2, Duration::from_secs(150)).await;
+    // The service's back-off (1, 2, 4 … 60 s) reaches past it: once RNDS
+    // is back, the test moves the daemon's clock past the back-off instead
+    // of waiting it out on the wall clock.
+    let outage = Duration::from_secs(30);
+    let back = Instant::now() + outage;
+    h.sim().outage(outage);
+    let deadline = Instant::now() + Duration::from_secs(150);
+    while h.reports_now("surto").len() < 2 {
+        assert!(Instant::now() < deadline, "no final report");
+        if Instant::now() > back {
+            h.clock.skip(MAX_BACK_OFF);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reports = h.reports("surto", 2, Duration::from_secs(1)).await;
     let pending = summary(&reports[0]);
     assert!(count(&pending, "rows_pending") > 0, "{pending}");
     assert!(sent_rows(&reports[0]).iter().any(|r| r.3 == "pendente"));

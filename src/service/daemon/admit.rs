@@ -63,7 +63,7 @@ impl Service {
                 .unwrap_or_else(chrono::Utc::now);
             (id, false, None, received)
         };
-        let now = Instant::now();
+        let now = self.clock.now();
         // A fresh claim was unchanged for settle_ms already; a resumed file
         // may have changed while the service was down: start counting now.
         let settle = Duration::from_millis(self.config.inbox[claimed.inbox_index].settle_ms);
@@ -139,7 +139,7 @@ impl Service {
         );
         self.unadmitted.push(Unadmitted {
             failures,
-            next_try: Instant::now() + delay,
+            next_try: self.clock.now() + delay,
             ..unadmitted
         });
     }
@@ -149,12 +149,17 @@ impl Service {
 const MAX_DIGEST_FAILURES: u32 = 3;
 
 impl Unadmitted {
-    pub(super) fn new(claimed: ClaimedFile, changed_after_finish: bool) -> Unadmitted {
+    /// Due at `now` (the daemon's clock).
+    pub(super) fn new(
+        claimed: ClaimedFile,
+        changed_after_finish: bool,
+        now: Instant,
+    ) -> Unadmitted {
         Unadmitted {
             claimed,
             changed_after_finish,
             failures: 0,
-            next_try: Instant::now(),
+            next_try: now,
         }
     }
 }

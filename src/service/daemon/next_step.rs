@@ -2,7 +2,7 @@
 //! waiting for its writer to be quiet, pending rows, or `falhas/`).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::check;
 use crate::ledger::{FileState, ResultRecord};
@@ -82,8 +82,13 @@ impl Service {
         );
         if let Some(look) = look {
             let settle = self.settle_of(active);
-            self.finished
-                .push(active.claimed.clone(), stored, look, settle);
+            self.finished.push(
+                active.claimed.clone(),
+                stored,
+                look,
+                settle,
+                self.clock.now(),
+            );
         }
         Ok(())
     }
@@ -112,12 +117,12 @@ impl Service {
         }
         let settle = self.settle_of(active);
         let quiet_at = active.fresh.quiet_at(quiet_period(settle));
-        if let (true, Some(look)) = (Instant::now() < quiet_at, look) {
+        if let (true, Some(look)) = (self.clock.now() < quiet_at, look) {
             // Every row read is final, but a writer pausing longer than
             // settle_ms may not be done: complete only once it is quiet.
             // Unchanged by then, this pass's reports are committed as they
             // are; changed, another pass sends what it gained.
-            active.next_try = quiet_at.min(Instant::now() + recheck_period(settle));
+            active.next_try = quiet_at.min(self.clock.now() + recheck_period(settle));
             active.awaiting_quiet = Some(Box::new(Held {
                 report,
                 paths: paths.clone(),
@@ -178,8 +183,13 @@ impl Service {
         })?;
         self.ops.file_finished(&report.summary, false);
         if let Some(look) = look {
-            self.finished
-                .push(active.claimed.clone(), stored, look, settle);
+            self.finished.push(
+                active.claimed.clone(),
+                stored,
+                look,
+                settle,
+                self.clock.now(),
+            );
         }
         let name = &active.claimed.original_name;
         let s = &report.summary;
@@ -250,7 +260,7 @@ impl Service {
     ) -> Result<Next, ServiceError> {
         let report_due =
             active.since + Duration::from_secs(self.config.service.pending_report_after_s);
-        let now = Instant::now();
+        let now = self.clock.now();
         let pending = report.pending.len();
         let config_error = report.config_error.is_some();
         if !active.pending_reported && now >= report_due {
