@@ -548,18 +548,99 @@ fn default_settle_ms() -> u64 {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-/// `[ledger]`: the SQLite file that makes sending exactly-once.
+#[serde(try_from = "LedgerToml")]
+/// `[ledger]`: the record that makes sending exactly-once, a SQLite file
+/// (`path`, the default) or a PostgreSQL database (`url`).
 pub struct Ledger {
-    /// SQLite file that records every file and result sent.
-    #[serde(default = "default_ledger_path")]
+    /// SQLite file that records every file and result sent (unused when
+    /// `postgres` is set).
     pub path: PathBuf,
+    /// The PostgreSQL ledger, when `url` is given instead of `path`.
+    pub postgres: Option<PostgresLedger>,
+}
+
+/// A PostgreSQL ledger (`[ledger] url`).
+#[derive(Debug, Clone)]
+pub struct PostgresLedger {
+    /// `postgres://user@host:port/database`, without the password.
+    pub url: String,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File whose first line is the password.
+    pub password_file: Option<PathBuf>,
+}
+
+impl Ledger {
+    /// Where the ledger is, as messages show it (never a password).
+    pub fn shown(&self) -> String {
+        match &self.postgres {
+            Some(pg) => pg.url.clone(),
+            None => self.path.display().to_string(),
+        }
+    }
+}
+
+/// `[ledger]` as written: exactly one of `path` and `url`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LedgerToml {
+    /// SQLite file that records every file and result sent (default
+    /// `rnds-drop.sqlite` beside the configuration).
+    #[serde(default)]
+    path: Option<PathBuf>,
+    /// PostgreSQL database instead of the SQLite file:
+    /// `postgres://user@host:port/database` (no password in it).
+    #[serde(default)]
+    url: Option<String>,
+    /// Environment variable holding the PostgreSQL password (never in this TOML).
+    #[serde(default)]
+    password_env: Option<String>,
+    /// File whose first line is the PostgreSQL password.
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+}
+
+impl TryFrom<LedgerToml> for Ledger {
+    type Error = String;
+
+    fn try_from(raw: LedgerToml) -> Result<Ledger, String> {
+        match (raw.path, raw.url) {
+            (Some(_), Some(_)) => Err("[ledger] tem path e url: use só um (path para o registro \
+                                       SQLite, url para o PostgreSQL)"
+                .into()),
+            (path, None) => {
+                if raw.password_env.is_some() || raw.password_file.is_some() {
+                    return Err("[ledger] password_env e password_file valem só com url \
+                                (PostgreSQL)"
+                        .into());
+                }
+                Ok(Ledger {
+                    path: path.unwrap_or_else(default_ledger_path),
+                    postgres: None,
+                })
+            }
+            (None, Some(url)) => {
+                if raw.password_env.is_some() && raw.password_file.is_some() {
+                    return Err("[ledger] tem password_env e password_file: use só um".into());
+                }
+                Ok(Ledger {
+                    path: default_ledger_path(),
+                    postgres: Some(PostgresLedger {
+                        url,
+                        password_env: raw.password_env,
+                        password_file: raw.password_file,
+                    }),
+                })
+            }
+        }
+    }
 }
 
 impl Default for Ledger {
     fn default() -> Self {
         Ledger {
             path: default_ledger_path(),
+            postgres: None,
         }
     }
 }
@@ -950,6 +1031,14 @@ impl Config {
             abs(p);
         }
         abs(&mut self.ledger.path);
+        if let Some(p) = self
+            .ledger
+            .postgres
+            .as_mut()
+            .and_then(|pg| pg.password_file.as_mut())
+        {
+            abs(p);
+        }
         if let Some(p) = &mut self.service.log_file {
             abs(p);
         }

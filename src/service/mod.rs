@@ -131,6 +131,11 @@ impl ServiceError {
                         | LedgerError::Incomplete { .. }
                         | LedgerError::Missing { .. }
                         | LedgerError::WalLost { .. }
+                        | LedgerError::PostgresSettings(_)
+                        | LedgerError::PostgresNewerSchema { .. }
+                        | LedgerError::PostgresIncomplete { .. }
+                        | LedgerError::PostgresMissing { .. }
+                        | LedgerError::PostgresNoFreshStart { .. }
                 )
                 | ServiceError::LedgerBusy { .. }
                 | ServiceError::Metrics { .. }

@@ -1,0 +1,144 @@
+//! What only the PostgreSQL backend does: its identity row, its process
+//! lock, calls from inside a tokio runtime, a server restart.
+
+use super::super::{FileId, Ledger, LedgerError, NewFile};
+use super::{PgProcessLock, PgTarget};
+use crate::test_pg;
+
+fn new_target() -> PgTarget {
+    let cluster = test_pg::cluster().unwrap();
+    PgTarget::new(&cluster.url(&cluster.create_database().unwrap()), None).unwrap()
+}
+
+fn a_file(ledger: &mut Ledger) -> FileId {
+    ledger
+        .record_file(&NewFile {
+            sha256: "aa",
+            name: "exames.csv",
+            inbox: std::path::Path::new("/srv/entrada"),
+            work_path: std::path::Path::new("/srv/entrada/.rnds-drop/processando/exames.csv"),
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_database_whose_identity_row_was_deleted_is_refused_not_recreated() {
+    if !test_pg::available() {
+        return;
+    }
+    let target = new_target();
+    let mut ledger = Ledger::open_postgres(&target).unwrap();
+    a_file(&mut ledger);
+    ledger.execute_sql("DELETE FROM rnds_drop_ledger");
+    drop(ledger);
+    let err = Ledger::open_postgres(&target).err().unwrap();
+    assert!(
+        matches!(err, LedgerError::PostgresIncomplete { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("não renumere"), "{err}");
+    assert!(super::ledger_exists(&target).unwrap());
+}
+
+#[test]
+fn a_newer_schema_is_refused_with_a_clear_error() {
+    if !test_pg::available() {
+        return;
+    }
+    let target = new_target();
+    let mut ledger = Ledger::open_postgres(&target).unwrap();
+    ledger.execute_sql("UPDATE rnds_drop_ledger SET schema_version = schema_version + 1");
+    drop(ledger);
+    let err = Ledger::open_postgres(&target).err().unwrap();
+    assert!(
+        matches!(err, LedgerError::PostgresNewerSchema { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("atualize o rnds-drop"), "{err}");
+}
+
+#[test]
+fn the_key_of_the_patient_hashes_is_kept_across_openings() {
+    if !test_pg::available() {
+        return;
+    }
+    let target = new_target();
+    let first = Ledger::open_postgres(&target)
+        .unwrap()
+        .identity("786570704999622", "94309-2");
+    let again = Ledger::open_postgres(&target)
+        .unwrap()
+        .identity("786570704999622", "94309-2");
+    let other = Ledger::open_postgres(&new_target())
+        .unwrap()
+        .identity("786570704999622", "94309-2");
+    assert_eq!(first, again);
+    assert_ne!(first.subject_hash, other.subject_hash);
+}
+
+#[test]
+fn a_second_process_lock_on_the_same_database_is_refused_until_the_first_ends() {
+    if !test_pg::available() {
+        return;
+    }
+    let target = new_target();
+    let first = PgProcessLock::take(&target).unwrap();
+    assert!(first.is_some());
+    assert!(PgProcessLock::take(&target).unwrap().is_none());
+    drop(first);
+    assert!(PgProcessLock::take(&target).unwrap().is_some());
+}
+
+/// The blocking client panics when called on a runtime thread; the
+/// service calls the ledger from async code (through `service::blocking`,
+/// and directly between awaits).
+#[test]
+fn the_ledger_is_usable_from_inside_both_kinds_of_tokio_runtime() {
+    if !test_pg::available() {
+        return;
+    }
+    let target = new_target();
+    let current = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut ledger = current.block_on(async { Ledger::open_postgres(&target).unwrap() });
+    let file = current.block_on(async { a_file(&mut ledger) });
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let (ledger, found) = multi.block_on(async move {
+        tokio::spawn(async move {
+            let found = crate::service::blocking(|| ledger.file(file).unwrap());
+            (ledger, found)
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(found.unwrap().name, "exames.csv");
+    // Dropped on a runtime thread too.
+    current.block_on(async move { drop(ledger) });
+}
+
+/// `pg_ctl restart` cuts every connection: the call that meets the cut
+/// fails (nothing of it is kept), the next one connects again.
+#[test]
+fn after_a_server_restart_the_next_call_connects_again() {
+    if !test_pg::available() {
+        return;
+    }
+    let cluster = test_pg::start_own().unwrap();
+    let target = PgTarget::new(&cluster.url(&cluster.create_database().unwrap()), None).unwrap();
+    let mut ledger = Ledger::open_postgres(&target).unwrap();
+    let file = a_file(&mut ledger);
+    cluster.restart().unwrap();
+    let mut results = Vec::new();
+    for _ in 0..2 {
+        results.push(ledger.file(file).map(|f| f.map(|f| f.name)));
+    }
+    assert_eq!(
+        results.last().unwrap().as_ref().unwrap().as_deref(),
+        Some("exames.csv"),
+        "{results:?}"
+    );
+}
