@@ -37,6 +37,9 @@ mod ledger_reset;
 mod never_lose;
 mod operations;
 mod packaging;
+// The throwaway PostgreSQL cluster (also included by src/lib.rs).
+mod pg_cluster;
+mod postgres_ledger;
 mod report_kills;
 mod rnds_errors;
 mod safety;

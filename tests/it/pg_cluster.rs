@@ -82,11 +82,19 @@ impl PgCluster {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let mut client = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)
-            .map_err(|e| format!("connect: {e}"))?;
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .map_err(|e| format!("CREATE DATABASE: {e}"))?;
+        // On a thread of its own: the blocking client panics when called
+        // from a test that runs inside a tokio runtime.
+        let url = self.url("postgres");
+        let sql = format!("CREATE DATABASE {name}");
+        std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls)
+                .map_err(|e| format!("connect: {e}"))?;
+            client
+                .batch_execute(&sql)
+                .map_err(|e| format!("CREATE DATABASE: {e}"))
+        })
+        .join()
+        .map_err(|_| "CREATE DATABASE panicked".to_owned())??;
         Ok(name)
     }
 
