@@ -13,6 +13,7 @@ mod decision;
 mod files;
 mod guard;
 mod lock;
+pub(crate) mod migrate;
 pub(crate) mod postgres;
 mod reader;
 mod results;
@@ -170,6 +171,17 @@ pub enum LedgerError {
          exames."
     )]
     PostgresMissing { target: String, evidence: String },
+    /// `migrate-ledger` into a database that already holds ledger rows.
+    #[error(
+        "o banco {target} já tem um registro de envios ({rows} linhas em {table}): nada foi \
+         copiado. Copie para um banco novo e vazio (createdb); juntar dois registros faria de \
+         um mesmo exame dois resultados"
+    )]
+    PostgresNotEmpty {
+        target: String,
+        table: String,
+        rows: u64,
+    },
     /// `new-ledger` on a PostgreSQL ledger.
     #[error(
         "o registro de envios {target} é um banco PostgreSQL: para começar um registro novo, \

@@ -123,3 +123,21 @@ pub fn start_new_ledger(config: &Config) -> Result<Option<PathBuf>, ServiceError
     mark(&mut lock, path)?;
     Ok(aside)
 }
+
+/// `rnds-drop migrate-ledger`: copies the SQLite ledger `from` into the
+/// empty PostgreSQL database `to` (password from `password_env` or
+/// `password_file`), holding both ledgers' locks so that no service
+/// writes either meanwhile. Returns the rows copied per table.
+pub fn migrate_ledger(
+    from: &Path,
+    to: &crate::config::PostgresLedger,
+) -> Result<Vec<(&'static str, u64)>, ServiceError> {
+    let target = PgTarget::from_config(to)?;
+    let _sqlite_lock = prepare_ledger_dir(from)?;
+    let Some(_postgres_lock) = PgProcessLock::take(&target)? else {
+        return Err(ServiceError::LedgerBusy {
+            path: PathBuf::from(target.shown()),
+        });
+    };
+    Ok(crate::ledger::migrate::sqlite_to_postgres(from, &target)?)
+}

@@ -29,7 +29,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use daemon::run;
-pub use ledger_open::start_new_ledger;
+pub use ledger_open::{migrate_ledger, start_new_ledger};
 pub use paths::STAGING_DIR;
 pub use publish::FAILPOINT_EXIT;
 pub use send::{send_files, SentFile};
@@ -136,6 +136,7 @@ impl ServiceError {
                         | LedgerError::PostgresIncomplete { .. }
                         | LedgerError::PostgresMissing { .. }
                         | LedgerError::PostgresNoFreshStart { .. }
+                        | LedgerError::PostgresNotEmpty { .. }
                 )
                 | ServiceError::LedgerBusy { .. }
                 | ServiceError::Metrics { .. }

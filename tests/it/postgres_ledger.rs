@@ -105,3 +105,76 @@ async fn a_second_service_on_the_same_database_is_refused() {
     assert!(stderr.contains("127.0.0.1"), "{stderr}");
     sim.shutdown().await;
 }
+
+fn migrate(from: &Path, to: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rnds-drop"))
+        .args(["migrate-ledger", "--from"])
+        .arg(from)
+        .args(["--to", to])
+        .output()
+        .unwrap()
+}
+
+/// A SQLite ledger copied into PostgreSQL keeps what was sent: the
+/// service on the copy reports the same file "already sent". A second
+/// copy into the now non-empty database is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_ledger_copies_a_sqlite_ledger_once_with_its_counts() {
+    if !pg_cluster::available() {
+        return;
+    }
+    let cluster = pg_cluster::cluster().unwrap();
+    let url = cluster.url(&cluster.create_database().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let (ws, _) = write_workspace_config(sim.files(), tmp.path(), 200, "watch").unwrap();
+    let file = export("MG", 5, &[3]);
+    drop_file(&ws.inbox, "lote.csv", file.as_bytes()).unwrap();
+    let mut first = service(&ws.config_path, &[]);
+    until(&mut first, Duration::from_secs(60), "first report", || {
+        summaries(&ws.outbox, "lote").len() == 1
+    })
+    .await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(stored(&sim, "MG-").len(), 4);
+
+    let out = migrate(&ws.ledger, &url);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("files: 1 linhas"), "{stdout}");
+    assert!(stdout.contains("results: 4 linhas"), "{stdout}");
+    assert!(stdout.contains("result_history: 4 linhas"), "{stdout}");
+    assert!(stdout.contains("invalid_rows: 1 linhas"), "{stdout}");
+
+    let again = migrate(&ws.ledger, &url);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("já tem um registro de envios"), "{stderr}");
+
+    use_postgres(&ws.config_path, &url);
+    drop_file(&ws.inbox, "lote.csv", file.as_bytes()).unwrap();
+    let mut second = service(&ws.config_path, &[]);
+    until(
+        &mut second,
+        Duration::from_secs(60),
+        "second report",
+        || summaries(&ws.outbox, "lote").len() >= 2,
+    )
+    .await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let by_id = stored(&sim, "MG-");
+    assert!(by_id.values().all(|n| *n == 1), "stored twice: {by_id:?}");
+    let s = json(&summaries(&ws.outbox, "lote").pop().unwrap());
+    assert_eq!(s["rows_already_sent"], 4, "{s}");
+    assert_eq!(s["rows_sent"], 0, "{s}");
+    sim.shutdown().await;
+}

@@ -108,7 +108,7 @@ impl PgTarget {
         &self.shown
     }
 
-    fn connect(&self) -> Result<Client, LedgerError> {
+    pub(super) fn connect(&self) -> Result<Client, LedgerError> {
         self.config
             .connect(NoTls)
             .map_err(|source| LedgerError::PostgresConnect {
