@@ -557,6 +557,9 @@ pub struct Ledger {
     pub path: PathBuf,
     /// The PostgreSQL ledger, when `url` is given instead of `path`.
     pub postgres: Option<PostgresLedger>,
+    /// A contradiction between the keys as written (`path` and `url`),
+    /// reported by validation with the section's line.
+    mistake: Option<(&'static str, &'static str)>,
 }
 
 /// A PostgreSQL ledger (`[ledger] url`).
@@ -604,35 +607,31 @@ impl TryFrom<LedgerToml> for Ledger {
     type Error = String;
 
     fn try_from(raw: LedgerToml) -> Result<Ledger, String> {
-        match (raw.path, raw.url) {
-            (Some(_), Some(_)) => Err("[ledger] tem path e url: use só um (path para o registro \
-                                       SQLite, url para o PostgreSQL)"
-                .into()),
-            (path, None) => {
-                if raw.password_env.is_some() || raw.password_file.is_some() {
-                    return Err("[ledger] password_env e password_file valem só com url \
-                                (PostgreSQL)"
-                        .into());
-                }
-                Ok(Ledger {
-                    path: path.unwrap_or_else(default_ledger_path),
-                    postgres: None,
-                })
-            }
-            (None, Some(url)) => {
-                if raw.password_env.is_some() && raw.password_file.is_some() {
-                    return Err("[ledger] tem password_env e password_file: use só um".into());
-                }
-                Ok(Ledger {
-                    path: default_ledger_path(),
-                    postgres: Some(PostgresLedger {
-                        url,
-                        password_env: raw.password_env,
-                        password_file: raw.password_file,
-                    }),
-                })
-            }
-        }
+        let mistake = match (&raw.path, &raw.url) {
+            (Some(_), Some(_)) => Some((
+                "url",
+                "[ledger] tem path e url: use só um (path para o registro SQLite, url para o \
+                 PostgreSQL)",
+            )),
+            (_, None) if raw.password_env.is_some() || raw.password_file.is_some() => Some((
+                "password_env",
+                "[ledger] password_env e password_file valem só com url (PostgreSQL)",
+            )),
+            (_, Some(_)) if raw.password_env.is_some() && raw.password_file.is_some() => Some((
+                "password_file",
+                "[ledger] tem password_env e password_file: use só um",
+            )),
+            _ => None,
+        };
+        Ok(Ledger {
+            path: raw.path.unwrap_or_else(default_ledger_path),
+            postgres: raw.url.map(|url| PostgresLedger {
+                url,
+                password_env: raw.password_env,
+                password_file: raw.password_file,
+            }),
+            mistake,
+        })
     }
 }
 
@@ -641,6 +640,7 @@ impl Default for Ledger {
         Ledger {
             path: default_ledger_path(),
             postgres: None,
+            mistake: None,
         }
     }
 }
@@ -875,6 +875,9 @@ impl Config {
     }
 
     fn validate(&mut self, purpose: Purpose) -> Result<(), Problem> {
+        if let Some((key, message)) = self.ledger.mistake {
+            return Err(Problem::at("[ledger]", key, message.into()));
+        }
         self.validate_lab()?;
         self.validate_rnds(purpose)?;
         self.validate_inboxes()?;

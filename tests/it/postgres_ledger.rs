@@ -178,3 +178,50 @@ async fn migrate_ledger_copies_a_sqlite_ledger_once_with_its_counts() {
     assert_eq!(s["rows_sent"], 0, "{s}");
     sim.shutdown().await;
 }
+
+/// `pg_ctl restart` while the service sends a file: the pass that meets
+/// the cut fails and is retried on a new connection; every row reaches
+/// RNDS exactly once and the file gets one report set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_mid_file_loses_nothing_and_sends_nothing_twice() {
+    if !pg_cluster::available() {
+        return;
+    }
+    let cluster = pg_cluster::start_own().unwrap();
+    let url = cluster.url(&cluster.create_database().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions {
+        faults: rnds_drop::simulator::Faults {
+            latency_ms: 30,
+            ..Default::default()
+        },
+        ..SimOptions::new(tmp.path().join("simulador"))
+    })
+    .await
+    .unwrap();
+    let (ws, _) = write_workspace_config(sim.files(), tmp.path(), 200, "watch").unwrap();
+    use_postgres(&ws.config_path, &url);
+    drop_file(&ws.inbox, "lote.csv", export("RS", 600, &[]).as_bytes()).unwrap();
+    let mut child = service(&ws.config_path, &[]);
+    until(
+        &mut child,
+        Duration::from_secs(60),
+        "first rows stored",
+        || stored(&sim, "RS-").len() >= 20,
+    )
+    .await;
+    let before = stored(&sim, "RS-").len();
+    cluster.restart().unwrap();
+    until(&mut child, Duration::from_secs(180), "the report", || {
+        !summaries(&ws.outbox, "lote").is_empty()
+    })
+    .await;
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let by_id = stored(&sim, "RS-");
+    assert!(before < 600, "the restart came after the last row");
+    assert_eq!(by_id.len(), 600, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(by_id.values().all(|n| *n == 1), "stored twice: {by_id:?}");
+    assert_eq!(summaries(&ws.outbox, "lote").len(), 1);
+    sim.shutdown().await;
+}

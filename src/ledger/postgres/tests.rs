@@ -142,3 +142,15 @@ fn after_a_server_restart_the_next_call_connects_again() {
         "{results:?}"
     );
 }
+
+#[test]
+fn a_password_in_the_url_is_refused_without_repeating_it() {
+    let err = PgTarget::new("postgres://rnds:s3nh4-do-lab@db.local:5432/rnds", None)
+        .err()
+        .unwrap();
+    assert!(err.contains("password_env"), "{err}");
+    assert!(!err.contains("s3nh4"), "{err}");
+    let target = PgTarget::new("postgres://rnds@db.local:5433/rnds", Some("s3nh4".into())).unwrap();
+    assert_eq!(target.shown(), "postgres://rnds@db.local:5433/rnds");
+    assert!(!format!("{target:?}").contains("s3nh4"));
+}
