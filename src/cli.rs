@@ -89,6 +89,9 @@ pub(crate) struct MigrateLedgerArgs {
     /// Arquivo cuja primeira linha é a senha do PostgreSQL.
     #[arg(long)]
     pub password_file: Option<PathBuf>,
+    /// Certificado (PEM) da CA do laboratório: conexão com TLS, verificada.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -571,6 +571,8 @@ pub struct PostgresLedger {
     pub password_env: Option<String>,
     /// File whose first line is the password.
     pub password_file: Option<PathBuf>,
+    /// The lab's CA (PEM): TLS to the server, verified against it.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Ledger {
@@ -601,6 +603,10 @@ struct LedgerToml {
     /// File whose first line is the PostgreSQL password.
     #[serde(default)]
     password_file: Option<PathBuf>,
+    /// The lab's CA certificate (PEM): the connection to PostgreSQL then
+    /// uses TLS and the server's certificate must chain to this CA.
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
 }
 
 impl TryFrom<LedgerToml> for Ledger {
@@ -613,10 +619,16 @@ impl TryFrom<LedgerToml> for Ledger {
                 "[ledger] tem path e url: use só um (path para o registro SQLite, url para o \
                  PostgreSQL)",
             )),
-            (_, None) if raw.password_env.is_some() || raw.password_file.is_some() => Some((
-                "password_env",
-                "[ledger] password_env e password_file valem só com url (PostgreSQL)",
-            )),
+            (_, None)
+                if raw.password_env.is_some()
+                    || raw.password_file.is_some()
+                    || raw.ca_file.is_some() =>
+            {
+                Some((
+                    "password_env",
+                    "[ledger] password_env, password_file e ca_file valem só com url (PostgreSQL)",
+                ))
+            }
             (_, Some(_)) if raw.password_env.is_some() && raw.password_file.is_some() => Some((
                 "password_file",
                 "[ledger] tem password_env e password_file: use só um",
@@ -629,6 +641,7 @@ impl TryFrom<LedgerToml> for Ledger {
                 url,
                 password_env: raw.password_env,
                 password_file: raw.password_file,
+                ca_file: raw.ca_file,
             }),
             mistake,
         })
@@ -1034,13 +1047,13 @@ impl Config {
             abs(p);
         }
         abs(&mut self.ledger.path);
-        if let Some(p) = self
-            .ledger
-            .postgres
-            .as_mut()
-            .and_then(|pg| pg.password_file.as_mut())
-        {
-            abs(p);
+        if let Some(pg) = self.ledger.postgres.as_mut() {
+            for p in [&mut pg.password_file, &mut pg.ca_file]
+                .into_iter()
+                .flatten()
+            {
+                abs(p);
+            }
         }
         if let Some(p) = &mut self.service.log_file {
             abs(p);

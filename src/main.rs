@@ -243,6 +243,7 @@ fn run_migrate_ledger(args: &MigrateLedgerArgs) -> i32 {
         url: args.to.clone(),
         password_env: args.password_env.clone(),
         password_file: args.password_file.clone(),
+        ca_file: args.ca_file.clone(),
     };
     match rnds_drop::service::migrate_ledger(&args.from, &to) {
         Ok(copied) => {

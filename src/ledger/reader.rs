@@ -14,14 +14,16 @@ use super::LedgerError;
 /// A reader of either backend.
 pub(crate) enum LedgerReader {
     Sqlite(SqliteReader),
-    Postgres(PgTarget),
+    Postgres(Box<PgTarget>),
 }
 
 impl LedgerReader {
     /// The reader of the ledger `[ledger]` names.
     pub(crate) fn open_config(ledger: &crate::config::Ledger) -> Result<LedgerReader, LedgerError> {
         match &ledger.postgres {
-            Some(settings) => Ok(LedgerReader::Postgres(PgTarget::from_config(settings)?)),
+            Some(settings) => Ok(LedgerReader::Postgres(Box::new(PgTarget::from_config(
+                settings,
+            )?))),
             None => LedgerReader::open(&ledger.path),
         }
     }

@@ -98,6 +98,47 @@ impl PgCluster {
         Ok(name)
     }
 
+    /// Turns TLS on with this server certificate and key (PEM): written
+    /// into the cluster's folder, owned by the server's account, mode 0600,
+    /// then `ALTER SYSTEM` and a reload.
+    #[cfg(unix)]
+    pub fn enable_tls(&self, cert_pem: &str, key_pem: &str) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
+        let cert = self.dir.join("server.crt");
+        let key = self.dir.join("server.key");
+        for (path, text) in [(&cert, cert_pem), (&key, key_pem)] {
+            std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if !self.run_as.is_empty() {
+                run(
+                    &[],
+                    Path::new("chown"),
+                    &["postgres".into(), path.display().to_string()],
+                )?;
+            }
+        }
+        let url = self.url("postgres");
+        let statements = [
+            format!("ALTER SYSTEM SET ssl_cert_file = '{}'", cert.display()),
+            format!("ALTER SYSTEM SET ssl_key_file = '{}'", key.display()),
+            "ALTER SYSTEM SET ssl = on".to_owned(),
+            "SELECT pg_reload_conf()".to_owned(),
+        ];
+        std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls)
+                .map_err(|e| format!("connect: {e}"))?;
+            for sql in &statements {
+                client
+                    .batch_execute(sql)
+                    .map_err(|e| format!("{sql}: {e}"))?;
+            }
+            Ok::<(), String>(())
+        })
+        .join()
+        .map_err(|_| "enable_tls panicked".to_owned())?
+    }
+
     /// `pg_ctl restart` (fast shutdown): every connection is cut.
     pub fn restart(&self) -> Result<(), String> {
         self.pg_ctl(&["restart", "-m", "fast"])

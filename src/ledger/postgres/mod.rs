@@ -26,6 +26,7 @@ mod schema;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 pub(crate) use snapshot::snapshot;
 
@@ -46,6 +47,8 @@ const PROCESS_LOCK_KEY: i64 = 0x726e_6473_6472_6f70; // "rndsdrop"
 #[derive(Clone)]
 pub(crate) struct PgTarget {
     config: postgres::Config,
+    /// TLS with the lab's CA (`[ledger] ca_file`); plain TCP without it.
+    tls: Option<tls::RustlsMakeConnect>,
     /// `user@host:port/database`: what messages show (never the password).
     shown: String,
 }
@@ -77,7 +80,18 @@ impl PgTarget {
             .connect_timeout(CONNECT_TIMEOUT)
             .application_name("rnds-drop");
         let shown = shown(&config);
-        Ok(PgTarget { config, shown })
+        Ok(PgTarget {
+            config,
+            tls: None,
+            shown,
+        })
+    }
+
+    /// Requires TLS, verified against the CA certificates of `ca_file`.
+    pub(crate) fn with_ca(mut self, ca_file: &std::path::Path) -> Result<PgTarget, String> {
+        self.tls = Some(tls::RustlsMakeConnect::with_ca(ca_file)?);
+        self.config.ssl_mode(postgres::config::SslMode::Require);
+        Ok(self)
     }
 
     /// The target `[ledger] url` names, with the password read from
@@ -100,7 +114,13 @@ impl PgTarget {
             }
             (None, None) => None,
         };
-        PgTarget::new(&config.url, password).map_err(LedgerError::PostgresSettings)
+        let target = PgTarget::new(&config.url, password).map_err(LedgerError::PostgresSettings)?;
+        match &config.ca_file {
+            Some(ca_file) => target
+                .with_ca(ca_file)
+                .map_err(LedgerError::PostgresSettings),
+            None => Ok(target),
+        }
     }
 
     /// `user@host:port/database`.
@@ -109,12 +129,14 @@ impl PgTarget {
     }
 
     pub(super) fn connect(&self) -> Result<Client, LedgerError> {
-        self.config
-            .connect(NoTls)
-            .map_err(|source| LedgerError::PostgresConnect {
-                target: self.shown.clone(),
-                source,
-            })
+        let connected = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        };
+        connected.map_err(|source| LedgerError::PostgresConnect {
+            target: self.shown.clone(),
+            source,
+        })
     }
 }
 

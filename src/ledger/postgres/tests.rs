@@ -154,3 +154,63 @@ fn a_password_in_the_url_is_refused_without_repeating_it() {
     assert_eq!(target.shown(), "postgres://rnds@db.local:5433/rnds");
     assert!(!format!("{target:?}").contains("s3nh4"));
 }
+
+/// A CA and a server certificate for 127.0.0.1 it signed: (CA, cert, key) PEM.
+fn server_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+fn uses_tls(target: &PgTarget) -> Result<bool, LedgerError> {
+    let mut client = target.connect()?;
+    let row = client.query_one(
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        &[],
+    )?;
+    Ok(row.try_get(0)?)
+}
+
+/// With `ca_file` the connection is TLS, verified: the lab's CA is
+/// accepted, another CA is refused (nothing falls back to plain TCP).
+#[cfg(unix)]
+#[test]
+fn with_the_labs_ca_the_connection_is_tls_and_another_ca_is_refused() {
+    if !test_pg::available() {
+        return;
+    }
+    let cluster = test_pg::start_own().unwrap();
+    let (ca, cert, key) = server_pki();
+    cluster.enable_tls(&cert, &key).unwrap();
+    let url = cluster.url(&cluster.create_database().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let other_ca_file = dir.path().join("outra-ca.pem");
+    std::fs::write(&other_ca_file, server_pki().0).unwrap();
+
+    let plain = PgTarget::new(&url, None).unwrap();
+    assert!(!uses_tls(&plain).unwrap());
+    let tls = PgTarget::new(&url, None)
+        .unwrap()
+        .with_ca(&ca_file)
+        .unwrap();
+    assert!(uses_tls(&tls).unwrap());
+    let mut ledger = Ledger::open_postgres(&tls).unwrap();
+    a_file(&mut ledger);
+    let wrong = PgTarget::new(&url, None)
+        .unwrap()
+        .with_ca(&other_ca_file)
+        .unwrap();
+    let err = uses_tls(&wrong).err().unwrap();
+    assert!(matches!(err, LedgerError::PostgresConnect { .. }), "{err}");
+}
