@@ -48,6 +48,28 @@ async fn a_file_is_sent_once_and_its_re_drop_after_a_kill_is_already_sent() {
     assert_eq!(stored(&sim, "PG-").len(), 6);
     let s = json(&summaries(&ws.outbox, "lote")[0]);
     assert_eq!(s["rows_sent"], 6, "{s}");
+    // `status` reads the database (no SQLite file exists).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rnds-drop"))
+        .args(["status", "--json", "--config"])
+        .arg(&ws.config_path)
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stdout));
+    });
+    assert_eq!(status["ledger"]["rows_accepted"], 6, "{status}");
+    assert_eq!(status["ledger"]["accepted_today"], 6, "{status}");
+    assert_eq!(
+        status["ledger"]["recent_files"][0]["accepted"], 6,
+        "{status}"
+    );
+    assert!(
+        status["ledger_path"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgres://"),
+        "{status}"
+    );
 
     // The killed process's advisory lock went with its connection: a new
     // service starts, and the same file dropped again is not sent again.
