@@ -156,6 +156,7 @@ fn a_password_in_the_url_is_refused_without_repeating_it() {
 }
 
 /// A CA and a server certificate for 127.0.0.1 it signed: (CA, cert, key) PEM.
+#[cfg(unix)]
 fn server_pki() -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
@@ -171,6 +172,7 @@ fn server_pki() -> (String, String, String) {
     (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
+#[cfg(unix)]
 fn uses_tls(target: &PgTarget) -> Result<bool, LedgerError> {
     let mut client = target.connect()?;
     let row = client.query_one(
