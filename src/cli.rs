@@ -70,6 +70,28 @@ pub(crate) enum Command {
     /// Começa de propósito um registro de envios novo e vazio (o antigo fica
     /// guardado). Sem --confirm só explica as consequências.
     NewLedger(NewLedgerArgs),
+    /// Copia um registro de envios SQLite para um banco PostgreSQL vazio
+    /// (contagens conferidas; recusa um banco que já tem registro).
+    MigrateLedger(MigrateLedgerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct MigrateLedgerArgs {
+    /// O registro SQLite de origem (o `path` de [ledger]).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// O banco de destino: postgres://usuario@servidor:porta/banco (sem a senha).
+    #[arg(long)]
+    pub to: String,
+    /// Variável de ambiente com a senha do PostgreSQL.
+    #[arg(long)]
+    pub password_env: Option<String>,
+    /// Arquivo cuja primeira linha é a senha do PostgreSQL.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// Certificado (PEM) da CA do laboratório: conexão com TLS, verificada.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -631,18 +631,112 @@ fn default_settle_ms() -> u64 {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-/// `[ledger]`: the SQLite file that makes sending exactly-once.
+#[serde(try_from = "LedgerToml")]
+/// `[ledger]`: the record that makes sending exactly-once, a SQLite file
+/// (`path`, the default) or a PostgreSQL database (`url`).
 pub struct Ledger {
-    /// SQLite file that records every file and result sent.
-    #[serde(default = "default_ledger_path")]
+    /// SQLite file that records every file and result sent (unused when
+    /// `postgres` is set).
     pub path: PathBuf,
+    /// The PostgreSQL ledger, when `url` is given instead of `path`.
+    pub postgres: Option<PostgresLedger>,
+    /// A contradiction between the keys as written (`path` and `url`),
+    /// reported by validation with the section's line.
+    mistake: Option<(&'static str, &'static str)>,
+}
+
+/// A PostgreSQL ledger (`[ledger] url`).
+#[derive(Debug, Clone)]
+pub struct PostgresLedger {
+    /// `postgres://user@host:port/database`, without the password.
+    pub url: String,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File whose first line is the password.
+    pub password_file: Option<PathBuf>,
+    /// The lab's CA (PEM): TLS to the server, verified against it.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Ledger {
+    /// Where the ledger is, as messages show it (never a password).
+    pub fn shown(&self) -> String {
+        match &self.postgres {
+            Some(pg) => pg.url.clone(),
+            None => self.path.display().to_string(),
+        }
+    }
+}
+
+/// `[ledger]` as written: exactly one of `path` and `url`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LedgerToml {
+    /// SQLite file that records every file and result sent (default
+    /// `rnds-drop.sqlite` beside the configuration).
+    #[serde(default)]
+    path: Option<PathBuf>,
+    /// PostgreSQL database instead of the SQLite file:
+    /// `postgres://user@host:port/database` (no password in it).
+    #[serde(default)]
+    url: Option<String>,
+    /// Environment variable holding the PostgreSQL password (never in this TOML).
+    #[serde(default)]
+    password_env: Option<String>,
+    /// File whose first line is the PostgreSQL password.
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+    /// The lab's CA certificate (PEM): the connection to PostgreSQL then
+    /// uses TLS and the server's certificate must chain to this CA.
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+}
+
+impl TryFrom<LedgerToml> for Ledger {
+    type Error = String;
+
+    fn try_from(raw: LedgerToml) -> Result<Ledger, String> {
+        let mistake = match (&raw.path, &raw.url) {
+            (Some(_), Some(_)) => Some((
+                "url",
+                "[ledger] tem path e url: use só um (path para o registro SQLite, url para o \
+                 PostgreSQL)",
+            )),
+            (_, None)
+                if raw.password_env.is_some()
+                    || raw.password_file.is_some()
+                    || raw.ca_file.is_some() =>
+            {
+                Some((
+                    "password_env",
+                    "[ledger] password_env, password_file e ca_file valem só com url (PostgreSQL)",
+                ))
+            }
+            (_, Some(_)) if raw.password_env.is_some() && raw.password_file.is_some() => Some((
+                "password_file",
+                "[ledger] tem password_env e password_file: use só um",
+            )),
+            _ => None,
+        };
+        Ok(Ledger {
+            path: raw.path.unwrap_or_else(default_ledger_path),
+            postgres: raw.url.map(|url| PostgresLedger {
+                url,
+                password_env: raw.password_env,
+                password_file: raw.password_file,
+                ca_file: raw.ca_file,
+            }),
+            mistake,
+        })
+    }
 }
 
 impl Default for Ledger {
     fn default() -> Self {
         Ledger {
             path: default_ledger_path(),
+            postgres: None,
+            mistake: None,
         }
     }
 }
@@ -881,6 +975,9 @@ impl Config {
     }
 
     fn validate(&mut self, purpose: Purpose) -> Result<(), Problem> {
+        if let Some((key, message)) = self.ledger.mistake {
+            return Err(Problem::at("[ledger]", key, message.into()));
+        }
         self.validate_lab()?;
         self.validate_rnds(purpose)?;
         self.validate_inboxes()?;
@@ -1051,6 +1148,14 @@ impl Config {
             abs(p);
         }
         abs(&mut self.ledger.path);
+        if let Some(pg) = self.ledger.postgres.as_mut() {
+            for p in [&mut pg.password_file, &mut pg.ca_file]
+                .into_iter()
+                .flatten()
+            {
+                abs(p);
+            }
+        }
         if let Some(p) = &mut self.service.log_file {
             abs(p);
         }

@@ -31,3 +31,7 @@ pub mod winservice;
 
 #[cfg(test)]
 mod test_skip;
+// The throwaway PostgreSQL cluster, shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/it/pg_cluster.rs"]
+mod test_pg;

@@ -18,8 +18,8 @@ use rnds_drop::config::{Config, Purpose};
 use rnds_drop::pipeline::FileJob;
 
 use cli::{
-    CheckArgs, Cli, Command, DemoArgs, HomologacaoArgs, LogFormat, NewLedgerArgs, RunArgs,
-    StatusArgs,
+    CheckArgs, Cli, Command, DemoArgs, HomologacaoArgs, LogFormat, MigrateLedgerArgs,
+    NewLedgerArgs, RunArgs, StatusArgs,
 };
 use progress::FileBar;
 
@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         Command::Status(args) => run_status(&args),
         Command::Homologacao(args) => run_homologacao(&args),
         Command::NewLedger(args) => run_new_ledger(&args),
+        Command::MigrateLedger(args) => run_migrate_ledger(&args),
         Command::Simulate(args) => match rnds_drop::simulator::cli::run(args) {
             Ok(()) => exit::OK,
             Err(e) => {
@@ -236,6 +237,42 @@ Antes disso, tente restaurar o registro de uma cópia de segurança (o arquivo e
 e apague o <registro>.in-use da execução interrompida, se existir.
 O registro atual (se houver) não é apagado: fica ao lado, renomeado para
 <registro>.descartado-<data>.";
+
+fn run_migrate_ledger(args: &MigrateLedgerArgs) -> i32 {
+    let to = rnds_drop::config::PostgresLedger {
+        url: args.to.clone(),
+        password_env: args.password_env.clone(),
+        password_file: args.password_file.clone(),
+        ca_file: args.ca_file.clone(),
+    };
+    match rnds_drop::service::migrate_ledger(&args.from, &to) {
+        Ok(copied) => {
+            println!(
+                "✓ registro de envios copiado de {} para {}",
+                args.from.display(),
+                args.to
+            );
+            for (table, rows) in copied {
+                println!("  {table}: {rows} linhas (conferidas)");
+            }
+            println!(
+                "  Agora troque em [ledger] path por url = \"{}\" e guarde o arquivo {} como \
+                 cópia de segurança; não use os dois registros.",
+                args.to,
+                args.from.display()
+            );
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("✗ {e}");
+            if e.is_configuration() {
+                exit::CONFIG
+            } else {
+                exit::INTERNAL
+            }
+        }
+    }
+}
 
 fn run_new_ledger(args: &NewLedgerArgs) -> i32 {
     let config = match load_config(&args.config, Purpose::Offline) {

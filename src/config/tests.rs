@@ -282,3 +282,31 @@ fn in_flight_adapts_under_a_ceiling_unless_fixed() {
         "{message}"
     );
 }
+
+#[test]
+fn the_ledger_is_a_path_or_a_url_never_both() {
+    let both = format!(
+        "{LAB}\n[ledger]\npath = \"r.sqlite\"\nurl = \"postgres://rnds@127.0.0.1:5432/rnds\"\n"
+    );
+    let message = error(&both);
+    assert!(message.contains("use só um"), "{message}");
+    assert_portuguese(&message);
+    let password_without_url = format!("{LAB}\n[ledger]\npassword_env = \"PG_SENHA\"\n");
+    assert!(error(&password_without_url).contains("só com url"));
+    let url = format!(
+        "{LAB}\n[ledger]\nurl = \"postgres://rnds@127.0.0.1:5432/rnds\"\npassword_file = \"pg-senha\"\n"
+    );
+    let config = Config::parse(&url, Path::new("c.toml"), Path::new("/etc/rnds-drop")).unwrap();
+    let pg = config.ledger.postgres.unwrap();
+    assert_eq!(pg.url, "postgres://rnds@127.0.0.1:5432/rnds");
+    assert_eq!(
+        pg.password_file.unwrap(),
+        Path::new("/etc/rnds-drop/pg-senha")
+    );
+    let path = Config::parse(LAB, Path::new("c.toml"), Path::new("/etc/rnds-drop")).unwrap();
+    assert!(path.ledger.postgres.is_none());
+    assert_eq!(
+        path.ledger.path,
+        Path::new("/etc/rnds-drop/rnds-drop.sqlite")
+    );
+}

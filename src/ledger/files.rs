@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::{now_text, Ledger, LedgerError};
+use super::{now_text, LedgerError, SqliteLedger};
 
 /// Row id of a file in the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,7 +21,7 @@ pub(crate) enum FileState {
 }
 
 impl FileState {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             FileState::Processing => "processing",
             FileState::Processed => "processed",
@@ -29,7 +29,7 @@ impl FileState {
         }
     }
 
-    fn parse(text: &str) -> Result<FileState, LedgerError> {
+    pub(super) fn parse(text: &str) -> Result<FileState, LedgerError> {
         Ok(match text {
             "processing" => FileState::Processing,
             "processed" => FileState::Processed,
@@ -43,7 +43,7 @@ impl FileState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ReportId(pub i64);
 
-/// A report set recorded by [`Ledger::begin_publish`] and not finished.
+/// A report set recorded by [`Ledger::begin_publish`](super::Ledger::begin_publish) and not finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UnpublishedReport {
     pub id: ReportId,
@@ -87,7 +87,7 @@ pub(crate) struct FileRecord {
 const FILE_COLUMNS: &str =
     "id, sha256, name, inbox, work_path, stored_path, claimed_at, finished_at, state";
 
-fn path_text(path: &Path) -> String {
+pub(super) fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
@@ -109,7 +109,7 @@ fn file_from_row(row: &Row<'_>) -> rusqlite::Result<(FileRecord, String)> {
     ))
 }
 
-impl Ledger {
+impl SqliteLedger {
     /// Records a claimed file (state `processing`).
     pub(crate) fn record_file(&mut self, file: &NewFile<'_>) -> Result<FileId, LedgerError> {
         self.conn.execute(
@@ -178,7 +178,7 @@ impl Ledger {
     /// Records that the complete report set in `staging` is about to be
     /// moved into place (its summary to `path`): before the first move, so
     /// that a crash in the middle is finished on the next start
-    /// ([`Ledger::unpublished_reports`]) rather than reported again.
+    /// ([`Ledger::unpublished_reports`](super::Ledger::unpublished_reports)) rather than reported again.
     pub(crate) fn begin_publish(
         &mut self,
         id: FileId,

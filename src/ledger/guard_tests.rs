@@ -38,7 +38,7 @@ fn a_new_ledger_appears_complete_and_private() {
     let path = dir.path().join("registro.sqlite");
     let ledger = Ledger::open(&path).unwrap();
     let version: i64 = ledger
-        .conn
+        .sqlite_conn()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, Ledger::schema_version());

@@ -13,6 +13,9 @@ mod decision;
 mod files;
 mod guard;
 mod lock;
+pub(crate) mod migrate;
+pub(crate) mod postgres;
+mod reader;
 mod results;
 mod schema;
 mod snapshot;
@@ -21,8 +24,50 @@ mod uncorrected;
 #[cfg(test)]
 mod guard_tests;
 #[cfg(test)]
-mod tests;
+mod sqlite_tests;
 
+/// The ledger's test suite on a SQLite file per test folder.
+#[cfg(test)]
+mod on_sqlite {
+    fn open(dir: &std::path::Path) -> super::Ledger {
+        super::Ledger::open(&dir.join("ledger.sqlite")).unwrap()
+    }
+
+    fn skip() -> bool {
+        false
+    }
+
+    include!("tests.rs");
+}
+
+/// The same suite on a PostgreSQL database per test folder (a throwaway
+/// cluster, `crate::test_pg`; SKIPPED without a server, failed in CI).
+#[cfg(test)]
+mod on_postgres {
+    fn open(dir: &std::path::Path) -> super::Ledger {
+        use std::collections::HashMap;
+        use std::sync::Mutex;
+        static DATABASES: Mutex<Option<HashMap<std::path::PathBuf, String>>> = Mutex::new(None);
+        let cluster = crate::test_pg::cluster().unwrap();
+        let database = DATABASES
+            .lock()
+            .unwrap()
+            .get_or_insert_with(HashMap::new)
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| cluster.create_database().unwrap())
+            .clone();
+        let target = super::postgres::PgTarget::new(&cluster.url(&database), None).unwrap();
+        super::Ledger::open_postgres(&target).unwrap()
+    }
+
+    fn skip() -> bool {
+        !crate::test_pg::available()
+    }
+
+    include!("tests.rs");
+}
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,8 +77,9 @@ pub(crate) use decision::{decide_from, Decision};
 pub(crate) use decision::{identity_conflict, IdentityConflict};
 pub(crate) use files::{FileId, FileRecord, FileState, NewFile};
 pub(crate) use lock::{LedgerLock, LockError};
+pub(crate) use reader::LedgerReader;
 pub(crate) use results::{Identity, Intent, LedgerOutcome, ResultRecord, ResultState};
-pub(crate) use snapshot::{LedgerReader, LedgerSnapshot, UncorrectedFile};
+pub(crate) use snapshot::{LedgerSnapshot, UncorrectedFile};
 
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,6 +149,65 @@ pub enum LedgerError {
     },
     #[error("erro no registro de envios: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL server could not be reached or refused the login.
+    #[error("não foi possível conectar ao registro de envios {target}: {source}")]
+    PostgresConnect {
+        /// `user@host:port/database`, never the password.
+        target: String,
+        #[source]
+        source: ::postgres::Error,
+    },
+    #[error("erro no registro de envios (PostgreSQL): {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// `[ledger] url` and its password cannot be used as given.
+    #[error("registro de envios PostgreSQL: {0}")]
+    PostgresSettings(String),
+    /// No ledger in the database, but there are traces of earlier sends.
+    #[error(
+        "o registro de envios {target} não tem as tabelas do rnds-drop, mas {evidence} mostra \
+         envios anteriores. Sem ele o rnds-drop não sabe o que já foi enviado e reenviaria \
+         exames que já estão na RNDS, por isso nada foi enviado. Restaure o banco de uma cópia \
+         de segurança (ou corrija a url, se ela aponta para o banco errado); não renumere os \
+         exames."
+    )]
+    PostgresMissing { target: String, evidence: String },
+    /// `migrate-ledger` into a database that already holds ledger rows.
+    #[error(
+        "o banco {target} já tem um registro de envios ({rows} linhas em {table}): nada foi \
+         copiado. Copie para um banco novo e vazio (createdb); juntar dois registros faria de \
+         um mesmo exame dois resultados"
+    )]
+    PostgresNotEmpty {
+        target: String,
+        table: String,
+        rows: u64,
+    },
+    /// `new-ledger` on a PostgreSQL ledger.
+    #[error(
+        "o registro de envios {target} é um banco PostgreSQL: para começar um registro novo, \
+         crie um banco novo (createdb) e aponte [ledger] url para ele; o banco antigo fica \
+         intacto"
+    )]
+    PostgresNoFreshStart { target: String },
+    /// The database has the ledger's tables but not its identity row: it
+    /// was emptied or damaged, never a new ledger.
+    #[error(
+        "o registro de envios {target} tem as tabelas do rnds-drop mas não a sua identidade \
+         (a linha de rnds_drop_ledger foi apagada ou o banco foi danificado). Sem ele o \
+         rnds-drop não sabe o que já foi enviado, por isso nada foi enviado. Restaure o banco \
+         de uma cópia de segurança; não renumere os exames."
+    )]
+    PostgresIncomplete { target: String },
+    /// The database was written by a newer rnds-drop.
+    #[error(
+        "o registro de envios {target} usa o esquema versão {found}, mais novo que o desta \
+         versão do rnds-drop ({known}); atualize o rnds-drop"
+    )]
+    PostgresNewerSchema {
+        target: String,
+        found: i64,
+        known: i64,
+    },
     /// A programming error caught before it could cause a double send: the
     /// row is in flight or unresolved, or the intent would create a second
     /// document for a lab id RNDS already holds.
@@ -139,14 +244,27 @@ fn reset_advice(path: &std::path::Path) -> String {
     )
 }
 
-/// One open ledger file. `Send` but not `Sync`: give each thread its own
-/// [`Ledger`] (WAL lets readers run while one writer commits). Every call
-/// blocks on disk I/O; from async code use `tokio::task::spawn_blocking` or
-/// a dedicated thread, one call per batch.
+/// One open ledger: a SQLite file or a PostgreSQL database, behind the
+/// same methods and the same invariants (intent before the POST, outcome
+/// after, report set recorded before publication). `Send` but not `Sync`:
+/// give each thread its own [`Ledger`]. Every call blocks on disk or
+/// network I/O; from async code call it through `service::blocking` or a
+/// dedicated thread, one call per batch (the PostgreSQL backend also moves
+/// its calls off a runtime thread itself, see [`postgres`]).
 pub(crate) struct Ledger {
-    conn: Connection,
+    backend: Backend,
     /// Key of the patient hashes ([`Ledger::identity`]), random per ledger.
     identity_key: Vec<u8>,
+}
+
+enum Backend {
+    Sqlite(SqliteLedger),
+    Postgres(Box<postgres::PgLedger>),
+}
+
+/// One open ledger file.
+pub(super) struct SqliteLedger {
+    conn: Connection,
     /// Where the file is: tests count this ledger's reads under it.
     #[cfg(test)]
     path: std::path::PathBuf,
@@ -209,11 +327,25 @@ impl Ledger {
             conn.query_row("SELECT key FROM identity_key LIMIT 1", [], |r| r.get(0))?;
         let session = guard::Session::begin(path)?;
         Ok(Ledger {
-            conn,
+            backend: Backend::Sqlite(SqliteLedger {
+                conn,
+                #[cfg(test)]
+                path: path.to_path_buf(),
+                _session: session,
+            }),
             identity_key,
-            #[cfg(test)]
-            path: path.to_path_buf(),
-            _session: session,
+        })
+    }
+
+    /// Opens the PostgreSQL ledger `target` names; creates its tables
+    /// (in one transaction: all or nothing) when the database has none.
+    /// Callers that know of earlier sends must refuse a database without
+    /// tables before (see `service`), as for a missing SQLite file.
+    pub(crate) fn open_postgres(target: &postgres::PgTarget) -> Result<Ledger, LedgerError> {
+        let (backend, identity_key) = postgres::PgLedger::open(target)?;
+        Ok(Ledger {
+            backend: Backend::Postgres(Box::new(backend)),
+            identity_key,
         })
     }
 
@@ -242,6 +374,163 @@ impl Ledger {
     pub(crate) fn schema_version() -> i64 {
         schema::latest_version()
     }
+
+    #[cfg(test)]
+    /// The SQLite connection (tests of SQLite-only behaviour).
+    pub(crate) fn sqlite_conn(&self) -> &Connection {
+        match &self.backend {
+            Backend::Sqlite(s) => &s.conn,
+            Backend::Postgres(_) => panic!("not a SQLite ledger"),
+        }
+    }
+
+    #[cfg(test)]
+    /// Runs `sql` (valid on both backends) as is: tests that set up a state
+    /// the methods never write.
+    pub(crate) fn execute_sql(&mut self, sql: &str) {
+        match &mut self.backend {
+            Backend::Sqlite(s) => {
+                s.conn.execute_batch(sql).unwrap();
+            }
+            Backend::Postgres(p) => p.execute_sql(sql),
+        }
+    }
+
+    /// Rows read in one transaction (see `SqliteLedger::get_many`).
+    pub(crate) fn get_many<'a>(
+        &mut self,
+        lab_ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<String, ResultRecord>, LedgerError> {
+        match &mut self.backend {
+            Backend::Sqlite(b) => b.get_many(lab_ids),
+            Backend::Postgres(b) => b.get_many(lab_ids),
+        }
+    }
+
+    /// A file just recorded as `file` replaces the earlier files for which
+    /// `replaces(name)` holds: their invalid rows without a lab id no
+    /// longer wait (see `SqliteLedger::drop_rows_without_id_replaced_by`).
+    pub(crate) fn drop_rows_without_id_replaced_by(
+        &mut self,
+        file: FileId,
+        replaces: impl Fn(&str) -> bool,
+    ) -> Result<(), LedgerError> {
+        match &mut self.backend {
+            Backend::Sqlite(b) => b.drop_rows_without_id_replaced_by(file, replaces),
+            Backend::Postgres(b) => b.drop_rows_without_id_replaced_by(file, replaces),
+        }
+    }
+
+    /// Rows whose latest attempt came from `file_id` and that `seen` does
+    /// not know.
+    pub(crate) fn results_of_file_except(
+        &self,
+        file_id: FileId,
+        seen: impl Fn(&str) -> bool,
+    ) -> Result<Vec<ResultRecord>, LedgerError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.results_of_file_except(file_id, seen),
+            Backend::Postgres(b) => b.results_of_file_except(file_id, seen),
+        }
+    }
+}
+
+/// The rest of the ledger's methods, one per backend: each is documented
+/// on [`SqliteLedger`] (and implemented the same way in [`postgres`]).
+macro_rules! delegate {
+    ($( $(#[$meta:meta])* fn $name:ident(&mut self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
+        impl Ledger {
+            $(
+                $(#[$meta])*
+                pub(crate) fn $name(&mut self $(, $arg: $ty)*) -> $ret {
+                    match &mut self.backend {
+                        Backend::Sqlite(b) => b.$name($($arg),*),
+                        Backend::Postgres(b) => b.$name($($arg),*),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! delegate_reads {
+    ($( $(#[$meta:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
+        impl Ledger {
+            $(
+                $(#[$meta])*
+                pub(crate) fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match &self.backend {
+                        Backend::Sqlite(b) => b.$name($($arg),*),
+                        Backend::Postgres(b) => b.$name($($arg),*),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+delegate! {
+    /// Records a claimed file (state `processing`).
+    fn record_file(&mut self, file: &NewFile<'_>) -> Result<FileId, LedgerError>;
+    /// Marks a file finished and records where it was moved.
+    fn finish_file(&mut self, id: FileId, state: FileState, stored_path: &Path) -> Result<(), LedgerError>;
+    #[cfg(test)]
+    /// Records a report written for a file.
+    fn add_report(&mut self, id: FileId, kind: &str, path: &Path) -> Result<(), LedgerError>;
+    /// Records a report set about to be moved into place (before the first move).
+    fn begin_publish(&mut self, id: FileId, kind: &str, path: &Path, staging: &Path) -> Result<files::ReportId, LedgerError>;
+    /// Every file of the set is in place.
+    fn end_publish(&mut self, report: files::ReportId) -> Result<(), LedgerError>;
+    /// Records `sending` for every intent in one transaction, before the POSTs.
+    fn begin_sending(&mut self, batch: &[Intent]) -> Result<(), LedgerError>;
+    /// Stores the identity of a row written before schema 4.
+    fn learn_identity(&mut self, lab_id: &str, accepted_hash: &str, identity: &Identity) -> Result<bool, LedgerError>;
+    /// Records the outcomes of a batch in one transaction.
+    fn record_outcomes(&mut self, batch: &[(String, LedgerOutcome)]) -> Result<(), LedgerError>;
+    #[cfg(test)]
+    /// Turns every `sending` row into `unknown`.
+    fn mark_interrupted_unknown(&mut self) -> Result<usize, LedgerError>;
+    /// One chunk's verdicts on invalid and valid rows.
+    fn note_row_validity(&mut self, file: FileId, invalid: &[(String, u64)], valid: &[&str], without_id: &[u64]) -> Result<(), LedgerError>;
+    /// Keeps what the service read from the certificate.
+    fn record_certificate(&mut self, public_part: &str) -> Result<(), LedgerError>;
+}
+
+delegate_reads! {
+    /// Report sets whose publication a crash interrupted, oldest first.
+    fn unpublished_reports(&self) -> Result<Vec<files::UnpublishedReport>, LedgerError>;
+    #[cfg(test)]
+    /// The most recent file with these bytes.
+    fn file_by_sha256(&self, sha256: &str) -> Result<Option<FileRecord>, LedgerError>;
+    /// The file recorded under `id`.
+    fn file(&self, id: FileId) -> Result<Option<FileRecord>, LedgerError>;
+    /// When file `id` was claimed (`None`: no such file, or an unreadable time).
+    fn file_claimed_at(&self, id: FileId) -> Result<Option<chrono::DateTime<chrono::Utc>>, LedgerError>;
+    /// The latest file recorded before `before` with the same name from the same inbox.
+    fn earlier_file_named(&self, before: FileId, name: &str, inbox: &Path) -> Result<Option<FileRecord>, LedgerError>;
+    /// Files still `processing`, oldest first.
+    fn files_in_progress(&self) -> Result<Vec<FileRecord>, LedgerError>;
+    #[cfg(test)]
+    /// The stored row of `lab_id`.
+    fn get(&self, lab_id: &str) -> Result<Option<ResultRecord>, LedgerError>;
+    /// Rows in `sending` or `unknown`.
+    fn unresolved(&self) -> Result<Vec<ResultRecord>, LedgerError>;
+    /// Rows of `file_id` in a final state at RNDS.
+    fn final_rows_of_file(&self, file_id: FileId) -> Result<u64, LedgerError>;
+    /// Rows of `file_id` in any state.
+    fn recorded_rows_of_file(&self, file_id: FileId) -> Result<u64, LedgerError>;
+    #[cfg(test)]
+    /// Rows left `pending`.
+    fn pending(&self) -> Result<Vec<ResultRecord>, LedgerError>;
+    #[cfg(test)]
+    /// Rows whose latest attempt came from `file_id`.
+    fn results_of_file(&self, file_id: FileId) -> Result<Vec<ResultRecord>, LedgerError>;
+    #[cfg(test)]
+    /// Accepted versions of `lab_id`, oldest first.
+    fn history(&self, lab_id: &str) -> Result<Vec<results::HistoryRow>, LedgerError>;
+    #[cfg(test)]
+    /// Rows per state of one file or of the whole ledger.
+    fn counts(&self, file_id: Option<FileId>) -> Result<results::StateCounts, LedgerError>;
 }
 
 /// Current time as stored in the ledger (RFC 3339, UTC, milliseconds).

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::files::FileId;
-use super::{now_text, Ledger, LedgerError};
+use super::{now_text, LedgerError, SqliteLedger};
 
 /// Where a lab id stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,7 +36,7 @@ impl ResultState {
         }
     }
 
-    fn parse(text: &str) -> Result<ResultState, LedgerError> {
+    pub(super) fn parse(text: &str) -> Result<ResultState, LedgerError> {
         Ok(match text {
             "sending" => ResultState::Sending,
             "accepted" => ResultState::Accepted,
@@ -50,7 +50,7 @@ impl ResultState {
 }
 
 /// Which result a lab id names: the patient (a keyed hash of the CNS,
-/// [`Ledger::identity`]) and the exam code.
+/// [`Ledger::identity`](super::Ledger::identity)) and the exam code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Identity {
     pub subject_hash: String,
@@ -120,6 +120,10 @@ pub(crate) struct ResultRecord {
 }
 
 #[cfg(test)]
+/// An accepted version: `(content_hash, rnds_id, replaces, accepted_at)`.
+pub(crate) type HistoryRow = (String, Option<String>, Option<String>, String);
+
+#[cfg(test)]
 /// Rows per state (of one file, or of the whole ledger).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct StateCounts {
@@ -131,7 +135,8 @@ pub(crate) struct StateCounts {
     pub unknown: u64,
 }
 
-const RESULT_COLUMNS: &str = "lab_id, content_hash, state, rnds_id, replaces, accepted_hash, \
+pub(super) const RESULT_COLUMNS: &str =
+    "lab_id, content_hash, state, rnds_id, replaces, accepted_hash, \
      attempts, last_error, file_id, line, updated_at, sent_at, subject_hash, exam_code";
 
 fn result_from_row(row: &Row<'_>) -> rusqlite::Result<(ResultRecord, String)> {
@@ -167,9 +172,9 @@ fn with_state((mut record, state): (ResultRecord, String)) -> Result<ResultRecor
     Ok(record)
 }
 
-impl Ledger {
+impl SqliteLedger {
     /// The stored row of `lab_id` (tests; the service reads a chunk's rows
-    /// at once through [`Ledger::get_many`]).
+    /// at once through [`Ledger::get_many`](super::Ledger::get_many)).
     #[cfg(test)]
     pub(crate) fn get(&self, lab_id: &str) -> Result<Option<ResultRecord>, LedgerError> {
         #[cfg(test)]
@@ -225,7 +230,7 @@ impl Ledger {
     /// holds it ([`LedgerOutcome::AcceptedIdUnknown`]). A `sending` row is
     /// never re-sent: after a restart `service::resolve` settles it first
     /// (lookup by identifier, or the EHR-ERR866 proof) through
-    /// [`Ledger::unresolved`].
+    /// [`Ledger::unresolved`](super::Ledger::unresolved).
     pub(crate) fn begin_sending(&mut self, batch: &[Intent]) -> Result<(), LedgerError> {
         let now = now_text();
         let tx = self.conn.transaction()?;
@@ -479,11 +484,7 @@ impl Ledger {
     #[cfg(test)]
     /// Accepted versions of `lab_id`, oldest first, as
     /// `(content_hash, rnds_id, replaces, accepted_at)`.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn history(
-        &self,
-        lab_id: &str,
-    ) -> Result<Vec<(String, Option<String>, Option<String>, String)>, LedgerError> {
+    pub(crate) fn history(&self, lab_id: &str) -> Result<Vec<HistoryRow>, LedgerError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT content_hash, rnds_id, replaces, accepted_at FROM result_history
              WHERE lab_id = ?1 ORDER BY id",

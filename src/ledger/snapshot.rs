@@ -77,13 +77,13 @@ pub struct LedgerSnapshot {
 }
 
 /// A read-only connection to a ledger file.
-pub(crate) struct LedgerReader {
+pub(crate) struct SqliteReader {
     conn: Connection,
 }
 
-impl LedgerReader {
+impl SqliteReader {
     /// Opens `path` read-only; fails (never creates) when it does not exist.
-    pub(crate) fn open(path: &Path) -> Result<LedgerReader, LedgerError> {
+    pub(crate) fn open(path: &Path) -> Result<SqliteReader, LedgerError> {
         let open_err = |source| LedgerError::Open {
             path: path.to_path_buf(),
             source,
@@ -103,7 +103,7 @@ impl LedgerReader {
         )
         .map_err(open_err)?;
         conn.busy_timeout(READ_BUSY_TIMEOUT).map_err(open_err)?;
-        Ok(LedgerReader { conn })
+        Ok(SqliteReader { conn })
     }
 
     /// The snapshot; "today" and "the last hour" start at the given instants.
@@ -262,6 +262,6 @@ fn recent_files_of(tx: &Connection, limit: i64) -> Result<Vec<RecentFile>, Ledge
 }
 
 /// The ledger's own timestamp format, so text comparison orders instants.
-fn stamp(at: DateTime<Utc>) -> String {
+pub(super) fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

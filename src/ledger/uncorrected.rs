@@ -8,12 +8,12 @@
 
 use rusqlite::params;
 
-use super::{now_text, FileId, Ledger, LedgerError};
+use super::{now_text, FileId, LedgerError, SqliteLedger};
 
 /// `service_state` key of the certificate the service loaded.
 pub(super) const CERTIFICATE_KEY: &str = "certificate";
 
-impl Ledger {
+impl SqliteLedger {
     /// One chunk's verdicts: `invalid` (lab id, line) rows wait from now on
     /// (a lab id already waiting keeps its first date and points at this
     /// file); `valid` lab ids are no longer waiting; the invalid rows

@@ -118,7 +118,7 @@ impl Ops {
             tokio::spawn(alert_loop(
                 alerts::Alerter::new(settings.clone(), config.service.uncorrected_rows_after_s),
                 self.telemetry.clone(),
-                config.ledger.path.clone(),
+                config.ledger.clone(),
                 client.clone(),
                 stop.clone(),
             ));
@@ -184,7 +184,7 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
 async fn alert_loop(
     mut alerter: alerts::Alerter,
     telemetry: Arc<Telemetry>,
-    ledger: std::path::PathBuf,
+    ledger: crate::config::Ledger,
     client: crate::rnds::Client,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -195,9 +195,9 @@ async fn alert_loop(
             () = stopped(&mut stop) => return,
         }
         let now = Utc::now();
-        let path = ledger.clone();
+        let settings = ledger.clone();
         let snapshot = tokio::task::spawn_blocking(move || {
-            crate::ledger::LedgerReader::open(&path)
+            crate::ledger::LedgerReader::open_config(&settings)
                 .and_then(|r| r.snapshot(now, now, 10))
                 .ok()
         })

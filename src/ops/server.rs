@@ -30,7 +30,7 @@ use crate::rnds::Client;
 pub(super) struct Scrape {
     telemetry: Arc<Telemetry>,
     client: Client,
-    ledger: PathBuf,
+    ledger: crate::config::Ledger,
     inboxes: Vec<PathBuf>,
     rnds_down_limit: chrono::Duration,
 }
@@ -40,7 +40,7 @@ impl Scrape {
         Scrape {
             telemetry,
             client: client.clone(),
-            ledger: config.ledger.path.clone(),
+            ledger: config.ledger.clone(),
             inboxes: config.inbox.iter().map(|i| i.path.clone()).collect(),
             rnds_down_limit: chrono::Duration::seconds(
                 i64::try_from(config.service.health_rnds_down_s).unwrap_or(i64::MAX / 1000),
@@ -50,9 +50,9 @@ impl Scrape {
 
     async fn inputs(&self) -> ScrapeInputs {
         let now: DateTime<Utc> = Utc::now();
-        let path = self.ledger.clone();
+        let settings = self.ledger.clone();
         let ledger = tokio::task::spawn_blocking(move || {
-            LedgerReader::open(&path)
+            LedgerReader::open_config(&settings)
                 .and_then(|r| {
                     r.snapshot(
                         now - chrono::Duration::hours(24),

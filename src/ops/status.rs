@@ -76,7 +76,7 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
         .map_or(now - Duration::hours(24), |d| d.with_timezone(&Utc));
     let mut attention: Vec<(i32, String)> = Vec::new();
 
-    let ledger = LedgerReader::open(&config.ledger.path)
+    let ledger = LedgerReader::open_config(&config.ledger)
         .and_then(|reader| reader.snapshot(today_start, now - Duration::hours(1), RECENT_FILES));
     let ledger = match ledger {
         Ok(mut snapshot) => {
@@ -140,7 +140,7 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
     attention.sort_by_key(|(code, _)| rank(*code));
     StatusReport {
         generated_at: local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-        ledger_path: config.ledger.path.clone(),
+        ledger_path: PathBuf::from(config.ledger.shown()),
         ledger,
         oldest_pending_age_s,
         oldest_uncorrected_age_s,

@@ -7,17 +7,56 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
+use crate::ledger::postgres::{ledger_exists, PgProcessLock, PgTarget};
 use crate::ledger::{Ledger, LedgerError, LedgerLock};
 
 use super::{prepare_ledger_dir, ServiceError};
 
+/// What keeps a second process off the ledger while this one runs.
+pub(crate) enum LedgerHold {
+    /// `<ledger>.lock` beside the SQLite file.
+    File(#[allow(dead_code)] LedgerLock),
+    /// A session advisory lock in the PostgreSQL database.
+    Postgres(#[allow(dead_code)] Box<PgProcessLock>),
+}
+
 /// Takes the ledger lock and opens the ledger, refusing to create one
 /// where earlier sends are visible.
-pub(crate) fn open_ledger(config: &Config) -> Result<(LedgerLock, Ledger), ServiceError> {
+pub(crate) fn open_ledger(config: &Config) -> Result<(LedgerHold, Ledger), ServiceError> {
+    if let Some(settings) = &config.ledger.postgres {
+        return open_postgres(config, &PgTarget::from_config(settings)?);
+    }
+    let (lock, ledger) = open_sqlite(config)?;
+    Ok((LedgerHold::File(lock), ledger))
+}
+
+/// The PostgreSQL ledger: the advisory lock first (another process on the
+/// same database is refused like one on the same file), then the same
+/// refusal to create a ledger where earlier sends show.
+fn open_postgres(config: &Config, target: &PgTarget) -> Result<(LedgerHold, Ledger), ServiceError> {
+    let Some(lock) = PgProcessLock::take(target)? else {
+        return Err(ServiceError::LedgerBusy {
+            path: PathBuf::from(target.shown()),
+        });
+    };
+    if !ledger_exists(target)? {
+        if let Some(evidence) = earlier_sends(config, None) {
+            return Err(LedgerError::PostgresMissing {
+                target: target.shown().to_owned(),
+                evidence,
+            }
+            .into());
+        }
+    }
+    let ledger = Ledger::open_postgres(target)?;
+    Ok((LedgerHold::Postgres(Box::new(lock)), ledger))
+}
+
+fn open_sqlite(config: &Config) -> Result<(LedgerLock, Ledger), ServiceError> {
     let path = &config.ledger.path;
     let mut lock = prepare_ledger_dir(path)?;
     if !Ledger::file_exists(path) {
-        if let Some(evidence) = earlier_sends(config, &lock) {
+        if let Some(evidence) = earlier_sends(config, Some(&lock)) {
             return Err(LedgerError::Missing {
                 path: path.clone(),
                 evidence,
@@ -40,8 +79,8 @@ fn mark(lock: &mut LedgerLock, ledger: &Path) -> Result<(), ServiceError> {
 /// pt-BR description of the first trace of earlier sends, if any: the
 /// facts come from `ledger` (the lock's mark), `watch` (files taken from
 /// an inbox) and `report` (`enviados.csv` in an outbox).
-fn earlier_sends(config: &Config, lock: &LedgerLock) -> Option<String> {
-    if lock.was_marked() {
+fn earlier_sends(config: &Config, lock: Option<&LedgerLock>) -> Option<String> {
+    if let Some(lock) = lock.filter(|lock| lock.was_marked()) {
         return Some(format!(
             "o arquivo {} (criado junto com o registro)",
             lock.path().display()
@@ -71,10 +110,34 @@ fn earlier_sends(config: &Config, lock: &LedgerLock) -> Option<String> {
 /// `<ledger>.descartado-<AAAAMMDDTHHMMSS>`, creates an empty ledger and
 /// returns where the old one went.
 pub fn start_new_ledger(config: &Config) -> Result<Option<PathBuf>, ServiceError> {
+    if let Some(settings) = &config.ledger.postgres {
+        return Err(LedgerError::PostgresNoFreshStart {
+            target: settings.url.clone(),
+        }
+        .into());
+    }
     let path = &config.ledger.path;
     let mut lock = prepare_ledger_dir(path)?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string();
     let aside = Ledger::start_fresh(path, &stamp)?;
     mark(&mut lock, path)?;
     Ok(aside)
+}
+
+/// `rnds-drop migrate-ledger`: copies the SQLite ledger `from` into the
+/// empty PostgreSQL database `to` (password from `password_env` or
+/// `password_file`), holding both ledgers' locks so that no service
+/// writes either meanwhile. Returns the rows copied per table.
+pub fn migrate_ledger(
+    from: &Path,
+    to: &crate::config::PostgresLedger,
+) -> Result<Vec<(&'static str, u64)>, ServiceError> {
+    let target = PgTarget::from_config(to)?;
+    let _sqlite_lock = prepare_ledger_dir(from)?;
+    let Some(_postgres_lock) = PgProcessLock::take(&target)? else {
+        return Err(ServiceError::LedgerBusy {
+            path: PathBuf::from(target.shown()),
+        });
+    };
+    Ok(crate::ledger::migrate::sqlite_to_postgres(from, &target)?)
 }

@@ -30,7 +30,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use daemon::run;
-pub use ledger_open::start_new_ledger;
+pub use ledger_open::{migrate_ledger, start_new_ledger};
 pub use paths::STAGING_DIR;
 pub use publish::FAILPOINT_EXIT;
 pub use send::{send_files, SentFile};
@@ -132,6 +132,12 @@ impl ServiceError {
                         | LedgerError::Incomplete { .. }
                         | LedgerError::Missing { .. }
                         | LedgerError::WalLost { .. }
+                        | LedgerError::PostgresSettings(_)
+                        | LedgerError::PostgresNewerSchema { .. }
+                        | LedgerError::PostgresIncomplete { .. }
+                        | LedgerError::PostgresMissing { .. }
+                        | LedgerError::PostgresNoFreshStart { .. }
+                        | LedgerError::PostgresNotEmpty { .. }
                 )
                 | ServiceError::LedgerBusy { .. }
                 | ServiceError::Metrics { .. }

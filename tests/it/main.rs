@@ -37,7 +37,10 @@ mod ledger_reset;
 mod never_lose;
 mod operations;
 mod packaging;
+// The throwaway PostgreSQL cluster (also included by src/lib.rs).
+mod pg_cluster;
 mod pkcs11;
+mod postgres_ledger;
 mod renewal;
 mod report_kills;
 mod report_names;

@@ -1,0 +1,249 @@
+//! The service on a PostgreSQL ledger (`[ledger] url`), the real binary
+//! against the simulator: a file is sent once; after a SIGKILL and a
+//! restart, the same file dropped again is reported "already sent" and
+//! nothing reaches RNDS twice. No SQLite file is created.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rnds_drop::demo::{drop_file, write_workspace_config};
+use rnds_drop::simulator::{self, SimOptions};
+
+use crate::daemon::{export, json, service, stored, summaries, until};
+use crate::pg_cluster;
+
+/// Points `[ledger]` of the configuration at `url`.
+fn use_postgres(config: &Path, url: &str) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let mut table: toml::Table = text.parse().unwrap();
+    let mut ledger = toml::Table::new();
+    ledger.insert("url".into(), toml::Value::String(url.into()));
+    table.insert("ledger".into(), toml::Value::Table(ledger));
+    std::fs::write(config, toml::to_string(&table).unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_is_sent_once_and_its_re_drop_after_a_kill_is_already_sent() {
+    if !pg_cluster::available() {
+        return;
+    }
+    let cluster = pg_cluster::cluster().unwrap();
+    let url = cluster.url(&cluster.create_database().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let (ws, _) = write_workspace_config(sim.files(), tmp.path(), 200, "watch").unwrap();
+    use_postgres(&ws.config_path, &url);
+    let file = export("PG", 6, &[]);
+
+    drop_file(&ws.inbox, "lote.csv", file.as_bytes()).unwrap();
+    let mut first = service(&ws.config_path, &[]);
+    until(&mut first, Duration::from_secs(60), "first report", || {
+        summaries(&ws.outbox, "lote").len() == 1
+    })
+    .await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(stored(&sim, "PG-").len(), 6);
+    let s = json(&summaries(&ws.outbox, "lote")[0]);
+    assert_eq!(s["rows_sent"], 6, "{s}");
+    // `status` reads the database (no SQLite file exists).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rnds-drop"))
+        .args(["status", "--json", "--config"])
+        .arg(&ws.config_path)
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stdout));
+    });
+    assert_eq!(status["ledger"]["rows_accepted"], 6, "{status}");
+    assert_eq!(status["ledger"]["accepted_today"], 6, "{status}");
+    assert_eq!(
+        status["ledger"]["recent_files"][0]["accepted"], 6,
+        "{status}"
+    );
+    assert!(
+        status["ledger_path"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgres://"),
+        "{status}"
+    );
+
+    // The killed process's advisory lock went with its connection: a new
+    // service starts, and the same file dropped again is not sent again.
+    drop_file(&ws.inbox, "lote.csv", file.as_bytes()).unwrap();
+    let mut second = service(&ws.config_path, &[]);
+    until(
+        &mut second,
+        Duration::from_secs(60),
+        "second report",
+        || summaries(&ws.outbox, "lote").len() >= 2,
+    )
+    .await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let by_id = stored(&sim, "PG-");
+    assert_eq!(by_id.len(), 6);
+    assert!(by_id.values().all(|n| *n == 1), "stored twice: {by_id:?}");
+    let report = summaries(&ws.outbox, "lote").pop().unwrap();
+    let s = json(&report);
+    assert_eq!(s["rows_already_sent"], 6, "{s}");
+    assert_eq!(s["rows_sent"], 0, "{s}");
+    let name = report.to_string_lossy().into_owned();
+    let sent = std::fs::read_to_string(name.replace(".resumo.json", ".enviados.csv")).unwrap();
+    assert_eq!(sent.matches("já enviado em").count(), 6, "{sent}");
+    assert!(!ws.ledger.exists(), "a SQLite ledger was created");
+    sim.shutdown().await;
+}
+
+/// A second service on the same database is refused (exit 3) while the
+/// first runs, as a second one on the same SQLite file is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_service_on_the_same_database_is_refused() {
+    if !pg_cluster::available() {
+        return;
+    }
+    let cluster = pg_cluster::cluster().unwrap();
+    let url = cluster.url(&cluster.create_database().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let (ws, _) = write_workspace_config(sim.files(), tmp.path(), 200, "watch").unwrap();
+    use_postgres(&ws.config_path, &url);
+    drop_file(&ws.inbox, "lote.csv", export("PB", 2, &[]).as_bytes()).unwrap();
+    let mut first = service(&ws.config_path, &[]);
+    until(&mut first, Duration::from_secs(60), "first report", || {
+        summaries(&ws.outbox, "lote").len() == 1
+    })
+    .await;
+    let out = crate::daemon::exited(service(&ws.config_path, &[]), Duration::from_secs(30));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("127.0.0.1"), "{stderr}");
+    sim.shutdown().await;
+}
+
+fn migrate(from: &Path, to: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rnds-drop"))
+        .args(["migrate-ledger", "--from"])
+        .arg(from)
+        .args(["--to", to])
+        .output()
+        .unwrap()
+}
+
+/// A SQLite ledger copied into PostgreSQL keeps what was sent: the
+/// service on the copy reports the same file "already sent". A second
+/// copy into the now non-empty database is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_ledger_copies_a_sqlite_ledger_once_with_its_counts() {
+    if !pg_cluster::available() {
+        return;
+    }
+    let cluster = pg_cluster::cluster().unwrap();
+    let url = cluster.url(&cluster.create_database().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let (ws, _) = write_workspace_config(sim.files(), tmp.path(), 200, "watch").unwrap();
+    let file = export("MG", 5, &[3]);
+    drop_file(&ws.inbox, "lote.csv", file.as_bytes()).unwrap();
+    let mut first = service(&ws.config_path, &[]);
+    until(&mut first, Duration::from_secs(60), "first report", || {
+        summaries(&ws.outbox, "lote").len() == 1
+    })
+    .await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(stored(&sim, "MG-").len(), 4);
+
+    let out = migrate(&ws.ledger, &url);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("files: 1 linhas"), "{stdout}");
+    assert!(stdout.contains("results: 4 linhas"), "{stdout}");
+    assert!(stdout.contains("result_history: 4 linhas"), "{stdout}");
+    assert!(stdout.contains("invalid_rows: 1 linhas"), "{stdout}");
+
+    let again = migrate(&ws.ledger, &url);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("já tem um registro de envios"), "{stderr}");
+
+    use_postgres(&ws.config_path, &url);
+    drop_file(&ws.inbox, "lote.csv", file.as_bytes()).unwrap();
+    let mut second = service(&ws.config_path, &[]);
+    until(
+        &mut second,
+        Duration::from_secs(60),
+        "second report",
+        || summaries(&ws.outbox, "lote").len() >= 2,
+    )
+    .await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let by_id = stored(&sim, "MG-");
+    assert!(by_id.values().all(|n| *n == 1), "stored twice: {by_id:?}");
+    let s = json(&summaries(&ws.outbox, "lote").pop().unwrap());
+    assert_eq!(s["rows_already_sent"], 4, "{s}");
+    assert_eq!(s["rows_sent"], 0, "{s}");
+    sim.shutdown().await;
+}
+
+/// `pg_ctl restart` while the service sends a file: the pass that meets
+/// the cut fails and is retried on a new connection; every row reaches
+/// RNDS exactly once and the file gets one report set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_mid_file_loses_nothing_and_sends_nothing_twice() {
+    if !pg_cluster::available() {
+        return;
+    }
+    let cluster = pg_cluster::start_own().unwrap();
+    let url = cluster.url(&cluster.create_database().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions {
+        faults: rnds_drop::simulator::Faults {
+            latency_ms: 30,
+            ..Default::default()
+        },
+        ..SimOptions::new(tmp.path().join("simulador"))
+    })
+    .await
+    .unwrap();
+    let (ws, _) = write_workspace_config(sim.files(), tmp.path(), 200, "watch").unwrap();
+    use_postgres(&ws.config_path, &url);
+    drop_file(&ws.inbox, "lote.csv", export("RS", 600, &[]).as_bytes()).unwrap();
+    let mut child = service(&ws.config_path, &[]);
+    until(
+        &mut child,
+        Duration::from_secs(60),
+        "first rows stored",
+        || stored(&sim, "RS-").len() >= 20,
+    )
+    .await;
+    let before = stored(&sim, "RS-").len();
+    cluster.restart().unwrap();
+    until(&mut child, Duration::from_secs(180), "the report", || {
+        !summaries(&ws.outbox, "lote").is_empty()
+    })
+    .await;
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let by_id = stored(&sim, "RS-");
+    assert!(before < 600, "the restart came after the last row");
+    assert_eq!(by_id.len(), 600, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(by_id.values().all(|n| *n == 1), "stored twice: {by_id:?}");
+    assert_eq!(summaries(&ws.outbox, "lote").len(), 1);
+    sim.shutdown().await;
+}
