@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::layout::{Analytes, Compose, LayoutSpec, Select, Target};
 use crate::model::Field;
 
+pub(crate) mod certificate_store;
 #[cfg(test)]
 mod layout_keys_tests;
 mod messages;
@@ -249,9 +250,20 @@ pub struct Rnds {
     /// `"2.0"` (default) or `"1.x"`.
     #[serde(default)]
     pub profile: ProfileSet,
-    /// The lab's ICP-Brasil certificate: a PKCS#12 file (`.pfx`/`.p12`) or
-    /// a PEM file with the certificate chain (then `certificate_key` too).
+    /// The lab's ICP-Brasil certificate: a PKCS#12 file (`.pfx`/`.p12`), a
+    /// PEM file with the certificate chain (then `certificate_key` too), or
+    /// on Windows a certificate store, `store:LocalMachine\My` or
+    /// `store:CurrentUser\My` (then `certificate_thumbprint` or
+    /// `certificate_cnpj` says which certificate).
     pub certificate: PathBuf,
+    /// With a `store:` certificate: its SHA-1 thumbprint as Windows shows
+    /// it (40 hex digits; spaces, colons and case do not matter).
+    #[serde(default)]
+    pub certificate_thumbprint: Option<String>,
+    /// With a `store:` certificate: the CNPJ (or CPF) in its subject,
+    /// punctuation allowed; among several, the valid one that expires last.
+    #[serde(default)]
+    pub certificate_cnpj: Option<String>,
     /// PEM private key, only when `certificate` is a PEM file.
     #[serde(default)]
     pub certificate_key: Option<PathBuf>,
@@ -299,6 +311,27 @@ fn configured() -> bool {
 }
 
 impl Rnds {
+    /// The keys that say where the certificate is, for
+    /// [`certificate_store::store_source`].
+    pub(crate) fn certificate_keys(&self) -> certificate_store::CertificateKeys<'_> {
+        certificate_store::CertificateKeys {
+            certificate: &self.certificate,
+            thumbprint: self.certificate_thumbprint.as_deref(),
+            cnpj: self.certificate_cnpj.as_deref(),
+            file_keys: [
+                ("certificate_key", self.certificate_key.is_some()),
+                (
+                    "certificate_password_env",
+                    self.certificate_password_env.is_some(),
+                ),
+                (
+                    "certificate_password_file",
+                    self.certificate_password_file.is_some(),
+                ),
+            ],
+        }
+    }
+
     /// The placeholder of a file without `[rnds]`: it can build bundles
     /// (profile 2.0) but never a client ([`Rnds::is_configured`] is false).
     fn not_configured() -> Rnds {
@@ -306,6 +339,8 @@ impl Rnds {
             environment: Environment::Homologacao,
             profile: ProfileSet::default(),
             certificate: PathBuf::new(),
+            certificate_thumbprint: None,
+            certificate_cnpj: None,
             certificate_key: None,
             certificate_password_env: None,
             certificate_password_file: None,
@@ -862,6 +897,10 @@ impl Config {
                     .into(),
             });
         }
+        if self.rnds.is_configured() {
+            certificate_store::store_source(&self.rnds.certificate_keys())
+                .map_err(|(key, message)| Problem::at("[rnds]", key, message))?;
+        }
         if self.rnds.max_in_flight == 0 {
             return Err(Problem::at(
                 "[rnds]",
@@ -938,7 +977,9 @@ impl Config {
                 *p = base.join(&*p);
             }
         };
-        abs(&mut self.rnds.certificate);
+        if !certificate_store::is_store(&self.rnds.certificate) {
+            abs(&mut self.rnds.certificate);
+        }
         for p in [
             &mut self.rnds.certificate_key,
             &mut self.rnds.certificate_password_file,

@@ -1,6 +1,9 @@
 //! The lab's identity and the TLS configuration built from it: a PKCS#12
 //! file (legacy RC2-40/3DES/SHA-1 or modern AES-256/SHA-256, via
-//! `p12-keystore` with PBES1) or a PEM chain plus key; the standard roots
+//! `p12-keystore` with PBES1), a PEM chain plus key, or a certificate of the
+//! Windows store whose key signs through CNG (`config::certificate_store`,
+//! `winstore`); the
+//! key is a rustls `SigningKey` whatever its source; the standard roots
 //! from `webpki-roots` plus the optional `extra_ca`; client authentication
 //! with the leaf and its intermediates. Verification of the server can never
 //! be turned off: there is no code path that installs another verifier.
@@ -9,17 +12,20 @@
 //! password ever reaches a message or a log.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::sign::{CertifiedKey, SigningKey, SingleCertAndKey};
 use rustls::{ClientConfig, RootCertStore};
 
 use super::ClientError;
-use crate::config::Rnds;
+use crate::config::{certificate_store, Rnds};
 
 #[cfg(test)]
 mod tests;
+mod winstore;
 
 /// Certificates expiring within this many days are announced with a warning.
 const EXPIRY_WARNING_DAYS: i64 = 30;
@@ -65,10 +71,11 @@ impl CertificateInfo {
     }
 }
 
-/// The loaded client identity: leaf first, then intermediates, and its key.
+/// The loaded client identity: leaf first, then intermediates, and its key
+/// (in memory from a file, or a handle to a key Windows keeps).
 pub(crate) struct Identity {
     chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+    key: Arc<dyn SigningKey>,
     info: CertificateInfo,
     /// pt-BR warnings found while loading: files others can read.
     file_warnings: Vec<String>,
@@ -105,6 +112,17 @@ impl Identity {
                  acrescente-a (veja examples/rnds-drop.toml); sem ela só o check funciona"
                     .into(),
             ));
+        }
+        if let Some((uri, selector)) = certificate_store::store_source(&rnds.certificate_keys())
+            .map_err(|(_, message)| ClientError::Config(message))?
+        {
+            let (chain, key) = winstore::load(&uri, &selector, Utc::now())?;
+            return Identity::new(
+                chain,
+                key,
+                Vec::new(),
+                &format!("{}{uri}", certificate_store::PREFIX),
+            );
         }
         let path = &rnds.certificate;
         let bytes = std::fs::read(path).map_err(|e| {
@@ -145,14 +163,32 @@ impl Identity {
             }
             load_pkcs12(path, &bytes, &password)?
         };
+        let key = rustls::crypto::ring::default_provider()
+            .key_provider
+            .load_private_key(key)
+            .map_err(|_| {
+                ClientError::Config(format!(
+                    "a chave privada de {} não pôde ser usada: o rnds-drop aceita chaves RSA e                      ECDSA (P-256, P-384); confira se o arquivo é o certificado A1 do laboratório",
+                    path.display()
+                ))
+            })?;
+        Identity::new(chain, key, file_warnings, &path.display().to_string())
+    }
+
+    /// The identity of `chain` (leaf first), whose source `shown` names.
+    fn new(
+        chain: Vec<CertificateDer<'static>>,
+        key: Arc<dyn SigningKey>,
+        file_warnings: Vec<String>,
+        shown: &str,
+    ) -> Result<Identity, ClientError> {
         let Some(leaf) = chain.first() else {
             return Err(ClientError::Config(format!(
-                "{} não contém nenhum certificado",
-                path.display()
+                "{shown} não contém nenhum certificado"
             )));
         };
         let info = describe_der(leaf)
-            .map_err(|m| ClientError::Config(format!("certificado {}: {m}", path.display())))?;
+            .map_err(|m| ClientError::Config(format!("certificado {shown}: {m}")))?;
         Ok(Identity {
             chain,
             key,
@@ -182,7 +218,7 @@ impl Identity {
         if let Some(ca_path) = extra_ca {
             add_extra_ca(&mut roots, ca_path)?;
         }
-        let mut config =
+        let config =
             ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
                 .with_safe_default_protocol_versions()
                 .map_err(|_| {
@@ -191,15 +227,21 @@ impl Identity {
                     .into(),
             )
                 })?
-                .with_root_certificates(roots)
-                .with_client_auth_cert(self.chain.clone(), self.key.clone_key())
-                .map_err(|_| {
-                    ClientError::Config(
-                        "a chave privada não serve para o certificado; confira se a chave \
-                         é a do certificado e se é RSA ou ECDSA"
-                            .into(),
-                    )
-                })?;
+                .with_root_certificates(roots);
+        let certified = CertifiedKey::new(self.chain.clone(), self.key.clone());
+        // A key Windows keeps does not show its public half: `Unknown`,
+        // which the handshake itself (and doctor's test signature) settles.
+        if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
+            certified.keys_match()
+        {
+            return Err(ClientError::Config(
+                "a chave privada não serve para o certificado; confira se a chave \
+                 é a do certificado e se é RSA ou ECDSA"
+                    .into(),
+            ));
+        }
+        let mut config =
+            config.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
         // reqwest leaves ALPN to a preconfigured rustls config.
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(config)
@@ -499,10 +541,7 @@ fn describe_der(der: &[u8]) -> Result<CertificateInfo, String> {
 
 /// ICP-Brasil common names end in `:<CNPJ>` (e-CNPJ) or `:<CPF>` (e-CPF).
 fn icp_brasil_number(common_name: &str) -> Option<String> {
-    let (_, number) = common_name.rsplit_once(':')?;
-    let number = number.trim();
-    ((number.len() == 14 || number.len() == 11) && number.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| number.to_string())
+    certificate_store::cnpj_or_cpf_in_common_name(common_name)
 }
 
 fn check_validity(info: &CertificateInfo, now: DateTime<Utc>) -> Result<(), ClientError> {

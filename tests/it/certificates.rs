@@ -165,3 +165,66 @@ async fn doctor_says_a_certificate_outside_icp_brasil_will_be_refused() {
     );
     sim.shutdown().await;
 }
+
+/// The example's commented Windows-store lines, uncommented in place of the
+/// `.pfx` ones: the file is valid everywhere, and off Windows doctor says
+/// the store exists only there (exit 3, nothing else blamed). A selector
+/// next to a `.pfx` is a configuration error naming the key.
+#[test]
+fn the_windows_store_example_parses_and_elsewhere_is_refused_in_portuguese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rnds-drop.toml"),
+    )
+    .unwrap();
+    let store: String = example
+        .lines()
+        .filter(|l| !l.starts_with("certificate = ") && !l.starts_with("certificate_password_"))
+        .map(|l| {
+            l.strip_prefix("# certificate = 'store:")
+                .map(|rest| format!("certificate = 'store:{rest}"))
+                .or_else(|| {
+                    l.strip_prefix("# certificate_thumbprint")
+                        .map(|r| format!("certificate_thumbprint{r}"))
+                })
+                .or_else(|| {
+                    l.strip_prefix("# certificate_cnpj")
+                        .map(|r| format!("certificate_cnpj{r}"))
+                })
+                .unwrap_or_else(|| l.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        store.contains("\ncertificate = 'store:LocalMachine\\My'\n"),
+        "{store}"
+    );
+    let config = tmp.path().join("repositorio.toml");
+    std::fs::write(&config, &store).unwrap();
+    let parsed = rnds_drop::config::Config::load(&config).unwrap();
+    assert_eq!(parsed.rnds.certificate, Path::new("store:LocalMachine\\My"));
+    if cfg!(not(windows)) {
+        let (code, out) = doctor(&config);
+        assert_eq!(code, Some(3), "{out}");
+        assert!(
+            out.contains("✓ configuração:")
+                && out.contains("✗ certificado: store: só existe no Windows")
+                && out.contains("use o arquivo .pfx"),
+            "{out}"
+        );
+    }
+
+    let misplaced = tmp.path().join("impressao-com-pfx.toml");
+    std::fs::write(
+        &misplaced,
+        example.replace("# certificate_thumbprint", "certificate_thumbprint"),
+    )
+    .unwrap();
+    let (code, out) = doctor(&misplaced);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("✗ configuração:")
+            && out.contains("certificate_thumbprint só vale com o repositório"),
+        "{out}"
+    );
+}
