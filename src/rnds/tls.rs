@@ -18,11 +18,14 @@ use chrono::{DateTime, Utc};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::{CertifiedKey, SigningKey, SingleCertAndKey};
+
+pub(crate) use inspect::ChainEnd;
 use rustls::{ClientConfig, RootCertStore};
 
 use super::ClientError;
 use crate::config::{certificate_store, Rnds};
 
+mod inspect;
 #[cfg(test)]
 mod tests;
 mod winstore;

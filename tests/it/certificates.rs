@@ -228,3 +228,70 @@ fn the_windows_store_example_parses_and_elsewhere_is_refused_in_portuguese() {
         "{out}"
     );
 }
+
+/// doctor shows the chain the certificate file carries (each certificate,
+/// subject → issuer, and whether it ends at an AC Raiz da ICP-Brasil) and
+/// proves the key signs: a test signature checked with the certificate's
+/// public key. A `.pfx` whose key is another one than its certificate's
+/// is a ✗ on that line, with what to do, and nothing is tried against RNDS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_shows_the_chain_and_proves_the_key_signs() {
+    use p12_keystore::{KeyStore, KeyStoreEntry, Pkcs12ImportPolicy, PrivateKey, PrivateKeyChain};
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let files = sim.files().clone();
+    let (code, out) = doctor(&edited_config(&sim, "normal.toml", |t| t));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("✓ cadeia: LABORATORIO EXEMPLO LTDA:11222333000181")
+            && out.contains(" → rnds-drop simulador CA de teste")
+            && out.contains("não termina numa AC Raiz da ICP-Brasil")
+            && out.contains(
+                "✓ chave privada: a chave privada assina (assinatura de teste verificada"
+            ),
+        "{out}"
+    );
+
+    // The lab's certificate and CA with a key of its own: the file opens,
+    // the certificate is the right one, the key is not its key.
+    let password = std::fs::read_to_string(&files.lab_pfx_password_file).unwrap();
+    let password = password.trim_end_matches(['\r', '\n']);
+    let store = KeyStore::from_pkcs12(
+        &std::fs::read(&files.lab_pfx).unwrap(),
+        password,
+        Pkcs12ImportPolicy::Relaxed,
+    )
+    .unwrap();
+    let (_, chain) = store.private_key_chain().unwrap();
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let mismatched = PrivateKeyChain::new(
+        b"outra".to_vec(),
+        PrivateKey::from_der(&other_key.serialize_der()).unwrap(),
+        chain.certs().to_vec(),
+    );
+    let mut swapped = KeyStore::new();
+    swapped.add_entry("lab", KeyStoreEntry::PrivateKeyChain(mismatched));
+    let swapped_pfx = tmp.path().join("chave-trocada.pfx");
+    std::fs::write(&swapped_pfx, swapped.writer(password).write().unwrap()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&swapped_pfx, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let config = edited_config(&sim, "chave-trocada.toml", |t| {
+        replace_line(&t, "certificate", &quoted(&swapped_pfx))
+    });
+    let (code, out) = doctor(&config);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("✓ certificado: ")
+            && out.contains("✗ chave privada: a chave privada não corresponde ao certificado")
+            && out.contains("O que fazer")
+            && out.contains("– token: não verificado"),
+        "{out}"
+    );
+    assert!(!out.contains(password), "{out}");
+    sim.shutdown().await;
+}
