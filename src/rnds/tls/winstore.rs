@@ -35,9 +35,13 @@ pub(super) fn load(
         StoreLocation::LocalMachine => CertStoreType::LocalMachine,
     };
     let store = CertStore::open(location, &uri.name).map_err(|e| {
+        let hint = match uri.location {
+            StoreLocation::CurrentUser => "; para um serviço use LocalMachine\\My",
+            StoreLocation::LocalMachine => "",
+        };
         ClientError::Config(format!(
             "não foi possível abrir o repositório de certificados {uri} ({}). O que fazer: \
-             confira [rnds] certificate; para um serviço use LocalMachine\\My",
+             confira [rnds] certificate{hint}",
             windows_reason(&e)
         ))
     })?;
