@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::layout::{Analytes, Compose, LayoutSpec, Select, Target};
 use crate::model::Field;
 
+pub(crate) mod certificate_store;
 #[cfg(test)]
 mod layout_keys_tests;
 mod messages;
@@ -250,16 +251,21 @@ pub enum CertificateSource {
     /// An object on a token or smartcard (A3), as its RFC 7512 URI
     /// (`pkcs11:token=…;object=…`), signed through `pkcs11_module`.
     Pkcs11(String),
-    // The Windows certificate store (`store:CurrentUser\My`) is a third
-    // variant, parsed in `CertificateSource::parse`.
+    /// A Windows certificate store (`store:LocalMachine\My`), whose
+    /// certificate `certificate_thumbprint`/`certificate_cnpj` select and
+    /// whose key signs through CNG.
+    Store(String),
 }
 
 impl CertificateSource {
-    /// `pkcs11:…` is a token URI; anything else is a file path.
+    /// `pkcs11:…` is a token URI, `store:…` a Windows certificate store;
+    /// anything else is a file path.
     pub fn parse(text: &str) -> CertificateSource {
         let scheme = text.get(..7).unwrap_or_default();
         if scheme.eq_ignore_ascii_case("pkcs11:") {
             CertificateSource::Pkcs11(text.to_string())
+        } else if certificate_store::is_store(Path::new(text)) {
+            CertificateSource::Store(text.to_string())
         } else {
             CertificateSource::File(PathBuf::from(text))
         }
@@ -269,7 +275,15 @@ impl CertificateSource {
     pub fn file(&self) -> Option<&Path> {
         match self {
             CertificateSource::File(path) => Some(path),
-            CertificateSource::Pkcs11(_) => None,
+            CertificateSource::Pkcs11(_) | CertificateSource::Store(_) => None,
+        }
+    }
+
+    /// The text as written (a path for a file), for the `store:` checks.
+    pub(crate) fn as_path(&self) -> &Path {
+        match self {
+            CertificateSource::File(path) => path,
+            CertificateSource::Pkcs11(text) | CertificateSource::Store(text) => Path::new(text),
         }
     }
 
@@ -277,7 +291,7 @@ impl CertificateSource {
     pub fn shown(&self) -> String {
         match self {
             CertificateSource::File(path) => path.display().to_string(),
-            CertificateSource::Pkcs11(uri) => uri.clone(),
+            CertificateSource::Pkcs11(uri) | CertificateSource::Store(uri) => uri.clone(),
         }
     }
 }
@@ -300,8 +314,19 @@ pub struct Rnds {
     /// The lab's ICP-Brasil certificate: a PKCS#12 file (`.pfx`/`.p12`), a
     /// PEM file with the certificate chain (then `certificate_key` too), or
     /// an A3 token's object as an RFC 7512 URI (`pkcs11:token=…;object=…`,
-    /// then `pkcs11_module` and `pin_env`/`pin_file`).
+    /// then `pkcs11_module` and `pin_env`/`pin_file`), or on Windows a
+    /// certificate store, `store:LocalMachine\My` or `store:CurrentUser\My`
+    /// (then `certificate_thumbprint` or `certificate_cnpj` says which
+    /// certificate).
     pub certificate: CertificateSource,
+    /// With a `store:` certificate: its SHA-1 thumbprint as Windows shows
+    /// it (40 hex digits; spaces, colons and case do not matter).
+    #[serde(default)]
+    pub certificate_thumbprint: Option<String>,
+    /// With a `store:` certificate: the CNPJ (or CPF) in its subject,
+    /// punctuation allowed; among several, the valid one that expires last.
+    #[serde(default)]
+    pub certificate_cnpj: Option<String>,
     /// PEM private key, only when `certificate` is a PEM file.
     #[serde(default)]
     pub certificate_key: Option<PathBuf>,
@@ -378,6 +403,27 @@ impl Rnds {
         self.fixed_in_flight.unwrap_or(self.max_in_flight).max(1)
     }
 
+    /// The keys that say where the certificate is, for
+    /// [`certificate_store::store_source`].
+    pub(crate) fn certificate_keys(&self) -> certificate_store::CertificateKeys<'_> {
+        certificate_store::CertificateKeys {
+            certificate: self.certificate.as_path(),
+            thumbprint: self.certificate_thumbprint.as_deref(),
+            cnpj: self.certificate_cnpj.as_deref(),
+            file_keys: [
+                ("certificate_key", self.certificate_key.is_some()),
+                (
+                    "certificate_password_env",
+                    self.certificate_password_env.is_some(),
+                ),
+                (
+                    "certificate_password_file",
+                    self.certificate_password_file.is_some(),
+                ),
+            ],
+        }
+    }
+
     /// The placeholder of a file without `[rnds]`: it can build bundles
     /// (profile 2.0) but never a client ([`Rnds::is_configured`] is false).
     fn not_configured() -> Rnds {
@@ -385,6 +431,8 @@ impl Rnds {
             environment: Environment::Homologacao,
             profile: ProfileSet::default(),
             certificate: CertificateSource::File(PathBuf::new()),
+            certificate_thumbprint: None,
+            certificate_cnpj: None,
             certificate_key: None,
             certificate_password_env: None,
             certificate_password_file: None,
@@ -1046,6 +1094,10 @@ impl Config {
                     .into(),
             });
         }
+        if self.rnds.is_configured() {
+            certificate_store::store_source(&self.rnds.certificate_keys())
+                .map_err(|(key, message)| Problem::at("[rnds]", key, message))?;
+        }
         if self.rnds.max_in_flight == 0 {
             return Err(Problem::at(
                 "[rnds]",
@@ -1131,7 +1183,7 @@ impl Config {
                 *p = base.join(&*p);
             }
         };
-        // A `pkcs11:` URI is not a path: it stays as written.
+        // A `pkcs11:` URI or a `store:` name is not a path: it stays as written.
         if let CertificateSource::File(path) = &mut self.rnds.certificate {
             abs(path);
         }

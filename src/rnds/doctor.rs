@@ -4,6 +4,8 @@
 //!
 //! Invariant: uses only the public [`Client`]; knows nothing of rows, files
 //! to send or the ledger, and never prints the password or the token.
+//! (The certificate's chain and the test signature come from the loaded
+//! identity, `tls::Identity`, before any client exists.)
 
 use std::io::Write;
 use std::path::Path;
@@ -11,6 +13,7 @@ use std::path::Path;
 mod folders;
 mod tokens;
 
+use super::tls::{ChainEnd, Identity};
 use super::{Client, ClientError, Outcome};
 use crate::config::{Config, Environment};
 
@@ -83,6 +86,8 @@ pub(crate) mod names {
     pub(crate) const FOLDERS: &str = "pastas";
     pub(crate) const TOKENS: &str = "tokens PKCS#11";
     pub(crate) const CERTIFICATE: &str = "certificado";
+    pub(crate) const CHAIN: &str = "cadeia";
+    pub(crate) const KEY: &str = "chave privada";
     pub(crate) const TOKEN: &str = "token";
     pub(crate) const ORGANIZATION: &str = "estabelecimento (CNES)";
     pub(crate) const LINK: &str = "vínculo do profissional";
@@ -146,13 +151,22 @@ impl<W: Write> Printer<'_, W> {
 /// Runs every check against the RNDS of `config_path`, printing as it goes.
 /// A check that fails leaves the ones that depend on it "not verified".
 pub async fn run_doctor(config_path: &Path, out: &mut impl Write) -> DoctorReport {
-    use names::{CERTIFICATE, FOLDERS, LINK, ORGANIZATION, REQUESTER, TOKEN};
+    use names::{CERTIFICATE, CHAIN, FOLDERS, KEY, LINK, ORGANIZATION, REQUESTER, TOKEN};
     let mut p = Printer {
         out,
         report: DoctorReport::default(),
     };
     let Some(config) = load_config(&mut p, config_path) else {
-        p.not_verified(&[FOLDERS, CERTIFICATE, TOKEN, ORGANIZATION, LINK, REQUESTER]);
+        p.not_verified(&[
+            FOLDERS,
+            CERTIFICATE,
+            CHAIN,
+            KEY,
+            TOKEN,
+            ORGANIZATION,
+            LINK,
+            REQUESTER,
+        ]);
         return p.report;
     };
     let (status, detail) = folders::check_folders(&config);
@@ -201,18 +215,55 @@ fn load_config<W: Write>(p: &mut Printer<'_, W>, config_path: &Path) -> Option<C
     }
 }
 
-/// The client's identity loads; its certificate is shown with the
-/// client's warnings about it.
+/// The client's identity loads; its certificate is shown with its
+/// warnings, then the chain it carries and a test signature with its key
+/// (the proof that the key is the certificate's and signs); the client is
+/// built only when the key signs.
 fn certificate<W: Write>(p: &mut Printer<'_, W>, config: &Config) -> Option<Client> {
-    use names::CERTIFICATE;
-    let client = match Client::new(config) {
-        Ok(client) => client,
+    use names::{CERTIFICATE, CHAIN, KEY};
+    let identity = match Identity::load(&config.rnds, super::tls::SigningFailures::default()) {
+        Ok(identity) => identity,
         Err(e) => {
             p.failed(CERTIFICATE, &e);
+            p.not_verified(&[CHAIN, KEY]);
             return None;
         }
     };
-    let info = client.certificate();
+    let signature = identity.test_signature();
+    let client = match (Client::new(config), &signature) {
+        (Ok(client), _) => Some(client),
+        // A key that does not sign says so on its own line below.
+        (Err(_), Err(_)) => None,
+        (Err(e), Ok(_)) => {
+            p.failed(CERTIFICATE, &e);
+            p.not_verified(&[CHAIN, KEY]);
+            return None;
+        }
+    };
+    let simulator = config.rnds.environment == Environment::Simulador;
+    certificate_line(p, config, &identity);
+    chain_line(p, &identity, simulator);
+    match signature {
+        Ok(scheme) => p.passed(
+            KEY,
+            format!(
+                "a chave privada assina (assinatura de teste verificada com a chave pública do \
+                 certificado; {scheme:?})"
+            ),
+        ),
+        Err(message) => {
+            p.record(KEY, CheckStatus::ConfigurationProblem, message);
+            return None;
+        }
+    }
+    client
+}
+
+/// Subject, CNPJ/CPF, issuer and validity; ✗ outside the simulator when
+/// the issuer is no ICP-Brasil authority.
+fn certificate_line<W: Write>(p: &mut Printer<'_, W>, config: &Config, identity: &Identity) {
+    use names::CERTIFICATE;
+    let info = identity.info();
     let number = info
         .cnpj_or_cpf
         .as_deref()
@@ -242,9 +293,13 @@ fn certificate<W: Write>(p: &mut Printer<'_, W>, config: &Config) -> Option<Clie
                 }
             ),
         );
-        return Some(client);
+        return;
     }
-    let warnings = client.warnings(chrono::Utc::now());
+    let mut warnings: Vec<String> = info
+        .expiry_warning(chrono::Utc::now())
+        .into_iter()
+        .collect();
+    warnings.extend(identity.file_warnings().iter().cloned());
     if warnings.is_empty() {
         p.passed(CERTIFICATE, detail);
     } else {
@@ -254,7 +309,50 @@ fn certificate<W: Write>(p: &mut Printer<'_, W>, config: &Config) -> Option<Clie
             format!("{detail}. Atenção: {}", warnings.join(". Atenção: ")),
         );
     }
-    Some(client)
+}
+
+/// Each certificate of the chain, leaf first (subject → issuer), and
+/// whether it ends at an AC Raiz da ICP-Brasil.
+fn chain_line<W: Write>(p: &mut Printer<'_, W>, identity: &Identity, simulator: bool) {
+    use names::CHAIN;
+    let view = match identity.chain_view() {
+        Ok(view) => view,
+        Err(message) => {
+            p.record(CHAIN, CheckStatus::ConfigurationProblem, message);
+            return;
+        }
+    };
+    let mut detail = view.names.join(" → ");
+    if view.unrelated > 0 {
+        detail.push_str(&format!(
+            " (e {} certificado(s) fora desse caminho)",
+            view.unrelated
+        ));
+    }
+    let (status, text) = match view.end {
+        ChainEnd::IcpBrasilRoot => (
+            CheckStatus::Passed,
+            "termina numa AC Raiz da ICP-Brasil".to_string(),
+        ),
+        _ if simulator => (
+            CheckStatus::Passed,
+            "não termina numa AC Raiz da ICP-Brasil (aceito só no simulador)".to_string(),
+        ),
+        ChainEnd::Incomplete => (
+            CheckStatus::Warning,
+            "a cadeia no certificado para antes da AC Raiz da ICP-Brasil (faltam as ACs \
+             intermediárias). O que fazer: se a RNDS recusar o certificado, exporte-o de novo \
+             marcando \"Incluir todos os certificados no caminho de certificação\""
+                .to_string(),
+        ),
+        ChainEnd::OtherRoot => (
+            CheckStatus::ConfigurationProblem,
+            "termina numa raiz que não é uma AC Raiz da ICP-Brasil: a RNDS recusará o \
+             certificado. O que fazer: use o certificado ICP-Brasil do laboratório"
+                .to_string(),
+        ),
+    };
+    p.record(CHAIN, status, format!("{detail} · {text}"));
 }
 
 async fn token<W: Write>(p: &mut Printer<'_, W>, client: &Client) -> bool {

@@ -454,7 +454,7 @@ mod doctor_checks {
         assert_eq!(report.exit_code(), 0, "{out}");
         assert_eq!(
             out.lines().filter(|l| l.starts_with('✓')).count(),
-            6,
+            8,
             "{out}"
         );
         assert!(out.contains("CNPJ 12345678000195"), "{out}");

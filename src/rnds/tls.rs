@@ -1,8 +1,11 @@
 //! The lab's identity and the TLS configuration built from it: a PKCS#12
 //! file (legacy RC2-40/3DES/SHA-1 or modern AES-256/SHA-256, via
-//! `p12-keystore` with PBES1), a PEM chain plus key, or a token's
-//! certificate whose key signs on the token (`pkcs11.rs`); the identity in
-//! use is swapped when the source is renewed (`live.rs`); the standard roots
+//! `p12-keystore` with PBES1), a PEM chain plus key, a token's
+//! certificate whose key signs on the token (`pkcs11.rs`), or a certificate
+//! of the Windows store whose key signs through CNG
+//! (`config::certificate_store`, `winstore`); the key is a rustls
+//! `SigningKey` whatever its source; the identity in use is swapped when the
+//! source is renewed (`live.rs`); the standard roots
 //! from `webpki-roots` plus the optional `extra_ca`; client authentication
 //! with the leaf and its intermediates. Verification of the server can never
 //! be turned off: there is no code path that installs another verifier.
@@ -20,13 +23,17 @@ use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore};
 
 use super::ClientError;
-use crate::config::{CertificateSource, Rnds};
+use crate::config::{certificate_store, CertificateSource, Rnds};
 
+mod inspect;
 mod live;
 pub(crate) mod pkcs11;
 mod pkcs11_uri;
+
+pub(crate) use inspect::ChainEnd;
 #[cfg(test)]
 mod tests;
+mod winstore;
 
 pub(crate) use live::LiveIdentity;
 pub(crate) use pkcs11::SigningFailures;
@@ -130,6 +137,23 @@ impl Identity {
                 let token = pkcs11::load(rnds, uri, failures)?;
                 (token.chain, token.key, Vec::new(), "do token".to_string())
             }
+            CertificateSource::Store(text) => {
+                let Some((uri, selector)) =
+                    certificate_store::store_source(&rnds.certificate_keys())
+                        .map_err(|(_, message)| ClientError::Config(message))?
+                else {
+                    return Err(ClientError::Config(format!(
+                        "[rnds] certificate = \"{text}\" não é um repositório do Windows válido"
+                    )));
+                };
+                let (chain, key) = winstore::load(&uri, &selector, Utc::now())?;
+                (
+                    chain,
+                    key,
+                    Vec::new(),
+                    format!("{}{uri}", certificate_store::PREFIX),
+                )
+            }
         };
         let Some(leaf) = chain.first() else {
             return Err(ClientError::Config(format!(
@@ -150,6 +174,27 @@ impl Identity {
             info,
             file_warnings,
             fingerprint,
+        })
+    }
+
+    /// An identity from its parts, for tests of what is shown of it.
+    #[cfg(test)]
+    pub(crate) fn new(
+        chain: Vec<CertificateDer<'static>>,
+        key: Arc<dyn rustls::sign::SigningKey>,
+        file_warnings: Vec<String>,
+        shown: &str,
+    ) -> Result<Identity, ClientError> {
+        let leaf = chain
+            .first()
+            .ok_or_else(|| ClientError::Config(format!("{shown} não contém nenhum certificado")))?;
+        let info = describe_der(leaf)
+            .map_err(|m| ClientError::Config(format!("certificado {shown}: {m}")))?;
+        Ok(Identity {
+            certified: Arc::new(CertifiedKey::new(chain, key)),
+            info,
+            file_warnings,
+            fingerprint: Vec::new(),
         })
     }
 
@@ -218,8 +263,9 @@ fn key_mismatch() -> ClientError {
 }
 
 /// What changes when the certificate is renewed: the SHA-256 of the
-/// certificate file (and its PEM key), or of the token's certificate
-/// object. Read before each token request; cheap.
+/// certificate file (and its PEM key), of the token's certificate object,
+/// or of the store certificate the selector picks. Read before each token
+/// request; cheap.
 pub(crate) fn source_fingerprint(rnds: &Rnds) -> Result<Vec<u8>, ClientError> {
     use sha2::Digest;
     let mut hash = sha2::Sha256::new();
@@ -231,6 +277,18 @@ pub(crate) fn source_fingerprint(rnds: &Rnds) -> Result<Vec<u8>, ClientError> {
             }
         }
         CertificateSource::Pkcs11(uri) => hash.update(pkcs11::certificate_der(rnds, uri)?),
+        // The certificate the selector picks now: a renewed one installed
+        // in the store (valid later) changes it.
+        CertificateSource::Store(_) => {
+            if let Some((uri, selector)) = certificate_store::store_source(&rnds.certificate_keys())
+                .map_err(|(_, message)| ClientError::Config(message))?
+            {
+                let (chain, _) = winstore::load(&uri, &selector, Utc::now())?;
+                for der in &chain {
+                    hash.update(der.as_ref());
+                }
+            }
+        }
     }
     Ok(hash.finalize().to_vec())
 }
@@ -591,10 +649,7 @@ pub(super) fn describe_der(der: &[u8]) -> Result<CertificateInfo, String> {
 
 /// ICP-Brasil common names end in `:<CNPJ>` (e-CNPJ) or `:<CPF>` (e-CPF).
 fn icp_brasil_number(common_name: &str) -> Option<String> {
-    let (_, number) = common_name.rsplit_once(':')?;
-    let number = number.trim();
-    ((number.len() == 14 || number.len() == 11) && number.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| number.to_string())
+    certificate_store::cnpj_or_cpf_in_common_name(common_name)
 }
 
 fn check_validity(info: &CertificateInfo, now: DateTime<Utc>) -> Result<(), ClientError> {

@@ -165,3 +165,136 @@ async fn doctor_says_a_certificate_outside_icp_brasil_will_be_refused() {
     );
     sim.shutdown().await;
 }
+
+/// The example's commented Windows-store lines, uncommented in place of the
+/// `.pfx` ones: the file is valid everywhere, and off Windows doctor says
+/// the store exists only there (exit 3, nothing else blamed). A selector
+/// next to a `.pfx` is a configuration error naming the key.
+#[test]
+fn the_windows_store_example_parses_and_elsewhere_is_refused_in_portuguese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rnds-drop.toml"),
+    )
+    .unwrap();
+    let store: String = example
+        .lines()
+        .filter(|l| !l.starts_with("certificate = ") && !l.starts_with("certificate_password_"))
+        .map(|l| {
+            l.strip_prefix("# certificate = 'store:")
+                .map(|rest| format!("certificate = 'store:{rest}"))
+                .or_else(|| {
+                    l.strip_prefix("# certificate_thumbprint")
+                        .map(|r| format!("certificate_thumbprint{r}"))
+                })
+                .or_else(|| {
+                    l.strip_prefix("# certificate_cnpj")
+                        .map(|r| format!("certificate_cnpj{r}"))
+                })
+                .unwrap_or_else(|| l.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        store.contains("\ncertificate = 'store:LocalMachine\\My'\n"),
+        "{store}"
+    );
+    let config = tmp.path().join("repositorio.toml");
+    std::fs::write(&config, &store).unwrap();
+    let parsed = rnds_drop::config::Config::load(&config).unwrap();
+    assert_eq!(
+        parsed.rnds.certificate,
+        rnds_drop::config::CertificateSource::Store("store:LocalMachine\\My".into())
+    );
+    if cfg!(not(windows)) {
+        let (code, out) = doctor(&config);
+        assert_eq!(code, Some(3), "{out}");
+        assert!(
+            out.contains("✓ configuração:")
+                && out.contains("✗ certificado: store: só existe no Windows")
+                && out.contains("use o arquivo .pfx"),
+            "{out}"
+        );
+    }
+
+    let misplaced = tmp.path().join("impressao-com-pfx.toml");
+    std::fs::write(
+        &misplaced,
+        example.replace("# certificate_thumbprint", "certificate_thumbprint"),
+    )
+    .unwrap();
+    let (code, out) = doctor(&misplaced);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("✗ configuração:")
+            && out.contains("certificate_thumbprint só vale com o repositório"),
+        "{out}"
+    );
+}
+
+/// doctor shows the chain the certificate file carries (each certificate,
+/// subject → issuer, and whether it ends at an AC Raiz da ICP-Brasil) and
+/// proves the key signs: a test signature checked with the certificate's
+/// public key. A `.pfx` whose key is another one than its certificate's
+/// is a ✗ on that line, with what to do, and nothing is tried against RNDS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_shows_the_chain_and_proves_the_key_signs() {
+    use p12_keystore::{KeyStore, KeyStoreEntry, Pkcs12ImportPolicy, PrivateKey, PrivateKeyChain};
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let files = sim.files().clone();
+    let (code, out) = doctor(&edited_config(&sim, "normal.toml", |t| t));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("✓ cadeia: LABORATORIO EXEMPLO LTDA:11222333000181")
+            && out.contains(" → rnds-drop simulador CA de teste")
+            && out.contains("não termina numa AC Raiz da ICP-Brasil")
+            && out.contains(
+                "✓ chave privada: a chave privada assina (assinatura de teste verificada"
+            ),
+        "{out}"
+    );
+
+    // The lab's certificate and CA with a key of its own: the file opens,
+    // the certificate is the right one, the key is not its key.
+    let password = std::fs::read_to_string(&files.lab_pfx_password_file).unwrap();
+    let password = password.trim_end_matches(['\r', '\n']);
+    let store = KeyStore::from_pkcs12(
+        &std::fs::read(&files.lab_pfx).unwrap(),
+        password,
+        Pkcs12ImportPolicy::Relaxed,
+    )
+    .unwrap();
+    let (_, chain) = store.private_key_chain().unwrap();
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let mismatched = PrivateKeyChain::new(
+        b"outra".to_vec(),
+        PrivateKey::from_der(&other_key.serialize_der()).unwrap(),
+        chain.certs().to_vec(),
+    );
+    let mut swapped = KeyStore::new();
+    swapped.add_entry("lab", KeyStoreEntry::PrivateKeyChain(mismatched));
+    let swapped_pfx = tmp.path().join("chave-trocada.pfx");
+    std::fs::write(&swapped_pfx, swapped.writer(password).write().unwrap()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&swapped_pfx, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let config = edited_config(&sim, "chave-trocada.toml", |t| {
+        replace_line(&t, "certificate", &quoted(&swapped_pfx))
+    });
+    let (code, out) = doctor(&config);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("✓ certificado: ")
+            && out.contains("✗ chave privada: a chave privada não corresponde ao certificado")
+            && out.contains("O que fazer")
+            && out.contains("– token: não verificado"),
+        "{out}"
+    );
+    assert!(!out.contains(password), "{out}");
+    sim.shutdown().await;
+}

@@ -89,7 +89,7 @@ async fn doctor_passes_with_the_generated_config() {
     assert!(report.passed(), "{out}");
     assert_eq!(
         out.lines().filter(|l| l.starts_with('✓')).count(),
-        7,
+        9,
         "{out}"
     );
     assert!(
@@ -101,8 +101,9 @@ async fn doctor_passes_with_the_generated_config() {
 }
 
 /// Production is never posted to: the requester check is reported as not
-/// checkable and every other check runs read-only. The only ✗ is the
-/// simulator's test certificate, which is not ICP-Brasil.
+/// checkable and every other check runs read-only. The only ✗ are the
+/// simulator's test certificate, which is not ICP-Brasil, and its chain,
+/// which ends at the simulator's own root.
 #[tokio::test]
 async fn doctor_sends_no_post_to_production() {
     let dir = tempfile::tempdir().unwrap();
@@ -117,7 +118,7 @@ async fn doctor_sends_no_post_to_production() {
         .filter(|c| c.status == CheckStatus::ConfigurationProblem)
         .map(|c| c.name)
         .collect();
-    assert_eq!(failed, [names::CERTIFICATE], "{out}");
+    assert_eq!(failed, [names::CERTIFICATE, names::CHAIN], "{out}");
     assert!(out.contains("não é da ICP-Brasil"), "{out}");
     let requester = report.check(names::REQUESTER).unwrap();
     assert_eq!(requester.status, CheckStatus::NotCheckable, "{out}");
