@@ -221,14 +221,15 @@ fn load_config<W: Write>(p: &mut Printer<'_, W>, config_path: &Path) -> Option<C
 /// built only when the key signs.
 fn certificate<W: Write>(p: &mut Printer<'_, W>, config: &Config) -> Option<Client> {
     use names::{CERTIFICATE, CHAIN, KEY};
-    let identity = match Identity::load(&config.rnds, super::tls::SigningFailures::default()) {
-        Ok(identity) => identity,
-        Err(e) => {
-            p.failed(CERTIFICATE, &e);
-            p.not_verified(&[CHAIN, KEY]);
-            return None;
-        }
-    };
+    let identity =
+        match Identity::load_for_inspection(&config.rnds, super::tls::SigningFailures::default()) {
+            Ok(identity) => identity,
+            Err(e) => {
+                p.failed(CERTIFICATE, &e);
+                p.not_verified(&[CHAIN, KEY]);
+                return None;
+            }
+        };
     let signature = identity.test_signature();
     let client = match (Client::new(config), &signature) {
         (Ok(client), _) => Some(client),

@@ -120,8 +120,32 @@ impl Identity {
         Ok(identity)
     }
 
+    /// As [`Identity::load`] without comparing the key with the
+    /// certificate: doctor shows a wrong key on its own line, by the test
+    /// signature ([`Identity::test_signature`]).
+    pub(crate) fn load_for_inspection(
+        rnds: &Rnds,
+        failures: SigningFailures,
+    ) -> Result<Identity, ClientError> {
+        let identity = Identity::load_unchecked_key(rnds, failures)?;
+        check_validity(&identity.info, Utc::now())?;
+        Ok(identity)
+    }
+
     /// Loads the certificate whatever its validity period.
     fn load_any_validity(rnds: &Rnds, failures: SigningFailures) -> Result<Identity, ClientError> {
+        let identity = Identity::load_unchecked_key(rnds, failures)?;
+        // A key in memory is compared with the certificate here; a token's
+        // key is the one with the certificate's CKA_ID (checked at load).
+        match identity.certified.keys_match() {
+            Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
+                Ok(identity)
+            }
+            Err(_) => Err(key_mismatch()),
+        }
+    }
+
+    fn load_unchecked_key(rnds: &Rnds, failures: SigningFailures) -> Result<Identity, ClientError> {
         if !rnds.is_configured() {
             return Err(not_configured());
         }
@@ -163,12 +187,6 @@ impl Identity {
         let info = describe_der(leaf)
             .map_err(|m| ClientError::Config(format!("certificado {shown}: {m}")))?;
         let certified = CertifiedKey::new(chain, key);
-        // A key in memory is compared with the certificate here; a token's
-        // key is the one with the certificate's CKA_ID (checked at load).
-        match certified.keys_match() {
-            Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
-            Err(_) => return Err(key_mismatch()),
-        }
         Ok(Identity {
             certified: Arc::new(certified),
             info,
