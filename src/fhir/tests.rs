@@ -286,6 +286,10 @@ fn fast_json_writer_gives_serde_json_bytes() {
     escaped.lab_id = "L\"1\\2".into();
     let mut cnpj = igg_quantity();
     cnpj.author = Party::CnpjOrCpf("11222333000181".into());
+    // One kind of escape per text, so each is caught on its own.
+    cnpj.method = "só uma \\ barra".into();
+    cnpj.reference_range = "só \"aspas\"".into();
+    cnpj.notes = vec!["só\nquebra".into(), "só\u{1}controle".into()];
     cnpj.value = ResultValue::Quantity {
         value: "-1.5e+3".into(),
         unit: String::new(),
