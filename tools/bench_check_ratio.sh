@@ -3,12 +3,15 @@
 # alternating, three runs each, with the output on the work disk and on
 # tmpfs (/dev/shm); then the plain-Python peer against `check` on 200,000
 # rows. Prints one line per run: what, where, wall seconds, peak RSS (MB).
-# Usage: tools/bench_check_ratio.sh [BINARY]  (default target/release/rnds-drop;
-# build it with `cargo build --release` first). BENCH_DIR picks the folder
+# Usage: tools/bench_check_ratio.sh [BINARY...]  (default
+# target/release/rnds-drop; build it with `cargo build --release` first);
+# several binaries (e.g. before/after copies) run in turn after each limit. BENCH_DIR picks the folder
 # for data and disk outputs (default /tmp/rnds-drop-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=$(realpath "${1:-target/release/rnds-drop}")
+[ $# -gt 0 ] || set -- target/release/rnds-drop
+bins=()
+for b in "$@"; do bins+=("$(realpath "$b")"); done
 work=${BENCH_DIR:-/tmp/rnds-drop-bench}
 mkdir -p "$work"
 big="$work/exames_1000000.csv"
@@ -37,19 +40,23 @@ timed() { # label, command...
     local label=$1; shift
     /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" > /dev/null 2>&1 || true
     read -r wall rss < "$work/time.txt"
-    printf '%-28s %6.2f s  %4d MB\n' "$label" "$wall" $((rss / 1024))
+    printf '%-40s %6.2f s  %4d MB\n' "$label" "$wall" $((rss / 1024))
 }
 
 for where in disk tmpfs; do
     if [ "$where" = tmpfs ]; then out=/dev/shm/rnds-drop-bench-out; else out="$work/out"; fi
     for run in 1 2 3; do
         timed "limit par ($where #$run)" "$limit" par "$big"
-        rm -rf "$out"
-        timed "check 1M -> $where #$run" "$bin" check --config "$work/bench.toml" --out "$out" "$big"
+        for bin in "${bins[@]}"; do
+            rm -rf "$out"
+            timed "$(basename "$bin") 1M -> $where #$run" "$bin" check --config "$work/bench.toml" --out "$out" "$big"
+        done
     done
     rm -rf "$out"
 done
 timed "python peer 200k" python3 ../shared/perf/peer_stdlib.py "$small"
 rm -rf /dev/shm/rnds-drop-bench-out
-timed "check 200k -> tmpfs" "$bin" check --config "$work/bench.toml" --out /dev/shm/rnds-drop-bench-out "$small"
-rm -rf /dev/shm/rnds-drop-bench-out
+for bin in "${bins[@]}"; do
+    timed "$(basename "$bin") 200k -> tmpfs" "$bin" check --config "$work/bench.toml" --out /dev/shm/rnds-drop-bench-out "$small"
+    rm -rf /dev/shm/rnds-drop-bench-out
+done
