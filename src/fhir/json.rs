@@ -378,8 +378,14 @@ impl ser::SerializeStruct for Compound<'_, '_> {
             return Ok(());
         }
         self.comma();
-        self.writer.string(key)?;
-        self.writer.out.push(b':');
+        // Keys are the field names of `types.rs` (identifiers and
+        // camelCase renames): nothing to escape, so no scan. The test
+        // against serde_json would catch a key that needed one.
+        let out = &mut *self.writer.out;
+        out.reserve(key.len() + 3);
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
         value.serialize(&mut *self.writer)
     }
 
