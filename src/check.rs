@@ -487,6 +487,78 @@ pub(crate) fn record_totals(summary: &mut Summary, totals: pipeline::FileTotals)
 mod tests {
     use super::*;
 
+    /// A file of several chunks, some rows invalid, texts that JSON must
+    /// escape: `check`'s bundles file is byte for byte what validating and
+    /// building each row alone, in input order, gives (the overlapped
+    /// stages may neither reorder, drop nor alter a bundle).
+    #[test]
+    fn bundles_of_a_multi_chunk_run_equal_a_serial_run() {
+        use chrono::TimeZone;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("varios_blocos.csv");
+        let mut text = String::from(
+            "id_exame;cns;data_coleta;data_resultado;codigo_exame;resultado;amostra;metodo\n",
+        );
+        let results = ["Não detectável", "Detectável", "Inconclusivo"];
+        let methods = ["RT-PCR", "RT-PCR \"em tempo real\"", "Método\\barra", ""];
+        let rows = 3 * super::pipeline::CHUNK_ROWS + 123;
+        for i in 0..rows {
+            // One row in 97 has a wrong CNS check digit.
+            let cns = if i % 97 == 5 {
+                "759010928159014"
+            } else {
+                "759010928159013"
+            };
+            let method = methods[i % methods.len()].replace('"', "\"\"");
+            text.push_str(&format!(
+                "L-{i:06};{cns};{:02}/10/2021 10:{:02};28/10/2021 11:00;94309-2;{};SWNAFA;\"{method}\"\n",
+                1 + i % 27,
+                i % 60,
+                results[i % results.len()],
+            ));
+        }
+        std::fs::write(&path, text).expect("written");
+        let config = crate::config::Config::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lab.toml"),
+        )
+        .expect("lab.toml");
+        let now = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 20, 15, 0, 0)
+            .single()
+            .expect("instant");
+        let job = FileJob::from_config(&config, None, now);
+
+        let out = tempfile::tempdir().expect("tempdir");
+        let checked = check_file(&path, &job, out.path(), &mut |_| {}).expect("written");
+        let written = std::fs::read(&checked.bundles).expect("bundles");
+
+        let table = crate::input::open(&path, &job.read).expect("readable");
+        let base = crate::mapping::map_columns(
+            &table.info.headers,
+            &job.layout.columns_for(&table.info.headers),
+        );
+        let plan = crate::layout::Plan::new(&job.layout, base);
+        let mut serial = Vec::new();
+        let mut valid = 0;
+        for row in table.rows {
+            let row = row.expect("row");
+            if let Ok(result) = crate::validate::validate_row(&row, plan.view(0), &job.validate) {
+                let bundle = crate::fhir::to_json_bytes(&result, &job.bundle, &job.timestamp, None)
+                    .expect("bundle");
+                serial.extend_from_slice(&bundle);
+                serial.push(b'\n');
+                valid += 1;
+            }
+        }
+        assert_eq!(checked.summary.rows_valid, valid);
+        assert_eq!(checked.summary.rows_invalid, (rows - valid as usize) as u64);
+        assert!(written.len() > 1 << 20, "{} bytes", written.len());
+        assert!(
+            written == serial,
+            "bundles.ndjson differs from the serial run"
+        );
+    }
+
     #[test]
     fn report_names_differ_only_where_stems_collide() {
         let files: Vec<PathBuf> = ["a/inj.csv", "b/INJ.xlsx", "c/outro.csv", "d/inj.csv"]

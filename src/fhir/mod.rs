@@ -7,6 +7,7 @@
 //! (the build instant comes in as text).
 
 mod hash;
+mod json;
 pub(crate) mod profiles;
 pub(crate) mod types;
 
@@ -316,7 +317,9 @@ pub(crate) fn instant_text(t: chrono::DateTime<chrono::FixedOffset>) -> String {
 
 /// Appends the bundle as compact one-line JSON to `out`.
 pub(crate) fn write_json(bundle: &Bundle<'_>, out: &mut Vec<u8>) -> Result<(), FhirError> {
-    serde_json::to_writer(out, bundle).map_err(|e| FhirError::Json(e.to_string()))
+    // Same bytes as `serde_json::to_writer`, without its byte-by-byte
+    // string escaping (see `json.rs`).
+    json::write(bundle, out).map_err(|e| FhirError::Json(e.to_string()))
 }
 
 /// [`build`] then [`write_json`] into a fresh buffer.

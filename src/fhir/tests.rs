@@ -267,3 +267,53 @@ fn content_hash_follows_the_content_only() {
     other_author.author = Party::CnpjOrCpf("2077485".into());
     assert_ne!(content_hash(&other_author), h);
 }
+
+/// The fast writer (`json.rs`) gives exactly serde_json's bytes for every
+/// bundle shape: both profile sets, quantity (a raw decimal) and
+/// qualitative values, a replacement link, a CNPJ author, notes, and texts
+/// JSON must escape (quotes, backslashes, line breaks, every control
+/// character, accents, emoji).
+#[test]
+fn fast_json_writer_gives_serde_json_bytes() {
+    let awkward: String = (0u8..0x20)
+        .map(char::from)
+        .chain("\"aspas\" \\barra\\ / ação 😷 \u{7f}".chars())
+        .collect();
+    let mut escaped = rt_pcr();
+    escaped.method = awkward.clone();
+    escaped.reference_range = format!("{awkward}\nfim");
+    escaped.notes = vec![awkward.clone(), "  ".into(), "\tnota\t".into()];
+    escaped.lab_id = "L\"1\\2".into();
+    let mut cnpj = igg_quantity();
+    cnpj.author = Party::CnpjOrCpf("11222333000181".into());
+    // One kind of escape per text, so each is caught on its own.
+    cnpj.method = "só uma \\ barra".into();
+    cnpj.reference_range = "só \"aspas\"".into();
+    cnpj.notes = vec!["só\nquebra".into(), "só\u{1}controle".into()];
+    cnpj.value = ResultValue::Quantity {
+        value: "-1.5e+3".into(),
+        unit: String::new(),
+        interpretation: Qualitative::NotDetectable,
+    };
+    let mut checked = 0;
+    for result in [rt_pcr(), igg_quantity(), escaped, cnpj] {
+        for profile in [ProfileSet::V2, ProfileSet::V1] {
+            for replaces in [None, Some("abc-123"), Some("\"x\"")] {
+                let settings = settings(profile);
+                let bundle = build(&result, &settings, NOW, replaces).expect("bundle");
+                let mut fast = b"prefix".to_vec();
+                write_json(&bundle, &mut fast).expect("fast writer");
+                let mut reference = b"prefix".to_vec();
+                serde_json::to_writer(&mut reference, &bundle).expect("serde_json");
+                assert!(
+                    fast == reference,
+                    "differs:\n{}\n{}",
+                    String::from_utf8_lossy(&fast),
+                    String::from_utf8_lossy(&reference)
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 24);
+}
