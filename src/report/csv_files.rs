@@ -250,6 +250,13 @@ pub(crate) enum SentStatus {
     /// (the writer rewrote it while it was being processed), with the
     /// state the ledger holds for it (`sent`: RNDS stored it).
     GoneFromFile { sent: bool },
+    /// Not sent now: a file admitted later (`later_file`) brought another
+    /// version of this result, which prevails. `sent_before`: this
+    /// version reached RNDS earlier (its RNDS id is on the line).
+    Superseded {
+        later_file: String,
+        sent_before: bool,
+    },
     /// Sent, but the answer never arrived (or the process stopped while
     /// sending): RNDS may hold it. Checked with RNDS before anything is
     /// sent again, never resent blindly.
@@ -275,6 +282,18 @@ impl SentStatus {
                 mais nele. O exame continua na RNDS. Se ele não devia ter sido enviado, peça \
                 ao suporte a correção na RNDS (não troque o número do exame)"
                 .into(),
+            SentStatus::Superseded {
+                later_file,
+                sent_before,
+            } => format!(
+                "{}: um arquivo posterior ({later_file}) traz outra versão deste exame, que \
+                 prevalece; nada a fazer",
+                if *sent_before {
+                    "enviado antes"
+                } else {
+                    "não enviado"
+                }
+            ),
             SentStatus::Unconfirmed => "aguardando confirmação da RNDS: o envio pode ter \
                 chegado; o rnds-drop confere na RNDS antes de qualquer reenvio (nada a fazer)"
                 .into(),

@@ -70,6 +70,22 @@ fn tally<'f>(
             let sent_at = lab_time(sent_at, timezone);
             (SentStatus::AlreadySent { sent_at }, rnds_id.as_deref())
         }
+        Fate::Superseded {
+            later_file,
+            sent_before,
+            rnds_id,
+        } => {
+            // Nothing sent now, nothing to do: counted with the rows not
+            // sent again.
+            counts.already_sent += 1;
+            (
+                SentStatus::Superseded {
+                    later_file: later_file.clone(),
+                    sent_before: *sent_before,
+                },
+                rnds_id.as_deref(),
+            )
+        }
         Fate::AlreadyAtRnds => {
             counts.already_sent += 1;
             (SentStatus::AlreadyAtRnds, None)

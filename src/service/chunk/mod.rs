@@ -65,6 +65,14 @@ enum Fate {
     IdentityRefused {
         message: String,
     },
+    /// A file admitted later brought another version of this result (same
+    /// patient and exam): that version prevails, this one is not sent.
+    /// `sent_before`: RNDS accepted this row's version earlier (`rnds_id`).
+    Superseded {
+        later_file: String,
+        sent_before: bool,
+        rnds_id: Option<String>,
+    },
     Pending {
         reason: String,
     },
