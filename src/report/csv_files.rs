@@ -241,7 +241,10 @@ pub(crate) enum SentStatus {
     AlreadySent { sent_at: String },
     /// RNDS answered EHR-ERR866 for a lab id the ledger did not hold: it
     /// already has this exam (notified before), nothing to send.
-    AlreadyAtRnds,
+    AlreadyAtRnds {
+        /// The code RNDS answered (`EHR-ERR866`, `EHR-MSG010`, …).
+        code: String,
+    },
     /// Refused by RNDS, with the pt-BR reason.
     Rejected(String),
     /// Not sent yet (RNDS unreachable); will be retried.
@@ -270,10 +273,11 @@ impl SentStatus {
             SentStatus::Replaced => "substituído".into(),
             SentStatus::AlreadySent { sent_at } if sent_at.is_empty() => "já enviado".into(),
             SentStatus::AlreadySent { sent_at } => format!("já enviado em {sent_at}"),
-            SentStatus::AlreadyAtRnds => "já estava na RNDS (EHR-ERR866): este exame já foi \
-                notificado antes, nada a fazer. Se o resultado desta linha for diferente do \
-                notificado, não troque o número do exame: peça ao suporte a substituição na RNDS"
-                .into(),
+            SentStatus::AlreadyAtRnds { code } => format!(
+                "já estava na RNDS ({code}): este exame já foi notificado antes, nada a fazer. \
+                 Se o resultado desta linha for diferente do notificado, não troque o número do \
+                 exame: peça ao suporte a substituição na RNDS"
+            ),
             SentStatus::Rejected(reason) if reason.trim().is_empty() => "rejeitado".into(),
             SentStatus::Rejected(reason) => format!("rejeitado: {}", reason.trim()),
             SentStatus::Pending => "pendente".into(),

@@ -86,9 +86,9 @@ fn tally<'f>(
                 rnds_id.as_deref(),
             )
         }
-        Fate::AlreadyAtRnds => {
+        Fate::AlreadyAtRnds { code } => {
             counts.already_sent += 1;
-            (SentStatus::AlreadyAtRnds, None)
+            (SentStatus::AlreadyAtRnds { code: code.clone() }, None)
         }
         Fate::Rejected { message }
         | Fate::Manual { message }

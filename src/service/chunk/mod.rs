@@ -48,7 +48,10 @@ enum Fate {
     },
     /// EHR-ERR866 for a lab id this ledger did not hold: RNDS already has
     /// it (sent before the ledger was lost, or by another installation).
-    AlreadyAtRnds,
+    AlreadyAtRnds {
+        /// The code RNDS answered (`EHR-ERR866`, `EHR-MSG010`, …).
+        code: String,
+    },
     Rejected {
         message: String,
     },

@@ -318,7 +318,7 @@ impl PassState<'_> {
                     replaced,
                 },
             ),
-            Outcome::DuplicateIdentifier if send.retry && !replaced => (
+            Outcome::DuplicateIdentifier { .. } if send.retry && !replaced => (
                 // An earlier attempt of ours did reach RNDS.
                 LedgerOutcome::AcceptedIdUnknown,
                 Fate::Sent {
@@ -327,11 +327,12 @@ impl PassState<'_> {
                 },
             ),
             // Never "renumber the exam": that would notify it twice.
-            Outcome::DuplicateIdentifier if !replaced => {
-                (LedgerOutcome::AcceptedIdUnknown, Fate::AlreadyAtRnds)
-            }
-            Outcome::DuplicateIdentifier => {
-                let message = wording::replacement_refused_as_duplicate(line, lab_id);
+            Outcome::DuplicateIdentifier { code } if !replaced => (
+                LedgerOutcome::AcceptedIdUnknown,
+                Fate::AlreadyAtRnds { code },
+            ),
+            Outcome::DuplicateIdentifier { code } => {
+                let message = wording::replacement_refused_as_duplicate(line, lab_id, &code);
                 (
                     LedgerOutcome::Rejected {
                         message: message.clone(),
