@@ -90,7 +90,7 @@ pub(crate) fn main() -> i32 {
         args.seeds.len(),
         args.seeds[0],
         args.jobs,
-        procs::BINARY
+        procs::binary()
     );
     let started = Instant::now();
     let mut totals = Totals::default();
