@@ -247,7 +247,10 @@ pub(crate) fn check(
                 .push((i, row.clone(), false));
         }
         for row in &file.rows {
-            let required = file.readable() && row.valid;
+            // A writer reopening by name after the claim: the rows of its
+            // second write are not sent (README: the rest is a new file
+            // without a header); the continuation report is checked below.
+            let required = file.readable() && row.valid && !file.behaviour.writes_late();
             versions
                 .entry(row.lab_id.clone())
                 .or_default()
@@ -437,16 +440,48 @@ pub(crate) fn check(
                 );
             }
             for (lab_id, rnds_id, status) in &set.sent {
+                // An empty id: RNDS proved it holds the row (EHR-ERR866 to
+                // a re-POST of the same content) without telling its id
+                // (README "já estava na RNDS"); a document of that lab id
+                // must exist.
                 if is_sent(status)
-                    && !documents
-                        .iter()
-                        .any(|d| &d.lab_id == lab_id && &d.rnds_id == rnds_id)
+                    && !documents.iter().any(|d| {
+                        &d.lab_id == lab_id && (&d.rnds_id == rnds_id || rnds_id.is_empty())
+                    })
                 {
                     fail(
                         "reported sent, not at RNDS",
                         format!("{}: {lab_id} \"{status}\" with id {rnds_id:?}", set.name),
                     );
                 }
+            }
+        }
+        // A writer that reopened the file by name after the claim: rows
+        // that did not reach RNDS are covered only by the report that says
+        // the second file is the rest of this one and what to do.
+        if file.behaviour.writes_late() && file.readable() {
+            let unsent: Vec<&str> = file
+                .rows
+                .iter()
+                .filter(|r| r.valid && !by_lab_id.contains_key(r.lab_id.as_str()))
+                .map(|r| r.lab_id.as_str())
+                .collect();
+            let continuation = sets.iter().any(|s| {
+                s.summary["issues"].as_array().is_some_and(|issues| {
+                    issues
+                        .iter()
+                        .any(|i| i["code"] == "continuacao_de_arquivo_ja_recebido")
+                })
+            });
+            if !unsent.is_empty() && !continuation {
+                fail(
+                    "reopened rows unexplained",
+                    format!(
+                        "{}: {} never reached RNDS and no report says the file was reopened",
+                        file.name,
+                        unsent.join(", ")
+                    ),
+                );
             }
         }
         if let Some(last) = sets.last() {
