@@ -247,7 +247,10 @@ pub(crate) fn check(
                 .push((i, row.clone(), false));
         }
         for row in &file.rows {
-            let required = file.readable() && row.valid;
+            // A writer reopening by name after the claim: the rows of its
+            // second write are not sent (README: the rest is a new file
+            // without a header); the continuation report is checked below.
+            let required = file.readable() && row.valid && !file.behaviour.writes_late();
             versions
                 .entry(row.lab_id.clone())
                 .or_default()
@@ -266,17 +269,13 @@ pub(crate) fn check(
             fail("unknown document", format!("{lab_id} was never written"));
             continue;
         };
-        let first = v
-            .written
-            .iter()
-            .find(|(_, r, _)| r.valid)
-            .map(|(_, r, _)| Content::of(r));
+        let owner = owner(v, &by_lab_id, lab_id);
         let allowed: Vec<Content> = v
             .written
             .iter()
             .filter(|(_, r, _)| r.valid)
             .map(|(_, r, _)| Content::of(r))
-            .filter(|c| first.as_ref().is_some_and(|f| c.same_result_of(f)))
+            .filter(|c| owner.as_ref().is_some_and(|f| c.same_result_of(f)))
             .collect();
         for (n, d) in docs.iter().enumerate() {
             if let Some(target) = &d.replaces {
@@ -340,18 +339,38 @@ pub(crate) fn check(
         }
     }
     for (lab_id, v) in &versions {
-        let Some(first) = v
-            .written
-            .iter()
-            .find(|(_, r, _)| r.valid)
-            .map(|(_, r, _)| Content::of(r))
-        else {
+        let Some(owner) = owner(v, &by_lab_id, lab_id) else {
             continue;
         };
+        // The rows of another patient or exam under this id: never sent,
+        // and the file's final report says why (the reused-id reason).
+        for (file, row, required) in &v.written {
+            if !*required || Content::of(row).same_result_of(&owner) {
+                continue;
+            }
+            let refused = report_sets(outbox, files[*file].stem())
+                .last()
+                .is_some_and(|set| {
+                    set.sent.iter().any(|(id, _, status)| {
+                        id == lab_id
+                            && status.starts_with("rejeitado")
+                            && status.contains("já foi usado")
+                    })
+                });
+            if !refused {
+                fail(
+                    "reused id not reported",
+                    format!(
+                        "{lab_id} of {} (another patient or exam than the result RNDS holds) is not reported refused as a reused id",
+                        files[*file].name
+                    ),
+                );
+            }
+        }
         let expected = v
             .written
             .iter()
-            .filter(|(_, r, required)| *required && Content::of(r).same_result_of(&first))
+            .filter(|(_, r, required)| *required && Content::of(r).same_result_of(&owner))
             .map(|(i, r, _)| (i, Content::of(r)))
             .next_back();
         let Some((file, expected)) = expected else {
@@ -421,16 +440,48 @@ pub(crate) fn check(
                 );
             }
             for (lab_id, rnds_id, status) in &set.sent {
+                // An empty id: RNDS proved it holds the row (EHR-ERR866 to
+                // a re-POST of the same content) without telling its id
+                // (README "já estava na RNDS"); a document of that lab id
+                // must exist.
                 if is_sent(status)
-                    && !documents
-                        .iter()
-                        .any(|d| &d.lab_id == lab_id && &d.rnds_id == rnds_id)
+                    && !documents.iter().any(|d| {
+                        &d.lab_id == lab_id && (&d.rnds_id == rnds_id || rnds_id.is_empty())
+                    })
                 {
                     fail(
                         "reported sent, not at RNDS",
                         format!("{}: {lab_id} \"{status}\" with id {rnds_id:?}", set.name),
                     );
                 }
+            }
+        }
+        // A writer that reopened the file by name after the claim: rows
+        // that did not reach RNDS are covered only by the report that says
+        // the second file is the rest of this one and what to do.
+        if file.behaviour.writes_late() && file.readable() {
+            let unsent: Vec<&str> = file
+                .rows
+                .iter()
+                .filter(|r| r.valid && !by_lab_id.contains_key(r.lab_id.as_str()))
+                .map(|r| r.lab_id.as_str())
+                .collect();
+            let continuation = sets.iter().any(|s| {
+                s.summary["issues"].as_array().is_some_and(|issues| {
+                    issues
+                        .iter()
+                        .any(|i| i["code"] == "continuacao_de_arquivo_ja_recebido")
+                })
+            });
+            if !unsent.is_empty() && !continuation {
+                fail(
+                    "reopened rows unexplained",
+                    format!(
+                        "{}: {} never reached RNDS and no report says the file was reopened",
+                        file.name,
+                        unsent.join(", ")
+                    ),
+                );
             }
         }
         if let Some(last) = sets.last() {
@@ -445,9 +496,12 @@ pub(crate) fn check(
         for (lab_id, rnds_id, status) in &set.sent {
             // Also a row an earlier version of a rewritten file sent, listed
             // with its RNDS id (issue 17 item 9): reported, not counted.
+            // And a row a later file's version superseded after RNDS had
+            // stored it ("enviado antes: um arquivo posterior …").
             if is_sent(status)
                 || status.starts_with("já enviado")
                 || status.starts_with("enviado de uma versão anterior")
+                || status.starts_with("enviado antes")
             {
                 reported_ids.insert((lab_id, rnds_id));
             }
@@ -472,6 +526,37 @@ pub(crate) fn check(
         }
     }
     violations
+}
+
+/// Whose result a lab id names: the patient and exam of the first document
+/// RNDS stored under it (a lab id reused across files belongs to whichever
+/// row reached RNDS first; ARCHITECTURE.md, "Versions of one result"), or, when none
+/// was stored, of the first valid row written with it. Which one reached
+/// RNDS first depends on outages and kills; either is a true outcome as long
+/// as the other patient's or exam's row is never sent and is reported
+/// refused, which the checks above verify.
+fn owner(
+    v: &Versions,
+    by_lab_id: &BTreeMap<&str, Vec<&Document>>,
+    lab_id: &str,
+) -> Option<Content> {
+    let stored = by_lab_id
+        .get(lab_id)
+        .and_then(|docs| docs.first())
+        .map(|d| d.content.clone());
+    // Only a row that was written can own the id (a stored content that
+    // matches no row is the "wrong field" finding, judged by the first row).
+    let written = |c: &Content| {
+        v.written
+            .iter()
+            .any(|(_, r, _)| r.valid && Content::of(r).same_result_of(c))
+    };
+    stored.filter(written).or_else(|| {
+        v.written
+            .iter()
+            .find(|(_, r, _)| r.valid)
+            .map(|(_, r, _)| Content::of(r))
+    })
 }
 
 fn closest_invalid(written: &[&Row], content: &Content) -> bool {

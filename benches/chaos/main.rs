@@ -4,7 +4,7 @@
 //! then an independent check of what RNDS stored and what the reports say.
 //!
 //!     cargo bench --bench chaos -- --seeds 20            # CI: seeds 1..=20
-//!     cargo bench --bench chaos -- --seeds 500           # long mode
+//!     cargo bench --bench chaos -- --seeds 500 --jobs 2  # long mode, 2 seeds at once
 //!     cargo bench --bench chaos -- --seed 1234           # replay one seed
 //!     cargo bench --bench chaos -- --seeds 20 --faults kill,lost,5xx
 //!

@@ -11,7 +11,12 @@ use std::time::{Duration, Instant};
 
 use crate::faults::SimFaults;
 
-pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_rnds-drop");
+/// The release binary cargo built for this bench, or `RNDS_DROP_CHAOS_BINARY`
+/// (a copy, so a long run keeps testing one build while the tree is rebuilt).
+pub(crate) fn binary() -> String {
+    std::env::var("RNDS_DROP_CHAOS_BINARY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_rnds-drop").to_owned())
+}
 
 /// A free loopback port (bound, read, released).
 pub(crate) fn free_port() -> u16 {
@@ -43,7 +48,7 @@ impl Simulator {
         self.starts += 1;
         let log = File::create(self.dir.with_extension(format!("{}.log", self.starts)))
             .expect("simulator log");
-        let child = Command::new(BINARY)
+        let child = Command::new(binary())
             .arg("simulate")
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
@@ -114,7 +119,7 @@ impl Service {
         self.starts += 1;
         self.log_path = self.logs.join(format!("servico-{}.log", self.starts));
         let log = File::create(&self.log_path).expect("service log");
-        let child = Command::new(BINARY)
+        let child = Command::new(binary())
             .arg("run")
             .arg("--config")
             .arg(&self.config)

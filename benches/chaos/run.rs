@@ -23,6 +23,9 @@ struct Args {
     seeds: Vec<u64>,
     faults: String,
     keep: bool,
+    /// Seeds run at once (each with its own folder, simulator port and
+    /// processes); the output stays in seed order.
+    jobs: usize,
 }
 
 fn args() -> Result<Args, String> {
@@ -30,6 +33,7 @@ fn args() -> Result<Args, String> {
     let mut first = 1;
     let mut faults = faults::DEFAULT.to_string();
     let mut keep = false;
+    let mut jobs = 1;
     let mut list = std::env::args().skip(1);
     while let Some(arg) = list.next() {
         let mut value = |name: &str| list.next().ok_or(format!("{name} needs a value"));
@@ -43,6 +47,7 @@ fn args() -> Result<Args, String> {
             }
             "--faults" => faults = value("--faults")?,
             "--keep" => keep = true,
+            "--jobs" => jobs = parse(&value("--jobs")?)?.max(1) as usize,
             // `cargo bench` adds it; a filter word is ignored too.
             "--bench" => {}
             other if other.starts_with("--") => return Err(format!("unknown option {other}")),
@@ -54,6 +59,7 @@ fn args() -> Result<Args, String> {
         seeds: (first..first + count).collect(),
         faults,
         keep,
+        jobs,
     })
 }
 
@@ -80,49 +86,91 @@ pub(crate) fn main() -> i32 {
     let fault_list: Vec<&str> = enabled.iter().copied().collect();
     let fault_list = fault_list.join(",");
     println!(
-        "chaos: {} seed(s) from {}, fault classes {fault_list}, binary {}",
+        "chaos: {} seed(s) from {}, {} at once, fault classes {fault_list}, binary {}",
         args.seeds.len(),
         args.seeds[0],
-        procs::BINARY
+        args.jobs,
+        procs::binary()
     );
     let started = Instant::now();
     let mut totals = Totals::default();
     let mut failing = Vec::new();
-    for &seed in &args.seeds {
-        let outcome = run_seed(seed, &enabled, args.keep);
-        totals.add(&outcome);
-        let classes: Vec<&str> = outcome.classes.iter().copied().collect();
-        let verdict = if outcome.violations.is_empty() {
-            "ok"
-        } else {
-            "FAILED"
-        };
-        println!(
-            "seed {seed} [{}] {verdict}: {} files, {} rows, {} kills, {} documents, {:.1} s",
-            classes.join(","),
-            outcome.files,
-            outcome.rows,
-            outcome.kills,
-            outcome.documents,
-            outcome.seconds
-        );
-        if !outcome.violations.is_empty() {
-            for line in &outcome.plan {
-                println!("    plan: {line}");
-            }
-            for v in outcome.violations.iter().take(12) {
-                println!("    {v}");
-            }
-            if outcome.violations.len() > 12 {
-                println!("    … {} more", outcome.violations.len() - 12);
-            }
-            println!("    folder: {}", outcome.dir.display());
-            println!(
-                "    replay: cargo bench --bench chaos -- --seed {seed} --faults {fault_list}"
-            );
-            failing.push((seed, outcome.violations));
+    let (sender, finished) = std::sync::mpsc::channel();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    thread::scope(|scope| {
+        for _ in 0..args.jobs.min(args.seeds.len()) {
+            let sender = sender.clone();
+            let (next, seeds, enabled) = (&next, &args.seeds, &enabled);
+            scope.spawn(move || loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(&seed) = seeds.get(k) else { break };
+                let outcome = run_seed(seed, enabled, args.keep);
+                if sender.send((k, outcome)).is_err() {
+                    break;
+                }
+            });
         }
+        drop(sender);
+        // Printed in seed order, whichever finishes first.
+        let mut done: BTreeMap<usize, Outcome> = BTreeMap::new();
+        let mut printed = 0;
+        for (k, outcome) in finished {
+            done.insert(k, outcome);
+            while let Some(outcome) = done.remove(&printed) {
+                let seed = args.seeds[printed];
+                printed += 1;
+                report_seed(seed, &outcome, &fault_list, &mut totals, &mut failing);
+            }
+        }
+    });
+    summarize(&args, &started, &totals, failing)
+}
+
+fn report_seed(
+    seed: u64,
+    outcome: &Outcome,
+    fault_list: &str,
+    totals: &mut Totals,
+    failing: &mut Vec<(u64, Vec<Violation>)>,
+) {
+    totals.add(outcome);
+    let classes: Vec<&str> = outcome.classes.iter().copied().collect();
+    let verdict = if outcome.violations.is_empty() {
+        "ok"
+    } else {
+        "FAILED"
+    };
+    println!(
+        "seed {seed} [{}] {verdict}: {} files, {} rows, {} kills, {} documents, {:.1} s",
+        classes.join(","),
+        outcome.files,
+        outcome.rows,
+        outcome.kills,
+        outcome.documents,
+        outcome.seconds
+    );
+    if !outcome.violations.is_empty() {
+        for line in &outcome.plan {
+            println!("    plan: {line}");
+        }
+        for v in outcome.violations.iter().take(12) {
+            println!("    {v}");
+        }
+        if outcome.violations.len() > 12 {
+            println!("    … {} more", outcome.violations.len() - 12);
+        }
+        println!("    folder: {}", outcome.dir.display());
+        println!("    replay: cargo bench --bench chaos -- --seed {seed} --faults {fault_list}");
+        failing.push((seed, outcome.violations.clone()));
     }
+}
+
+fn summarize(
+    args: &Args,
+    started: &Instant,
+    totals: &Totals,
+    failing: Vec<(u64, Vec<Violation>)>,
+) -> i32 {
     println!(
         "chaos: {} seeds, {} kills ({} SIGKILL, {} SIGTERM), {} files, {} rows, {} documents in {:.0} s; {} failing seed(s)",
         args.seeds.len(),

@@ -292,7 +292,9 @@ fn describe(outcome: &Outcome) -> (String, Option<String>, Option<Expected>) {
             None,
             Some(Expected::Rejected),
         ),
-        Outcome::DuplicateIdentifier => ("identificador já usado (EHR-ERR866)".into(), None, None),
+        Outcome::DuplicateIdentifier { code } => {
+            (format!("identificador já usado ({code})"), None, None)
+        }
         Outcome::ConfigurationError { message } => {
             (format!("erro de configuração: {message}"), None, None)
         }

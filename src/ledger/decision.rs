@@ -1,5 +1,6 @@
 //! The exactly-once decision for one lab id, pure given its stored row.
 
+use super::files::FileId;
 use super::results::{Identity, ResultRecord, ResultState};
 use super::Ledger;
 #[cfg(test)]
@@ -106,4 +107,25 @@ pub(crate) fn identity_conflict(
         None if accepted == content_hash => None,
         None => Some(IdentityConflict::NotRecorded),
     }
+}
+
+/// Whether a file admitted after `file_id` brought another version of the
+/// same result (same patient, same exam) under this lab id: that version
+/// is the lab's latest word. A file admitted earlier and processed only
+/// now (resumed after a stop, retried after an outage) must not send its
+/// older version, neither as a replacement of the correction RNDS holds nor
+/// ahead of a correction still waiting. Admission order is the order of the
+/// files' ledger ids. Another patient's or exam's row is not a version of
+/// this result: [`identity_conflict`] decides those.
+pub(crate) fn later_version(
+    row: Option<&ResultRecord>,
+    file_id: FileId,
+    identity: &Identity,
+    content_hash: &str,
+) -> bool {
+    row.is_some_and(|r| {
+        r.file_id > file_id
+            && r.content_hash != content_hash
+            && r.identity.as_ref() == Some(identity)
+    })
 }

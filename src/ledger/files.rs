@@ -6,7 +6,8 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{now_text, LedgerError, SqliteLedger};
 
-/// Row id of a file in the ledger.
+/// Row id of a file in the ledger. Files are never deleted from the
+/// ledger, so ids grow with admission: a larger id is a later admission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct FileId(pub i64);
 

@@ -74,7 +74,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub(crate) use decision::{decide_from, Decision};
-pub(crate) use decision::{identity_conflict, IdentityConflict};
+pub(crate) use decision::{identity_conflict, later_version, IdentityConflict};
 pub(crate) use files::{FileId, FileRecord, FileState, NewFile};
 pub(crate) use lock::{LedgerLock, LockError};
 pub(crate) use reader::LedgerReader;

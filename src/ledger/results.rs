@@ -418,6 +418,25 @@ impl SqliteLedger {
         )?)
     }
 
+    /// Whether RNDS accepted this content of `lab_id` on behalf of
+    /// `file_id` (a version a later file then changed): `Some` with the
+    /// RNDS id it got (`None` when proved only by EHR-ERR866).
+    pub(crate) fn accepted_from_file(
+        &self,
+        lab_id: &str,
+        file_id: FileId,
+        content_hash: &str,
+    ) -> Result<Option<Option<String>>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT rnds_id FROM result_history
+             WHERE lab_id = ?1 AND file_id = ?2 AND content_hash = ?3
+             ORDER BY id DESC LIMIT 1",
+        )?;
+        Ok(stmt
+            .query_row(params![lab_id, file_id.0, content_hash], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Rows in `sending` or `unknown`: resolve them before any new work
     /// (at start-up and after lost answers).
     pub(crate) fn unresolved(&self) -> Result<Vec<ResultRecord>, LedgerError> {

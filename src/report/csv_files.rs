@@ -241,7 +241,10 @@ pub(crate) enum SentStatus {
     AlreadySent { sent_at: String },
     /// RNDS answered EHR-ERR866 for a lab id the ledger did not hold: it
     /// already has this exam (notified before), nothing to send.
-    AlreadyAtRnds,
+    AlreadyAtRnds {
+        /// The code RNDS answered (`EHR-ERR866`, `EHR-MSG010`, …).
+        code: String,
+    },
     /// Refused by RNDS, with the pt-BR reason.
     Rejected(String),
     /// Not sent yet (RNDS unreachable); will be retried.
@@ -250,6 +253,13 @@ pub(crate) enum SentStatus {
     /// (the writer rewrote it while it was being processed), with the
     /// state the ledger holds for it (`sent`: RNDS stored it).
     GoneFromFile { sent: bool },
+    /// Not sent now: a file admitted later (`later_file`) brought another
+    /// version of this result, which prevails. `sent_before`: this
+    /// version reached RNDS earlier (its RNDS id is on the line).
+    Superseded {
+        later_file: String,
+        sent_before: bool,
+    },
     /// Sent, but the answer never arrived (or the process stopped while
     /// sending): RNDS may hold it. Checked with RNDS before anything is
     /// sent again, never resent blindly.
@@ -263,10 +273,11 @@ impl SentStatus {
             SentStatus::Replaced => "substituído".into(),
             SentStatus::AlreadySent { sent_at } if sent_at.is_empty() => "já enviado".into(),
             SentStatus::AlreadySent { sent_at } => format!("já enviado em {sent_at}"),
-            SentStatus::AlreadyAtRnds => "já estava na RNDS (EHR-ERR866): este exame já foi \
-                notificado antes, nada a fazer. Se o resultado desta linha for diferente do \
-                notificado, não troque o número do exame: peça ao suporte a substituição na RNDS"
-                .into(),
+            SentStatus::AlreadyAtRnds { code } => format!(
+                "já estava na RNDS ({code}): este exame já foi notificado antes, nada a fazer. \
+                 Se o resultado desta linha for diferente do notificado, não troque o número do \
+                 exame: peça ao suporte a substituição na RNDS"
+            ),
             SentStatus::Rejected(reason) if reason.trim().is_empty() => "rejeitado".into(),
             SentStatus::Rejected(reason) => format!("rejeitado: {}", reason.trim()),
             SentStatus::Pending => "pendente".into(),
@@ -275,6 +286,18 @@ impl SentStatus {
                 mais nele. O exame continua na RNDS. Se ele não devia ter sido enviado, peça \
                 ao suporte a correção na RNDS (não troque o número do exame)"
                 .into(),
+            SentStatus::Superseded {
+                later_file,
+                sent_before,
+            } => format!(
+                "{}: um arquivo posterior ({later_file}) traz outra versão deste exame, que \
+                 prevalece; nada a fazer",
+                if *sent_before {
+                    "enviado antes"
+                } else {
+                    "não enviado"
+                }
+            ),
             SentStatus::Unconfirmed => "aguardando confirmação da RNDS: o envio pode ter \
                 chegado; o rnds-drop confere na RNDS antes de qualquer reenvio (nada a fazer)"
                 .into(),

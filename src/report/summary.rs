@@ -62,7 +62,9 @@ pub struct Summary {
     /// Rows sent as replacements of an earlier result.
     pub rows_replaced: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    /// Rows the ledger shows as already sent: not sent again.
+    /// Rows the ledger shows as already sent: not sent again. Also rows a
+    /// file admitted later brought another version of (that version
+    /// prevails; `enviados.csv` names the file).
     pub rows_already_sent: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     /// Rows RNDS refused.

@@ -60,11 +60,11 @@ pub(crate) fn needs_manual_reconciliation(line: u64, lab_id: &str) -> String {
 }
 
 /// "Identifier already used" (EHR-ERR866, or MSG010/MSG017 which say the
-/// same, the only codes classed `already_at_rnds`) on a replacement: never
-/// advise renumbering the exam.
-pub(crate) fn replacement_refused_as_duplicate(line: u64, lab_id: &str) -> String {
+/// same, the only codes classed `already_at_rnds`; `code` as RNDS answered
+/// it) on a replacement: never advise renumbering the exam.
+pub(crate) fn replacement_refused_as_duplicate(line: u64, lab_id: &str, code: &str) -> String {
     format!(
-        "Linha {line}: a RNDS recusou a substituição do exame {lab_id} (EHR-ERR866, \
+        "Linha {line}: a RNDS recusou a substituição do exame {lab_id} ({code}, \
          identificador já usado). Não troque o número do exame: avise o suporte \
          do rnds-drop para conferir o documento na RNDS."
     )

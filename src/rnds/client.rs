@@ -384,7 +384,7 @@ impl Client {
             Outcome::Accepted { rnds_id } => Ok(Resolution::Stored {
                 rnds_id: Some(rnds_id),
             }),
-            Outcome::DuplicateIdentifier => Ok(Resolution::Stored { rnds_id: None }),
+            Outcome::DuplicateIdentifier { .. } => Ok(Resolution::Stored { rnds_id: None }),
             other => Err(outcome_error(other)),
         }
     }
@@ -640,9 +640,9 @@ fn outcome_error(outcome: Outcome) -> ClientError {
         Outcome::Accepted { rnds_id } => {
             ClientError::Refused(format!("resposta inesperada: documento {rnds_id} aceito"))
         }
-        Outcome::DuplicateIdentifier => {
-            ClientError::Refused("resposta inesperada: identificador duplicado (EHR-ERR866)".into())
-        }
+        Outcome::DuplicateIdentifier { code } => ClientError::Refused(format!(
+            "resposta inesperada: identificador duplicado ({code})"
+        )),
     }
 }
 

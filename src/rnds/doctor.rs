@@ -456,7 +456,7 @@ async fn requester_in_production<W: Write>(
 async fn requester_probe<W: Write>(p: &mut Printer<'_, W>, client: &Client, config: &Config) {
     use names::REQUESTER;
     match client.probe_requester().await {
-        Outcome::Rejected { .. } | Outcome::DuplicateIdentifier => p.passed(
+        Outcome::Rejected { .. } | Outcome::DuplicateIdentifier { .. } => p.passed(
             REQUESTER,
             format!(
                 "BRRNDS-{} não foi recusado numa sonda sem conteúdo (nada foi gravado); a \

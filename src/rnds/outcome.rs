@@ -47,7 +47,11 @@ pub enum Outcome {
     /// EHR-ERR866 (or MSG010/MSG017, the same words): the identifier is
     /// already used. If a previous attempt's answer was lost, that attempt
     /// was stored (id unknown).
-    DuplicateIdentifier,
+    DuplicateIdentifier {
+        /// The code as RNDS wrote it (`EHR-ERR866`, `EHR-MSG010`, …), for
+        /// the reports.
+        code: String,
+    },
     /// The bundle's data is wrong; `message` is the OperationOutcome text.
     Rejected {
         /// The OperationOutcome text.
@@ -127,7 +131,9 @@ pub(crate) fn classify_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> Verdic
     if let Some(entry) = crate::rnds_errors::catalogue().find_in(&text) {
         let with_action = format!("{said} — {}", entry.action);
         return match entry.class {
-            ErrorClass::AlreadyAtRnds => Verdict::Final(Outcome::DuplicateIdentifier),
+            ErrorClass::AlreadyAtRnds => Verdict::Final(Outcome::DuplicateIdentifier {
+                code: answered_code(&text, &entry.code),
+            }),
             ErrorClass::FixConfiguration => configuration(&entry.action),
             ErrorClass::FixRow => Verdict::Final(Outcome::Rejected {
                 message: with_action,
@@ -158,6 +164,17 @@ pub(crate) fn classify_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> Verdic
             retry_after: answer.retry_after.and_then(|v| parse_retry_after(v, now)),
         },
         _ => Verdict::Final(Outcome::Rejected { message: said }),
+    }
+}
+
+/// A catalogue code as the answer wrote it: `EHR-ERR866` when RNDS
+/// prefixed it, else the bare code (`MSG010`).
+fn answered_code(text: &str, code: &str) -> String {
+    let prefixed = format!("EHR-{code}");
+    if text.contains(&prefixed) {
+        prefixed
+    } else {
+        code.to_owned()
     }
 }
 

@@ -142,7 +142,9 @@ async fn submit_is_accepted_with_the_stored_id() {
     }
     assert_eq!(
         client.submit(bundle("EX-0001")).await,
-        Outcome::DuplicateIdentifier
+        Outcome::DuplicateIdentifier {
+            code: "EHR-ERR866".into()
+        }
     );
     assert_eq!(
         s.mock.with(|st| st.last_version),

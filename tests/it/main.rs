@@ -14,6 +14,9 @@ mod check;
 mod cli;
 mod config_mistakes;
 mod conformance;
+// Stops the service binary with SIGTERM (see service_kill).
+#[cfg(unix)]
+mod correction_order;
 mod daemon;
 mod edges;
 mod excel_time;

@@ -449,6 +449,44 @@ async fn a_file_reopened_by_name_after_the_claim_says_what_to_do() {
     );
 }
 
+/// The same, with the exporter's two writes cut in the middle of a row (the
+/// chaos harness's `reopen` class): the second file starts with the end of
+/// a row, so no header is found at all. Its report still says it is the
+/// rest of the earlier file and what to do, not only "nenhuma linha de
+/// cabeçalho encontrada".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_reopened_by_name_in_the_middle_of_a_row_says_what_to_do() {
+    use std::io::Write;
+    let mut lab = Lab::new(0).await;
+    lab.start();
+    // An empty cell (the material, filled from `[defaults]`) in every row,
+    // as exports have: the end of a row is then no header candidate.
+    let all = rows("R", 5).replace(";SWNAFA;", ";;");
+    let cut = all.find("R-00004").unwrap() + 12;
+    let path = lab.ws.inbox.join("cortado.csv");
+    drop_file(&lab.ws.inbox, "cortado.csv", &all.as_bytes()[..cut]).unwrap();
+    lab.outcome("processados", Duration::from_secs(60)).await;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .unwrap();
+    file.write_all(&all.as_bytes()[cut..]).unwrap();
+    drop(file);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lab.summaries().len() < 2 {
+        assert!(Instant::now() < deadline, "no report for the appended rows");
+        lab.alive();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    lab.stop();
+    assert_eq!(lab.stored().len(), 3, "the headerless rows are not sent");
+    let second = summary(&lab.summaries()[1]);
+    let text = second.to_string();
+    assert!(text.contains("continuação"), "{second}");
+    assert!(text.contains("cabeçalho do arquivo original"), "{second}");
+}
+
 /// Issue 17 items 1 and 3: a file whose rows reached RNDS in a killed pass
 /// and whose later reads were killed without any progress (here by the
 /// debug failpoint at the start of a read) goes to `falhas/`; its report

@@ -71,7 +71,9 @@ fn duplicate_identifier_is_its_own_class() {
     );
     assert_eq!(
         final_outcome(classify(422, &body)),
-        Outcome::DuplicateIdentifier
+        Outcome::DuplicateIdentifier {
+            code: "EHR-ERR866".into()
+        }
     );
 }
 
@@ -331,7 +333,7 @@ fn only_identifier_already_used_wordings_mean_already_at_rnds() {
     for code in ["EHR-ERR866", "EHR-MSG010", "EHR-MSG017"] {
         assert_eq!(
             final_outcome(classify(422, &outcome_body(code, "já existe"))),
-            Outcome::DuplicateIdentifier,
+            Outcome::DuplicateIdentifier { code: code.into() },
             "{code}"
         );
     }
@@ -363,7 +365,9 @@ fn every_code_in_the_answer_counts_by_class_priority() {
     let both = outcome_body_of(&["(EHR-ERR999) falha interna", "(EHR-ERR866) já utilizado"]);
     assert_eq!(
         classify_post(422, None, &both),
-        Outcome::DuplicateIdentifier
+        Outcome::DuplicateIdentifier {
+            code: "EHR-ERR866".into()
+        }
     );
     let config = outcome_body_of(&["(EHR-ERR924) status final", "(EHR-ERR881) sistema"]);
     assert!(matches!(

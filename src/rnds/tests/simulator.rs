@@ -382,7 +382,9 @@ async fn accepted_id_is_the_stored_one_and_find_document_agrees() {
     assert_eq!(client.find_document("LAB-9999").await, Ok(None));
     assert_eq!(
         client.submit(bundle("LAB-0001")).await,
-        Outcome::DuplicateIdentifier
+        Outcome::DuplicateIdentifier {
+            code: "EHR-ERR866".into()
+        }
     );
     sim.shutdown().await;
 }
@@ -621,7 +623,9 @@ async fn every_catalogued_code_is_answered_and_classified() {
             );
         };
         match (entry.class, &outcome) {
-            (ErrorClass::AlreadyAtRnds, Outcome::DuplicateIdentifier) => {}
+            (ErrorClass::AlreadyAtRnds, Outcome::DuplicateIdentifier { code: answered }) => {
+                carries(answered);
+            }
             (ErrorClass::FixRow, Outcome::Rejected { message }) => {
                 carries(message);
                 assert!(message.ends_with(&entry.action), "{code}: {message}");

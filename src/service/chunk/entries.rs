@@ -70,9 +70,25 @@ fn tally<'f>(
             let sent_at = lab_time(sent_at, timezone);
             (SentStatus::AlreadySent { sent_at }, rnds_id.as_deref())
         }
-        Fate::AlreadyAtRnds => {
+        Fate::Superseded {
+            later_file,
+            sent_before,
+            rnds_id,
+        } => {
+            // Nothing sent now, nothing to do: counted with the rows not
+            // sent again.
             counts.already_sent += 1;
-            (SentStatus::AlreadyAtRnds, None)
+            (
+                SentStatus::Superseded {
+                    later_file: later_file.clone(),
+                    sent_before: *sent_before,
+                },
+                rnds_id.as_deref(),
+            )
+        }
+        Fate::AlreadyAtRnds { code } => {
+            counts.already_sent += 1;
+            (SentStatus::AlreadyAtRnds { code: code.clone() }, None)
         }
         Fate::Rejected { message }
         | Fate::Manual { message }

@@ -48,7 +48,10 @@ enum Fate {
     },
     /// EHR-ERR866 for a lab id this ledger did not hold: RNDS already has
     /// it (sent before the ledger was lost, or by another installation).
-    AlreadyAtRnds,
+    AlreadyAtRnds {
+        /// The code RNDS answered (`EHR-ERR866`, `EHR-MSG010`, …).
+        code: String,
+    },
     Rejected {
         message: String,
     },
@@ -64,6 +67,14 @@ enum Fate {
     /// (or one whose identity is not recorded): never sent.
     IdentityRefused {
         message: String,
+    },
+    /// A file admitted later brought another version of this result (same
+    /// patient and exam): that version prevails, this one is not sent.
+    /// `sent_before`: RNDS accepted this row's version earlier (`rnds_id`).
+    Superseded {
+        later_file: String,
+        sent_before: bool,
+        rnds_id: Option<String>,
     },
     Pending {
         reason: String,

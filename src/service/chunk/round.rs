@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 
 use crate::ledger::{
-    decide_from, identity_conflict, Decision, IdentityConflict, Intent, LedgerError, LedgerOutcome,
-    ResultRecord, ResultState,
+    decide_from, identity_conflict, later_version, Decision, IdentityConflict, Intent, LedgerError,
+    LedgerOutcome, ResultRecord, ResultState,
 };
 use crate::report::wording;
 use crate::rnds::{ClientError, Outcome, Resolution};
@@ -135,6 +135,12 @@ impl PassState<'_> {
             });
             return Ok(None);
         }
+        // A file admitted after this one brought another version of this
+        // result: it prevails, this older one is not sent.
+        if later_version(record.as_ref(), self.file_id, &identity, &v.hash) {
+            v.fate = Some(self.superseded(v, record.as_ref())?);
+            return Ok(None);
+        }
         let (replaces, retry) = match decide_from(record.as_ref(), &v.hash) {
             Decision::New => (None, false),
             Decision::RetryPending { replaces } => (replaces, true),
@@ -206,6 +212,27 @@ impl PassState<'_> {
             bundle,
         };
         Ok(Some((intent, send)))
+    }
+
+    /// The fate of a row a later file's version supersedes: which file,
+    /// and whether RNDS accepted this row's version before (its RNDS id).
+    fn superseded(
+        &self,
+        v: &ValidRow,
+        record: Option<&ResultRecord>,
+    ) -> Result<Fate, ServiceError> {
+        let later_file = match record {
+            Some(r) => self.ledger.file(r.file_id)?.map(|f| f.name),
+            None => None,
+        };
+        let sent_before =
+            self.ledger
+                .accepted_from_file(&v.result.lab_id, self.file_id, &v.hash)?;
+        Ok(Fate::Superseded {
+            later_file: later_file.unwrap_or_default(),
+            sent_before: sent_before.is_some(),
+            rnds_id: sent_before.flatten(),
+        })
     }
 
     /// Makes the intents durable before the first byte goes out. `false`
@@ -291,7 +318,7 @@ impl PassState<'_> {
                     replaced,
                 },
             ),
-            Outcome::DuplicateIdentifier if send.retry && !replaced => (
+            Outcome::DuplicateIdentifier { .. } if send.retry && !replaced => (
                 // An earlier attempt of ours did reach RNDS.
                 LedgerOutcome::AcceptedIdUnknown,
                 Fate::Sent {
@@ -300,11 +327,12 @@ impl PassState<'_> {
                 },
             ),
             // Never "renumber the exam": that would notify it twice.
-            Outcome::DuplicateIdentifier if !replaced => {
-                (LedgerOutcome::AcceptedIdUnknown, Fate::AlreadyAtRnds)
-            }
-            Outcome::DuplicateIdentifier => {
-                let message = wording::replacement_refused_as_duplicate(line, lab_id);
+            Outcome::DuplicateIdentifier { code } if !replaced => (
+                LedgerOutcome::AcceptedIdUnknown,
+                Fate::AlreadyAtRnds { code },
+            ),
+            Outcome::DuplicateIdentifier { code } => {
+                let message = wording::replacement_refused_as_duplicate(line, lab_id, &code);
                 (
                     LedgerOutcome::Rejected {
                         message: message.clone(),

@@ -54,6 +54,13 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let summary_path = &paths.reports.summary;
         let today = self.today();
+        // No header at all (the rest of a file reopened by name, cut in the
+        // middle of a row): the report says what it is and what to do.
+        let mut summary = summary.clone();
+        if let Some(issue) = self.reopened_by_name(active, &summary)? {
+            summary.issues.push(issue);
+        }
+        let summary = &summary;
         let stored = blocking(|| -> Result<_, ServiceError> {
             match outputs {
                 Some(outputs) => {
@@ -215,17 +222,20 @@ impl Service {
     }
 
     /// A file read as having no results columns (its first line is data,
-    /// not a header) whose name an earlier file of this inbox had: the
-    /// issue that says it is the rest of that file and exactly what to do.
+    /// not a header), or in which no header was found at all (it starts in
+    /// the middle of a row), whose name an earlier file of this inbox had:
+    /// the issue that says it is the rest of that file and exactly what to do.
     fn reopened_by_name(
         &self,
         active: &Active,
         summary: &Summary,
     ) -> Result<Option<RowIssue>, ServiceError> {
+        let no_header = crate::input::InputError::NoHeader.to_string();
         let headerless = summary
             .issues
             .iter()
-            .any(|i| i.code == crate::validate::file_kind::NOT_RESULTS);
+            .any(|i| i.code == crate::validate::file_kind::NOT_RESULTS)
+            || summary.error.as_deref() == Some(no_header.as_str());
         if !headerless {
             return Ok(None);
         }
