@@ -504,6 +504,9 @@ delegate_reads! {
     fn file_by_sha256(&self, sha256: &str) -> Result<Option<FileRecord>, LedgerError>;
     /// The file recorded under `id`.
     fn file(&self, id: FileId) -> Result<Option<FileRecord>, LedgerError>;
+    /// Whether RNDS accepted this content of `lab_id` on behalf of `file_id`
+    /// (`Some` with the RNDS id it got, `None` inside when proved only by EHR-ERR866).
+    fn accepted_from_file(&self, lab_id: &str, file_id: FileId, content_hash: &str) -> Result<Option<Option<String>>, LedgerError>;
     /// When file `id` was claimed (`None`: no such file, or an unreadable time).
     fn file_claimed_at(&self, id: FileId) -> Result<Option<chrono::DateTime<chrono::Utc>>, LedgerError>;
     /// The latest file recorded before `before` with the same name from the same inbox.

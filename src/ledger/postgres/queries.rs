@@ -227,6 +227,24 @@ impl PgLedger {
         self.call(|c| file_where(c, "id = $1", &id.0))
     }
 
+    pub(crate) fn accepted_from_file(
+        &self,
+        lab_id: &str,
+        file_id: FileId,
+        content_hash: &str,
+    ) -> Result<Option<Option<String>>, LedgerError> {
+        self.call(|c| {
+            Ok(c.query_opt(
+                "SELECT rnds_id FROM result_history
+                 WHERE lab_id = $1 AND file_id = $2 AND content_hash = $3
+                 ORDER BY id DESC LIMIT 1",
+                &[&lab_id, &file_id.0, &content_hash],
+            )?
+            .map(|r| r.try_get(0))
+            .transpose()?)
+        })
+    }
+
     pub(crate) fn file_claimed_at(
         &self,
         id: FileId,
