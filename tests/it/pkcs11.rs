@@ -80,16 +80,9 @@ fn import_certificate_helper() {
     session
         .login(UserType::User, Some(&AuthPin::from(PIN.to_string())))
         .unwrap();
-    // A renewal replaces the certificate object under the same label.
-    for old in session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::CERTIFICATE),
-            Attribute::Label(LABEL.as_bytes().to_vec()),
-        ])
-        .unwrap()
-    {
-        session.destroy_object(old).unwrap();
-    }
+    // A renewal (the CA's tool) adds the new certificate object beside the
+    // old one, under the same label: the old one stays until someone
+    // deletes it.
     let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
     session
         .create_object(&[
@@ -414,8 +407,10 @@ async fn a_token_signs_the_handshake_doctor_send_run() {
     );
 
     // The certificate renewed on the token (a new key and certificate
-    // object under the same label): the next token presents it.
-    let renewed = simulator::renewed_lab_pfx(sim.files(), RENEWED, 2031, "renovado").unwrap();
+    // object added under the same label, the old pair left beside it):
+    // the next token presents the newest valid one (the lab's first
+    // certificate is valid until 4096, rcgen's default; the renewal later).
+    let renewed = simulator::renewed_lab_pfx(sim.files(), RENEWED, 4200, "renovado").unwrap();
     import_identity(&conf, tmp.path(), &renewed, "renovado", 2);
     std::thread::sleep(Duration::from_secs(3));
     drop_file(&ws.inbox, "renovado.csv", export("RENOVADO").as_bytes()).unwrap();
