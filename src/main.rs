@@ -544,6 +544,13 @@ fn run_service(args: &RunArgs) -> i32 {
             tracing::error!("{e}");
             if e.is_configuration() {
                 exit::CONFIG
+            } else if e.is_temporary() {
+                tracing::error!(
+                    "o serviço para e é iniciado de novo pelo gerenciador de serviços; conecte o \
+                     token para que os envios comecem. Os exames ficam aguardando e nada será \
+                     enviado duas vezes"
+                );
+                exit::PENDING
             } else {
                 exit::INTERNAL
             }

@@ -353,6 +353,41 @@ async fn a_token_signs_the_handshake_doctor_send_run() {
         "{shown}"
     );
 
+    // run with the token unplugged at start (a reboot before the USB token
+    // is enumerated): not a configuration error (systemd does not restart
+    // after exit 3) but a temporary one, restarted, with what to do.
+    let tokens = tmp.path().join("tokens");
+    let away = tmp.path().join("tokens-fora");
+    std::fs::rename(&tokens, &away).unwrap();
+    std::fs::create_dir(&tokens).unwrap();
+    let mut unplugged = rnds_drop(&conf)
+        .args(["run", "--config"])
+        .arg(&ws.config_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while unplugged.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = unplugged.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = unplugged.wait_with_output().unwrap();
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{shown}");
+    assert!(
+        shown.contains(&format!("o token \"{TOKEN}\" não está conectado"))
+            && shown.contains("conecte o token"),
+        "{shown}"
+    );
+    assert!(!shown.contains(PIN), "{shown}");
+    std::fs::remove_dir(&tokens).unwrap();
+    std::fs::rename(&away, &tokens).unwrap();
+    assert_eq!(sim.documents().len(), 2, "{shown}");
+
     // run: the token goes away mid-run; rows wait, and go when it is back.
     let log = root.join("servico.log");
     let _service = Service(
@@ -369,8 +404,6 @@ async fn a_token_signs_the_handshake_doctor_send_run() {
     wait_for("antes.csv stored", Duration::from_secs(60), || {
         sim.documents().len() == 4
     });
-    let tokens = tmp.path().join("tokens");
-    let away = tmp.path().join("tokens-fora");
     std::fs::rename(&tokens, &away).unwrap();
     std::fs::create_dir(&tokens).unwrap();
     std::thread::sleep(Duration::from_secs(3));
