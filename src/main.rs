@@ -501,6 +501,12 @@ fn run_send(args: &CheckArgs) -> i32 {
             eprintln!("✗ {e}");
             return if e.is_configuration() {
                 exit::CONFIG
+            } else if e.is_temporary() {
+                eprintln!(
+                    "! nada foi enviado: conecte o token e rode o mesmo comando de novo; nada \
+                     será enviado duas vezes"
+                );
+                exit::PENDING
             } else {
                 exit::INTERNAL
             };

@@ -384,6 +384,20 @@ async fn a_token_signs_the_handshake_doctor_send_run() {
         "{shown}"
     );
     assert!(!shown.contains(PIN), "{shown}");
+    // send, the same: pending (4), not a configuration error.
+    let input = root.join("token-fora.csv");
+    std::fs::write(&input, export("TOKENFORA")).unwrap();
+    let out = rnds_drop(&conf)
+        .args(["send", "--config"])
+        .arg(&ws.config_path)
+        .arg("--out")
+        .arg(root.join("relatorios"))
+        .arg(&input)
+        .output()
+        .unwrap();
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{shown}");
+    assert!(shown.contains("conecte o token"), "{shown}");
     std::fs::remove_dir(&tokens).unwrap();
     std::fs::rename(&away, &tokens).unwrap();
     assert_eq!(sim.documents().len(), 2, "{shown}");
