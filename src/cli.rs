@@ -26,7 +26,7 @@ Exemplos / examples:
 
 Códigos de saída / exit codes:
   0 tudo certo · 1 linhas inválidas ou recusadas · 2 arquivo ilegível
-  3 erro de configuração · 4 linhas pendentes (RNDS inacessível) · 5 falha interna
+  3 erro de configuração · 4 linhas pendentes (RNDS inacessível ou token desconectado) · 5 falha interna
   64 linha de comando inválida (opção desconhecida, argumento faltando)
   status: 0 nada precisa de atenção · 1 exames recusados ou arquivo ilegível hoje
   3 certificado (vencido ou < 30 dias), registro ou pasta · 4 exames aguardando há muito";

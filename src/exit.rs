@@ -8,7 +8,9 @@ pub(crate) const ROWS_INVALID: i32 = 1;
 pub(crate) const UNREADABLE: i32 = 2;
 /// Configuration error (including those RNDS reports: EHR-ERR881/884/906, certificate).
 pub(crate) const CONFIG: i32 = 3;
-/// Rows still pending because RNDS could not be reached.
+/// Rows still pending because RNDS could not be reached; for `run` and
+/// `send`, the certificate's token (A3) is not connected at start (the
+/// service manager restarts `run`, unlike after 3).
 pub(crate) const PENDING: i32 = 4;
 /// Unexpected internal failure (a defect, or the runtime cannot start).
 pub(crate) const INTERNAL: i32 = 5;

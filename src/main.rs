@@ -501,6 +501,12 @@ fn run_send(args: &CheckArgs) -> i32 {
             eprintln!("✗ {e}");
             return if e.is_configuration() {
                 exit::CONFIG
+            } else if e.is_temporary() {
+                eprintln!(
+                    "! nada foi enviado: conecte o token e rode o mesmo comando de novo; nada \
+                     será enviado duas vezes"
+                );
+                exit::PENDING
             } else {
                 exit::INTERNAL
             };
@@ -544,6 +550,13 @@ fn run_service(args: &RunArgs) -> i32 {
             tracing::error!("{e}");
             if e.is_configuration() {
                 exit::CONFIG
+            } else if e.is_temporary() {
+                tracing::error!(
+                    "o serviço para e é iniciado de novo pelo gerenciador de serviços; conecte o \
+                     token para que os envios comecem. Os exames ficam aguardando e nada será \
+                     enviado duas vezes"
+                );
+                exit::PENDING
             } else {
                 exit::INTERNAL
             }

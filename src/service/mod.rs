@@ -115,12 +115,20 @@ pub enum InternalFailure {
 }
 
 impl ServiceError {
+    /// A failure that passes on its own: the certificate's token (A3) is
+    /// not connected at start, e.g. a reboot before the USB token shows up.
+    /// The service manager starts the service again (exit 4, not 3).
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, ServiceError::Client(ClientError::Unreachable(_)))
+    }
+
     /// A configuration problem (certificate, client set-up, folders) rather
-    /// than a failure at run time.
+    /// than a failure at run time. A token that is not connected is not one
+    /// ([`ServiceError::is_temporary`]).
     pub fn is_configuration(&self) -> bool {
         matches!(
             self,
-            ServiceError::Client(_)
+            ServiceError::Client(ClientError::Config(_))
                 | ServiceError::Watch(
                     WatchError::InboxMissing { .. } | WatchError::OtherVolume { .. }
                 )

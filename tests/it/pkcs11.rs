@@ -80,16 +80,9 @@ fn import_certificate_helper() {
     session
         .login(UserType::User, Some(&AuthPin::from(PIN.to_string())))
         .unwrap();
-    // A renewal replaces the certificate object under the same label.
-    for old in session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::CERTIFICATE),
-            Attribute::Label(LABEL.as_bytes().to_vec()),
-        ])
-        .unwrap()
-    {
-        session.destroy_object(old).unwrap();
-    }
+    // A renewal (the CA's tool) adds the new certificate object beside the
+    // old one, under the same label: the old one stays until someone
+    // deletes it.
     let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
     session
         .create_object(&[
@@ -360,6 +353,55 @@ async fn a_token_signs_the_handshake_doctor_send_run() {
         "{shown}"
     );
 
+    // run with the token unplugged at start (a reboot before the USB token
+    // is enumerated): not a configuration error (systemd does not restart
+    // after exit 3) but a temporary one, restarted, with what to do.
+    let tokens = tmp.path().join("tokens");
+    let away = tmp.path().join("tokens-fora");
+    std::fs::rename(&tokens, &away).unwrap();
+    std::fs::create_dir(&tokens).unwrap();
+    let mut unplugged = rnds_drop(&conf)
+        .args(["run", "--config"])
+        .arg(&ws.config_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while unplugged.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = unplugged.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = unplugged.wait_with_output().unwrap();
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{shown}");
+    assert!(
+        shown.contains(&format!("o token \"{TOKEN}\" não está conectado"))
+            && shown.contains("conecte o token"),
+        "{shown}"
+    );
+    assert!(!shown.contains(PIN), "{shown}");
+    // send, the same: pending (4), not a configuration error.
+    let input = root.join("token-fora.csv");
+    std::fs::write(&input, export("TOKENFORA")).unwrap();
+    let out = rnds_drop(&conf)
+        .args(["send", "--config"])
+        .arg(&ws.config_path)
+        .arg("--out")
+        .arg(root.join("relatorios"))
+        .arg(&input)
+        .output()
+        .unwrap();
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{shown}");
+    assert!(shown.contains("conecte o token"), "{shown}");
+    std::fs::remove_dir(&tokens).unwrap();
+    std::fs::rename(&away, &tokens).unwrap();
+    assert_eq!(sim.documents().len(), 2, "{shown}");
+
     // run: the token goes away mid-run; rows wait, and go when it is back.
     let log = root.join("servico.log");
     let _service = Service(
@@ -376,8 +418,6 @@ async fn a_token_signs_the_handshake_doctor_send_run() {
     wait_for("antes.csv stored", Duration::from_secs(60), || {
         sim.documents().len() == 4
     });
-    let tokens = tmp.path().join("tokens");
-    let away = tmp.path().join("tokens-fora");
     std::fs::rename(&tokens, &away).unwrap();
     std::fs::create_dir(&tokens).unwrap();
     std::thread::sleep(Duration::from_secs(3));
@@ -414,8 +454,10 @@ async fn a_token_signs_the_handshake_doctor_send_run() {
     );
 
     // The certificate renewed on the token (a new key and certificate
-    // object under the same label): the next token presents it.
-    let renewed = simulator::renewed_lab_pfx(sim.files(), RENEWED, 2031, "renovado").unwrap();
+    // object added under the same label, the old pair left beside it):
+    // the next token presents the newest valid one (the lab's first
+    // certificate is valid until 4096, rcgen's default; the renewal later).
+    let renewed = simulator::renewed_lab_pfx(sim.files(), RENEWED, 4200, "renovado").unwrap();
     import_identity(&conf, tmp.path(), &renewed, "renovado", 2);
     std::thread::sleep(Duration::from_secs(3));
     drop_file(&ws.inbox, "renovado.csv", export("RENOVADO").as_bytes()).unwrap();

@@ -92,6 +92,57 @@ pub(super) fn certificate_der(rnds: &Rnds, uri_text: &str) -> Result<Vec<u8>, Cl
     token.certificate(&session).map(|(_, der)| der)
 }
 
+/// Which of the certificates the URI matches to use: after a renewal the
+/// CA's tool leaves the old certificate beside the new one under the same
+/// label, so the one valid now with the latest `notAfter` wins (the rule
+/// of `config::certificate_store::choose` for the Windows store); two
+/// different certificates valid until the same instant are refused as
+/// ambiguous, never picked at random. An unreadable certificate only wins
+/// when it is the only one (its own error follows).
+fn newest_valid(ders: &[&[u8]], now: chrono::DateTime<chrono::Utc>) -> Result<usize, String> {
+    if ders.len() == 1 {
+        return Ok(0);
+    }
+    let validity = |der: &[u8]| {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+        let validity = cert.validity();
+        Some((
+            validity.not_before.timestamp(),
+            validity.not_after.timestamp(),
+        ))
+    };
+    let valid: Vec<(usize, i64)> = ders
+        .iter()
+        .enumerate()
+        .filter_map(|(i, der)| validity(der).map(|v| (i, v)))
+        .filter(|(_, (from, until))| *from <= now.timestamp() && now.timestamp() <= *until)
+        .map(|(i, (_, until))| (i, until))
+        .collect();
+    let Some(latest) = valid.iter().map(|(_, until)| *until).max() else {
+        return Err(format!(
+            "nenhum dos {} certificados que [rnds] certificate indica é válido agora. O que \
+             fazer: grave no token o certificado renovado (ou confira o relógio deste \
+             computador); rnds-drop doctor lista os certificados do token",
+            ders.len()
+        ));
+    };
+    let newest: Vec<usize> = valid
+        .iter()
+        .filter(|(_, until)| *until == latest)
+        .map(|(i, _)| *i)
+        .collect();
+    match newest.as_slice() {
+        [first, rest @ ..] if rest.iter().all(|i| ders[*i] == ders[*first]) => Ok(*first),
+        _ => Err(format!(
+            "{} certificados diferentes que [rnds] certificate indica valem até a mesma data: \
+             o rnds-drop não escolhe ao acaso. O que fazer: indique no endereço pkcs11: o \
+             certificado certo pelo id= (o CKA_ID dele) ou apague do token o certificado que não \
+             é mais usado",
+            newest.len()
+        )),
+    }
+}
+
 fn config(message: String) -> ClientError {
     ClientError::Config(message)
 }
@@ -337,16 +388,23 @@ impl Token {
                 rv_words(&e)
             ))
         })?;
-        let Some(&handle) = found.first() else {
+        if found.is_empty() {
             return Err(config(format!(
                 "o token {} não tem o certificado que [rnds] certificate indica (object=/id=). \
                  O que fazer: rnds-drop doctor lista os certificados do token com o endereço \
                  pronto para colar",
                 self.named()
             )));
-        };
-        let der = read_bytes(session, handle, AttributeType::Value)?.unwrap_or_default();
-        Ok((handle, der))
+        }
+        let mut candidates = Vec::with_capacity(found.len());
+        for handle in found {
+            let der = read_bytes(session, handle, AttributeType::Value)?.unwrap_or_default();
+            candidates.push((handle, der));
+        }
+        let ders: Vec<&[u8]> = candidates.iter().map(|(_, der)| der.as_slice()).collect();
+        let chosen = newest_valid(&ders, chrono::Utc::now())
+            .map_err(|why| config(format!("o token {}: {why}", self.named())))?;
+        Ok(candidates.swap_remove(chosen))
     }
 
     fn selector(&self) -> Vec<Attribute> {
@@ -810,6 +868,36 @@ mod tests {
         assert_eq!(&der[s_at..s_at + 3], &[0x02, 31, 0x01]);
         assert_eq!(usize::from(der[1]), der.len() - 2);
         assert!(ecdsa_raw_to_der(&[1, 2, 3]).is_none());
+    }
+
+    fn certificate_until(year: i32, name: &str) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(year, 1, 1);
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn the_renewed_certificate_beside_the_old_one_wins_and_a_tie_is_refused() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-07T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let old = certificate_until(2027, "antigo");
+        let renewed = certificate_until(2031, "renovado");
+        let expired = certificate_until(2025, "vencido");
+        // Whatever order the token lists them in.
+        assert_eq!(newest_valid(&[&old, &renewed], now), Ok(1));
+        assert_eq!(newest_valid(&[&renewed, &old], now), Ok(0));
+        // A renewed one not yet valid or already expired is not chosen.
+        assert_eq!(newest_valid(&[&expired, &old], now), Ok(1));
+        // The same certificate twice is no ambiguity.
+        assert_eq!(newest_valid(&[&old, &old], now), Ok(0));
+        let twin = certificate_until(2031, "outro");
+        let tie = newest_valid(&[&renewed, &twin], now).unwrap_err();
+        assert!(tie.contains("não escolhe ao acaso"), "{tie}");
+        let none = newest_valid(&[&expired, &expired.clone()], now).unwrap_err();
+        assert!(none.contains("válido agora"), "{none}");
     }
 
     #[test]
