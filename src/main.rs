@@ -239,12 +239,12 @@ O registro atual (se houver) não é apagado: fica ao lado, renomeado para
 <registro>.descartado-<data>.";
 
 fn run_migrate_ledger(args: &MigrateLedgerArgs) -> i32 {
-    let to = rnds_drop::config::PostgresLedger {
-        url: args.to.clone(),
-        password_env: args.password_env.clone(),
-        password_file: args.password_file.clone(),
-        ca_file: args.ca_file.clone(),
-    };
+    let to = rnds_drop::config::PostgresLedger::new(
+        args.to.clone(),
+        args.password_env.clone(),
+        args.password_file.clone(),
+        args.ca_file.clone(),
+    );
     match rnds_drop::service::migrate_ledger(&args.from, &to) {
         Ok(copied) => {
             println!(

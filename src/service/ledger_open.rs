@@ -112,7 +112,7 @@ fn earlier_sends(config: &Config, lock: Option<&LedgerLock>) -> Option<String> {
 pub fn start_new_ledger(config: &Config) -> Result<Option<PathBuf>, ServiceError> {
     if let Some(settings) = &config.ledger.postgres {
         return Err(LedgerError::PostgresNoFreshStart {
-            target: settings.url.clone(),
+            target: settings.shown.clone(),
         }
         .into());
     }
