@@ -138,10 +138,13 @@ pub(crate) fn sqlite_to_postgres(from: &Path, to: &PgTarget) -> Result<Copied, L
         rows.push(read_table(&source, table, columns)?);
     }
     // The target's tables exist (created empty when missing) before the
-    // copy's own transaction checks they are empty.
+    // copy's own transaction checks they are empty; the open ledger holds
+    // the process lock (busy when a service uses the database) until the
+    // copy is over.
     let (ledger, _) = super::postgres::PgLedger::open(to)?;
+    let copied = off_runtime(|| copy(to, &key, &rows));
     drop(ledger);
-    off_runtime(|| copy(to, &key, &rows))
+    copied
 }
 
 /// Every row of `table`, each value typed for PostgreSQL.

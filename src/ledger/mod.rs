@@ -57,7 +57,19 @@ mod on_postgres {
             .or_insert_with(|| cluster.create_database().unwrap())
             .clone();
         let target = super::postgres::PgTarget::new(&cluster.url(&database), None).unwrap();
-        super::Ledger::open_postgres(&target).unwrap()
+        // A second handle on the same database in one test (a reader
+        // beside the writer) goes without the process lock.
+        match super::Ledger::open_postgres(&target) {
+            Err(super::LedgerError::PostgresBusy { .. }) => {
+                let (backend, identity_key) =
+                    super::postgres::PgLedger::open_beside(&target).unwrap();
+                super::Ledger {
+                    backend: super::Backend::Postgres(Box::new(backend)),
+                    identity_key,
+                }
+            }
+            opened => opened.unwrap(),
+        }
     }
 
     fn skip() -> bool {
@@ -159,6 +171,17 @@ pub enum LedgerError {
     },
     #[error("erro no registro de envios (PostgreSQL): {0}")]
     Postgres(#[from] ::postgres::Error),
+    /// Another process holds the ledger's advisory lock (at opening, or
+    /// taken while this process's connection was cut).
+    #[error(
+        "outro processo rnds-drop (o serviço ou um send) já usa o registro de envios {target}; \
+         nada foi enviado. Pare-o antes (o registro é um só por laboratório: é ele que impede \
+         envios em dobro)"
+    )]
+    PostgresBusy {
+        /// `user@host:port/database`, never the password.
+        target: String,
+    },
     /// `[ledger] url` and its password cannot be used as given.
     #[error("registro de envios PostgreSQL: {0}")]
     PostgresSettings(String),

@@ -138,6 +138,7 @@ impl ServiceError {
                         | LedgerError::PostgresMissing { .. }
                         | LedgerError::PostgresNoFreshStart { .. }
                         | LedgerError::PostgresNotEmpty { .. }
+                        | LedgerError::PostgresBusy { .. }
                 )
                 | ServiceError::LedgerBusy { .. }
                 | ServiceError::Metrics { .. }
