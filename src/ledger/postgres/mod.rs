@@ -273,6 +273,24 @@ impl PgLedger {
     }
 }
 
+/// Releases the process lock before the connection closes: the server
+/// frees a session lock only when the backend has exited, a moment after
+/// the client's goodbye, and a process started right after this one ends
+/// (a service restart) must not find the ledger busy.
+impl Drop for PgLedger {
+    fn drop(&mut self) {
+        if !self.locked {
+            return;
+        }
+        let mut conn = self.conn.borrow_mut();
+        if let Some(client) = conn.0.as_mut().filter(|c| !c.is_closed()) {
+            off_runtime(|| {
+                let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&PROCESS_LOCK_KEY]);
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 impl PgLedger {
     pub(crate) fn execute_sql(&mut self, sql: &str) {
