@@ -257,7 +257,7 @@ fn run_migrate_ledger(args: &MigrateLedgerArgs) -> i32 {
             }
             println!(
                 "  Agora troque em [ledger] path por url = \"{}\" e guarde o arquivo {} como \
-                 cópia de segurança; não use os dois registros.",
+                 cópia de segurança: ele foi marcado como migrado e o rnds-drop não o usa mais.",
                 args.to,
                 args.from.display()
             );

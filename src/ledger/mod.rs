@@ -146,6 +146,21 @@ pub enum LedgerError {
         reset_advice(path)
     )]
     WalLost { path: PathBuf },
+    /// The SQLite file was copied into PostgreSQL by `migrate-ledger`:
+    /// the ledger lives there now, and using this file too would be a
+    /// second ledger.
+    #[error(
+        "o registro de envios {path} foi migrado para o PostgreSQL ({migrated}) e não é mais \
+         usado: o registro agora fica no PostgreSQL. Troque [ledger] path por [ledger] url \
+         apontando para esse banco (e password_env ou password_file); o arquivo fica só \
+         como cópia de segurança. Nada foi enviado."
+    )]
+    Migrated {
+        /// The SQLite file.
+        path: PathBuf,
+        /// Where it went and when, as `migrate-ledger` recorded it.
+        migrated: String,
+    },
     /// No ledger file, but there are traces of earlier sends.
     #[error(
         "o registro de envios {path} não existe, mas {evidence} mostra envios anteriores. \
@@ -346,6 +361,12 @@ impl Ledger {
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
+        if let Some(migrated) = migrate::recorded_migration(&conn)? {
+            return Err(LedgerError::Migrated {
+                path: path.to_path_buf(),
+                migrated,
+            });
+        }
         let identity_key: Vec<u8> =
             conn.query_row("SELECT key FROM identity_key LIMIT 1", [], |r| r.get(0))?;
         let session = guard::Session::begin(path)?;

@@ -139,6 +139,7 @@ impl ServiceError {
                         | LedgerError::PostgresNoFreshStart { .. }
                         | LedgerError::PostgresNotEmpty { .. }
                         | LedgerError::PostgresBusy { .. }
+                        | LedgerError::Migrated { .. }
                 )
                 | ServiceError::LedgerBusy { .. }
                 | ServiceError::Metrics { .. }
