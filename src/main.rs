@@ -279,6 +279,15 @@ fn run_new_ledger(args: &NewLedgerArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if config.ledger.postgres.is_some() {
+        // Refused whatever --confirm says, naming the database (its
+        // `path` is unused): the consequences and the SQLite advice below
+        // are about a file.
+        if let Err(e) = rnds_drop::service::start_new_ledger(&config) {
+            eprintln!("✗ {e}");
+        }
+        return exit::CONFIG;
+    }
     println!("{NEW_LEDGER_CONSEQUENCES}");
     println!();
     if !args.confirm {

@@ -222,9 +222,11 @@ pub enum LedgerError {
     },
     /// `new-ledger` on a PostgreSQL ledger.
     #[error(
-        "o registro de envios {target} é um banco PostgreSQL: para começar um registro novo, \
-         crie um banco novo (createdb) e aponte [ledger] url para ele; o banco antigo fica \
-         intacto"
+        "o registro de envios {target} é um banco PostgreSQL e o new-ledger não o substitui: \
+         um registro que não sabe o que já foi enviado reenviaria exames que já estão na RNDS. \
+         Restaure o banco de uma cópia de segurança (pg_restore, com o serviço parado); só se \
+         não houver cópia alguma, siga o procedimento \"Starting over on PostgreSQL\" do \
+         README, decidido com o responsável pelo banco. Nada foi alterado."
     )]
     PostgresNoFreshStart { target: String },
     /// The database has the ledger's tables but not its identity row: it
