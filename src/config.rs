@@ -694,10 +694,14 @@ pub struct Ledger {
 }
 
 /// A PostgreSQL ledger (`[ledger] url`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PostgresLedger {
-    /// `postgres://user@host:port/database`, without the password.
+    /// `postgres://user@host:port/database`, without the password (a url
+    /// holding one is refused when the configuration loads).
     pub url: String,
+    /// `postgres://user@host:port/database` rebuilt from the parsed url:
+    /// what messages show, never a password.
+    pub shown: String,
     /// Environment variable holding the password.
     pub password_env: Option<String>,
     /// File whose first line is the password.
@@ -706,11 +710,63 @@ pub struct PostgresLedger {
     pub ca_file: Option<PathBuf>,
 }
 
+impl PostgresLedger {
+    /// The ledger at `url` (e.g. `migrate-ledger --to`), its shown form
+    /// computed as when loaded from `[ledger]`.
+    #[must_use]
+    pub fn new(
+        url: String,
+        password_env: Option<String>,
+        password_file: Option<PathBuf>,
+        ca_file: Option<PathBuf>,
+    ) -> PostgresLedger {
+        PostgresLedger {
+            shown: redacted_url(&url)
+                .map_or_else(|| "[ledger] url (inválida)".to_owned(), |(shown, _)| shown),
+            url,
+            password_env,
+            password_file,
+            ca_file,
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresLedger")
+            .field("url", &self.shown)
+            .field("password_env", &self.password_env)
+            .field("password_file", &self.password_file)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+/// `url` as messages show it: `postgres://user@host:port/database`
+/// rebuilt from its parts, so a password in it is never repeated; `None`
+/// when it does not parse. The second value says whether it holds a password.
+fn redacted_url(url: &str) -> Option<(String, bool)> {
+    let config: postgres::Config = url.parse().ok()?;
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        #[cfg(unix)]
+        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let shown = format!(
+        "postgres://{}@{host}:{port}/{}",
+        config.get_user().unwrap_or(""),
+        config.get_dbname().unwrap_or("")
+    );
+    Some((shown, config.get_password().is_some()))
+}
+
 impl Ledger {
     /// Where the ledger is, as messages show it (never a password).
     pub fn shown(&self) -> String {
         match &self.postgres {
-            Some(pg) => pg.url.clone(),
+            Some(pg) => pg.shown.clone(),
             None => self.path.display().to_string(),
         }
     }
@@ -764,15 +820,18 @@ impl TryFrom<LedgerToml> for Ledger {
                 "password_file",
                 "[ledger] tem password_env e password_file: use só um",
             )),
+            (_, Some(url)) if redacted_url(url).is_some_and(|(_, password)| password) => Some((
+                "url",
+                "[ledger] url não pode conter a senha do PostgreSQL: tire a senha da url \
+                 (postgres://usuario@servidor:porta/banco) e indique-a em password_env \
+                 (variável de ambiente) ou password_file (arquivo com a senha)",
+            )),
             _ => None,
         };
         Ok(Ledger {
             path: raw.path.unwrap_or_else(default_ledger_path),
-            postgres: raw.url.map(|url| PostgresLedger {
-                url,
-                password_env: raw.password_env,
-                password_file: raw.password_file,
-                ca_file: raw.ca_file,
+            postgres: raw.url.map(|url| {
+                PostgresLedger::new(url, raw.password_env, raw.password_file, raw.ca_file)
             }),
             mistake,
         })

@@ -239,12 +239,12 @@ O registro atual (se houver) não é apagado: fica ao lado, renomeado para
 <registro>.descartado-<data>.";
 
 fn run_migrate_ledger(args: &MigrateLedgerArgs) -> i32 {
-    let to = rnds_drop::config::PostgresLedger {
-        url: args.to.clone(),
-        password_env: args.password_env.clone(),
-        password_file: args.password_file.clone(),
-        ca_file: args.ca_file.clone(),
-    };
+    let to = rnds_drop::config::PostgresLedger::new(
+        args.to.clone(),
+        args.password_env.clone(),
+        args.password_file.clone(),
+        args.ca_file.clone(),
+    );
     match rnds_drop::service::migrate_ledger(&args.from, &to) {
         Ok(copied) => {
             println!(
@@ -257,7 +257,7 @@ fn run_migrate_ledger(args: &MigrateLedgerArgs) -> i32 {
             }
             println!(
                 "  Agora troque em [ledger] path por url = \"{}\" e guarde o arquivo {} como \
-                 cópia de segurança; não use os dois registros.",
+                 cópia de segurança: ele foi marcado como migrado e o rnds-drop não o usa mais.",
                 args.to,
                 args.from.display()
             );
@@ -279,6 +279,15 @@ fn run_new_ledger(args: &NewLedgerArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if config.ledger.postgres.is_some() {
+        // Refused whatever --confirm says, naming the database (its
+        // `path` is unused): the consequences and the SQLite advice below
+        // are about a file.
+        if let Err(e) = rnds_drop::service::start_new_ledger(&config) {
+            eprintln!("✗ {e}");
+        }
+        return exit::CONFIG;
+    }
     println!("{NEW_LEDGER_CONSEQUENCES}");
     println!();
     if !args.confirm {

@@ -138,10 +138,46 @@ pub(crate) fn sqlite_to_postgres(from: &Path, to: &PgTarget) -> Result<Copied, L
         rows.push(read_table(&source, table, columns)?);
     }
     // The target's tables exist (created empty when missing) before the
-    // copy's own transaction checks they are empty.
+    // copy's own transaction checks they are empty; the open ledger holds
+    // the process lock (busy when a service uses the database) until the
+    // copy is over.
     let (ledger, _) = super::postgres::PgLedger::open(to)?;
+    let copied = off_runtime(|| copy(to, &key, &rows))?;
     drop(ledger);
-    off_runtime(|| copy(to, &key, &rows))
+    record_migration(from, to)?;
+    Ok(copied)
+}
+
+/// `service_state` key that marks a SQLite ledger copied into PostgreSQL.
+const MIGRATED_KEY: &str = "migrated_to";
+
+/// Marks the SQLite file migrated (after the copy committed), so that
+/// [`Ledger::open`] refuses it from now on: one ledger, never two.
+fn record_migration(from: &Path, to: &PgTarget) -> Result<(), LedgerError> {
+    let conn = Connection::open(from).map_err(|source| LedgerError::Open {
+        path: from.to_path_buf(),
+        source,
+    })?;
+    let now = super::now_text();
+    conn.execute(
+        "INSERT INTO service_state (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value,
+                                         updated_at = excluded.updated_at",
+        rusqlite::params![MIGRATED_KEY, format!("{} em {now}", to.shown()), now],
+    )?;
+    Ok(())
+}
+
+/// Where the SQLite ledger of `conn` was migrated to and when, if it was.
+pub(super) fn recorded_migration(conn: &Connection) -> Result<Option<String>, LedgerError> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row(
+            "SELECT value FROM service_state WHERE key = ?1",
+            [MIGRATED_KEY],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 /// Every row of `table`, each value typed for PostgreSQL.

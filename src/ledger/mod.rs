@@ -57,7 +57,19 @@ mod on_postgres {
             .or_insert_with(|| cluster.create_database().unwrap())
             .clone();
         let target = super::postgres::PgTarget::new(&cluster.url(&database), None).unwrap();
-        super::Ledger::open_postgres(&target).unwrap()
+        // A second handle on the same database in one test (a reader
+        // beside the writer) goes without the process lock.
+        match super::Ledger::open_postgres(&target) {
+            Err(super::LedgerError::PostgresBusy { .. }) => {
+                let (backend, identity_key) =
+                    super::postgres::PgLedger::open_beside(&target).unwrap();
+                super::Ledger {
+                    backend: super::Backend::Postgres(Box::new(backend)),
+                    identity_key,
+                }
+            }
+            opened => opened.unwrap(),
+        }
     }
 
     fn skip() -> bool {
@@ -134,6 +146,21 @@ pub enum LedgerError {
         reset_advice(path)
     )]
     WalLost { path: PathBuf },
+    /// The SQLite file was copied into PostgreSQL by `migrate-ledger`:
+    /// the ledger lives there now, and using this file too would be a
+    /// second ledger.
+    #[error(
+        "o registro de envios {path} foi migrado para o PostgreSQL ({migrated}) e não é mais \
+         usado: o registro agora fica no PostgreSQL. Troque [ledger] path por [ledger] url \
+         apontando para esse banco (e password_env ou password_file); o arquivo fica só \
+         como cópia de segurança. Nada foi enviado."
+    )]
+    Migrated {
+        /// The SQLite file.
+        path: PathBuf,
+        /// Where it went and when, as `migrate-ledger` recorded it.
+        migrated: String,
+    },
     /// No ledger file, but there are traces of earlier sends.
     #[error(
         "o registro de envios {path} não existe, mas {evidence} mostra envios anteriores. \
@@ -159,6 +186,17 @@ pub enum LedgerError {
     },
     #[error("erro no registro de envios (PostgreSQL): {0}")]
     Postgres(#[from] ::postgres::Error),
+    /// Another process holds the ledger's advisory lock (at opening, or
+    /// taken while this process's connection was cut).
+    #[error(
+        "outro processo rnds-drop (o serviço ou um send) já usa o registro de envios {target}; \
+         nada foi enviado. Pare-o antes (o registro é um só por laboratório: é ele que impede \
+         envios em dobro)"
+    )]
+    PostgresBusy {
+        /// `user@host:port/database`, never the password.
+        target: String,
+    },
     /// `[ledger] url` and its password cannot be used as given.
     #[error("registro de envios PostgreSQL: {0}")]
     PostgresSettings(String),
@@ -184,9 +222,11 @@ pub enum LedgerError {
     },
     /// `new-ledger` on a PostgreSQL ledger.
     #[error(
-        "o registro de envios {target} é um banco PostgreSQL: para começar um registro novo, \
-         crie um banco novo (createdb) e aponte [ledger] url para ele; o banco antigo fica \
-         intacto"
+        "o registro de envios {target} é um banco PostgreSQL e o new-ledger não o substitui: \
+         um registro que não sabe o que já foi enviado reenviaria exames que já estão na RNDS. \
+         Restaure o banco de uma cópia de segurança (pg_restore, com o serviço parado); só se \
+         não houver cópia alguma, siga o procedimento \"Starting over on PostgreSQL\" do \
+         README, decidido com o responsável pelo banco. Nada foi alterado."
     )]
     PostgresNoFreshStart { target: String },
     /// The database has the ledger's tables but not its identity row: it
@@ -323,6 +363,12 @@ impl Ledger {
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
+        if let Some(migrated) = migrate::recorded_migration(&conn)? {
+            return Err(LedgerError::Migrated {
+                path: path.to_path_buf(),
+                migrated,
+            });
+        }
         let identity_key: Vec<u8> =
             conn.query_row("SELECT key FROM identity_key LIMIT 1", [], |r| r.get(0))?;
         let session = guard::Session::begin(path)?;

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
-use crate::ledger::postgres::{ledger_exists, PgProcessLock, PgTarget};
+use crate::ledger::postgres::{ledger_exists, PgTarget};
 use crate::ledger::{Ledger, LedgerError, LedgerLock};
 
 use super::{prepare_ledger_dir, ServiceError};
@@ -16,8 +16,19 @@ use super::{prepare_ledger_dir, ServiceError};
 pub(crate) enum LedgerHold {
     /// `<ledger>.lock` beside the SQLite file.
     File(#[allow(dead_code)] LedgerLock),
-    /// A session advisory lock in the PostgreSQL database.
-    Postgres(#[allow(dead_code)] Box<PgProcessLock>),
+    /// A session advisory lock in the PostgreSQL database, held by the
+    /// ledger's own connection (and taken again by its reconnects).
+    InPostgresLedger,
+}
+
+/// The PostgreSQL ledger busy as the SQLite file's busy lock says it.
+fn busy_as_service(error: LedgerError) -> ServiceError {
+    match error {
+        LedgerError::PostgresBusy { target } => ServiceError::LedgerBusy {
+            path: PathBuf::from(target),
+        },
+        other => other.into(),
+    }
 }
 
 /// Takes the ledger lock and opens the ledger, refusing to create one
@@ -30,15 +41,11 @@ pub(crate) fn open_ledger(config: &Config) -> Result<(LedgerHold, Ledger), Servi
     Ok((LedgerHold::File(lock), ledger))
 }
 
-/// The PostgreSQL ledger: the advisory lock first (another process on the
-/// same database is refused like one on the same file), then the same
-/// refusal to create a ledger where earlier sends show.
+/// The PostgreSQL ledger: the same refusal to create a ledger where
+/// earlier sends show, then the ledger opened with its advisory lock
+/// (another process on the same database is refused like one on the same
+/// file).
 fn open_postgres(config: &Config, target: &PgTarget) -> Result<(LedgerHold, Ledger), ServiceError> {
-    let Some(lock) = PgProcessLock::take(target)? else {
-        return Err(ServiceError::LedgerBusy {
-            path: PathBuf::from(target.shown()),
-        });
-    };
     if !ledger_exists(target)? {
         if let Some(evidence) = earlier_sends(config, None) {
             return Err(LedgerError::PostgresMissing {
@@ -48,8 +55,8 @@ fn open_postgres(config: &Config, target: &PgTarget) -> Result<(LedgerHold, Ledg
             .into());
         }
     }
-    let ledger = Ledger::open_postgres(target)?;
-    Ok((LedgerHold::Postgres(Box::new(lock)), ledger))
+    let ledger = Ledger::open_postgres(target).map_err(busy_as_service)?;
+    Ok((LedgerHold::InPostgresLedger, ledger))
 }
 
 fn open_sqlite(config: &Config) -> Result<(LedgerLock, Ledger), ServiceError> {
@@ -112,7 +119,7 @@ fn earlier_sends(config: &Config, lock: Option<&LedgerLock>) -> Option<String> {
 pub fn start_new_ledger(config: &Config) -> Result<Option<PathBuf>, ServiceError> {
     if let Some(settings) = &config.ledger.postgres {
         return Err(LedgerError::PostgresNoFreshStart {
-            target: settings.url.clone(),
+            target: settings.shown.clone(),
         }
         .into());
     }
@@ -134,10 +141,5 @@ pub fn migrate_ledger(
 ) -> Result<Vec<(&'static str, u64)>, ServiceError> {
     let target = PgTarget::from_config(to)?;
     let _sqlite_lock = prepare_ledger_dir(from)?;
-    let Some(_postgres_lock) = PgProcessLock::take(&target)? else {
-        return Err(ServiceError::LedgerBusy {
-            path: PathBuf::from(target.shown()),
-        });
-    };
-    Ok(crate::ledger::migrate::sqlite_to_postgres(from, &target)?)
+    crate::ledger::migrate::sqlite_to_postgres(from, &target).map_err(busy_as_service)
 }

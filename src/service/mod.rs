@@ -146,6 +146,8 @@ impl ServiceError {
                         | LedgerError::PostgresMissing { .. }
                         | LedgerError::PostgresNoFreshStart { .. }
                         | LedgerError::PostgresNotEmpty { .. }
+                        | LedgerError::PostgresBusy { .. }
+                        | LedgerError::Migrated { .. }
                 )
                 | ServiceError::LedgerBusy { .. }
                 | ServiceError::Metrics { .. }

@@ -642,3 +642,49 @@ async fn a_legacy_xls_or_a_web_page_in_the_inbox_gets_a_report_and_goes_to_falha
     );
     sim.shutdown().await;
 }
+
+/// Review 2 item 4: a PostgreSQL password written inside `[ledger] url`
+/// is refused when the configuration loads, naming `password_env` /
+/// `password_file`, and never printed by `status` (text or `--json`),
+/// `new-ledger`, `doctor` or `run`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_inside_the_ledger_url_is_refused_and_never_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sim, ws, _) = workspace(tmp.path()).await;
+    let secret = "S3nhaSecreta";
+    let config = std::fs::read_to_string(&ws.config_path).unwrap();
+    let mut table: toml::Table = toml::from_str(&config).unwrap();
+    let mut ledger = toml::Table::new();
+    ledger.insert(
+        "url".into(),
+        toml::Value::String(format!("postgres://rnds:{secret}@127.0.0.1:1/rnds")),
+    );
+    table.insert("ledger".into(), toml::Value::Table(ledger));
+    std::fs::write(&ws.config_path, toml::to_string(&table).unwrap()).unwrap();
+    for args in [
+        &["status"][..],
+        &["status", "--json"][..],
+        &["new-ledger"][..],
+        &["doctor"][..],
+        &["run"][..],
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(&ws.config_path)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let shown = all_output(&out);
+        assert!(
+            !shown.contains(secret),
+            "{args:?} printed the password:\n{shown}"
+        );
+        assert_eq!(out.status.code(), Some(3), "{args:?}:\n{shown}");
+        assert!(
+            shown.contains("password_env") && shown.contains("password_file"),
+            "{args:?}:\n{shown}"
+        );
+    }
+    sim.shutdown().await;
+}

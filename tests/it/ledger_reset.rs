@@ -27,9 +27,54 @@ fn refused(config: &Path, says: &str) {
     assert!(stderr.contains("new-ledger"), "{stderr}");
     // "não renumere" is the one allowed mention.
     let advice_only = stderr.replace("não renumere", "");
-    for advice in ["renumer", "outro [ledger]", "número próprio"] {
+    for advice in FORBIDDEN_ADVICE {
         assert!(!advice_only.contains(advice), "{advice:?} in: {stderr}");
     }
+}
+
+/// Advice that breaks exactly-once (renumbering, a second ledger).
+const FORBIDDEN_ADVICE: [&str; 4] = ["renumer", "outro [ledger]", "número próprio", "createdb"];
+
+/// Review 2 item 5: `new-ledger` on a PostgreSQL ledger never advises a
+/// second database; it says to restore from a backup and names the
+/// database (without the SQLite path nobody uses).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_ledger_on_postgres_advises_a_restore_never_a_second_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions::new(tmp.path().join("simulador")))
+        .await
+        .unwrap();
+    let (ws, _) = write_workspace_config(sim.files(), tmp.path(), 200, "watch").unwrap();
+    let text = std::fs::read_to_string(&ws.config_path).unwrap();
+    let mut table: toml::Table = text.parse().unwrap();
+    let mut ledger = toml::Table::new();
+    ledger.insert(
+        "url".into(),
+        toml::Value::String("postgres://rnds@127.0.0.1:1/registro".into()),
+    );
+    table.insert("ledger".into(), toml::Value::Table(ledger));
+    std::fs::write(&ws.config_path, toml::to_string(&table).unwrap()).unwrap();
+    for confirm in [false, true] {
+        let out = new_ledger(&ws.config_path, confirm);
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(3), "{shown}");
+        assert!(!shown.contains("rnds-drop.sqlite"), "{shown}");
+        assert!(shown.contains("rnds@127.0.0.1:1/registro"), "{shown}");
+        let advice_only = shown
+            .replace("não renumere", "")
+            .replace("nunca renumere", "");
+        for advice in FORBIDDEN_ADVICE {
+            assert!(!advice_only.contains(advice), "{advice:?} in: {shown}");
+        }
+        if confirm {
+            assert!(shown.contains("pg_restore"), "{shown}");
+        }
+    }
+    sim.shutdown().await;
 }
 
 fn new_ledger(config: &Path, confirm: bool) -> std::process::Output {

@@ -176,10 +176,33 @@ async fn migrate_ledger_copies_a_sqlite_ledger_once_with_its_counts() {
     assert!(stdout.contains("result_history: 4 linhas"), "{stdout}");
     assert!(stdout.contains("invalid_rows: 1 linhas"), "{stdout}");
 
+    // Review 2 item 3: the SQLite file is marked migrated in the same
+    // operation; the old configuration (still `path`) is refused, never a
+    // second ledger beside the PostgreSQL one.
+    let mut old = service(&ws.config_path, &[]);
+    let mut code = None;
+    for _ in 0..300 {
+        code = old.try_wait().unwrap();
+        if code.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if code.is_none() {
+        old.kill().unwrap();
+    }
+    let out = old.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("PostgreSQL"), "{stderr}");
+    assert!(stderr.contains("[ledger] url"), "{stderr}");
+    assert!(stderr.contains("127.0.0.1"), "{stderr}");
+    assert!(!stderr.contains("novo"), "{stderr}");
+
     let again = migrate(&ws.ledger, &url);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert_eq!(again.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("já tem um registro de envios"), "{stderr}");
+    assert!(stderr.contains("foi migrado"), "{stderr}");
 
     use_postgres(&ws.config_path, &url);
     drop_file(&ws.inbox, "lote.csv", file.as_bytes()).unwrap();

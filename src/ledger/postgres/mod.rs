@@ -10,9 +10,11 @@
 //!   the way an empty SQLite file is. The SQLite file guards (`-wal` lost,
 //!   `.in-use` mark) have no equivalent: PostgreSQL's own WAL is the
 //!   server's business.
-//! - One process per ledger is a session advisory lock ([`PgProcessLock`])
-//!   instead of `<ledger>.lock`; the server releases it when the holding
-//!   connection ends, also after a SIGKILL.
+//! - One process per ledger is a session advisory lock held by the
+//!   ledger's own connection instead of `<ledger>.lock`; the server
+//!   releases it when that connection ends, also after a SIGKILL. A
+//!   reconnect takes it again before any statement and fails busy when
+//!   another process took it meanwhile (never two senders on one ledger).
 //! - The client is the blocking `postgres` crate. It runs its own small
 //!   runtime and panics when called on a thread inside a tokio runtime, so
 //!   every call made from such a thread runs on a scoped helper thread
@@ -172,6 +174,7 @@ pub(super) fn off_runtime<R: Send>(work: impl FnOnce() -> R + Send) -> R {
 /// client's own runtime, which panics on a runtime thread.
 struct Conn(Option<Client>);
 
+#[cfg(test)]
 impl Conn {
     fn client(&mut self) -> Result<&mut Client, LedgerError> {
         self.0
@@ -194,6 +197,8 @@ pub(crate) struct PgLedger {
     /// `RefCell`: reads take `&self` like the SQLite ledger's; the client
     /// needs `&mut` for every statement.
     conn: RefCell<Conn>,
+    /// Whether this handle holds the process lock (always, outside tests).
+    locked: bool,
 }
 
 impl PgLedger {
@@ -201,8 +206,24 @@ impl PgLedger {
     /// tables, checks its identity row; returns the ledger and its key of
     /// the patient hashes.
     pub(super) fn open(target: &PgTarget) -> Result<(PgLedger, Vec<u8>), LedgerError> {
+        PgLedger::open_with(target, true)
+    }
+
+    /// A second handle without the process lock, beside one that holds
+    /// it: for tests that read while another handle writes, as `status`
+    /// does through its own read-only snapshot.
+    #[cfg(test)]
+    pub(super) fn open_beside(target: &PgTarget) -> Result<(PgLedger, Vec<u8>), LedgerError> {
+        PgLedger::open_with(target, false)
+    }
+
+    fn open_with(target: &PgTarget, locked: bool) -> Result<(PgLedger, Vec<u8>), LedgerError> {
         let (client, key) = off_runtime(|| {
-            let mut client = target.connect()?;
+            let mut client = if locked {
+                connect_locked(target)?
+            } else {
+                target.connect()?
+            };
             match schema::open_or_create(&mut client, target.shown()) {
                 Ok(key) => Ok((client, key)),
                 Err(e) => {
@@ -215,13 +236,18 @@ impl PgLedger {
             PgLedger {
                 target: target.clone(),
                 conn: RefCell::new(Conn(Some(client))),
+                locked,
             },
             key,
         ))
     }
 
-    /// Runs `work` with a live connection (opened again when the server
-    /// closed the previous one), off any runtime thread.
+    /// Runs `work` with a live connection, off any runtime thread. A
+    /// connection the server closed is opened again and takes the
+    /// process lock again before any statement: the server released it
+    /// with the old session, and if another process took it meanwhile
+    /// this call fails busy (the connection stays closed, so every next
+    /// call tries again) instead of sharing the ledger with it.
     fn call<R: Send>(
         &self,
         work: impl FnOnce(&mut Client) -> Result<R, LedgerError> + Send,
@@ -229,16 +255,39 @@ impl PgLedger {
         let mut conn = self.conn.borrow_mut();
         let slot: &mut Option<Client> = &mut conn.0;
         let target = &self.target;
+        let locked = self.locked;
         off_runtime(move || {
             let closed = slot.as_ref().is_none_or(Client::is_closed);
             if closed {
-                *slot = Some(target.connect()?);
+                *slot = Some(if locked {
+                    connect_locked(target)?
+                } else {
+                    target.connect()?
+                });
             }
             match slot.as_mut() {
                 Some(client) => work(client),
                 None => Err(LedgerError::Corrupt("sem conexão com o PostgreSQL".into())),
             }
         })
+    }
+}
+
+/// Releases the process lock before the connection closes: the server
+/// frees a session lock only when the backend has exited, a moment after
+/// the client's goodbye, and a process started right after this one ends
+/// (a service restart) must not find the ledger busy.
+impl Drop for PgLedger {
+    fn drop(&mut self) {
+        if !self.locked {
+            return;
+        }
+        let mut conn = self.conn.borrow_mut();
+        if let Some(client) = conn.0.as_mut().filter(|c| !c.is_closed()) {
+            off_runtime(|| {
+                let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&PROCESS_LOCK_KEY]);
+            });
+        }
     }
 }
 
@@ -258,21 +307,45 @@ pub(crate) fn ledger_exists(target: &PgTarget) -> Result<bool, LedgerError> {
     })
 }
 
-/// One process per PostgreSQL ledger: a session advisory lock on its own
-/// connection, held while this value lives.
+/// A new connection holding the process lock (a session advisory lock:
+/// the server releases it when this connection ends, also after a
+/// SIGKILL or a restart); busy when another process holds it.
+fn connect_locked(target: &PgTarget) -> Result<Client, LedgerError> {
+    let mut client = target.connect()?;
+    match try_process_lock(&mut client) {
+        Ok(true) => Ok(client),
+        Ok(false) => {
+            drop(client);
+            Err(LedgerError::PostgresBusy {
+                target: target.shown().to_owned(),
+            })
+        }
+        Err(e) => {
+            drop(client);
+            Err(e)
+        }
+    }
+}
+
+fn try_process_lock(client: &mut Client) -> Result<bool, LedgerError> {
+    let row = client.query_one("SELECT pg_try_advisory_lock($1)", &[&PROCESS_LOCK_KEY])?;
+    Ok(row.try_get(0)?)
+}
+
+/// The process lock on a connection of its own: another process, as tests
+/// see it (the ledger holds the lock on its own connection).
+#[cfg(test)]
 pub(crate) struct PgProcessLock {
     _conn: Conn,
 }
 
+#[cfg(test)]
 impl PgProcessLock {
     /// `None` when another process holds it.
     pub(crate) fn take(target: &PgTarget) -> Result<Option<PgProcessLock>, LedgerError> {
         let mut conn = Conn(Some(off_runtime(|| target.connect())?));
         let client = conn.client()?;
-        let taken = off_runtime(|| -> Result<bool, LedgerError> {
-            let row = client.query_one("SELECT pg_try_advisory_lock($1)", &[&PROCESS_LOCK_KEY])?;
-            Ok(row.try_get(0)?)
-        })?;
+        let taken = off_runtime(|| try_process_lock(client))?;
         Ok(taken.then_some(PgProcessLock { _conn: conn }))
     }
 }

@@ -143,6 +143,73 @@ fn after_a_server_restart_the_next_call_connects_again() {
     );
 }
 
+/// Review 2 item 1: the process lock lives on the ledger's own
+/// connection, so a restart that cuts it cannot leave the ledger
+/// connected without it: the reconnect takes it again, and a second
+/// process is refused before and after.
+#[test]
+fn after_a_server_restart_the_ledger_still_holds_the_process_lock() {
+    if !test_pg::available() {
+        return;
+    }
+    let cluster = test_pg::start_own().unwrap();
+    let target = PgTarget::new(&cluster.url(&cluster.create_database().unwrap()), None).unwrap();
+    let mut ledger = Ledger::open_postgres(&target).unwrap();
+    let file = a_file(&mut ledger);
+    assert!(
+        PgProcessLock::take(&target).unwrap().is_none(),
+        "a second process took the ledger while the first runs"
+    );
+    cluster.restart().unwrap();
+    for _ in 0..2 {
+        let _ = ledger.file(file);
+    }
+    assert!(ledger.file(file).is_ok());
+    assert!(
+        PgProcessLock::take(&target).unwrap().is_none(),
+        "a second process took the ledger after the restart while the first still runs"
+    );
+    let second = Ledger::open_postgres(&target).err();
+    assert!(
+        matches!(second, Some(LedgerError::PostgresBusy { .. })),
+        "{second:?}"
+    );
+}
+
+/// When another process took the lock while the connection was cut, the
+/// reconnected ledger refuses every call (busy) instead of using the
+/// ledger beside it: nothing is recorded, so nothing is sent.
+#[test]
+fn a_ledger_whose_lock_was_taken_during_a_restart_refuses_every_call() {
+    if !test_pg::available() {
+        return;
+    }
+    let cluster = test_pg::start_own().unwrap();
+    let target = PgTarget::new(&cluster.url(&cluster.create_database().unwrap()), None).unwrap();
+    let mut ledger = Ledger::open_postgres(&target).unwrap();
+    let file = a_file(&mut ledger);
+    cluster.restart().unwrap();
+    let other = PgProcessLock::take(&target).unwrap();
+    assert!(other.is_some());
+    for _ in 0..2 {
+        let err = ledger.file(file).err();
+        assert!(
+            matches!(
+                err,
+                Some(LedgerError::PostgresBusy { .. } | LedgerError::Postgres(_))
+            ),
+            "{err:?}"
+        );
+    }
+    let err = ledger.file(file).err();
+    assert!(
+        matches!(err, Some(LedgerError::PostgresBusy { .. })),
+        "{err:?}"
+    );
+    drop(other);
+    assert!(ledger.file(file).is_ok(), "the lock is free again");
+}
+
 #[test]
 fn a_password_in_the_url_is_refused_without_repeating_it() {
     let err = PgTarget::new("postgres://rnds:s3nh4-do-lab@db.local:5432/rnds", None)
