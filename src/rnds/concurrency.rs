@@ -95,8 +95,8 @@ const STALE_FLOOR_WINDOWS: usize = 32;
 /// What one exchange said about RNDS' load (decided in `outcome.rs`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Sample {
-    /// An answer in RNDS' own time (accepted, refused as a row, found,
-    /// not found): its round-trip time is a sample.
+    /// A bundle POST accepted in RNDS' own time: its round-trip time is
+    /// a sample (`outcome.rs` turns lookups and refusals into `Neutral`).
     Answered(Duration),
     /// 429, 408, 5xx, a `retry_later` code, a time-out, a lost or refused
     /// connection: RNDS is over capacity or failing.
