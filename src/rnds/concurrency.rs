@@ -78,7 +78,8 @@ const NEAR_FLOOR_RATIO: f64 = 1.25;
 
 /// After this many windows in a row with a mean RTT above
 /// `floor · NEAR_FLOOR_RATIO`, the floor is re-learnt: the limit drops to
-/// 1 for one window of one answer, whose RTT becomes the floor, and is
+/// 1 for one window of one answer (a request let through alone, once
+/// those of the old limit have drained), whose RTT becomes the floor, and is
 /// then restored (as BBR's `ProbeRTT` re-measures its minimum RTT and
 /// restores its window; a back-pressure answer in the probe leaves the
 /// limit at 1 instead). Above 1 the floor only goes down, so
@@ -157,6 +158,10 @@ pub(crate) struct Limiter {
     windows_above_floor: usize,
     /// The limit to restore after a probe window at 1.
     probing: Option<usize>,
+    /// A request was let through alone during the probe: answers before
+    /// it belong to requests let through at the old limit, which waited
+    /// behind one another, and are not the probe's.
+    probe_sent_alone: bool,
     window: Window,
 }
 
@@ -171,6 +176,7 @@ impl Limiter {
             floor_rtt_s: None,
             windows_above_floor: 0,
             probing: None,
+            probe_sent_alone: false,
             window: Window::default(),
         }
     }
@@ -192,6 +198,9 @@ impl Limiter {
 
     /// A request was let through; `in_flight` counts it.
     pub(crate) fn started(&mut self, in_flight: usize) {
+        if self.probing.is_some() && in_flight == 1 {
+            self.probe_sent_alone = true;
+        }
         if in_flight >= self.limit {
             self.window.reached_limit = true;
         }
@@ -201,6 +210,14 @@ impl Limiter {
     /// moved the limit.
     pub(crate) fn finished(&mut self, sample: Sample) -> Option<Change> {
         if !self.adaptive {
+            return None;
+        }
+        if self.probing.is_some() && !self.probe_sent_alone {
+            // Draining the old limit before the probe: back-pressure
+            // still counts (it ends the probe at 1), RTTs do not.
+            if sample == Sample::BackPressure {
+                self.probing = None;
+            }
             return None;
         }
         let w = &mut self.window;
@@ -228,6 +245,7 @@ impl Limiter {
     fn close(&mut self, window: Window) {
         let limit = self.limit;
         let restore = self.probing.take();
+        self.probe_sent_alone = false;
         let rtt = (window.rtt_count > 0).then(|| window.rtt_sum_s / window.rtt_count as f64);
         if window.back_pressure {
             self.decrease(BACK_PRESSURE_DECREASE_RATIO);
@@ -415,6 +433,28 @@ mod tests {
             limits[119], 32,
             "from {stuck}, steady 100 ms answers with demand: {limits:?}"
         );
+    }
+
+    /// In the gate, requests let through at the old limit are still in
+    /// flight when a probe drops it to 1; their answers queued behind one
+    /// another and must not become the floor.
+    #[test]
+    fn a_probe_measures_a_request_sent_alone() {
+        let mut limiter = Limiter::adaptive(32);
+        windows(&mut limiter, 4, |_| ms(100));
+        windows(&mut limiter, 1, |_| ms(20));
+        let before = limiter.limit();
+        let probes = windows(&mut limiter, STALE_FLOOR_WINDOWS, |_| ms(100));
+        assert_eq!(probes.last(), Some(&1), "a probe after a stale floor");
+        // Three requests of the old limit drain, slowed by one another...
+        for _ in 0..3 {
+            limiter.finished(ms(500));
+        }
+        // ...then one alone.
+        limiter.started(1);
+        limiter.finished(ms(100));
+        assert_eq!(limiter.floor_rtt_s, Some(0.1));
+        assert_eq!(limiter.limit(), before, "restored after the probe");
     }
 
     #[test]
