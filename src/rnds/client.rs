@@ -18,7 +18,7 @@ use super::outcome::{
     classify_answer, classify_post_answer, classify_transport, transport_failure, Answer, Verdict,
 };
 use super::outcome::{diagnostics, lookup_refusal_halts, TransportFailure};
-use super::outcome::{pressure_of_answer, pressure_of_failure, Pressure};
+use super::outcome::{pressure_of_answer, pressure_of_failure, Exchange, Pressure};
 use super::request::{self, Credentials};
 use super::retry::Backoff;
 use super::tls::{client_config, LiveIdentity};
@@ -452,6 +452,12 @@ impl Client {
         make: impl Fn(&str) -> reqwest::RequestBuilder,
     ) -> Driven {
         let inner = &self.inner;
+        // Only a bundle POST is not idempotent (see `submit_recorded`).
+        let kind = if idempotent {
+            Exchange::Lookup
+        } else {
+            Exchange::BundlePost
+        };
         let mut refreshed = false;
         let mut retries = 0u32;
         loop {
@@ -470,7 +476,7 @@ impl Client {
                     (other.to_string(), None)
                 }
                 Ok(token) => {
-                    let verdict = match self.attempt(make(&token)).await {
+                    let verdict = match self.attempt(kind, make(&token)).await {
                         Attempt::Failed(TransportFailure::AfterSending(m)) if idempotent => {
                             classify_transport(TransportFailure::BeforeSending(m))
                         }
@@ -546,14 +552,18 @@ impl Client {
 
     /// One HTTP exchange under the in-flight gate; what it said about
     /// RNDS' load goes back to the gate's limiter.
-    async fn attempt(&self, request: reqwest::RequestBuilder) -> Attempt {
+    async fn attempt(&self, kind: Exchange, request: reqwest::RequestBuilder) -> Attempt {
         let permit = self.inner.gate.acquire().await;
-        let (attempt, pressure) = self.exchange(request).await;
+        let (attempt, pressure) = self.exchange(kind, request).await;
         permit.finish(pressure);
         attempt
     }
 
-    async fn exchange(&self, request: reqwest::RequestBuilder) -> (Attempt, Pressure) {
+    async fn exchange(
+        &self,
+        kind: Exchange,
+        request: reqwest::RequestBuilder,
+    ) -> (Attempt, Pressure) {
         let started = std::time::Instant::now();
         let sent = request.send().await;
         if let Some(observer) = &self.inner.observer {
@@ -581,7 +591,7 @@ impl Client {
         let retry_after = header(reqwest::header::RETRY_AFTER);
         match read_capped(response).await {
             Ok(body) => {
-                let pressure = pressure_of_answer(status, &body);
+                let pressure = pressure_of_answer(kind, status, &body);
                 let attempt = Attempt::Answered {
                     status,
                     location,

@@ -21,8 +21,9 @@
 //!    not one mean RTT of wall-clock time, so the machine needs no clock
 //!    and tests replay synthetic sequences.
 //! 2. Growth also needs the window's RTT near its floor (the lowest window
-//!    mean seen, re-learnt whenever the limit is back at 1): Vector's EWMA
-//!    alone follows a slowly growing queue upwards (the tests show it
+//!    mean seen, re-learnt whenever the limit is back at 1, including for
+//!    one probe window when no window came near the floor for
+//!    [`STALE_FLOOR_WINDOWS`]): Vector's EWMA alone follows a slowly growing queue upwards (the tests show it
 //!    creeping past a server's queue), and a queue at RNDS is latency for
 //!    every lab.
 //! 3. Explicit back-pressure halves the limit (TCP Reno's decrease on
@@ -75,11 +76,28 @@ const ROUNDING: f64 = 1e-9;
 /// far inside a queue as deep as its workers.
 const NEAR_FLOOR_RATIO: f64 = 1.25;
 
+/// After this many windows in a row with a mean RTT above
+/// `floor · NEAR_FLOOR_RATIO`, the floor is re-learnt: the limit drops to
+/// 1 for one window of one answer (a request let through alone, once
+/// those of the old limit have drained), whose RTT becomes the floor, and is
+/// then restored (as BBR's `ProbeRTT` re-measures its minimum RTT and
+/// restores its window; a back-pressure answer in the probe leaves the
+/// limit at 1 instead). Above 1 the floor only goes down, so
+/// without this one window of unusually fast answers would keep it below
+/// every ordinary window for good and the limit would never grow again
+/// (review item 8). Such a run of windows means either the floor is too
+/// low or we are queueing at RNDS; both are mended at a limit of 1. At
+/// 32 windows (about 3 s at 100 ms and a limit of 4; a window is `limit`
+/// answers) a floor never stays wrong for long, the probe costs one
+/// window in 33 at most, and a limit that holds near the floor never
+/// probes.
+const STALE_FLOOR_WINDOWS: usize = 32;
+
 /// What one exchange said about RNDS' load (decided in `outcome.rs`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Sample {
-    /// An answer in RNDS' own time (accepted, refused as a row, found,
-    /// not found): its round-trip time is a sample.
+    /// A bundle POST accepted in RNDS' own time: its round-trip time is
+    /// a sample (`outcome.rs` turns lookups and refusals into `Neutral`).
     Answered(Duration),
     /// 429, 408, 5xx, a `retry_later` code, a time-out, a lost or refused
     /// connection: RNDS is over capacity or failing.
@@ -136,6 +154,14 @@ pub(crate) struct Limiter {
     adaptive: bool,
     past_rtt_s: Option<Ewma>,
     floor_rtt_s: Option<f64>,
+    /// Windows in a row whose mean RTT was too far above the floor to grow.
+    windows_above_floor: usize,
+    /// The limit to restore after a probe window at 1.
+    probing: Option<usize>,
+    /// A request was let through alone during the probe: answers before
+    /// it belong to requests let through at the old limit, which waited
+    /// behind one another, and are not the probe's.
+    probe_sent_alone: bool,
     window: Window,
 }
 
@@ -148,6 +174,9 @@ impl Limiter {
             adaptive: true,
             past_rtt_s: None,
             floor_rtt_s: None,
+            windows_above_floor: 0,
+            probing: None,
+            probe_sent_alone: false,
             window: Window::default(),
         }
     }
@@ -169,6 +198,9 @@ impl Limiter {
 
     /// A request was let through; `in_flight` counts it.
     pub(crate) fn started(&mut self, in_flight: usize) {
+        if self.probing.is_some() && in_flight == 1 {
+            self.probe_sent_alone = true;
+        }
         if in_flight >= self.limit {
             self.window.reached_limit = true;
         }
@@ -178,6 +210,14 @@ impl Limiter {
     /// moved the limit.
     pub(crate) fn finished(&mut self, sample: Sample) -> Option<Change> {
         if !self.adaptive {
+            return None;
+        }
+        if self.probing.is_some() && !self.probe_sent_alone {
+            // Draining the old limit before the probe: back-pressure
+            // still counts (it ends the probe at 1), RTTs do not.
+            if sample == Sample::BackPressure {
+                self.probing = None;
+            }
             return None;
         }
         let w = &mut self.window;
@@ -204,6 +244,8 @@ impl Limiter {
 
     fn close(&mut self, window: Window) {
         let limit = self.limit;
+        let restore = self.probing.take();
+        self.probe_sent_alone = false;
         let rtt = (window.rtt_count > 0).then(|| window.rtt_sum_s / window.rtt_count as f64);
         if window.back_pressure {
             self.decrease(BACK_PRESSURE_DECREASE_RATIO);
@@ -211,14 +253,26 @@ impl Limiter {
             (rtt, self.past_rtt_s, self.floor_rtt_s)
         {
             let rise = (RTT_DEVIATION_SCALE * past.deviation()).max(MIN_RISE * past.mean);
+            let near_floor = rtt <= floor * NEAR_FLOOR_RATIO;
+            self.windows_above_floor = if near_floor {
+                0
+            } else {
+                self.windows_above_floor + 1
+            };
             if rtt >= past.mean + rise {
                 self.decrease(LATENCY_DECREASE_RATIO);
+            } else if self.windows_above_floor >= STALE_FLOOR_WINDOWS && self.limit > 1 {
+                self.probing = Some(self.limit);
+                self.limit = 1;
             } else if window.reached_limit
                 && rtt <= past.mean * (1.0 + ROUNDING)
-                && rtt <= floor * NEAR_FLOOR_RATIO
+                && near_floor
                 && self.limit < self.ceiling
             {
                 self.limit += 1;
+            }
+            if self.limit == 1 {
+                self.windows_above_floor = 0;
             }
         }
         if let Some(rtt) = rtt {
@@ -240,6 +294,11 @@ impl Limiter {
                 Some(floor) if limit > 1 => floor.min(rtt),
                 _ => rtt,
             });
+        }
+        if let Some(saved) = restore {
+            if !window.back_pressure {
+                self.limit = self.limit.max(saved);
+            }
         }
     }
 
@@ -319,7 +378,15 @@ mod tests {
         for (workers, highest) in [(4, 6), (16, 21)] {
             let mut limiter = Limiter::adaptive(32);
             let limits = windows(&mut limiter, 400, queueing(workers, 100));
-            let tail = &limits[100..];
+            // A limit held above the floor re-learns it in a probe window
+            // at 1 (STALE_FLOOR_WINDOWS): at most one window in 33.
+            let (probes, tail): (Vec<usize>, Vec<usize>) =
+                limits[100..].iter().partition(|&&limit| limit == 1);
+            assert!(
+                probes.len() <= limits[100..].len() / (STALE_FLOOR_WINDOWS + 1),
+                "{workers} workers: {} probes: {limits:?}",
+                probes.len()
+            );
             let (low, high) = (tail.iter().min().unwrap(), tail.iter().max().unwrap());
             assert!(
                 *low >= workers - 1 && *high <= highest,
@@ -349,6 +416,45 @@ mod tests {
         // RNDS is well again: back to the ceiling, one step per window.
         let limits = windows(&mut limiter, 40, |_| ms(100));
         assert_eq!(limits[30], 32, "{limits:?}");
+    }
+
+    /// Review item 8: one window of fast answers (lookups settling rows
+    /// after an outage) must not pin the floor below RNDS' ordinary RTT,
+    /// or the limit never grows again under steady ordinary answers.
+    #[test]
+    fn a_floor_learnt_from_fast_answers_is_forgotten_and_the_limit_grows_again() {
+        let mut limiter = Limiter::adaptive(32);
+        windows(&mut limiter, 4, |_| ms(100));
+        assert_eq!(limiter.limit(), 4);
+        windows(&mut limiter, 1, |_| ms(20));
+        let stuck = limiter.limit();
+        let limits = windows(&mut limiter, 120, |_| ms(100));
+        assert_eq!(
+            limits[119], 32,
+            "from {stuck}, steady 100 ms answers with demand: {limits:?}"
+        );
+    }
+
+    /// In the gate, requests let through at the old limit are still in
+    /// flight when a probe drops it to 1; their answers queued behind one
+    /// another and must not become the floor.
+    #[test]
+    fn a_probe_measures_a_request_sent_alone() {
+        let mut limiter = Limiter::adaptive(32);
+        windows(&mut limiter, 4, |_| ms(100));
+        windows(&mut limiter, 1, |_| ms(20));
+        let before = limiter.limit();
+        let probes = windows(&mut limiter, STALE_FLOOR_WINDOWS, |_| ms(100));
+        assert_eq!(probes.last(), Some(&1), "a probe after a stale floor");
+        // Three requests of the old limit drain, slowed by one another...
+        for _ in 0..3 {
+            limiter.finished(ms(500));
+        }
+        // ...then one alone.
+        limiter.started(1);
+        limiter.finished(ms(100));
+        assert_eq!(limiter.floor_rtt_s, Some(0.1));
+        assert_eq!(limiter.limit(), before, "restored after the probe");
     }
 
     #[test]

@@ -25,7 +25,10 @@
 //! limit on requests in flight) is decided here too: 408, 429, 5xx, a
 //! `retry_later` code, a time-out or a lost or refused connection is
 //! back-pressure; a certificate refusal or an unbuildable request says
-//! nothing; any other answer is a round-trip time.
+//! nothing; the round-trip time of a bundle POST that RNDS accepted (2xx)
+//! is a sample; any other answer (a lookup, a refusal) says nothing: they
+//! come back faster than a bundle is stored, and as samples would pull
+//! the limiter's RTT floor below every ordinary POST (review item 8).
 //!
 //! Invariant: pure (no I/O, no clock of its own); knows nothing of rows,
 //! the ledger or the token cache.
@@ -230,20 +233,29 @@ pub(crate) fn classify_post_answer(answer: &Answer<'_>, now: DateTime<Utc>) -> V
 /// retryable, so the two never disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pressure {
-    /// RNDS answered in its own time (2xx, a refusal of the row or the
-    /// configuration, 404): the round-trip time is a sample.
+    /// RNDS accepted a bundle POST in its own time: the round-trip time
+    /// is a sample.
     Answered,
     /// RNDS is over capacity or failing: 408, 429, any 5xx, an answer
     /// naming a `retry_later` code, a time-out or a connection lost or
     /// refused.
     Overload,
     /// Says nothing about load: a refused certificate, a request that
-    /// could not be built.
+    /// could not be built, a lookup answered, a bundle refused.
     Neutral,
 }
 
-/// [`Pressure`] of an answer.
-pub(crate) fn pressure_of_answer(status: u16, body: &[u8]) -> Pressure {
+/// Which kind of request an exchange was, for [`pressure_of_answer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exchange {
+    /// A bundle POST (`submit`): its accepted answers set the RTT floor.
+    BundlePost,
+    /// A GET (document, organization or role lookup).
+    Lookup,
+}
+
+/// [`Pressure`] of an answer to a request of kind `kind`.
+pub(crate) fn pressure_of_answer(kind: Exchange, status: u16, body: &[u8]) -> Pressure {
     match status {
         408 | 429 | 500..=599 => Pressure::Overload,
         // Only a refusal can name a code; read the body only then.
@@ -254,7 +266,8 @@ pub(crate) fn pressure_of_answer(status: u16, body: &[u8]) -> Pressure {
         {
             Pressure::Overload
         }
-        _ => Pressure::Answered,
+        200..=299 if kind == Exchange::BundlePost => Pressure::Answered,
+        _ => Pressure::Neutral,
     }
 }
 

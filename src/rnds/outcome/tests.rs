@@ -425,22 +425,16 @@ fn decrypt_error_is_a_certificate_refusal_only_in_the_handshake_probe() {
 /// a row refused for its data or a refused certificate.
 #[test]
 fn back_pressure_is_load_refusals_and_failures_only() {
-    for status in [408, 429, 500, 502, 503, 504] {
-        assert_eq!(
-            pressure_of_answer(status, b""),
-            Pressure::Overload,
-            "{status}"
-        );
-    }
-    let unstable = outcome_body("EHR-ERR828", "instável");
-    assert_eq!(pressure_of_answer(422, &unstable), Pressure::Overload);
-    let bad_row = outcome_body("EHR-ERR783", "campo inválido");
-    for (status, body) in [(201, &b""[..]), (422, &bad_row[..]), (404, b""), (401, b"")] {
-        assert_eq!(
-            pressure_of_answer(status, body),
-            Pressure::Answered,
-            "{status}"
-        );
+    for kind in [Exchange::BundlePost, Exchange::Lookup] {
+        for status in [408, 429, 500, 502, 503, 504] {
+            assert_eq!(
+                pressure_of_answer(kind, status, b""),
+                Pressure::Overload,
+                "{kind:?} {status}"
+            );
+        }
+        let unstable = outcome_body("EHR-ERR828", "instável");
+        assert_eq!(pressure_of_answer(kind, 422, &unstable), Pressure::Overload);
     }
     assert_eq!(
         pressure_of_failure(&TransportFailure::AfterSending("time-out".into())),
@@ -454,4 +448,35 @@ fn back_pressure_is_load_refusals_and_failures_only() {
         pressure_of_failure(&TransportFailure::Certificate("expirado".into())),
         Pressure::Neutral
     );
+}
+
+/// Review item 8: only an accepted bundle POST is a round-trip time for
+/// the adaptive limit. Lookups and refusals are answered faster than a
+/// bundle is stored; as samples they would pull the RTT floor below every
+/// ordinary POST and keep the limit from growing.
+#[test]
+fn only_an_accepted_bundle_post_is_a_round_trip_sample() {
+    assert_eq!(
+        pressure_of_answer(Exchange::BundlePost, 201, b""),
+        Pressure::Answered
+    );
+    assert_eq!(
+        pressure_of_answer(Exchange::BundlePost, 200, b""),
+        Pressure::Answered
+    );
+    let bad_row = outcome_body("EHR-ERR783", "campo inválido");
+    for (status, body) in [(422, &bad_row[..]), (400, b""), (401, b""), (409, b"")] {
+        assert_eq!(
+            pressure_of_answer(Exchange::BundlePost, status, body),
+            Pressure::Neutral,
+            "POST {status}"
+        );
+    }
+    for status in [200, 404, 401] {
+        assert_eq!(
+            pressure_of_answer(Exchange::Lookup, status, b""),
+            Pressure::Neutral,
+            "lookup {status}"
+        );
+    }
 }
