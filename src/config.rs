@@ -747,6 +747,12 @@ impl std::fmt::Debug for PostgresLedger {
 /// when it does not parse. The second value says whether it holds a password.
 fn redacted_url(url: &str) -> Option<(String, bool)> {
     let config: postgres::Config = url.parse().ok()?;
+    Some((postgres_shown(&config), config.get_password().is_some()))
+}
+
+/// A parsed PostgreSQL target as messages show it:
+/// `postgres://user@host:port/database`, never a password.
+pub(crate) fn postgres_shown(config: &postgres::Config) -> String {
     let host = match config.get_hosts().first() {
         Some(postgres::config::Host::Tcp(host)) => host.clone(),
         #[cfg(unix)]
@@ -754,12 +760,11 @@ fn redacted_url(url: &str) -> Option<(String, bool)> {
         None => "localhost".into(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    let shown = format!(
+    format!(
         "postgres://{}@{host}:{port}/{}",
         config.get_user().unwrap_or(""),
         config.get_dbname().unwrap_or("")
-    );
-    Some((shown, config.get_password().is_some()))
+    )
 }
 
 impl Ledger {
