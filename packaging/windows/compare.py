@@ -29,7 +29,11 @@ import zipfile
 
 INSTANTS = re.compile(rb'"(timestamp|lastUpdated)":"[^"]*"')
 XLSX_INSTANTS = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)")
-REPORT_STAMP = re.compile(r"\.\d{8}T\d{6}\.")
+# A service report's name carries the instant its input was received:
+# `<stem>.<AAAAMMDDTHHMMSS>_<extension>.<report>` (or `.<report>` before).
+REPORT_STAMP = re.compile(r"\.\d{8}T\d{6}(?=[._])")
+# ...and its resumo.json when and from which folder (a Windows path there).
+RECEIVED = re.compile(rb'"(received_at|inbox)": "[^"]*"')
 RNDS_ID = re.compile(rb";[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[0-9a-z]{4};")
 SHA256 = re.compile(rb'"sha256": "[0-9a-f]{64}"')
 
@@ -67,6 +71,8 @@ def same_report(name, a, b, demo=False):
         a, b = INSTANTS.sub(rb'"\1":"*"', a), INSTANTS.sub(rb'"\1":"*"', b)
     if demo and name.endswith(".enviados.csv"):
         a, b = RNDS_ID.sub(b";<id RNDS>;", a), RNDS_ID.sub(b";<id RNDS>;", b)
+    if demo and name.endswith(".resumo.json"):
+        a, b = RECEIVED.sub(rb'"\1": "*"', a), RECEIVED.sub(rb'"\1": "*"', b)
     if demo and name.startswith("exames-planilha.") and name.endswith(".resumo.json"):
         a, b = SHA256.sub(b'"sha256": "*"', a), SHA256.sub(b'"sha256": "*"', b)
     return a == b or differ(name, a, b)
@@ -74,7 +80,7 @@ def same_report(name, a, b, demo=False):
 
 def reports(linux, win, demo=False):
     linux, win = pathlib.Path(linux), pathlib.Path(win)
-    name = (lambda p: REPORT_STAMP.sub(".*.", p.name)) if demo else (lambda p: p.name)
+    name = (lambda p: REPORT_STAMP.sub(".*", p.name)) if demo else (lambda p: p.name)
     files_a = {name(p): p for p in linux.iterdir() if p.is_file()}
     files_b = {name(p): p for p in win.iterdir() if p.is_file()}
     if sorted(files_a) != sorted(files_b):
