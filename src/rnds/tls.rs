@@ -179,6 +179,17 @@ impl Identity {
                 )
             }
         };
+        Identity::from_parts(chain, key, file_warnings, &shown, fingerprint)
+    }
+
+    /// The identity of `chain` (leaf first), whose source `shown` names.
+    fn from_parts(
+        chain: Vec<CertificateDer<'static>>,
+        key: Arc<dyn rustls::sign::SigningKey>,
+        file_warnings: Vec<String>,
+        shown: &str,
+        fingerprint: Vec<u8>,
+    ) -> Result<Identity, ClientError> {
         let Some(leaf) = chain.first() else {
             return Err(ClientError::Config(format!(
                 "{shown} não contém nenhum certificado"
@@ -186,9 +197,8 @@ impl Identity {
         };
         let info = describe_der(leaf)
             .map_err(|m| ClientError::Config(format!("certificado {shown}: {m}")))?;
-        let certified = CertifiedKey::new(chain, key);
         Ok(Identity {
-            certified: Arc::new(certified),
+            certified: Arc::new(CertifiedKey::new(chain, key)),
             info,
             file_warnings,
             fingerprint,
@@ -203,17 +213,7 @@ impl Identity {
         file_warnings: Vec<String>,
         shown: &str,
     ) -> Result<Identity, ClientError> {
-        let leaf = chain
-            .first()
-            .ok_or_else(|| ClientError::Config(format!("{shown} não contém nenhum certificado")))?;
-        let info = describe_der(leaf)
-            .map_err(|m| ClientError::Config(format!("certificado {shown}: {m}")))?;
-        Ok(Identity {
-            certified: Arc::new(CertifiedKey::new(chain, key)),
-            info,
-            file_warnings,
-            fingerprint: Vec::new(),
-        })
+        Identity::from_parts(chain, key, file_warnings, shown, Vec::new())
     }
 
     pub(crate) fn info(&self) -> &CertificateInfo {
