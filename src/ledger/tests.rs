@@ -594,3 +594,28 @@ fn identities_of_rows_written_before_schema_4_are_learned_from_their_exact_conte
         Err(LedgerError::NotSendable { .. })
     ));
 }
+
+#[test]
+fn the_version_a_file_got_accepted_is_found_by_file_and_content() {
+    if skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let first = a_file(&mut ledger, "f1");
+    let later = a_file(&mut ledger, "f2");
+    send(&mut ledger, intent("A-1", "h1", first, 2, None), accepted("rnds-1"));
+    send(
+        &mut ledger,
+        intent("A-1", "h2", later, 2, Some("rnds-1")),
+        accepted("rnds-2"),
+    );
+    assert_eq!(
+        ledger.accepted_from_file("A-1", first, "h1").unwrap(),
+        Some(Some("rnds-1".to_owned()))
+    );
+    assert_eq!(ledger.accepted_from_file("A-1", first, "h2").unwrap(), None);
+    assert_eq!(ledger.accepted_from_file("A-1", later, "h1").unwrap(), None);
+    assert!(ledger.file_claimed_at(later).unwrap().is_some());
+    assert_eq!(ledger.file_claimed_at(FileId(9_999)).unwrap(), None);
+}
