@@ -531,7 +531,12 @@ async fn a_short_outage_is_ridden_out_by_the_retries() {
 }
 
 /// What the caller (pipeline + ledger) does with the client's tools: an
-/// Unknown is resolved, never resent blindly; NotStored is sent again.
+/// Unknown is resolved, never resent blindly; NotStored is sent again, and
+/// EHR-ERR866 to that resend means the lost attempt was stored after all
+/// (`round.rs`: a retry answered 866 is sent, id unknown). That happens:
+/// a server keeps working on a request whose connection is gone (the
+/// simulator's HTTP/2 streams run as their own tasks), so the lookup can
+/// come before the lost attempt is stored.
 /// Returns the RNDS id (if learnt) and how many Unknowns were resolved.
 async fn send_exactly_once(client: &Client, lab_id: &str) -> (Option<String>, u32) {
     let mut outcome = client.submit(bundle(lab_id)).await;
@@ -539,6 +544,7 @@ async fn send_exactly_once(client: &Client, lab_id: &str) -> (Option<String>, u3
     loop {
         match outcome {
             Outcome::Accepted { rnds_id } => return (Some(rnds_id), unknowns),
+            Outcome::DuplicateIdentifier { .. } if unknowns > 0 => return (None, unknowns),
             Outcome::Unknown { .. } => {
                 unknowns += 1;
                 match client.resolve_unknown(lab_id, None, bundle(lab_id)).await {
