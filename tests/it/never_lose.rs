@@ -487,6 +487,85 @@ async fn a_file_reopened_by_name_in_the_middle_of_a_row_says_what_to_do() {
     assert!(text.contains("cabeçalho do arquivo original"), "{second}");
 }
 
+/// Chaos seed 44: the exporter reopens its file by name while the first
+/// part is still in `processando/` (RNDS refusing every send), so the
+/// rest is claimed under a clash name (`acrescido (2).csv`); the service is
+/// killed before it reports it. Resumed after the restart, the rest keeps
+/// the name it had in the inbox: its report still says it is the
+/// continuation of `acrescido.csv` and what to do, and no report is named
+/// after the clash name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reopened_file_resumed_after_a_kill_still_says_it_is_the_rest() {
+    use std::io::Write;
+    let mut lab = Lab::with_faults(Faults {
+        answer_code: Some("ERR999".into()),
+        ..Faults::default()
+    })
+    .await;
+    lab.log = Some(lab.tmp.path().join("servico.log"));
+    lab.start();
+    let path = lab.ws.inbox.join("acrescido.csv");
+    let all = rows("R", 5);
+    let first: String = all.lines().take(4).flat_map(|l| [l, "\n"]).collect();
+    let rest: String = all.lines().skip(4).flat_map(|l| [l, "\n"]).collect();
+    drop_file(&lab.ws.inbox, "acrescido.csv", first.as_bytes()).unwrap();
+    let in_processing = |lab: &Lab| crate::daemon::files_under(&lab.work("processando"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while in_processing(&lab).is_empty() || path.exists() {
+        assert!(Instant::now() < deadline, "the first part is never claimed");
+        lab.alive();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .unwrap();
+    file.write_all(rest.as_bytes()).unwrap();
+    drop(file);
+    // Killed once the rest is in the ledger (admitted), before its report.
+    let log = lab.log.clone().unwrap();
+    let admitted = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("arquivo recebido")
+            .count()
+    };
+    while admitted() < 2 {
+        assert!(Instant::now() < deadline, "the rest is never admitted");
+        lab.alive();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(in_processing(&lab).len(), 2);
+    lab.sigkill();
+    assert!(lab.summaries().is_empty(), "{:?}", lab.summaries());
+    lab.sim.set_faults(Faults::default());
+    lab.log = None;
+    lab.start();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lab.summaries().len() < 2 {
+        assert!(Instant::now() < deadline, "no report for the rest");
+        lab.alive();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    lab.stop();
+    assert_eq!(lab.stored().len(), 3, "the headerless rows are not sent");
+    let summaries = lab.summaries();
+    assert!(
+        summaries
+            .iter()
+            .all(|p| !p.to_string_lossy().contains("(2)")),
+        "{summaries:?}"
+    );
+    let texts: Vec<String> = summaries.iter().map(|p| summary(p).to_string()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("continuação") && t.contains("cabeçalho do arquivo original")),
+        "no report says the rest continues acrescido.csv: {texts:?}"
+    );
+}
+
 /// Issue 17 items 1 and 3: a file whose rows reached RNDS in a killed pass
 /// and whose later reads were killed without any progress (here by the
 /// debug failpoint at the start of a read) goes to `falhas/`; its report

@@ -17,7 +17,7 @@ impl Service {
     /// `processados/` or `falhas/` because a writer kept writing to it.
     pub(super) async fn admit(
         &mut self,
-        claimed: ClaimedFile,
+        mut claimed: ClaimedFile,
         changed_after_finish: bool,
     ) -> Result<Active, ServiceError> {
         let mut known = None;
@@ -30,6 +30,10 @@ impl Service {
         }
         let (file_id, pending_reported, reported, received) = if let Some(record) = known {
             let pending = record.reports.iter().any(|(kind, _)| kind == "pendentes");
+            // Its name in the inbox, not the clash name it may have in
+            // `processando/` (`x (2).csv`): reports, and the rest of a file
+            // reopened by name, are found by it (chaos seed 44).
+            claimed.original_name.clone_from(&record.name);
             tracing::info!(arquivo = %claimed.original_name, "retomando arquivo de uma execução anterior");
             // Its report names keep the instant of its first admission.
             let received = chrono::DateTime::parse_from_rfc3339(&record.claimed_at)
