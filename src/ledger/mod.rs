@@ -568,6 +568,8 @@ delegate_reads! {
     fn final_rows_of_file(&self, file_id: FileId) -> Result<u64, LedgerError>;
     /// Rows of `file_id` in any state.
     fn recorded_rows_of_file(&self, file_id: FileId) -> Result<u64, LedgerError>;
+    /// Rows of `file_id` whose POST may be under way (`sending`, `unknown`).
+    fn unresolved_rows_of_file(&self, file_id: FileId) -> Result<u64, LedgerError>;
     #[cfg(test)]
     /// Rows left `pending`.
     fn pending(&self) -> Result<Vec<ResultRecord>, LedgerError>;

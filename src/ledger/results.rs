@@ -454,6 +454,17 @@ impl SqliteLedger {
         Ok(stmt.query_row([file_id.0], |r| r.get(0))?)
     }
 
+    /// Rows whose latest attempt came from `file_id` and whose POST may be
+    /// under way (`sending`, `unknown`): a pass killed while sending leaves
+    /// them, so a change in their number is progress too.
+    pub(crate) fn unresolved_rows_of_file(&self, file_id: FileId) -> Result<u64, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COUNT(*) FROM results WHERE file_id = ?1
+             AND state IN ('sending', 'unknown')",
+        )?;
+        Ok(stmt.query_row([file_id.0], |r| r.get(0))?)
+    }
+
     /// Rows whose latest attempt came from `file_id`, in any state
     /// (pending, sending and unknown included): the rows passes over the
     /// file have recorded so far. A pass killed while RNDS was down got

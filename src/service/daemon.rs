@@ -42,6 +42,16 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 /// recorded, at RNDS or waiting for it), so it does not count.
 const MAX_READS_WITHOUT_ROWS: u32 = 2;
 
+/// One number for "what passes over a file achieved": it changes when a
+/// row of it is recorded, reaches a final state, or has its POST begun or
+/// settled. Compared for equality only (a read "got somewhere" when it
+/// differs from the figure at the last read), so the mix needs no order;
+/// each count keeps its own 21 bits for files up to two million rows.
+fn progress_figure(recorded: u64, final_rows: u64, unresolved: u64) -> u64 {
+    const BITS: u32 = 21;
+    recorded ^ (final_rows << BITS) ^ (unresolved << (2 * BITS))
+}
+
 /// Runs the service until `shutdown` completes: resolves unresolved rows,
 /// resumes the files left in `processando/`, then watches the inboxes. On
 /// shutdown no new file or request starts; requests on the wire get
@@ -421,12 +431,19 @@ impl Service {
         }
         // What earlier passes achieved, kills included: the rows they
         // recorded, in any state (RNDS may have been down: pending rows
-        // are progress too, the file is not at fault).
-        let progress = self.ledger.recorded_rows_of_file(active.file_id)?;
+        // are progress too, the file is not at fault), and how many of
+        // them are final or in flight: a pass killed while it sent rows
+        // recorded by an earlier one got somewhere too (chaos seed 167).
+        let recorded = self.ledger.recorded_rows_of_file(active.file_id)?;
+        let progress = progress_figure(
+            recorded,
+            self.ledger.final_rows_of_file(active.file_id)?,
+            self.ledger.unresolved_rows_of_file(active.file_id)?,
+        );
         let earlier_reads = active.claimed.begin_read(&before, progress)?;
         let paths = self.paths_for(active);
         if earlier_reads >= MAX_READS_WITHOUT_ROWS {
-            self.set_aside_unreadable(active, earlier_reads, progress, &paths, before)?;
+            self.set_aside_unreadable(active, earlier_reads, recorded, &paths, before)?;
             return Ok(Next::Done);
         }
         super::publish::failpoint("leitura-iniciada");

@@ -610,6 +610,53 @@ async fn a_file_set_aside_after_kills_lists_the_rows_it_had_sent() {
     }
 }
 
+/// Chaos seed 167: the first pass records every row of the file (RNDS
+/// refusing, so they wait) and is killed; the next two passes are killed
+/// while they send those rows. They recorded no new row, but they got
+/// rows to RNDS: they are not reads without rows, so the file is not set
+/// aside as unreadable; the next pass sends the rest, each row once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_killed_while_sending_rows_recorded_earlier_are_progress() {
+    let mut lab = Lab::with_faults(Faults {
+        answer_code: Some("ERR999".into()),
+        ..Faults::default()
+    })
+    .await;
+    drop_file(&lab.ws.inbox, "lento.csv", rows("L", 40).as_bytes()).unwrap();
+    lab.env = vec![("RNDS_DROP_FAILPOINT".into(), "relatorio-parcial".into())];
+    lab.start();
+    let mut child = lab.child.take().unwrap();
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(rnds_drop::service::FAILPOINT_EXIT)
+    );
+    lab.env.clear();
+    assert!(lab.stored().is_empty());
+    // RNDS answers again, slowly: two passes killed while they send.
+    lab.sim.set_faults(Faults {
+        latency_ms: 300,
+        ..Faults::default()
+    });
+    for _ in 0..2 {
+        let target = lab.sim.documents().len() + 4;
+        lab.start();
+        lab.documents_at_least(target, Duration::from_secs(60))
+            .await;
+        lab.sigkill();
+    }
+    assert!(lab.stored().len() < 40, "the kills came too late");
+    lab.sim.set_faults(Faults::default());
+    lab.start();
+    let report = lab.outcome("processados", Duration::from_secs(60)).await;
+    lab.stop();
+    let stored = lab.stored();
+    assert_eq!(stored.len(), 40, "every row reached RNDS");
+    assert!(stored.values().all(|n| *n == 1), "a row was stored twice");
+    assert!(crate::daemon::files_under(&lab.work("falhas")).is_empty());
+    let s = summary(&report);
+    assert!(s["error"].is_null(), "{s}");
+}
+
 /// Review finding 8: while RNDS refuses every send (503), a pass records
 /// the file's rows as pending and is killed; a second pass is killed the
 /// same way. Neither got a row final at RNDS, but both recorded rows in the

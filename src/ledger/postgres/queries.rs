@@ -514,6 +514,17 @@ impl PgLedger {
         })
     }
 
+    pub(crate) fn unresolved_rows_of_file(&self, file_id: FileId) -> Result<u64, LedgerError> {
+        self.call(|c| {
+            count(
+                c,
+                "SELECT COUNT(*) FROM results WHERE file_id = $1
+                 AND state IN ('sending', 'unknown')",
+                &[&file_id.0],
+            )
+        })
+    }
+
     pub(crate) fn recorded_rows_of_file(&self, file_id: FileId) -> Result<u64, LedgerError> {
         self.call(|c| {
             count(
