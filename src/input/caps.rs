@@ -33,6 +33,10 @@ pub(crate) struct CapState {
     /// The stream ended inside a quoted cell: the record being parsed
     /// when it ended (the last one) is incomplete.
     open_quote_at_end: AtomicBool,
+    /// The stream ended right after a delimiter, with no line break: the
+    /// last record's last cell is empty because nothing was written after
+    /// its delimiter yet (a writer cut there, or still writing).
+    delimiter_at_end: AtomicBool,
 }
 
 impl CapState {
@@ -69,6 +73,12 @@ impl CapState {
     /// reached, that is while the last record is parsed).
     pub(crate) fn ended_inside_quote(&self) -> bool {
         self.open_quote_at_end.load(Ordering::Acquire)
+    }
+
+    /// Whether the stream ended right after a delimiter, with no line
+    /// break (set when the end is reached, like [`Self::ended_inside_quote`]).
+    pub(crate) fn ended_after_delimiter(&self) -> bool {
+        self.delimiter_at_end.load(Ordering::Acquire)
     }
 
     fn push_cut(&self, line: u64, bytes: u64) {
@@ -125,6 +135,8 @@ pub(crate) struct CappedLines<R> {
     line_len: u64,
     skipping: bool,
     delivered: u64,
+    /// The last byte passed on.
+    last_byte: Option<u8>,
 }
 
 impl<R: Read> CappedLines<R> {
@@ -144,6 +156,7 @@ impl<R: Read> CappedLines<R> {
             line_len: 0,
             skipping: false,
             delivered: 0,
+            last_byte: None,
         }
     }
 
@@ -240,11 +253,15 @@ impl<R: Read> Read for CappedLines<R> {
                 if self.quoting == Quoting::Quoted {
                     self.state.open_quote_at_end.store(true, Ordering::Release);
                 }
+                if self.last_byte == Some(self.delimiter) {
+                    self.state.delimiter_at_end.store(true, Ordering::Release);
+                }
                 return Ok(0);
             }
             let kept = self.keep(buf, filled);
             self.follow_quoting(&buf[..kept]);
             if kept > 0 {
+                self.last_byte = Some(buf[kept - 1]);
                 self.delivered += kept as u64;
                 return Ok(kept);
             }

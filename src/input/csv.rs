@@ -240,6 +240,10 @@ fn capped_row(
         notes.push(ReadNote::UnclosedQuoteAtEnd {
             column: record.len().saturating_sub(1),
         });
+    } else if caps.ended_after_delimiter() && record.len() > 1 {
+        notes.push(ReadNote::EmptyLastCellAtEnd {
+            column: record.len() - 1,
+        });
     }
     Row { line, cells, notes }
 }

@@ -185,6 +185,15 @@ pub enum ReadNote {
         /// Index of the cell that opened the quote.
         column: usize,
     },
+    /// The file ended right after the delimiter before the cell of
+    /// `column`, with no line break: that cell is empty because nothing was
+    /// written after the delimiter (an export cut there, or a writer still
+    /// writing), so the row is incomplete, whatever its cells look like;
+    /// no default may fill that cell (chaos seed 207).
+    EmptyLastCellAtEnd {
+        /// Index of the empty last cell.
+        column: usize,
+    },
     /// The row has only `cells` cells, fewer than the header: the columns
     /// past them are absent, not empty, and no default may fill them.
     ShortRow {

@@ -94,21 +94,10 @@ pub(super) fn reader_issues(row: &Row, map: &ColumnMap) -> Vec<RowIssue> {
                 });
             }
             ReadNote::UnclosedQuoteAtEnd { column } => {
-                let header = map.headers.get(*column).map_or("", String::as_str);
-                issues.push(RowIssue {
-                    line: row.line,
-                    column: header.to_owned(),
-                    value: shown(row.cells.get(*column).map_or("", String::as_str)),
-                    code: "aspas_abertas_no_fim".into(),
-                    message: format!(
-                        "Linha {}, coluna \"{header}\": a célula abre aspas (\") que não se \
-                         fecham até o fim do arquivo, então a linha está incompleta e não foi \
-                         enviada (o arquivo pode ter sido lido enquanto ainda era gravado, ou \
-                         a exportação foi cortada). Se a exportação terminou, feche as aspas \
-                         dessa célula (ou retire-as) e envie o arquivo de novo.",
-                        row.line
-                    ),
-                });
+                issues.push(unclosed_quote_issue(row, map, *column));
+            }
+            ReadNote::EmptyLastCellAtEnd { column } => {
+                issues.push(empty_last_cell_issue(row, map, *column));
             }
             ReadNote::LegacyText { .. } | ReadNote::ShortRow { .. } => {}
         }
@@ -158,6 +147,45 @@ pub(super) fn short_row_issues(row: &Row, map: &ColumnMap) -> Vec<RowIssue> {
             })
         })
         .collect()
+}
+
+/// The last row of a file that ends inside a quoted cell.
+fn unclosed_quote_issue(row: &Row, map: &ColumnMap, column: usize) -> RowIssue {
+    let header = map.headers.get(column).map_or("", String::as_str);
+    RowIssue {
+        line: row.line,
+        column: header.to_owned(),
+        value: shown(row.cells.get(column).map_or("", String::as_str)),
+        code: "aspas_abertas_no_fim".into(),
+        message: format!(
+            "Linha {}, coluna \"{header}\": a célula abre aspas (\") que não se fecham até o \
+             fim do arquivo, então a linha está incompleta e não foi enviada (o arquivo pode \
+             ter sido lido enquanto ainda era gravado, ou a exportação foi cortada). Se a \
+             exportação terminou, feche as aspas dessa célula (ou retire-as) e envie o \
+             arquivo de novo.",
+            row.line
+        ),
+    }
+}
+
+/// The last row of a file that ends right after a delimiter: its last
+/// cell may have been cut before its value was written.
+fn empty_last_cell_issue(row: &Row, map: &ColumnMap, column: usize) -> RowIssue {
+    let header = map.headers.get(column).map_or("", String::as_str);
+    RowIssue {
+        line: row.line,
+        column: header.to_owned(),
+        value: String::new(),
+        code: "linha_incompleta".into(),
+        message: format!(
+            "Linha {}, coluna \"{header}\": o arquivo termina logo depois do separador dessa \
+             coluna, sem quebra de linha, então a linha pode ter sido cortada antes do valor \
+             dela e não foi enviada (o valor padrão da configuração não é usado no lugar \
+             dele). Se a exportação terminou, confira essa linha (preencha a coluna ou \
+             termine a linha com uma quebra de linha) e envie o arquivo de novo.",
+            row.line
+        ),
+    }
 }
 
 /// The start of a long value, marked as cut.
