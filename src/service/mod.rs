@@ -30,7 +30,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use daemon::run;
-pub use ledger_open::{migrate_ledger, start_new_ledger};
+pub use ledger_open::{init_ledger, migrate_ledger, start_new_ledger, LedgerInit};
 pub use paths::STAGING_DIR;
 pub use publish::FAILPOINT_EXIT;
 pub use send::{send_files, SentFile};
@@ -144,6 +144,7 @@ impl ServiceError {
                         | LedgerError::PostgresNewerSchema { .. }
                         | LedgerError::PostgresIncomplete { .. }
                         | LedgerError::PostgresMissing { .. }
+                        | LedgerError::PostgresNotCreated { .. }
                         | LedgerError::PostgresNoFreshStart { .. }
                         | LedgerError::PostgresNotEmpty { .. }
                         | LedgerError::PostgresBusy { .. }

@@ -40,6 +40,25 @@ fn a_database_whose_identity_row_was_deleted_is_refused_not_recreated() {
     assert!(super::ledger_exists(&target).unwrap());
 }
 
+/// `run` and `send` open with `open_postgres_existing`: an empty database
+/// is refused and left empty (only `init-ledger` creates the ledger).
+#[test]
+fn an_empty_database_is_not_made_a_ledger_by_open_existing() {
+    if !test_pg::available() {
+        return;
+    }
+    let target = new_target();
+    let err = Ledger::open_postgres_existing(&target).err().unwrap();
+    assert!(
+        matches!(err, LedgerError::PostgresNotCreated { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(target.shown()), "{err}");
+    assert!(!super::ledger_exists(&target).unwrap());
+    drop(Ledger::open_postgres(&target).unwrap());
+    assert!(Ledger::open_postgres_existing(&target).is_ok());
+}
+
 #[test]
 fn a_newer_schema_is_refused_with_a_clear_error() {
     if !test_pg::available() {
