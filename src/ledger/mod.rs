@@ -471,6 +471,15 @@ impl Ledger {
         }
     }
 
+    #[cfg(test)]
+    /// What `status` reads of this ledger, on either backend.
+    pub(crate) fn reader(&self) -> LedgerReader {
+        match &self.backend {
+            Backend::Sqlite(s) => LedgerReader::open(&s.path).unwrap(),
+            Backend::Postgres(p) => LedgerReader::Postgres(Box::new(p.target().clone())),
+        }
+    }
+
     /// Rows read in one transaction (see `SqliteLedger::get_many`).
     pub(crate) fn get_many<'a>(
         &mut self,

@@ -294,6 +294,10 @@ impl Drop for PgLedger {
 
 #[cfg(test)]
 impl PgLedger {
+    pub(crate) fn target(&self) -> &PgTarget {
+        &self.target
+    }
+
     pub(crate) fn execute_sql(&mut self, sql: &str) {
         self.call(|c| Ok(c.batch_execute(sql)?)).unwrap();
     }
