@@ -281,6 +281,19 @@ pub enum LedgerError {
     Corrupt(String),
 }
 
+impl LedgerError {
+    /// The PostgreSQL server could not be reached or cut the connection
+    /// (stopped, restarted, network): nothing of the failed call was kept,
+    /// and it passes like an RNDS outage (see `service::daemon`).
+    pub(crate) fn is_connection_lost(&self) -> bool {
+        match self {
+            LedgerError::PostgresConnect { .. } => true,
+            LedgerError::Postgres(e) => postgres::connection_lost(e),
+            _ => false,
+        }
+    }
+}
+
 /// What every "ledger lost" message says to do. Never "renumber the exams"
 /// nor "use another ledger": both would create duplicate notifications.
 /// A restored copy must also lose the `.in-use` mark of the crashed

@@ -392,3 +392,110 @@ async fn a_database_restart_mid_file_loses_nothing_and_sends_nothing_twice() {
     assert_eq!(summaries(&ws.outbox, "lote").len(), 1);
     sim.shutdown().await;
 }
+
+/// The service's stderr, read as it comes (a thread of its own).
+fn collect_stderr(child: &mut std::process::Child) -> std::sync::Arc<std::sync::Mutex<String>> {
+    use std::io::BufRead;
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stderr = child.stderr.take().unwrap();
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let mut text = sink.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    text
+}
+
+/// The database stopped (`pg_ctl stop`) while the service sends the
+/// first of five files, then started again: the passes that meet it down
+/// fail and send nothing (rows whose intent was committed before the cut
+/// may still go: they are `sending`, settled by a lookup afterwards; no
+/// row without a committed intent does), the files wait and are taken up
+/// again soon after the database is back (backing off as in an RNDS
+/// outage, not a flat minute); every row reaches RNDS exactly once and
+/// each file gets one report set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_stopped_mid_file_sends_nothing_while_down_and_nothing_twice_after() {
+    const FILES: usize = 5;
+    const ROWS: usize = 300;
+    if !pg_cluster::available() {
+        return;
+    }
+    let cluster = pg_cluster::start_own().unwrap();
+    let url = cluster.url(&cluster.create_database().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulator::start(SimOptions {
+        faults: rnds_drop::simulator::Faults {
+            latency_ms: 30,
+            ..Default::default()
+        },
+        ..SimOptions::new(tmp.path().join("simulador"))
+    })
+    .await
+    .unwrap();
+    let (ws, _) = write_workspace_config(sim.files(), tmp.path(), 200, "watch").unwrap();
+    use_postgres(&ws.config_path, &url);
+    init_ledger(&ws.config_path);
+    for f in 1..=FILES {
+        let rows = export(&format!("PD{f}"), ROWS, &[]);
+        drop_file(&ws.inbox, &format!("lote{f}.csv"), rows.as_bytes()).unwrap();
+    }
+    let mut child = service(&ws.config_path, &[]);
+    let stderr = collect_stderr(&mut child);
+    let failed_passes = || stderr.lock().unwrap().matches("nova tentativa").count();
+    until(
+        &mut child,
+        Duration::from_secs(60),
+        "first rows stored",
+        || stored(&sim, "PD").len() >= 20,
+    )
+    .await;
+    cluster.stop().unwrap();
+    until(&mut child, Duration::from_secs(30), "a failed pass", || {
+        failed_passes() >= 1
+    })
+    .await;
+    let when_down = stored(&sim, "PD").len();
+    assert!(when_down < FILES * ROWS, "the stop came after the last row");
+    // The service tries again while the database is down (after 1 s,
+    // then 2 s): nothing sent.
+    until(
+        &mut child,
+        Duration::from_secs(30),
+        "two more failed passes",
+        || failed_passes() >= 3,
+    )
+    .await;
+    assert_eq!(stored(&sim, "PD").len(), when_down);
+    cluster.start().unwrap();
+    let reported = || (1..=FILES).all(|f| !summaries(&ws.outbox, &format!("lote{f}")).is_empty());
+    until(&mut child, Duration::from_secs(45), "the reports", reported).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = stderr.lock().unwrap().clone();
+    assert!(!log.contains("panicked"), "{log}");
+    let by_id = stored(&sim, "PD");
+    assert_eq!(by_id.len(), FILES * ROWS, "{log}");
+    assert!(by_id.values().all(|n| *n == 1), "stored twice: {by_id:?}");
+    for f in 1..=FILES {
+        let reports = summaries(&ws.outbox, &format!("lote{f}"));
+        assert_eq!(reports.len(), 1, "{log}");
+        let s = json(&reports[0]);
+        assert_eq!(s["rows_sent"], ROWS, "{s}");
+        let name = reports[0].to_string_lossy().into_owned();
+        let sent = std::fs::read_to_string(name.replace(".resumo.json", ".enviados.csv")).unwrap();
+        // Rows settled after the cut kept their RNDS id (looked up).
+        let without_id = sent
+            .lines()
+            .skip(1)
+            .filter(|l| l.split(';').nth(2) == Some(""));
+        assert_eq!(without_id.count(), 0, "{sent}");
+    }
+    sim.shutdown().await;
+}

@@ -303,6 +303,18 @@ impl PgLedger {
     }
 }
 
+/// Whether `error` is the connection's loss rather than a statement's
+/// failure: the client saw it closed or its socket fail, or the server
+/// ended the session (SQLSTATE class 08, connection exception; 57P,
+/// operator intervention: a shutdown or restart).
+pub(super) fn connection_lost(error: &postgres::Error) -> bool {
+    let sqlstate = error.code().map(postgres::error::SqlState::code);
+    error.is_closed()
+        || sqlstate.is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+        || std::error::Error::source(error)
+            .is_some_and(<dyn std::error::Error>::is::<std::io::Error>)
+}
+
 /// Whether the database already holds a ledger (any of its tables): for
 /// the caller that must refuse to create one where earlier sends show.
 pub(crate) fn ledger_exists(target: &PgTarget) -> Result<bool, LedgerError> {
