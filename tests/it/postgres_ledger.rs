@@ -95,6 +95,18 @@ async fn an_empty_database_is_refused_until_init_ledger_creates_the_ledger() {
     assert!(stored(&sim, "PI-").is_empty());
     assert!(ws.inbox.join("lote.csv").exists(), "the file was taken");
 
+    // `status` says the same (exit 3), without the password.
+    let out = rnds_drop(&["status"], &ws.config_path, &env);
+    let shown_by_status = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(3), "{shown_by_status}");
+    assert!(shown_by_status.contains(&shown), "{shown_by_status}");
+    assert!(shown_by_status.contains("init-ledger"), "{shown_by_status}");
+    assert!(!shown_by_status.contains(SECRET), "{shown_by_status}");
+
     // Without --confirm: where, what to check, nothing done (exit 3).
     let out = rnds_drop(&["init-ledger"], &ws.config_path, &env);
     let stdout = String::from_utf8_lossy(&out.stdout);
