@@ -95,6 +95,25 @@ async fn an_empty_database_is_refused_until_init_ledger_creates_the_ledger() {
     assert!(stored(&sim, "PI-").is_empty());
     assert!(ws.inbox.join("lote.csv").exists(), "the file was taken");
 
+    // So does `send`.
+    let single = tmp.path().join("avulso.csv");
+    std::fs::write(&single, export("PS", 2, &[])).unwrap();
+    let out_dir = tmp.path().join("saida-send");
+    let out = rnds_drop(
+        &[
+            "send",
+            "--out",
+            &out_dir.to_string_lossy(),
+            &single.to_string_lossy(),
+        ],
+        &ws.config_path,
+        &env,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("init-ledger"), "{stderr}");
+    assert!(stored(&sim, "PS-").is_empty());
+
     // `status` says the same (exit 3), without the password.
     let out = rnds_drop(&["status"], &ws.config_path, &env);
     let shown_by_status = format!(

@@ -162,6 +162,27 @@ fn after_a_server_restart_the_next_call_connects_again() {
     );
 }
 
+/// A stopped server is a lost connection (the service backs off as in an
+/// RNDS outage), for the call that meets the cut and for those that
+/// cannot connect; once it is back the next call works.
+#[test]
+fn a_stopped_server_is_a_lost_connection_until_it_is_back() {
+    if !test_pg::available() {
+        return;
+    }
+    let cluster = test_pg::start_own().unwrap();
+    let target = PgTarget::new(&cluster.url(&cluster.create_database().unwrap()), None).unwrap();
+    let mut ledger = Ledger::open_postgres(&target).unwrap();
+    let file = a_file(&mut ledger);
+    cluster.stop().unwrap();
+    for _ in 0..2 {
+        let err = ledger.file(file).err().unwrap();
+        assert!(err.is_connection_lost(), "{err:?}");
+    }
+    cluster.start().unwrap();
+    assert!(ledger.file(file).unwrap().is_some());
+}
+
 /// Review 2 item 1: the process lock lives on the ledger's own
 /// connection, so a restart that cuts it cannot leave the ledger
 /// connected without it: the reconnect takes it again, and a second
@@ -225,6 +246,8 @@ fn a_ledger_whose_lock_was_taken_during_a_restart_refuses_every_call() {
         matches!(err, Some(LedgerError::PostgresBusy { .. })),
         "{err:?}"
     );
+    // Busy is not an outage: the service does not hurry back to it.
+    assert!(!err.unwrap().is_connection_lost());
     drop(other);
     assert!(ledger.file(file).is_ok(), "the lock is free again");
 }
