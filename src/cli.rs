@@ -23,6 +23,7 @@ Exemplos / examples:
   rnds-drop simulate --listen 127.0.0.1:8443 --dir ./rnds-simulador
   rnds-drop servico instalar --config C:\\ProgramData\\rnds-drop\\rnds-drop.toml   # Windows
   rnds-drop new-ledger --config rnds-drop.toml     # explica as consequências; --confirm executa
+  rnds-drop init-ledger --config rnds-drop.toml    # PostgreSQL: cria o registro no banco vazio (--confirm)
 
 Códigos de saída / exit codes:
   0 tudo certo · 1 linhas inválidas ou recusadas · 2 arquivo ilegível
@@ -70,6 +71,9 @@ pub(crate) enum Command {
     /// Começa de propósito um registro de envios novo e vazio (o antigo fica
     /// guardado). Sem --confirm só explica as consequências.
     NewLedger(NewLedgerArgs),
+    /// Cria o registro de envios num banco PostgreSQL vazio, no primeiro uso
+    /// (o serviço não cria um sozinho). Sem --confirm só diz onde e o que conferir.
+    InitLedger(NewLedgerArgs),
     /// Copia um registro de envios SQLite para um banco PostgreSQL vazio
     /// (contagens conferidas; recusa um banco que já tem registro).
     MigrateLedger(MigrateLedgerArgs),

@@ -6,7 +6,10 @@ pub(crate) const OK: i32 = 0;
 pub(crate) const ROWS_INVALID: i32 = 1;
 /// A file could not be read at all (its `resumo.json` says why).
 pub(crate) const UNREADABLE: i32 = 2;
-/// Configuration error (including those RNDS reports: EHR-ERR881/884/906, certificate).
+/// Configuration error (including those RNDS reports: EHR-ERR881/884/906,
+/// certificate), and a ledger refused at start: lost, busy, or a PostgreSQL
+/// database without one (`init-ledger --confirm` creates it on a lab's
+/// first start; `init-ledger` without `--confirm` exits 3 too, nothing done).
 pub(crate) const CONFIG: i32 = 3;
 /// Rows still pending because RNDS could not be reached; for `run` and
 /// `send`, the certificate's token (A3) is not connected at start (the

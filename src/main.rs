@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         Command::Status(args) => run_status(&args),
         Command::Homologacao(args) => run_homologacao(&args),
         Command::NewLedger(args) => run_new_ledger(&args),
+        Command::InitLedger(args) => run_init_ledger(&args),
         Command::MigrateLedger(args) => run_migrate_ledger(&args),
         Command::Simulate(args) => match rnds_drop::simulator::cli::run(args) {
             Ok(()) => exit::OK,
@@ -262,6 +263,58 @@ fn run_migrate_ledger(args: &MigrateLedgerArgs) -> i32 {
                 args.from.display()
             );
             exit::OK
+        }
+        Err(e) => {
+            eprintln!("✗ {e}");
+            if e.is_configuration() {
+                exit::CONFIG
+            } else {
+                exit::INTERNAL
+            }
+        }
+    }
+}
+
+fn run_init_ledger(args: &NewLedgerArgs) -> i32 {
+    use rnds_drop::service::LedgerInit;
+    let config = match load_config(&args.config, Purpose::Offline) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match rnds_drop::service::init_ledger(&config, args.confirm) {
+        Ok(LedgerInit::Sqlite(path)) => {
+            println!(
+                "Nada a fazer: o registro de envios {} é um arquivo SQLite, criado pelo próprio \
+                 serviço na primeira execução. O init-ledger é para [ledger] url (PostgreSQL).",
+                path.display()
+            );
+            exit::OK
+        }
+        Ok(LedgerInit::AlreadyThere(target)) => {
+            println!("✓ o banco {target} já tem o registro de envios; nada foi alterado.");
+            exit::OK
+        }
+        Ok(LedgerInit::Created(target)) => {
+            println!(
+                "✓ registro de envios criado no banco {target}. Agora inicie o serviço \
+                 (faça cópias de segurança do banco: pg_dump)."
+            );
+            exit::OK
+        }
+        Ok(LedgerInit::WouldCreate(target)) => {
+            println!(
+                "O registro de envios seria criado no banco {target}, hoje sem registro.\n\
+                 Confira antes:\n\
+                 \x20 - é o primeiro uso do rnds-drop com PostgreSQL neste laboratório. Se o \
+                 laboratório já enviou exames, o registro existe: restaure o banco de uma cópia \
+                 de segurança ou, se ele é um arquivo SQLite, copie-o com `rnds-drop \
+                 migrate-ledger`;\n\
+                 \x20 - a url em [ledger] aponta para o banco certo (servidor, porta, nome do \
+                 banco): um registro novo no banco errado reenviaria exames que já estão na \
+                 RNDS.\n\
+                 Nada foi feito. Para criar o registro, rode de novo com --confirm."
+            );
+            exit::CONFIG
         }
         Err(e) => {
             eprintln!("✗ {e}");

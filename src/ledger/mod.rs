@@ -209,6 +209,20 @@ pub enum LedgerError {
          exames."
     )]
     PostgresMissing { target: String, evidence: String },
+    /// A database without the ledger's tables and no trace of earlier
+    /// sends: made a ledger only by `init-ledger`, never by `run`/`send`
+    /// (the url may name the wrong database).
+    #[error(
+        "o banco {target} não tem o registro de envios do rnds-drop, e o serviço não cria um \
+         sozinho: nada foi enviado. Se o laboratório já enviou exames com o rnds-drop, este não \
+         é o banco do registro: confira a url em [ledger] (servidor, porta, nome do banco) ou \
+         restaure o banco de uma cópia de segurança (pg_restore); um registro novo aqui \
+         reenviaria exames que já estão na RNDS. Se o registro atual é um arquivo SQLite, \
+         copie-o com `rnds-drop migrate-ledger`. Só no primeiro uso do PostgreSQL pelo \
+         laboratório, crie o registro de propósito com `rnds-drop init-ledger --config \
+         <arquivo>` (ele explica antes o que conferir)."
+    )]
+    PostgresNotCreated { target: String },
     /// `migrate-ledger` into a database that already holds ledger rows.
     #[error(
         "o banco {target} já tem um registro de envios ({rows} linhas em {table}): nada foi \
@@ -265,6 +279,19 @@ pub enum LedgerError {
     OutcomeWithoutIntent(Vec<String>),
     #[error("valor inesperado no registro de envios: {0}")]
     Corrupt(String),
+}
+
+impl LedgerError {
+    /// The PostgreSQL server could not be reached or cut the connection
+    /// (stopped, restarted, network): nothing of the failed call was kept,
+    /// and it passes like an RNDS outage (see `service::daemon`).
+    pub(crate) fn is_connection_lost(&self) -> bool {
+        match self {
+            LedgerError::PostgresConnect { .. } => true,
+            LedgerError::Postgres(e) => postgres::connection_lost(e),
+            _ => false,
+        }
+    }
 }
 
 /// What every "ledger lost" message says to do. Never "renumber the exams"
@@ -385,10 +412,25 @@ impl Ledger {
 
     /// Opens the PostgreSQL ledger `target` names; creates its tables
     /// (in one transaction: all or nothing) when the database has none.
-    /// Callers that know of earlier sends must refuse a database without
-    /// tables before (see `service`), as for a missing SQLite file.
+    /// Only for the explicit creation (`init-ledger`) and tests; callers
+    /// that know of earlier sends must refuse a database without tables
+    /// before (see `service`), as for a missing SQLite file.
     pub(crate) fn open_postgres(target: &postgres::PgTarget) -> Result<Ledger, LedgerError> {
         let (backend, identity_key) = postgres::PgLedger::open(target)?;
+        Ok(Ledger {
+            backend: Backend::Postgres(Box::new(backend)),
+            identity_key,
+        })
+    }
+
+    /// Opens the PostgreSQL ledger `target` names, refusing a database
+    /// without its tables ([`LedgerError::PostgresNotCreated`]): `run` and
+    /// `send` never make a ledger of an empty database (a mistyped url, a
+    /// database restored empty), which would send again what RNDS holds.
+    pub(crate) fn open_postgres_existing(
+        target: &postgres::PgTarget,
+    ) -> Result<Ledger, LedgerError> {
+        let (backend, identity_key) = postgres::PgLedger::open_existing(target)?;
         Ok(Ledger {
             backend: Backend::Postgres(Box::new(backend)),
             identity_key,
@@ -439,6 +481,15 @@ impl Ledger {
                 s.conn.execute_batch(sql).unwrap();
             }
             Backend::Postgres(p) => p.execute_sql(sql),
+        }
+    }
+
+    #[cfg(test)]
+    /// What `status` reads of this ledger, on either backend.
+    pub(crate) fn reader(&self) -> LedgerReader {
+        match &self.backend {
+            Backend::Sqlite(s) => LedgerReader::open(&s.path).unwrap(),
+            Backend::Postgres(p) => LedgerReader::Postgres(Box::new(p.target().clone())),
         }
     }
 

@@ -17,6 +17,26 @@ fn a_file(ledger: &mut Ledger, sha: &str) -> FileId {
         .unwrap()
 }
 
+/// A file recorded under `name` (a re-drop has the name of an earlier one).
+fn a_file_named(ledger: &mut Ledger, sha: &str, name: &str) -> FileId {
+    ledger
+        .record_file(&NewFile {
+            sha256: sha,
+            name,
+            inbox: Path::new("/srv/entrada"),
+            work_path: &Path::new("/srv/entrada/.rnds-drop/processando").join(name),
+        })
+        .unwrap()
+}
+
+/// Invalid rows still waiting: in all, and (file name, rows) per file.
+fn uncorrected(ledger: &Ledger) -> (u64, Vec<(String, u64)>) {
+    let now = chrono::Utc::now();
+    let s = ledger.reader().snapshot(now, now, 10).unwrap();
+    let files = s.uncorrected_files.into_iter().map(|f| (f.name, f.rows));
+    (s.rows_uncorrected, files.collect())
+}
+
 fn intent(lab_id: &str, hash: &str, file_id: FileId, line: u64, replaces: Option<&str>) -> Intent {
     Intent {
         lab_id: lab_id.into(),
@@ -618,4 +638,69 @@ fn the_version_a_file_got_accepted_is_found_by_file_and_content() {
     assert_eq!(ledger.accepted_from_file("A-1", later, "h1").unwrap(), None);
     assert!(ledger.file_claimed_at(later).unwrap().is_some());
     assert_eq!(ledger.file_claimed_at(FileId(9_999)).unwrap(), None);
+}
+
+/// Schema 6: invalid rows without a lab id wait by file and line (noting
+/// the same line again counts it once) and are counted with those that
+/// have one, per file.
+#[test]
+fn rows_without_an_id_wait_by_file_and_line_and_are_counted() {
+    if skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let first = a_file_named(&mut ledger, "f1", "exames.csv");
+    let other = a_file_named(&mut ledger, "f2", "outro.csv");
+    ledger
+        .note_row_validity(first, &[("L-1".into(), 2)], &[], &[3, 4])
+        .unwrap();
+    ledger.note_row_validity(first, &[], &[], &[4]).unwrap();
+    ledger.note_row_validity(other, &[], &[], &[7]).unwrap();
+    assert_eq!(
+        uncorrected(&ledger),
+        (
+            4,
+            vec![("exames.csv".to_owned(), 3), ("outro.csv".to_owned(), 1)]
+        )
+    );
+}
+
+/// A file that replaces earlier ones (as the service decides by name)
+/// ends the wait of their rows without a lab id, not its own, not other
+/// files', and not the rows with a lab id (a valid row ends those).
+#[test]
+fn a_replacing_file_drops_the_rows_without_an_id_of_the_files_it_replaces() {
+    if skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = open(dir.path());
+    let first = a_file_named(&mut ledger, "f1", "exames.csv");
+    let other = a_file_named(&mut ledger, "f2", "outro.csv");
+    ledger
+        .note_row_validity(first, &[("L-1".into(), 2)], &[], &[3, 4])
+        .unwrap();
+    ledger.note_row_validity(other, &[], &[], &[5]).unwrap();
+    let again = a_file_named(&mut ledger, "f3", "exames.csv");
+    ledger.note_row_validity(again, &[], &[], &[6]).unwrap();
+    ledger
+        .drop_rows_without_id_replaced_by(again, |name| name == "exames.csv")
+        .unwrap();
+    assert_eq!(
+        uncorrected(&ledger),
+        (
+            3,
+            vec![
+                ("exames.csv".to_owned(), 1),
+                ("outro.csv".to_owned(), 1),
+                ("exames.csv".to_owned(), 1),
+            ]
+        )
+    );
+    // Nothing replaced: nothing dropped.
+    ledger
+        .drop_rows_without_id_replaced_by(again, |name| name == "planilha.xlsx")
+        .unwrap();
+    assert_eq!(uncorrected(&ledger).0, 3);
 }

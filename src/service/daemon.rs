@@ -225,13 +225,29 @@ impl Service {
                     break;
                 }
                 Some(Ok(Next::Done)) => {}
-                Some(Ok(Next::Wait)) => waiting.push(active),
+                Some(Ok(Next::Wait)) => {
+                    active.failed_passes = 0;
+                    waiting.push(active);
+                }
                 // Every failure point is safe to retry: no intent recorded means
                 // no request sent; an outcome not recorded leaves the row
-                // `sending`, resolved before the next decision.
+                // `sending`, resolved before the next decision. The ledger's
+                // database out of reach backs off as an RNDS outage does (a
+                // restart costs seconds, not a minute); other failures wait
+                // a minute.
                 Some(Err(e)) => {
-                    tracing::error!(arquivo = %active.claimed.original_name, "{e}; nova tentativa em 1 minuto");
-                    active.next_try = self.clock.now() + MAX_RETRY_DELAY;
+                    let delay = if e.is_ledger_connection_lost() {
+                        active.failed_passes += 1;
+                        retry_delay(active.failed_passes)
+                    } else {
+                        MAX_RETRY_DELAY
+                    };
+                    tracing::error!(
+                        arquivo = %active.claimed.original_name,
+                        "{e}; nova tentativa em {} s",
+                        delay.as_secs()
+                    );
+                    active.next_try = self.clock.now() + delay;
                     waiting.push(active);
                 }
             }
@@ -368,6 +384,9 @@ struct Active {
     /// Its final report was published before a stop: only the move is left.
     reported: Option<Disposition>,
     passes: u32,
+    /// Passes in a row that failed on the ledger's connection (the
+    /// backoff's count; back to 0 after a pass that ends).
+    failed_passes: u32,
     next_try: Instant,
     /// Changes of the file since the claim (a writer still at work).
     fresh: Freshness,

@@ -1,8 +1,11 @@
 //! Opening the ledger for `run` and `send`, and starting a new one on
-//! purpose. A missing ledger is created only where nothing shows earlier
-//! sends: a lock file that says a ledger was in use, files already taken
-//! from an inbox, or `enviados.csv` reports in an outbox. Otherwise the
-//! process stops (exit 3) instead of re-sending everything RNDS holds.
+//! purpose. A missing SQLite file is created only where nothing shows
+//! earlier sends: a lock file that says a ledger was in use, files already
+//! taken from an inbox, or `enviados.csv` reports in an outbox. Otherwise
+//! the process stops (exit 3) instead of re-sending everything RNDS holds.
+//! A PostgreSQL database without the ledger is never made one by `run` or
+//! `send`, whatever the folders show: only `init-ledger` creates it (an
+//! empty database is as likely a mistyped url as a new lab).
 
 use std::path::{Path, PathBuf};
 
@@ -41,22 +44,36 @@ pub(crate) fn open_ledger(config: &Config) -> Result<(LedgerHold, Ledger), Servi
     Ok((LedgerHold::File(lock), ledger))
 }
 
-/// The PostgreSQL ledger: the same refusal to create a ledger where
-/// earlier sends show, then the ledger opened with its advisory lock
-/// (another process on the same database is refused like one on the same
-/// file).
+/// The PostgreSQL ledger, opened with its advisory lock (another process
+/// on the same database is refused like one on the same file). A database
+/// without it is refused: as a lost ledger where earlier sends show, else
+/// as one `init-ledger` has not created yet.
 fn open_postgres(config: &Config, target: &PgTarget) -> Result<(LedgerHold, Ledger), ServiceError> {
-    if !ledger_exists(target)? {
-        if let Some(evidence) = earlier_sends(config, None) {
-            return Err(LedgerError::PostgresMissing {
-                target: target.shown().to_owned(),
-                evidence,
-            }
-            .into());
+    if !database_has_ledger(config, target)? {
+        return Err(LedgerError::PostgresNotCreated {
+            target: target.shown().to_owned(),
         }
+        .into());
     }
-    let ledger = Ledger::open_postgres(target).map_err(busy_as_service)?;
+    let ledger = Ledger::open_postgres_existing(target).map_err(busy_as_service)?;
     Ok((LedgerHold::InPostgresLedger, ledger))
+}
+
+/// Whether the database holds the ledger; [`LedgerError::PostgresMissing`]
+/// when it does not and the folders show earlier sends (restore, never
+/// create).
+fn database_has_ledger(config: &Config, target: &PgTarget) -> Result<bool, ServiceError> {
+    if ledger_exists(target)? {
+        return Ok(true);
+    }
+    match earlier_sends(config, None) {
+        Some(evidence) => Err(LedgerError::PostgresMissing {
+            target: target.shown().to_owned(),
+            evidence,
+        }
+        .into()),
+        None => Ok(false),
+    }
 }
 
 fn open_sqlite(config: &Config) -> Result<(LedgerLock, Ledger), ServiceError> {
@@ -129,6 +146,38 @@ pub fn start_new_ledger(config: &Config) -> Result<Option<PathBuf>, ServiceError
     let aside = Ledger::start_fresh(path, &stamp)?;
     mark(&mut lock, path)?;
     Ok(aside)
+}
+
+/// What `init-ledger` found or did.
+#[derive(Debug)]
+pub enum LedgerInit {
+    /// The configuration names a SQLite file: `run` creates it.
+    Sqlite(PathBuf),
+    /// The database already holds a ledger; nothing was changed.
+    AlreadyThere(String),
+    /// The ledger was created in this database (`user@host:port/db`).
+    Created(String),
+    /// Without `--confirm`: where it would be created, nothing done.
+    WouldCreate(String),
+}
+
+/// `rnds-drop init-ledger`: the explicit creation of a PostgreSQL ledger
+/// in an empty database (a new lab's first start). Refused, like `run`,
+/// where the folders show earlier sends; `confirm` false only says where.
+pub fn init_ledger(config: &Config, confirm: bool) -> Result<LedgerInit, ServiceError> {
+    let Some(settings) = &config.ledger.postgres else {
+        return Ok(LedgerInit::Sqlite(config.ledger.path.clone()));
+    };
+    let target = PgTarget::from_config(settings)?;
+    let shown = target.shown().to_owned();
+    if database_has_ledger(config, &target)? {
+        return Ok(LedgerInit::AlreadyThere(shown));
+    }
+    if !confirm {
+        return Ok(LedgerInit::WouldCreate(shown));
+    }
+    drop(Ledger::open_postgres(&target).map_err(busy_as_service)?);
+    Ok(LedgerInit::Created(shown))
 }
 
 /// `rnds-drop migrate-ledger`: copies the SQLite ledger `from` into the

@@ -30,7 +30,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use daemon::run;
-pub use ledger_open::{migrate_ledger, start_new_ledger};
+pub use ledger_open::{init_ledger, migrate_ledger, start_new_ledger, LedgerInit};
 pub use paths::STAGING_DIR;
 pub use publish::FAILPOINT_EXIT;
 pub use send::{send_files, SentFile};
@@ -122,6 +122,12 @@ impl ServiceError {
         matches!(self, ServiceError::Client(ClientError::Unreachable(_)))
     }
 
+    /// The PostgreSQL ledger's server could not be reached or cut the
+    /// connection: the pass is retried backing off as in an RNDS outage.
+    pub(crate) fn is_ledger_connection_lost(&self) -> bool {
+        matches!(self, ServiceError::Ledger(e) if e.is_connection_lost())
+    }
+
     /// A configuration problem (certificate, client set-up, folders) rather
     /// than a failure at run time. A token that is not connected is not one
     /// ([`ServiceError::is_temporary`]).
@@ -144,6 +150,7 @@ impl ServiceError {
                         | LedgerError::PostgresNewerSchema { .. }
                         | LedgerError::PostgresIncomplete { .. }
                         | LedgerError::PostgresMissing { .. }
+                        | LedgerError::PostgresNotCreated { .. }
                         | LedgerError::PostgresNoFreshStart { .. }
                         | LedgerError::PostgresNotEmpty { .. }
                         | LedgerError::PostgresBusy { .. }

@@ -646,7 +646,7 @@ async fn a_legacy_xls_or_a_web_page_in_the_inbox_gets_a_report_and_goes_to_falha
 /// Review 2 item 4: a PostgreSQL password written inside `[ledger] url`
 /// is refused when the configuration loads, naming `password_env` /
 /// `password_file`, and never printed by `status` (text or `--json`),
-/// `new-ledger`, `doctor` or `run`.
+/// `new-ledger`, `init-ledger`, `doctor` or `run`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_inside_the_ledger_url_is_refused_and_never_printed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -665,6 +665,7 @@ async fn a_password_inside_the_ledger_url_is_refused_and_never_printed() {
         &["status"][..],
         &["status", "--json"][..],
         &["new-ledger"][..],
+        &["init-ledger", "--confirm"][..],
         &["doctor"][..],
         &["run"][..],
     ] {

@@ -144,6 +144,17 @@ impl PgCluster {
         self.pg_ctl(&["restart", "-m", "fast"])
     }
 
+    /// `pg_ctl stop` (fast shutdown): every connection is cut and the
+    /// server stays down until [`PgCluster::start`].
+    pub fn stop(&self) -> Result<(), String> {
+        self.pg_ctl(&["stop", "-m", "fast"])
+    }
+
+    /// `pg_ctl start` after [`PgCluster::stop`].
+    pub fn start(&self) -> Result<(), String> {
+        self.pg_ctl(&["start"])
+    }
+
     fn pg_ctl(&self, args: &[&str]) -> Result<(), String> {
         let data = self.dir.join("data");
         let options = format!(

@@ -193,9 +193,17 @@ pub(crate) struct PgLedger {
 impl PgLedger {
     /// Connects, creates the ledger when the database has none of its
     /// tables, checks its identity row; returns the ledger and its key of
-    /// the patient hashes.
+    /// the patient hashes. Only for the explicit creations (`init-ledger`,
+    /// `migrate-ledger`) and tests: `run` and `send` use
+    /// [`PgLedger::open_existing`].
     pub(super) fn open(target: &PgTarget) -> Result<(PgLedger, Vec<u8>), LedgerError> {
-        PgLedger::open_with(target, true)
+        PgLedger::open_with(target, true, true)
+    }
+
+    /// As [`PgLedger::open`], but a database without the ledger's tables
+    /// is refused ([`LedgerError::PostgresNotCreated`]), never made one.
+    pub(super) fn open_existing(target: &PgTarget) -> Result<(PgLedger, Vec<u8>), LedgerError> {
+        PgLedger::open_with(target, true, false)
     }
 
     /// A second handle without the process lock, beside one that holds
@@ -203,17 +211,21 @@ impl PgLedger {
     /// does through its own read-only snapshot.
     #[cfg(test)]
     pub(super) fn open_beside(target: &PgTarget) -> Result<(PgLedger, Vec<u8>), LedgerError> {
-        PgLedger::open_with(target, false)
+        PgLedger::open_with(target, false, true)
     }
 
-    fn open_with(target: &PgTarget, locked: bool) -> Result<(PgLedger, Vec<u8>), LedgerError> {
+    fn open_with(
+        target: &PgTarget,
+        locked: bool,
+        create: bool,
+    ) -> Result<(PgLedger, Vec<u8>), LedgerError> {
         let (client, key) = off_runtime(|| {
             let mut client = if locked {
                 connect_locked(target)?
             } else {
                 target.connect()?
             };
-            match schema::open_or_create(&mut client, target.shown()) {
+            match schema::open_or_create(&mut client, target.shown(), create) {
                 Ok(key) => Ok((client, key)),
                 Err(e) => {
                     drop(client);
@@ -282,9 +294,25 @@ impl Drop for PgLedger {
 
 #[cfg(test)]
 impl PgLedger {
+    pub(crate) fn target(&self) -> &PgTarget {
+        &self.target
+    }
+
     pub(crate) fn execute_sql(&mut self, sql: &str) {
         self.call(|c| Ok(c.batch_execute(sql)?)).unwrap();
     }
+}
+
+/// Whether `error` is the connection's loss rather than a statement's
+/// failure: the client saw it closed or its socket fail, or the server
+/// ended the session (SQLSTATE class 08, connection exception; 57P,
+/// operator intervention: a shutdown or restart).
+pub(super) fn connection_lost(error: &postgres::Error) -> bool {
+    let sqlstate = error.code().map(postgres::error::SqlState::code);
+    error.is_closed()
+        || sqlstate.is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+        || std::error::Error::source(error)
+            .is_some_and(<dyn std::error::Error>::is::<std::io::Error>)
 }
 
 /// Whether the database already holds a ledger (any of its tables): for

@@ -116,12 +116,22 @@ pub(super) fn any_table(client: &mut impl GenericClient) -> Result<bool, LedgerE
     Ok(row.try_get::<_, i64>(0)? > 0)
 }
 
-/// Creates the ledger when no table of it exists, applies pending
+/// Creates the ledger when no table of it exists and `create` allows it
+/// (else [`LedgerError::PostgresNotCreated`]), applies pending
 /// migrations, and returns the key of the patient hashes.
-pub(super) fn open_or_create(client: &mut Client, shown: &str) -> Result<Vec<u8>, LedgerError> {
+pub(super) fn open_or_create(
+    client: &mut Client,
+    shown: &str,
+    create: bool,
+) -> Result<Vec<u8>, LedgerError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CREATE_LOCK_KEY])?;
     if !any_table(&mut tx)? {
+        if !create {
+            return Err(LedgerError::PostgresNotCreated {
+                target: shown.to_owned(),
+            });
+        }
         tx.batch_execute(
             "CREATE TABLE rnds_drop_ledger (
                 ledger_id      TEXT NOT NULL,

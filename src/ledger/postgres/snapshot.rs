@@ -33,6 +33,13 @@ pub(crate) fn snapshot(
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()?;
+        // A database `init-ledger` has not made a ledger yet: say so,
+        // not "relation does not exist".
+        if !super::schema::any_table(&mut tx)? {
+            return Err(LedgerError::PostgresNotCreated {
+                target: target.shown().to_owned(),
+            });
+        }
         let mut s = LedgerSnapshot {
             accepted_today: count(
                 &mut tx,

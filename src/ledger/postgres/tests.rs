@@ -40,6 +40,25 @@ fn a_database_whose_identity_row_was_deleted_is_refused_not_recreated() {
     assert!(super::ledger_exists(&target).unwrap());
 }
 
+/// `run` and `send` open with `open_postgres_existing`: an empty database
+/// is refused and left empty (only `init-ledger` creates the ledger).
+#[test]
+fn an_empty_database_is_not_made_a_ledger_by_open_existing() {
+    if !test_pg::available() {
+        return;
+    }
+    let target = new_target();
+    let err = Ledger::open_postgres_existing(&target).err().unwrap();
+    assert!(
+        matches!(err, LedgerError::PostgresNotCreated { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(target.shown()), "{err}");
+    assert!(!super::ledger_exists(&target).unwrap());
+    drop(Ledger::open_postgres(&target).unwrap());
+    assert!(Ledger::open_postgres_existing(&target).is_ok());
+}
+
 #[test]
 fn a_newer_schema_is_refused_with_a_clear_error() {
     if !test_pg::available() {
@@ -143,6 +162,27 @@ fn after_a_server_restart_the_next_call_connects_again() {
     );
 }
 
+/// A stopped server is a lost connection (the service backs off as in an
+/// RNDS outage), for the call that meets the cut and for those that
+/// cannot connect; once it is back the next call works.
+#[test]
+fn a_stopped_server_is_a_lost_connection_until_it_is_back() {
+    if !test_pg::available() {
+        return;
+    }
+    let cluster = test_pg::start_own().unwrap();
+    let target = PgTarget::new(&cluster.url(&cluster.create_database().unwrap()), None).unwrap();
+    let mut ledger = Ledger::open_postgres(&target).unwrap();
+    let file = a_file(&mut ledger);
+    cluster.stop().unwrap();
+    for _ in 0..2 {
+        let err = ledger.file(file).err().unwrap();
+        assert!(err.is_connection_lost(), "{err:?}");
+    }
+    cluster.start().unwrap();
+    assert!(ledger.file(file).unwrap().is_some());
+}
+
 /// Review 2 item 1: the process lock lives on the ledger's own
 /// connection, so a restart that cuts it cannot leave the ledger
 /// connected without it: the reconnect takes it again, and a second
@@ -206,6 +246,8 @@ fn a_ledger_whose_lock_was_taken_during_a_restart_refuses_every_call() {
         matches!(err, Some(LedgerError::PostgresBusy { .. })),
         "{err:?}"
     );
+    // Busy is not an outage: the service does not hurry back to it.
+    assert!(!err.unwrap().is_connection_lost());
     drop(other);
     assert!(ledger.file(file).is_ok(), "the lock is free again");
 }

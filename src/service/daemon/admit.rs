@@ -85,6 +85,7 @@ impl Service {
             pending_reported,
             reported,
             passes: 0,
+            failed_passes: 0,
             next_try: now,
             fresh,
             awaiting_quiet: None,
