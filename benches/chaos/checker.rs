@@ -177,12 +177,15 @@ fn location(inbox: &Path, name: &str) -> &'static str {
             .iter()
             .any(|p| p.file_name().is_some_and(|n| n == name))
     };
+    // `processando/` before `falhas/`: the rest of a file reopened by name
+    // (same name, headerless) is set aside while the original may still be
+    // at work (chaos seed 211 took the rest for the original).
     if found(&state.join("processados")) {
         "processados"
-    } else if found(&state.join("falhas")) {
-        "falhas"
     } else if found(&state.join("processando")) {
         "processando"
+    } else if found(&state.join("falhas")) {
+        "falhas"
     } else if inbox.join(name).exists() {
         "entrada"
     } else {
@@ -213,7 +216,7 @@ pub(crate) fn settled(files: &[InputFile], inbox: &Path, outbox: &Path) -> bool 
             .last()
             .is_some_and(|s| count(&s.summary, "rows_pending") > 0);
         !sets.is_empty() && !pending && matches!(location(inbox, &f.name), "processados" | "falhas")
-    })
+    }) && walk(&inbox.join(".rnds-drop").join("processando")).is_empty()
 }
 
 /// Whether every file of `phase` has a report set.
