@@ -10,7 +10,7 @@ use std::path::Path;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::ledger::{FileId, Ledger};
+use crate::ledger::{FileId, Ledger, ResultState};
 use crate::pipeline::{self, FileHeader, FileJob, FileTotals, PipelineError, RowOutcome};
 use crate::report::{wording, SentLookup, SentStatus, Summary};
 use crate::rnds::Client;
@@ -122,7 +122,7 @@ pub(super) async fn run_pass(
     };
     Ok(match totals {
         Ok(totals) if !interrupted => {
-            rows_gone_from_file(&mut state)?;
+            rows_gone_from_file(&mut state).await?;
             complete(&mut state, name, totals)
         }
         Ok(_) | Err(PipelineError::Sink(())) => stopped(&mut state, name),
@@ -170,17 +170,48 @@ async fn drive(
 
 /// Rows an earlier read of this file handled that it no longer holds (a
 /// writer truncated its open file and wrote other rows): they go into
-/// `enviados.csv` too, so the report shows every row this file sent.
-fn rows_gone_from_file(state: &mut PassState<'_>) -> Result<(), ServiceError> {
-    let Some(outputs) = state.outputs.as_mut() else {
+/// `enviados.csv` too, so the report shows every row this file sent. One
+/// whose POST has no known outcome is settled here by the identifier
+/// lookup (no pass over this file will meet it again); while RNDS cannot
+/// tell, it keeps the file pending (chaos seed 260: a final report said
+/// "aguardando confirmação" of a row RNDS had stored).
+async fn rows_gone_from_file(state: &mut PassState<'_>) -> Result<(), ServiceError> {
+    if state.outputs.is_none() {
         return Ok(());
-    };
+    }
     let mut gone = 0u64;
     let first_rows = &state.first_rows;
     let gone_rows = state
         .ledger
         .results_of_file_except(state.file_id, |lab_id| first_rows.contains(lab_id))?;
-    for record in gone_rows {
+    for mut record in gone_rows {
+        if matches!(record.state, ResultState::Sending | ResultState::Unknown) {
+            match super::resolve::resolve_one(state.client, &record, None).await {
+                super::resolve::Resolved::Outcome(outcome) => {
+                    state
+                        .ledger
+                        .record_outcomes(&[(record.lab_id.clone(), outcome)])?;
+                    if let Some(settled) = state
+                        .ledger
+                        .get_many([record.lab_id.as_str()])?
+                        .remove(&record.lab_id)
+                    {
+                        record = settled;
+                    }
+                }
+                super::resolve::Resolved::StillUnknown(reason)
+                | super::resolve::Resolved::ConfigError(reason) => {
+                    state.pending.push(PendingRow {
+                        line: record.line,
+                        lab_id: record.lab_id.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        let Some(outputs) = state.outputs.as_mut() else {
+            return Ok(());
+        };
         let status = ledger_only_status(&record, true);
         let held = matches!(status, SentStatus::GoneFromFile { sent: true });
         let rnds_id = record.rnds_id.as_deref().filter(|_| held);

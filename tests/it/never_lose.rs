@@ -409,6 +409,63 @@ async fn rows_sent_before_a_writer_truncated_the_file_stay_in_the_report() {
     let _ = report;
 }
 
+/// Chaos seed 260: the old content's rows were on their way to RNDS when
+/// the service was killed (RNDS stored them; the ledger says `sending`),
+/// the writer then truncated its file and wrote other rows, and RNDS was
+/// unreachable when the service came back. The file's final report must
+/// not leave the old rows "aguardando confirmação": they are settled by
+/// the lookup before it, and reported sent with their RNDS ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_gone_from_a_truncated_file_are_settled_before_its_final_report() {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut lab = Lab::new(1_500).await;
+    lab.start();
+    let path = lab.ws.inbox.join("reescrito.csv");
+    let mut file = std::fs::File::create(&path).unwrap();
+    file.write_all(rows("OLD", 3).as_bytes()).unwrap();
+    file.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let posts = |lab: &Lab| lab.sim.stats()["by_method"]["POST"].as_u64().unwrap_or(0);
+    while posts(&lab) < 3 {
+        assert!(Instant::now() < deadline, "the rows are never posted");
+        lab.alive();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Its POSTs wait 1.5 s at RNDS: killed meanwhile.
+    lab.sigkill();
+    // RNDS finishes (some of) the requests the dead process made.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stored_old: Vec<String> = lab.stored().into_keys().collect();
+    assert!(!stored_old.is_empty(), "no POST outlived the kill");
+    file.set_len(0).unwrap();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file.write_all(rows("NEW", 2).as_bytes()).unwrap();
+    file.flush().unwrap();
+    drop(file);
+    lab.sim.set_faults(Faults::default());
+    // Longer than the client's retries: the start-up settling finds RNDS down.
+    lab.sim.outage(Duration::from_secs(20));
+    lab.start();
+    let report = lab.outcome("processados", Duration::from_secs(120)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    lab.stop();
+    // The old rows RNDS did not get are never sent: the file no longer
+    // holds them.
+    assert_eq!(lab.stored().len(), stored_old.len() + 2);
+    assert!(lab.stored().values().all(|n| *n == 1));
+    let last = lab.summaries().last().cloned().unwrap_or(report);
+    let sent = sent_rows(&last);
+    for id in ["OLD-00001", "OLD-00002", "OLD-00003"] {
+        let (rnds_id, status) = sent
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} is in no report: {sent:?}"));
+        assert!(!status.contains("aguardando"), "{id}: {status}");
+        if stored_old.iter().any(|s| s == id) {
+            assert!(!rnds_id.is_empty(), "{id}: {status}");
+        }
+    }
+}
+
 /// Issue 17 item 9: a writer that reopens its file by name (`>>`) after
 /// the service claimed it makes a new, headerless file in the inbox. Its
 /// rows are never sent with a guessed header, and its report says it is
