@@ -35,7 +35,19 @@ fn busy_as_service(error: LedgerError) -> ServiceError {
 /// where earlier sends are visible.
 pub(crate) fn open_ledger(config: &Config) -> Result<(LedgerHold, Ledger), ServiceError> {
     if let Some(settings) = &config.ledger.postgres {
-        return open_postgres(config, &PgTarget::from_config(settings)?);
+        return open_postgres(config, &PgTarget::from_config(settings)?, None);
+    }
+    let (lock, ledger) = open_sqlite(config)?;
+    Ok((LedgerHold::File(lock), ledger))
+}
+
+/// [`open_ledger`] for the service: with `[ledger] instance`, as one of
+/// several instances on one inbox (`send` stays a lone process: it is
+/// refused while instances run).
+pub(crate) fn open_service_ledger(config: &Config) -> Result<(LedgerHold, Ledger), ServiceError> {
+    if let Some(settings) = &config.ledger.postgres {
+        let target = PgTarget::from_config(settings)?;
+        return open_postgres(config, &target, settings.instance.as_ref());
     }
     let (lock, ledger) = open_sqlite(config)?;
     Ok((LedgerHold::File(lock), ledger))
@@ -45,7 +57,11 @@ pub(crate) fn open_ledger(config: &Config) -> Result<(LedgerHold, Ledger), Servi
 /// earlier sends show, then the ledger opened with its advisory lock
 /// (another process on the same database is refused like one on the same
 /// file).
-fn open_postgres(config: &Config, target: &PgTarget) -> Result<(LedgerHold, Ledger), ServiceError> {
+fn open_postgres(
+    config: &Config,
+    target: &PgTarget,
+    instance: Option<&crate::config::InstanceSettings>,
+) -> Result<(LedgerHold, Ledger), ServiceError> {
     if !ledger_exists(target)? {
         if let Some(evidence) = earlier_sends(config, None) {
             return Err(LedgerError::PostgresMissing {
@@ -55,7 +71,11 @@ fn open_postgres(config: &Config, target: &PgTarget) -> Result<(LedgerHold, Ledg
             .into());
         }
     }
-    let ledger = Ledger::open_postgres(target).map_err(busy_as_service)?;
+    let ledger = match instance {
+        Some(instance) => Ledger::open_postgres_instance(target, instance),
+        None => Ledger::open_postgres(target),
+    }
+    .map_err(busy_as_service)?;
     Ok((LedgerHold::InPostgresLedger, ledger))
 }
 

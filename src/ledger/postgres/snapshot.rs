@@ -91,6 +91,7 @@ pub(crate) fn snapshot(
             )?
             .map(|r| Ok::<_, postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
             .transpose()?;
+        s.instances = super::lease::instances(&mut tx)?;
         tx.commit()?;
         Ok(s)
     })
