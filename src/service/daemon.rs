@@ -228,7 +228,7 @@ impl Service {
                 Some(Ok(Next::Wait)) => waiting.push(active),
                 // Another instance took the file over (this one was silent
                 // past its lease): it is theirs now, nothing more here.
-                Some(Err(e)) if lease::lease_lost(&e) => {
+                Some(Err(e)) if lease::lease_lost(&e, active.file_id) => {
                     tracing::warn!(arquivo = %active.claimed.original_name, "{e}");
                     self.ledger.release(active.file_id);
                 }

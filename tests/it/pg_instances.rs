@@ -234,6 +234,7 @@ async fn pg_three_instances_one_killed_twice_send_every_row_once() {
     .await;
     c.kill().unwrap();
     c.wait().unwrap();
+    let killed_at = Instant::now();
     let taker = wait_for(
         Duration::from_secs(60),
         "c's file taken over",
@@ -241,6 +242,11 @@ async fn pg_three_instances_one_killed_twice_send_every_row_once() {
         || Some(owner_of(&url, &first)).filter(|o| o != "c" && !o.is_empty()),
     )
     .await;
+    // A figure for the log, never asserted (lease_s 3, heartbeat_s 1).
+    eprintln!(
+        "take-over of c's file by {taker} {:?} after the kill",
+        killed_at.elapsed()
+    );
     // Restarted only now: its file is another's, not resumed by it.
     let mut c = start(&configs[2], &logs[2]);
     let second = wait_for(

@@ -34,9 +34,11 @@ impl TakeOver {
     }
 }
 
-/// Whether `error` says another instance holds the file now.
-pub(super) fn lease_lost(error: &ServiceError) -> bool {
-    matches!(error, ServiceError::Ledger(LedgerError::LeaseLost { .. }))
+/// Whether `error` says another instance holds `file` now (a row of
+/// another file held elsewhere, met by this file's pass, is an ordinary
+/// error: the pass is retried, the file stays this instance's).
+pub(super) fn lease_lost(error: &ServiceError, file: crate::ledger::FileId) -> bool {
+    matches!(error, ServiceError::Ledger(LedgerError::LeaseLost { file_id }) if *file_id == file.0)
 }
 
 impl Service {
