@@ -357,7 +357,8 @@ async fn pg_three_instances_one_killed_twice_send_every_row_once() {
 
 /// A file held by a live instance is never taken by another: its
 /// heartbeat renews the lease well past `lease_s` while the file is slow
-/// (one request at a time, 250 ms each).
+/// (one request at a time, 250 ms each). A second process with the
+/// same instance name is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_a_live_instance_keeps_its_file_past_the_lease() {
     if !pg_cluster::available() {
@@ -393,6 +394,17 @@ async fn pg_a_live_instance_keeps_its_file_past_the_lease() {
     })
     .await;
     let mut b = start(&b_config, &b_log);
+    // A second process with a's name is refused (its name's lock).
+    let twin = crate::daemon::exited(
+        crate::daemon::service(&a_config, &[]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        twin.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&twin.stderr)
+    );
     let lease = |id: &str| -> f64 {
         query(
             &url,
