@@ -358,7 +358,7 @@ async fn pg_three_instances_one_killed_twice_send_every_row_once() {
 /// A file held by a live instance is never taken by another: its
 /// heartbeat renews the lease well past `lease_s` while the file is slow
 /// (one request at a time, 250 ms each). A second process with the
-/// same instance name is refused.
+/// same instance name is refused, and so is a lone `send`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_a_live_instance_keeps_its_file_past_the_lease() {
     if !pg_cluster::available() {
@@ -405,6 +405,35 @@ async fn pg_a_live_instance_keeps_its_file_past_the_lease() {
         "{}",
         String::from_utf8_lossy(&twin.stderr)
     );
+    // So is a lone process (`send`, no instance name) on the same database.
+    let mut lone: toml::Table = std::fs::read_to_string(&ws.config_path)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut ledger = toml::Table::new();
+    ledger.insert("url".into(), toml::Value::String(url.clone()));
+    lone.insert("ledger".into(), toml::Value::Table(ledger));
+    let lone_config = tmp.path().join("sozinho.toml");
+    std::fs::write(&lone_config, toml::to_string(&lone).unwrap()).unwrap();
+    let lone_dir = tmp.path().join("avulso");
+    std::fs::create_dir_all(&lone_dir).unwrap();
+    let lone_file = lone_dir.join("avulso.csv");
+    std::fs::write(&lone_file, export("SN", 2, &[])).unwrap();
+    let sent = Command::new(env!("CARGO_BIN_EXE_rnds-drop"))
+        .args(["send", "--config"])
+        .arg(&lone_config)
+        .arg("--out")
+        .arg(&lone_dir)
+        .arg(&lone_file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        sent.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(stored(&sim, "SN-").is_empty());
     let lease = |id: &str| -> f64 {
         query(
             &url,
