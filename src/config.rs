@@ -708,7 +708,27 @@ pub struct PostgresLedger {
     pub password_file: Option<PathBuf>,
     /// The lab's CA (PEM): TLS to the server, verified against it.
     pub ca_file: Option<PathBuf>,
+    /// This process's name among several on one inbox (`[ledger]
+    /// instance`); `None`: the only process on this ledger.
+    pub instance: Option<InstanceSettings>,
 }
+
+/// One of several instances sharing one inbox and one PostgreSQL ledger
+/// (`[ledger] instance`, `heartbeat_s`, `lease_s`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSettings {
+    /// Unique among the instances: letters, digits, `-` and `_`.
+    pub name: String,
+    /// How often the instance tells the database it is alive, in seconds.
+    pub heartbeat_s: u64,
+    /// How long a silent instance keeps its files, in seconds.
+    pub lease_s: u64,
+}
+
+/// Default of `[ledger] heartbeat_s`.
+pub const DEFAULT_HEARTBEAT_S: u64 = 5;
+/// Default of `[ledger] lease_s`.
+pub const DEFAULT_LEASE_S: u64 = 30;
 
 impl PostgresLedger {
     /// The ledger at `url` (e.g. `migrate-ledger --to`), its shown form
@@ -727,6 +747,7 @@ impl PostgresLedger {
             password_env,
             password_file,
             ca_file,
+            instance: None,
         }
     }
 }
@@ -738,6 +759,7 @@ impl std::fmt::Debug for PostgresLedger {
             .field("password_env", &self.password_env)
             .field("password_file", &self.password_file)
             .field("ca_file", &self.ca_file)
+            .field("instance", &self.instance)
             .finish()
     }
 }
@@ -799,6 +821,62 @@ struct LedgerToml {
     /// uses TLS and the server's certificate must chain to this CA.
     #[serde(default)]
     ca_file: Option<PathBuf>,
+    /// This instance's name when several rnds-drop share one inbox and this
+    /// PostgreSQL ledger (only with `url`): letters, digits, `-`, `_`, at
+    /// most 64, unique among them. Without it the process is alone on the
+    /// ledger (a second one is refused).
+    #[serde(default)]
+    instance: Option<String>,
+    /// How often an instance renews its heartbeat and the leases of its
+    /// files, in seconds (only with `instance`). Default 5.
+    #[serde(default)]
+    heartbeat_s: Option<u64>,
+    /// How long the files of a silent instance stay its own before another
+    /// takes them over, in seconds (only with `instance`; at least three
+    /// heartbeats). Default 30.
+    #[serde(default)]
+    lease_s: Option<u64>,
+}
+
+/// Why `[ledger] instance`, `heartbeat_s` or `lease_s` cannot be used.
+fn instance_mistake(raw: &LedgerToml) -> Option<(&'static str, &'static str)> {
+    let Some(name) = &raw.instance else {
+        return (raw.heartbeat_s.is_some() || raw.lease_s.is_some()).then_some((
+            "heartbeat_s",
+            "[ledger] heartbeat_s e lease_s valem só com instance (várias instâncias numa \
+             mesma pasta de entrada)",
+        ));
+    };
+    let heartbeat_s = raw.heartbeat_s.unwrap_or(DEFAULT_HEARTBEAT_S);
+    let lease_s = raw.lease_s.unwrap_or(DEFAULT_LEASE_S);
+    if raw.url.is_none() {
+        Some((
+            "instance",
+            "[ledger] instance vale só com url: várias instâncias numa mesma pasta de entrada \
+             precisam do registro de envios no PostgreSQL (o arquivo SQLite é de uma \
+             instância só)",
+        ))
+    } else if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Some((
+            "instance",
+            "[ledger] instance deve ter de 1 a 64 letras sem acento, algarismos, - ou _ \
+             (ele vira o nome de uma pasta)",
+        ))
+    } else if heartbeat_s == 0 || lease_s < 3 * heartbeat_s {
+        Some((
+            "lease_s",
+            "[ledger] lease_s deve ser pelo menos 3 vezes heartbeat_s (e heartbeat_s maior \
+             que zero): uma instância viva não pode perder seus arquivos por um sinal de \
+             vida atrasado",
+        ))
+    } else {
+        None
+    }
 }
 
 impl TryFrom<LedgerToml> for Ledger {
@@ -832,11 +910,18 @@ impl TryFrom<LedgerToml> for Ledger {
                  (variável de ambiente) ou password_file (arquivo com a senha)",
             )),
             _ => None,
-        };
+        }
+        .or_else(|| instance_mistake(&raw));
+        let instance = raw.instance.map(|name| InstanceSettings {
+            name,
+            heartbeat_s: raw.heartbeat_s.unwrap_or(DEFAULT_HEARTBEAT_S),
+            lease_s: raw.lease_s.unwrap_or(DEFAULT_LEASE_S),
+        });
         Ok(Ledger {
             path: raw.path.unwrap_or_else(default_ledger_path),
-            postgres: raw.url.map(|url| {
-                PostgresLedger::new(url, raw.password_env, raw.password_file, raw.ca_file)
+            postgres: raw.url.map(|url| PostgresLedger {
+                instance,
+                ..PostgresLedger::new(url, raw.password_env, raw.password_file, raw.ca_file)
             }),
             mistake,
         })

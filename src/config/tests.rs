@@ -310,3 +310,53 @@ fn the_ledger_is_a_path_or_a_url_never_both() {
         Path::new("/etc/rnds-drop/rnds-drop.sqlite")
     );
 }
+
+#[test]
+fn an_instance_name_and_its_leases_need_a_postgresql_ledger() {
+    let pg = "[ledger]\nurl = \"postgres://rnds@127.0.0.1:5432/rnds\"\n";
+    let parse = |text: &str| Config::parse(text, Path::new("c.toml"), Path::new("/etc/rnds-drop"));
+    let defaults = parse(&format!("{LAB}\n{pg}instance = \"servidor-1\"\n")).unwrap();
+    assert_eq!(
+        defaults.ledger.postgres.unwrap().instance,
+        Some(crate::config::InstanceSettings {
+            name: "servidor-1".into(),
+            heartbeat_s: 5,
+            lease_s: 30,
+        })
+    );
+    let set = parse(&format!(
+        "{LAB}\n{pg}instance = \"b\"\nheartbeat_s = 1\nlease_s = 3\n"
+    ))
+    .unwrap();
+    let instance = set.ledger.postgres.unwrap().instance.unwrap();
+    assert_eq!((instance.heartbeat_s, instance.lease_s), (1, 3));
+    assert!(parse(&format!("{LAB}\n{pg}"))
+        .unwrap()
+        .ledger
+        .postgres
+        .unwrap()
+        .instance
+        .is_none());
+    for (text, expected) in [
+        (
+            format!("{LAB}\n[ledger]\npath = \"r.sqlite\"\ninstance = \"a\"\n"),
+            "instance vale só com url",
+        ),
+        (
+            format!("{LAB}\n{pg}lease_s = 30\n"),
+            "valem só com instance",
+        ),
+        (
+            format!("{LAB}\n{pg}instance = \"a/b\"\n"),
+            "de 1 a 64 letras",
+        ),
+        (
+            format!("{LAB}\n{pg}instance = \"a\"\nheartbeat_s = 5\nlease_s = 10\n"),
+            "pelo menos 3 vezes heartbeat_s",
+        ),
+    ] {
+        let message = error(&text);
+        assert!(message.contains(expected), "{message}");
+        assert_portuguese(&message);
+    }
+}

@@ -91,7 +91,7 @@ pub(crate) use files::{FileId, FileRecord, FileState, NewFile};
 pub(crate) use lock::{LedgerLock, LockError};
 pub(crate) use reader::LedgerReader;
 pub(crate) use results::{Identity, Intent, LedgerOutcome, ResultRecord, ResultState};
-pub(crate) use snapshot::{LedgerSnapshot, UncorrectedFile};
+pub(crate) use snapshot::{InstanceStatus, LedgerSnapshot, UncorrectedFile};
 
 /// How long a statement waits for another connection's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -279,6 +279,14 @@ pub enum LedgerError {
     OutcomeWithoutIntent(Vec<String>),
     #[error("valor inesperado no registro de envios: {0}")]
     Corrupt(String),
+    /// Another instance took the file over (this one was silent longer
+    /// than `lease_s`): nothing more is written or sent for it here.
+    #[error(
+        "o arquivo {file_id} do registro de envios passou para outra instância (esta ficou sem \
+         sinal de vida por mais de lease_s); ela continua o arquivo e nada mais é enviado \
+         dele por esta"
+    )]
+    LeaseLost { file_id: i64 },
 }
 
 impl LedgerError {
@@ -435,6 +443,81 @@ impl Ledger {
             backend: Backend::Postgres(Box::new(backend)),
             identity_key,
         })
+    }
+
+    /// [`Ledger::open_postgres`] for one of several instances on one inbox
+    /// (`[ledger] instance`): its name's process lock, its row in
+    /// `instances`, and leases on the files it holds.
+    pub(crate) fn open_postgres_instance(
+        target: &postgres::PgTarget,
+        settings: &crate::config::InstanceSettings,
+    ) -> Result<Ledger, LedgerError> {
+        let (backend, identity_key) =
+            postgres::PgLedger::open_instance(target, postgres::Instance::new(settings))?;
+        Ok(Ledger {
+            backend: Backend::Postgres(Box::new(backend)),
+            identity_key,
+        })
+    }
+
+    /// This process's instance name (`None`: alone on its ledger, always
+    /// so on SQLite).
+    pub(crate) fn instance_name(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(b) => b.instance_name(),
+        }
+    }
+
+    /// Starts the heartbeat of an instance (`None` otherwise).
+    pub(crate) fn start_heartbeat(&self) -> Option<postgres::Heartbeat> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(b) => b.start_heartbeat(),
+        }
+    }
+
+    /// A file resumed from this process's `processando/`: still its own?
+    /// Always on SQLite and for a lone process (nobody else takes files).
+    pub(crate) fn renew_own(&mut self, id: FileId) -> Result<bool, LedgerError> {
+        match &mut self.backend {
+            Backend::Sqlite(_) => Ok(true),
+            Backend::Postgres(b) => b.renew_own(id),
+        }
+    }
+
+    /// The oldest file whose holder's lease ran out, now this instance's.
+    /// PostgreSQL instances only: `None` on SQLite and for a lone process.
+    pub(crate) fn take_over(&mut self) -> Result<Option<FileRecord>, LedgerError> {
+        match &mut self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(b) => b.take_over(),
+        }
+    }
+
+    /// The service stopped working on file `id` without finishing it (lost
+    /// to another instance, or gone): its lease is no longer renewed.
+    /// Nothing to do on SQLite.
+    pub(crate) fn release(&mut self, id: FileId) {
+        match &mut self.backend {
+            Backend::Sqlite(_) => {}
+            Backend::Postgres(b) => b.release(id),
+        }
+    }
+
+    /// Records where a file taken over is moved to. PostgreSQL only (no
+    /// take-over on SQLite): an error there.
+    pub(crate) fn set_work_path(
+        &mut self,
+        id: FileId,
+        work_path: &Path,
+    ) -> Result<(), LedgerError> {
+        match &mut self.backend {
+            Backend::Sqlite(_) => Err(LedgerError::Corrupt(
+                "troca de instância num registro SQLite".into(),
+            )),
+            Backend::Postgres(b) => b.set_work_path(id, work_path),
+        }
     }
 
     /// The identity stored for a result of patient `cns` and exam

@@ -38,6 +38,20 @@ pub struct UncorrectedFile {
     pub since: String,
 }
 
+/// One of several instances on one inbox (PostgreSQL `[ledger] instance`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    /// Its last heartbeat (RFC 3339, UTC, the database server's clock).
+    pub heartbeat_at: String,
+    /// Seconds since then, by the server's clock.
+    pub heartbeat_age_s: i64,
+    /// Heard from within its `lease_s`: its files are still its own.
+    pub alive: bool,
+    /// The files it holds (leases not run out).
+    pub files_in_hand: Vec<String>,
+}
+
 /// What the ledger says at one instant.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LedgerSnapshot {
@@ -74,6 +88,9 @@ pub struct LedgerSnapshot {
     /// The certificate's public part as the service last read it (JSON),
     /// with when; `None` before a service of this version ran.
     pub recorded_certificate: Option<(String, String)>,
+    /// Every instance that ran on this ledger, by name (empty on SQLite
+    /// and for a lone process).
+    pub instances: Vec<InstanceStatus>,
 }
 
 /// A read-only connection to a ledger file.

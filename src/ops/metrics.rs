@@ -245,6 +245,65 @@ fn write_ledger(o: &mut String, s: &LedgerSnapshot, now: DateTime<Utc>) {
     );
     let age = age_s(s.uncorrected_since.as_deref(), now);
     let _ = writeln!(o, "rnds_drop_oldest_uncorrected_age_seconds {age}");
+    instances(o, &s.instances);
+}
+
+/// One series per instance sharing the inbox (PostgreSQL `[ledger]
+/// instance`); nothing for a lone process.
+fn instances(o: &mut String, instances: &[crate::ledger::InstanceStatus]) {
+    if instances.is_empty() {
+        return;
+    }
+    family(
+        o,
+        "rnds_drop_instance_up",
+        "gauge",
+        "1 when the instance's last heartbeat is within its lease_s (its files are its own).",
+    );
+    for i in instances {
+        let name = label(&i.name);
+        let _ = writeln!(
+            o,
+            "rnds_drop_instance_up{{instance=\"{name}\"}} {}",
+            u8::from(i.alive)
+        );
+    }
+    family(
+        o,
+        "rnds_drop_instance_heartbeat_age_seconds",
+        "gauge",
+        "Seconds since the instance's last heartbeat (the database server's clock).",
+    );
+    for i in instances {
+        let name = label(&i.name);
+        let _ = writeln!(
+            o,
+            "rnds_drop_instance_heartbeat_age_seconds{{instance=\"{name}\"}} {}",
+            i.heartbeat_age_s
+        );
+    }
+    family(
+        o,
+        "rnds_drop_instance_files_in_hand",
+        "gauge",
+        "Files the instance holds (lease not run out).",
+    );
+    for i in instances {
+        let name = label(&i.name);
+        let _ = writeln!(
+            o,
+            "rnds_drop_instance_files_in_hand{{instance=\"{name}\"}} {}",
+            i.files_in_hand.len()
+        );
+    }
+}
+
+/// An instance name as a label value (config allows only `[A-Za-z0-9_-]`;
+/// anything else, from a hand-edited database, is dropped).
+fn label(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
 }
 
 /// Seconds since an RFC 3339 time (0: none or unreadable).

@@ -88,6 +88,11 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> StatusReport {
             for file in &mut snapshot.uncorrected_files {
                 file.name = super::mask::for_display(&file.name);
             }
+            for instance in &mut snapshot.instances {
+                for name in &mut instance.files_in_hand {
+                    *name = super::mask::for_display(name);
+                }
+            }
             Some(snapshot)
         }
         Err(e) => {
@@ -365,6 +370,9 @@ pub fn render_text(report: &StatusReport, tz: chrono_tz::Tz) -> String {
                 .as_deref()
                 .map_or("nenhum".to_string(), |t| local_text(t, tz))
         ));
+        for text in instances_lines(&s.instances, tz) {
+            line(text);
+        }
         if !s.recent_files.is_empty() {
             line("últimos arquivos:".into());
             for f in &s.recent_files {
@@ -413,6 +421,34 @@ pub fn render_text(report: &StatusReport, tz: chrono_tz::Tz) -> String {
         }
     }
     out
+}
+
+/// The instances sharing the inbox (PostgreSQL `[ledger] instance`): a
+/// heading and one line each; nothing for a lone process.
+fn instances_lines(instances: &[crate::ledger::InstanceStatus], tz: chrono_tz::Tz) -> Vec<String> {
+    if instances.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec!["instâncias nesta pasta de entrada:".to_string()];
+    for i in instances {
+        let alive = if i.alive {
+            "ativa"
+        } else {
+            "sem sinal de vida"
+        };
+        let files = if i.files_in_hand.is_empty() {
+            "nenhum arquivo em mãos".to_string()
+        } else {
+            format!("em mãos: {}", i.files_in_hand.join(", "))
+        };
+        lines.push(format!(
+            "  {} · {alive} · último sinal {} (há {}) · {files}",
+            i.name,
+            local_text(&i.heartbeat_at, tz),
+            human_age(i.heartbeat_age_s)
+        ));
+    }
+    lines
 }
 
 fn local_text(stamp: &str, tz: chrono_tz::Tz) -> String {

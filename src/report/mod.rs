@@ -35,7 +35,7 @@ pub(crate) use issues::IssueLog;
 pub(crate) use issues::EXAMPLES_PER_CODE;
 pub(crate) use staging::{
     discard_dir, discard_empty_dir, discard_files, ensure_dir, fresh_private_dir, is_staged,
-    move_staged_file, remove_leftovers, staged_files,
+    move_staged_file, remove_leftovers, remove_staged_sets, staged_files,
 };
 pub use summary::{SkippedRows, Summary};
 pub(crate) use xlsx_file::ErrorsXlsx;

@@ -76,6 +76,16 @@ pub(crate) fn remove_leftovers(outbox: &Path, staging_root: &Path) {
     }
 }
 
+/// Best effort: removes every staging folder under `staging_root` (one
+/// instance's own, see `service::paths::staging_root`), nothing else.
+pub(crate) fn remove_staged_sets(staging_root: &Path) {
+    if let Ok(entries) = fs::read_dir(staging_root) {
+        for entry in entries.filter_map(Result::ok) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// A staging folder holds a set (its publication not finished, or a pass's
 /// reports held until its file is quiet).
 pub(crate) fn is_staged(dir: &Path) -> bool {

@@ -18,7 +18,7 @@ use crate::watch::{unterminated_tail, ClaimedFile, Disposition, FileLook, Inboxe
 
 use super::clock::Clock;
 use super::freshness::{quiet_period, recheck_period, FinishedFiles, Freshness};
-use super::ledger_open::open_ledger;
+use super::ledger_open::open_service_ledger;
 use super::pass::{run_pass, PassContext, PassReport};
 use super::paths::OutputPaths;
 use super::publish::{already_reported, settle_reports};
@@ -26,6 +26,7 @@ use super::resolve::resolve_ledger;
 use super::ServiceError;
 
 mod admit;
+mod lease;
 mod next_step;
 
 use admit::Unadmitted;
@@ -71,7 +72,9 @@ pub(crate) async fn run_on_clock(
     clock: Clock,
 ) -> Result<(), ServiceError> {
     let stop = stop_on(shutdown);
-    let (_ledger_lock, mut ledger) = open_ledger(&config)?;
+    let (_ledger_lock, mut ledger) = open_service_ledger(&config)?;
+    // One of several instances: alive for the others until dropped.
+    let _heartbeat = ledger.start_heartbeat();
     let ops = Ops::new(&config);
     let client = Client::observed(&config, Some(ops.observer()))?;
     // `status` runs without the PFX password: it reads this instead.
@@ -79,7 +82,12 @@ pub(crate) async fn run_on_clock(
     ledger.record_certificate(&certificate_recorded)?;
     let _daily_warnings = DailyWarnings::start(client.clone());
     prepare_outboxes(&config, &mut ledger)?;
-    let mut inboxes = Inboxes::new(&config.inbox, WatchSettings::from_service(&config.service))?;
+    let instance = ledger.instance_name().map(str::to_owned);
+    let mut inboxes = Inboxes::for_instance(
+        &config.inbox,
+        WatchSettings::from_service(&config.service),
+        instance.as_deref(),
+    )?;
     start_ops(&ops, &config, &client, &stop).await?;
     tracing::info!(
         pastas = config.inbox.len(),
@@ -90,7 +98,9 @@ pub(crate) async fn run_on_clock(
     if !settle_unresolved(&client, &mut ledger, &stop).await? {
         return Ok(());
     }
+    let take_over = lease::TakeOver::of(&config, clock.now());
     let mut service = Service {
+        take_over,
         config,
         client,
         ledger,
@@ -182,7 +192,7 @@ enum Turn {
     Stop,
     /// Nothing to process this time round.
     Again,
-    Process(Active),
+    Process(Box<Active>),
 }
 
 impl Service {
@@ -212,7 +222,7 @@ impl Service {
             let mut active = match self.next_turn(inboxes, &mut waiting).await {
                 Turn::Stop => break,
                 Turn::Again => continue,
-                Turn::Process(active) => active,
+                Turn::Process(active) => *active,
             };
             let result = self.process_with_grace(&mut active, grace).await;
             self.record_renewed_certificate();
@@ -228,6 +238,12 @@ impl Service {
                 Some(Ok(Next::Wait)) => {
                     active.failed_passes = 0;
                     waiting.push(active);
+                }
+                // Another instance took the file over (this one was silent
+                // past its lease): it is theirs now, nothing more here.
+                Some(Err(e)) if lease::lease_lost(&e, active.file_id) => {
+                    tracing::warn!(arquivo = %active.claimed.original_name, "{e}");
+                    self.ledger.release(active.file_id);
                 }
                 // Every failure point is safe to retry: no intent recorded means
                 // no request sent; an outcome not recorded leaves the row
@@ -258,6 +274,10 @@ impl Service {
     /// Waits for the first of: a stop, a waiting file due, a finished file
     /// to recheck, a new file ready in an inbox.
     async fn next_turn(&mut self, inboxes: &mut Inboxes, waiting: &mut Vec<Active>) -> Turn {
+        if let Some(active) = self.take_over_due(inboxes).await {
+            return Turn::Process(Box::new(active));
+        }
+        let take_over_due = self.take_over.as_ref().map(lease::TakeOver::next);
         let due = waiting
             .iter()
             .enumerate()
@@ -271,6 +291,9 @@ impl Service {
             () = until_stopped(self.stop.clone()) => return Turn::Stop,
             // A test moved the clock: the deadlines above are stale.
             () = self.clock.moved() => return Turn::Again,
+            () = tokio::time::sleep_until(self.clock.deadline(take_over_due.unwrap_or(far))), if take_over_due.is_some() => {
+                return Turn::Again;
+            }
             () = tokio::time::sleep_until(self.clock.deadline(admission_due.unwrap_or(far))), if admission_due.is_some() => {
                 let now = self.clock.now();
                 let (due, later): (Vec<_>, Vec<_>) =
@@ -296,12 +319,12 @@ impl Service {
             claimed = inboxes.next_ready() => Picked::New(claimed),
         };
         match picked {
-            Picked::Retry(active) => Turn::Process(active),
+            Picked::Retry(active) => Turn::Process(Box::new(active)),
             Picked::New(claimed) => {
                 let unadmitted = Unadmitted::new(claimed, false, self.clock.now());
                 let claimed = unadmitted.claimed.clone();
                 match self.admit(claimed, false).await {
-                    Ok(active) => Turn::Process(active),
+                    Ok(active) => Turn::Process(Box::new(active)),
                     Err(e) => {
                         self.admission_failed(unadmitted, &e);
                         Turn::Again
@@ -412,6 +435,8 @@ enum Next {
 }
 
 struct Service {
+    /// One of several instances: when to look for files to take over.
+    take_over: Option<lease::TakeOver>,
     config: Config,
     client: Client,
     ledger: Ledger,
@@ -436,6 +461,7 @@ impl Service {
     async fn process(&mut self, active: &mut Active) -> Result<Next, ServiceError> {
         let now = self.clock.now();
         let Some(before) = look_or_gone(active) else {
+            self.ledger.release(active.file_id);
             return Ok(Next::Done);
         };
         let changed = active.fresh.observe(Some(before), now);

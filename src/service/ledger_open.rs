@@ -38,24 +38,45 @@ fn busy_as_service(error: LedgerError) -> ServiceError {
 /// where earlier sends are visible.
 pub(crate) fn open_ledger(config: &Config) -> Result<(LedgerHold, Ledger), ServiceError> {
     if let Some(settings) = &config.ledger.postgres {
-        return open_postgres(config, &PgTarget::from_config(settings)?);
+        return open_postgres(config, &PgTarget::from_config(settings)?, None);
+    }
+    let (lock, ledger) = open_sqlite(config)?;
+    Ok((LedgerHold::File(lock), ledger))
+}
+
+/// [`open_ledger`] for the service: with `[ledger] instance`, as one of
+/// several instances on one inbox (`send` stays a lone process: it is
+/// refused while instances run).
+pub(crate) fn open_service_ledger(config: &Config) -> Result<(LedgerHold, Ledger), ServiceError> {
+    if let Some(settings) = &config.ledger.postgres {
+        let target = PgTarget::from_config(settings)?;
+        return open_postgres(config, &target, settings.instance.as_ref());
     }
     let (lock, ledger) = open_sqlite(config)?;
     Ok((LedgerHold::File(lock), ledger))
 }
 
 /// The PostgreSQL ledger, opened with its advisory lock (another process
-/// on the same database is refused like one on the same file). A database
-/// without it is refused: as a lost ledger where earlier sends show, else
-/// as one `init-ledger` has not created yet.
-fn open_postgres(config: &Config, target: &PgTarget) -> Result<(LedgerHold, Ledger), ServiceError> {
+/// on the same database is refused like one on the same file; an instance
+/// of several on one inbox takes its name's lock). A database without the
+/// ledger is refused: as a lost ledger where earlier sends show, else as
+/// one `init-ledger` has not created yet.
+fn open_postgres(
+    config: &Config,
+    target: &PgTarget,
+    instance: Option<&crate::config::InstanceSettings>,
+) -> Result<(LedgerHold, Ledger), ServiceError> {
     if !database_has_ledger(config, target)? {
         return Err(LedgerError::PostgresNotCreated {
             target: target.shown().to_owned(),
         }
         .into());
     }
-    let ledger = Ledger::open_postgres_existing(target).map_err(busy_as_service)?;
+    let ledger = match instance {
+        Some(instance) => Ledger::open_postgres_instance(target, instance),
+        None => Ledger::open_postgres_existing(target),
+    }
+    .map_err(busy_as_service)?;
     Ok((LedgerHold::InPostgresLedger, ledger))
 }
 

@@ -22,6 +22,10 @@ pub(crate) struct OutputPaths {
     pub bundles: Option<PathBuf>,
     /// The service's: which input the set belongs to.
     pub received: Option<Received>,
+    /// Where sets are staged when not `<outbox>/.rnds-drop-staging/`: one
+    /// of several instances on one inbox stages in a folder of its own
+    /// there (see [`OutputPaths::for_instance`]).
+    pub staging_root: Option<PathBuf>,
 }
 
 impl OutputPaths {
@@ -63,6 +67,7 @@ impl OutputPaths {
                     reports,
                     bundles: None,
                     received: Some(received.clone()),
+                    staging_root: None,
                 };
             }
             n += 1;
@@ -76,7 +81,23 @@ impl OutputPaths {
             reports: ReportPaths::new(out_dir, &stem),
             bundles: Some(out_dir.join(format!("{stem}.bundles.ndjson"))),
             received: None,
+            staging_root: None,
         }
+    }
+
+    /// Stages in `<outbox>/.rnds-drop-staging/<instance>/` for one of
+    /// several instances: what each removes at start as leftovers of its
+    /// own killed passes is then never another instance's set in progress.
+    pub(crate) fn for_instance(mut self, instance: Option<&str>) -> OutputPaths {
+        if let Some(instance) = instance {
+            self.staging_root = Some(staging_root(self.outbox(), Some(instance)));
+        }
+        self
+    }
+
+    /// The folder the summary goes to.
+    pub(crate) fn outbox(&self) -> &Path {
+        self.reports.summary.parent().unwrap_or(Path::new("."))
     }
 
     /// `summary` as its `resumo.json` says it: with when and where the
@@ -91,6 +112,16 @@ impl OutputPaths {
                 Cow::Owned(stamped)
             }
         }
+    }
+}
+
+/// Where an outbox's sets are staged: `<outbox>/.rnds-drop-staging/`, or
+/// a folder of `instance`'s own in it.
+pub(crate) fn staging_root(outbox: &Path, instance: Option<&str>) -> PathBuf {
+    let root = outbox.join(STAGING_DIR);
+    match instance {
+        Some(instance) => root.join(instance),
+        None => root,
     }
 }
 

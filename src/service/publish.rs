@@ -142,7 +142,13 @@ pub(super) fn stage_for(paths: &OutputPaths) -> Result<(PathBuf, OutputPaths), S
         .strip_suffix(".resumo.json")
         .unwrap_or(&file_name)
         .to_owned();
-    let root = outbox.join(STAGING_DIR);
+    let root = paths
+        .staging_root
+        .clone()
+        .unwrap_or_else(|| outbox.join(STAGING_DIR));
+    if let Some(parent) = root.parent().filter(|_| paths.staging_root.is_some()) {
+        create_private_dir(parent).map_err(output_error(parent))?;
+    }
     create_private_dir(&root).map_err(output_error(&root))?;
     let staging = root.join(&name);
     report::fresh_private_dir(&staging).map_err(output_error(&staging))?;
@@ -155,6 +161,7 @@ pub(super) fn stage_for(paths: &OutputPaths) -> Result<(PathBuf, OutputPaths), S
         reports: ReportPaths::new(&staging, &name),
         bundles,
         received: paths.received.clone(),
+        staging_root: None,
     };
     Ok((staging, staged))
 }
@@ -202,6 +209,10 @@ pub(super) fn settle_reports(
     ledger: &mut Ledger,
     outboxes: &[&Path],
 ) -> Result<usize, ServiceError> {
+    // One of several instances finishes only the sets of the files it
+    // holds (the ledger gives only those) and removes only its own
+    // leftovers: the others' staged sets are theirs.
+    let instance = ledger.instance_name().map(str::to_owned);
     let unfinished = ledger.unpublished_reports()?;
     for report in &unfinished {
         let outbox = report.summary.parent().unwrap_or(Path::new("."));
@@ -212,7 +223,12 @@ pub(super) fn settle_reports(
         ledger.end_publish(report.id)?;
     }
     for outbox in outboxes {
-        remove_leftovers(outbox);
+        match &instance {
+            None => remove_leftovers(outbox),
+            Some(instance) => {
+                report::remove_staged_sets(&super::paths::staging_root(outbox, Some(instance)))
+            }
+        }
     }
     Ok(unfinished.len())
 }

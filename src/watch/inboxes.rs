@@ -66,13 +66,26 @@ impl Inboxes {
     /// queues the files left in `processando/` and starts a watcher per
     /// `watch` inbox (an inbox whose watcher cannot start is polled, with a
     /// warning). Index `i` of `inboxes` is `ClaimedFile::inbox_index`.
+    #[cfg(test)]
     pub(crate) fn new(inboxes: &[Inbox], settings: WatchSettings) -> Result<Inboxes, WatchError> {
+        Inboxes::for_instance(inboxes, settings, None)
+    }
+
+    /// [`Inboxes::new`] for one of several instances on these inboxes:
+    /// files are claimed into `processando/<instance>/`, and only those
+    /// are resumed.
+    pub(crate) fn for_instance(
+        inboxes: &[Inbox],
+        settings: WatchSettings,
+        instance: Option<&str>,
+    ) -> Result<Inboxes, WatchError> {
         let (sender, hints) = mpsc::unbounded_channel();
         let mut states = Vec::with_capacity(inboxes.len());
         let mut resumed = VecDeque::new();
         let mut watchers = Vec::new();
         for (index, inbox) in inboxes.iter().enumerate() {
-            let scanner = Scanner::new(index, &inbox.path, Duration::from_millis(inbox.settle_ms))?;
+            let settle = Duration::from_millis(inbox.settle_ms);
+            let scanner = Scanner::for_instance(index, &inbox.path, settle, instance)?;
             resumed.extend(scanner.leftovers()?);
             let mut mode = inbox.mode;
             if mode == InboxMode::Watch {
@@ -160,6 +173,30 @@ impl Inboxes {
                 () = tokio::time::sleep_until(wake_at.into()) => {}
             }
         }
+    }
+
+    /// Moves a file another instance claimed (at `from`, recorded in the
+    /// ledger for inbox `inbox`) into this instance's `processando/`:
+    /// `prepare` gets the new path first (the caller records it), then the
+    /// file is moved there. `None` when `inbox` is not one of ours.
+    pub(crate) fn adopt(
+        &self,
+        inbox: &std::path::Path,
+        from: &std::path::Path,
+        prepare: impl FnOnce(&std::path::Path) -> Result<(), String>,
+    ) -> Option<Result<ClaimedFile, String>> {
+        let scanner = &self
+            .inboxes
+            .iter()
+            .find(|s| s.scanner.inbox() == inbox)?
+            .scanner;
+        let work = scanner.work();
+        let adopted = (|| {
+            let to = work.adoption_target(from).map_err(|e| e.to_string())?;
+            prepare(&to)?;
+            super::workdir::adopt(scanner.index(), work, from, to).map_err(|e| e.to_string())
+        })();
+        Some(adopted)
     }
 
     fn scan_due(&self, now: Instant) -> bool {

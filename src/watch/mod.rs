@@ -11,7 +11,8 @@
 //!
 //! Invariant: this module knows nothing of file contents, the ledger or
 //! RNDS; it only lists, stats, opens (to test readability) and renames.
-//! One service instance per inbox: the work folders are ours alone, and
+//! One service instance per inbox, or several each claiming into its own
+//! `processando/<instance>/`: the work folders are ours alone, and
 //! private (`crate::private_fs`: they hold whole patient exports). Only
 //! `.csv`, `.txt`, `.xlsx` and `.ods` names are candidates (`rules`).
 

@@ -64,11 +64,22 @@ impl Scanner {
     /// Prepares the inbox's work folders (see [`WorkDirs::prepare`]).
     /// `index` is copied into the [`ClaimedFile`]s it returns.
     pub fn new(index: usize, inbox: &Path, settle: Duration) -> Result<Scanner, WatchError> {
+        Scanner::for_instance(index, inbox, settle, None)
+    }
+
+    /// [`Scanner::new`] for one of several instances on the inbox: it
+    /// claims into `processando/<instance>/`.
+    pub(crate) fn for_instance(
+        index: usize,
+        inbox: &Path,
+        settle: Duration,
+        instance: Option<&str>,
+    ) -> Result<Scanner, WatchError> {
         Ok(Scanner {
             index,
             inbox: inbox.to_path_buf(),
             settle,
-            work: WorkDirs::prepare(inbox)?,
+            work: WorkDirs::prepare(inbox, instance)?,
             tracked: HashMap::new(),
             warned: HashSet::new(),
         })
@@ -76,6 +87,16 @@ impl Scanner {
 
     pub(crate) fn inbox(&self) -> &Path {
         &self.inbox
+    }
+
+    /// This inbox's work folders (a take-over moves a file into them).
+    pub(crate) fn work(&self) -> &WorkDirs {
+        &self.work
+    }
+
+    /// Its index among the inboxes.
+    pub(crate) fn index(&self) -> usize {
+        self.index
     }
 
     /// Files a previous run left in `processando/`, as claimed files.

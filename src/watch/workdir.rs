@@ -62,6 +62,9 @@ pub(crate) enum Disposition {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct WorkDirs {
     root: PathBuf,
+    /// `processando/`, or `processando/<instance>/` for one of several
+    /// instances on the inbox (each claims into a folder of its own).
+    processing: PathBuf,
 }
 
 impl WorkDirs {
@@ -69,7 +72,7 @@ impl WorkDirs {
     /// refuses them when they are not on the inbox's volume (e.g. a
     /// symlink or mount point to another disk), where a rename would not
     /// be atomic.
-    pub(crate) fn prepare(inbox: &Path) -> Result<WorkDirs, WatchError> {
+    pub(crate) fn prepare(inbox: &Path, instance: Option<&str>) -> Result<WorkDirs, WatchError> {
         let missing = || WatchError::InboxMissing {
             path: inbox.to_path_buf(),
         };
@@ -77,9 +80,12 @@ impl WorkDirs {
             return Err(missing());
         }
         let inbox_volume = platform::volume_id(inbox).map_err(|_| missing())?;
-        let work = WorkDirs {
-            root: inbox.join(WORK_ROOT),
-        };
+        let root = inbox.join(WORK_ROOT);
+        let mut processing = root.join(PROCESSING);
+        if let Some(instance) = instance {
+            processing.push(instance);
+        }
+        let work = WorkDirs { root, processing };
         for dir in [
             work.root.clone(),
             work.processing(),
@@ -109,7 +115,36 @@ impl WorkDirs {
     }
 
     pub(crate) fn processing(&self) -> PathBuf {
-        self.root.join(PROCESSING)
+        self.processing.clone()
+    }
+
+    /// A free name in this process's `processando/` for a file another
+    /// instance claimed and this one takes over (`from`, in any folder of
+    /// this inbox's `processando/`).
+    pub(crate) fn adoption_target(&self, from: &Path) -> Result<PathBuf, WatchError> {
+        let name = display_name(from);
+        for n in 1..MAX_NUMBERED {
+            let candidate = self.processing.join(numbered(&name, n));
+            if candidate == from {
+                return Ok(candidate);
+            }
+            match fs::symlink_metadata(&candidate) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(candidate),
+                Ok(_) => {}
+                Err(source) => {
+                    return Err(WatchError::Move {
+                        from: from.to_path_buf(),
+                        to: candidate,
+                        source,
+                    })
+                }
+            }
+        }
+        Err(WatchError::Move {
+            from: from.to_path_buf(),
+            to: self.processing.join(name),
+            source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+        })
     }
 
     fn processed_root(&self) -> PathBuf {
@@ -147,6 +182,24 @@ impl WorkDirs {
         files.sort();
         Ok(files)
     }
+}
+
+/// Moves a file taken over from `from` to `to` (see
+/// [`WorkDirs::adoption_target`]) and returns it as a resumed claim.
+pub(crate) fn adopt(
+    inbox_index: usize,
+    work: &WorkDirs,
+    from: &Path,
+    to: PathBuf,
+) -> Result<ClaimedFile, WatchError> {
+    if from != to {
+        fs::rename(from, &to).map_err(|source| WatchError::Move {
+            from: from.to_path_buf(),
+            to: to.clone(),
+            source,
+        })?;
+    }
+    Ok(ClaimedFile::resumed(inbox_index, work, to))
 }
 
 /// A file renamed into `processando/`, to be read by the pipeline.

@@ -42,6 +42,9 @@ mod operations;
 mod packaging;
 // The throwaway PostgreSQL cluster (also included by src/lib.rs).
 mod pg_cluster;
+// Kills instances of the service binary with SIGKILL.
+#[cfg(unix)]
+mod pg_instances;
 mod pkcs11;
 mod postgres_ledger;
 mod renewal;

@@ -46,7 +46,7 @@ fn rnds_drop(args: &[&str], config: &Path, env: &[(&str, &str)]) -> std::process
 
 /// The explicit creation of the ledger in the empty database of a new lab
 /// (`run` refuses to make one, see the test below).
-fn init_ledger(config: &Path) {
+pub(crate) fn init_ledger(config: &Path) {
     let out = rnds_drop(&["init-ledger", "--confirm"], config, &[]);
     assert_eq!(
         out.status.code(),

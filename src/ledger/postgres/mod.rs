@@ -23,6 +23,7 @@
 //!   next call; a call that fails returns the error and nothing of its
 //!   transaction is kept, so no intent is lost or half-written.
 
+mod lease;
 mod queries;
 mod schema;
 mod snapshot;
@@ -30,6 +31,7 @@ mod snapshot;
 mod tests;
 mod tls;
 
+pub(crate) use lease::{Heartbeat, Instance};
 pub(crate) use snapshot::snapshot;
 
 use std::cell::RefCell;
@@ -188,6 +190,10 @@ pub(crate) struct PgLedger {
     conn: RefCell<Conn>,
     /// Whether this handle holds the process lock (always, outside tests).
     locked: bool,
+    /// One of several instances on one inbox (`[ledger] instance`): its
+    /// process lock is its name's, and its writes for a file are fenced
+    /// by the file's lease (see [`lease`]).
+    instance: Option<Instance>,
 }
 
 impl PgLedger {
@@ -197,13 +203,24 @@ impl PgLedger {
     /// `migrate-ledger`) and tests: `run` and `send` use
     /// [`PgLedger::open_existing`].
     pub(super) fn open(target: &PgTarget) -> Result<(PgLedger, Vec<u8>), LedgerError> {
-        PgLedger::open_with(target, true, true)
+        PgLedger::open_with(target, true, true, None)
     }
 
     /// As [`PgLedger::open`], but a database without the ledger's tables
     /// is refused ([`LedgerError::PostgresNotCreated`]), never made one.
     pub(super) fn open_existing(target: &PgTarget) -> Result<(PgLedger, Vec<u8>), LedgerError> {
-        PgLedger::open_with(target, true, false)
+        PgLedger::open_with(target, true, false, None)
+    }
+
+    /// [`PgLedger::open_existing`] for one of several instances on one
+    /// inbox: an empty database is refused as for a lone process.
+    pub(super) fn open_instance(
+        target: &PgTarget,
+        instance: Instance,
+    ) -> Result<(PgLedger, Vec<u8>), LedgerError> {
+        let (mut ledger, key) = PgLedger::open_with(target, true, false, Some(instance))?;
+        ledger.register_instance()?;
+        Ok((ledger, key))
     }
 
     /// A second handle without the process lock, beside one that holds
@@ -211,17 +228,19 @@ impl PgLedger {
     /// does through its own read-only snapshot.
     #[cfg(test)]
     pub(super) fn open_beside(target: &PgTarget) -> Result<(PgLedger, Vec<u8>), LedgerError> {
-        PgLedger::open_with(target, false, true)
+        PgLedger::open_with(target, false, true, None)
     }
 
     fn open_with(
         target: &PgTarget,
         locked: bool,
         create: bool,
+        instance: Option<Instance>,
     ) -> Result<(PgLedger, Vec<u8>), LedgerError> {
+        let name = instance.as_ref().map(|i| i.name.as_str());
         let (client, key) = off_runtime(|| {
             let mut client = if locked {
-                connect_locked(target)?
+                connect_locked(target, name)?
             } else {
                 target.connect()?
             };
@@ -238,6 +257,7 @@ impl PgLedger {
                 target: target.clone(),
                 conn: RefCell::new(Conn(Some(client))),
                 locked,
+                instance,
             },
             key,
         ))
@@ -257,11 +277,12 @@ impl PgLedger {
         let slot: &mut Option<Client> = &mut conn.0;
         let target = &self.target;
         let locked = self.locked;
+        let name = self.instance.as_ref().map(|i| i.name.as_str());
         off_runtime(move || {
             let closed = slot.as_ref().is_none_or(Client::is_closed);
             if closed {
                 *slot = Some(if locked {
-                    connect_locked(target)?
+                    connect_locked(target, name)?
                 } else {
                     target.connect()?
                 });
@@ -284,9 +305,13 @@ impl Drop for PgLedger {
             return;
         }
         let mut conn = self.conn.borrow_mut();
+        let name = self.instance.as_ref().map(|i| i.name.as_str());
         if let Some(client) = conn.0.as_mut().filter(|c| !c.is_closed()) {
-            off_runtime(|| {
-                let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&PROCESS_LOCK_KEY]);
+            off_runtime(|| match name {
+                Some(name) => lease::release_instance_locks(client, name),
+                None => {
+                    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&PROCESS_LOCK_KEY]);
+                }
             });
         }
     }
@@ -326,10 +351,15 @@ pub(crate) fn ledger_exists(target: &PgTarget) -> Result<bool, LedgerError> {
 
 /// A new connection holding the process lock (a session advisory lock:
 /// the server releases it when this connection ends, also after a
-/// SIGKILL or a restart); busy when another process holds it.
-fn connect_locked(target: &PgTarget) -> Result<Client, LedgerError> {
+/// SIGKILL or a restart); busy when another process holds it. An
+/// instance (`name`) takes its name's lock instead (see [`lease`]).
+fn connect_locked(target: &PgTarget, name: Option<&str>) -> Result<Client, LedgerError> {
     let mut client = target.connect()?;
-    match try_process_lock(&mut client) {
+    let taken = match name {
+        Some(name) => lease::try_instance_locks(&mut client, name),
+        None => try_process_lock(&mut client),
+    };
+    match taken {
         Ok(true) => Ok(client),
         Ok(false) => {
             drop(client);

@@ -18,7 +18,7 @@ use super::super::results::{HistoryRow, StateCounts};
 use super::super::results::{Identity, Intent, LedgerOutcome, ResultRecord, ResultState};
 use super::super::uncorrected::CERTIFICATE_KEY;
 use super::super::{now_text, LedgerError};
-use super::PgLedger;
+use super::{lease, PgLedger};
 
 const FILE_COLUMNS: &str =
     "id, sha256, name, inbox, work_path, stored_path, claimed_at, finished_at, state";
@@ -116,21 +116,30 @@ fn count(
 
 /// Files.
 impl PgLedger {
+    /// An instance (`lease`) records the file as its own, leased.
     pub(crate) fn record_file(&mut self, file: &NewFile<'_>) -> Result<FileId, LedgerError> {
-        self.call(|c| {
+        let (owner, lease_s) = self.owner_and_lease();
+        let id = self.call(|c| {
             let row = c.query_one(
-                "INSERT INTO files (sha256, name, inbox, work_path, claimed_at, state)
-                 VALUES ($1, $2, $3, $4, $5, 'processing') RETURNING id",
+                "INSERT INTO files (sha256, name, inbox, work_path, claimed_at, state, owner,
+                                    lease_until)
+                 VALUES ($1, $2, $3, $4, $5, 'processing', $6,
+                         now() + make_interval(secs => $7::float8))
+                 RETURNING id",
                 &[
                     &file.sha256,
                     &file.name,
                     &path_text(file.inbox),
                     &path_text(file.work_path),
                     &now_text(),
+                    &owner,
+                    &lease_s,
                 ],
             )?;
             Ok(FileId(row.try_get(0)?))
-        })
+        })?;
+        self.hold(id);
+        Ok(id)
     }
 
     pub(crate) fn finish_file(
@@ -145,7 +154,9 @@ impl PgLedger {
                 &[&id.0, &state.as_str(), &path_text(stored_path), &now_text()],
             )?;
             Ok(())
-        })
+        })?;
+        self.release(id);
+        Ok(())
     }
 
     #[cfg(test)]
@@ -171,7 +182,10 @@ impl PgLedger {
         path: &Path,
         staging: &Path,
     ) -> Result<ReportId, LedgerError> {
+        let me = self.instance_name().map(str::to_owned);
         self.call(|c| {
+            let mut c = c.transaction()?;
+            lease::fence(&mut c, me.as_deref(), &[id.0])?;
             let row = c.query_one(
                 "INSERT INTO file_reports (file_id, kind, path, written_at, staging)
                  VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -183,6 +197,7 @@ impl PgLedger {
                     &path_text(staging),
                 ],
             )?;
+            c.commit()?;
             Ok(ReportId(row.try_get(0)?))
         })
     }
@@ -197,12 +212,17 @@ impl PgLedger {
         })
     }
 
+    /// An instance (`lease`) finishes only the sets of files it holds.
     pub(crate) fn unpublished_reports(&self) -> Result<Vec<UnpublishedReport>, LedgerError> {
+        let me = self.instance_name().map(str::to_owned);
         self.call(|c| {
             c.query(
-                "SELECT id, file_id, kind, path, staging FROM file_reports
-                 WHERE staging IS NOT NULL ORDER BY id",
-                &[],
+                "SELECT r.id, r.file_id, r.kind, r.path, r.staging FROM file_reports r
+                 JOIN files f ON f.id = r.file_id
+                 WHERE r.staging IS NOT NULL
+                   AND ($1::text IS NULL OR f.owner = $1 OR f.state <> 'processing')
+                 ORDER BY r.id",
+                &[&me],
             )?
             .iter()
             .map(|r| {
@@ -322,8 +342,12 @@ impl PgLedger {
 
     pub(crate) fn begin_sending(&mut self, batch: &[Intent]) -> Result<(), LedgerError> {
         let now = now_text();
+        let me = self.instance_name().map(str::to_owned);
+        let mut files: Vec<i64> = batch.iter().map(|i| i.file_id.0).collect();
+        files.dedup();
         self.call(|c| {
             let mut tx = c.transaction()?;
+            lease::fence(&mut tx, me.as_deref(), &files)?;
             let upsert = tx.prepare(
                 "INSERT INTO results (lab_id, content_hash, state, replaces, file_id, line, updated_at,
                                       subject_hash, exam_code)
@@ -402,9 +426,12 @@ impl PgLedger {
         batch: &[(String, LedgerOutcome)],
     ) -> Result<(), LedgerError> {
         let now = now_text();
+        let me = self.instance_name().map(str::to_owned);
+        let lab_ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
         let missing = self.call(|c| {
             let mut missing = Vec::new();
             let mut tx = c.transaction()?;
+            lease::fence_rows(&mut tx, me.as_deref(), &lab_ids)?;
             let accepted = tx.prepare(
                 "UPDATE results SET
                     state = CASE WHEN $3::text IS NULL AND rnds_id IS NOT NULL
@@ -499,8 +526,18 @@ impl PgLedger {
         })
     }
 
+    /// An instance (`lease`) gets only the rows of finished files: those
+    /// of a file in progress are settled by the pass of its holder.
     pub(crate) fn unresolved(&self) -> Result<Vec<ResultRecord>, LedgerError> {
-        self.call(|c| rows_where(c, "state IN ('sending', 'unknown')", &[]))
+        let instance = self.instance_name().is_some();
+        self.call(|c| {
+            rows_where(
+                c,
+                "state IN ('sending', 'unknown') AND (NOT $1 OR file_id IN
+                   (SELECT id FROM files WHERE state <> 'processing'))",
+                &[&instance],
+            )
+        })
     }
 
     pub(crate) fn final_rows_of_file(&self, file_id: FileId) -> Result<u64, LedgerError> {

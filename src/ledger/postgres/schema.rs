@@ -84,6 +84,17 @@ const MIGRATIONS: &[&str] = &[
         since   TEXT NOT NULL,
         PRIMARY KEY (file_id, line)
     );",
+    // 3: several instances on one inbox (`lease`): who holds a file until
+    // when, and the instances' heartbeats. Times are the server's.
+    "ALTER TABLE files ADD COLUMN owner TEXT;
+    ALTER TABLE files ADD COLUMN lease_until TIMESTAMPTZ;
+    CREATE INDEX files_processing ON files (lease_until) WHERE state = 'processing';
+    CREATE TABLE instances (
+        name         TEXT PRIMARY KEY,
+        started_at   TIMESTAMPTZ NOT NULL,
+        heartbeat_at TIMESTAMPTZ NOT NULL,
+        lease_s      BIGINT NOT NULL
+    );",
 ];
 
 /// The tables a ledger has; any of them present means a ledger was here.

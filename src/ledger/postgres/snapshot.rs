@@ -98,6 +98,7 @@ pub(crate) fn snapshot(
             )?
             .map(|r| Ok::<_, postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
             .transpose()?;
+        s.instances = super::lease::instances(&mut tx)?;
         tx.commit()?;
         Ok(s)
     })

@@ -27,6 +27,16 @@ impl Service {
                 .files_in_progress()?
                 .into_iter()
                 .rfind(|f| f.work_path == claimed.work_path);
+            // One of several instances: a file of its own folder may have
+            // been taken over while it was down (`renew_own`).
+            if let Some(record) = &known {
+                if !self.ledger.renew_own(record.id)? {
+                    return Err(crate::ledger::LedgerError::LeaseLost {
+                        file_id: record.id.0,
+                    }
+                    .into());
+                }
+            }
         }
         let (file_id, pending_reported, reported, received) = if let Some(record) = known {
             let pending = record.reports.iter().any(|(kind, _)| kind == "pendentes");
@@ -135,6 +145,17 @@ impl Service {
     /// digest died) is tried again after a growing delay, without waiting
     /// for a restart.
     pub(super) fn admission_failed(&mut self, unadmitted: Unadmitted, error: &ServiceError) {
+        // Taken over while this instance was down (`renew_own` said so).
+        if matches!(
+            error,
+            ServiceError::Ledger(crate::ledger::LedgerError::LeaseLost { .. })
+        ) {
+            tracing::info!(
+                arquivo = %unadmitted.claimed.original_name,
+                "arquivo assumido por outra instância enquanto esta estava parada; fica com ela"
+            );
+            return;
+        }
         let failures = unadmitted.failures + 1;
         let delay = retry_delay(failures);
         tracing::error!(

@@ -36,6 +36,7 @@ impl Service {
             &active.claimed.original_name,
             &received,
         )
+        .for_instance(self.ledger.instance_name())
     }
 
     /// Writes the summary saying why (with the reports of the rows handled
