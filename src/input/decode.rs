@@ -45,7 +45,13 @@ impl TextEncoding {
         // Fast path for the common cell: printable ASCII needs no decoding
         // and no repair, only trimming.
         if bytes.iter().all(|&byte| (0x20..0x7F).contains(&byte)) {
-            return String::from_utf8_lossy(bytes.trim_ascii()).into_owned();
+            let trimmed = bytes.trim_ascii();
+            // `from_utf8` checks ASCII a word at a time; the lossy decoder
+            // walks it in chunks (1.7 % of a `check`'s instructions).
+            return std::str::from_utf8(trimmed).map_or_else(
+                |_| String::from_utf8_lossy(trimmed).into_owned(),
+                str::to_owned,
+            );
         }
         let text: Cow<'_, str> = match self {
             TextEncoding::Windows1252 if !bytes.is_ascii() => {
@@ -55,7 +61,8 @@ impl TextEncoding {
             }
             // Valid UTF-8 (and ASCII) borrows; anything else is a corrupt
             // byte in a UTF-8 file and becomes U+FFFD rather than an error.
-            _ => String::from_utf8_lossy(bytes),
+            _ => std::str::from_utf8(bytes)
+                .map_or_else(|_| String::from_utf8_lossy(bytes), Cow::Borrowed),
         };
         clean_cell(&text)
     }

@@ -64,6 +64,12 @@ fn fold(text: &str) -> String {
 }
 
 fn fold_into(text: &str, out: &mut String) {
+    if text.is_ascii() {
+        // Most cells: bytes, not chars (`is_ascii` looks at a word at a time).
+        let kept = text.bytes().filter(u8::is_ascii_alphanumeric);
+        out.extend(kept.map(|b| char::from(b.to_ascii_lowercase())));
+        return;
+    }
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
             out.push(c.to_ascii_lowercase());
@@ -99,6 +105,9 @@ pub(crate) fn repair_mojibake(text: &str) -> Option<String> {
     // Every double-encoded character is two non-ASCII characters in a row;
     // ordinary Portuguese text rarely has that, so most values skip the
     // re-encoding (and its allocation) entirely.
+    if text.is_ascii() {
+        return None;
+    }
     let mut previous_non_ascii = false;
     let has_pair = text.chars().any(|c| {
         let pair = previous_non_ascii && !c.is_ascii();
