@@ -154,7 +154,7 @@ impl<R: Read> CappedLines<R> {
         let (mut kept, mut at) = (0, 0);
         while at < filled {
             if self.skipping {
-                match buf[at..filled].iter().position(|&b| b == self.line_end) {
+                match memchr::memchr(self.line_end, &buf[at..filled]) {
                     None => {
                         self.line_len += (filled - at) as u64;
                         at = filled;
@@ -174,7 +174,7 @@ impl<R: Read> CappedLines<R> {
             }
             let room = (max - self.line_len.min(max)) as usize;
             let end = filled.min(at + room.max(1));
-            let (take, line_ended) = match buf[at..end].iter().position(|&b| b == self.line_end) {
+            let (take, line_ended) = match memchr::memchr(self.line_end, &buf[at..end]) {
                 Some(offset) => (offset + 1, true),
                 None => (end - at, false),
             };
@@ -199,7 +199,7 @@ impl<R: Read> CappedLines<R> {
         while at < bytes.len() {
             if self.quoting == Quoting::Quoted {
                 // Most of a quoted cell is text: jump to its next quote.
-                match bytes[at..].iter().position(|&b| b == b'"') {
+                match memchr::memchr(b'"', &bytes[at..]) {
                     Some(offset) => {
                         self.quoting = Quoting::QuoteInQuoted;
                         at += offset + 1;
@@ -212,7 +212,7 @@ impl<R: Read> CappedLines<R> {
             // byte sets the state by itself (a delimiter or line break
             // starts a cell, anything else is inside an unquoted one), so
             // a run without quotes is decided by its last byte.
-            let run = bytes[at..].iter().position(|&b| b == b'"');
+            let run = memchr::memchr(b'"', &bytes[at..]);
             let end = run.map_or(bytes.len(), |offset| at + offset);
             if end > at {
                 self.quoting = self.after(bytes[end - 1]);

@@ -27,6 +27,17 @@ pub(crate) fn value_key(text: &str) -> String {
     }
 }
 
+/// `text.trim()`, without walking the characters when both ends are
+/// printable ASCII (cells come trimmed from the reader; `str::trim`
+/// decodes each end's character and asks Unicode whether it is a space,
+/// several times a cell).
+pub(crate) fn trimmed(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 /// Calls `f` with [`value_key`] of `text`, built in a reused per-thread
 /// buffer so the lookups of every cell do not allocate.
 pub(super) fn with_value_key<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
@@ -66,8 +77,12 @@ fn fold(text: &str) -> String {
 fn fold_into(text: &str, out: &mut String) {
     if text.is_ascii() {
         // Most cells: bytes, not chars (`is_ascii` looks at a word at a time).
-        let kept = text.bytes().filter(u8::is_ascii_alphanumeric);
-        out.extend(kept.map(|b| char::from(b.to_ascii_lowercase())));
+        out.reserve(text.len());
+        for &b in text.as_bytes() {
+            if b.is_ascii_alphanumeric() {
+                out.push(char::from(b.to_ascii_lowercase()));
+            }
+        }
         return;
     }
     for c in text.chars() {
@@ -134,6 +149,28 @@ pub(crate) fn repair_mojibake(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimmed_is_str_trim() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\n",
+            "\u{a0}x\u{a0}",
+            "\u{2003}é",
+            "é\u{3000}",
+            "não",
+            "x\u{85}",
+            "\u{7f}a",
+            "a\u{7f}",
+            "ação detectável",
+        ] {
+            assert_eq!(trimmed(text), text.trim(), "{text:?}");
+        }
+    }
 
     #[test]
     fn keys_fold_case_accents_spacing_and_punctuation() {

@@ -106,7 +106,9 @@ fn mod11_digit(values: &[u32], weights: &[u32]) -> u32 {
 }
 
 fn to_text(d: &[u32]) -> String {
-    d.iter().filter_map(|&x| char::from_digit(x, 10)).collect()
+    let mut text = String::with_capacity(d.len());
+    text.extend(d.iter().filter_map(|&x| char::from_digit(x, 10)));
+    text
 }
 
 /// A CPF: 11 digits, two mod-11 check digits, not all digits equal.
