@@ -44,6 +44,25 @@ pub(super) fn with_value_key<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
     thread_local! {
         static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
+    // Most cells are short ASCII: their key goes on the stack (no
+    // mojibake to repair, no thread-local buffer, no `char` pushes).
+    if text.len() <= 64 && text.is_ascii() {
+        let mut key = [0u8; 64];
+        let mut len = 0;
+        for &b in text.as_bytes() {
+            if b.is_ascii_alphanumeric() {
+                key[len] = b.to_ascii_lowercase();
+                len += 1;
+            }
+        }
+        if len == 0 {
+            return f(text.trim());
+        }
+        // Only ASCII letters and digits were written.
+        if let Ok(key) = std::str::from_utf8(&key[..len]) {
+            return f(key);
+        }
+    }
     if repair_mojibake(text).is_some() {
         return f(&value_key(text));
     }
@@ -149,6 +168,41 @@ pub(crate) fn repair_mojibake(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The key handed to lookups is `value_key`'s, whichever path builds
+    /// it (short ASCII on the stack, long or accented text in the buffer,
+    /// mojibake repaired).
+    #[test]
+    fn lookup_keys_are_value_keys() {
+        let long = "Não Detectável ".repeat(6);
+        let long_ascii = "NAO DETECTAVEL ".repeat(6);
+        for text in [
+            "",
+            " ",
+            "-",
+            " + ",
+            "?!",
+            "N/A",
+            "nao detectavel",
+            "Não detectável",
+            "NÃ£o detectado",
+            "P O S I T I V O",
+            "RT-PCR",
+            "SWNAFA",
+            "LAB-00000001",
+            &long,
+            &long_ascii,
+            &long_ascii[..64],
+            &long_ascii[..65],
+            "\t\u{7f}x",
+        ] {
+            assert_eq!(
+                with_value_key(text, str::to_owned),
+                value_key(text),
+                "{text:?}"
+            );
+        }
+    }
 
     #[test]
     fn trimmed_is_str_trim() {
