@@ -488,11 +488,13 @@ mod tests {
     use super::*;
 
     /// A file of several chunks, some rows invalid, texts that JSON must
-    /// escape: `check`'s bundles file is byte for byte what validating and
-    /// building each row alone, in input order, gives (the overlapped
-    /// stages may neither reorder, drop nor alter a bundle).
+    /// escape: `check`'s bundles file and errors file are byte for byte
+    /// what validating and building each row alone, in input order, gives,
+    /// and the summary lists the same issues at the same lines (the
+    /// overlapped, parallel stages may neither reorder, drop nor alter a
+    /// bundle or an error line).
     #[test]
-    fn bundles_of_a_multi_chunk_run_equal_a_serial_run() {
+    fn outputs_of_a_multi_chunk_run_equal_a_serial_run() {
         use chrono::TimeZone;
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("varios_blocos.csv");
@@ -538,18 +540,34 @@ mod tests {
             &job.layout.columns_for(&table.info.headers),
         );
         let plan = crate::layout::Plan::new(&job.layout, base);
+        let serial_dir = tempfile::tempdir().expect("tempdir");
+        let serial_errors_path = serial_dir.path().join("erros.csv");
+        let mut serial_errors =
+            crate::report::ErrorsCsv::create(&serial_errors_path, &table.info.headers)
+                .expect("errors file");
         let mut serial = Vec::new();
+        let mut serial_issues = Vec::new();
         let mut valid = 0;
         for row in table.rows {
             let row = row.expect("row");
-            if let Ok(result) = crate::validate::validate_row(&row, plan.view(0), &job.validate) {
-                let bundle = crate::fhir::to_json_bytes(&result, &job.bundle, &job.timestamp, None)
-                    .expect("bundle");
-                serial.extend_from_slice(&bundle);
-                serial.push(b'\n');
-                valid += 1;
+            match crate::validate::validate_row(&row, plan.view(0), &job.validate) {
+                Ok(result) => {
+                    let bundle =
+                        crate::fhir::to_json_bytes(&result, &job.bundle, &job.timestamp, None)
+                            .expect("bundle");
+                    serial.extend_from_slice(&bundle);
+                    serial.push(b'\n');
+                    valid += 1;
+                }
+                Err(issues) => {
+                    serial_errors
+                        .write_row(&row.cells, &issues)
+                        .expect("errors row");
+                    serial_issues.extend(issues.into_iter().map(|i| (i.line, i.code, i.value)));
+                }
             }
         }
+        serial_errors.commit().expect("errors file");
         assert_eq!(checked.summary.rows_valid, valid);
         assert_eq!(checked.summary.rows_invalid, (rows - valid as usize) as u64);
         assert!(written.len() > 1 << 20, "{} bytes", written.len());
@@ -557,6 +575,22 @@ mod tests {
             written == serial,
             "bundles.ndjson differs from the serial run"
         );
+        let errors = std::fs::read(&checked.paths.errors_csv).expect("erros.csv");
+        let serial_errors = std::fs::read(&serial_errors_path).expect("serial erros.csv");
+        assert!(serial_issues.len() > 100, "{} issues", serial_issues.len());
+        assert!(
+            errors == serial_errors,
+            "erros.csv differs from the serial run"
+        );
+        // The summary lists the first issues of each code, in input order.
+        let listed: Vec<(u64, String, String)> = checked
+            .summary
+            .issues
+            .iter()
+            .map(|i| (i.line, i.code.clone(), i.value.clone()))
+            .collect();
+        assert!(!listed.is_empty());
+        assert_eq!(listed, serial_issues[..listed.len()]);
     }
 
     #[test]

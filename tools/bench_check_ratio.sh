@@ -2,7 +2,8 @@
 # `rnds-drop check` against `../shared/perf/limit par` on the same file,
 # alternating, three runs each, with the output on the work disk and on
 # tmpfs (/dev/shm); then the plain-Python peer against `check` on 200,000
-# rows. Prints one line per run: what, where, wall seconds, peak RSS (MB).
+# rows. Prints one line per run: what, where, wall seconds, peak RSS (MB),
+# user and system CPU seconds, and the 1-minute load average after it.
 # Usage: tools/bench_check_ratio.sh [BINARY...]  (default
 # target/release/rnds-drop; build it with `cargo build --release` first);
 # several binaries (e.g. before/after copies) run in turn after each limit. BENCH_DIR picks the folder
@@ -38,9 +39,10 @@ TOML
 
 timed() { # label, command...
     local label=$1; shift
-    /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" > /dev/null 2>&1 || true
-    read -r wall rss < "$work/time.txt"
-    printf '%-40s %6.2f s  %4d MB\n' "$label" "$wall" $((rss / 1024))
+    /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" "$@" > /dev/null 2>&1 || true
+    read -r wall rss user sys < "$work/time.txt"
+    printf '%-40s %6.2f s  %4d MB  user %6.2f s  sys %5.2f s  load %s\n' "$label" "$wall" \
+        $((rss / 1024)) "$user" "$sys" "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
 for where in disk tmpfs; do

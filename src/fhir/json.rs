@@ -1,71 +1,30 @@
-//! A serde `Serializer` that writes the bundle types as compact JSON, byte
-//! for byte what `serde_json::to_writer` writes, only faster.
+//! The bundle types of `types.rs` as compact JSON, byte for byte what
+//! `serde_json::to_writer` writes for them, only faster.
 //!
-//! Why: serde_json escapes every string byte by byte, and a bundle is
-//! ~2.4 KB of strings (keys, profile URLs, code systems), so escaping alone
-//! was 29 % of the instructions of a million-row `check` (callgrind, see
-//! BENCHMARKS.md). Here a string is first scanned, eight bytes at a time,
-//! for the bytes JSON must escape (`"`, `\`, controls); a plain one, nearly
-//! every one, is copied whole. One that needs escaping is handed to
-//! serde_json itself, so its escapes stay exactly serde_json's.
+//! Why: a bundle is ~2.4 KB, most of it constant (keys, profile URLs, code
+//! systems). serde_json escapes every string byte by byte (29 % of the
+//! instructions of a million-row `check`, callgrind, see BENCHMARKS.md);
+//! a serde `Serializer` that scanned strings a word at a time still spent
+//! ~9 instructions a byte walking the serde calls. Here each resource is
+//! written straight from its fields: the constant text between values as
+//! pre-quoted literals, the `&'static str` values (profile URLs, systems,
+//! codes the builder chose) unscanned, and only the lab's own texts
+//! scanned, eight bytes at a time, for the bytes JSON must escape (`"`,
+//! `\`, controls), escaped exactly as serde_json escapes them.
 //!
-//! It knows only the shapes `types.rs` uses: structs, arrays and tuples,
-//! sequences, `Option`, strings (also through `collect_str`), integers,
-//! booleans and serde_json's `RawValue` (a FHIR decimal). Anything else is
-//! an error, never a silently different output; the tests compare it with
-//! serde_json on every bundle shape.
+//! The serde derives of `types.rs` stay the reference: a test compares
+//! these bytes with serde_json's on every bundle shape, so a field added
+//! there and not here fails it.
 //!
 //! Invariant: pure; writes into the caller's buffer.
 
-use std::fmt::{self, Write as _};
+use uuid::Uuid;
 
-use serde::ser::{self, Impossible, Serialize};
-
-/// How serde_json marks a `RawValue` (a struct of this name with one field
-/// of this name holding the JSON text).
-const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
-
-/// A shape this writer does not know (a defect of `types.rs`).
-#[derive(Debug)]
-pub(crate) struct Unsupported(String);
-
-impl fmt::Display for Unsupported {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Unsupported {}
-
-impl ser::Error for Unsupported {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        Unsupported(msg.to_string())
-    }
-}
-
-fn unsupported<T>(what: &str) -> Result<T, Unsupported> {
-    Err(Unsupported(format!(
-        "tipo não suportado no JSON do bundle: {what}"
-    )))
-}
-
-/// Appends `value` as compact JSON to `out`.
-pub(crate) fn write<T: Serialize + ?Sized>(
-    value: &T,
-    out: &mut Vec<u8>,
-) -> Result<(), Unsupported> {
-    let mut writer = Writer {
-        out,
-        scratch: String::new(),
-    };
-    value.serialize(&mut writer)
-}
-
-pub(crate) struct Writer<'o> {
-    out: &'o mut Vec<u8>,
-    /// Reused text of `collect_str` values (dates, UUIDs, joined URLs).
-    scratch: String,
-}
+use super::types::{
+    date_ascii, Bundle, CodeableConcept, Composition, Entry, FhirInstant, FhirWhen,
+    IdentifierReference, Joined, Notes, Observation, Specimen, Text,
+};
+use crate::model::When;
 
 /// Whether JSON needs an escape for `byte` (serde_json escapes exactly
 /// these: controls, `"` and `\`).
@@ -97,303 +56,285 @@ fn has_escapes(text: &str) -> bool {
     words.remainder().iter().any(|&b| needs_escape(b))
 }
 
-impl Writer<'_> {
-    fn string(&mut self, text: &str) -> Result<(), Unsupported> {
+/// Appends the bundle as compact JSON to `out`.
+pub(crate) fn write_bundle(bundle: &Bundle<'_>, out: &mut Vec<u8>) {
+    let mut o = Out(out);
+    o.lit("{\"resourceType\":");
+    o.constant(bundle.resource_type);
+    o.lit(",\"meta\":{\"lastUpdated\":");
+    o.string(bundle.meta.last_updated);
+    o.lit("},\"identifier\":{\"system\":");
+    o.joined(bundle.identifier.system);
+    o.lit(",\"value\":");
+    o.string(bundle.identifier.value);
+    o.lit("},\"type\":");
+    o.constant(bundle.kind);
+    o.lit(",\"timestamp\":");
+    o.string(bundle.timestamp);
+    o.lit(",\"entry\":[");
+    let (composition, observation, specimen) = &bundle.entry;
+    o.entry(composition, Out::composition);
+    o.lit(",");
+    o.entry(observation, Out::observation);
+    o.lit(",");
+    o.entry(specimen, Out::specimen);
+    o.lit("]}");
+}
+
+/// The output buffer, with one method per JSON shape of the bundle.
+struct Out<'o>(&'o mut Vec<u8>);
+
+impl Out<'_> {
+    /// JSON text written as is (keys, punctuation).
+    fn lit(&mut self, json: &str) {
+        self.0.extend_from_slice(json.as_bytes());
+    }
+
+    /// A string value the builder chose from the code's constants (a
+    /// profile URL, a system, `final`): nothing to escape, so no scan.
+    fn constant(&mut self, text: &'static str) {
+        debug_assert!(!has_escapes(text), "constant needs escaping: {text}");
+        self.0.reserve(text.len() + 2);
+        self.0.push(b'"');
+        self.0.extend_from_slice(text.as_bytes());
+        self.0.push(b'"');
+    }
+
+    /// A string value from the lab's data, escaped as serde_json does.
+    fn string(&mut self, text: &str) {
+        self.0.reserve(text.len() + 2);
+        self.0.push(b'"');
+        self.escaped(text);
+        self.0.push(b'"');
+    }
+
+    /// The text of a string value, without its quotes.
+    fn escaped(&mut self, text: &str) {
         if !has_escapes(text) {
-            self.out.reserve(text.len() + 2);
-            self.out.push(b'"');
-            self.out.extend_from_slice(text.as_bytes());
-            self.out.push(b'"');
-            return Ok(());
+            self.0.extend_from_slice(text.as_bytes());
+            return;
         }
-        serde_json::to_writer(&mut *self.out, text).map_err(|e| Unsupported(e.to_string()))
-    }
-}
-
-/// An open array or object: whether an element was written yet.
-pub(crate) struct Compound<'w, 'o> {
-    writer: &'w mut Writer<'o>,
-    first: bool,
-    /// The `RawValue` struct: its one field is written unquoted.
-    raw: bool,
-}
-
-impl Compound<'_, '_> {
-    fn comma(&mut self) {
-        if self.first {
-            self.first = false;
-        } else {
-            self.writer.out.push(b',');
-        }
-    }
-
-    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.comma();
-        value.serialize(&mut *self.writer)
-    }
-}
-
-impl<'w, 'o> ser::Serializer for &'w mut Writer<'o> {
-    type Ok = ();
-    type Error = Unsupported;
-    type SerializeSeq = Compound<'w, 'o>;
-    type SerializeTuple = Compound<'w, 'o>;
-    type SerializeTupleStruct = Impossible<(), Unsupported>;
-    type SerializeTupleVariant = Impossible<(), Unsupported>;
-    type SerializeMap = Impossible<(), Unsupported>;
-    type SerializeStruct = Compound<'w, 'o>;
-    type SerializeStructVariant = Impossible<(), Unsupported>;
-
-    fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
-        self.out
-            .extend_from_slice(if v { b"true" } else { b"false" });
-        Ok(())
-    }
-
-    fn serialize_i8(self, v: i8) -> Result<(), Unsupported> {
-        self.serialize_i64(i64::from(v))
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Unsupported> {
-        self.serialize_i64(i64::from(v))
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Unsupported> {
-        self.serialize_i64(i64::from(v))
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
-        self.scratch.clear();
-        let _ = write!(self.scratch, "{v}");
-        self.out.extend_from_slice(self.scratch.as_bytes());
-        Ok(())
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
-        self.serialize_u64(u64::from(v))
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Unsupported> {
-        self.serialize_u64(u64::from(v))
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Unsupported> {
-        self.serialize_u64(u64::from(v))
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
-        self.scratch.clear();
-        let _ = write!(self.scratch, "{v}");
-        self.out.extend_from_slice(self.scratch.as_bytes());
-        Ok(())
-    }
-
-    fn serialize_f32(self, _: f32) -> Result<(), Unsupported> {
-        unsupported("f32")
-    }
-
-    fn serialize_f64(self, _: f64) -> Result<(), Unsupported> {
-        unsupported("f64")
-    }
-
-    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
-        self.string(v.encode_utf8(&mut [0; 4]))
-    }
-
-    fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
-        self.string(v)
-    }
-
-    fn serialize_bytes(self, _: &[u8]) -> Result<(), Unsupported> {
-        unsupported("bytes")
-    }
-
-    fn serialize_none(self) -> Result<(), Unsupported> {
-        self.out.extend_from_slice(b"null");
-        Ok(())
-    }
-
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Unsupported> {
-        value.serialize(self)
-    }
-
-    fn serialize_unit(self) -> Result<(), Unsupported> {
-        self.serialize_none()
-    }
-
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
-        self.serialize_none()
-    }
-
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<(), Unsupported> {
-        self.string(variant)
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        value: &T,
-    ) -> Result<(), Unsupported> {
-        value.serialize(self)
-    }
-
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<(), Unsupported> {
-        unsupported("newtype variant")
-    }
-
-    fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'w, 'o>, Unsupported> {
-        self.out.push(b'[');
-        Ok(Compound {
-            writer: self,
-            first: true,
-            raw: false,
-        })
-    }
-
-    fn serialize_tuple(self, len: usize) -> Result<Compound<'w, 'o>, Unsupported> {
-        self.serialize_seq(Some(len))
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, Unsupported> {
-        unsupported("tuple struct")
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Unsupported> {
-        unsupported("tuple variant")
-    }
-
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Unsupported> {
-        unsupported("map")
-    }
-
-    fn serialize_struct(
-        self,
-        name: &'static str,
-        _: usize,
-    ) -> Result<Compound<'w, 'o>, Unsupported> {
-        let raw = name == RAW_VALUE_TOKEN;
-        if !raw {
-            self.out.push(b'{');
-        }
-        Ok(Compound {
-            writer: self,
-            first: true,
-            raw,
-        })
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Unsupported> {
-        unsupported("struct variant")
-    }
-
-    fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), Unsupported> {
-        let mut text = std::mem::take(&mut self.scratch);
-        text.clear();
-        let written = write!(text, "{value}");
-        let result = match written {
-            Ok(()) => self.string(&text),
-            Err(_) => unsupported("Display que falhou"),
-        };
-        self.scratch = text;
-        result
-    }
-}
-
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Unsupported;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Unsupported> {
-        self.writer.out.push(b']');
-        Ok(())
-    }
-}
-
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Unsupported;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Unsupported> {
-        self.writer.out.push(b']');
-        Ok(())
-    }
-}
-
-impl ser::SerializeStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Unsupported;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Unsupported> {
-        if self.raw {
-            // The JSON text itself, as serde_json writes a RawValue: it is
-            // written as a string, then its quotes are taken off (a decimal
-            // has nothing to escape).
-            let at = self.writer.out.len();
-            value.serialize(&mut *self.writer)?;
-            let out = &mut *self.writer.out;
-            if out.len() < at + 2 || out[at] != b'"' || out.last() != Some(&b'"') {
-                return unsupported("RawValue que não é texto simples");
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        for (at, &byte) in bytes.iter().enumerate() {
+            if !needs_escape(byte) {
+                continue;
             }
-            out.pop();
-            out.remove(at);
-            return Ok(());
+            self.0.extend_from_slice(&bytes[start..at]);
+            start = at + 1;
+            match byte {
+                b'"' => self.lit("\\\""),
+                b'\\' => self.lit("\\\\"),
+                b'\n' => self.lit("\\n"),
+                b'\r' => self.lit("\\r"),
+                b'\t' => self.lit("\\t"),
+                0x08 => self.lit("\\b"),
+                0x0c => self.lit("\\f"),
+                _ => self.0.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(byte >> 4)],
+                    HEX[usize::from(byte & 0xf)],
+                ]),
+            }
         }
-        self.comma();
-        // Keys are the field names of `types.rs` (identifiers and
-        // camelCase renames): nothing to escape, so no scan. The test
-        // against serde_json would catch a key that needed one.
-        let out = &mut *self.writer.out;
-        out.reserve(key.len() + 3);
-        out.push(b'"');
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\":");
-        value.serialize(&mut *self.writer)
+        self.0.extend_from_slice(&bytes[start..]);
     }
 
-    fn end(self) -> Result<(), Unsupported> {
-        if !self.raw {
-            self.writer.out.push(b'}');
+    /// A constant prefix and a data suffix as one string value.
+    fn joined(&mut self, joined: Joined<'_>) {
+        let Joined(prefix, suffix) = joined;
+        debug_assert!(!has_escapes(prefix), "constant needs escaping: {prefix}");
+        self.0.push(b'"');
+        self.0.extend_from_slice(prefix.as_bytes());
+        self.escaped(suffix);
+        self.0.push(b'"');
+    }
+
+    /// `"urn:uuid:<lowercase hyphenated uuid>"`.
+    fn urn(&mut self, id: Uuid) {
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        self.lit("\"urn:uuid:");
+        self.lit(id.hyphenated().encode_lower(&mut text));
+        self.lit("\"");
+    }
+
+    fn instant(&mut self, instant: FhirInstant) {
+        match instant.ascii() {
+            Some(text) => {
+                self.0.push(b'"');
+                self.0.extend_from_slice(&text);
+                self.0.push(b'"');
+            }
+            None => self.string(&When::Instant(instant.0).to_fhir()),
         }
-        Ok(())
+    }
+
+    fn when(&mut self, when: FhirWhen) {
+        match when.0 {
+            When::Instant(t) => self.instant(FhirInstant(t)),
+            When::Date(d) => match date_ascii(d) {
+                Some(text) => {
+                    self.0.push(b'"');
+                    self.0.extend_from_slice(&text);
+                    self.0.push(b'"');
+                }
+                None => self.string(&When::Date(d).to_fhir()),
+            },
+        }
+    }
+
+    /// `{"profile":[<url>]}`.
+    fn meta(&mut self, profile: &'static str) {
+        self.lit("{\"profile\":[");
+        self.constant(profile);
+        self.lit("]}");
+    }
+
+    /// `{"coding":[{"system":<system>,"code":<code>}]}`.
+    fn concept(&mut self, concept: &CodeableConcept<'_>) {
+        let [coding] = &concept.coding;
+        self.lit("{\"coding\":[{\"system\":");
+        self.constant(coding.system);
+        self.lit(",\"code\":");
+        self.string(coding.code);
+        self.lit("}]}");
+    }
+
+    /// `{"identifier":{"system":<system>,"value":<value>}}`.
+    fn identified(&mut self, reference: &IdentifierReference<'_>) {
+        self.lit("{\"identifier\":{\"system\":");
+        self.constant(reference.identifier.system);
+        self.lit(",\"value\":");
+        self.string(reference.identifier.value);
+        self.lit("}}");
+    }
+
+    /// `{"text":<text>}`.
+    fn text(&mut self, text: &Text<'_>) {
+        self.lit("{\"text\":");
+        self.string(text.text);
+        self.lit("}");
+    }
+
+    fn entry<R>(&mut self, entry: &Entry<R>, resource: fn(&mut Self, &R))
+    where
+        R: serde::Serialize,
+    {
+        self.lit("{\"fullUrl\":");
+        self.urn(entry.full_url.0);
+        self.lit(",\"resource\":");
+        resource(self, &entry.resource);
+        self.lit("}");
+    }
+
+    fn composition(&mut self, c: &Composition<'_>) {
+        self.lit("{\"resourceType\":");
+        self.constant(c.resource_type);
+        self.lit(",\"meta\":");
+        self.meta(c.meta.profile[0]);
+        self.lit(",\"status\":");
+        self.constant(c.status);
+        self.lit(",\"type\":");
+        self.concept(&c.kind);
+        self.lit(",\"subject\":");
+        self.identified(&c.subject);
+        self.lit(",\"date\":");
+        self.instant(c.date);
+        self.lit(",\"author\":[");
+        self.identified(&c.author[0]);
+        self.lit("],\"title\":");
+        self.constant(c.title);
+        if let Some([relates]) = &c.relates_to {
+            self.lit(",\"relatesTo\":[{\"code\":");
+            self.constant(relates.code);
+            self.lit(",\"targetReference\":{\"reference\":");
+            self.joined(relates.target_reference.reference);
+            self.lit("}}]");
+        }
+        let [section] = &c.section;
+        self.lit(",\"section\":[{\"entry\":[{\"reference\":");
+        self.urn(section.entry[0].reference.0);
+        self.lit("}]}]}");
+    }
+
+    fn observation(&mut self, o: &Observation<'_>) {
+        self.lit("{\"resourceType\":");
+        self.constant(o.resource_type);
+        self.lit(",\"meta\":");
+        self.meta(o.meta.profile[0]);
+        self.lit(",\"status\":");
+        self.constant(o.status);
+        self.lit(",\"category\":[");
+        self.concept(&o.category[0]);
+        self.lit("],\"code\":");
+        self.concept(&o.code);
+        self.lit(",\"subject\":");
+        self.identified(&o.subject);
+        if let Some(when) = o.effective_date_time {
+            self.lit(",\"effectiveDateTime\":");
+            self.when(when);
+        }
+        self.lit(",\"issued\":");
+        self.instant(o.issued);
+        self.lit(",\"performer\":[");
+        self.identified(&o.performer[0]);
+        self.lit("]");
+        if let Some(quantity) = &o.value_quantity {
+            // A FHIR decimal, checked when it was built: JSON number text.
+            self.lit(",\"valueQuantity\":{\"value\":");
+            self.lit(quantity.value.0.get());
+            if !quantity.unit.is_empty() {
+                self.lit(",\"unit\":");
+                self.string(quantity.unit);
+            }
+            self.lit("}");
+        }
+        if let Some(concept) = &o.value_codeable_concept {
+            self.lit(",\"valueCodeableConcept\":");
+            self.concept(concept);
+        }
+        if let Some([interpretation]) = &o.interpretation {
+            self.lit(",\"interpretation\":[");
+            self.concept(interpretation);
+            self.lit("]");
+        }
+        self.notes(o.note);
+        self.lit(",\"method\":");
+        self.text(&o.method);
+        self.lit(",\"specimen\":{\"reference\":");
+        self.urn(o.specimen.reference.0);
+        self.lit("},\"referenceRange\":[");
+        self.text(&o.reference_range[0]);
+        self.lit("]}");
+    }
+
+    /// `,"note":[{"text":..},..]`, left out when no note has text.
+    fn notes(&mut self, notes: Notes<'_>) {
+        if notes.is_empty() {
+            return;
+        }
+        self.lit(",\"note\":[");
+        for (i, text) in notes.texts().enumerate() {
+            if i > 0 {
+                self.lit(",");
+            }
+            self.text(&Text { text });
+        }
+        self.lit("]");
+    }
+
+    fn specimen(&mut self, s: &Specimen<'_>) {
+        self.lit("{\"resourceType\":");
+        self.constant(s.resource_type);
+        self.lit(",\"meta\":");
+        self.meta(s.meta.profile[0]);
+        self.lit(",\"type\":");
+        self.concept(&s.kind);
+        self.lit("}");
     }
 }
 

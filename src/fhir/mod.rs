@@ -315,11 +315,12 @@ pub(crate) fn instant_text(t: chrono::DateTime<chrono::FixedOffset>) -> String {
     FhirInstant(t).to_string()
 }
 
-/// Appends the bundle as compact one-line JSON to `out`.
+/// Appends the bundle as compact one-line JSON to `out`: the bytes
+/// `serde_json::to_writer` writes, written straight from the fields
+/// (see `json.rs`).
 pub(crate) fn write_json(bundle: &Bundle<'_>, out: &mut Vec<u8>) -> Result<(), FhirError> {
-    // Same bytes as `serde_json::to_writer`, without its byte-by-byte
-    // string escaping (see `json.rs`).
-    json::write(bundle, out).map_err(|e| FhirError::Json(e.to_string()))
+    json::write_bundle(bundle, out);
+    Ok(())
 }
 
 /// [`build`] then [`write_json`] into a fresh buffer.

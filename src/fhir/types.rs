@@ -46,12 +46,13 @@ impl Serialize for UrnUuid {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FhirInstant(pub DateTime<FixedOffset>);
 
-impl fmt::Display for FhirInstant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl FhirInstant {
+    /// The text as fixed-width ASCII (`2021-06-08T14:00:00-03:00`), or
+    /// `None` for a year FHIR cannot write in four digits.
+    pub(crate) fn ascii(&self) -> Option<[u8; 25]> {
         let t = self.0;
         if !(0..=9999).contains(&t.year()) {
-            // Years FHIR cannot express: keep the reference rendering.
-            return f.write_str(&When::Instant(t).to_fhir());
+            return None;
         }
         // Hand-rolled digits: `write!` with padding cost ~5 % of a
         // million-row `check`, three instants per bundle.
@@ -59,23 +60,48 @@ impl fmt::Display for FhirInstant {
         let sign = if offset < 0 { b'-' } else { b'+' };
         let offset = offset.unsigned_abs();
         let mut out = *b"0000-00-00T00:00:00+00:00";
-        let put = |out: &mut [u8; 25], at: usize, width: usize, mut n: u32| {
-            for i in (at..at + width).rev() {
-                out[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-        };
-        put(&mut out, 0, 4, t.year().unsigned_abs());
-        put(&mut out, 5, 2, t.month());
-        put(&mut out, 8, 2, t.day());
-        put(&mut out, 11, 2, t.hour());
-        put(&mut out, 14, 2, t.minute());
-        put(&mut out, 17, 2, t.second());
+        put_digits(&mut out, 0, 4, t.year().unsigned_abs());
+        put_digits(&mut out, 5, 2, t.month());
+        put_digits(&mut out, 8, 2, t.day());
+        put_digits(&mut out, 11, 2, t.hour());
+        put_digits(&mut out, 14, 2, t.minute());
+        put_digits(&mut out, 17, 2, t.second());
         out[19] = sign;
-        put(&mut out, 20, 2, offset / 3600);
-        put(&mut out, 23, 2, offset % 3600 / 60);
-        // Only ASCII digits and separators were written.
-        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+        put_digits(&mut out, 20, 2, offset / 3600);
+        put_digits(&mut out, 23, 2, offset % 3600 / 60);
+        Some(out)
+    }
+}
+
+/// Writes `n` as `width` decimal digits (zero-padded) at `at`.
+fn put_digits(out: &mut [u8], at: usize, width: usize, mut n: u32) {
+    for i in (at..at + width).rev() {
+        out[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
+/// A date as fixed-width ASCII (`2021-06-08`), or `None` for a year FHIR
+/// cannot write in four digits.
+pub(crate) fn date_ascii(d: NaiveDate) -> Option<[u8; 10]> {
+    if !(0..=9999).contains(&d.year()) {
+        return None;
+    }
+    let mut out = *b"0000-00-00";
+    put_digits(&mut out, 0, 4, d.year().unsigned_abs());
+    put_digits(&mut out, 5, 2, d.month());
+    put_digits(&mut out, 8, 2, d.day());
+    Some(out)
+}
+
+impl fmt::Display for FhirInstant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ascii() {
+            // Only ASCII digits and separators were written.
+            Some(text) => f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?),
+            // Years FHIR cannot express: keep the reference rendering.
+            None => f.write_str(&When::Instant(self.0).to_fhir()),
+        }
     }
 }
 
@@ -90,10 +116,10 @@ impl Serialize for FhirInstant {
 pub(crate) struct FhirWhen(pub When);
 
 fn write_date(f: &mut fmt::Formatter<'_>, d: NaiveDate) -> fmt::Result {
-    if !(0..=9999).contains(&d.year()) {
-        return f.write_str(&When::Date(d).to_fhir());
+    match date_ascii(d) {
+        Some(text) => f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?),
+        None => f.write_str(&When::Date(d).to_fhir()),
     }
-    write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
 impl fmt::Display for FhirWhen {
@@ -245,7 +271,7 @@ pub(crate) struct Quantity<'a> {
 pub(crate) struct Notes<'a>(pub &'a [String]);
 
 impl Notes<'_> {
-    fn texts(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn texts(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|n| n.trim()).filter(|n| !n.is_empty())
     }
 

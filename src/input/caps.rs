@@ -167,7 +167,7 @@ impl<R: Read> CappedLines<R> {
         let (mut kept, mut at) = (0, 0);
         while at < filled {
             if self.skipping {
-                match buf[at..filled].iter().position(|&b| b == self.line_end) {
+                match memchr::memchr(self.line_end, &buf[at..filled]) {
                     None => {
                         self.line_len += (filled - at) as u64;
                         at = filled;
@@ -187,7 +187,7 @@ impl<R: Read> CappedLines<R> {
             }
             let room = (max - self.line_len.min(max)) as usize;
             let end = filled.min(at + room.max(1));
-            let (take, line_ended) = match buf[at..end].iter().position(|&b| b == self.line_end) {
+            let (take, line_ended) = match memchr::memchr(self.line_end, &buf[at..end]) {
                 Some(offset) => (offset + 1, true),
                 None => (end - at, false),
             };
@@ -212,7 +212,7 @@ impl<R: Read> CappedLines<R> {
         while at < bytes.len() {
             if self.quoting == Quoting::Quoted {
                 // Most of a quoted cell is text: jump to its next quote.
-                match bytes[at..].iter().position(|&b| b == b'"') {
+                match memchr::memchr(b'"', &bytes[at..]) {
                     Some(offset) => {
                         self.quoting = Quoting::QuoteInQuoted;
                         at += offset + 1;
@@ -221,13 +221,32 @@ impl<R: Read> CappedLines<R> {
                 }
                 continue;
             }
-            let b = bytes[at];
-            self.quoting = match (self.quoting, b) {
-                (Quoting::CellStart | Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
-                (_, b) if b == self.delimiter || b == b'\n' || b == b'\r' => Quoting::CellStart,
+            // Outside a quoted cell only a quote can open one; any other
+            // byte sets the state by itself (a delimiter or line break
+            // starts a cell, anything else is inside an unquoted one), so
+            // a run without quotes is decided by its last byte.
+            let run = memchr::memchr(b'"', &bytes[at..]);
+            let end = run.map_or(bytes.len(), |offset| at + offset);
+            if end > at {
+                self.quoting = self.after(bytes[end - 1]);
+            }
+            if run.is_none() {
+                return;
+            }
+            self.quoting = match self.quoting {
+                Quoting::CellStart | Quoting::QuoteInQuoted => Quoting::Quoted,
                 _ => Quoting::Unquoted,
             };
-            at += 1;
+            at = end + 1;
+        }
+    }
+
+    /// The state after a byte other than a quote, outside a quoted cell.
+    fn after(&self, byte: u8) -> Quoting {
+        if byte == self.delimiter || byte == b'\n' || byte == b'\r' {
+            Quoting::CellStart
+        } else {
+            Quoting::Unquoted
         }
     }
 }
@@ -328,6 +347,59 @@ mod tests {
         // A quote inside an unquoted cell is a plain character (5" tubes).
         assert!(!ends_inside_quote("a;b\n1;5\" tubo\n"));
         assert!(!ends_inside_quote("a;b\n1;\"x\"y\n"));
+    }
+
+    /// The rule byte by byte, as the parser applies it.
+    fn quoting_byte_by_byte(mut state: Quoting, bytes: &[u8]) -> Quoting {
+        for &b in bytes {
+            state = match (state, b) {
+                (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
+                (Quoting::Quoted, _) | (Quoting::CellStart | Quoting::QuoteInQuoted, b'"') => {
+                    Quoting::Quoted
+                }
+                (_, b';' | b'\n' | b'\r') => Quoting::CellStart,
+                _ => Quoting::Unquoted,
+            };
+        }
+        state
+    }
+
+    /// The run-skipping `follow_quoting` ends every input, from every
+    /// state, where the byte-by-byte rule does (every text of up to seven
+    /// bytes from a quote, a delimiter, both line breaks and a letter).
+    #[test]
+    fn quoting_followed_by_runs_agrees_with_the_byte_rule() {
+        let alphabet = [b'"', b';', b'\n', b'\r', b'a'];
+        let states = [
+            Quoting::CellStart,
+            Quoting::Unquoted,
+            Quoting::Quoted,
+            Quoting::QuoteInQuoted,
+        ];
+        let mut compared = 0;
+        for len in 0..=7u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                let mut text = Vec::new();
+                for _ in 0..len {
+                    text.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                for state in states {
+                    let mut reader =
+                        CappedLines::new(&b""[..], b'\n', b';', Arc::new(CapState::default()));
+                    reader.quoting = state;
+                    reader.follow_quoting(&text);
+                    assert_eq!(
+                        reader.quoting,
+                        quoting_byte_by_byte(state, &text),
+                        "{state:?} then {:?}",
+                        String::from_utf8_lossy(&text)
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, 4 * (0..=7).map(|l| 5usize.pow(l)).sum::<usize>());
     }
 
     #[test]

@@ -223,8 +223,16 @@ fn capped_row(
         .map(|(_, bytes)| ReadNote::LineTooLong { bytes })
         .collect();
     let mut cells = Vec::with_capacity(record.len().min(width));
+    // A cell's bytes lie between ASCII delimiters and quotes, so a cell of
+    // a valid record is valid on its own unless its range splits a
+    // character (then `get` says no and the cell is decoded alone).
+    let whole = encoding.record_text(record.as_slice());
     for (column, field) in record.iter().take(width).enumerate() {
-        let (text, cut) = cut_cell(encoding.decode_cell(field));
+        let decoded = match whole.and_then(|text| text.get(record.range(column)?)) {
+            Some(text) => TextEncoding::decode_text(text),
+            None => encoding.decode_cell(field),
+        };
+        let (text, cut) = cut_cell(decoded);
         if let Some(chars) = cut {
             notes.push(ReadNote::CellTooLong {
                 column,

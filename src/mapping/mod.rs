@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::input::Row;
 use crate::model::{ExamCode, Field, Qualitative, SpecimenCode};
 
-pub(crate) use normalize::{key, value_key};
+pub(crate) use normalize::{key, trimmed, value_key};
 
 /// Which column holds which field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -141,7 +141,7 @@ pub(crate) fn header_wordings(field: Field) -> &'static [String] {
 /// Is `value` empty or a null token (`null`, `N/A`, `Desconhecido`, ...)?
 /// `-` is not null here (it is a result wording); see [`is_blank_optional`].
 pub(crate) fn is_null(value: &str) -> bool {
-    let trimmed = value.trim();
+    let trimmed = normalize::trimmed(value);
     if trimmed.is_empty() {
         return true;
     }
@@ -153,9 +153,17 @@ pub(crate) fn is_null(value: &str) -> bool {
     normalize::with_value_key(trimmed, |k| tables::tables().null_keys.contains(k))
 }
 
+/// Whether [`key`] of `text` is `key` (a key of letters and digits),
+/// without allocating the text's key.
+pub(crate) fn has_key(text: &str, key: &str) -> bool {
+    // `with_value_key` differs from `key` only on text with no letter or
+    // digit, which no non-empty key of letters and digits equals.
+    !key.is_empty() && normalize::with_value_key(text, |k| k == key)
+}
+
 /// [`is_null`] for optional columns, where a lone `-` also means "nothing".
 pub(crate) fn is_blank_optional(value: &str) -> bool {
-    value.trim() == "-" || is_null(value)
+    normalize::trimmed(value) == "-" || is_null(value)
 }
 
 /// The meaning of a result wording or code 1/2/3, if it is in the vocabulary.

@@ -27,11 +27,41 @@ pub(crate) fn value_key(text: &str) -> String {
     }
 }
 
+/// `text.trim()`, without walking the characters when both ends are
+/// printable ASCII (cells come trimmed from the reader; `str::trim`
+/// decodes each end's character and asks Unicode whether it is a space,
+/// several times a cell).
+pub(crate) fn trimmed(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 /// Calls `f` with [`value_key`] of `text`, built in a reused per-thread
 /// buffer so the lookups of every cell do not allocate.
 pub(super) fn with_value_key<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
     thread_local! {
         static BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    // Most cells are short ASCII: their key goes on the stack (no
+    // mojibake to repair, no thread-local buffer, no `char` pushes).
+    if text.len() <= 64 && text.is_ascii() {
+        let mut key = [0u8; 64];
+        let mut len = 0;
+        for &b in text.as_bytes() {
+            if b.is_ascii_alphanumeric() {
+                key[len] = b.to_ascii_lowercase();
+                len += 1;
+            }
+        }
+        if len == 0 {
+            return f(text.trim());
+        }
+        // Only ASCII letters and digits were written.
+        if let Ok(key) = std::str::from_utf8(&key[..len]) {
+            return f(key);
+        }
     }
     if repair_mojibake(text).is_some() {
         return f(&value_key(text));
@@ -64,6 +94,16 @@ fn fold(text: &str) -> String {
 }
 
 fn fold_into(text: &str, out: &mut String) {
+    if text.is_ascii() {
+        // Most cells: bytes, not chars (`is_ascii` looks at a word at a time).
+        out.reserve(text.len());
+        for &b in text.as_bytes() {
+            if b.is_ascii_alphanumeric() {
+                out.push(char::from(b.to_ascii_lowercase()));
+            }
+        }
+        return;
+    }
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
             out.push(c.to_ascii_lowercase());
@@ -99,6 +139,9 @@ pub(crate) fn repair_mojibake(text: &str) -> Option<String> {
     // Every double-encoded character is two non-ASCII characters in a row;
     // ordinary Portuguese text rarely has that, so most values skip the
     // re-encoding (and its allocation) entirely.
+    if text.is_ascii() {
+        return None;
+    }
     let mut previous_non_ascii = false;
     let has_pair = text.chars().any(|c| {
         let pair = previous_non_ascii && !c.is_ascii();
@@ -125,6 +168,63 @@ pub(crate) fn repair_mojibake(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The key handed to lookups is `value_key`'s, whichever path builds
+    /// it (short ASCII on the stack, long or accented text in the buffer,
+    /// mojibake repaired).
+    #[test]
+    fn lookup_keys_are_value_keys() {
+        let long = "Não Detectável ".repeat(6);
+        let long_ascii = "NAO DETECTAVEL ".repeat(6);
+        for text in [
+            "",
+            " ",
+            "-",
+            " + ",
+            "?!",
+            "N/A",
+            "nao detectavel",
+            "Não detectável",
+            "NÃ£o detectado",
+            "P O S I T I V O",
+            "RT-PCR",
+            "SWNAFA",
+            "LAB-00000001",
+            &long,
+            &long_ascii,
+            &long_ascii[..64],
+            &long_ascii[..65],
+            "\t\u{7f}x",
+        ] {
+            assert_eq!(
+                with_value_key(text, str::to_owned),
+                value_key(text),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn trimmed_is_str_trim() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\n",
+            "\u{a0}x\u{a0}",
+            "\u{2003}é",
+            "é\u{3000}",
+            "não",
+            "x\u{85}",
+            "\u{7f}a",
+            "a\u{7f}",
+            "ação detectável",
+        ] {
+            assert_eq!(trimmed(text), text.trim(), "{text:?}");
+        }
+    }
 
     #[test]
     fn keys_fold_case_accents_spacing_and_punctuation() {

@@ -27,7 +27,7 @@ impl<'a> Check<'a> {
         self.map
             .cell(self.row, field)
             .filter(|v| !mapping::is_null(v))
-            .map(str::trim)
+            .map(mapping::trimmed)
     }
 
     /// Like [`Check::value`], for optional columns where `-` means nothing.
@@ -35,7 +35,7 @@ impl<'a> Check<'a> {
         self.map
             .cell(self.row, field)
             .filter(|v| !mapping::is_blank_optional(v))
-            .map(str::trim)
+            .map(mapping::trimmed)
     }
 
     pub(super) fn raw(&self, field: Field) -> &'a str {

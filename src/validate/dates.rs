@@ -185,7 +185,10 @@ fn number(text: &str) -> Option<(u32, usize, &str)> {
     if len == 0 || len > 4 {
         return None;
     }
-    let value = text[..len].parse().ok()?;
+    // At most four ASCII digits: no sign, no overflow to check.
+    let value = text.as_bytes()[..len]
+        .iter()
+        .fold(0, |n, &d| n * 10 + u32::from(d - b'0'));
     Some((value, len, &text[len..]))
 }
 

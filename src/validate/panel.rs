@@ -59,11 +59,15 @@ pub(crate) struct PanelColumns<'a> {
 }
 
 /// The panel whose result column is the one mapped to `Field::Result`.
+/// Called for every row: the panels' keys are folded once, and the
+/// header's key is compared without being allocated.
 pub(crate) fn of_map(map: &ColumnMap) -> Option<PanelColumns<'static>> {
-    let result_key = mapping::key(map.header(Field::Result)?);
-    let panel = panels()
-        .iter()
-        .find(|p| mapping::key(&p.result) == result_key)?;
+    static RESULT_KEYS: OnceLock<Vec<String>> = OnceLock::new();
+    let keys =
+        RESULT_KEYS.get_or_init(|| panels().iter().map(|p| mapping::key(&p.result)).collect());
+    let header = map.header(Field::Result)?;
+    let at = keys.iter().position(|k| mapping::has_key(header, k))?;
+    let panel = panels().get(at)?;
     let marker_key = mapping::key(&panel.marker);
     let marker = map
         .headers
