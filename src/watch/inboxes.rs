@@ -62,18 +62,18 @@ pub(crate) struct Inboxes {
 }
 
 impl Inboxes {
-    /// Prepares each inbox's work folders (refusing one on another volume),
-    /// queues the files left in `processando/` and starts a watcher per
-    /// `watch` inbox (an inbox whose watcher cannot start is polled, with a
-    /// warning). Index `i` of `inboxes` is `ClaimedFile::inbox_index`.
+    /// [`Inboxes::for_instance`] for a process alone on its inboxes.
     #[cfg(test)]
     pub(crate) fn new(inboxes: &[Inbox], settings: WatchSettings) -> Result<Inboxes, WatchError> {
         Inboxes::for_instance(inboxes, settings, None)
     }
 
-    /// [`Inboxes::new`] for one of several instances on these inboxes:
-    /// files are claimed into `processando/<instance>/`, and only those
-    /// are resumed.
+    /// Prepares each inbox's work folders (refusing one on another volume),
+    /// queues the files left in `processando/` and starts a watcher per
+    /// `watch` inbox (an inbox whose watcher cannot start is polled, with a
+    /// warning). Index `i` of `inboxes` is `ClaimedFile::inbox_index`. For
+    /// one of several instances on these inboxes (`instance`), files are
+    /// claimed into `processando/<instance>/`, and only those are resumed.
     pub(crate) fn for_instance(
         inboxes: &[Inbox],
         settings: WatchSettings,

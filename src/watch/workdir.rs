@@ -205,7 +205,7 @@ pub(crate) fn adopt(
 /// A file renamed into `processando/`, to be read by the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedFile {
-    /// Index of its inbox in the list given to [`super::Inboxes::new`].
+    /// Index of its inbox in the list given to [`super::Inboxes::for_instance`].
     pub inbox_index: usize,
     /// The name it had in the inbox (for a resumed file: its name in
     /// `processando/`, which differs only after a name clash).
