@@ -288,8 +288,14 @@ impl Layout {
 /// our own errors file, and notes a repeated header or an open quote.
 /// Blankness is judged on the fitted cells: a row of a re-dropped errors
 /// file whose only text was in our error columns is blank.
-fn keep_data_row(row: Row, layout: &Layout) -> Option<Row> {
+fn keep_data_row(mut row: Row, layout: &Layout) -> Option<Row> {
     let width = layout.headers.len();
+    // A file whose every line ends with a delimiter (some exports): past
+    // the header's last column there is no value to cut, and the row is
+    // whole.
+    row.notes.retain(
+        |note| !matches!(note, ReadNote::EmptyLastCellAtEnd { column } if *column >= width),
+    );
     let mut short = None;
     if row.cells.len() < width && !row.cells.is_empty() {
         short = Some(ReadNote::ShortRow {
