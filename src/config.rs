@@ -860,12 +860,14 @@ fn instance_mistake(raw: &LedgerToml) -> Option<(&'static str, &'static str)> {
         || name.len() > 64
         || !name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
     {
+        // Lowercase only: on Windows and SMB `A` and `a` are one folder,
+        // but two advisory locks (review finding 6).
         Some((
             "instance",
-            "[ledger] instance deve ter de 1 a 64 letras sem acento, algarismos, - ou _ \
-             (ele vira o nome de uma pasta)",
+            "[ledger] instance deve ter de 1 a 64 letras minúsculas sem acento, algarismos, \
+             - ou _ (ele vira o nome de uma pasta; no Windows \"A\" e \"a\" seriam a mesma)",
         ))
     } else if heartbeat_s == 0 || lease_s < 3 * heartbeat_s {
         Some((

@@ -351,6 +351,10 @@ fn an_instance_name_and_its_leases_need_a_postgresql_ledger() {
             "de 1 a 64 letras",
         ),
         (
+            format!("{LAB}\n{pg}instance = \"Servidor-1\"\n"),
+            "letras minúsculas",
+        ),
+        (
             format!("{LAB}\n{pg}instance = \"a\"\nheartbeat_s = 5\nlease_s = 10\n"),
             "pelo menos 3 vezes heartbeat_s",
         ),

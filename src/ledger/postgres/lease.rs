@@ -256,13 +256,18 @@ impl PgLedger {
             return Ok(None);
         };
         let (name, lease_s) = (instance.name.clone(), instance.lease_s);
+        // Never a file this instance already works on: after the database
+        // was down past the lease, its own files look expired until the
+        // heartbeat renews them (review finding 5: two `Active`s).
+        let in_hand: Vec<i64> = lock(&instance.in_hand).iter().copied().collect();
         let taken: Option<i64> = self.call(|c| {
             let mut tx = c.transaction()?;
             let Some(row) = tx.query_opt(
                 "SELECT id FROM files WHERE state = 'processing'
                    AND (lease_until IS NULL OR lease_until < now())
+                   AND NOT (id = ANY($1))
                  ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                &[],
+                &[&in_hand],
             )?
             else {
                 return Ok(None);
