@@ -608,3 +608,29 @@ fn only_spreadsheets_are_ready_and_not_while_libreoffice_holds_them() {
     let scan = scanner.poll(t0 + SETTLE * 2).unwrap();
     assert!(names(&scan.ready).contains(&"aberta.xlsx".to_string()));
 }
+
+/// Review finding 1: back from several instances to one process, the files
+/// an instance left in `processando/<instance>/` are resumed by the lone
+/// process (nobody else would finish them); its own leftovers too.
+#[test]
+fn a_lone_process_resumes_what_instances_left_in_their_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let scanner = scanner(dir.path());
+    let processing = dir.path().join(".rnds-drop").join("processando");
+    fs::create_dir_all(processing.join("servidor-1")).unwrap();
+    fs::write(processing.join("servidor-1").join("meio.csv"), CSV).unwrap();
+    fs::write(processing.join("proprio.csv"), CSV).unwrap();
+    let resumed: Vec<PathBuf> = scanner
+        .leftovers()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.work_path)
+        .collect();
+    assert_eq!(
+        resumed,
+        vec![
+            processing.join("proprio.csv"),
+            processing.join("servidor-1").join("meio.csv"),
+        ]
+    );
+}

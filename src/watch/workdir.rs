@@ -167,18 +167,36 @@ impl WorkDirs {
         self.root.join(ATTEMPTS)
     }
 
-    /// Regular files left in `processando/` by a previous run, by name.
+    /// Regular files left in `processando/` by a previous run, by name. A
+    /// process alone on its inbox also takes those left in the folders of
+    /// instances (`processando/<instance>/`): after going back from several
+    /// instances to one, nobody else would ever finish them (review
+    /// finding 1).
     pub(crate) fn leftovers(&self) -> Result<Vec<PathBuf>, WatchError> {
         let dir = self.processing();
+        let lone = dir == self.root.join(PROCESSING);
         let entries = fs::read_dir(&dir).map_err(|source| WatchError::ReadInbox {
             path: dir.clone(),
             source,
         })?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .map(|e| e.path())
-            .collect();
+        let mut files = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_file() {
+                files.push(entry.path());
+            } else if lone && kind.is_dir() {
+                if let Ok(inner) = fs::read_dir(entry.path()) {
+                    files.extend(
+                        inner
+                            .filter_map(Result::ok)
+                            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                            .map(|e| e.path()),
+                    );
+                }
+            }
+        }
         files.sort();
         Ok(files)
     }
