@@ -80,8 +80,18 @@ impl PgTarget {
         if let Some(password) = password {
             config.password(password);
         }
+        // A connection cut without a FIN (a NAT or firewall dropping it)
+        // must fail in seconds, not after the kernel's retransmissions: the
+        // heartbeat thread would otherwise hang in a read while the
+        // instance's leases lapse, and a stop would wait for it (review
+        // finding 4).
         config
             .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(10))
+            .keepalives_interval(std::time::Duration::from_secs(5))
+            .keepalives_retries(3)
+            .tcp_user_timeout(std::time::Duration::from_secs(20))
             .application_name("rnds-drop");
         let shown = shown(&config);
         Ok(PgTarget {
