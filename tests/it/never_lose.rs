@@ -23,6 +23,18 @@ const CNS: [&str; 5] = [
 
 const HEADER: &str = "Nº Pedido;Paciente;Cartão SUS;Data da Coleta;Dt. Liberação;Cód. Exame;Resultado;Material;Metodologia\n";
 
+/// What an exporter does when it reopens its file by name to append
+/// (`>>`): after the service's claim, that makes a new file in the inbox.
+fn append_by_name(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    file.write_all(bytes).unwrap();
+}
+
 fn rows(prefix: &str, n: usize) -> String {
     let mut out = HEADER.to_owned();
     for i in 1..=n {
@@ -145,6 +157,16 @@ impl Lab {
             .collect();
         found.sort();
         found
+    }
+
+    /// Waits until the outbox holds at least `n` summaries.
+    async fn summaries_at_least(&mut self, n: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.summaries().len() < n {
+            assert!(Instant::now() < deadline, "only {:?}", self.summaries());
+            self.alive();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits for the first summary and the file under `.rnds-drop/<folder>/`.
@@ -472,7 +494,6 @@ async fn rows_gone_from_a_truncated_file_are_settled_before_its_final_report() {
 /// the rest of the earlier file and exactly what to do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_reopened_by_name_after_the_claim_says_what_to_do() {
-    use std::io::Write;
     let mut lab = Lab::new(0).await;
     lab.start();
     let path = lab.ws.inbox.join("acrescido.csv");
@@ -481,19 +502,8 @@ async fn a_file_reopened_by_name_after_the_claim_says_what_to_do() {
     // The exporter appends the next rows by name: a new file, no header.
     let all = rows("R", 5);
     let rest: String = all.lines().skip(4).flat_map(|l| [l, "\n"]).collect();
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
-        .unwrap();
-    file.write_all(rest.as_bytes()).unwrap();
-    drop(file);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while lab.summaries().len() < 2 {
-        assert!(Instant::now() < deadline, "no report for the appended rows");
-        lab.alive();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    append_by_name(&path, rest.as_bytes());
+    lab.summaries_at_least(2, Duration::from_secs(60)).await;
     lab.stop();
     assert_eq!(lab.stored().len(), 3, "the headerless rows are not sent");
     let second = summary(&lab.summaries()[1]);
@@ -513,7 +523,6 @@ async fn a_file_reopened_by_name_after_the_claim_says_what_to_do() {
 /// cabeçalho encontrada".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_reopened_by_name_in_the_middle_of_a_row_says_what_to_do() {
-    use std::io::Write;
     let mut lab = Lab::new(0).await;
     lab.start();
     // An empty cell (the material, filled from `[defaults]`) in every row,
@@ -523,19 +532,8 @@ async fn a_file_reopened_by_name_in_the_middle_of_a_row_says_what_to_do() {
     let path = lab.ws.inbox.join("cortado.csv");
     drop_file(&lab.ws.inbox, "cortado.csv", &all.as_bytes()[..cut]).unwrap();
     lab.outcome("processados", Duration::from_secs(60)).await;
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
-        .unwrap();
-    file.write_all(&all.as_bytes()[cut..]).unwrap();
-    drop(file);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while lab.summaries().len() < 2 {
-        assert!(Instant::now() < deadline, "no report for the appended rows");
-        lab.alive();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    append_by_name(&path, &all.as_bytes()[cut..]);
+    lab.summaries_at_least(2, Duration::from_secs(60)).await;
     lab.stop();
     assert_eq!(lab.stored().len(), 3, "the headerless rows are not sent");
     let second = summary(&lab.summaries()[1]);
@@ -553,7 +551,6 @@ async fn a_file_reopened_by_name_in_the_middle_of_a_row_says_what_to_do() {
 /// after the clash name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reopened_file_resumed_after_a_kill_still_says_it_is_the_rest() {
-    use std::io::Write;
     let mut lab = Lab::with_faults(Faults {
         answer_code: Some("ERR999".into()),
         ..Faults::default()
@@ -573,13 +570,7 @@ async fn a_reopened_file_resumed_after_a_kill_still_says_it_is_the_rest() {
         lab.alive();
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
-        .unwrap();
-    file.write_all(rest.as_bytes()).unwrap();
-    drop(file);
+    append_by_name(&path, rest.as_bytes());
     // Killed once the rest is in the ledger (admitted), before its report.
     let log = lab.log.clone().unwrap();
     let admitted = || {
@@ -599,12 +590,7 @@ async fn a_reopened_file_resumed_after_a_kill_still_says_it_is_the_rest() {
     lab.sim.set_faults(Faults::default());
     lab.log = None;
     lab.start();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while lab.summaries().len() < 2 {
-        assert!(Instant::now() < deadline, "no report for the rest");
-        lab.alive();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    lab.summaries_at_least(2, Duration::from_secs(60)).await;
     lab.stop();
     assert_eq!(lab.stored().len(), 3, "the headerless rows are not sent");
     let summaries = lab.summaries();
